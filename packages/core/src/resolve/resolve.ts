@@ -1,0 +1,227 @@
+/**
+ * The rule walk. Rules are tried in order; a disabled rule, one restricted to other
+ * environments, or one whose segment is absent is skipped. The first rule whose segment
+ * matches and whose bucket falls in an assignment decides; a fallthrough assignment records
+ * the unit as exposed and the walk goes on. Sticky assignments (materializations) are read
+ * and written through the caller's `MaterializationAccess`; the walk itself does no I/O.
+ */
+import { ResolveError } from '../errors.js';
+import type { CompiledFlag, CompiledRule, CompiledAssignment } from '../state/flags.js';
+import type { CompiledClient, ResolverState } from '../state/resolver-state.js';
+import type { SegmentFrame } from '../state/segments.js';
+import type {
+  EvaluationContext,
+  FallthroughRecord,
+  MaterializationAccess,
+  MaterializationKey,
+  MaterializationRecord,
+  MaterializationWrite,
+  ResolvedFlag,
+  ResolveRequest,
+  ResolveResponse,
+} from '../types.js';
+import { unitOf } from './unit.js';
+
+const hasOwn = Object.prototype.hasOwnProperty;
+
+/**
+ * Resolves one flag for one context. Never throws for any context; returns a frozen result
+ * (shared between calls when no fallthrough was passed).
+ */
+export function resolveFlag(
+  state: ResolverState,
+  client: CompiledClient,
+  flag: CompiledFlag,
+  context: EvaluationContext,
+  access: MaterializationAccess | null = null,
+): ResolvedFlag {
+  if (flag.archived) return flag.archivedResult;
+  const frame: SegmentFrame =
+    state.busy === 0 ? state.frame : { context, unit: null, access, saltUnit: null, saltBucket: 0 };
+  frame.context = context;
+  frame.access = access;
+  frame.saltUnit = null;
+  state.busy++;
+  try {
+    return walk(client, flag, context, access, frame);
+  } finally {
+    state.busy--;
+    frame.context = EMPTY_CONTEXT;
+    frame.access = null;
+  }
+}
+
+const EMPTY_CONTEXT: EvaluationContext = Object.freeze({});
+
+function walk(
+  client: CompiledClient,
+  flag: CompiledFlag,
+  context: EvaluationContext,
+  access: MaterializationAccess | null,
+  frame: SegmentFrame,
+): ResolvedFlag {
+  let fallthroughs: FallthroughRecord[] | null = null;
+  const rules = flag.rules;
+  for (let r = 0; r < rules.length; r++) {
+    const rule = rules[r]!;
+    if (!rule.enabled) continue;
+    if (rule.environments !== null && !inEnvironment(client, rule.environments)) continue;
+    const segment = rule.segment;
+    if (segment === null) continue;
+
+    let unit = unitOf(rule.readUnit(context));
+    if (unit === undefined) {
+      // A full rollout with a blank selector needs no unit; elsewhere a bad key ends the flag.
+      if (!rule.blankSelector || rule.fullRollout === null) {
+        return withFallthroughs(flag.targetingKeyError, fallthroughs, false);
+      }
+      unit = null;
+    }
+    if (unit === null && (!rule.blankSelector || rule.fullRollout === null)) continue;
+    frame.unit = unit;
+
+    const mat = rule.materialization;
+    let record: MaterializationRecord | null = null;
+    if (mat !== null && mat.read !== '' && unit !== null && access !== null) {
+      record = readRecord(access, unit, mat.read);
+    }
+    const stored = record !== null && record.isUnitInMaterialization;
+    if (mat !== null && mat.mustMatch && !stored) continue;
+    if (!(stored && mat!.ignoreTargeting) && !segment.matches(frame)) continue;
+
+    if (stored) {
+      const map = record!.ruleToVariant;
+      const variant = hasOwn.call(map, rule.name) ? map[rule.name] : undefined;
+      const sticky = typeof variant === 'string' ? rule.stickyResults.get(variant) : undefined;
+      if (sticky !== undefined) return withFallthroughs(sticky, fallthroughs, true);
+    }
+
+    const assignment = rule.fullRollout ?? assignmentFor(rule, rule.prefix.bucket(unit!, rule.bucketCount));
+    if (assignment === null) continue;
+    if (mat !== null && mat.write !== '' && unit !== null && access?.write !== undefined) {
+      access.write({ unit, materialization: mat.write, rule: rule.name, variant: assignment.variant?.name ?? '' });
+    }
+    if (assignment.type === 'fallthrough') {
+      (fallthroughs ??= []).push(assignment.fallthrough);
+      continue;
+    }
+    return withFallthroughs(assignment.result, fallthroughs, true);
+  }
+  return withFallthroughs(flag.noMatch, fallthroughs, fallthroughs !== null);
+}
+
+function inEnvironment(client: CompiledClient, environments: readonly string[]): boolean {
+  for (const e of environments) if (client.environments.has(e)) return true;
+  return false;
+}
+
+function readRecord(access: MaterializationAccess, unit: string, materialization: string): MaterializationRecord | null {
+  const record = access.read(unit, materialization);
+  if (record === undefined) {
+    access.missing?.({ unit, materialization });
+    return null;
+  }
+  return record;
+}
+
+function assignmentFor(rule: CompiledRule, bucket: number): CompiledAssignment | null {
+  const ranges = rule.ranges;
+  for (let i = 0; i < ranges.length; i += 3) {
+    if (bucket >= ranges[i]! && bucket < ranges[i + 1]!) return rule.assignments[ranges[i + 2]!]!;
+  }
+  return null;
+}
+
+function withFallthroughs(
+  base: ResolvedFlag,
+  fallthroughs: FallthroughRecord[] | null,
+  shouldApply: boolean,
+): ResolvedFlag {
+  if (fallthroughs === null) return base;
+  return Object.freeze({ ...base, shouldApply, fallthroughs: Object.freeze(fallthroughs) });
+}
+
+/** Normalizes a requested flag name to `flags/<id>`. */
+function flagName(name: string): string {
+  return name.startsWith('flags/') ? name : `flags/${name}`;
+}
+
+/**
+ * Resolves the requested flags (all of the client's when none are named), Confidence-style:
+ * flags that are archived, unknown, or not for this client are left out of the response.
+ * Throws `ResolveError` when the client secret is unknown.
+ */
+export function resolveFlags(
+  state: ResolverState,
+  request: ResolveRequest,
+  materializations: MaterializationAccess | null = null,
+): ResolveResponse {
+  const client = state.client(request.clientSecret);
+  if (client === undefined) {
+    throw new ResolveError('CLIENT_NOT_FOUND', `no client has the secret given in clientSecret; check the credential (the state has ${state.clients.size} client${state.clients.size === 1 ? '' : 's'})`);
+  }
+  const context = request.evaluationContext;
+  const writes: MaterializationWrite[] = [];
+  const missing: MaterializationKey[] = [];
+  const access: MaterializationAccess = {
+    read: (unit, materialization) =>
+      materializations === null ? null : materializations.read(unit, materialization),
+    write: (w) => {
+      writes.push(w);
+      materializations?.write?.(w);
+    },
+    missing: (key) => {
+      missing.push(key);
+      materializations?.missing?.(key);
+    },
+  };
+  const flags: CompiledFlag[] = [];
+  if (request.flags === undefined || request.flags.length === 0) {
+    flags.push(...state.flagsOf(client));
+  } else {
+    const seen = new Set<string>();
+    for (const requested of request.flags) {
+      const name = flagName(requested);
+      if (seen.has(name)) continue;
+      seen.add(name);
+      const flag = state.flags.get(name);
+      if (flag !== undefined && !flag.archived && flag.clients.has(client.name)) flags.push(flag);
+    }
+  }
+  const resolvedFlags = flags.map((flag) => resolveFlag(state, client, flag, context, access));
+  return { resolvedFlags, materializationWrites: writes, missingMaterializations: missing };
+}
+
+/**
+ * The sticky-store reads that resolving `flags` for `context` may need, so that a caller can
+ * fetch them in one batch before resolving.
+ */
+export function requiredReads(
+  client: CompiledClient,
+  flags: readonly CompiledFlag[],
+  context: EvaluationContext,
+): MaterializationKey[] {
+  const keys: MaterializationKey[] = [];
+  const seen = new Set<string>();
+  const add = (unit: string, materialization: string): void => {
+    const id = `${unit}\u0000${materialization}`;
+    if (seen.has(id)) return;
+    seen.add(id);
+    keys.push({ unit, materialization });
+  };
+  for (const flag of flags) {
+    if (flag.archived) continue;
+    for (const rule of flag.rules) {
+      if (!rule.enabled || rule.segment === null) continue;
+      if (rule.environments !== null && !inEnvironment(client, rule.environments)) continue;
+      const reads = rule.segment.materializations;
+      const own = rule.materialization?.read ?? '';
+      if (own === '' && reads.length === 0) continue;
+      const unit = unitOf(rule.readUnit(context));
+      if (typeof unit !== 'string') continue;
+      if (own !== '') add(unit, own);
+      for (const m of reads) add(unit, m);
+    }
+  }
+  return keys;
+}

@@ -1,0 +1,39 @@
+/**
+ * Reading a field of an evaluation context by a dotted selector (`user.country`), compiled
+ * once. Only own properties are read: a selector such as `constructor` finds nothing on a
+ * context that does not carry it.
+ */
+import type { EvaluationContext } from '../types.js';
+
+/** Reads the selected field of a context, or undefined. */
+export type ContextReader = (context: EvaluationContext) => unknown;
+
+function isRecord(v: unknown): v is Readonly<Record<string, unknown>> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** A key that an object would inherit from Object.prototype, so it needs an own-property check. */
+function inherited(key: string): boolean {
+  return key in Object.prototype;
+}
+
+const hasOwn = Object.prototype.hasOwnProperty;
+
+export function compileContextPath(selector: string): ContextReader {
+  const keys = selector.split('.');
+  if (keys.length === 1) {
+    const key = selector;
+    if (inherited(key)) return (c) => (hasOwn.call(c, key) ? c[key] : undefined);
+    return (c) => c[key];
+  }
+  const guarded = keys.some(inherited);
+  return (c) => {
+    let cur: unknown = c;
+    for (const key of keys) {
+      if (!isRecord(cur)) return undefined;
+      if (guarded && !hasOwn.call(cur, key)) return undefined;
+      cur = cur[key];
+    }
+    return cur;
+  };
+}

@@ -1,0 +1,390 @@
+/**
+ * Flags, variants and rules compiled for the rule walk. Everything a match returns is built
+ * here, once: a resolve that serves a variant returns a frozen, shared result object.
+ */
+import { HashPrefix } from '../hash/bucket.js';
+import type {
+  AssignmentKind,
+  FallthroughRecord,
+  JsonValue,
+  ResolveReason,
+  ResolvedFlag,
+} from '../types.js';
+import { compileContextPath, type ContextReader } from './context-path.js';
+import {
+  describe,
+  indexPath,
+  isObject,
+  keyPath,
+  optionalBoolean,
+  optionalString,
+  optionalStringList,
+  own,
+  readArray,
+  readInteger,
+  readObject,
+  readString,
+  type IssueList,
+  type JsonObject,
+} from './json-input.js';
+import type { CompiledSegment } from './segments.js';
+
+export const DEFAULT_TARGETING_KEY = 'targeting_key';
+const MAX_BUCKET_COUNT = 0x7fffffff;
+const MAX_VALUE_DEPTH = 64;
+const NO_FALLTHROUGHS: readonly FallthroughRecord[] = Object.freeze([]);
+
+export interface CompiledVariant {
+  readonly name: string;
+  readonly value: JsonValue;
+}
+
+/** What an assignment does when the unit's bucket falls in it. */
+export type AssignmentType = 'variant' | 'clientDefault' | 'fallthrough';
+
+export interface CompiledAssignment {
+  readonly id: string;
+  readonly type: AssignmentType;
+  /** The variant served (`variant` type only). */
+  readonly variant: CompiledVariant | null;
+  /** The result returned when this assignment decides (`variant` and `clientDefault`). */
+  readonly result: ResolvedFlag;
+  readonly fallthrough: FallthroughRecord;
+}
+
+export interface MaterializationSpec {
+  /** `""` when the rule reads none. */
+  readonly read: string;
+  /** `""` when the rule writes none. */
+  readonly write: string;
+  /** Paused intake: only units already in the read materialization enter the rule. */
+  readonly mustMatch: boolean;
+  /** Units already in the read materialization skip the segment check. */
+  readonly ignoreTargeting: boolean;
+}
+
+export interface CompiledRule {
+  readonly name: string;
+  readonly segmentName: string;
+  /** null when the state has no such segment: the rule is skipped. */
+  readonly segment: CompiledSegment | null;
+  readonly enabled: boolean;
+  /** null: every environment. */
+  readonly environments: readonly string[] | null;
+  /** The field randomized on (`targeting_key` when the selector is blank). */
+  readonly selector: string;
+  readonly readUnit: ContextReader;
+  readonly blankSelector: boolean;
+  readonly bucketCount: number;
+  /** Hashes `segmentId + "|" + unit`. */
+  readonly prefix: HashPrefix;
+  readonly assignments: readonly CompiledAssignment[];
+  /** Flat [lower, upper, assignment index] triples in assignment order. */
+  readonly ranges: Int32Array;
+  /** The assignment that wins every bucket, if one does: no hash is needed. */
+  readonly fullRollout: CompiledAssignment | null;
+  readonly materialization: MaterializationSpec | null;
+  /** Results for a sticky (stored) variant, by variant name. */
+  readonly stickyResults: ReadonlyMap<string, ResolvedFlag>;
+}
+
+export interface CompiledFlag {
+  readonly name: string;
+  readonly archived: boolean;
+  readonly clients: ReadonlySet<string>;
+  readonly variants: ReadonlyMap<string, CompiledVariant>;
+  readonly rules: readonly CompiledRule[];
+  readonly noMatch: ResolvedFlag;
+  readonly targetingKeyError: ResolvedFlag;
+  readonly archivedResult: ResolvedFlag;
+}
+
+function result(
+  flag: string,
+  reason: ResolveReason,
+  variant: CompiledVariant | null,
+  shouldApply: boolean,
+  rule: string,
+  segment: string,
+  assignmentId: string,
+  assignmentKind: AssignmentKind,
+): ResolvedFlag {
+  return Object.freeze({
+    flag,
+    reason,
+    variant: variant?.name ?? '',
+    value: variant?.value ?? null,
+    shouldApply,
+    rule,
+    segment,
+    assignmentId,
+    assignmentKind,
+    fallthroughs: NO_FALLTHROUGHS,
+  });
+}
+
+/** A deep, frozen copy of a JSON value; records an issue for anything that is not JSON. */
+export function freezeJson(value: unknown, path: string, issues: IssueList, depth = 0): JsonValue {
+  if (depth > MAX_VALUE_DEPTH) {
+    issues.add(path, `value nested deeper than ${MAX_VALUE_DEPTH} levels`);
+    return null;
+  }
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
+  if (typeof value === 'number') {
+    if (Number.isFinite(value)) return value;
+    issues.add(path, `expected a finite number, got ${describe(value)}`);
+    return null;
+  }
+  if (Array.isArray(value)) {
+    return Object.freeze(
+      value.map((v, i) => freezeJson(v, indexPath(path, i), issues, depth + 1)),
+    ) as JsonValue[];
+  }
+  if (isObject(value)) {
+    const copy: Record<string, JsonValue> = {};
+    for (const key of Object.keys(value)) {
+      // defineProperty keeps a "__proto__" key as data instead of setting the prototype.
+      Object.defineProperty(copy, key, {
+        value: freezeJson(value[key], keyPath(path, key), issues, depth + 1),
+        enumerable: true,
+      });
+    }
+    return Object.freeze(copy);
+  }
+  issues.add(path, `expected a JSON value, got ${typeof value}`);
+  return null;
+}
+
+export function compileFlag(
+  name: string,
+  raw: unknown,
+  path: string,
+  segments: ReadonlyMap<string, CompiledSegment>,
+  issues: IssueList,
+): CompiledFlag | undefined {
+  const obj = readObject(raw, path, issues);
+  if (!obj) return undefined;
+  const state = optionalString(obj, 'state', path, issues, 'ACTIVE');
+  const clients = new Set(optionalStringList(obj, 'clients', path, issues));
+
+  const variants = new Map<string, CompiledVariant>();
+  const variantsPath = keyPath(path, 'variants');
+  const variantList = readArray(own(obj, 'variants') ?? [], variantsPath, issues, 10_000) ?? [];
+  variantList.forEach((v, i) => {
+    const vp = indexPath(variantsPath, i);
+    const vo = readObject(v, vp, issues);
+    if (!vo) return;
+    const vname = readString(own(vo, 'name'), keyPath(vp, 'name'), issues);
+    if (vname === undefined) return;
+    if (variants.has(vname)) {
+      issues.add(keyPath(vp, 'name'), `duplicate variant name ${JSON.stringify(vname)}`);
+      return;
+    }
+    const value = freezeJson(own(vo, 'value') ?? null, keyPath(vp, 'value'), issues);
+    variants.set(vname, Object.freeze({ name: vname, value }));
+  });
+
+  const rulesPath = keyPath(path, 'rules');
+  const ruleList = readArray(own(obj, 'rules') ?? [], rulesPath, issues, 10_000) ?? [];
+  const rules: CompiledRule[] = [];
+  ruleList.forEach((r, i) => {
+    const rule = compileRule(name, r, indexPath(rulesPath, i), variants, segments, issues);
+    if (rule) rules.push(rule);
+  });
+
+  return {
+    name,
+    archived: state === 'ARCHIVED',
+    clients,
+    variants,
+    rules,
+    noMatch: result(name, 'RESOLVE_REASON_NO_SEGMENT_MATCH', null, false, '', '', '', 'none'),
+    targetingKeyError: result(name, 'RESOLVE_REASON_TARGETING_KEY_ERROR', null, false, '', '', '', 'none'),
+    archivedResult: result(name, 'RESOLVE_REASON_FLAG_ARCHIVED', null, false, '', '', '', 'none'),
+  };
+}
+
+function compileRule(
+  flag: string,
+  raw: unknown,
+  path: string,
+  variants: ReadonlyMap<string, CompiledVariant>,
+  segments: ReadonlyMap<string, CompiledSegment>,
+  issues: IssueList,
+): CompiledRule | undefined {
+  const obj = readObject(raw, path, issues);
+  if (!obj) return undefined;
+  const name = readString(own(obj, 'name'), keyPath(path, 'name'), issues) ?? '';
+  const segmentName = readString(own(obj, 'segment'), keyPath(path, 'segment'), issues) ?? '';
+  const enabled = optionalBoolean(obj, 'enabled', path, issues, false);
+  const environments = optionalStringList(obj, 'environments', path, issues);
+  const selectorRaw = optionalString(obj, 'targetingKeySelector', path, issues, '');
+  const blankSelector = selectorRaw.trim() === '';
+  const selector = blankSelector ? DEFAULT_TARGETING_KEY : selectorRaw;
+
+  const specPath = keyPath(path, 'assignmentSpec');
+  const spec = readObject(own(obj, 'assignmentSpec'), specPath, issues);
+  if (!spec) return undefined;
+  const bucketCount = readInteger(
+    own(spec, 'bucketCount'),
+    keyPath(specPath, 'bucketCount'),
+    issues,
+    1,
+    MAX_BUCKET_COUNT,
+    'a positive integer',
+  );
+  if (bucketCount === undefined) return undefined;
+
+  const segment = segments.get(segmentName) ?? null;
+  const segmentId = segmentName.startsWith('segments/') ? segmentName.slice('segments/'.length) : segmentName;
+  const assignmentsPath = keyPath(specPath, 'assignments');
+  const list = readArray(own(spec, 'assignments') ?? [], assignmentsPath, issues, 10_000) ?? [];
+  const assignments: CompiledAssignment[] = [];
+  const triples: number[] = [];
+  list.forEach((a, i) => {
+    const ap = indexPath(assignmentsPath, i);
+    const compiled = compileAssignment(flag, name, segmentName, a, ap, bucketCount, variants, issues, triples, assignments.length);
+    if (compiled) assignments.push(compiled);
+  });
+  const ranges = Int32Array.from(triples);
+  const full = fullRolloutOf(ranges, bucketCount);
+  const fullRollout = full === -1 ? null : assignments[full]!;
+  const withKind = (a: CompiledAssignment): CompiledAssignment =>
+    a.type === 'fallthrough'
+      ? a
+      : {
+          ...a,
+          result: Object.freeze({ ...a.result, assignmentKind: a === fullRollout ? 'rollout' : 'split' }),
+        };
+  const finalAssignments = assignments.map(withKind);
+
+  const stickyResults = new Map<string, ResolvedFlag>();
+  for (const v of variants.values()) {
+    const owner = finalAssignments.find((a) => a.variant === v);
+    stickyResults.set(
+      v.name,
+      result(flag, 'RESOLVE_REASON_MATCH', v, true, name, segmentName, owner?.id ?? '', 'sticky'),
+    );
+  }
+
+  return {
+    name,
+    segmentName,
+    segment,
+    enabled,
+    environments: environments.length === 0 ? null : environments,
+    selector,
+    readUnit: compileContextPath(selector),
+    blankSelector,
+    bucketCount,
+    prefix: new HashPrefix(`${segmentId}|`),
+    assignments: finalAssignments,
+    ranges,
+    fullRollout: fullRollout === null ? null : finalAssignments[full]!,
+    materialization: compileMaterializationSpec(obj, path, issues),
+    stickyResults,
+  };
+}
+
+function compileAssignment(
+  flag: string,
+  rule: string,
+  segment: string,
+  raw: unknown,
+  path: string,
+  bucketCount: number,
+  variants: ReadonlyMap<string, CompiledVariant>,
+  issues: IssueList,
+  triples: number[],
+  index: number,
+): CompiledAssignment | undefined {
+  const obj = readObject(raw, path, issues);
+  if (!obj) return undefined;
+  const id = optionalString(obj, 'assignmentId', path, issues, '');
+  const kinds = (['variant', 'clientDefault', 'fallthrough'] as const).filter(
+    (k) => own(obj, k) !== undefined && own(obj, k) !== null,
+  );
+  if (kinds.length !== 1) {
+    issues.add(path, `expected exactly one of variant, clientDefault, fallthrough; got ${kinds.length === 0 ? 'none' : kinds.join(', ')}`);
+    return undefined;
+  }
+  const kind = kinds[0]!;
+  let variant: CompiledVariant | null = null;
+  if (kind === 'variant') {
+    const ref = own(obj, 'variant');
+    const vname = isObject(ref) ? own(ref, 'variant') : undefined;
+    if (typeof vname !== 'string' || !variants.has(vname)) {
+      issues.add(
+        keyPath(keyPath(path, 'variant'), 'variant'),
+        `expected the name of one of the flag's variants (${[...variants.keys()].join(', ') || 'none defined'}), got ${describe(vname)}`,
+      );
+      return undefined;
+    }
+    variant = variants.get(vname)!;
+  }
+  const rangesPath = keyPath(path, 'bucketRanges');
+  const rangeList = readArray(own(obj, 'bucketRanges') ?? [], rangesPath, issues, 100_000) ?? [];
+  rangeList.forEach((r, i) => {
+    const rp = indexPath(rangesPath, i);
+    const ro = readObject(r, rp, issues);
+    if (!ro) return;
+    const lower = readInteger(own(ro, 'lower') ?? 0, keyPath(rp, 'lower'), issues, 0, bucketCount, `an integer in [0, bucketCount ${bucketCount}]`);
+    const upper = readInteger(own(ro, 'upper'), keyPath(rp, 'upper'), issues, 0, bucketCount, `an integer in [0, bucketCount ${bucketCount}]`);
+    if (lower === undefined || upper === undefined) return;
+    if (upper < lower) {
+      issues.add(rp, `lower (${lower}) must not exceed upper (${upper})`);
+      return;
+    }
+    triples.push(lower, upper, index);
+  });
+  return {
+    id,
+    type: kind,
+    variant,
+    result: result(flag, 'RESOLVE_REASON_MATCH', variant, true, rule, segment, id, 'split'),
+    fallthrough: Object.freeze({ rule, assignmentId: id }),
+  };
+}
+
+/** Index of the assignment that wins every bucket in [0, n), or -1. */
+function fullRolloutOf(ranges: Int32Array, n: number): number {
+  let first = -1;
+  const spans: [number, number][] = [];
+  for (let i = 0; i < ranges.length; i += 3) {
+    const lower = ranges[i]!;
+    const upper = ranges[i + 1]!;
+    if (upper <= lower) continue;
+    const owner = ranges[i + 2]!;
+    if (first === -1) first = owner;
+    if (owner !== first) return -1; // another assignment wins some bucket
+    spans.push([lower, upper]);
+  }
+  if (first === -1) return -1;
+  spans.sort((a, b) => a[0] - b[0]);
+  let reach = 0;
+  for (const [lower, upper] of spans) {
+    if (lower > reach) return -1;
+    reach = Math.max(reach, upper);
+  }
+  return reach >= n ? first : -1;
+}
+
+function compileMaterializationSpec(rule: JsonObject, path: string, issues: IssueList): MaterializationSpec | null {
+  const raw = own(rule, 'materializationSpec');
+  if (raw === undefined || raw === null) return null;
+  const p = keyPath(path, 'materializationSpec');
+  const obj = readObject(raw, p, issues);
+  if (!obj) return null;
+  const read = optionalString(obj, 'readMaterialization', p, issues, '');
+  const write = optionalString(obj, 'writeMaterialization', p, issues, '');
+  const modeRaw = own(obj, 'mode');
+  const mode = modeRaw === undefined || modeRaw === null ? {} : (readObject(modeRaw, keyPath(p, 'mode'), issues) ?? {});
+  const mp = keyPath(p, 'mode');
+  const mustMatch = optionalBoolean(mode, 'materializationMustMatch', mp, issues, false);
+  const ignoreTargeting = optionalBoolean(mode, 'segmentTargetingCanBeIgnored', mp, issues, false);
+  if ((mustMatch || ignoreTargeting) && read === '') {
+    issues.add(mp, 'a read mode needs readMaterialization to be set');
+  }
+  if (read === '' && write === '') return null;
+  return Object.freeze({ read, write, mustMatch, ignoreTargeting });
+}

@@ -1,0 +1,363 @@
+/**
+ * Loading a resolver state: JSON in either of Confidence's two shapes, validated in full and
+ * compiled, or rejected with every problem and its path. Never half-loaded.
+ *
+ * - The conformance shape (`state.json`): `account`, and `flags`, `segments`, `bitsets`,
+ *   `bloomFilters`, `clients` as objects keyed by name (clients by secret).
+ * - The proto-JSON `ResolverState`: `flags`, `segmentsNoBitsets`, `bitsets`
+ *   (`[{segment, gzippedBitset | fullBitset}]`), `clients`, `clientCredentials` as lists; the
+ *   account id is given by the caller.
+ */
+import { StateError } from '../errors.js';
+import { HashPrefix } from '../hash/bucket.js';
+import { bitsetFromBase64, bitsetFromIndices, type Bitset } from './bitset.js';
+import { BloomFilter } from './bloom.js';
+import { compileFlag, type CompiledFlag } from './flags.js';
+import {
+  describe,
+  entriesOf,
+  indexPath,
+  isObject,
+  IssueList,
+  keyPath,
+  optionalBoolean,
+  optionalStringList,
+  own,
+  readArray,
+  readInteger,
+  readObject,
+  readString,
+  type JsonObject,
+} from './json-input.js';
+import { CompiledSegment, collectReferences, compileTargeting } from './segments.js';
+import { ResolverState, type CompiledClient } from './resolver-state.js';
+import type { StateIssue } from '../types.js';
+
+export interface LoadOptions {
+  /**
+   * The account id (without `accounts/`) that salts segment hashing. Required for the proto
+   * shape, which does not carry it; overrides `account.name` of the conformance shape.
+   */
+  readonly accountId?: string;
+}
+
+/** A raw item of the state with the path it was found at. */
+interface Located {
+  readonly name: string;
+  readonly raw: unknown;
+  readonly path: string;
+}
+
+/** The state's parts, in shape-independent form, before compiling. */
+interface StateParts {
+  accountId: string;
+  flags: Located[];
+  segments: Located[];
+  bitsets: Map<string, { bits: Bitset; path: string }>;
+  bloomFilters: Located[];
+  clients: CompiledClient[];
+}
+
+export type ValidationResult =
+  | { readonly ok: true; readonly state: ResolverState }
+  | { readonly ok: false; readonly issues: readonly StateIssue[] };
+
+/** Loads a state (a JSON string or a parsed value); throws `StateError` listing every problem. */
+export function loadState(input: unknown, options: LoadOptions = {}): ResolverState {
+  const result = validateState(input, options);
+  if (!result.ok) throw new StateError(result.issues);
+  return result.state;
+}
+
+/** Like `loadState`, but returns the problems instead of throwing. */
+export function validateState(input: unknown, options: LoadOptions = {}): ValidationResult {
+  const issues = new IssueList();
+  let json = input;
+  if (typeof input === 'string') {
+    try {
+      json = JSON.parse(input);
+    } catch (error) {
+      return { ok: false, issues: [{ path: '(root)', message: `not valid JSON: ${(error as Error).message}` }] };
+    }
+  } else if (input instanceof Uint8Array) {
+    return validateState(new TextDecoder().decode(input), options);
+  }
+  const root = readObject(json, '(root)', issues);
+  if (!root) return { ok: false, issues: issues.items };
+
+  const parts = Array.isArray(own(root, 'flags')) || own(root, 'segmentsNoBitsets') !== undefined
+    ? protoParts(root, options, issues)
+    : mapParts(root, options, issues);
+  const state = issues.items.length === 0 ? compile(parts, issues) : undefined;
+  if (state === undefined || issues.items.length > 0) return { ok: false, issues: issues.items };
+  return { ok: true, state };
+}
+
+function located(obj: JsonObject, key: string, issues: IssueList): Located[] {
+  const v = own(obj, key);
+  if (v === undefined || v === null) return [];
+  const map = readObject(v, key, issues);
+  if (!map) return [];
+  return entriesOf(map).map(([name, raw]) => ({ name, raw, path: keyPath(key, name) }));
+}
+
+/** Items of a proto list, named by their `name` field (or `nameField`). */
+function locatedList(obj: JsonObject, key: string, issues: IssueList, nameField = 'name'): Located[] {
+  const v = own(obj, key);
+  if (v === undefined || v === null) return [];
+  const list = readArray(v, key, issues) ?? [];
+  const out: Located[] = [];
+  list.forEach((raw, i) => {
+    const path = indexPath(key, i);
+    if (!isObject(raw)) {
+      issues.add(path, `expected an object, got ${describe(raw)}`);
+      return;
+    }
+    const name = readString(own(raw, nameField), keyPath(path, nameField), issues);
+    if (name !== undefined) out.push({ name, raw, path });
+  });
+  return out;
+}
+
+function accountIdFrom(root: JsonObject, options: LoadOptions, issues: IssueList, proto: boolean): string {
+  if (options.accountId !== undefined) {
+    if (options.accountId.trim() === '') issues.add('accountId', 'expected a non-empty account id');
+    return options.accountId.replace(/^accounts\//, '');
+  }
+  const account = own(root, 'account');
+  const name = isObject(account) ? own(account, 'name') : undefined;
+  if (typeof name === 'string' && name !== '') return name.replace(/^accounts\//, '');
+  issues.add(
+    proto ? 'accountId' : 'account.name',
+    proto
+      ? 'the proto ResolverState shape carries no account id: pass it (accountId option, --account ID)'
+      : `expected "accounts/<id>", got ${describe(name)}`,
+  );
+  return '';
+}
+
+function mapParts(root: JsonObject, options: LoadOptions, issues: IssueList): StateParts {
+  const accountId = accountIdFrom(root, options, issues, false);
+  const bitsets = new Map<string, { bits: Bitset; path: string }>();
+  for (const b of located(root, 'bitsets', issues)) {
+    if (b.raw === 'ALL' || b.raw === null) {
+      bitsets.set(b.name, { bits: null, path: b.path });
+    } else if (Array.isArray(b.raw)) {
+      bitsets.set(b.name, { bits: bitsetFromIndices(b.raw, b.path, issues), path: b.path });
+    } else if (typeof b.raw === 'string') {
+      const bits = bitsetFromBase64(b.raw, true, b.path, issues);
+      if (bits) bitsets.set(b.name, { bits, path: b.path });
+    } else {
+      issues.add(b.path, `expected "ALL", a list of bucket indices or base64 gzipped bytes, got ${describe(b.raw)}`);
+    }
+  }
+  const clients: CompiledClient[] = [];
+  for (const c of located(root, 'clients', issues)) {
+    const obj = readObject(c.raw, c.path, issues);
+    if (!obj) continue;
+    const client = readObject(own(obj, 'client'), keyPath(c.path, 'client'), issues);
+    const credential = readObject(own(obj, 'clientCredential'), keyPath(c.path, 'clientCredential'), issues);
+    if (!client || !credential) continue;
+    const name = readString(own(client, 'name'), keyPath(keyPath(c.path, 'client'), 'name'), issues);
+    if (name === undefined) continue;
+    const credPath = keyPath(c.path, 'clientCredential');
+    clients.push({
+      name,
+      secret: c.name,
+      credential: typeof own(credential, 'name') === 'string' ? (own(credential, 'name') as string) : '',
+      environments: new Set(optionalStringList(credential, 'environments', credPath, issues)),
+    });
+  }
+  return {
+    accountId,
+    flags: located(root, 'flags', issues),
+    segments: located(root, 'segments', issues),
+    bitsets,
+    bloomFilters: located(root, 'bloomFilters', issues),
+    clients,
+  };
+}
+
+function protoParts(root: JsonObject, options: LoadOptions, issues: IssueList): StateParts {
+  const accountId = accountIdFrom(root, options, issues, true);
+  const bitsets = new Map<string, { bits: Bitset; path: string }>();
+  for (const b of locatedList(root, 'bitsets', issues, 'segment')) {
+    const obj = b.raw as JsonObject;
+    if (optionalBoolean(obj, 'fullBitset', b.path, issues, false)) {
+      bitsets.set(b.name, { bits: null, path: b.path });
+      continue;
+    }
+    const gz = own(obj, 'gzippedBitset');
+    if (typeof gz !== 'string') {
+      issues.add(keyPath(b.path, 'gzippedBitset'), `expected base64 gzipped bytes (or fullBitset: true), got ${describe(gz)}`);
+      continue;
+    }
+    const bits = bitsetFromBase64(gz, true, keyPath(b.path, 'gzippedBitset'), issues);
+    if (bits) bitsets.set(b.name, { bits, path: b.path });
+  }
+  const clientNames = new Set(locatedList(root, 'clients', issues).map((c) => c.name));
+  const clients: CompiledClient[] = [];
+  for (const c of locatedList(root, 'clientCredentials', issues)) {
+    const obj = c.raw as JsonObject;
+    const secretObj = own(obj, 'clientSecret');
+    const secret = isObject(secretObj) ? own(secretObj, 'secret') : undefined;
+    if (typeof secret !== 'string' || secret === '') {
+      issues.add(keyPath(c.path, 'clientSecret'), `expected {"secret": "<client secret>"}, got ${describe(secretObj)}`);
+      continue;
+    }
+    // A credential is named clients/<client>/credentials/<id>.
+    const clientName = c.name.split('/credentials/')[0]!;
+    if (!clientNames.has(clientName)) {
+      issues.add(keyPath(c.path, 'name'), `credential of unknown client ${JSON.stringify(clientName)}; add it to clients`);
+      continue;
+    }
+    clients.push({
+      name: clientName,
+      secret,
+      credential: c.name,
+      environments: new Set(optionalStringList(obj, 'environments', c.path, issues)),
+    });
+  }
+  const bloomRaw = own(root, 'bloomFilters');
+  return {
+    accountId,
+    flags: locatedList(root, 'flags', issues),
+    segments: locatedList(root, 'segmentsNoBitsets', issues),
+    bitsets,
+    bloomFilters: Array.isArray(bloomRaw)
+      ? locatedList(root, 'bloomFilters', issues, 'materialization')
+      : located(root, 'bloomFilters', issues),
+    clients,
+  };
+}
+
+function compileBloom(b: Located, issues: IssueList): BloomFilter | undefined {
+  const obj = readObject(b.raw, b.path, issues);
+  if (!obj) return undefined;
+  const data = own(obj, 'data');
+  if (typeof data !== 'string' || !/^[A-Za-z0-9+/_-]*={0,2}$/.test(data)) {
+    issues.add(keyPath(b.path, 'data'), `expected base64 bytes, got ${describe(data)}`);
+    return undefined;
+  }
+  const bytes = Buffer.from(data, 'base64');
+  const k = readInteger(own(obj, 'hashFunctionCount'), keyPath(b.path, 'hashFunctionCount'), issues, 1, 255, 'an integer in [1, 255]');
+  const bitCountRaw = own(obj, 'bitCount');
+  if (bitCountRaw !== undefined) {
+    const bitCount = readInteger(bitCountRaw, keyPath(b.path, 'bitCount'), issues, 0, 2 ** 31 - 1, 'a bit count');
+    if (bitCount !== undefined && bitCount !== bytes.length * 8) {
+      issues.add(keyPath(b.path, 'bitCount'), `says ${bitCount} bits but data holds ${bytes.length * 8}`);
+    }
+  }
+  if (bytes.length % 8 !== 0) {
+    issues.add(keyPath(b.path, 'data'), `expected whole 64-bit words, got ${bytes.length} bytes`);
+    return undefined;
+  }
+  return k === undefined ? undefined : new BloomFilter(bytes, k);
+}
+
+function compile(parts: StateParts, issues: IssueList): ResolverState | undefined {
+  const salt = new HashPrefix(`MegaSalt-${parts.accountId}|`);
+
+  const bloomFilters = new Map<string, BloomFilter>();
+  for (const b of parts.bloomFilters) {
+    const bloom = compileBloom(b, issues);
+    if (bloom) bloomFilters.set(b.name, bloom);
+  }
+
+  const segments = new Map<string, CompiledSegment>();
+  const targetingRaw = new Map<string, Located>();
+  for (const s of parts.segments) {
+    if (segments.has(s.name)) {
+      issues.add(s.path, `duplicate segment ${JSON.stringify(s.name)}`);
+      continue;
+    }
+    const obj = readObject(s.raw, s.path, issues);
+    if (!obj) continue;
+    const seg = new CompiledSegment(s.name, salt);
+    collectReferences(own(obj, 'targeting'), seg.references);
+    segments.set(s.name, seg);
+    targetingRaw.set(s.name, { name: s.name, raw: own(obj, 'targeting'), path: keyPath(s.path, 'targeting') });
+  }
+  for (const [name, b] of parts.bitsets) {
+    const seg = segments.get(name);
+    if (seg === undefined) {
+      issues.add(b.path, `bitset of unknown segment ${JSON.stringify(name)}`);
+      continue;
+    }
+    seg.bitset = b.bits;
+  }
+
+  const inCycle = cycleEdges(segments);
+  const direct = new Map<string, Set<string>>();
+  for (const [name, t] of targetingRaw) {
+    const seg = segments.get(name)!;
+    const mats = new Set<string>();
+    seg.targeting = compileTargeting(seg, t.raw, t.path, {
+      segments,
+      bloomFilters,
+      closesCycle: (from, to) => inCycle.has(`${from}\u0000${to}`),
+    }, issues, mats);
+    direct.set(name, mats);
+  }
+  // Materializations a segment may read, through the references it follows.
+  for (const seg of segments.values()) {
+    const all = new Set<string>();
+    const seen = new Set<string>();
+    const stack = [seg.name];
+    while (stack.length > 0) {
+      const n = stack.pop()!;
+      if (seen.has(n)) continue;
+      seen.add(n);
+      for (const m of direct.get(n) ?? []) all.add(m);
+      for (const r of segments.get(n)?.references ?? []) stack.push(r);
+    }
+    seg.materializations = [...all];
+  }
+
+  const flags = new Map<string, CompiledFlag>();
+  for (const f of parts.flags) {
+    if (flags.has(f.name)) {
+      issues.add(f.path, `duplicate flag ${JSON.stringify(f.name)}`);
+      continue;
+    }
+    const obj = isObject(f.raw) ? f.raw : undefined;
+    const declared = obj ? own(obj, 'name') : undefined;
+    if (declared !== undefined && declared !== f.name) {
+      issues.add(keyPath(f.path, 'name'), `does not match its key ${JSON.stringify(f.name)}`);
+    }
+    if (!f.name.startsWith('flags/')) {
+      issues.add(f.path, `flag names look like "flags/<id>", got ${JSON.stringify(f.name)}`);
+    }
+    const flag = compileFlag(f.name, f.raw, f.path, segments, issues);
+    if (flag) flags.set(f.name, flag);
+  }
+
+  const clients = new Map<string, CompiledClient>();
+  for (const c of parts.clients) clients.set(c.secret, Object.freeze(c));
+
+  if (issues.items.length > 0) return undefined;
+  return new ResolverState(parts.accountId, flags, segments, clients, salt);
+}
+
+/** The reference edges (from\0to) that lie on a cycle: their target reaches their source. */
+function cycleEdges(segments: ReadonlyMap<string, CompiledSegment>): Set<string> {
+  const reach = (from: string, target: string): boolean => {
+    const seen = new Set<string>();
+    const stack = [from];
+    while (stack.length > 0) {
+      const n = stack.pop()!;
+      if (n === target) return true;
+      if (seen.has(n)) continue;
+      seen.add(n);
+      for (const r of segments.get(n)?.references ?? []) stack.push(r);
+    }
+    return false;
+  };
+  const edges = new Set<string>();
+  for (const seg of segments.values()) {
+    for (const to of seg.references) {
+      if (segments.has(to) && reach(to, seg.name)) edges.add(`${seg.name}\u0000${to}`);
+    }
+  }
+  return edges;
+}
