@@ -1,0 +1,38 @@
+import { runConformance, type ConformanceCase } from '@allot/core';
+
+import { parse, requireString, optionalString } from '../args.js';
+import { CliError } from '../cli-error.js';
+import type { Command } from '../command.js';
+import { readJsonFile, readStateFile } from '../state-file.js';
+
+const usage = 'allot conformance --state STATE.json --tests TESTS.json [--account ID] [--verbose]';
+
+export const conformance: Command = {
+  name: 'conformance',
+  summary: 'run a resolver conformance suite (Confidence resolver-spec format) against a state',
+  usage,
+  run(argv, io) {
+    const args = parse('conformance', argv, { state: { type: 'string' }, tests: { type: 'string' }, account: { type: 'string' }, verbose: { type: 'boolean' } }, usage);
+    const state = readStateFile(requireString(args, 'state', usage), io.cwd, optionalString(args, 'account'));
+    const testsPath = requireString(args, 'tests', usage);
+    const cases = readJsonFile(testsPath, io.cwd, 'tests');
+    if (!Array.isArray(cases)) throw new CliError(`${testsPath}: expected a list of cases`);
+    const results = runConformance(state, cases as ConformanceCase[]);
+    let passed = 0;
+    let failed = 0;
+    for (const r of results) {
+      if (r.passed) {
+        passed++;
+        if (args.values.verbose === true) io.out(`ok   ${r.name}`);
+        continue;
+      }
+      failed++;
+      io.out(`FAIL ${r.name}`);
+      for (const d of r.differences) io.out(`     ${d}`);
+      io.out(`     expected: ${JSON.stringify(r.expected)}`);
+      io.out(`     actual:   ${JSON.stringify(r.actual)}`);
+    }
+    io.out(`${passed} passed, ${failed} failed`);
+    return failed === 0 ? 0 : 1;
+  },
+};
