@@ -1,0 +1,23 @@
+/**
+ * Confidence's public resolver conformance suite, read from ../shared (beside the checkout).
+ * The project's own tests (resolve/*.test.ts) cover the same rules in their own data.
+ */
+import { describe, expect, it } from 'vitest';
+
+import { runConformanceCase, type ConformanceCase } from './conformance.js';
+import { loadState } from './state/load.js';
+import { readShared, sharedDir, sharedMissing } from './testing/shared.js';
+
+describe('Confidence resolver conformance suite', () => {
+  if (sharedDir === null) {
+    it.skip(sharedMissing, () => undefined);
+    return;
+  }
+  const state = loadState(readShared('conformance/confidence-resolver-spec/state.json'));
+  const cases = readShared('conformance/confidence-resolver-spec/tests.json') as ConformanceCase[];
+
+  it.each(cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
+    const result = runConformanceCase(state, c);
+    expect(result.differences).toEqual([]);
+  });
+});

@@ -1,0 +1,105 @@
+import { fc, test } from '@fast-check/vitest';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { describe, expect, it } from 'vitest';
+
+import { readShared, sharedDir, sharedMissing } from '../testing/shared.js';
+import { bucketOf, HashPrefix } from './bucket.js';
+import { murmur3Hex, murmur3String, out } from './murmur3.js';
+
+const require = createRequire(import.meta.url);
+const reference = require('murmurhash3js-revisited') as {
+  x64: { hash128(bytes: Uint8Array, seed: number): string };
+};
+
+interface Vector {
+  key: string;
+  h1: string;
+  h2: string;
+  bucket1000000: number;
+  bucket10000: number;
+  bucket1000: number;
+  bucket7?: number;
+  bucket2147483647?: number;
+}
+
+/** Golden vectors kept as JSON beside this file. */
+const golden = JSON.parse(readFileSync(new URL('./murmur3.vectors.json', import.meta.url), 'utf8')) as {
+  vectors: Vector[];
+};
+
+function bucketWithBigInt(h1: string, n: number): number {
+  return Number((BigInt(`0x${h1}`) >> 4n) % BigInt(n));
+}
+
+describe('murmur3_x64_128 golden vectors (computed by an independent implementation)', () => {
+  it.each(golden.vectors.map((v) => [JSON.stringify(v.key).slice(0, 50), v] as const))(
+    '%s',
+    (_name, v) => {
+      expect(murmur3Hex(v.key)).toEqual({ h1: v.h1, h2: v.h2 });
+      // As the resolver hashes it: a constant prefix up to the first "|", then the unit.
+      const cut = v.key.indexOf('|') + 1;
+      expect(new HashPrefix(v.key.slice(0, cut)).bucket(v.key.slice(cut), 1_000_000)).toBe(v.bucket1000000);
+      murmur3String(v.key);
+      expect(bucketOf(out.h1hi, out.h1lo, 1_000_000)).toBe(v.bucket1000000);
+      expect(bucketOf(out.h1hi, out.h1lo, 10_000)).toBe(v.bucket10000);
+      expect(bucketOf(out.h1hi, out.h1lo, 1000)).toBe(v.bucket1000);
+      if (v.bucket7 !== undefined) expect(bucketOf(out.h1hi, out.h1lo, 7)).toBe(v.bucket7);
+      if (v.bucket2147483647 !== undefined) {
+        expect(bucketOf(out.h1hi, out.h1lo, 2147483647)).toBe(v.bucket2147483647);
+      }
+    },
+  );
+
+  it("reproduces Confidence's own vector: account confidence-test, unit roug -> 567493", () => {
+    expect(new HashPrefix('MegaSalt-confidence-test|').bucket('roug', 1_000_000)).toBe(567493);
+  });
+});
+
+describe('shared conformance hash vectors', () => {
+  if (sharedDir === null) {
+    it.skip(sharedMissing, () => undefined);
+    return;
+  }
+  const { vectors } = readShared('conformance/hash-vectors.json') as { vectors: Vector[] };
+  it.each(vectors.map((v) => [JSON.stringify(v.key).slice(0, 50), v] as const))('%s', (_name, v) => {
+    expect(murmur3Hex(v.key)).toEqual({ h1: v.h1, h2: v.h2 });
+    expect(new HashPrefix('').bucket(v.key, 1_000_000)).toBe(v.bucket1000000);
+    expect(new HashPrefix('').bucket(v.key, 10_000)).toBe(v.bucket10000);
+    expect(new HashPrefix('').bucket(v.key, 1000)).toBe(v.bucket1000);
+  });
+});
+
+describe('properties', () => {
+  test.prop([fc.string({ unit: 'binary', maxLength: 80 })])(
+    'agrees with an independent implementation on arbitrary (also non-BMP and lone-surrogate) strings',
+    (key) => {
+      const hex = reference.x64.hash128(new TextEncoder().encode(key), 0);
+      const mine = murmur3Hex(key);
+      expect(mine.h1 + mine.h2).toBe(hex);
+    },
+  );
+
+  test.prop([fc.string({ maxLength: 40 }), fc.string({ unit: 'grapheme', maxLength: 30 }), fc.integer({ min: 1, max: 2 ** 31 - 1 })])(
+    'a pre-absorbed prefix gives the same bucket as hashing the whole key',
+    (prefix, unit, n) => {
+      const whole = murmur3Hex(prefix + unit).h1;
+      expect(new HashPrefix(prefix).bucket(unit, n)).toBe(bucketWithBigInt(whole, n));
+    },
+  );
+});
+
+describe('bucket distribution', () => {
+  it('is uniform over 1,000,000 sequential ids (chi-square, 100 cells)', () => {
+    const cells = 100;
+    const counts = new Float64Array(cells);
+    const prefix = new HashPrefix('MegaSalt-uniformity|');
+    const n = 1_000_000;
+    for (let i = 0; i < n; i++) counts[Math.floor(prefix.bucket(`user-${i}`, 1_000_000) / 10_000)]!++;
+    const expected = n / cells;
+    let chi2 = 0;
+    for (const c of counts) chi2 += ((c - expected) * (c - expected)) / expected;
+    // 99 degrees of freedom: P(chi2 > 148.23) = 0.001. A biased hash lands far above.
+    expect(chi2).toBeLessThan(148.23);
+  });
+});

@@ -1,0 +1,442 @@
+import { describe, expect, it } from 'vitest';
+
+import { ResolveError } from '../errors.js';
+import { HashPrefix } from '../hash/bucket.js';
+import { loadState } from '../state/load.js';
+import type { ResolverState } from '../state/resolver-state.js';
+import {
+  attr,
+  buildState,
+  num,
+  only,
+  rollout,
+  SECRET,
+  str,
+  type Json,
+  type StateSpec,
+} from '../testing/states.js';
+import type {
+  EvaluationContext,
+  MaterializationAccess,
+  MaterializationRecord,
+  MaterializationWrite,
+  ResolvedFlag,
+} from '../types.js';
+import { requiredReads, resolveFlag, resolveFlags } from './resolve.js';
+
+function load(spec: StateSpec): ResolverState {
+  return loadState(buildState(spec));
+}
+
+/** Resolves flag `id` of the state for `context`. */
+function one(state: ResolverState, id: string, context: EvaluationContext, access: MaterializationAccess | null = null): ResolvedFlag {
+  const client = state.client(SECRET)!;
+  return resolveFlag(state, client, state.flag(id)!, context, access);
+}
+
+const se = only(attr('country', { eqRule: { value: str('SE') } }));
+const onOff = { on: { enabled: true }, off: { enabled: false } };
+
+describe('units (the randomization field)', () => {
+  const state = load({
+    segments: { sweden: { targeting: se }, everyone: {} },
+    flags: {
+      named: { variants: onOff, rules: [rollout('sweden', 'on', { selector: 'targeting_key' })] },
+      blank: { variants: onOff, rules: [rollout('sweden', 'on')] },
+      split: {
+        variants: onOff,
+        rules: [{ segment: 'everyone', assignments: [{ serve: 'on', ranges: [[0, 500]] }, { serve: 'off', ranges: [[500, 1000]] }] }],
+      },
+      nested: { variants: onOff, rules: [rollout('sweden', 'on', { selector: 'user.id' })] },
+    },
+  });
+
+  it('takes a string unit as it is, up to 100 UTF-16 units', () => {
+    expect(one(state, 'named', { targeting_key: 'x'.repeat(100), country: 'SE' }).reason).toBe('RESOLVE_REASON_MATCH');
+    expect(one(state, 'named', { targeting_key: 'x'.repeat(101), country: 'SE' }).reason).toBe('RESOLVE_REASON_TARGETING_KEY_ERROR');
+  });
+
+  it('writes an integral number without decimals: 42 and "42" land in the same bucket', () => {
+    const asNumber = one(state, 'split', { targeting_key: 42 });
+    const asString = one(state, 'split', { targeting_key: '42' });
+    expect(asNumber.variant).toBe(asString.variant);
+    expect(asNumber.reason).toBe('RESOLVE_REASON_MATCH');
+  });
+
+  it.each([
+    ['a fraction', 1.5],
+    ['a boolean', true],
+    ['an object', { id: 1 }],
+    ['a list', ['a']],
+    ['an infinite number', Infinity],
+  ])('rejects %s as a targeting-key error', (_what, key) => {
+    const r = one(state, 'named', { targeting_key: key, country: 'SE' });
+    expect(r.reason).toBe('RESOLVE_REASON_TARGETING_KEY_ERROR');
+    expect(r.shouldApply).toBe(false);
+    expect(r.value).toBeNull();
+  });
+
+  it('skips a rule with a named selector when the unit is missing or null', () => {
+    expect(one(state, 'named', { country: 'SE' }).reason).toBe('RESOLVE_REASON_NO_SEGMENT_MATCH');
+    expect(one(state, 'named', { targeting_key: null, country: 'SE' }).reason).toBe('RESOLVE_REASON_NO_SEGMENT_MATCH');
+  });
+
+  it('serves a full rollout with a blank selector without any unit, even with a bad one', () => {
+    expect(one(state, 'blank', { country: 'SE' }).variant).toBe('on');
+    expect(one(state, 'blank', { targeting_key: 2.5, country: 'SE' }).variant).toBe('on');
+  });
+
+  it('does not serve a split without a unit', () => {
+    expect(one(state, 'split', {}).reason).toBe('RESOLVE_REASON_NO_SEGMENT_MATCH');
+  });
+
+  it('reaches a nested field with a dotted selector', () => {
+    expect(one(state, 'nested', { user: { id: 'u1' }, country: 'SE' }).variant).toBe('on');
+    expect(one(state, 'nested', { user: 'u1', country: 'SE' }).reason).toBe('RESOLVE_REASON_NO_SEGMENT_MATCH');
+  });
+});
+
+describe('variant choice inside a rule', () => {
+  it('hashes segmentId|unit into bucketCount buckets; the first assignment holding the bucket wins', () => {
+    const state = load({
+      segments: { exp: {} },
+      flags: {
+        ab: {
+          variants: { a: 'A', b: 'B' },
+          rules: [{ segment: 'exp', bucketCount: 10, assignments: [{ serve: 'a', ranges: [[0, 3]] }, { serve: 'b', ranges: [[3, 10]] }] }],
+        },
+      },
+    });
+    const prefix = new HashPrefix('exp|');
+    for (let i = 0; i < 200; i++) {
+      const unit = `user-${i}`;
+      const bucket = prefix.bucket(unit, 10);
+      const r = one(state, 'ab', { targeting_key: unit });
+      expect(r.variant).toBe(bucket < 3 ? 'a' : 'b');
+      expect(r.assignmentKind).toBe('split');
+    }
+  });
+
+  it('continues to the next rule when the bucket is in no range', () => {
+    const state = load({
+      segments: { all: {} },
+      flags: {
+        gap: {
+          variants: onOff,
+          rules: [
+            { segment: 'all', bucketCount: 2, assignments: [{ serve: 'off', ranges: [] }] },
+            rollout('all', 'on'),
+          ],
+        },
+      },
+    });
+    expect(one(state, 'gap', { targeting_key: 'u' }).variant).toBe('on');
+    expect(one(state, 'gap', { targeting_key: 'u' }).rule).toBe('flags/gap/rules/r2');
+  });
+});
+
+describe('targeting', () => {
+  function matches(criterion: Json, context: EvaluationContext, expression: Json = { ref: 'c' }): boolean {
+    const state = load({
+      segments: { s: { targeting: { criteria: { c: criterion }, expression } } },
+      flags: { f: { variants: onOff, rules: [rollout('s', 'on')] } },
+    });
+    return one(state, 'f', { targeting_key: 'u', ...context }).reason === 'RESOLVE_REASON_MATCH';
+  }
+
+  it('eqRule compares values of the rule type only', () => {
+    expect(matches(attr('n', { eqRule: { value: num(3) } }), { n: 3 })).toBe(true);
+    expect(matches(attr('n', { eqRule: { value: num(3) } }), { n: '3' })).toBe(false);
+    expect(matches(attr('b', { eqRule: { value: { boolValue: true } } }), { b: true })).toBe(true);
+    expect(matches(attr('b', { eqRule: { value: { boolValue: true } } }), { b: 'true' })).toBe(false);
+  });
+
+  it('eqRule with an empty value matches a missing or null attribute only', () => {
+    const isNull = attr('x', { eqRule: { value: {} } });
+    expect(matches(isNull, {})).toBe(true);
+    expect(matches(isNull, { x: null })).toBe(true);
+    expect(matches(isNull, { x: 'v' })).toBe(false);
+    expect(matches(isNull, {}, { not: { ref: 'c' } })).toBe(false);
+  });
+
+  it('setRule matches any listed value; an empty set matches nothing', () => {
+    const set = attr('c', { setRule: { values: [str('SE'), str('NO')] } });
+    expect(matches(set, { c: 'NO' })).toBe(true);
+    expect(matches(set, { c: 'DK' })).toBe(false);
+    expect(matches(attr('c', { setRule: { values: [] } }), { c: 'SE' })).toBe(false);
+  });
+
+  it('a list attribute matches a scalar rule when any element does', () => {
+    const set = attr('c', { setRule: { values: [str('SE')] } });
+    expect(matches(set, { c: ['DK', 'SE'] })).toBe(true);
+    expect(matches(set, { c: [] })).toBe(false);
+    expect(matches(attr('t', { containsRule: { value: 'ab' } }), { t: [1, false, 'xaby'] })).toBe(true);
+  });
+
+  it('rangeRule honours inclusive, exclusive and open bounds; a range with no bounds matches nothing', () => {
+    const closedOpen = attr('n', { rangeRule: { startInclusive: num(10), endExclusive: num(20) } });
+    expect([9, 10, 19.5, 20].map((n) => matches(closedOpen, { n }))).toEqual([false, true, true, false]);
+    const openClosed = attr('n', { rangeRule: { startExclusive: num(10), endInclusive: num(20) } });
+    expect([10, 10.1, 20, 21].map((n) => matches(openClosed, { n }))).toEqual([false, true, true, false]);
+    expect(matches(attr('n', { rangeRule: { endInclusive: num(0) } }), { n: -5 })).toBe(true);
+    expect(matches(attr('n', { rangeRule: {} }), { n: 5 })).toBe(false);
+  });
+
+  it('compares semantic versions numerically, pre-releases below releases', () => {
+    const atLeast = attr('v', { rangeRule: { startInclusive: { versionValue: { version: '2.1.0' } } } });
+    expect(matches(atLeast, { v: '10.0.0' })).toBe(true);
+    expect(matches(atLeast, { v: '2.1.0' })).toBe(true);
+    expect(matches(atLeast, { v: '2.1.0-beta.1' })).toBe(false);
+    expect(matches(atLeast, { v: '2.0.99' })).toBe(false);
+    expect(matches(atLeast, { v: 'not-a-version' })).toBe(false);
+  });
+
+  it('reads timestamps from ISO 8601 strings (with offsets) and epoch seconds or milliseconds', () => {
+    const after = attr('t', { rangeRule: { startExclusive: { timestampValue: '2026-01-01T00:00:00Z' } } });
+    expect(matches(after, { t: '2026-01-01T00:00:00.001Z' })).toBe(true);
+    expect(matches(after, { t: '2026-01-01T00:30:00+01:00' })).toBe(false);
+    expect(matches(after, { t: Date.UTC(2026, 0, 2) / 1000 })).toBe(true);
+    expect(matches(after, { t: Date.UTC(2025, 11, 31) })).toBe(false);
+    expect(matches(after, { t: 'yesterday' })).toBe(false);
+  });
+
+  it('startsWith, endsWith and contains are literal and apply to strings only', () => {
+    expect(matches(attr('e', { startsWithRule: { value: 'a.' } }), { e: 'a.b' })).toBe(true);
+    expect(matches(attr('e', { containsRule: { value: '.*' } }), { e: 'xyz' })).toBe(false);
+    expect(matches(attr('e', { endsWithRule: { value: '2' } }), { e: 42 })).toBe(false);
+  });
+
+  it('anyRule and allRule treat a missing or null list as empty', () => {
+    const any = attr('tags', { anyRule: { rule: { eqRule: { value: str('vip') } } } });
+    const all = attr('tags', { allRule: { rule: { eqRule: { value: str('vip') } } } });
+    expect(matches(any, { tags: ['x', 'vip'] })).toBe(true);
+    expect(matches(any, {})).toBe(false);
+    expect(matches(all, { tags: ['vip', 'vip'] })).toBe(true);
+    expect(matches(all, { tags: ['vip', 'x'] })).toBe(false);
+    expect(matches(all, { tags: null })).toBe(true);
+    expect(matches(all, {}, { not: { ref: 'c' } })).toBe(false);
+  });
+
+  it('an attribute criterion without a known rule, or an empty criterion, matches nothing', () => {
+    expect(matches(attr('c', {}), { c: 'SE' })).toBe(false);
+    expect(matches({}, { c: 'SE' })).toBe(false);
+    expect(matches({}, { c: 'SE' }, { not: { ref: 'c' } })).toBe(true);
+  });
+
+  it('combines criteria with and, or and not', () => {
+    const state = load({
+      segments: {
+        s: {
+          targeting: {
+            criteria: { se: attr('c', { eqRule: { value: str('SE') } }), adult: attr('age', { rangeRule: { startInclusive: num(18) } }) },
+            expression: { or: { operands: [{ and: { operands: [{ ref: 'se' }, { ref: 'adult' }] } }, { not: { ref: 'se' } }] } },
+          },
+        },
+      },
+      flags: { f: { variants: onOff, rules: [rollout('s', 'on')] } },
+    });
+    const ok = (ctx: EvaluationContext): boolean => one(state, 'f', { targeting_key: 'u', ...ctx }).variant === 'on';
+    expect(ok({ c: 'SE', age: 30 })).toBe(true);
+    expect(ok({ c: 'SE', age: 10 })).toBe(false);
+    expect(ok({ c: 'DK' })).toBe(true);
+  });
+
+  it('follows segment references; a reference that closes a cycle, or to a missing segment, never matches', () => {
+    const state = load({
+      segments: {
+        sweden: { targeting: se },
+        parent: { targeting: only({ segment: { segment: 'segments/sweden' } }) },
+        loopA: { targeting: only({ segment: { segment: 'segments/loopB' } }) },
+        loopB: { targeting: only({ segment: { segment: 'segments/loopA' } }) },
+        self: { targeting: only({ segment: { segment: 'segments/self' } }) },
+        dangling: { targeting: only({ segment: { segment: 'segments/nope' } }) },
+      },
+      flags: {
+        parent: { variants: onOff, rules: [rollout('parent', 'on')] },
+        loop: { variants: onOff, rules: [rollout('loopA', 'on')] },
+        self: { variants: onOff, rules: [rollout('self', 'on')] },
+        dangling: { variants: onOff, rules: [rollout('dangling', 'on')] },
+      },
+    });
+    const ctx = { targeting_key: 'u', country: 'SE' };
+    expect(one(state, 'parent', ctx).variant).toBe('on');
+    expect(one(state, 'loop', ctx).reason).toBe('RESOLVE_REASON_NO_SEGMENT_MATCH');
+    expect(one(state, 'self', ctx).reason).toBe('RESOLVE_REASON_NO_SEGMENT_MATCH');
+    expect(one(state, 'dangling', ctx).reason).toBe('RESOLVE_REASON_NO_SEGMENT_MATCH');
+  });
+
+  it('reads only own properties of the context', () => {
+    expect(matches(attr('constructor', { eqRule: { value: {} } }), {})).toBe(true);
+    expect(matches(attr('toString', { startsWithRule: { value: 'f' } }), {})).toBe(false);
+  });
+});
+
+describe('allocation bitsets', () => {
+  it('puts a unit in a segment exactly when the bit of its account-salt bucket is set', () => {
+    const salt = new HashPrefix('MegaSalt-acme|');
+    const inside = salt.bucket('alice', 1_000_000);
+    const state = loadState(
+      buildState({
+        account: 'acme',
+        segments: { exp: { bitset: [inside] } },
+        flags: { f: { variants: onOff, rules: [rollout('exp', 'on', { selector: 'targeting_key' })] } },
+      }),
+    );
+    expect(one(state, 'f', { targeting_key: 'alice' }).variant).toBe('on');
+    expect(one(state, 'f', { targeting_key: 'bob' }).reason).toBe('RESOLVE_REASON_NO_SEGMENT_MATCH');
+    expect(one(state, 'f', {}).reason).toBe('RESOLVE_REASON_NO_SEGMENT_MATCH');
+  });
+});
+
+describe('rules', () => {
+  const state = load({
+    segments: { sweden: { targeting: se }, everyone: {} },
+    flags: {
+      order: {
+        variants: { first: 1, second: 2, third: 3 },
+        rules: [
+          rollout('sweden', 'first', { enabled: false }),
+          rollout('sweden', 'second', { environments: ['staging'] }),
+          rollout('missing', 'first'),
+          rollout('sweden', 'third'),
+          rollout('everyone', 'first'),
+        ],
+      },
+      fallthrough: {
+        variants: onOff,
+        rules: [
+          { segment: 'everyone', assignments: [{ id: 'holdout', serve: { fallthrough: true }, ranges: [[0, 1000]] }] },
+          rollout('sweden', 'on'),
+        ],
+      },
+      clientDefault: { variants: onOff, rules: [{ segment: 'everyone', assignments: [{ id: 'cd', serve: { clientDefault: true }, ranges: [[0, 1000]] }] }] },
+      archived: { state: 'ARCHIVED', variants: onOff, rules: [rollout('everyone', 'on')] },
+      otherClient: { clients: ['clients/other'], variants: onOff, rules: [rollout('everyone', 'on')] },
+    },
+  });
+
+  it('skips disabled rules, rules of other environments and rules of absent segments; first match wins', () => {
+    const r = one(state, 'order', { country: 'SE' });
+    expect(r.value).toBe(3);
+    expect(r.rule).toBe('flags/order/rules/r4');
+    expect(r.segment).toBe('segments/sweden');
+    expect(one(state, 'order', { country: 'DK' }).value).toBe(1);
+  });
+
+  it('records a fallthrough and goes on; it makes the flag applied even without a match', () => {
+    const matched = one(state, 'fallthrough', { targeting_key: 'u', country: 'SE' });
+    expect(matched.variant).toBe('on');
+    expect(matched.fallthroughs).toEqual([{ rule: 'flags/fallthrough/rules/r1', assignmentId: 'holdout' }]);
+    const unmatched = one(state, 'fallthrough', { targeting_key: 'u', country: 'DK' });
+    expect(unmatched.reason).toBe('RESOLVE_REASON_NO_SEGMENT_MATCH');
+    expect(unmatched.shouldApply).toBe(true);
+  });
+
+  it('a client-default assignment matches with no variant and no value', () => {
+    const r = one(state, 'clientDefault', { targeting_key: 'u' });
+    expect(r).toMatchObject({ reason: 'RESOLVE_REASON_MATCH', variant: '', value: null, shouldApply: true, assignmentId: 'cd' });
+  });
+
+  it('leaves archived flags, flags of other clients and unknown flags out of a batch, in request order', () => {
+    const response = resolveFlags(state, {
+      flags: ['clientDefault', 'flags/archived', 'otherClient', 'nope', 'flags/order', 'order'],
+      evaluationContext: { targeting_key: 'u', country: 'SE' },
+      clientSecret: SECRET,
+    });
+    expect(response.resolvedFlags.map((f) => f.flag)).toEqual(['flags/clientDefault', 'flags/order']);
+  });
+
+  it('resolves every flag of the client when none are named', () => {
+    const response = resolveFlags(state, { evaluationContext: {}, clientSecret: SECRET });
+    expect(response.resolvedFlags.map((f) => f.flag)).toEqual(['flags/order', 'flags/fallthrough', 'flags/clientDefault']);
+  });
+
+  it('answers an archived flag resolved directly with FLAG_ARCHIVED', () => {
+    expect(one(state, 'archived', {}).reason).toBe('RESOLVE_REASON_FLAG_ARCHIVED');
+  });
+
+  it('refuses an unknown client secret with a typed error', () => {
+    expect(() => resolveFlags(state, { evaluationContext: {}, clientSecret: 'wrong' })).toThrow(ResolveError);
+  });
+
+  it('returns frozen results', () => {
+    const r = one(state, 'order', { country: 'SE' });
+    expect(Object.isFrozen(r)).toBe(true);
+  });
+});
+
+describe('sticky assignments (materializations)', () => {
+  const spec = (mode: Json, extra: Record<string, Json> = {}): Json => ({
+    readMaterialization: 'materializations/exp',
+    writeMaterialization: 'materializations/exp',
+    mode,
+    ...extra,
+  });
+  const split = [
+    { id: 'a-id', serve: 'a', ranges: [[0, 500]] as [number, number][] },
+    { id: 'b-id', serve: 'b', ranges: [[500, 1000]] as [number, number][] },
+  ];
+  const state = load({
+    segments: { sweden: { targeting: se } },
+    flags: {
+      sticky: { variants: { a: 'A', b: 'B' }, rules: [{ segment: 'sweden', selector: 'targeting_key', assignments: split, materializationSpec: spec({}) }] },
+      paused: { variants: { a: 'A', b: 'B' }, rules: [{ segment: 'sweden', assignments: split, materializationSpec: spec({ materializationMustMatch: true }) }] },
+      loyal: { variants: { a: 'A', b: 'B' }, rules: [{ segment: 'sweden', assignments: split, materializationSpec: spec({ segmentTargetingCanBeIgnored: true }) }] },
+    },
+  });
+  const rule = (flag: string): string => `flags/${flag}/rules/r1`;
+
+  function store(records: Record<string, MaterializationRecord>): MaterializationAccess & { writes: MaterializationWrite[]; missed: string[] } {
+    const writes: MaterializationWrite[] = [];
+    const missed: string[] = [];
+    return {
+      writes,
+      missed,
+      read: (unit, mat) => (mat === 'materializations/exp' ? (records[unit] ?? null) : undefined),
+      write: (w) => writes.push(w),
+      missing: (k) => missed.push(`${k.unit}/${k.materialization}`),
+    };
+  }
+
+  it('serves the stored variant and writes nothing new', () => {
+    const s = store({ u: { isUnitInMaterialization: true, ruleToVariant: { [rule('sticky')]: 'b' } } });
+    const r = one(state, 'sticky', { targeting_key: 'u', country: 'SE' }, s);
+    expect(r).toMatchObject({ variant: 'b', assignmentKind: 'sticky', assignmentId: 'b-id' });
+    expect(s.writes).toEqual([]);
+  });
+
+  it('writes a new assignment for a unit not yet stored', () => {
+    const s = store({});
+    const r = one(state, 'sticky', { targeting_key: 'u', country: 'SE' }, s);
+    expect(s.writes).toEqual([{ unit: 'u', materialization: 'materializations/exp', rule: rule('sticky'), variant: r.variant }]);
+  });
+
+  it('still checks the audience unless the rule says not to', () => {
+    const stored = { u: { isUnitInMaterialization: true, ruleToVariant: { [rule('sticky')]: 'b', [rule('loyal')]: 'b' } } };
+    expect(one(state, 'sticky', { targeting_key: 'u', country: 'DK' }, store(stored)).reason).toBe('RESOLVE_REASON_NO_SEGMENT_MATCH');
+    expect(one(state, 'loyal', { targeting_key: 'u', country: 'DK' }, store(stored)).variant).toBe('b');
+  });
+
+  it('in paused intake admits only stored units', () => {
+    expect(one(state, 'paused', { targeting_key: 'new', country: 'SE' }, store({})).reason).toBe('RESOLVE_REASON_NO_SEGMENT_MATCH');
+    const stored = { old: { isUnitInMaterialization: true, ruleToVariant: { [rule('paused')]: 'a' } } };
+    expect(one(state, 'paused', { targeting_key: 'old', country: 'SE' }, store(stored)).variant).toBe('a');
+  });
+
+  it('falls back to the hash when the stored variant no longer exists', () => {
+    const stored = { u: { isUnitInMaterialization: true, ruleToVariant: { [rule('loyal')]: 'removed' } } };
+    const hashed = one(state, 'loyal', { targeting_key: 'u', country: 'SE' }, store({}));
+    const r = one(state, 'loyal', { targeting_key: 'u', country: 'DK' }, store(stored));
+    expect(r.variant).toBe(hashed.variant);
+    expect(r.assignmentKind).toBe('split');
+  });
+
+  it('lists the reads a resolve needs, and reports reads that were not supplied', () => {
+    const client = state.client(SECRET)!;
+    const flags = ['sticky', 'paused'].map((f) => state.flag(f)!);
+    expect(requiredReads(client, flags, { targeting_key: 'u' })).toEqual([{ unit: 'u', materialization: 'materializations/exp' }]);
+    const missed: string[] = [];
+    one(state, 'sticky', { targeting_key: 'u', country: 'SE' }, { read: () => undefined, missing: (k) => missed.push(k.unit) });
+    expect(missed).toEqual(['u']);
+  });
+});
