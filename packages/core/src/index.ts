@@ -18,6 +18,8 @@ export type {
   MaterializationAccess,
   MaterializationKey,
   MaterializationRecord,
+  MaterializationStore,
+  MaterializationStoreWrite,
   MaterializationWrite,
   ResolvedFlag,
   ResolveReason,

@@ -90,6 +90,35 @@ export interface MaterializationAccess {
   missing?(key: MaterializationKey): void;
 }
 
+/**
+ * A write as a sticky-assignment store receives it. Without `replaces` it is a first write:
+ * it sets the rule's variant only when the unit has none for that rule yet (so concurrent
+ * first exposures on two servers agree). With `replaces` it is a compare-and-set that
+ * replaces a stored variant the flag no longer has.
+ */
+export interface MaterializationStoreWrite extends MaterializationWrite {
+  readonly replaces?: string;
+}
+
+/**
+ * Where sticky assignments live (in memory, Redis, ...). The resolver never calls it: a
+ * provider reads every key a resolve needs in one batch, resolves synchronously, then writes.
+ * Writes must be idempotent: a write whose outcome was unknown (a timeout) is sent again.
+ */
+export interface MaterializationStore {
+  /** The records for `keys`, in the same order; `null` where the store has none. */
+  read(keys: readonly MaterializationKey[]): Promise<readonly (MaterializationRecord | null)[]>;
+  /** Stores the writes; resolves once all are durable in the store. */
+  write(writes: readonly MaterializationStoreWrite[]): Promise<void>;
+  /**
+   * Answers a read synchronously when the store can (an in-process store): the provider then
+   * skips the promise and the timeout. Returns `undefined` to fall back to `read`.
+   */
+  readSync?(keys: readonly MaterializationKey[]): readonly (MaterializationRecord | null)[] | undefined;
+  /** Releases connections and timers. */
+  close?(): Promise<void>;
+}
+
 export interface ResolveResponse {
   readonly resolvedFlags: ResolvedFlag[];
   readonly materializationWrites: MaterializationWrite[];
