@@ -22,7 +22,8 @@ import type {
 } from '../types.js';
 import { unitOf } from './unit.js';
 
-const hasOwn = Object.prototype.hasOwnProperty;
+/** `Object.hasOwn`, as a plain function for the hot path. */
+const hasOwn = (o: object, key: string): boolean => Object.prototype.hasOwnProperty.call(o, key);
 
 /**
  * Resolves one flag for one context. Never throws for any context; returns a frozen result
@@ -91,7 +92,7 @@ function walk(
 
     if (stored) {
       const map = record!.ruleToVariant;
-      const variant = hasOwn.call(map, rule.name) ? map[rule.name] : undefined;
+      const variant = hasOwn(map, rule.name) ? map[rule.name] : undefined;
       const sticky = typeof variant === 'string' ? rule.stickyResults.get(variant) : undefined;
       if (sticky !== undefined) return withFallthroughs(sticky, fallthroughs, true);
     }

@@ -17,13 +17,13 @@ function inherited(key: string): boolean {
   return key in Object.prototype;
 }
 
-const hasOwn = Object.prototype.hasOwnProperty;
+const hasOwn = (o: object, key: string): boolean => Object.prototype.hasOwnProperty.call(o, key);
 
 export function compileContextPath(selector: string): ContextReader {
   const keys = selector.split('.');
   if (keys.length === 1) {
     const key = selector;
-    if (inherited(key)) return (c) => (hasOwn.call(c, key) ? c[key] : undefined);
+    if (inherited(key)) return (c) => (hasOwn(c, key) ? c[key] : undefined);
     return (c) => c[key];
   }
   const guarded = keys.some(inherited);
@@ -31,7 +31,7 @@ export function compileContextPath(selector: string): ContextReader {
     let cur: unknown = c;
     for (const key of keys) {
       if (!isRecord(cur)) return undefined;
-      if (guarded && !hasOwn.call(cur, key)) return undefined;
+      if (guarded && !hasOwn(cur, key)) return undefined;
       cur = cur[key];
     }
     return cur;

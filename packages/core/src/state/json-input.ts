@@ -43,7 +43,7 @@ export function describe(value: unknown): string {
   if (typeof value === 'string') {
     return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
   }
-  return String(value as number | boolean | bigint);
+  return String(value);
 }
 
 export function isObject(value: unknown): value is JsonObject {
@@ -75,7 +75,7 @@ export function readArray(
     issues.add(path, `expected at most ${maxLength} items, got ${value.length}`);
     return undefined;
   }
-  return value;
+  return value as readonly unknown[];
 }
 
 export function readString(value: unknown, path: string, issues: IssueList): string | undefined {
@@ -149,5 +149,5 @@ export function optionalStringList(
 
 /** Entries of a JSON object used as a map (keys are data, `__proto__` included). */
 export function entriesOf(obj: JsonObject): [string, unknown][] {
-  return Object.keys(obj).map((k) => [k, obj[k]]);
+  return Object.keys(obj).map((k): [string, unknown] => [k, obj[k]]);
 }

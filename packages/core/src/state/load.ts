@@ -88,7 +88,7 @@ export function validateState(input: unknown, options: LoadOptions = {}): Valida
   const parts = Array.isArray(own(root, 'flags')) || own(root, 'segmentsNoBitsets') !== undefined
     ? protoParts(root, options, issues)
     : mapParts(root, options, issues);
-  const state = issues.items.length === 0 ? compile(parts, issues) : undefined;
+  const state = compile(parts, issues);
   if (state === undefined || issues.items.length > 0) return { ok: false, issues: issues.items };
   return { ok: true, state };
 }

@@ -1,0 +1,165 @@
+import { gzipSync } from 'node:zlib';
+
+import { describe, expect, it } from 'vitest';
+
+import { StateError } from '../errors.js';
+import { HashPrefix } from '../hash/bucket.js';
+import { resolveFlags } from '../resolve/resolve.js';
+import { buildState, only, attr, rollout, SECRET, str, type Json } from '../testing/states.js';
+import { BITSET_BYTES } from './bitset.js';
+import { loadState, validateState } from './load.js';
+
+const good = (): Record<string, Json> =>
+  buildState({
+    segments: { sweden: { targeting: only(attr('country', { eqRule: { value: str('SE') } })) } },
+    flags: { checkout: { variants: { on: true }, rules: [rollout('sweden', 'on')] } },
+  });
+
+function issuesOf(input: unknown, options = {}): string[] {
+  const result = validateState(input, options);
+  return result.ok ? [] : result.issues.map((i) => `${i.path}: ${i.message}`);
+}
+
+/** A deep copy of `good()` changed by `edit`. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests poke into arbitrary places
+type Loose = Record<string, any>;
+
+function edited(edit: (s: Loose) => void): Record<string, Json> {
+  const s = good() as Loose;
+  edit(s);
+  return s;
+}
+
+describe('loading', () => {
+  it('loads a valid state and summarizes it', () => {
+    const state = loadState(good());
+    expect(state.summary()).toMatchObject({ accountId: 'test', flags: 1, segments: 1, clients: 1 });
+    expect(loadState(JSON.stringify(good())).flags.size).toBe(1);
+  });
+
+  it('names the JSON path and what was expected', () => {
+    const bad = edited((s) => {
+      s.flags['flags/checkout'].rules[0].assignmentSpec.bucketCount = 'ten';
+    });
+    expect(issuesOf(bad)).toEqual([
+      'flags["flags/checkout"].rules[0].assignmentSpec.bucketCount: expected a positive integer, got "ten"',
+    ]);
+    expect(() => loadState(bad)).toThrow(StateError);
+  });
+
+  it('reports every problem, not only the first', () => {
+    const bad = edited((s) => {
+      s.flags['flags/checkout'].rules[0].assignmentSpec.assignments[0].variant.variant = 'nope';
+      s.segments['segments/sweden'].targeting.expression = { ref: 'missing' };
+      s.account = {};
+    });
+    const issues = issuesOf(bad);
+    expect(issues).toHaveLength(3);
+    expect(issues.join('\n')).toContain('account.name');
+    expect(issues.join('\n')).toContain('segments["segments/sweden"].targeting.expression.ref');
+    expect(issues.join('\n')).toContain('assignments[0].variant.variant: expected the name of one of the flag\'s variants (on), got "nope"');
+  });
+
+  it.each([
+    ['not JSON', '{"flags": ', '(root): not valid JSON'],
+    ['a list at the root', [] as unknown[], '(root): expected an object, got a list of 0'],
+    ['a bad bucket index', edited((s) => (s.bitsets['segments/sweden'] = [5, 1_000_000])), 'bitsets["segments/sweden"][1]: expected a bucket index in [0, 1000000), got 1000000'],
+    ['a bitset of an unknown segment', edited((s) => (s.bitsets['segments/ghost'] = 'ALL')), 'bitsets["segments/ghost"]: bitset of unknown segment "segments/ghost"'],
+    ['ranges past bucketCount', edited((s) => (s.flags['flags/checkout'].rules[0].assignmentSpec.assignments[0].bucketRanges = [{ lower: 0, upper: 1001 }])), 'bucketRanges[0].upper: expected an integer in [0, bucketCount 1000], got 1001'],
+    ['a bad timestamp', edited((s) => (s.segments['segments/sweden'].targeting.criteria.c = attr('t', { eqRule: { value: { timestampValue: 'soon' } } }))), 'timestampValue: expected an ISO 8601 timestamp'],
+    ['mixed range bounds', edited((s) => (s.segments['segments/sweden'].targeting.criteria.c = attr('t', { rangeRule: { startInclusive: { numberValue: 1 }, endInclusive: { stringValue: 'z' } } }))), 'range bounds mix number and string'],
+  ])('rejects %s', (_what, input, expected) => {
+    expect(issuesOf(input).join('\n')).toContain(expected);
+  });
+
+  it('treats __proto__ and constructor keys as plain data', () => {
+    const text = JSON.stringify(good()).replace('"flags/checkout"', '"__proto__"');
+    const issues = issuesOf(text);
+    expect(issues).toContain('flags.__proto__: flag names look like "flags/<id>", got "__proto__"');
+    const withProtoValue = edited((s) => {
+      s.flags['flags/checkout'].variants[0].value = JSON.parse('{"__proto__": {"polluted": true}, "constructor": 1}');
+    });
+    const state = loadState(withProtoValue);
+    const value = resolveFlags(state, { evaluationContext: { country: 'SE' }, clientSecret: SECRET }).resolvedFlags[0]!.value as Record<string, unknown>;
+    expect(Object.keys(value)).toEqual(['__proto__', 'constructor']);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(Object.getPrototypeOf(value)).toBe(Object.prototype);
+  });
+
+  it('refuses deeply nested expressions and values instead of overflowing the stack', () => {
+    let expression: Json = { ref: 'c' };
+    for (let i = 0; i < 10_000; i++) expression = { not: expression };
+    const deep = edited((s) => (s.segments['segments/sweden'].targeting.expression = expression));
+    expect(issuesOf(deep).join('\n')).toContain('expression nested deeper than 64 levels');
+    let value: Json = 1;
+    for (let i = 0; i < 10_000; i++) value = [value];
+    const deepValue = edited((s) => (s.flags['flags/checkout'].variants[0].value = value));
+    expect(issuesOf(deepValue).join('\n')).toContain('value nested deeper than 64 levels');
+  });
+
+  it('refuses huge lists', () => {
+    const huge = edited((s) => (s.flags['flags/checkout'].rules = new Array<null>(20_000).fill(null)));
+    expect(issuesOf(huge)).toEqual(['flags["flags/checkout"].rules: expected at most 10000 items, got 20000']);
+  });
+
+  it('never hands out a half-loaded state', () => {
+    const bad = edited((s) => (s.flags['flags/checkout'].rules[0].segment = 7));
+    expect(validateState(bad).ok).toBe(false);
+  });
+});
+
+describe('the proto-JSON ResolverState shape', () => {
+  function protoState(gzippedBitset: Json): Record<string, Json> {
+    return {
+      flags: [
+        {
+          name: 'flags/checkout',
+          state: 'ACTIVE',
+          clients: ['clients/app'],
+          variants: [{ name: 'on', value: { enabled: true } }],
+          rules: [
+            {
+              name: 'flags/checkout/rules/r1',
+              segment: 'segments/exp',
+              enabled: true,
+              targetingKeySelector: 'targeting_key',
+              assignmentSpec: { bucketCount: 1000, assignments: [{ assignmentId: 'a', variant: { variant: 'on' }, bucketRanges: [{ upper: 1000 }] }] },
+            },
+          ],
+        },
+      ],
+      segmentsNoBitsets: [{ name: 'segments/exp' }],
+      bitsets: [{ segment: 'segments/exp', ...(gzippedBitset === true ? { fullBitset: true } : { gzippedBitset }) }],
+      clients: [{ name: 'clients/app' }],
+      clientCredentials: [{ name: 'clients/app/credentials/c', clientSecret: { secret: 'proto-secret' }, environments: [] }],
+    };
+  }
+
+  it('loads gzipped bitsets, salted with the account id the caller gives', () => {
+    const bucket = new HashPrefix('MegaSalt-acme|').bucket('alice', 1_000_000);
+    const bits = new Uint8Array(BITSET_BYTES);
+    bits[bucket >> 3] = 1 << (bucket & 7);
+    const state = loadState(protoState(gzipSync(bits).toString('base64')), { accountId: 'acme' });
+    const resolve = (unit: string): string =>
+      resolveFlags(state, { evaluationContext: { targeting_key: unit }, clientSecret: 'proto-secret' }).resolvedFlags[0]!.reason;
+    expect(resolve('alice')).toBe('RESOLVE_REASON_MATCH');
+    expect(resolve('bob')).toBe('RESOLVE_REASON_NO_SEGMENT_MATCH');
+  });
+
+  it('takes fullBitset as every bucket', () => {
+    const state = loadState(protoState(true), { accountId: 'acme' });
+    expect(resolveFlags(state, { evaluationContext: { targeting_key: 'x' }, clientSecret: 'proto-secret' }).resolvedFlags[0]!.variant).toBe('on');
+  });
+
+  it('asks for the account id, which this shape does not carry', () => {
+    expect(issuesOf(protoState(true))).toEqual([
+      'accountId: the proto ResolverState shape carries no account id: pass it (accountId option, --account ID)',
+    ]);
+  });
+
+  it('rejects bytes that are not gzip, and a gzip bomb', () => {
+    expect(issuesOf(protoState('aGVsbG8='), { accountId: 'a' }).join('\n')).toContain('bitsets[0].gzippedBitset: expected gzipped bitset bytes');
+    const bomb = gzipSync(new Uint8Array(10_000_000)).toString('base64');
+    expect(issuesOf(protoState(bomb), { accountId: 'a' }).join('\n')).toContain('bitsets[0].gzippedBitset');
+  });
+});
