@@ -21,7 +21,7 @@ export function parse(command: string, argv: readonly string[], options: OptionS
       strict: true,
     });
     if (values.help === true) throw new CliError(`usage: ${usage}`, 0);
-    return { values: values as Parsed['values'], positionals };
+    return { values: values, positionals };
   } catch (error) {
     if (error instanceof CliError) throw error;
     throw new CliError(`${command}: ${(error as Error).message}\nusage: ${usage}`);
