@@ -1,0 +1,13 @@
+/**
+ * OpenFeature's `targetingKey` is Confidence's `targeting_key`. Everything else in the
+ * context is passed through as is: nested objects are reached by dotted selectors.
+ */
+import type { EvaluationContext as CoreContext } from '@allot/core';
+import type { EvaluationContext } from '@openfeature/server-sdk';
+
+/** The context core resolves with. Copies only when a `targetingKey` must be renamed. */
+export function coreContext(context: EvaluationContext): CoreContext {
+  const targetingKey = context.targetingKey;
+  if (targetingKey === undefined) return context;
+  return { ...context, targeting_key: targetingKey };
+}

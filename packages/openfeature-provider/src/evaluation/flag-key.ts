@@ -1,0 +1,81 @@
+/**
+ * OpenFeature flag keys: a flag name, with or without `flags/`, optionally followed by a
+ * dotted path into the variant's value (`checkout.enabled`, `flags/banner.copy.title`).
+ * Keys are parsed once per state and cached, with what evaluation needs to know about the flag.
+ */
+import type { CompiledClient, CompiledFlag, CompiledRule, ResolvedFlag, ResolverState } from '@allot/core';
+import type { ResolutionDetails } from '@openfeature/server-sdk';
+
+/** Most distinct keys cached per state; past it keys are parsed on every call (still correct). */
+const MAX_CACHED_KEYS = 10_000;
+
+export interface FlagKey {
+  readonly key: string;
+  readonly flag: CompiledFlag;
+  /** Position in the client's flag list (`state.flagsOf(client)`), -1 for an archived flag. */
+  readonly index: number;
+  /** The path into the variant value; empty for the whole value. */
+  readonly path: readonly string[];
+  /** Whether resolving may read or write the sticky store (a rule uses a materialization). */
+  readonly usesStore: boolean;
+  /** Whether a rule randomizes on `targeting_key` (so a missing key is worth reporting). */
+  readonly randomizesOnTargetingKey: boolean;
+  readonly rules: ReadonlyMap<string, CompiledRule>;
+  /** Successful details by value type, per shared result object (see details.ts). */
+  readonly details: readonly Map<ResolvedFlag, ResolutionDetails<unknown>>[];
+}
+
+/** Flag keys of one state and one client. Discarded with the state. */
+export class FlagKeys {
+  private readonly cache = new Map<string, FlagKey | null>();
+  private readonly indexes = new Map<CompiledFlag, number>();
+
+  constructor(
+    private readonly state: ResolverState,
+    private readonly client: CompiledClient,
+  ) {
+    state.flagsOf(client).forEach((flag, i) => this.indexes.set(flag, i));
+  }
+
+  /** The flag a key names, or null when the client has no such flag. */
+  lookup(key: string): FlagKey | null {
+    const hit = this.cache.get(key);
+    if (hit !== undefined) return hit;
+    const parsed = this.parse(key);
+    if (this.cache.size < MAX_CACHED_KEYS) this.cache.set(key, parsed);
+    return parsed;
+  }
+
+  private parse(key: string): FlagKey | null {
+    const bare = key.startsWith('flags/') ? key.slice('flags/'.length) : key;
+    const dot = bare.indexOf('.');
+    const name = dot === -1 ? bare : bare.slice(0, dot);
+    const flag = name === '' ? undefined : this.state.flags.get(`flags/${name}`);
+    if (flag === undefined || !flag.clients.has(this.client.name)) return null;
+    const path = dot === -1 ? [] : bare.slice(dot + 1).split('.');
+    return describeFlag(key, flag, this.indexes.get(flag) ?? -1, path);
+  }
+}
+
+function describeFlag(key: string, flag: CompiledFlag, index: number, path: readonly string[]): FlagKey {
+  let usesStore = false;
+  let randomizesOnTargetingKey = false;
+  const rules = new Map<string, CompiledRule>();
+  for (const rule of flag.rules) {
+    rules.set(rule.name, rule);
+    if (!rule.enabled) continue;
+    if (rule.materialization !== null) usesStore = true;
+    if (rule.segment !== null && rule.segment.materializations.length > 0) usesStore = true;
+    if (rule.blankSelector && rule.fullRollout === null) randomizesOnTargetingKey = true;
+  }
+  return {
+    key,
+    flag,
+    index,
+    path,
+    usesStore,
+    randomizesOnTargetingKey,
+    rules,
+    details: [new Map(), new Map(), new Map(), new Map()],
+  };
+}

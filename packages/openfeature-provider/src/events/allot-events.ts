@@ -1,0 +1,20 @@
+/**
+ * The provider's own events (exposures, tracking, sticky-store health). Listeners run
+ * synchronously inside evaluations, so an exception in one is caught and logged, never thrown
+ * into the evaluation.
+ */
+import { EventEmitter } from 'node:events';
+import type { AllotEvents } from '../types.js';
+
+export class AllotEventEmitter extends EventEmitter<AllotEvents> {
+  /** Emits without letting a listener's exception escape; returns whether anyone listened. */
+  safeEmit<K extends keyof AllotEvents>(event: K, ...args: AllotEvents[K]): boolean {
+    if (this.listenerCount(event) === 0) return false;
+    try {
+      return this.emit(event as keyof AllotEvents, ...(args as AllotEvents[keyof AllotEvents]));
+    } catch (error) {
+      console.error(`[allot] a listener of "${event}" threw:`, error);
+      return true;
+    }
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * A resolver state (or workspace) file, watched and hot-reloaded. `fs.watch` on the file's
+ * directory catches edits and atomic replaces (rename over the file); a `stat` poll catches
+ * what watching misses (network file systems, platforms without inotify). Changes are
+ * debounced, and identical content is not reloaded.
+ */
+import { watch, type FSWatcher } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
+import type { LoadedState, SourceListener, StateSource } from '../types.js';
+import { parseState, type ParseOptions } from './parse-state.js';
+import { SourceError } from './source-error.js';
+
+export interface FileSourceOptions extends ParseOptions {
+  /** Watch the file and reload it when it changes; default true. */
+  readonly watch?: boolean;
+  /** How often the file's `stat` is polled as a fallback to `fs.watch`; default 2,000 ms. */
+  readonly pollIntervalMs?: number;
+  /** Quiet time after a change before reloading (editors write in several steps); default 100 ms. */
+  readonly debounceMs?: number;
+}
+
+/** A state from a file: `fileSource('./flags/state.json')`. */
+export function fileSource(path: string, options: FileSourceOptions = {}): StateSource {
+  return new FileSource(path, options);
+}
+
+class FileSource implements StateSource {
+  readonly description: string;
+  private readonly path: string;
+  private listener: SourceListener | null = null;
+  private watcher: FSWatcher | null = null;
+  private poller: NodeJS.Timeout | null = null;
+  private debounce: NodeJS.Timeout | null = null;
+  private lastText: string | null = null;
+  private lastStat = '';
+  private loading: Promise<void> | null = null;
+  private again = false;
+  private stopped = false;
+
+  constructor(
+    path: string,
+    private readonly options: FileSourceOptions,
+  ) {
+    this.path = resolve(path);
+    this.description = `file ${this.path}`;
+  }
+
+  async start(listener: SourceListener): Promise<LoadedState> {
+    this.listener = listener;
+    if (this.options.watch !== false) this.watch();
+    this.lastStat = await this.statKey();
+    const text = await this.read();
+    this.lastText = text;
+    return parseState(text, this.description, this.options);
+  }
+
+  stop(): Promise<void> {
+    this.stopped = true;
+    this.watcher?.close();
+    this.watcher = null;
+    if (this.poller !== null) clearInterval(this.poller);
+    if (this.debounce !== null) clearTimeout(this.debounce);
+    this.poller = null;
+    this.debounce = null;
+    return this.loading ?? Promise.resolve();
+  }
+
+  private watch(): void {
+    const name = basename(this.path);
+    try {
+      this.watcher = watch(dirname(this.path), { persistent: false }, (_event, file) => {
+        if (file === null || file === name) this.changed();
+      });
+      // A watcher error (the directory removed, too many watches): the poll carries on.
+      this.watcher.on('error', () => {
+        this.watcher?.close();
+        this.watcher = null;
+      });
+    } catch {
+      this.watcher = null;
+    }
+    this.poller = setInterval(() => {
+      void this.statKey().then((key) => {
+        if (key !== this.lastStat) this.changed();
+      });
+    }, this.options.pollIntervalMs ?? 2_000);
+    this.poller.unref();
+  }
+
+  private changed(): void {
+    if (this.stopped) return;
+    if (this.debounce !== null) clearTimeout(this.debounce);
+    this.debounce = setTimeout(() => {
+      this.debounce = null;
+      this.reload();
+    }, this.options.debounceMs ?? 100);
+    this.debounce.unref();
+  }
+
+  /** One reload at a time; a change during a reload runs one more after it. */
+  private reload(): void {
+    if (this.loading !== null) {
+      this.again = true;
+      return;
+    }
+    this.loading = this.reloadOnce().finally(() => {
+      this.loading = null;
+      if (this.again && !this.stopped) {
+        this.again = false;
+        this.reload();
+      }
+    });
+  }
+
+  private async reloadOnce(): Promise<void> {
+    const listener = this.listener;
+    if (listener === null) return;
+    try {
+      this.lastStat = await this.statKey();
+      const text = await this.read();
+      if (text === this.lastText || this.stopped) return;
+      this.lastText = text;
+      listener.update(await parseState(text, this.description, this.options));
+    } catch (error) {
+      if (!this.stopped) listener.error(error as Error);
+    }
+  }
+
+  private async read(): Promise<string> {
+    try {
+      return await readFile(this.path, 'utf8');
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      const why = code === 'ENOENT' ? 'no such file' : (error as Error).message;
+      throw new SourceError('READ_FAILED', `${this.description}: cannot read it (${why})`, [], { cause: error });
+    }
+  }
+
+  private async statKey(): Promise<string> {
+    try {
+      const s = await stat(this.path);
+      return `${s.ino}:${s.size}:${s.mtimeMs}`;
+    } catch {
+      return 'missing';
+    }
+  }
+}

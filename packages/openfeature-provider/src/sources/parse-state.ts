@@ -1,0 +1,80 @@
+/**
+ * Turning bytes from a file or a response into a compiled state. Resolver-state JSON is
+ * loaded by core; a workspace document (YAML, or JSON with a `workspace` marker) is compiled
+ * by `@allot/admin`, imported only when one is met so that applications that load states
+ * never need it.
+ */
+import { validateState, type LoadOptions } from '@allot/core';
+import type { LoadedState } from '../types.js';
+import { SourceError } from './source-error.js';
+
+export interface ParseOptions {
+  /** Account id for proto-shaped states, which carry none. */
+  readonly accountId?: string;
+}
+
+/** Parses and compiles `text` from `origin`; throws `SourceError` naming every problem. */
+export async function parseState(text: string, origin: string, options: ParseOptions = {}): Promise<LoadedState> {
+  const trimmed = text.trimStart();
+  if (!trimmed.startsWith('{') && !trimmed.startsWith('[')) {
+    return parseWorkspace(text, origin, options);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new SourceError('INVALID_STATE', `${origin}: not valid JSON: ${(error as Error).message}`);
+  }
+  if (isWorkspace(json)) return parseWorkspace(json, origin, options);
+  return compileState(json, origin, options);
+}
+
+/** Compiles resolver-state JSON; throws `SourceError` listing the problems with their paths. */
+export function compileState(json: unknown, origin: string, options: ParseOptions = {}): LoadedState {
+  const load: LoadOptions = options.accountId === undefined ? {} : { accountId: options.accountId };
+  const result = validateState(json, load);
+  if (!result.ok) {
+    const shown = result.issues.slice(0, 10).map((i) => `\n  ${i.path}: ${i.message}`).join('');
+    const more = result.issues.length > 10 ? `\n  … and ${result.issues.length - 10} more` : '';
+    throw new SourceError(
+      'INVALID_STATE',
+      `${origin}: invalid resolver state (${result.issues.length} problem${result.issues.length === 1 ? '' : 's'}); the last good state stays in use:${shown}${more}`,
+      result.issues,
+    );
+  }
+  return { state: result.state, json: typeof json === 'string' ? (JSON.parse(json) as unknown) : json, origin };
+}
+
+/** A workspace document rather than a resolver state: admin's documents say so at the top. */
+function isWorkspace(json: unknown): boolean {
+  return typeof json === 'object' && json !== null && !Array.isArray(json) && 'workspace' in json && !('flags' in json && 'clients' in json);
+}
+
+/** The part of `@allot/admin` a source uses. */
+interface AdminModule {
+  compileWorkspaceText?: (text: string) => unknown;
+}
+
+async function parseWorkspace(input: unknown, origin: string, options: ParseOptions): Promise<LoadedState> {
+  let admin: AdminModule;
+  try {
+    admin = (await import('@allot/admin' as string)) as AdminModule;
+  } catch (error) {
+    throw new SourceError(
+      'ADMIN_MISSING',
+      `${origin}: this is a workspace document, not a resolver state; compiling it needs @allot/admin (npm install @allot/admin), or point the source at a compiled state`,
+      [],
+      { cause: error },
+    );
+  }
+  if (typeof admin.compileWorkspaceText !== 'function') {
+    throw new SourceError('ADMIN_MISSING', `${origin}: the installed @allot/admin cannot compile workspace documents; upgrade it`);
+  }
+  let state: unknown;
+  try {
+    state = admin.compileWorkspaceText(typeof input === 'string' ? input : JSON.stringify(input));
+  } catch (error) {
+    throw new SourceError('INVALID_STATE', `${origin}: the workspace does not compile: ${(error as Error).message}`, [], { cause: error });
+  }
+  return compileState(state, origin, options);
+}

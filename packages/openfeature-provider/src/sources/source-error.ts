@@ -1,0 +1,24 @@
+import type { StateIssue } from '@allot/core';
+
+export type SourceErrorCode =
+  /** The content is not a valid resolver state (or workspace); `issues` says where. */
+  | 'INVALID_STATE'
+  /** The file could not be read. */
+  | 'READ_FAILED'
+  /** The HTTP request failed or answered with an unexpected status. */
+  | 'FETCH_FAILED'
+  /** A workspace file needs `@allot/admin`, which is not installed. */
+  | 'ADMIN_MISSING';
+
+/** Why a source could not deliver a state. Messages name the source and what to do. */
+export class SourceError extends Error {
+  readonly code: SourceErrorCode;
+  readonly issues: readonly StateIssue[];
+
+  constructor(code: SourceErrorCode, message: string, issues: readonly StateIssue[] = [], options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'SourceError';
+    this.code = code;
+    this.issues = issues;
+  }
+}

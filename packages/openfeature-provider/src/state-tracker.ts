@@ -1,0 +1,105 @@
+/**
+ * The current state and its freshness. A new good state replaces the current one whole
+ * (never half-applied) and reports the flags it changed; a failed load keeps the current
+ * state, reports `PROVIDER_ERROR`, and `PROVIDER_STALE` once the state has gone
+ * `staleAfterMs` without a successful load or confirmation; the next good load reports
+ * `PROVIDER_READY` again.
+ */
+import { ProviderEvents, type OpenFeatureEventEmitter } from '@openfeature/server-sdk';
+import { evaluationOf, type Evaluation } from './evaluation/evaluation.js';
+import type { AllotEventEmitter } from './events/allot-events.js';
+import { changedFlags } from './sources/changed-flags.js';
+import type { LoadedState, SourceListener } from './types.js';
+
+export class StateTracker implements SourceListener {
+  /** The state evaluations use; null until the first good one. */
+  current: Evaluation | null = null;
+  private failing = false;
+  private stale = false;
+  private freshAt = 0;
+  private staleTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  constructor(
+    private readonly clientSecret: string | undefined,
+    private readonly staleAfterMs: number,
+    private readonly events: OpenFeatureEventEmitter,
+    private readonly allotEvents: AllotEventEmitter,
+  ) {}
+
+  /** Applies the first state (from `initialize`); throws when its client cannot be chosen. */
+  initial(loaded: LoadedState): void {
+    this.current = evaluationOf(loaded, this.clientSecret);
+    this.freshAt = Date.now();
+  }
+
+  /** `initialize` found no good state: the next good one reports `PROVIDER_READY`. */
+  initialFailed(): void {
+    this.failing = true;
+  }
+
+  update(loaded: LoadedState): void {
+    if (this.closed) return;
+    let next: Evaluation;
+    try {
+      next = evaluationOf(loaded, this.clientSecret);
+    } catch (error) {
+      this.error(error as Error);
+      return;
+    }
+    const previous = this.current;
+    this.current = next;
+    this.confirm();
+    const flagsChanged = previous === null ? [...loaded.state.flags.keys()] : changedFlags(previous.loaded, loaded);
+    if (flagsChanged.length > 0) {
+      this.events.emit(ProviderEvents.ConfigurationChanged, {
+        flagsChanged,
+        message: `${loaded.origin}: ${flagsChanged.length} flag${flagsChanged.length === 1 ? '' : 's'} changed`,
+      });
+    }
+  }
+
+  error(error: Error): void {
+    if (this.closed) return;
+    this.failing = true;
+    this.allotEvents.safeEmit('state-error', error);
+    this.events.emit(ProviderEvents.Error, { message: error.message });
+    this.scheduleStale();
+  }
+
+  confirm(): void {
+    if (this.closed) return;
+    this.freshAt = Date.now();
+    this.clearStale();
+    if (this.failing) {
+      this.failing = false;
+      this.stale = false;
+      this.events.emit(ProviderEvents.Ready, { message: `${this.current?.loaded.origin ?? 'source'}: state loaded again` });
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    this.clearStale();
+  }
+
+  private scheduleStale(): void {
+    if (this.stale || this.staleTimer !== null || this.current === null) return;
+    const wait = Math.max(0, this.freshAt + this.staleAfterMs - Date.now());
+    this.staleTimer = setTimeout(() => {
+      this.staleTimer = null;
+      if (!this.failing || this.closed) return;
+      this.stale = true;
+      const minutes = ((Date.now() - this.freshAt) / 60_000).toFixed(1);
+      this.events.emit(ProviderEvents.Stale, {
+        message: `${this.current?.loaded.origin ?? 'source'}: no good state for ${minutes} min; serving the last good one`,
+      });
+    }, wait);
+    this.staleTimer.unref();
+  }
+
+  private clearStale(): void {
+    if (this.staleTimer !== null) clearTimeout(this.staleTimer);
+    this.staleTimer = null;
+  }
+}
