@@ -1,0 +1,76 @@
+/**
+ * The one exception type of @allot/admin. Every refusal carries a stable `code` a caller
+ * (the CLI, the HTTP server) can branch on, and a message that names the field path.
+ */
+
+export type AdminErrorCode =
+  /** A segment, flag, rule, group, client or variant that does not exist. */
+  | 'NOT_FOUND'
+  /** A value the caller gave is malformed or out of range. */
+  | 'INVALID_ARGUMENT'
+  /** Something with that id exists already. */
+  | 'ALREADY_EXISTS'
+  /** The operation is valid but not in the current state (e.g. enabling a rule on an unallocated segment). */
+  | 'FAILED_PRECONDITION'
+  /** Allocation does not fit: see `details` for the conflicting segments, needed and free buckets. */
+  | 'INSUFFICIENT_SPACE'
+  /** A workspace document that does not parse or is inconsistent: see `issues`. */
+  | 'INVALID_WORKSPACE'
+  /** Optimistic concurrency: the file's etag is not the one the caller expected (HTTP 412). */
+  | 'ETAG_MISMATCH'
+  /** The workspace lock could not be taken in time. */
+  | 'LOCK_TIMEOUT';
+
+/** One problem in a workspace document, at a path such as `segments.exp-1.allocation.proportion`. */
+export interface WorkspaceIssue {
+  readonly path: string;
+  readonly message: string;
+}
+
+/** What an `INSUFFICIENT_SPACE` error carries. */
+export interface InsufficientSpaceDetails {
+  readonly segment: string;
+  /** Ids of the allocated segments that conflict with it, sorted. */
+  readonly conflicting: readonly string[];
+  /** Buckets needed (of 1,000,000). */
+  readonly needed: number;
+  /** Buckets free for it (of 1,000,000). */
+  readonly free: number;
+}
+
+export interface AdminErrorOptions {
+  readonly path?: string;
+  readonly issues?: readonly WorkspaceIssue[];
+  readonly space?: InsufficientSpaceDetails;
+}
+
+export class AdminError extends Error {
+  readonly code: AdminErrorCode;
+  /** The field path the error is about, when there is one. */
+  readonly path: string | undefined;
+  /** Every problem found, for `INVALID_WORKSPACE`. */
+  readonly issues: readonly WorkspaceIssue[];
+  /** Set for `INSUFFICIENT_SPACE`. */
+  readonly space: InsufficientSpaceDetails | undefined;
+
+  constructor(code: AdminErrorCode, message: string, options: AdminErrorOptions = {}) {
+    super(options.path === undefined ? message : `${options.path}: ${message}`);
+    this.name = 'AdminError';
+    this.code = code;
+    this.path = options.path;
+    this.issues = options.issues ?? [];
+    this.space = options.space;
+  }
+}
+
+/** An `INVALID_WORKSPACE` error listing `issues` (at most 20 in the message). */
+export function invalidWorkspace(issues: readonly WorkspaceIssue[], source?: string): AdminError {
+  const shown = issues.slice(0, 20).map((i) => `  ${i.path}: ${i.message.replaceAll('\n', '\n    ')}`);
+  const more = issues.length > 20 ? [`  … and ${issues.length - 20} more`] : [];
+  const where = source === undefined ? 'invalid workspace' : `invalid workspace ${source}`;
+  return new AdminError(
+    'INVALID_WORKSPACE',
+    `${where} (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n${[...shown, ...more].join('\n')}`,
+    { issues },
+  );
+}

@@ -1,0 +1,116 @@
+/**
+ * @allot/admin: allot's control plane. A workspace document (YAML or JSON) declares an
+ * account, segments, flags, exclusion groups, clients and environments; pure operations
+ * return a new workspace or throw an `AdminError`; `compile` turns a workspace into the
+ * resolver state `@allot/core` loads; `WorkspaceFile` applies operations to a file on disk
+ * under a lock, atomically.
+ *
+ * ```ts
+ * const file = new WorkspaceFile('allot.yaml');
+ * await file.update((ws) => createSegment(ws, { id: 'ranking-exp-1', proportion: 0.1,
+ *   exclusivityTags: ['ranking'], exclusiveTo: ['ranking'] }), { create: true });
+ * await file.update((ws) => allocateSegment(ws, 'ranking-exp-1'));
+ * const state = loadState(compile((await file.read()).workspace));
+ * ```
+ */
+export { AdminError, type AdminErrorCode, type InsufficientSpaceDetails, type WorkspaceIssue } from './errors.js';
+export type {
+  AbTestRule,
+  Audience,
+  Client,
+  ConditionalRule,
+  Coordination,
+  ExclusionGroup,
+  Flag,
+  FlagState,
+  GroupState,
+  IndividualRule,
+  RolloutRule,
+  Rule,
+  RuleKind,
+  RuleState,
+  Segment,
+  SegmentState,
+  Sticky,
+  Variant,
+  WeightedVariant,
+  Workspace,
+} from './workspace/model.js';
+export { WORKSPACE_FORMAT_VERSION } from './workspace/model.js';
+export { parseWorkspace, workspaceFromData, type ParseOptions } from './workspace/parse.js';
+export { serializeWorkspace, workspaceDocument, type WorkspaceFormat } from './workspace/serialize.js';
+export { newWorkspace, type NewWorkspaceOptions } from './workspace/create.js';
+export { checkWorkspace } from './workspace/check.js';
+export { groupTag } from './workspace/names.js';
+
+export type { Expr, Literal, Targeting } from './targeting/ast.js';
+export { parseTargeting } from './targeting/parser.js';
+export { toConfidenceTargeting } from './targeting/to-confidence.js';
+
+export { BUCKETS, BucketSet } from './allocation/bucket-set.js';
+export { bucketsFor, conflictsWith, occupiedFor, type Occupied } from './allocation/allocator.js';
+
+export type { Outcome } from './operations/outcome.js';
+export {
+  SEGMENT_FIELDS,
+  allocateSegment,
+  archiveSegment,
+  availableSpace,
+  createSegment,
+  describeProportion,
+  getSegment,
+  listSegments,
+  updateSegment,
+  type AllocationResult,
+  type Reallocation,
+  type SegmentChange,
+  type SegmentField,
+  type SegmentFilter,
+  type SegmentInput,
+  type SegmentUpdate,
+  type Space,
+  type UpdateOptions as SegmentUpdateOptions,
+} from './operations/segments.js';
+export {
+  addRule,
+  addVariant,
+  archiveFlag,
+  archiveRule,
+  createFlag,
+  getFlag,
+  listFlags,
+  moveRule,
+  parseVariantValue,
+  setRuleEnabled,
+  updateRule,
+  type FlagInput,
+  type RuleInput,
+  type RulePatch,
+  type RulePosition,
+} from './operations/flags.js';
+export {
+  addGroupMember,
+  archiveGroup,
+  createGroup,
+  getGroup,
+  listGroups,
+  removeGroupMember,
+  unarchiveGroup,
+  type GroupChange,
+  type GroupInput,
+  type MemberOptions,
+} from './operations/groups.js';
+export { enabledRulesServing, type RuleRef } from './operations/lookup.js';
+
+export { compile, compileState, splitRanges, RULE_BUCKETS } from './compile/compile.js';
+
+export {
+  WorkspaceFile,
+  etagOf,
+  writeAtomically,
+  type Snapshot,
+  type UpdateOptions,
+  type UpdateResult,
+  type WorkspaceFileOptions,
+} from './persistence/workspace-file.js';
+export type { LockOptions } from './persistence/lock.js';

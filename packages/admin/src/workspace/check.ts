@@ -1,0 +1,224 @@
+/**
+ * Consistency of a workspace beyond its shape: references resolve, the lifecycle is
+ * respected, exclusion groups agree with the tags they put on members, and no bucket is held
+ * by two conflicting allocated segments. Parsing runs this, so a hand edit that breaks an
+ * invariant is refused with the path of the problem.
+ */
+import { bucketsFor } from '../allocation/allocator.js';
+import { popcount, WORDS } from '../allocation/bucket-set.js';
+import type { WorkspaceIssue } from '../errors.js';
+import { segmentReferences } from '../targeting/ast.js';
+import type { Rule, Segment, Workspace } from './model.js';
+import { groupTag, isGroupTag } from './names.js';
+
+/** Every consistency problem of `workspace` (empty when it is sound). */
+export function checkWorkspace(workspace: Workspace): WorkspaceIssue[] {
+  const issues: WorkspaceIssue[] = [];
+  const add = (path: string, message: string): void => {
+    issues.push({ path, message });
+  };
+  const environments = new Set(workspace.environments);
+  if (environments.size !== workspace.environments.length) add('environments', 'lists an environment twice');
+  const secrets = new Map<string, string>();
+  for (const c of workspace.clients) {
+    const other = secrets.get(c.secret);
+    if (other !== undefined) add(`clients.${c.id}.secret`, `is also the secret of client ${other}`);
+    secrets.set(c.secret, c.id);
+    c.environments.forEach((e, i) => {
+      if (!environments.has(e)) add(`clients.${c.id}.environments[${i}]`, `unknown environment ${JSON.stringify(e)}; declare it under environments`);
+    });
+  }
+
+  const segments = new Map(workspace.segments.map((s) => [s.id, s]));
+  for (const s of workspace.segments) checkSegment(s, segments, add);
+  checkGroups(workspace, segments, add);
+  checkExclusivity(workspace.segments, add);
+  // The check decoded every bitset; keep memory flat for workspaces that are only compiled.
+  for (const s of workspace.segments) s.buckets?.release();
+
+  const clients = new Set(workspace.clients.map((c) => c.id));
+  for (const f of workspace.flags) {
+    const path = `flags.${f.id}`;
+    f.clients.forEach((c, i) => {
+      if (!clients.has(c)) add(`${path}.clients[${i}]`, `unknown client ${JSON.stringify(c)}`);
+    });
+    const variants = new Set(f.variants.map((v) => v.name));
+    const ruleIds = new Set<string>();
+    f.rules.forEach((r, i) => {
+      const rp = `${path}.rules[${i}]`;
+      if (ruleIds.has(r.id)) add(`${rp}.id`, `rule id ${JSON.stringify(r.id)} is used twice in this flag`);
+      ruleIds.add(r.id);
+      r.environments.forEach((e, j) => {
+        if (!environments.has(e)) add(`${rp}.environments[${j}]`, `unknown environment ${JSON.stringify(e)}; declare it under environments`);
+      });
+      checkRule(r, rp, variants, segments, add);
+    });
+  }
+  return issues;
+}
+
+type Add = (path: string, message: string) => void;
+
+function checkSegment(s: Segment, segments: ReadonlyMap<string, Segment>, add: Add): void {
+  const path = `segments.${s.id}`;
+  if (s.state === 'ALLOCATED') {
+    if (s.buckets === null) {
+      add(`${path}.buckets`, 'an ALLOCATED segment holds buckets; allocate it with "allot segments allocate"');
+    } else {
+      const needed = bucketsFor(s.proportion);
+      if (s.buckets.count !== needed) {
+        add(
+          `${path}.allocation.proportion`,
+          `is ${s.proportion}, which needs ${needed} buckets, but the segment holds ${s.buckets.count}; change the proportion with "allot segments update"`,
+        );
+      }
+      try {
+        s.buckets.verify(true);
+      } catch (error) {
+        add(`${path}.buckets.bitset`, `${(error as Error).message}; the tool writes this field: restore it from version control`);
+      }
+    }
+  } else if (s.buckets !== null) {
+    add(`${path}.buckets`, `only ALLOCATED segments hold buckets, and this one is ${s.state}`);
+  }
+  if (s.targeting !== null) {
+    for (const ref of segmentReferences(s.targeting.expr)) {
+      if (ref === s.id) add(`${path}.targeting`, 'refers to the segment itself');
+      else if (!segments.has(ref)) add(`${path}.targeting`, `refers to unknown segment ${JSON.stringify(ref)}`);
+    }
+  }
+}
+
+function checkGroups(workspace: Workspace, segments: ReadonlyMap<string, Segment>, add: Add): void {
+  const expected = new Map<string, Set<string>>();
+  for (const g of workspace.groups) {
+    const seen = new Set<string>();
+    g.members.forEach((m, i) => {
+      const mp = `groups.${g.id}.members[${i}]`;
+      if (seen.has(m)) add(mp, `lists segment ${m} twice`);
+      seen.add(m);
+      if (!segments.has(m)) add(mp, `unknown segment ${JSON.stringify(m)}`);
+      if (g.state === 'ACTIVE') {
+        const set = expected.get(m) ?? new Set<string>();
+        set.add(groupTag(g.id));
+        expected.set(m, set);
+      }
+    });
+  }
+  for (const s of workspace.segments) {
+    const want = expected.get(s.id) ?? new Set<string>();
+    for (const key of ['exclusivityTags', 'exclusiveTo'] as const) {
+      const have = new Set(s[key].filter(isGroupTag));
+      for (const t of want) {
+        if (!have.has(t)) add(`segments.${s.id}.allocation.${key}`, `lacks ${JSON.stringify(t)}, the tag of the active exclusion group it belongs to`);
+      }
+      for (const t of have) {
+        if (!want.has(t)) add(`segments.${s.id}.allocation.${key}`, `has ${JSON.stringify(t)} but is not a member of that active exclusion group; use "allot groups" to change membership`);
+      }
+    }
+  }
+}
+
+/**
+ * No bucket held by two conflicting allocated segments, in one pass per tag: for each tag,
+ * the buckets held by at least one and by at least two of the segments carrying it; a
+ * segment exclusive to that tag may meet neither the first (if it does not carry the tag)
+ * nor the second (if it does).
+ */
+function checkExclusivity(all: readonly Segment[], add: Add): void {
+  const allocated = all.filter((s) => s.state === 'ALLOCATED' && s.buckets !== null);
+  const needed = new Set(allocated.flatMap((s) => s.exclusiveTo));
+  const byTag = new Map<string, { once: Uint32Array; twice: Uint32Array; holders: Segment[] }>();
+  for (const s of allocated) {
+    for (const t of s.exclusivityTags) {
+      if (!needed.has(t)) continue;
+      let acc = byTag.get(t);
+      if (acc === undefined) {
+        acc = { once: new Uint32Array(WORDS), twice: new Uint32Array(WORDS), holders: [] };
+        byTag.set(t, acc);
+      }
+      acc.holders.push(s);
+      const w = wordsOf(s);
+      if (w === null) continue;
+      for (let i = 0; i < WORDS; i++) {
+        acc.twice[i]! |= acc.once[i]! & w[i]!;
+        acc.once[i]! |= w[i]!;
+      }
+    }
+  }
+  for (const s of allocated) {
+    const w = wordsOf(s);
+    if (w === null) continue;
+    for (const t of s.exclusiveTo) {
+      const acc = byTag.get(t);
+      if (acc === undefined) continue;
+      const region = s.exclusivityTags.includes(t) ? acc.twice : acc.once;
+      const overlap = new Uint32Array(WORDS);
+      for (let i = 0; i < WORDS; i++) overlap[i] = w[i]! & region[i]!;
+      if (popcount(overlap) === 0) continue;
+      const others = acc.holders.filter((o) => o !== s && sharesBuckets(s, o)).map((o) => o.id);
+      add(
+        `segments.${s.id}.buckets`,
+        `shares buckets with ${others.join(', ')}, which carry tag ${JSON.stringify(t)} it is exclusive to; ` +
+          'coordination tags were edited by hand: change them with "allot segments update" so the allocator moves buckets',
+      );
+      break;
+    }
+  }
+}
+
+function wordsOf(s: Segment): Uint32Array | null {
+  try {
+    return s.buckets!.words();
+  } catch {
+    return null; // reported by checkSegment
+  }
+}
+
+function sharesBuckets(a: Segment, b: Segment): boolean {
+  const x = wordsOf(a);
+  const y = wordsOf(b);
+  if (x === null || y === null) return false;
+  for (let i = 0; i < WORDS; i++) if ((x[i]! & y[i]!) !== 0) return true;
+  return false;
+}
+
+function checkRule(r: Rule, path: string, variants: ReadonlySet<string>, segments: ReadonlyMap<string, Segment>, add: Add): void {
+  const variant = (name: string, at: string): void => {
+    if (!variants.has(name)) add(at, `unknown variant ${JSON.stringify(name)}; the flag has ${[...variants].join(', ') || 'no variants'}`);
+  };
+  if (r.sticky.pausedIntake && !r.sticky.enabled) add(`${path}.sticky.pausedIntake`, 'needs sticky.enabled: intake can only be paused with sticky assignments');
+  if (r.sticky.ignoreTargetingForAssigned && !r.sticky.enabled) {
+    add(`${path}.sticky.ignoreTargetingForAssigned`, 'needs sticky.enabled');
+  }
+  switch (r.kind) {
+    case 'individual':
+      variant(r.variant, `${path}.variant`);
+      if (r.values.length === 0) add(`${path}.values`, 'expected at least one value');
+      return;
+    case 'rollout':
+      variant(r.variant, `${path}.variant`);
+      break;
+    case 'conditional':
+      r.split.forEach((w) => {
+        variant(w.variant, `${path}.split.${w.variant}`);
+      });
+      break;
+    case 'ab-test':
+      r.weights.forEach((w) => {
+        variant(w.variant, `${path}.weights.${w.variant}`);
+      });
+      break;
+  }
+  if (r.audience.kind === 'segment') {
+    const s = segments.get(r.audience.segment);
+    if (s === undefined) add(`${path}.segment`, `unknown segment ${JSON.stringify(r.audience.segment)}`);
+    else if (r.state === 'ENABLED' && s.state !== 'ALLOCATED') {
+      add(`${path}.state`, `an enabled rule needs an ALLOCATED segment, and ${s.id} is ${s.state}`);
+    }
+  } else if (r.audience.targeting !== null) {
+    for (const ref of segmentReferences(r.audience.targeting.expr)) {
+      if (!segments.has(ref)) add(`${path}.targeting`, `refers to unknown segment ${JSON.stringify(ref)}`);
+    }
+  }
+}

@@ -1,0 +1,335 @@
+/**
+ * The workspace document (YAML or JSON) to a `Workspace`, or an INVALID_WORKSPACE error
+ * listing every problem with its path. Parsing checks the document's shape here, then its
+ * consistency (references, lifecycle, exclusivity) in `check.ts`.
+ */
+import type { JsonValue } from '@allot/core';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+
+import { BucketSet } from '../allocation/bucket-set.js';
+import { AdminError, invalidWorkspace } from '../errors.js';
+import { parseTargeting } from '../targeting/parser.js';
+import type { Targeting } from '../targeting/ast.js';
+import { checkWorkspace } from './check.js';
+import {
+  describe,
+  field,
+  isDoc,
+  Issues,
+  join,
+  oneOf,
+  readBoolean,
+  readFraction,
+  readMap,
+  readRequiredString,
+  readString,
+  readStringList,
+  unknownKeys,
+  type Doc,
+} from './document-reader.js';
+import {
+  NO_STICKY,
+  WORKSPACE_FORMAT_VERSION,
+  type Audience,
+  type Client,
+  type ExclusionGroup,
+  type Flag,
+  type Rule,
+  type Segment,
+  type Sticky,
+  type Variant,
+  type WeightedVariant,
+  type Workspace,
+} from './model.js';
+import { canonicalTags, idProblem, isGroupTag, tagProblem } from './names.js';
+
+export interface ParseOptions {
+  /** Where the text came from (a file name), for error messages. */
+  readonly source?: string;
+}
+
+/** Parses a workspace document (YAML, or JSON, which is YAML too). Throws INVALID_WORKSPACE. */
+export function parseWorkspace(text: string, options: ParseOptions = {}): Workspace {
+  let data: unknown;
+  try {
+    data = parseYaml(text, { uniqueKeys: true, maxAliasCount: 0 });
+  } catch (error) {
+    const message = error instanceof YAMLParseError ? error.message : (error as Error).message;
+    throw invalidWorkspace([{ path: '(document)', message: `not valid YAML or JSON: ${message}` }], options.source);
+  }
+  return workspaceFromData(data, options);
+}
+
+/** A workspace from already-parsed document data. Throws INVALID_WORKSPACE. */
+export function workspaceFromData(data: unknown, options: ParseOptions = {}): Workspace {
+  const issues = new Issues();
+  if (!isDoc(data)) {
+    throw invalidWorkspace([{ path: '(document)', message: `expected a map at the top, got ${describe(data)}` }], options.source);
+  }
+  unknownKeys(data, ['allot', 'account', 'seed', 'environments', 'clients', 'segments', 'flags', 'groups'], '', issues);
+  const version = field(data, 'allot');
+  if (version !== WORKSPACE_FORMAT_VERSION) {
+    issues.add('allot', `expected the workspace format version ${WORKSPACE_FORMAT_VERSION}, got ${describe(version)}`);
+  }
+  const workspace: Workspace = {
+    account: readRequiredString(data, 'account', '', issues),
+    seed: readRequiredString(data, 'seed', '', issues),
+    environments: readStringList(data, 'environments', '', issues),
+    clients: entries(data, 'clients', issues).map(([id, raw, path]) => readClient(id, raw, path, issues)),
+    segments: entries(data, 'segments', issues).map(([id, raw, path]) => readSegment(id, raw, path, issues)),
+    flags: entries(data, 'flags', issues).map(([id, raw, path]) => readFlag(id, raw, path, issues)),
+    groups: entries(data, 'groups', issues).map(([id, raw, path]) => readGroup(id, raw, path, issues)),
+  };
+  if (issues.items.length === 0) issues.items.push(...checkWorkspace(workspace));
+  if (issues.items.length > 0) throw invalidWorkspace(issues.items, options.source);
+  return workspace;
+}
+
+/** The entries of a top-level map keyed by id, with their paths; bad ids are reported. */
+function entries(data: Doc, key: string, issues: Issues): [string, Doc, string][] {
+  const map = readMap(field(data, key), key, issues);
+  const out: [string, Doc, string][] = [];
+  for (const id of Object.keys(map)) {
+    const path = join(key, id);
+    const problem = idProblem(id);
+    if (problem !== undefined) issues.add(path, problem);
+    const raw = map[id];
+    if (!isDoc(raw)) {
+      issues.add(path, `expected a map, got ${describe(raw)}`);
+      continue;
+    }
+    out.push([id, raw, path]);
+  }
+  return out;
+}
+
+function readTargeting(obj: Doc, key: string, path: string, issues: Issues): Targeting | null {
+  const text = readString(obj, key, path, issues, '');
+  try {
+    return parseTargeting(text, join(path, key));
+  } catch (error) {
+    if (!(error instanceof AdminError)) throw error;
+    issues.add(join(path, key), error.message.slice(join(path, key).length + 2));
+    return null;
+  }
+}
+
+function readTags(obj: Doc, key: string, path: string, issues: Issues): string[] {
+  const tags = readStringList(obj, key, path, issues);
+  tags.forEach((t, i) => {
+    const problem = isGroupTag(t) ? undefined : tagProblem(t);
+    if (problem !== undefined) issues.add(join(join(path, key), i), problem);
+  });
+  return canonicalTags(tags);
+}
+
+function readSegment(id: string, raw: Doc, path: string, issues: Issues): Segment {
+  unknownKeys(raw, ['displayName', 'targeting', 'allocation', 'state', 'buckets'], path, issues);
+  const allocationPath = join(path, 'allocation');
+  const allocation = readMap(field(raw, 'allocation'), allocationPath, issues);
+  unknownKeys(allocation, ['proportion', 'exclusivityTags', 'exclusiveTo'], allocationPath, issues);
+  const state = oneOf(raw, 'state', path, issues, ['UNALLOCATED', 'ALLOCATED', 'ARCHIVED'] as const, 'UNALLOCATED');
+  return {
+    id,
+    displayName: readString(raw, 'displayName', path, issues, id),
+    targeting: readTargeting(raw, 'targeting', path, issues),
+    proportion: readFraction(allocation, 'proportion', allocationPath, issues),
+    exclusivityTags: readTags(allocation, 'exclusivityTags', allocationPath, issues),
+    exclusiveTo: readTags(allocation, 'exclusiveTo', allocationPath, issues),
+    state,
+    buckets: readBuckets(raw, path, issues),
+  };
+}
+
+function readBuckets(raw: Doc, path: string, issues: Issues): BucketSet | null {
+  const value = field(raw, 'buckets');
+  if (value === undefined || value === null) return null;
+  const p = join(path, 'buckets');
+  const obj = readMap(value, p, issues);
+  unknownKeys(obj, ['count', 'bitset'], p, issues);
+  const count = field(obj, 'count');
+  const bitset = field(obj, 'bitset');
+  if (typeof count !== 'number' || !Number.isInteger(count) || count < 0) {
+    issues.add(join(p, 'count'), `expected a bucket count, got ${describe(count)}`);
+    return null;
+  }
+  if (typeof bitset !== 'string') {
+    issues.add(join(p, 'bitset'), `expected base64 of the gzipped bitset, got ${describe(bitset)}`);
+    return null;
+  }
+  const encoded = bitset.replace(/\s+/g, '');
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(encoded)) {
+    issues.add(join(p, 'bitset'), 'expected base64 of the gzipped bitset; the tool writes this field: restore it from version control');
+    return null;
+  }
+  // Decoded and counted by checkWorkspace.
+  return BucketSet.fromEncoded(encoded, count);
+}
+
+function readSticky(raw: Doc, path: string, issues: Issues): Sticky {
+  const value = field(raw, 'sticky');
+  if (value === undefined || value === null) return NO_STICKY;
+  const p = join(path, 'sticky');
+  const obj = readMap(value, p, issues);
+  unknownKeys(obj, ['enabled', 'pausedIntake', 'ignoreTargetingForAssigned'], p, issues);
+  return {
+    enabled: readBoolean(obj, 'enabled', p, issues, false),
+    pausedIntake: readBoolean(obj, 'pausedIntake', p, issues, false),
+    ignoreTargetingForAssigned: readBoolean(obj, 'ignoreTargetingForAssigned', p, issues, false),
+  };
+}
+
+function readWeights(raw: Doc, key: string, path: string, issues: Issues): WeightedVariant[] {
+  const p = join(path, key);
+  const map = readMap(field(raw, key), p, issues);
+  const out: WeightedVariant[] = [];
+  for (const variant of Object.keys(map)) {
+    const weight = map[variant];
+    if (typeof weight !== 'number' || !Number.isInteger(weight) || weight <= 0) {
+      issues.add(join(p, variant), `expected a positive whole-number weight, got ${describe(weight)}`);
+      continue;
+    }
+    out.push({ variant, weight });
+  }
+  if (out.length === 0 && Object.keys(map).length === 0) issues.add(p, 'expected at least one variant with a weight');
+  return out;
+}
+
+function readAudience(raw: Doc, path: string, issues: Issues): Audience {
+  const segment = field(raw, 'segment');
+  if (segment !== undefined && segment !== null) {
+    if (field(raw, 'targeting') !== undefined) {
+      issues.add(join(path, 'targeting'), 'a rule has either a segment or inline targeting, not both');
+    }
+    if (typeof segment !== 'string') issues.add(join(path, 'segment'), `expected a segment id, got ${describe(segment)}`);
+    return { kind: 'segment', segment: typeof segment === 'string' ? segment : '' };
+  }
+  return { kind: 'inline', targeting: readTargeting(raw, 'targeting', path, issues) };
+}
+
+const RULE_FIELDS = {
+  individual: ['attribute', 'values', 'variant'],
+  conditional: ['segment', 'targeting', 'percentage', 'randomizationField', 'split'],
+  'ab-test': ['segment', 'targeting', 'randomizationField', 'weights'],
+  rollout: ['segment', 'targeting', 'reach', 'randomizationField', 'variant'],
+} as const;
+
+function readRule(raw: unknown, path: string, issues: Issues): Rule | undefined {
+  if (!isDoc(raw)) {
+    issues.add(path, `expected a map, got ${describe(raw)}`);
+    return undefined;
+  }
+  const kind = oneOf(raw, 'kind', path, issues, ['individual', 'conditional', 'ab-test', 'rollout'] as const, 'rollout');
+  unknownKeys(raw, ['id', 'kind', 'state', 'environments', 'sticky', ...RULE_FIELDS[kind]], path, issues);
+  const id = readRequiredString(raw, 'id', path, issues);
+  const problem = id === '' ? undefined : idProblem(id);
+  if (problem !== undefined) issues.add(join(path, 'id'), problem);
+  const base = {
+    id,
+    state: oneOf(raw, 'state', path, issues, ['ENABLED', 'DISABLED', 'ARCHIVED'] as const, 'DISABLED'),
+    environments: readStringList(raw, 'environments', path, issues),
+    sticky: readSticky(raw, path, issues),
+  };
+  const randomizationField = readString(raw, 'randomizationField', path, issues, '');
+  switch (kind) {
+    case 'individual':
+      return {
+        ...base,
+        kind,
+        attribute: readRequiredString(raw, 'attribute', path, issues),
+        values: readStringList(raw, 'values', path, issues),
+        variant: readRequiredString(raw, 'variant', path, issues),
+      };
+    case 'conditional':
+      return {
+        ...base,
+        kind,
+        audience: readAudience(raw, path, issues),
+        percentage: readFraction(raw, 'percentage', path, issues, 1),
+        randomizationField,
+        split: readWeights(raw, 'split', path, issues),
+      };
+    case 'ab-test':
+      return { ...base, kind, audience: readAudience(raw, path, issues), randomizationField, weights: readWeights(raw, 'weights', path, issues) };
+    case 'rollout':
+      return {
+        ...base,
+        kind,
+        audience: readAudience(raw, path, issues),
+        reach: readFraction(raw, 'reach', path, issues),
+        randomizationField,
+        variant: readRequiredString(raw, 'variant', path, issues),
+      };
+  }
+}
+
+function readFlag(id: string, raw: Doc, path: string, issues: Issues): Flag {
+  unknownKeys(raw, ['displayName', 'state', 'clients', 'variants', 'rules'], path, issues);
+  const variantsPath = join(path, 'variants');
+  const variantMap = readMap(field(raw, 'variants'), variantsPath, issues);
+  const variants: Variant[] = Object.keys(variantMap).map((name) => {
+    const problem = idProblem(name);
+    if (problem !== undefined) issues.add(join(variantsPath, name), problem);
+    return { name, value: jsonValue(variantMap[name], join(variantsPath, name), issues) };
+  });
+  const rulesRaw = field(raw, 'rules');
+  const rules: Rule[] = [];
+  if (rulesRaw !== undefined && rulesRaw !== null) {
+    if (Array.isArray(rulesRaw)) {
+      rulesRaw.forEach((r, i) => {
+        const rule = readRule(r, join(join(path, 'rules'), i), issues);
+        if (rule) rules.push(rule);
+      });
+    } else {
+      issues.add(join(path, 'rules'), `expected a list of rules, got ${describe(rulesRaw)}`);
+    }
+  }
+  return {
+    id,
+    displayName: readString(raw, 'displayName', path, issues, id),
+    state: oneOf(raw, 'state', path, issues, ['ACTIVE', 'ARCHIVED'] as const, 'ACTIVE'),
+    clients: readStringList(raw, 'clients', path, issues),
+    variants,
+    rules,
+  };
+}
+
+function jsonValue(value: unknown, path: string, issues: Issues): JsonValue {
+  if (value === undefined) return null;
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
+  if (typeof value === 'number') {
+    if (Number.isFinite(value)) return value;
+    issues.add(path, `expected a finite number, got ${value}`);
+    return null;
+  }
+  if (Array.isArray(value)) return value.map((v, i) => jsonValue(v, join(path, i), issues));
+  if (isDoc(value)) {
+    const out: Record<string, JsonValue> = {};
+    for (const key of Object.keys(value)) {
+      Object.defineProperty(out, key, { value: jsonValue(value[key], join(path, key), issues), enumerable: true, writable: true, configurable: true });
+    }
+    return out;
+  }
+  issues.add(path, `expected a JSON value, got ${describe(value)}`);
+  return null;
+}
+
+function readGroup(id: string, raw: Doc, path: string, issues: Issues): ExclusionGroup {
+  unknownKeys(raw, ['displayName', 'state', 'members'], path, issues);
+  return {
+    id,
+    displayName: readString(raw, 'displayName', path, issues, id),
+    state: oneOf(raw, 'state', path, issues, ['ACTIVE', 'ARCHIVED'] as const, 'ACTIVE'),
+    members: readStringList(raw, 'members', path, issues),
+  };
+}
+
+function readClient(id: string, raw: Doc, path: string, issues: Issues): Client {
+  unknownKeys(raw, ['displayName', 'secret', 'environments'], path, issues);
+  return {
+    id,
+    displayName: readString(raw, 'displayName', path, issues, id),
+    secret: readRequiredString(raw, 'secret', path, issues),
+    environments: readStringList(raw, 'environments', path, issues),
+  };
+}

@@ -1,0 +1,113 @@
+/**
+ * A `Workspace` to its document text, deterministically: the same workspace always gives
+ * the same bytes (fixed key order, tag lists sorted, no timestamps), so the file diffs well
+ * in git and its hash can serve as an etag.
+ */
+import { stringify } from 'yaml';
+
+import type { Audience, Flag, Rule, Segment, Sticky, Workspace } from './model.js';
+import { WORKSPACE_FORMAT_VERSION } from './model.js';
+
+export type WorkspaceFormat = 'yaml' | 'json';
+
+/** The document text of `workspace`, as YAML (default) or JSON. */
+export function serializeWorkspace(workspace: Workspace, format: WorkspaceFormat = 'yaml'): string {
+  const doc = workspaceDocument(workspace);
+  if (format === 'json') return `${JSON.stringify(doc, null, 2)}\n`;
+  return stringify(doc, { lineWidth: 0, minContentWidth: 0, aliasDuplicateObjects: false, indent: 2 });
+}
+
+/** The plain data of the document (what YAML or JSON encodes). */
+export function workspaceDocument(workspace: Workspace): Record<string, unknown> {
+  return {
+    allot: WORKSPACE_FORMAT_VERSION,
+    account: workspace.account,
+    seed: workspace.seed,
+    environments: [...workspace.environments],
+    clients: byId(workspace.clients, (c) => ({ displayName: c.displayName, secret: c.secret, environments: [...c.environments] })),
+    segments: byId(workspace.segments, segmentDocument),
+    flags: byId(workspace.flags, flagDocument),
+    groups: byId(workspace.groups, (g) => ({ displayName: g.displayName, state: g.state, members: [...g.members] })),
+  };
+}
+
+function byId<T extends { readonly id: string }>(items: readonly T[], render: (item: T) => unknown): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const item of items) out[item.id] = render(item);
+  return out;
+}
+
+function segmentDocument(s: Segment): Record<string, unknown> {
+  return {
+    displayName: s.displayName,
+    ...(s.targeting === null ? {} : { targeting: s.targeting.source }),
+    allocation: {
+      proportion: s.proportion,
+      exclusivityTags: [...s.exclusivityTags],
+      exclusiveTo: [...s.exclusiveTo],
+    },
+    state: s.state,
+    ...(s.buckets === null ? {} : { buckets: { count: s.buckets.count, bitset: s.buckets.encoded() } }),
+  };
+}
+
+function flagDocument(f: Flag): Record<string, unknown> {
+  const variants: Record<string, unknown> = {};
+  for (const v of f.variants) variants[v.name] = v.value;
+  return {
+    displayName: f.displayName,
+    state: f.state,
+    clients: [...f.clients],
+    variants,
+    rules: f.rules.map(ruleDocument),
+  };
+}
+
+function audienceDocument(a: Audience): Record<string, unknown> {
+  if (a.kind === 'segment') return { segment: a.segment };
+  return a.targeting === null ? {} : { targeting: a.targeting.source };
+}
+
+function stickyDocument(s: Sticky): Record<string, unknown> {
+  if (!s.enabled && !s.pausedIntake && !s.ignoreTargetingForAssigned) return {};
+  return { sticky: { enabled: s.enabled, pausedIntake: s.pausedIntake, ignoreTargetingForAssigned: s.ignoreTargetingForAssigned } };
+}
+
+function weights(list: readonly { variant: string; weight: number }[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const w of list) out[w.variant] = w.weight;
+  return out;
+}
+
+function ruleDocument(r: Rule): Record<string, unknown> {
+  const head = { id: r.id, kind: r.kind, state: r.state };
+  const tail = {
+    ...(r.environments.length === 0 ? {} : { environments: [...r.environments] }),
+    ...stickyDocument(r.sticky),
+  };
+  const field = (name: string, value: string): Record<string, string> => (value === '' ? {} : { [name]: value });
+  switch (r.kind) {
+    case 'individual':
+      return { ...head, attribute: r.attribute, values: [...r.values], variant: r.variant, ...tail };
+    case 'conditional':
+      return {
+        ...head,
+        ...audienceDocument(r.audience),
+        percentage: r.percentage,
+        ...field('randomizationField', r.randomizationField),
+        split: weights(r.split),
+        ...tail,
+      };
+    case 'ab-test':
+      return { ...head, ...audienceDocument(r.audience), ...field('randomizationField', r.randomizationField), weights: weights(r.weights), ...tail };
+    case 'rollout':
+      return {
+        ...head,
+        ...audienceDocument(r.audience),
+        reach: r.reach,
+        ...field('randomizationField', r.randomizationField),
+        variant: r.variant,
+        ...tail,
+      };
+  }
+}
