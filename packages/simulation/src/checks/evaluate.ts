@@ -1,0 +1,167 @@
+/**
+ * From a plan and its (merged) counts to check results. Exact checks pass only at zero;
+ * statistical ones are Pearson χ² tests whose threshold is the family-wise alpha divided by
+ * the number of statistical tests in the report (Bonferroni).
+ */
+import { StepLayout } from '../plan/layout.js';
+import { SEGMENT_BUCKETS } from '../reference/reference.js';
+import { chiSquareGoodnessOfFit, chiSquareIndependence } from '../stats/chi-square.js';
+import { wilsonInterval } from '../stats/wilson.js';
+import type { CheckResult, ObservedShare, Plan, PlanRule, StepPlan, Tally } from '../types.js';
+
+type Draft = Omit<CheckResult, 'passed' | 'threshold'> & { passed?: boolean };
+
+const count = (n: number): string => Math.round(n).toLocaleString('en-US');
+const pct = (x: number): string => `${(x * 100).toFixed(3)}%`;
+
+function shares(labels: readonly string[], observed: readonly number[], expected: readonly number[]): ObservedShare[] {
+  const n = observed.reduce((a, b) => a + b, 0);
+  const total = expected.reduce((a, b) => a + b, 0);
+  return labels.map((label, i) => {
+    const { low, high } = wilsonInterval(observed[i]!, n);
+    return {
+      label,
+      observed: observed[i]!,
+      expected: (n * expected[i]!) / total,
+      share: n === 0 ? 0 : observed[i]! / n,
+      low,
+      high,
+      expectedShare: expected[i]! / total,
+    };
+  });
+}
+
+function goodnessOfFit(step: StepPlan, kind: CheckResult['kind'], subject: string, labels: string[], observed: number[], expected: number[]): Draft {
+  const n = observed.reduce((a, b) => a + b, 0);
+  if (n === 0) return { kind, step: step.label, subject, passed: true, detail: 'no unit reached it: nothing to test' };
+  const r = chiSquareGoodnessOfFit(observed, expected);
+  const parts = shares(labels, observed, expected).map((s) => `${s.label} ${pct(s.share)} (expected ${pct(s.expectedShare)})`);
+  return { kind, step: step.label, subject, detail: `${count(n)} units: ${parts.join(', ')}`, statistic: r.statistic, df: r.df, pValue: r.pValue, shares: shares(labels, observed, expected) };
+}
+
+function ruleSplit(step: StepPlan, flag: string, rule: PlanRule, entries: number[]): Draft {
+  const configured = rule.assignments.some((a) => a.configured !== null);
+  const expected = rule.assignments.map((a) => (configured ? (a.configured ?? 0) * rule.bucketCount : a.width));
+  expected.push(configured ? Math.max(0, rule.bucketCount - expected.reduce((a, b) => a + b, 0)) : rule.uncovered);
+  const labels = [...rule.assignments.map((a) => a.variant || a.id || a.type), 'no range'];
+  const keep = expected.map((e, i) => e > 0 || entries[i]! > 0);
+  return goodnessOfFit(
+    step,
+    'proportion',
+    `${flag} · ${rule.name}`,
+    labels.filter((_, i) => keep[i]),
+    entries.filter((_, i) => keep[i]),
+    expected.filter((_, i) => keep[i]),
+  );
+}
+
+function stepChecks(step: StepPlan, counts: readonly number[], out: Draft[]): void {
+  const L = new StepLayout(step);
+  const units = counts[L.units]!;
+  const at = (i: number): number => counts[i]!;
+  const segName = (i: number): string => step.segments[i]!.name;
+  const S = step.segments.length;
+  const both = (a: number, b: number): number => at(L.pairs + Math.min(a, b) * S + Math.max(a, b));
+
+  for (const m of step.proportionMismatches) out.push({ kind: 'configuration', step: step.label, subject: 'segment proportion', passed: false, detail: m });
+  for (const m of step.splitMismatches) out.push({ kind: 'configuration', step: step.label, subject: 'rule split', passed: false, detail: m });
+
+  for (const c of step.conflicts) {
+    const inBoth = both(c.a, c.b);
+    out.push({
+      kind: 'mutual-exclusion',
+      step: step.label,
+      subject: `${segName(c.a)} × ${segName(c.b)}`,
+      passed: inBoth === 0 && c.sharedBuckets === 0,
+      detail: `${count(inBoth)} of ${count(units)} units in both; ${count(c.sharedBuckets)} of 1,000,000 buckets shared`,
+    });
+  }
+  step.groups.forEach((g, i) => {
+    const overlap = at(L.groupOverlap[i]!);
+    out.push({ kind: 'exclusion-group', step: step.label, subject: g.name, passed: overlap === 0, detail: `${count(overlap)} of ${count(units)} units assigned by two experiments of the group` });
+  });
+
+  step.segments.forEach((s, i) => {
+    if (s.buckets === 0 || s.buckets === SEGMENT_BUCKETS) return;
+    const expected = s.configured !== null ? Math.round(s.configured * SEGMENT_BUCKETS) : s.buckets;
+    const inside = at(L.members + i);
+    out.push(goodnessOfFit(step, 'proportion', s.name, ['in', 'out'], [inside, units - inside], [expected, SEGMENT_BUCKETS - expected]));
+  });
+  step.flags.forEach((f, fi) => {
+    f.rules.forEach((r, ri) => {
+      if (!r.split) return;
+      const base = L.ruleEntries[fi]![ri]!;
+      out.push(ruleSplit(step, f.name, r, Array.from({ length: r.assignments.length + 1 }, (_, a) => at(base + a))));
+    });
+    const wrong = at(L.mismatches[fi]!);
+    out.push({ kind: 'rule-precedence', step: step.label, subject: f.name, passed: wrong === 0, detail: `${count(wrong)} of ${count(units)} resolves disagree with the reference evaluation` });
+  });
+
+  for (const p of step.segmentPairs) {
+    const a = step.segments[p.a]!.buckets;
+    const b = step.segments[p.b]!.buckets;
+    if (a === 0 || b === 0 || a === SEGMENT_BUCKETS || b === SEGMENT_BUCKETS) continue;
+    const table = [
+      [p.sharedBuckets, a - p.sharedBuckets],
+      [b - p.sharedBuckets, SEGMENT_BUCKETS - a - b + p.sharedBuckets],
+    ];
+    const r = chiSquareIndependence(table);
+    out.push({
+      kind: 'independence',
+      step: step.label,
+      subject: `${segName(p.a)} × ${segName(p.b)} (allocation)`,
+      detail: `${count(p.sharedBuckets)} buckets shared, ${count((a * b) / SEGMENT_BUCKETS)} expected if allocated independently; Cramér's V ${r.cramersV.toFixed(4)}`,
+      statistic: r.statistic,
+      df: r.df,
+      pValue: r.pValue,
+      cramersV: r.cramersV,
+    });
+  }
+  step.experimentPairs.forEach((p, i) => {
+    const ra = step.flags[p.a[0]]!.rules[p.a[1]]!;
+    const rb = step.flags[p.b[0]]!.rules[p.b[1]]!;
+    const rows = ra.assignments.length + 1;
+    const cols = rb.assignments.length + 1;
+    const base = L.pairTables[i]!;
+    const table = Array.from({ length: rows }, (_, x) => Array.from({ length: cols }, (_, y) => at(base + x * cols + y)));
+    const r = chiSquareIndependence(table);
+    const subject = `${step.flags[p.a[0]]!.name} × ${step.flags[p.b[0]]!.name}`;
+    if (r.df === 0) {
+      out.push({ kind: 'independence', step: step.label, subject, passed: true, detail: `${count(r.n)} units in both experiments: too few outcomes to test` });
+      return;
+    }
+    out.push({ kind: 'independence', step: step.label, subject, detail: `${count(r.n)} units in both experiments; Cramér's V ${r.cramersV.toFixed(4)}`, statistic: r.statistic, df: r.df, pValue: r.pValue, cramersV: r.cramersV });
+  });
+
+  step.monotone.forEach((m, i) => {
+    const left = at(L.monotoneLeft[i]!);
+    out.push({ kind: 'monotonicity', step: step.label, subject: segName(m.segment), passed: left === 0 && m.lostBuckets === 0, detail: `${count(left)} units left the segment; ${count(m.lostBuckets)} buckets dropped from its allocation` });
+  });
+  step.flags.forEach((f, fi) =>
+    f.rules.forEach((r, ri) => {
+      if (r.sticky === null) return;
+      const checked = at(L.stickyChecked[fi]![ri]!);
+      if (checked > 0) {
+        const broken = at(L.stickyBroken[fi]![ri]!);
+        out.push({ kind: 'stickiness', step: step.label, subject: `${f.name} · ${r.name}`, passed: broken === 0, detail: `${count(broken)} of ${count(checked)} sticky units lost their variant` });
+      }
+      if (r.sticky.mustMatch) {
+        const admitted = at(L.intakeNew[fi]![ri]!);
+        out.push({ kind: 'paused-intake', step: step.label, subject: `${f.name} · ${r.name}`, passed: admitted === 0, detail: `${count(admitted)} units admitted with intake paused` });
+      }
+    }),
+  );
+}
+
+/** Every check of a run, Bonferroni-corrected at `plan.checks.alpha`. */
+export function evaluateChecks(plan: Plan, tally: Tally): { checks: CheckResult[]; tests: number } {
+  const drafts: Draft[] = [];
+  plan.steps.forEach((step, k) => stepChecks(step, tally.counts[k]!, drafts));
+  const tests = drafts.filter((d) => d.pValue !== undefined).length;
+  const threshold = plan.checks.alpha / Math.max(1, tests);
+  const checks = drafts.map((d): CheckResult => {
+    if (d.pValue === undefined) return { ...d, passed: d.passed ?? true };
+    return { ...d, threshold, passed: d.pValue >= threshold };
+  });
+  return { checks, tests };
+}

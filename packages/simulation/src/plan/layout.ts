@@ -1,0 +1,60 @@
+/**
+ * Where each count of a step lives in its flat list of counts. Derived from the step's plan
+ * alone, so that workers, shards and `merge` agree on it without sharing anything else.
+ */
+import type { StepPlan } from '../types.js';
+
+export class StepLayout {
+  readonly size: number;
+  readonly units = 0;
+  /** Units in segment s (allocation: the salt bucket is in its bitset). */
+  readonly members: number;
+  /** Units in both segments a and b, at members2 + a * S + b (a < b). */
+  readonly pairs: number;
+  /** Per flag: served outcomes. For rule r, ruleOutcome[f][r] + a (a < A_r), + A_r for sticky; then no match, key error. */
+  readonly ruleOutcome: readonly (readonly number[])[];
+  readonly noMatch: readonly number[];
+  readonly keyError: readonly number[];
+  /** Per flag and rule: units hashed into each assignment (A_r + 1 slots, the last is "no range"). */
+  readonly ruleEntries: readonly (readonly number[])[];
+  readonly mismatches: readonly number[];
+  readonly groupOverlap: readonly number[];
+  /** Contingency table (Aa+1) x (Ab+1) per experiment pair, row-major. */
+  readonly pairTables: readonly number[];
+  readonly monotoneLeft: readonly number[];
+  /** Per flag and rule: sticky units checked, and those that lost their variant. */
+  readonly stickyChecked: readonly (readonly number[])[];
+  readonly stickyBroken: readonly (readonly number[])[];
+  /** Per flag and rule: units served by a paused rule with no stored assignment before the step. */
+  readonly intakeNew: readonly (readonly number[])[];
+
+  constructor(plan: StepPlan) {
+    let at = 1;
+    const take = (n: number): number => {
+      const o = at;
+      at += n;
+      return o;
+    };
+    const S = plan.segments.length;
+    this.members = take(S);
+    this.pairs = take(S * S);
+    const perRule = (n: (A: number) => number): number[][] =>
+      plan.flags.map((f) => f.rules.map((r) => take(n(r.assignments.length))));
+    this.ruleOutcome = perRule((A) => A + 1);
+    this.noMatch = plan.flags.map(() => take(1));
+    this.keyError = plan.flags.map(() => take(1));
+    this.ruleEntries = perRule((A) => A + 1);
+    this.mismatches = plan.flags.map(() => take(1));
+    this.groupOverlap = plan.groups.map(() => take(1));
+    this.pairTables = plan.experimentPairs.map((p) => {
+      const a = plan.flags[p.a[0]]!.rules[p.a[1]]!.assignments.length + 1;
+      const b = plan.flags[p.b[0]]!.rules[p.b[1]]!.assignments.length + 1;
+      return take(a * b);
+    });
+    this.monotoneLeft = plan.monotone.map(() => take(1));
+    this.stickyChecked = perRule(() => 1);
+    this.stickyBroken = perRule(() => 1);
+    this.intakeNew = perRule(() => 1);
+    this.size = at;
+  }
+}

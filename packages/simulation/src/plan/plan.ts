@@ -1,0 +1,210 @@
+/**
+ * From a scenario to its plan: what will be counted at each step, and the exact facts that
+ * need no population at all (bucket overlaps of conflicting segments, buckets lost by a
+ * raise, compiled splits and proportions against the configured ones).
+ */
+import { ReferenceModel, SEGMENT_BUCKETS, type ReferenceRule } from '../reference/reference.js';
+import type { ConfiguredStep, Coordination, Plan, PlanAssignment, PlanRule, Scenario, StepPlan } from '../types.js';
+
+function popcount(bits: Uint8Array | null): number {
+  if (bits === null) return SEGMENT_BUCKETS;
+  let n = 0;
+  for (let b of bits) {
+    while (b !== 0) {
+      b &= b - 1;
+      n++;
+    }
+  }
+  return n;
+}
+
+/** Buckets in `a` and in `b` (null is every bucket); with `negateB`, in `a` but not in `b`. */
+export function sharedBuckets(a: Uint8Array | null, b: Uint8Array | null, negateB = false): number {
+  if (negateB) {
+    if (b === null) return 0;
+    if (a === null) return SEGMENT_BUCKETS - popcount(b);
+  } else {
+    if (a === null) return popcount(b);
+    if (b === null) return popcount(a);
+  }
+  let n = 0;
+  for (let i = 0; i < a.length; i++) {
+    let x = a[i]! & (negateB ? ~b[i]! : b[i]!);
+    while (x !== 0) {
+      x &= x - 1;
+      n++;
+    }
+  }
+  return n;
+}
+
+/** Symmetric conflict: one's exclusiveTo meets the other's exclusivityTags. */
+export function conflicts(a: Coordination | undefined, b: Coordination | undefined): boolean {
+  if (a === undefined || b === undefined) return false;
+  const meets = (to: readonly string[], tags: readonly string[]): boolean => to.some((t) => tags.includes(t));
+  return meets(a.exclusiveTo, b.exclusivityTags) || meets(b.exclusiveTo, a.exclusivityTags);
+}
+
+/** Buckets each assignment wins, first assignment first where ranges overlap; and the uncovered rest. */
+function widths(rule: ReferenceRule): { widths: number[]; uncovered: number } {
+  const points = new Set<number>([0, rule.bucketCount]);
+  for (const a of rule.assignments) for (const [lo, hi] of a.ranges) points.add(Math.min(lo, rule.bucketCount)).add(Math.min(hi, rule.bucketCount));
+  const sorted = [...points].sort((x, y) => x - y);
+  const out = rule.assignments.map(() => 0);
+  let uncovered = 0;
+  for (let i = 0; i + 1 < sorted.length; i++) {
+    const lo = sorted[i]!;
+    const span = sorted[i + 1]! - lo;
+    const owner = rule.assignments.findIndex((a) => a.ranges.some(([l, h]) => lo >= l && lo < h));
+    if (owner < 0) uncovered += span;
+    else out[owner]! += span;
+  }
+  return { widths: out, uncovered };
+}
+
+function planRule(flag: string, rule: ReferenceRule, step: ConfiguredStep, mismatches: string[]): PlanRule {
+  const { widths: w, uncovered } = widths(rule);
+  const configured = step.splits[flag]?.[rule.name];
+  const assignments = rule.assignments.map((a, i): PlanAssignment => {
+    const share = configured?.[a.id] ?? (a.variant !== '' ? configured?.[a.variant] : undefined);
+    return { id: a.id, type: a.type, variant: a.variant, width: w[i]!, configured: share ?? null };
+  });
+  if (configured !== undefined) {
+    for (const a of assignments) {
+      if (a.configured === null) continue;
+      const compiled = a.width / rule.bucketCount;
+      if (Math.abs(compiled - a.configured) > 1e-9) {
+        mismatches.push(`${rule.name}: ${a.variant || a.id} is configured at ${fmt(a.configured)} but the state gives it ${a.width} of ${rule.bucketCount} buckets (${fmt(compiled)})`);
+      }
+    }
+  }
+  const outcomes = w.filter((x) => x > 0).length + (uncovered > 0 ? 1 : 0);
+  return {
+    name: rule.name,
+    segment: rule.segmentName,
+    enabled: rule.enabled,
+    bucketCount: rule.bucketCount,
+    assignments,
+    uncovered,
+    sticky: rule.sticky,
+    split: rule.enabled && rule.fullRollout < 0 && outcomes > 1,
+  };
+}
+
+function fmt(x: number): string {
+  return `${(x * 100).toFixed(4).replace(/\.?0+$/, '')}%`;
+}
+
+export interface PlannedStep {
+  readonly plan: StepPlan;
+  readonly model: ReferenceModel;
+}
+
+function clientSecretOf(model: ReferenceModel, wanted: string | null): string {
+  if (wanted !== null) return wanted;
+  const secrets = [...model.clients.keys()];
+  if (secrets.length !== 1) throw new Error(`the state has ${secrets.length} clients; name one with clientSecret in the scenario (${secrets.join(', ') || 'none'})`);
+  return secrets[0]!;
+}
+
+function planStep(step: ConfiguredStep, secret: string, previous: PlannedStep | undefined, allow: Scenario['checks']['allowCorrelated']): PlannedStep {
+  const model = new ReferenceModel(step.referenceState ?? step.state);
+  const segments = [...model.segments.values()];
+  const index = new Map(segments.map((s, i) => [s.name, i]));
+  const conflictList: StepPlan['conflicts'][number][] = [];
+  const pairList: StepPlan['segmentPairs'][number][] = [];
+  for (let a = 0; a < segments.length; a++) {
+    for (let b = a + 1; b < segments.length; b++) {
+      const sa = segments[a]!;
+      const sb = segments[b]!;
+      if (conflicts(step.coordination[sa.name], step.coordination[sb.name])) {
+        conflictList.push({ a, b, sharedBuckets: sharedBuckets(sa.bits, sb.bits) });
+      } else if (sa.bits !== null && sb.bits !== null) {
+        pairList.push({ a, b, sharedBuckets: sharedBuckets(sa.bits, sb.bits) });
+      }
+    }
+  }
+  const proportionMismatches: string[] = [];
+  const planSegments = segments.map((s) => {
+    const buckets = popcount(s.bits);
+    const configured = step.proportions[s.name] ?? null;
+    if (configured !== null && buckets !== Math.round(configured * SEGMENT_BUCKETS)) {
+      proportionMismatches.push(`${s.name}: configured at ${fmt(configured)} (${Math.round(configured * SEGMENT_BUCKETS)} buckets) but its bitset has ${buckets}`);
+    }
+    return { name: s.name, buckets, configured };
+  });
+  const splitMismatches: string[] = [];
+  const flags = model.flagsFor(secret).map((f) => ({ name: f.name, rules: f.rules.map((r) => planRule(f.name, r, step, splitMismatches)) }));
+  const flagIndex = new Map(flags.map((f, i) => [f.name, i]));
+  const groups = step.groups.map((g) => ({
+    name: g.name,
+    members: g.members.flatMap((m) => {
+      const f = flagIndex.get(m.flag);
+      return f === undefined ? [] : [{ flag: f, segment: m.segment }];
+    }),
+  }));
+  const allowed = (x: string, y: string): boolean => allow.some(([p, q]) => (p === x && q === y) || (p === y && q === x));
+  const splits: [number, number][] = [];
+  flags.forEach((f, fi) => f.rules.forEach((r, ri) => { if (r.split) splits.push([fi, ri]); }));
+  const experimentPairs: StepPlan['experimentPairs'][number][] = [];
+  for (let i = 0; i < splits.length; i++) {
+    for (let j = i + 1; j < splits.length; j++) {
+      const a = splits[i]!;
+      const b = splits[j]!;
+      if (a[0] === b[0]) continue;
+      const fa = flags[a[0]]!;
+      const fb = flags[b[0]]!;
+      if (allowed(fa.name, fb.name)) continue;
+      const sa = fa.rules[a[1]]!.segment;
+      const sb = fb.rules[b[1]]!.segment;
+      if (conflicts(step.coordination[sa], step.coordination[sb])) continue;
+      experimentPairs.push({ a, b });
+    }
+  }
+  const monotone = step.monotone.flatMap((name) => {
+    const here = index.get(name);
+    const prevIndex = previous?.plan.segments.findIndex((s) => s.name === name) ?? -1;
+    if (here === undefined || previous === undefined || prevIndex < 0) return [];
+    const before = previous.model.segments.get(name)!.bits;
+    return [{ segment: here, previous: prevIndex, lostBuckets: sharedBuckets(before, segments[here]!.bits, true) }];
+  });
+  return {
+    model,
+    plan: {
+      label: step.label,
+      description: step.description,
+      segments: planSegments,
+      conflicts: conflictList,
+      segmentPairs: pairList,
+      flags,
+      groups,
+      experimentPairs,
+      monotone,
+      splitMismatches,
+      proportionMismatches,
+    },
+  };
+}
+
+/** Plans every step of a scenario for `units` units (defaults to the population's count). */
+export function planScenario(scenario: Scenario, units: number = scenario.population.units, seed: number = scenario.population.seed): { plan: Plan; steps: PlannedStep[]; clientSecret: string } {
+  const steps: PlannedStep[] = [];
+  let secret: string | null = scenario.clientSecret;
+  for (const step of scenario.steps) {
+    if (secret === null) secret = clientSecretOf(new ReferenceModel(step.referenceState ?? step.state), null);
+    steps.push(planStep(step, secret, steps[steps.length - 1], scenario.checks.allowCorrelated));
+  }
+  return {
+    plan: {
+      format: 'allot-simulation-plan/1',
+      scenario: scenario.name,
+      description: scenario.description,
+      units,
+      seed,
+      checks: scenario.checks,
+      steps: steps.map((s) => s.plan),
+    },
+    steps,
+    clientSecret: secret ?? '',
+  };
+}

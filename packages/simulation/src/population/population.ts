@@ -1,0 +1,185 @@
+/**
+ * Synthetic populations. A spec says how many units, their id shape and their attributes;
+ * `Population.fill(i)` writes context i into one reused, fixed-shape context object, so that
+ * generating ten million contexts allocates little more than their id strings.
+ */
+import type { AttributeSpec, Distribution, PopulationSpec } from '../types.js';
+import { seed32, uniform, unitKey, word } from './random.js';
+
+/** Mutable, reused context: the same object (and nested objects) for every unit. */
+export type MutableContext = Record<string, unknown>;
+
+interface Slot {
+  /** Object holding the attribute (the context, or a nested object for dotted names). */
+  readonly holder: MutableContext;
+  readonly key: string;
+  readonly nameKey: number;
+  readonly missing: number;
+  readonly draw: (key: number) => unknown;
+}
+
+const HEX: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+function stringKey(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+function hex32(w: number): string {
+  return HEX[w >>> 24]! + HEX[(w >>> 16) & 255]! + HEX[(w >>> 8) & 255]! + HEX[w & 255]!;
+}
+
+/** A version-4 UUID from four draws of the unit. */
+function uuidOf(key: number): string {
+  const a = word(key, 0);
+  const b = word(key, 1);
+  const c = (word(key, 2) & 0x0fffffff) | 0x80000000;
+  const d = word(key, 3);
+  const bHex = hex32(((b & 0xffff0fff) | 0x00004000) >>> 0);
+  const cHex = hex32(c >>> 0);
+  return `${hex32(a)}-${bHex.slice(0, 4)}-${bHex.slice(4)}-${cHex.slice(0, 4)}-${cHex.slice(4)}${hex32(d)}`;
+}
+
+function pick(weights: Float64Array, u: number): number {
+  for (let i = 0; i < weights.length - 1; i++) if (u < weights[i]!) return i;
+  return weights.length - 1;
+}
+
+function drawFor(d: Distribution, nameKey: number): (key: number) => unknown {
+  switch (d.kind) {
+    case 'categorical': {
+      const total = d.weights.reduce((a, b) => a + b, 0);
+      const cumulative = new Float64Array(d.weights.length);
+      let acc = 0;
+      d.weights.forEach((w, i) => (cumulative[i] = acc += w / total));
+      const values = d.values;
+      return (key) => values[pick(cumulative, uniform(key ^ nameKey, 1))];
+    }
+    case 'uniform': {
+      const { min, max, integer } = d;
+      if (integer) return (key) => min + Math.floor(uniform(key ^ nameKey, 1) * (max - min + 1));
+      return (key) => min + uniform(key ^ nameKey, 1) * (max - min);
+    }
+    case 'normal': {
+      const { mean, sd, integer } = d;
+      return (key) => {
+        // Box-Muller over two draws; 1 - u keeps the logarithm finite.
+        const r = Math.sqrt(-2 * Math.log(1 - uniform(key ^ nameKey, 1)));
+        const x = mean + sd * r * Math.cos(2 * Math.PI * uniform(key ^ nameKey, 2));
+        return integer ? Math.round(x) : x;
+      };
+    }
+    case 'boolean': {
+      const p = d.p;
+      return (key) => uniform(key ^ nameKey, 1) < p;
+    }
+    case 'version': {
+      const [m0, m1] = d.major;
+      const [n0, n1] = d.minor;
+      const [p0, p1] = d.patch;
+      const between = (u: number, lo: number, hi: number): number => lo + Math.floor(u * (hi - lo + 1));
+      return (key) =>
+        `${between(uniform(key ^ nameKey, 1), m0, m1)}.${between(uniform(key ^ nameKey, 2), n0, n1)}.${between(uniform(key ^ nameKey, 3), p0, p1)}`;
+    }
+    case 'timestamp': {
+      const { from, to, format } = d;
+      return (key) => {
+        const ms = Math.floor(from + uniform(key ^ nameKey, 1) * (to - from));
+        if (format === 'millis') return ms;
+        if (format === 'seconds') return Math.floor(ms / 1000);
+        return new Date(ms).toISOString();
+      };
+    }
+    case 'list': {
+      // One reused array per attribute: the resolver only reads it during the resolve.
+      const list: string[] = [];
+      const { values, p } = d;
+      return (key) => {
+        list.length = 0;
+        for (let i = 0; i < values.length; i++) if (uniform(key ^ nameKey, i + 1) < p[i]!) list.push(values[i]!);
+        return list;
+      };
+    }
+    case 'constant': {
+      const value = d.value;
+      return () => value;
+    }
+  }
+}
+
+export class Population {
+  readonly spec: PopulationSpec;
+  /** The context of the last `fill`; the same object every time. */
+  readonly context: MutableContext = {};
+  private readonly seed: number;
+  private readonly slots: readonly Slot[];
+  private readonly idField: string;
+  private readonly idOf: (index: number, key: number) => string | number;
+
+  constructor(spec: PopulationSpec) {
+    this.spec = spec;
+    this.seed = seed32(spec.seed);
+    this.idField = spec.id.field;
+    const prefix = spec.id.prefix;
+    switch (spec.id.shape) {
+      case 'uuid':
+        this.idOf = (_i, key) => uuidOf(key);
+        break;
+      case 'email':
+        this.idOf = (i) => `${prefix}${i}@example.com`;
+        break;
+      case 'numeric':
+        this.idOf = (i) => i + 1;
+        break;
+      case 'sequential':
+        this.idOf = (i) => `${prefix}${i}`;
+        break;
+    }
+    this.context[this.idField] = '';
+    this.slots = spec.attributes.map((a) => this.slotFor(a));
+  }
+
+  private slotFor(a: AttributeSpec): Slot {
+    const parts = a.name.split('.');
+    let holder = this.context;
+    for (const part of parts.slice(0, -1)) {
+      const next = holder[part];
+      if (typeof next === 'object' && next !== null) holder = next as MutableContext;
+      else holder = holder[part] = {};
+    }
+    const key = parts[parts.length - 1]!;
+    holder[key] = undefined;
+    const nameKey = stringKey(a.name);
+    return { holder, key, nameKey, missing: a.missing, draw: drawFor(a.distribution, nameKey) };
+  }
+
+  /** The id (randomization unit) of unit `index`. */
+  idAt(index: number): string | number {
+    return this.idOf(index, unitKey(this.seed, index));
+  }
+
+  /** Writes unit `index` into `context` and returns its id. */
+  fill(index: number): string | number {
+    const key = unitKey(this.seed, index);
+    const id = this.idOf(index, key);
+    const ctx = this.context;
+    ctx[this.idField] = id;
+    const slots = this.slots;
+    for (let s = 0; s < slots.length; s++) {
+      const slot = slots[s]!;
+      slot.holder[slot.key] =
+        slot.missing > 0 && uniform(key ^ slot.nameKey, 0) < slot.missing ? undefined : slot.draw(key);
+    }
+    return id;
+  }
+}
+
+/** A population spec with some attributes replaced (a timeline step that changes the audience). */
+export function withAttributes(spec: PopulationSpec, overrides: readonly AttributeSpec[]): PopulationSpec {
+  if (overrides.length === 0) return spec;
+  const byName = new Map(overrides.map((a) => [a.name, a]));
+  const attributes = spec.attributes.map((a) => byName.get(a.name) ?? a);
+  for (const o of overrides) if (!spec.attributes.some((a) => a.name === o.name)) attributes.push(o);
+  return { ...spec, attributes };
+}

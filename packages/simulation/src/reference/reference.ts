@@ -1,0 +1,329 @@
+/**
+ * The reference evaluator: Confidence's rule semantics written plainly from the state JSON,
+ * independent of core's compiled rule walk. Only the murmur3 bucket function is shared (it is
+ * golden-tested on its own). The simulation resolves every context with both and counts
+ * every disagreement; the per-rule trace it leaves is what the sample ratio tests count.
+ */
+import { HashPrefix, MAX_UNIT_LENGTH } from '@allot/core';
+
+import { parseTargeting, readPath, testAttribute, type Expr } from './targeting.js';
+
+export const SEGMENT_BUCKETS = 1_000_000;
+
+type Json = Record<string, unknown>;
+const obj = (v: unknown): Json => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Json) : {});
+const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+
+export interface ReferenceSegment {
+  readonly name: string;
+  /** null: every bucket. */
+  readonly bits: Uint8Array | null;
+  readonly targeting: Expr | null;
+}
+
+export interface ReferenceAssignment {
+  readonly id: string;
+  readonly type: 'variant' | 'clientDefault' | 'fallthrough';
+  readonly variant: string;
+  readonly ranges: readonly (readonly [number, number])[];
+}
+
+export interface ReferenceRule {
+  readonly name: string;
+  readonly segmentName: string;
+  readonly segment: ReferenceSegment | null;
+  readonly enabled: boolean;
+  readonly environments: readonly string[];
+  readonly path: readonly string[];
+  readonly blankSelector: boolean;
+  readonly bucketCount: number;
+  readonly assignments: readonly ReferenceAssignment[];
+  /** Index of the assignment owning every bucket, or -1. */
+  readonly fullRollout: number;
+  readonly sticky: { readonly read: string; readonly write: string; readonly mustMatch: boolean; readonly ignoreTargeting: boolean } | null;
+  readonly prefix: HashPrefix;
+}
+
+export interface ReferenceFlag {
+  readonly name: string;
+  readonly archived: boolean;
+  readonly clients: readonly string[];
+  readonly variants: ReadonlySet<string>;
+  readonly rules: readonly ReferenceRule[];
+}
+
+/** Sticky assignments as the reference sees them: rule → variant, or null when absent. */
+export interface StickyView {
+  get(unit: string, materialization: string): Readonly<Record<string, string>> | null;
+}
+
+/** A new sticky assignment the walk produced. */
+export interface StickyWrite {
+  readonly unit: string;
+  readonly materialization: string;
+  readonly rule: string;
+  readonly variant: string;
+}
+
+export const OUTCOME_MATCH = 0;
+export const OUTCOME_NO_MATCH = 1;
+export const OUTCOME_TARGETING_KEY_ERROR = 2;
+
+/** Per-rule trace values besides an assignment index (the rule's assignment count = uncovered). */
+export const TRACE_NOT_ENTERED = -1;
+export const TRACE_STICKY = -2;
+
+/** The outcome of one walk; one object per evaluator, overwritten by every call. */
+export interface ReferenceOutcome {
+  outcome: number;
+  rule: number;
+  assignment: number;
+  variant: string;
+  sticky: boolean;
+  fallthroughs: number;
+}
+
+function bitsFrom(raw: unknown): Uint8Array | null {
+  if (raw === undefined || raw === null || raw === 'ALL') return null;
+  const bits = new Uint8Array(SEGMENT_BUCKETS / 8);
+  if (Array.isArray(raw)) {
+    for (const i of raw as number[]) bits[i >> 3]! |= 1 << (i & 7);
+    return bits;
+  }
+  throw new Error('the reference evaluator reads bitsets as "ALL" or bucket index lists');
+}
+
+/** Unit of a context value: a string, an integral number, null (none) or undefined (error). */
+export function unitOfValue(v: unknown): string | null | undefined {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'string') return v.length > MAX_UNIT_LENGTH ? undefined : v;
+  if (typeof v === 'number' && Number.isInteger(v)) {
+    const s = Number.isSafeInteger(v) ? String(v) : BigInt(v).toString();
+    return s.length > MAX_UNIT_LENGTH ? undefined : s;
+  }
+  return undefined;
+}
+
+function fullRolloutOf(assignments: readonly ReferenceAssignment[], n: number): number {
+  const owners = assignments.map((a, i) => (a.ranges.some(([lo, hi]) => hi > lo) ? i : -1)).filter((i) => i >= 0);
+  if (owners.length !== 1) return -1;
+  const spans = [...assignments[owners[0]!]!.ranges].filter(([lo, hi]) => hi > lo).sort((x, y) => x[0] - y[0]);
+  let reach = 0;
+  for (const [lo, hi] of spans) {
+    if (lo > reach) return -1;
+    reach = Math.max(reach, hi);
+  }
+  return reach >= n ? owners[0]! : -1;
+}
+
+export class ReferenceModel {
+  readonly accountId: string;
+  readonly segments: ReadonlyMap<string, ReferenceSegment>;
+  readonly flags: readonly ReferenceFlag[];
+  readonly clients: ReadonlyMap<string, { readonly name: string; readonly environments: readonly string[] }>;
+  private readonly salt: HashPrefix;
+  private saltUnit: string | null = null;
+  private saltBucket = 0;
+  private readonly depth: Set<string> = new Set();
+
+  constructor(state: unknown) {
+    const root = obj(state);
+    this.accountId = String(obj(root.account).name ?? '').replace(/^accounts\//, '');
+    this.salt = new HashPrefix(`MegaSalt-${this.accountId}|`);
+    const blooms = new Set(Object.keys(obj(root.bloomFilters)));
+    const bitsets = obj(root.bitsets);
+    const segments = new Map<string, ReferenceSegment>();
+    for (const [name, raw] of Object.entries(obj(root.segments))) {
+      segments.set(name, { name, bits: bitsFrom(bitsets[name]), targeting: parseTargeting(obj(raw).targeting, blooms) });
+    }
+    this.segments = segments;
+    const clients = new Map<string, { name: string; environments: string[] }>();
+    for (const [secret, raw] of Object.entries(obj(root.clients))) {
+      clients.set(secret, {
+        name: String(obj(obj(raw).client).name),
+        environments: list(obj(obj(raw).clientCredential).environments).map(String),
+      });
+    }
+    this.clients = clients;
+    this.flags = Object.entries(obj(root.flags)).map(([name, raw]) => this.flagFrom(name, obj(raw)));
+  }
+
+  private flagFrom(name: string, f: Json): ReferenceFlag {
+    const rules = list(f.rules).map((r): ReferenceRule => {
+      const rule = obj(r);
+      const spec = obj(rule.assignmentSpec);
+      const bucketCount = Number(spec.bucketCount);
+      const assignments = list(spec.assignments).map((a): ReferenceAssignment => {
+        const o = obj(a);
+        const type = o.variant !== undefined && o.variant !== null ? 'variant' : o.clientDefault !== undefined && o.clientDefault !== null ? 'clientDefault' : 'fallthrough';
+        return {
+          id: typeof o.assignmentId === 'string' ? o.assignmentId : '',
+          type,
+          variant: type === 'variant' ? String(obj(o.variant).variant) : '',
+          ranges: list(o.bucketRanges).map((b) => [Number(obj(b).lower ?? 0), Number(obj(b).upper)] as const),
+        };
+      });
+      const segmentName = String(rule.segment ?? '');
+      const selector = typeof rule.targetingKeySelector === 'string' ? rule.targetingKeySelector.trim() : '';
+      const mat = rule.materializationSpec === undefined || rule.materializationSpec === null ? null : obj(rule.materializationSpec);
+      const mode = obj(mat?.mode);
+      const read = typeof mat?.readMaterialization === 'string' ? mat.readMaterialization : '';
+      const write = typeof mat?.writeMaterialization === 'string' ? mat.writeMaterialization : '';
+      return {
+        name: String(rule.name ?? ''),
+        segmentName,
+        segment: this.segments.get(segmentName) ?? null,
+        enabled: rule.enabled === true,
+        environments: list(rule.environments).map(String),
+        path: (selector === '' ? 'targeting_key' : selector).split('.'),
+        blankSelector: selector === '',
+        bucketCount,
+        assignments,
+        fullRollout: fullRolloutOf(assignments, bucketCount),
+        sticky: read === '' && write === '' ? null : { read, write, mustMatch: mode.materializationMustMatch === true, ignoreTargeting: mode.segmentTargetingCanBeIgnored === true },
+        prefix: new HashPrefix(`${segmentName.replace(/^segments\//, '')}|`),
+      };
+    });
+    return {
+      name,
+      archived: f.state === 'ARCHIVED',
+      clients: list(f.clients).map(String),
+      variants: new Set(list(f.variants).map((v) => String(obj(v).name))),
+      rules,
+    };
+  }
+
+  /** The flags a client resolves: not archived, listing the client. */
+  flagsFor(clientSecret: string): readonly ReferenceFlag[] {
+    const client = this.clients.get(clientSecret);
+    if (client === undefined) return [];
+    return this.flags.filter((f) => !f.archived && f.clients.includes(client.name));
+  }
+
+  /** Bucket of the account salt hash of `unit` (cached for the last unit). */
+  saltBucketOf(unit: string): number {
+    if (unit !== this.saltUnit) {
+      this.saltBucket = this.salt.bucket(unit, SEGMENT_BUCKETS);
+      this.saltUnit = unit;
+    }
+    return this.saltBucket;
+  }
+
+  /** Whether `unit` with `context` is in `segment`: audience, then allocation. */
+  inSegment(segment: ReferenceSegment, context: Readonly<Record<string, unknown>>, unit: string | null, sticky: StickyView): boolean {
+    if (segment.targeting !== null) {
+      if (this.depth.has(segment.name)) return false; // a reference cycle never matches
+      this.depth.add(segment.name);
+      const ok = this.holds(segment.targeting, context, unit, sticky);
+      this.depth.delete(segment.name);
+      if (!ok) return false;
+    }
+    if (segment.bits === null) return true;
+    if (unit === null) return false;
+    const b = this.saltBucketOf(unit);
+    return (segment.bits[b >> 3]! & (1 << (b & 7))) !== 0;
+  }
+
+  private holds(e: Expr, context: Readonly<Record<string, unknown>>, unit: string | null, sticky: StickyView): boolean {
+    switch (e.op) {
+      case 'and':
+        return e.parts.every((p) => this.holds(p, context, unit, sticky));
+      case 'or':
+        return e.parts.some((p) => this.holds(p, context, unit, sticky));
+      case 'not':
+        return !this.holds(e.inner, context, unit, sticky);
+      case 'attribute':
+        return testAttribute(e, readPath(context, e.path));
+      case 'segment': {
+        const target = this.segments.get(e.name);
+        return target !== undefined && this.inSegment(target, context, unit, sticky);
+      }
+      case 'materialization':
+        return unit !== null && sticky.get(unit, e.name) !== null;
+      case 'never':
+        return false;
+    }
+  }
+}
+
+/**
+ * Walks `flag`'s rules for one context, Confidence's way: the first enabled rule (in the
+ * client's environments) whose unit, audience, allocation and bucket match decides. Writes the
+ * outcome into `out`, one trace entry per rule into `trace`, and new sticky assignments to `writes`.
+ */
+export function referenceResolve(
+  model: ReferenceModel,
+  flag: ReferenceFlag,
+  environments: readonly string[],
+  context: Readonly<Record<string, unknown>>,
+  sticky: StickyView,
+  out: ReferenceOutcome,
+  trace: Int32Array,
+  writes: StickyWrite[] | null,
+): void {
+  out.outcome = OUTCOME_NO_MATCH;
+  out.rule = -1;
+  out.assignment = -1;
+  out.variant = '';
+  out.sticky = false;
+  out.fallthroughs = 0;
+  const rules = flag.rules;
+  trace.fill(TRACE_NOT_ENTERED, 0, rules.length);
+  for (let r = 0; r < rules.length; r++) {
+    const rule = rules[r]!;
+    if (!rule.enabled || rule.segment === null) continue;
+    if (rule.environments.length > 0 && !rule.environments.some((e) => environments.includes(e))) continue;
+    let unit = unitOfValue(readPath(context, rule.path));
+    const rolloutWithoutUnit = rule.blankSelector && rule.fullRollout >= 0;
+    if (unit === undefined) {
+      if (!rolloutWithoutUnit) {
+        out.outcome = OUTCOME_TARGETING_KEY_ERROR;
+        return;
+      }
+      unit = null;
+    }
+    if (unit === null && !rolloutWithoutUnit) continue;
+    const spec = rule.sticky;
+    const stored = spec !== null && spec.read !== '' && unit !== null ? sticky.get(unit, spec.read) : null;
+    if (spec !== null && spec.mustMatch && stored === null) continue;
+    if (!(stored !== null && spec!.ignoreTargeting) && !model.inSegment(rule.segment, context, unit, sticky)) continue;
+    if (stored !== null) {
+      const v = Object.prototype.hasOwnProperty.call(stored, rule.name) ? stored[rule.name] : undefined;
+      if (v !== undefined && flag.variants.has(v)) {
+        trace[r] = TRACE_STICKY;
+        out.outcome = OUTCOME_MATCH;
+        out.rule = r;
+        out.variant = v;
+        out.sticky = true;
+        return;
+      }
+    }
+    let a = rule.fullRollout;
+    if (a < 0) {
+      const bucket = rule.prefix.bucket(unit!, rule.bucketCount);
+      a = findAssignment(rule.assignments, bucket);
+    }
+    trace[r] = a < 0 ? rule.assignments.length : a;
+    if (a < 0) continue;
+    const assignment = rule.assignments[a]!;
+    if (spec !== null && spec.write !== '' && unit !== null && writes !== null) {
+      writes.push({ unit, materialization: spec.write, rule: rule.name, variant: assignment.variant });
+    }
+    if (assignment.type === 'fallthrough') {
+      out.fallthroughs++;
+      continue;
+    }
+    out.outcome = OUTCOME_MATCH;
+    out.rule = r;
+    out.assignment = a;
+    out.variant = assignment.variant;
+    return;
+  }
+}
+
+function findAssignment(assignments: readonly ReferenceAssignment[], bucket: number): number {
+  for (let a = 0; a < assignments.length; a++) {
+    for (const [lo, hi] of assignments[a]!.ranges) if (bucket >= lo && bucket < hi) return a;
+  }
+  return -1;
+}

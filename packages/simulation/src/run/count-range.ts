@@ -1,0 +1,264 @@
+/**
+ * The inner loop: units [start, end) through every step of a scenario, each context resolved
+ * by core and by the reference evaluator, everything counted into one Float64Array per step.
+ * Written for the machine: one reused context, typed arrays, no allocation per context that
+ * can be avoided (unit id strings and sticky records aside).
+ */
+import { loadState, resolveFlag, type CompiledFlag, type ResolvedFlag } from '@allot/core';
+
+import { StepLayout } from '../plan/layout.js';
+import { Population, withAttributes } from '../population/population.js';
+import { readPath } from '../reference/targeting.js';
+import {
+  OUTCOME_MATCH,
+  OUTCOME_NO_MATCH,
+  ReferenceModel,
+  referenceResolve,
+  unitOfValue,
+  type ReferenceFlag,
+  type ReferenceOutcome,
+} from '../reference/reference.js';
+import type { AttributeSpec, MismatchExample, Plan, Scenario, StepPlan, Tally } from '../types.js';
+import { UnitStickyStore } from './sticky-store.js';
+
+const MAX_EXAMPLES = 5;
+const REASONS = ['RESOLVE_REASON_MATCH', 'RESOLVE_REASON_NO_SEGMENT_MATCH', 'RESOLVE_REASON_TARGETING_KEY_ERROR'] as const;
+
+/** Everything one step needs in the loop, prepared once per worker. */
+interface PreparedStep {
+  readonly plan: StepPlan;
+  readonly layout: StepLayout;
+  readonly counts: Float64Array;
+  readonly population: Population;
+  readonly model: ReferenceModel;
+  readonly state: ReturnType<typeof loadState>;
+  readonly client: NonNullable<ReturnType<ReturnType<typeof loadState>['client']>>;
+  readonly environments: readonly string[];
+  readonly coreFlags: readonly CompiledFlag[];
+  readonly refFlags: readonly ReferenceFlag[];
+  readonly traces: readonly Int32Array[];
+  readonly results: ResolvedFlag[];
+  readonly segmentBits: readonly (Uint8Array | null)[];
+  /** Per flag: rule name → index. */
+  readonly ruleIndex: readonly ReadonlyMap<string, number>[];
+  /** Per flag: index of the same flag in the previous step, or -1. */
+  readonly previousFlag: Int32Array;
+  readonly sticky: boolean;
+  readonly members: Uint8Array;
+  readonly memberList: Int32Array;
+  readonly examples: MismatchExample[];
+}
+
+export interface RangeJob {
+  readonly scenario: Scenario;
+  readonly plan: Plan;
+  readonly clientSecret: string;
+  readonly start: number;
+  readonly end: number;
+}
+
+function prepare(job: RangeJob): PreparedStep[] {
+  const out: PreparedStep[] = [];
+  let attributes: AttributeSpec[] = [];
+  job.scenario.steps.forEach((step, k) => {
+    const plan = job.plan.steps[k]!;
+    attributes = [...attributes.filter((a) => !step.attributes.some((b) => b.name === a.name)), ...step.attributes];
+    const state = loadState(step.state);
+    const client = state.client(job.clientSecret);
+    if (client === undefined) throw new Error(`step ${plan.label}: the state has no client with secret ${job.clientSecret}`);
+    const model = new ReferenceModel(step.referenceState ?? step.state);
+    const refFlags = plan.flags.map((f) => model.flags.find((x) => x.name === f.name)!);
+    const coreFlags = plan.flags.map((f) => {
+      const flag = state.flag(f.name);
+      if (flag === undefined) throw new Error(`step ${plan.label}: core's state has no flag ${f.name}`);
+      return flag;
+    });
+    const prev = out[k - 1];
+    out.push({
+      plan,
+      layout: new StepLayout(plan),
+      counts: new Float64Array(new StepLayout(plan).size),
+      population: new Population(withAttributes(job.scenario.population, attributes)),
+      model,
+      state,
+      client,
+      environments: model.clients.get(job.clientSecret)?.environments ?? [],
+      coreFlags,
+      refFlags,
+      traces: refFlags.map((f) => new Int32Array(Math.max(1, f.rules.length))),
+      results: [],
+      segmentBits: [...model.segments.values()].map((x) => x.bits),
+      ruleIndex: plan.flags.map((f) => new Map(f.rules.map((r, i) => [r.name, i]))),
+      previousFlag: Int32Array.from(plan.flags, (f) => prev?.plan.flags.findIndex((g) => g.name === f.name) ?? -1),
+      sticky: plan.flags.some((f) => f.rules.some((r) => r.sticky !== null)),
+      members: new Uint8Array(plan.segments.length),
+      memberList: new Int32Array(plan.segments.length),
+      examples: [],
+    });
+  });
+  return out;
+}
+
+function describeCore(r: ResolvedFlag): string {
+  return `${r.reason} rule=${r.rule || '-'} variant=${r.variant || '-'} assignment=${r.assignmentId || '-'} (${r.assignmentKind}) fallthroughs=${r.fallthroughs.length}`;
+}
+
+function describeReference(o: ReferenceOutcome, f: ReferenceFlag): string {
+  const rule = o.rule >= 0 ? f.rules[o.rule]! : null;
+  const id = rule !== null && o.assignment >= 0 ? rule.assignments[o.assignment]!.id : '';
+  return `${REASONS[o.outcome]!} rule=${rule?.name ?? '-'} variant=${o.variant || '-'} assignment=${id || '-'} (${o.sticky ? 'sticky' : 'hashed'}) fallthroughs=${o.fallthroughs}`;
+}
+
+function agrees(r: ResolvedFlag, o: ReferenceOutcome, f: ReferenceFlag): boolean {
+  if (r.reason !== REASONS[o.outcome]) return false;
+  if (r.fallthroughs.length !== o.fallthroughs) return false;
+  if (o.outcome !== OUTCOME_MATCH) return true;
+  const rule = f.rules[o.rule]!;
+  if (r.rule !== rule.name || r.variant !== o.variant) return false;
+  if (o.sticky) return r.assignmentKind === 'sticky';
+  return r.assignmentKind !== 'sticky' && r.assignmentId === rule.assignments[o.assignment]!.id;
+}
+
+/** Counts units [job.start, job.end); `progress` is told every 16,384 units. */
+export function countRange(job: RangeJob, progress?: (units: number) => void): Tally {
+  const steps = prepare(job);
+  const store = new UnitStickyStore();
+  const anySticky = steps.some((s) => s.sticky);
+  const outcome: ReferenceOutcome = { outcome: OUTCOME_NO_MATCH, rule: -1, assignment: -1, variant: '', sticky: false, fallthroughs: 0 };
+  let reported = job.start;
+  for (let i = job.start; i < job.end; i++) {
+    if (anySticky) store.clear();
+    for (let k = 0; k < steps.length; k++) {
+      const step = steps[k]!;
+      const prev = k > 0 ? steps[k - 1]! : null;
+      countUnit(step, prev, i, store, outcome);
+      if (step.sticky) store.commit();
+    }
+    if (progress !== undefined && i - reported >= 16_383) {
+      progress(i + 1 - reported);
+      reported = i + 1;
+    }
+  }
+  progress?.(job.end - reported);
+  return {
+    counts: steps.map((s) => Array.from(s.counts)),
+    mismatches: steps.map((s) => s.examples),
+  };
+}
+
+function countUnit(step: PreparedStep, prev: PreparedStep | null, i: number, store: UnitStickyStore, outcome: ReferenceOutcome): void {
+  const c = step.counts;
+  const L = step.layout;
+  const plan = step.plan;
+  const id = step.population.fill(i);
+  const context = step.population.context;
+  const unit = typeof id === 'string' ? id : String(id);
+  c[0]!++;
+
+  // Allocation membership of every segment, and of every pair.
+  const model = step.model;
+  const bucket = model.saltBucketOf(unit);
+  const members = step.members;
+  const list = step.memberList;
+  const S = plan.segments.length;
+  const segmentBits = step.segmentBits;
+  let n = 0;
+  for (let s = 0; s < S; s++) {
+    const bits = segmentBits[s]!;
+    const inside = bits === null || (bits[bucket >> 3]! & (1 << (bucket & 7))) !== 0;
+    members[s] = inside ? 1 : 0;
+    if (inside) {
+      c[L.members + s]!++;
+      list[n++] = s;
+    }
+  }
+  for (let x = 0; x < n; x++) for (let y = x + 1; y < n; y++) c[L.pairs + list[x]! * S + list[y]!]!++;
+  if (prev !== null) {
+    for (let m = 0; m < plan.monotone.length; m++) {
+      const mono = plan.monotone[m]!;
+      if (prev.members[mono.previous] === 1 && members[mono.segment] === 0) c[L.monotoneLeft[m]!]!++;
+    }
+  }
+
+  // Every flag, by core and by the reference.
+  const flags = plan.flags;
+  const access = step.sticky ? store.access : null;
+  for (let f = 0; f < flags.length; f++) {
+    const ref = step.refFlags[f]!;
+    const trace = step.traces[f]!;
+    referenceResolve(model, ref, step.environments, context, store, outcome, trace, null);
+    const result = resolveFlag(step.state, step.client, step.coreFlags[f]!, context, access);
+    step.results[f] = result;
+    if (!agrees(result, outcome, ref)) {
+      c[L.mismatches[f]!]!++;
+      if (step.examples.length < MAX_EXAMPLES) step.examples.push({ unit: i, flag: ref.name, core: describeCore(result), reference: describeReference(outcome, ref) });
+    }
+    if (outcome.outcome === OUTCOME_MATCH) {
+      c[L.ruleOutcome[f]![outcome.rule]! + (outcome.sticky ? ref.rules[outcome.rule]!.assignments.length : outcome.assignment)]!++;
+    } else if (outcome.outcome === OUTCOME_NO_MATCH) {
+      c[L.noMatch[f]!]!++;
+    } else {
+      c[L.keyError[f]!]!++;
+    }
+    const entries = L.ruleEntries[f]!;
+    for (let r = 0; r < ref.rules.length; r++) {
+      const t = trace[r]!;
+      if (t >= 0) c[entries[r]! + t]!++;
+    }
+    if (step.sticky) countSticky(step, prev, f, result, context, store);
+  }
+
+  // Exclusion groups: units served by two members of one group.
+  for (let g = 0; g < plan.groups.length; g++) {
+    let served = 0;
+    for (const m of plan.groups[g]!.members) {
+      const r = step.results[m.flag]!;
+      if (r.reason === 'RESOLVE_REASON_MATCH' && r.segment === m.segment) served++;
+    }
+    if (served > 1) c[L.groupOverlap[g]!]!++;
+  }
+
+  // Independence of experiments in different flags: joint assignment tables.
+  for (let p = 0; p < plan.experimentPairs.length; p++) {
+    const pair = plan.experimentPairs[p]!;
+    const ta = step.traces[pair.a[0]]![pair.a[1]]!;
+    const tb = step.traces[pair.b[0]]![pair.b[1]]!;
+    if (ta < 0 || tb < 0) continue;
+    const width = plan.flags[pair.b[0]]!.rules[pair.b[1]]!.assignments.length + 1;
+    c[L.pairTables[p]! + ta * width + tb]!++;
+  }
+}
+
+/** Stickiness and paused intake for one flag, against the previous step's result. */
+function countSticky(step: PreparedStep, prev: PreparedStep | null, f: number, result: ResolvedFlag, context: Record<string, unknown>, store: UnitStickyStore): void {
+  const c = step.counts;
+  const L = step.layout;
+  const rules = step.plan.flags[f]!.rules;
+  const served = result.reason === 'RESOLVE_REASON_MATCH' ? (step.ruleIndex[f]!.get(result.rule) ?? -1) : -1;
+  const refRules = step.refFlags[f]!.rules;
+  if (served >= 0) {
+    const spec = rules[served]!.sticky;
+    if (spec !== null && spec.mustMatch) {
+      const unit = unitOfValue(readPath(context, refRules[served]!.path));
+      if (typeof unit === 'string' && !store.has(unit, spec.read)) c[L.intakeNew[f]![served]!]!++;
+    }
+  }
+  if (prev === null) return;
+  const pf = step.previousFlag[f]!;
+  if (pf < 0) return;
+  const before = prev.results[pf]!;
+  if (before.reason !== 'RESOLVE_REASON_MATCH' || before.variant === '') return;
+  const prevRule = prev.plan.flags[pf]!.rules.find((r) => r.name === before.rule);
+  if (prevRule?.sticky == null || prevRule.sticky.write === '') return;
+  const r = step.ruleIndex[f]!.get(before.rule);
+  if (r === undefined) return;
+  const rule = rules[r]!;
+  if (!rule.enabled || rule.sticky === null || rule.sticky.read !== prevRule.sticky.write) return;
+  if (served >= 0 && served < r) return; // an earlier rule now decides: precedence, not stickiness
+  const ref = refRules[r]!;
+  const unit = unitOfValue(readPath(context, ref.path));
+  if (typeof unit !== 'string') return;
+  if (!rule.sticky.ignoreTargeting && (ref.segment === null || !step.model.inSegment(ref.segment, context, unit, store))) return;
+  c[L.stickyChecked[f]![r]!]!++;
+  if (served !== r || result.variant !== before.variant) c[L.stickyBroken[f]![r]!]!++;
+}

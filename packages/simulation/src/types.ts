@@ -1,0 +1,223 @@
+/**
+ * Public types of @allot/simulation: scenario specs, the run plan, and the report. Everything
+ * here is plain JSON data, so that plans and counts travel between workers, shards and machines.
+ */
+
+/** How unit ids look. Every shape is injective in the unit index. */
+export type IdShape = 'uuid' | 'sequential' | 'email' | 'numeric';
+
+export type Distribution =
+  | { readonly kind: 'categorical'; readonly values: readonly (string | number | boolean)[]; readonly weights: readonly number[] }
+  | { readonly kind: 'uniform'; readonly min: number; readonly max: number; readonly integer: boolean }
+  | { readonly kind: 'normal'; readonly mean: number; readonly sd: number; readonly integer: boolean }
+  | { readonly kind: 'boolean'; readonly p: number }
+  | { readonly kind: 'version'; readonly major: readonly [number, number]; readonly minor: readonly [number, number]; readonly patch: readonly [number, number] }
+  | { readonly kind: 'timestamp'; readonly from: number; readonly to: number; readonly format: 'iso' | 'seconds' | 'millis' }
+  | { readonly kind: 'list'; readonly values: readonly string[]; readonly p: readonly number[] }
+  | { readonly kind: 'constant'; readonly value: string | number | boolean };
+
+export interface AttributeSpec {
+  /** Context field; dots make nested objects (`app.version`). */
+  readonly name: string;
+  readonly distribution: Distribution;
+  /** Probability that the attribute is absent from a context. */
+  readonly missing: number;
+}
+
+export interface PopulationSpec {
+  readonly units: number;
+  readonly seed: number;
+  readonly id: { readonly shape: IdShape; readonly field: string; readonly prefix: string };
+  readonly attributes: readonly AttributeSpec[];
+}
+
+/** Coordination tags of a segment (Confidence's allocation.exclusivityTags / exclusiveTo). */
+export interface Coordination {
+  readonly exclusivityTags: readonly string[];
+  readonly exclusiveTo: readonly string[];
+}
+
+/** Experiments that must never share a unit: a flag served by a rule on one of the segments. */
+export interface ExclusionGroupSpec {
+  readonly name: string;
+  readonly members: readonly { readonly flag: string; readonly segment: string }[];
+}
+
+/**
+ * One configuration the population goes through: a compiled state (Confidence resolver-state
+ * JSON) plus what the configuration claims about it, for the checks to hold it to.
+ */
+export interface ConfiguredStep {
+  readonly label: string;
+  readonly description: string;
+  /** The state the resolver (core) loads. */
+  readonly state: unknown;
+  /** The state the reference evaluator reads; the same as `state` unless a self-test injects a defect. */
+  readonly referenceState?: unknown;
+  /** Coordination tags by segment name (`segments/x`); segments absent here conflict with none. */
+  readonly coordination: Readonly<Record<string, Coordination>>;
+  /** Configured allocation proportions by segment name. */
+  readonly proportions: Readonly<Record<string, number>>;
+  /** Configured splits: flag → rule → assignment id or variant → share of the rule's buckets. */
+  readonly splits: Readonly<Record<string, Readonly<Record<string, Readonly<Record<string, number>>>>>>;
+  readonly groups: readonly ExclusionGroupSpec[];
+  /** Attributes that change from this step on (an audience that changes mid-run). */
+  readonly attributes: readonly AttributeSpec[];
+  /** Segments whose allocation must only grow from the previous step (a raise, a ramp). */
+  readonly monotone: readonly string[];
+}
+
+export interface CheckOptions {
+  /** Family-wise significance level, Bonferroni-corrected over every statistical test. */
+  readonly alpha: number;
+  /** Flag pairs allowed to be correlated (e.g. deliberately sharing a segment). */
+  readonly allowCorrelated: readonly (readonly [string, string])[];
+}
+
+export interface Scenario {
+  readonly name: string;
+  readonly description: string;
+  readonly clientSecret: string | null;
+  readonly population: PopulationSpec;
+  readonly steps: readonly ConfiguredStep[];
+  readonly checks: CheckOptions;
+}
+
+// ---- the plan: what is counted, derived from the scenario (JSON, shared by every shard) ----
+
+export interface PlanAssignment {
+  readonly id: string;
+  readonly type: 'variant' | 'clientDefault' | 'fallthrough';
+  readonly variant: string;
+  /** Buckets this assignment wins (first range wins where ranges overlap). */
+  readonly width: number;
+  /** Configured share of the rule's buckets, when the configuration states one. */
+  readonly configured: number | null;
+}
+
+export interface PlanRule {
+  readonly name: string;
+  readonly segment: string;
+  readonly enabled: boolean;
+  readonly bucketCount: number;
+  readonly assignments: readonly PlanAssignment[];
+  /** Buckets no assignment covers. */
+  readonly uncovered: number;
+  readonly sticky: { readonly read: string; readonly write: string; readonly mustMatch: boolean; readonly ignoreTargeting: boolean } | null;
+  /** More than one outcome has buckets: a split worth a sample ratio test. */
+  readonly split: boolean;
+}
+
+export interface PlanFlag {
+  readonly name: string;
+  readonly rules: readonly PlanRule[];
+}
+
+export interface PlanSegment {
+  readonly name: string;
+  /** Buckets of 1,000,000 in the segment's bitset. */
+  readonly buckets: number;
+  readonly configured: number | null;
+}
+
+export interface StepPlan {
+  readonly label: string;
+  readonly description: string;
+  readonly segments: readonly PlanSegment[];
+  /** Conflicting segment pairs (indices) with the buckets they share (must be 0). */
+  readonly conflicts: readonly { readonly a: number; readonly b: number; readonly sharedBuckets: number }[];
+  /** Non-conflicting, partially allocated segment pairs with their shared buckets. */
+  readonly segmentPairs: readonly { readonly a: number; readonly b: number; readonly sharedBuckets: number }[];
+  readonly flags: readonly PlanFlag[];
+  readonly groups: readonly { readonly name: string; readonly members: readonly { readonly flag: number; readonly segment: string }[] }[];
+  /** Split rules in different flags, tested for independence: [flag, rule] pairs. */
+  readonly experimentPairs: readonly { readonly a: readonly [number, number]; readonly b: readonly [number, number] }[];
+  /** Segments that must only grow from the previous step: index here, index there, buckets lost. */
+  readonly monotone: readonly { readonly segment: number; readonly previous: number; readonly lostBuckets: number }[];
+  /** Rules whose split the configuration states but the state serves differently. */
+  readonly splitMismatches: readonly string[];
+  /** Segments whose bitset size differs from the configured proportion. */
+  readonly proportionMismatches: readonly string[];
+}
+
+export interface Plan {
+  readonly format: 'allot-simulation-plan/1';
+  readonly scenario: string;
+  readonly description: string;
+  readonly units: number;
+  readonly seed: number;
+  readonly checks: CheckOptions;
+  readonly steps: readonly StepPlan[];
+}
+
+/** Counts of one run (or shard): one flat list per step, laid out by the plan. Additive. */
+export interface Tally {
+  readonly counts: readonly number[][];
+  /** A few units whose core result disagreed with the reference, per step (lowest indices). */
+  readonly mismatches: readonly MismatchExample[][];
+}
+
+export interface MismatchExample {
+  readonly unit: number;
+  readonly flag: string;
+  readonly core: string;
+  readonly reference: string;
+}
+
+// ---- the report ----
+
+export type CheckKind =
+  | 'mutual-exclusion'
+  | 'exclusion-group'
+  | 'configuration'
+  | 'proportion'
+  | 'rule-precedence'
+  | 'independence'
+  | 'monotonicity'
+  | 'stickiness'
+  | 'paused-intake';
+
+export interface ObservedShare {
+  readonly label: string;
+  readonly observed: number;
+  readonly expected: number;
+  /** Observed share and its 99% Wilson interval. */
+  readonly share: number;
+  readonly low: number;
+  readonly high: number;
+  readonly expectedShare: number;
+}
+
+export interface CheckResult {
+  readonly kind: CheckKind;
+  readonly step: string;
+  readonly subject: string;
+  readonly passed: boolean;
+  /** One line a person can act on. */
+  readonly detail: string;
+  /** Statistical checks only. */
+  readonly statistic?: number;
+  readonly df?: number;
+  readonly pValue?: number;
+  /** Per-test threshold after Bonferroni correction. */
+  readonly threshold?: number;
+  readonly cramersV?: number;
+  readonly shares?: readonly ObservedShare[];
+}
+
+export interface Report {
+  readonly format: 'allot-simulation-report/1';
+  readonly scenario: string;
+  readonly description: string;
+  readonly units: number;
+  readonly seed: number;
+  readonly steps: readonly string[];
+  readonly passed: boolean;
+  readonly alpha: number;
+  readonly tests: number;
+  readonly checks: readonly CheckResult[];
+  /** Per step: segment names and the units in both of each pair (a symmetric matrix). */
+  readonly overlap: readonly { readonly step: string; readonly segments: readonly string[]; readonly units: readonly (readonly number[])[]; readonly conflicting: readonly (readonly boolean[])[] }[];
+  readonly mismatches: readonly MismatchExample[];
+  readonly run: { readonly workers: number; readonly seconds: number; readonly contextsPerSecond: number; readonly shards: number };
+}
