@@ -46,7 +46,7 @@ export type { CompiledSegment } from './state/segments.js';
 export { resolveFlag, resolveFlags, requiredReads } from './resolve/resolve.js';
 export { unitOf } from './resolve/unit.js';
 export { HashPrefix, bucketOf, MAX_UNIT_LENGTH } from './hash/bucket.js';
-export { murmur3Hex, murmur3String, out as murmur3Out, type HashWords } from './hash/murmur3.js';
+export { murmur3Hex, murmur3String, out as murmur3Out } from './hash/murmur3.js';
 export {
   BITSET_BYTES,
   SEGMENT_BUCKETS,

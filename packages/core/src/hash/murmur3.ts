@@ -2,238 +2,268 @@
  * murmur3_x64_128 (seed 0) over UTF-8 bytes, bit-exact with the reference implementation,
  * written with 32-bit halves so that no BigInt or allocation happens per call.
  *
- * A 64-bit lane is a (hi, lo) pair of unsigned 32-bit numbers. Results are left in the
- * exported `out` record (`h1hi`, `h1lo`, `h2hi`, `h2lo`) instead of a fresh object.
+ * A 64-bit lane is a (hi, lo) pair of 32-bit words held in locals: numbers stored anywhere
+ * else (module variables, object fields) would be boxed on every write, which costs more than
+ * the hash. Results go to typed arrays, which store them unboxed.
  */
 
-/** The four 32-bit words of the last hash computed; overwritten by every call. */
-export interface HashWords {
-  h1hi: number;
-  h1lo: number;
-  h2hi: number;
-  h2lo: number;
-}
+/** [h1hi, h1lo, h2hi, h2lo] of the last hash computed; overwritten by every call. */
+export const out: Uint32Array = new Uint32Array(4);
 
-export const out: HashWords = { h1hi: 0, h1lo: 0, h2hi: 0, h2lo: 0 };
+/** The hash state after whole 16-byte blocks: [h1hi, h1lo, h2hi, h2lo]. */
+export type BlockState = Uint32Array;
 
-// 64-bit constants as (hi, lo).
-const C1_HI = 0x87c37b91;
-const C1_LO = 0x114253d5;
-const C2_HI = 0x4cf5ad43;
-const C2_LO = 0x2745937f;
-const F1_HI = 0xff51afd7;
-const F1_LO = 0xed558ccd;
-const F2_HI = 0xc4ceb9fe;
-const F2_LO = 0x1a85ec53;
 
-// Scratch result of the 64-bit helpers below.
-let rHi = 0;
-let rLo = 0;
+// Every 32-bit word below is kept as an int32 (`| 0`), so that TurboFan compiles the
+// arithmetic to plain 32-bit machine operations; comparisons look at it unsigned (`>>> 0`).
+// The 64-bit multiplications are written out in place rather than called: a call that is
+// not inlined passes and returns numbers outside the small-integer range as heap objects,
+// one allocation each, and that used to cost more than the hash itself. Each one computes
+// (hi, lo) * (bHi, bLo) mod 2^64 from 16-bit halves of lo and the constant:
+//   lo' = imul(lo, bLo)
+//   hi' = high32(lo * bLo) + imul(hi, bLo) + imul(lo, bHi)
 
-/** High 32 bits of the unsigned 64-bit product a*b of two unsigned 32-bit numbers. */
-function mulHigh32(a: number, b: number): number {
-  const a0 = a & 0xffff;
-  const a1 = a >>> 16;
-  const b0 = b & 0xffff;
-  const b1 = b >>> 16;
-  const m1 = a1 * b0;
-  const m2 = a0 * b1;
-  const carry = (((a0 * b0) >>> 16) + (m1 & 0xffff) + (m2 & 0xffff)) >>> 16;
-  return (a1 * b1 + (m1 >>> 16) + (m2 >>> 16) + carry) >>> 0;
-}
-
-/** (aHi,aLo) * (bHi,bLo) mod 2^64 into (rHi, rLo). */
-function mul64(aHi: number, aLo: number, bHi: number, bLo: number): void {
-  rLo = Math.imul(aLo, bLo) >>> 0;
-  rHi = (mulHigh32(aLo, bLo) + Math.imul(aHi, bLo) + Math.imul(aLo, bHi)) >>> 0;
-}
-
-/** (hi,lo) rotated left by n (0 < n < 64) into (rHi, rLo). */
-function rotl64(hi: number, lo: number, n: number): void {
-  if (n === 32) {
-    rHi = lo;
-    rLo = hi;
-  } else if (n < 32) {
-    rHi = ((hi << n) | (lo >>> (32 - n))) >>> 0;
-    rLo = ((lo << n) | (hi >>> (32 - n))) >>> 0;
-  } else {
-    const m = n - 32;
-    rHi = ((lo << m) | (hi >>> (32 - m))) >>> 0;
-    rLo = ((hi << m) | (lo >>> (32 - m))) >>> 0;
-  }
-}
-
-/** (aHi,aLo) + (bHi,bLo) mod 2^64 into (rHi, rLo). */
-function add64(aHi: number, aLo: number, bHi: number, bLo: number): void {
-  const lo = aLo + bLo;
-  rLo = lo >>> 0;
-  rHi = (aHi + bHi + (lo > 0xffffffff ? 1 : 0)) >>> 0;
-}
-
-/** fmix64 of (hi, lo) into (rHi, rLo). */
-function fmix64(hi: number, lo: number): void {
-  // k ^= k >>> 33
-  lo = (lo ^ (hi >>> 1)) >>> 0;
-  mul64(hi, lo, F1_HI, F1_LO);
-  hi = rHi;
-  lo = (rLo ^ (rHi >>> 1)) >>> 0;
-  mul64(hi, lo, F2_HI, F2_LO);
-  hi = rHi;
-  rLo = (rLo ^ (rHi >>> 1)) >>> 0;
-  rHi = hi;
-}
-
-function readLo(bytes: Uint8Array, i: number): number {
-  return (bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24)) >>> 0;
+function readWord(bytes: Uint8Array, i: number): number {
+  return bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24);
 }
 
 /**
- * The running state of a hash after whole 16-byte blocks: lets a constant key prefix be
- * absorbed once (see `HashPrefix`).
+ * Hashes `bytes[0, end)` as the continuation of `init` (the state after `initLength` bytes,
+ * a multiple of 16). With `finalize`, the result goes to `out`; without, only whole blocks
+ * are absorbed, into `init` itself, and the number of bytes used is returned.
+ *
+ * With `finalize`, `bytes` must hold zeros from `end` to the next multiple of 16 (see
+ * `zeroTail`).
  */
-export interface BlockState {
-  h1hi: number;
-  h1lo: number;
-  h2hi: number;
-  h2lo: number;
-  /** Bytes absorbed so far (a multiple of 16). */
-  length: number;
-}
-
-/** Absorbs the whole 16-byte blocks of `bytes[0, end)` into `s`, in place; returns bytes used. */
-export function absorbBlocks(s: BlockState, bytes: Uint8Array, end: number): number {
-  let h1hi = s.h1hi;
-  let h1lo = s.h1lo;
-  let h2hi = s.h2hi;
-  let h2lo = s.h2lo;
-  const blocks = end - (end % 16);
+export function murmur3Continue(
+  init: BlockState,
+  initLength: number,
+  bytes: Uint8Array,
+  end: number,
+  finalize: boolean,
+): number {
+  let h1hi = init[0]! | 0;
+  let h1lo = init[1]! | 0;
+  let h2hi = init[2]! | 0;
+  let h2lo = init[3]! | 0;
+  // Declared once, as numbers, so that every use sees an int32 (never undefined).
+  /* eslint-disable no-useless-assignment */
+  let kHi = 0;
+  let kLo = 0;
+  let a0 = 0;
+  let a1 = 0;
+  let m1 = 0;
+  let m2 = 0;
+  let t = 0;
+  let u = 0;
+  /* eslint-enable no-useless-assignment */
+  const blocks = end - (end & 15);
   for (let i = 0; i < blocks; i += 16) {
-    let k1lo = readLo(bytes, i);
-    let k1hi = readLo(bytes, i + 4);
-    let k2lo = readLo(bytes, i + 8);
-    let k2hi = readLo(bytes, i + 12);
-
-    mul64(k1hi, k1lo, C1_HI, C1_LO);
-    rotl64(rHi, rLo, 31);
-    mul64(rHi, rLo, C2_HI, C2_LO);
-    k1hi = rHi;
-    k1lo = rLo;
-    h1hi = (h1hi ^ k1hi) >>> 0;
-    h1lo = (h1lo ^ k1lo) >>> 0;
-    rotl64(h1hi, h1lo, 27);
-    add64(rHi, rLo, h2hi, h2lo);
-    mul64(rHi, rLo, 0, 5);
-    add64(rHi, rLo, 0, 0x52dce729);
-    h1hi = rHi;
-    h1lo = rLo;
-
-    mul64(k2hi, k2lo, C2_HI, C2_LO);
-    rotl64(rHi, rLo, 33);
-    mul64(rHi, rLo, C1_HI, C1_LO);
-    k2hi = rHi;
-    k2lo = rLo;
-    h2hi = (h2hi ^ k2hi) >>> 0;
-    h2lo = (h2lo ^ k2lo) >>> 0;
-    rotl64(h2hi, h2lo, 31);
-    add64(rHi, rLo, h1hi, h1lo);
-    mul64(rHi, rLo, 0, 5);
-    add64(rHi, rLo, 0, 0x38495ab5);
-    h2hi = rHi;
-    h2lo = rLo;
+    // k1 = rotl(k1 * c1, 31) * c2; h1 ^= k1
+    kLo = readWord(bytes, i);
+    kHi = readWord(bytes, i + 4);
+    // (kHi, kLo) *= c1
+    a0 = kLo & 0xffff;
+    a1 = kLo >>> 16;
+    m1 = Math.imul(a1, 0x53d5);
+    m2 = Math.imul(a0, 0x1142);
+    kHi = (Math.imul(a1, 0x1142) + (m1 >>> 16) + (m2 >>> 16) + (((Math.imul(a0, 0x53d5) >>> 16) + (m1 & 0xffff) + (m2 & 0xffff)) >>> 16) +
+      Math.imul(kHi, 0x114253d5) + Math.imul(kLo, 0x87c37b91)) | 0;
+    kLo = Math.imul(kLo, 0x114253d5);
+    t = (kHi << 31) | (kLo >>> 1);
+    kLo = (kLo << 31) | (kHi >>> 1);
+    kHi = t;
+    // (kHi, kLo) *= c2
+    a0 = kLo & 0xffff;
+    a1 = kLo >>> 16;
+    m1 = Math.imul(a1, 0x937f);
+    m2 = Math.imul(a0, 0x2745);
+    kHi = (Math.imul(a1, 0x2745) + (m1 >>> 16) + (m2 >>> 16) + (((Math.imul(a0, 0x937f) >>> 16) + (m1 & 0xffff) + (m2 & 0xffff)) >>> 16) +
+      Math.imul(kHi, 0x2745937f) + Math.imul(kLo, 0x4cf5ad43)) | 0;
+    kLo = Math.imul(kLo, 0x2745937f);
+    h1hi ^= kHi;
+    h1lo ^= kLo;
+    // h1 = rotl(h1, 27) + h2; h1 = h1 * 5 + 0x52dce729
+    t = (h1hi << 27) | (h1lo >>> 5);
+    h1lo = (h1lo << 27) | (h1hi >>> 5);
+    h1hi = t;
+    h1lo = (h1lo + h2lo) | 0;
+    h1hi = (h1hi + h2hi + ((h1lo >>> 0) < (h2lo >>> 0) ? 1 : 0)) | 0;
+    // (h1hi, h1lo) = (h1hi, h1lo) * 5 + 0x52dce729
+    t = (Math.imul(h1hi, 5) + ((((h1lo >>> 16) * 5) + (((h1lo & 0xffff) * 5) >>> 16)) >>> 16)) | 0;
+    u = Math.imul(h1lo, 5);
+    h1lo = (u + 0x52dce729) | 0;
+    h1hi = (t + ((h1lo >>> 0) < (u >>> 0) ? 1 : 0)) | 0;
+    // k2 = rotl(k2 * c2, 33) * c1; h2 ^= k2
+    kLo = readWord(bytes, i + 8);
+    kHi = readWord(bytes, i + 12);
+    // (kHi, kLo) *= c2
+    a0 = kLo & 0xffff;
+    a1 = kLo >>> 16;
+    m1 = Math.imul(a1, 0x937f);
+    m2 = Math.imul(a0, 0x2745);
+    kHi = (Math.imul(a1, 0x2745) + (m1 >>> 16) + (m2 >>> 16) + (((Math.imul(a0, 0x937f) >>> 16) + (m1 & 0xffff) + (m2 & 0xffff)) >>> 16) +
+      Math.imul(kHi, 0x2745937f) + Math.imul(kLo, 0x4cf5ad43)) | 0;
+    kLo = Math.imul(kLo, 0x2745937f);
+    t = (kLo << 1) | (kHi >>> 31);
+    kLo = (kHi << 1) | (kLo >>> 31);
+    kHi = t;
+    // (kHi, kLo) *= c1
+    a0 = kLo & 0xffff;
+    a1 = kLo >>> 16;
+    m1 = Math.imul(a1, 0x53d5);
+    m2 = Math.imul(a0, 0x1142);
+    kHi = (Math.imul(a1, 0x1142) + (m1 >>> 16) + (m2 >>> 16) + (((Math.imul(a0, 0x53d5) >>> 16) + (m1 & 0xffff) + (m2 & 0xffff)) >>> 16) +
+      Math.imul(kHi, 0x114253d5) + Math.imul(kLo, 0x87c37b91)) | 0;
+    kLo = Math.imul(kLo, 0x114253d5);
+    h2hi ^= kHi;
+    h2lo ^= kLo;
+    // h2 = rotl(h2, 31) + h1; h2 = h2 * 5 + 0x38495ab5
+    t = (h2hi << 31) | (h2lo >>> 1);
+    h2lo = (h2lo << 31) | (h2hi >>> 1);
+    h2hi = t;
+    h2lo = (h2lo + h1lo) | 0;
+    h2hi = (h2hi + h1hi + ((h2lo >>> 0) < (h1lo >>> 0) ? 1 : 0)) | 0;
+    // (h2hi, h2lo) = (h2hi, h2lo) * 5 + 0x38495ab5
+    t = (Math.imul(h2hi, 5) + ((((h2lo >>> 16) * 5) + (((h2lo & 0xffff) * 5) >>> 16)) >>> 16)) | 0;
+    u = Math.imul(h2lo, 5);
+    h2lo = (u + 0x38495ab5) | 0;
+    h2hi = (t + ((h2lo >>> 0) < (u >>> 0) ? 1 : 0)) | 0;
   }
-  s.h1hi = h1hi;
-  s.h1lo = h1lo;
-  s.h2hi = h2hi;
-  s.h2lo = h2lo;
-  s.length += blocks;
-  return blocks;
-}
-
-/**
- * Finishes a hash: `bytes[start, end)` are the remaining input (possibly more whole blocks,
- * then a tail), `s` the state after what came before. Result in `out`. `s` is not changed.
- */
-export function finish(s: BlockState, bytes: Uint8Array, start: number, end: number): void {
-  scratchState.h1hi = s.h1hi;
-  scratchState.h1lo = s.h1lo;
-  scratchState.h2hi = s.h2hi;
-  scratchState.h2lo = s.h2lo;
-  scratchState.length = s.length;
-  const view = start === 0 ? bytes : bytes.subarray(start, end);
-  const used = absorbBlocks(scratchState, view, end - start);
-  let h1hi = scratchState.h1hi;
-  let h1lo = scratchState.h1lo;
-  let h2hi = scratchState.h2hi;
-  let h2lo = scratchState.h2lo;
-  const tail = used;
-  const rem = end - start - used;
-
-  // Tail: k1 from bytes 0..7, k2 from bytes 8..15, little-endian.
-  let k1hi = 0;
-  let k1lo = 0;
-  let k2hi = 0;
-  let k2lo = 0;
-  for (let j = rem - 1; j >= 8; j--) {
-    const b = view[tail + j]!;
-    if (j >= 12) k2hi |= b << ((j - 12) * 8);
-    else k2lo |= b << ((j - 8) * 8);
+  if (!finalize) {
+    init[0] = h1hi;
+    init[1] = h1lo;
+    init[2] = h2hi;
+    init[3] = h2lo;
+    return blocks;
   }
+
+  // Tail: k1 from bytes 0..7, k2 from bytes 8..15 of the rest, little-endian. The bytes
+  // after `end` up to the next block boundary are zero (callers guarantee it), so whole
+  // words can be read.
+  const rem = end - blocks;
   if (rem > 8) {
-    k2hi >>>= 0;
-    k2lo >>>= 0;
-    mul64(k2hi, k2lo, C2_HI, C2_LO);
-    rotl64(rHi, rLo, 33);
-    mul64(rHi, rLo, C1_HI, C1_LO);
-    h2hi = (h2hi ^ rHi) >>> 0;
-    h2lo = (h2lo ^ rLo) >>> 0;
-  }
-  for (let j = Math.min(rem, 8) - 1; j >= 0; j--) {
-    const b = view[tail + j]!;
-    if (j >= 4) k1hi |= b << ((j - 4) * 8);
-    else k1lo |= b << (j * 8);
+    kLo = readWord(bytes, blocks + 8);
+    kHi = readWord(bytes, blocks + 12);
+    // (kHi, kLo) *= c2
+    a0 = kLo & 0xffff;
+    a1 = kLo >>> 16;
+    m1 = Math.imul(a1, 0x937f);
+    m2 = Math.imul(a0, 0x2745);
+    kHi = (Math.imul(a1, 0x2745) + (m1 >>> 16) + (m2 >>> 16) + (((Math.imul(a0, 0x937f) >>> 16) + (m1 & 0xffff) + (m2 & 0xffff)) >>> 16) +
+      Math.imul(kHi, 0x2745937f) + Math.imul(kLo, 0x4cf5ad43)) | 0;
+    kLo = Math.imul(kLo, 0x2745937f);
+    t = (kLo << 1) | (kHi >>> 31);
+    kLo = (kHi << 1) | (kLo >>> 31);
+    kHi = t;
+    // (kHi, kLo) *= c1
+    a0 = kLo & 0xffff;
+    a1 = kLo >>> 16;
+    m1 = Math.imul(a1, 0x53d5);
+    m2 = Math.imul(a0, 0x1142);
+    kHi = (Math.imul(a1, 0x1142) + (m1 >>> 16) + (m2 >>> 16) + (((Math.imul(a0, 0x53d5) >>> 16) + (m1 & 0xffff) + (m2 & 0xffff)) >>> 16) +
+      Math.imul(kHi, 0x114253d5) + Math.imul(kLo, 0x87c37b91)) | 0;
+    kLo = Math.imul(kLo, 0x114253d5);
+    h2hi ^= kHi;
+    h2lo ^= kLo;
   }
   if (rem > 0) {
-    k1hi >>>= 0;
-    k1lo >>>= 0;
-    mul64(k1hi, k1lo, C1_HI, C1_LO);
-    rotl64(rHi, rLo, 31);
-    mul64(rHi, rLo, C2_HI, C2_LO);
-    h1hi = (h1hi ^ rHi) >>> 0;
-    h1lo = (h1lo ^ rLo) >>> 0;
+    kLo = readWord(bytes, blocks);
+    kHi = readWord(bytes, blocks + 4);
+    // (kHi, kLo) *= c1
+    a0 = kLo & 0xffff;
+    a1 = kLo >>> 16;
+    m1 = Math.imul(a1, 0x53d5);
+    m2 = Math.imul(a0, 0x1142);
+    kHi = (Math.imul(a1, 0x1142) + (m1 >>> 16) + (m2 >>> 16) + (((Math.imul(a0, 0x53d5) >>> 16) + (m1 & 0xffff) + (m2 & 0xffff)) >>> 16) +
+      Math.imul(kHi, 0x114253d5) + Math.imul(kLo, 0x87c37b91)) | 0;
+    kLo = Math.imul(kLo, 0x114253d5);
+    t = (kHi << 31) | (kLo >>> 1);
+    kLo = (kLo << 31) | (kHi >>> 1);
+    kHi = t;
+    // (kHi, kLo) *= c2
+    a0 = kLo & 0xffff;
+    a1 = kLo >>> 16;
+    m1 = Math.imul(a1, 0x937f);
+    m2 = Math.imul(a0, 0x2745);
+    kHi = (Math.imul(a1, 0x2745) + (m1 >>> 16) + (m2 >>> 16) + (((Math.imul(a0, 0x937f) >>> 16) + (m1 & 0xffff) + (m2 & 0xffff)) >>> 16) +
+      Math.imul(kHi, 0x2745937f) + Math.imul(kLo, 0x4cf5ad43)) | 0;
+    kLo = Math.imul(kLo, 0x2745937f);
+    h1hi ^= kHi;
+    h1lo ^= kLo;
   }
 
-  // Finalization; the total length fits in 32 bits.
-  const total = s.length + (end - start);
-  h1lo = (h1lo ^ total) >>> 0;
-  h2lo = (h2lo ^ total) >>> 0;
-  add64(h1hi, h1lo, h2hi, h2lo);
-  h1hi = rHi;
-  h1lo = rLo;
-  add64(h2hi, h2lo, h1hi, h1lo);
-  h2hi = rHi;
-  h2lo = rLo;
-  fmix64(h1hi, h1lo);
-  h1hi = rHi;
-  h1lo = rLo;
-  fmix64(h2hi, h2lo);
-  h2hi = rHi;
-  h2lo = rLo;
-  add64(h1hi, h1lo, h2hi, h2lo);
-  h1hi = rHi;
-  h1lo = rLo;
-  add64(h2hi, h2lo, h1hi, h1lo);
-  out.h1hi = h1hi;
-  out.h1lo = h1lo;
-  out.h2hi = rHi;
-  out.h2lo = rLo;
+  // Finalization: h ^= length; h1 += h2; h2 += h1; fmix64 both; h1 += h2; h2 += h1.
+  const total = initLength + end;
+  h1lo ^= total;
+  h2lo ^= total;
+  h1lo = (h1lo + h2lo) | 0;
+  h1hi = (h1hi + h2hi + ((h1lo >>> 0) < (h2lo >>> 0) ? 1 : 0)) | 0;
+  h2lo = (h2lo + h1lo) | 0;
+  h2hi = (h2hi + h1hi + ((h2lo >>> 0) < (h1lo >>> 0) ? 1 : 0)) | 0;
+  // fmix64(h1)
+  h1lo ^= h1hi >>> 1;
+  // (h1hi, h1lo) *= 0xff51afd7ed558ccd
+  a0 = h1lo & 0xffff;
+  a1 = h1lo >>> 16;
+  m1 = Math.imul(a1, 0x8ccd);
+  m2 = Math.imul(a0, 0xed55);
+  h1hi = (Math.imul(a1, 0xed55) + (m1 >>> 16) + (m2 >>> 16) + (((Math.imul(a0, 0x8ccd) >>> 16) + (m1 & 0xffff) + (m2 & 0xffff)) >>> 16) +
+    Math.imul(h1hi, 0xed558ccd) + Math.imul(h1lo, 0xff51afd7)) | 0;
+  h1lo = Math.imul(h1lo, 0xed558ccd);
+  h1lo ^= h1hi >>> 1;
+  // (h1hi, h1lo) *= 0xc4ceb9fe1a85ec53
+  a0 = h1lo & 0xffff;
+  a1 = h1lo >>> 16;
+  m1 = Math.imul(a1, 0xec53);
+  m2 = Math.imul(a0, 0x1a85);
+  h1hi = (Math.imul(a1, 0x1a85) + (m1 >>> 16) + (m2 >>> 16) + (((Math.imul(a0, 0xec53) >>> 16) + (m1 & 0xffff) + (m2 & 0xffff)) >>> 16) +
+    Math.imul(h1hi, 0x1a85ec53) + Math.imul(h1lo, 0xc4ceb9fe)) | 0;
+  h1lo = Math.imul(h1lo, 0x1a85ec53);
+  h1lo ^= h1hi >>> 1;
+  // fmix64(h2)
+  h2lo ^= h2hi >>> 1;
+  // (h2hi, h2lo) *= 0xff51afd7ed558ccd
+  a0 = h2lo & 0xffff;
+  a1 = h2lo >>> 16;
+  m1 = Math.imul(a1, 0x8ccd);
+  m2 = Math.imul(a0, 0xed55);
+  h2hi = (Math.imul(a1, 0xed55) + (m1 >>> 16) + (m2 >>> 16) + (((Math.imul(a0, 0x8ccd) >>> 16) + (m1 & 0xffff) + (m2 & 0xffff)) >>> 16) +
+    Math.imul(h2hi, 0xed558ccd) + Math.imul(h2lo, 0xff51afd7)) | 0;
+  h2lo = Math.imul(h2lo, 0xed558ccd);
+  h2lo ^= h2hi >>> 1;
+  // (h2hi, h2lo) *= 0xc4ceb9fe1a85ec53
+  a0 = h2lo & 0xffff;
+  a1 = h2lo >>> 16;
+  m1 = Math.imul(a1, 0xec53);
+  m2 = Math.imul(a0, 0x1a85);
+  h2hi = (Math.imul(a1, 0x1a85) + (m1 >>> 16) + (m2 >>> 16) + (((Math.imul(a0, 0xec53) >>> 16) + (m1 & 0xffff) + (m2 & 0xffff)) >>> 16) +
+    Math.imul(h2hi, 0x1a85ec53) + Math.imul(h2lo, 0xc4ceb9fe)) | 0;
+  h2lo = Math.imul(h2lo, 0x1a85ec53);
+  h2lo ^= h2hi >>> 1;
+  h1lo = (h1lo + h2lo) | 0;
+  h1hi = (h1hi + h2hi + ((h1lo >>> 0) < (h2lo >>> 0) ? 1 : 0)) | 0;
+  h2lo = (h2lo + h1lo) | 0;
+  h2hi = (h2hi + h1hi + ((h2lo >>> 0) < (h1lo >>> 0) ? 1 : 0)) | 0;
+  out[0] = h1hi;
+  out[1] = h1lo;
+  out[2] = h2hi;
+  out[3] = h2lo;
+  return end;
 }
 
-const scratchState: BlockState = { h1hi: 0, h1lo: 0, h2hi: 0, h2lo: 0, length: 0 };
-const EMPTY_STATE: BlockState = Object.freeze({ h1hi: 0, h1lo: 0, h2hi: 0, h2lo: 0, length: 0 });
+/** Zeroes `bytes[end, end + 16)` (the buffer must have room) for `murmur3Continue`. */
+export function zeroTail(bytes: Uint8Array, end: number): void {
+  for (let i = end; i < end + 16; i++) bytes[i] = 0;
+}
+
+const EMPTY: BlockState = new Uint32Array(4);
 
 /** murmur3_x64_128 of `bytes[0, length)`, result in `out`. */
 export function murmur3Bytes(bytes: Uint8Array, length: number = bytes.length): void {
-  finish(EMPTY_STATE, bytes, 0, length);
+  const padded = new Uint8Array(length + 16);
+  padded.set(bytes.subarray(0, length));
+  murmur3Continue(EMPTY, 0, padded, length, true);
 }
 
 /**
@@ -277,9 +307,10 @@ let stringBuf = new Uint8Array(1024);
 
 /** murmur3_x64_128 of the UTF-8 bytes of `key`, result in `out`. */
 export function murmur3String(key: string): void {
-  if (key.length * 3 > stringBuf.length) stringBuf = new Uint8Array(key.length * 3 + 16);
+  if (key.length * 3 + 16 > stringBuf.length) stringBuf = new Uint8Array(key.length * 3 + 16);
   const end = writeUtf8(key, stringBuf, 0);
-  finish(EMPTY_STATE, stringBuf, 0, end);
+  zeroTail(stringBuf, end);
+  murmur3Continue(EMPTY, 0, stringBuf, end, true);
 }
 
 function hex32(n: number): string {
@@ -289,5 +320,5 @@ function hex32(n: number): string {
 /** The two 64-bit halves of murmur3_x64_128(utf8(key)) as 16-digit hex strings. */
 export function murmur3Hex(key: string): { h1: string; h2: string } {
   murmur3String(key);
-  return { h1: hex32(out.h1hi) + hex32(out.h1lo), h2: hex32(out.h2hi) + hex32(out.h2lo) };
+  return { h1: hex32(out[0]!) + hex32(out[1]!), h2: hex32(out[2]!) + hex32(out[3]!) };
 }

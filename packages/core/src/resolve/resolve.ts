@@ -62,6 +62,9 @@ function walk(
   frame: SegmentFrame,
 ): ResolvedFlag {
   let fallthroughs: FallthroughRecord[] | null = null;
+  // Consecutive rules usually randomize on the same field: read and check it once.
+  let lastSelector = '';
+  let lastUnit: string | null | undefined = null;
   const rules = flag.rules;
   for (let r = 0; r < rules.length; r++) {
     const rule = rules[r]!;
@@ -70,7 +73,11 @@ function walk(
     const segment = rule.segment;
     if (segment === null) continue;
 
-    let unit = unitOf(rule.readUnit(context));
+    if (rule.selector !== lastSelector) {
+      lastSelector = rule.selector;
+      lastUnit = unitOf(rule.readUnit(context));
+    }
+    let unit = lastUnit;
     if (unit === undefined) {
       // A full rollout with a blank selector needs no unit; elsewhere a bad key ends the flag.
       if (!rule.blankSelector || rule.fullRollout === null) {

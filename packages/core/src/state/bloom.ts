@@ -28,10 +28,10 @@ export class BloomFilter {
     if (this.bitCount === 0) return false;
     murmur3String(unit);
     // Guava: combined = h1; repeat k times: probe (combined & Long.MAX_VALUE) % bits; combined += h2.
-    let cHi = out.h1hi;
-    let cLo = out.h1lo;
-    const h2hi = out.h2hi;
-    const h2lo = out.h2lo;
+    let cHi = out[0]!;
+    let cLo = out[1]!;
+    const h2hi = out[2]!;
+    const h2lo = out[3]!;
     for (let i = 0; i < this.hashCount; i++) {
       const index = mod63(cHi & 0x7fffffff, cLo, this.bitCount);
       if ((this.words[index >>> 5]! & (1 << (index & 31))) === 0) return false;

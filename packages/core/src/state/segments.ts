@@ -257,8 +257,17 @@ function compileAttribute(raw: unknown, path: string, issues: IssueList): Target
     return alwaysFalse;
   }
   const read = compileContextPath(name);
+  const key = isPlainKey(name) ? name : null;
 
   const scalar = compileScalarRule(raw, path, issues);
+  if (scalar !== null && key !== null) {
+    // The common case, one call shorter: a top-level attribute read in place.
+    return (f) => {
+      const v = f.context[key];
+      if (Array.isArray(v)) return someOf(v, scalar);
+      return scalar(v);
+    };
+  }
   if (scalar !== null) {
     // A list attribute matches a scalar rule when any of its elements does.
     return (f) => {
@@ -292,6 +301,11 @@ function compileAttribute(raw: unknown, path: string, issues: IssueList): Target
   }
   // An attribute criterion without a rule this resolver knows matches nothing.
   return alwaysFalse;
+}
+
+/** A top-level context key that no object inherits, so it can be read without a guard. */
+function isPlainKey(name: string): boolean {
+  return !name.includes('.') && !(name in Object.prototype);
 }
 
 function someOf(list: readonly unknown[], p: ValuePredicate): boolean {
