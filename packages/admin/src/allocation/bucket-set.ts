@@ -101,7 +101,7 @@ function decode(encoded: string): Uint32Array {
   try {
     raw = gunzipSync(Buffer.from(encoded, 'base64'), { maxOutputLength: BYTES * 2 });
   } catch (error) {
-    throw new Error(`expected base64 of gzipped bitset bytes (${(error as Error).message})`);
+    throw new Error(`expected base64 of gzipped bitset bytes (${(error as Error).message})`, { cause: error });
   }
   if (raw.length > BYTES) throw new Error(`expected at most ${BYTES} bytes of bitset, got ${raw.length}`);
   const words = new Uint32Array(WORDS);

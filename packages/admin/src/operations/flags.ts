@@ -128,7 +128,7 @@ export function updateRule(workspace: Workspace, flagId: string, ruleId: string,
     ...(audienceChanged ? { segment: patch.segment, targeting: patch.targeting } : {}),
     sticky: { ...current.sticky, ...patch.sticky },
     enabled: current.state === 'ENABLED',
-  } as RuleInput;
+  };
   const rule = buildRule(workspace, flag, ruleId, merged, path);
   return { workspace: withRule(workspace, flag, rule), result: rule, warnings: [] };
 }

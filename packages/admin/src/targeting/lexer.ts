@@ -29,7 +29,7 @@ const TIMESTAMP =
   /^\d{4}-\d{2}-\d{2}(?:[Tt]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?)?(?:Z|z|[+-]\d{2}(?::?\d{2})?)?(?![\w.:-])/;
 const VERSION = /^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?(?![\w.])/;
 const NUMBER = /^-?(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][+-]?\d+)?(?![\w.])/;
-const WORD = /^[A-Za-z_$][A-Za-z0-9_$.\-]*/;
+const WORD = /^[A-Za-z_$][A-Za-z0-9_$.-]*/;
 const OPERATOR = /^(?:==|!=|<=|>=|<|>|=)/;
 
 export function tokenize(text: string, path: string): Token[] {

@@ -1,8 +1,23 @@
 import type { Command } from '../command.js';
+import { compile } from './compile.js';
 import { conformance } from './conformance.js';
 import { demo } from './demo.js';
+import { flags } from './flags.js';
+import { groups } from './groups.js';
 import { resolve } from './resolve.js';
+import { segments } from './segments.js';
+import { simulate } from './simulate.js';
 import { validate } from './validate.js';
 
 /** Every `allot` command, in the order `allot help` lists them. */
-export const commands: readonly Command[] = [resolve, validate, conformance, demo];
+export const commands: readonly Command[] = [
+  resolve,
+  validate,
+  conformance,
+  demo,
+  segments,
+  flags,
+  groups,
+  compile,
+  simulate,
+];
