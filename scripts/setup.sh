@@ -22,5 +22,8 @@ else
   pnpm install --reporter=silent
 fi
 
-log "building (tsc -b)"
-pnpm exec tsc -b
+# `--no-build` when the caller builds itself (scripts/check.sh counts the build as a check).
+if [ "${1:-}" != "--no-build" ]; then
+  log "building (tsc -b)"
+  pnpm exec tsc -b
+fi
