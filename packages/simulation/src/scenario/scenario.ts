@@ -12,6 +12,7 @@ import { parse as parseYaml } from 'yaml';
 import type { AttributeSpec, CheckOptions, ConfiguredStep, Coordination, ExclusionGroupSpec, Scenario } from '../types.js';
 import { ScenarioError } from './errors.js';
 import { attributes, isObject, num, populationSpec } from './population-spec.js';
+import { sketchSteps } from './sketch-steps.js';
 
 type Json = Record<string, unknown>;
 
@@ -164,10 +165,16 @@ export function scenarioFrom(doc: unknown, ctx: ScenarioContext, fallbackName = 
     const timeline = doc.timeline ?? [];
     if (!Array.isArray(timeline)) throw new ScenarioError('timeline', 'expected a list of steps');
     steps = ctx.workspaceCompiler(readReferenced(doc.workspace, ctx.baseDir, 'workspace'), timeline.map((t: unknown) => (isObject(t) ? t : {})), 'workspace');
+  } else if (doc.sketch !== undefined) {
+    const timeline = doc.timeline ?? [];
+    if (!Array.isArray(timeline)) throw new ScenarioError('timeline', 'expected a list of steps');
+    steps = sketchSteps(readReferenced(doc.sketch, ctx.baseDir, 'sketch'), timeline.map((t: unknown) => (isObject(t) ? t : {})));
+    const checks = isObject(doc.checks) ? doc.checks : {};
+    if (checks.groups !== undefined) steps = steps.map((s) => ({ ...s, groups: claimsOf({ groups: checks.groups }, 'checks', s).groups }));
   } else if (doc.state !== undefined) {
     steps = stateSteps(doc, ctx);
   } else {
-    throw new ScenarioError('scenario', 'expected a state (compiled resolver state, inline or a path) or a workspace');
+    throw new ScenarioError('scenario', 'expected a state (compiled resolver state, inline or a path), a sketch, or a workspace');
   }
   return {
     name: typeof doc.name === 'string' ? doc.name : fallbackName,
