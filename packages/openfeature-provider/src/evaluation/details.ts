@@ -14,7 +14,6 @@ import type { FlagValueType } from '../types.js';
 import type { FlagKey } from './flag-key.js';
 
 const TYPE_INDEX: Readonly<Record<FlagValueType, number>> = { boolean: 0, string: 1, number: 2, object: 3 };
-const hasOwn = Object.prototype.hasOwnProperty;
 const NO_METADATA: FlagMetadata = Object.freeze({});
 
 /** Details for a key whose flag the client does not have. */
@@ -131,7 +130,7 @@ export function valueAt(value: JsonValue, path: readonly string[]): JsonValue | 
   for (let i = 0; i < path.length; i++) {
     if (typeof current !== 'object' || current === null || Array.isArray(current)) return undefined;
     const step = path[i]!;
-    current = hasOwn.call(current, step) ? current[step] : undefined;
+    current = Object.hasOwn(current, step) ? current[step] : undefined;
   }
   return current;
 }

@@ -11,7 +11,8 @@ export class AllotEventEmitter extends EventEmitter<AllotEvents> {
   safeEmit<K extends keyof AllotEvents>(event: K, ...args: AllotEvents[K]): boolean {
     if (this.listenerCount(event) === 0) return false;
     try {
-      return this.emit(event as keyof AllotEvents, ...(args as AllotEvents[keyof AllotEvents]));
+      // EventEmitter's typing of rest arguments cannot follow K; the signature above checks them.
+      return (this.emit as (e: K, ...a: AllotEvents[K]) => boolean)(event, ...args);
     } catch (error) {
       console.error(`[allot] a listener of "${event}" threw:`, error);
       return true;

@@ -21,7 +21,7 @@ export function objectSource(json: unknown, options: ParseOptions = {}): ObjectS
       try {
         return Promise.resolve(compileState(json, description, options));
       } catch (error) {
-        return Promise.reject(error as Error);
+        return Promise.reject(error instanceof Error ? error : new Error(String(error)));
       }
     },
     stop(): Promise<void> {

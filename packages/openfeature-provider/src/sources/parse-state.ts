@@ -50,6 +50,9 @@ function isWorkspace(json: unknown): boolean {
   return typeof json === 'object' && json !== null && !Array.isArray(json) && 'workspace' in json && !('flags' in json && 'clients' in json);
 }
 
+/** Held in a variable so that TypeScript does not require the optional module at build time. */
+const ADMIN_MODULE: string = '@allot/admin';
+
 /** The part of `@allot/admin` a source uses. */
 interface AdminModule {
   compileWorkspaceText?: (text: string) => unknown;
@@ -58,7 +61,7 @@ interface AdminModule {
 async function parseWorkspace(input: unknown, origin: string, options: ParseOptions): Promise<LoadedState> {
   let admin: AdminModule;
   try {
-    admin = (await import('@allot/admin' as string)) as AdminModule;
+    admin = (await import(ADMIN_MODULE)) as AdminModule;
   } catch (error) {
     throw new SourceError(
       'ADMIN_MISSING',

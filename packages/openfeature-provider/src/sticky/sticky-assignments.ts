@@ -13,7 +13,6 @@ import type { StickyOptions, StickyStoreStatus } from '../types.js';
 import { StickyReads, type ReadOutcome } from './sticky-reads.js';
 import { WriteQueue } from './write-queue.js';
 
-const hasOwn = Object.prototype.hasOwnProperty;
 const NO_KEYS: ReadOutcome = Object.freeze({ records: [], status: 'ok' });
 
 export interface StickyReports {
@@ -46,7 +45,7 @@ export class StickyAccess implements MaterializationAccess {
   staleVariant(write: MaterializationWrite): string | undefined {
     const i = this.indexOf(write.unit, write.materialization);
     const map = i === -1 ? undefined : this.outcome.records?.[i]?.ruleToVariant;
-    if (map === undefined || !hasOwn.call(map, write.rule)) return undefined;
+    if (map === undefined || !Object.hasOwn(map, write.rule)) return undefined;
     const stored = map[write.rule];
     return stored === write.variant ? undefined : stored;
   }

@@ -46,7 +46,7 @@ export class WriteQueue {
     this.pending.set(id, { write, inFlight: false });
     const unitId = `${write.materialization}\u0000${write.unit}`;
     let rules = this.overlay.get(unitId);
-    if (rules === undefined) this.overlay.set(unitId, (rules = new Map()));
+    if (rules === undefined) this.overlay.set(unitId, (rules = new Map<string, string>()));
     if (!rules.has(write.rule)) rules.set(write.rule, write.variant);
     this.schedule(0);
     return true;
@@ -116,7 +116,7 @@ export class WriteQueue {
     try {
       sent = this.store.write(batch.map(([, p]) => p.write));
     } catch (error) {
-      sent = Promise.reject(error as Error);
+      sent = Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
     sent.then(
       () => {

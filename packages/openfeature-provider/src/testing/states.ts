@@ -64,10 +64,8 @@ export function testState(overrides: Record<string, Json> = {}): { [key: string]
       }),
     ]),
   };
-  for (const [name, value] of Object.entries(overrides)) {
-    if (value === null) delete flags[name];
-    else flags[name] = value;
-  }
+  for (const [name, value] of Object.entries(overrides)) flags[name] = value;
+  const kept = Object.fromEntries(Object.entries(flags).filter(([, value]) => value !== null));
   return {
     account: { name: 'accounts/test' },
     clients: {
@@ -91,6 +89,6 @@ export function testState(overrides: Record<string, Json> = {}): { [key: string]
       },
     },
     bitsets: { 'segments/everyone': 'ALL', 'segments/sweden': 'ALL' },
-    flags,
+    flags: kept,
   };
 }

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { testState, type Json } from '../testing/states.js';
+import { compileState } from './parse-state.js';
+import { changedFlags } from './changed-flags.js';
+
+type State = ReturnType<typeof testState>;
+const load = (json: State): ReturnType<typeof compileState> => compileState(json, 'test');
+
+function edit(change: (state: Record<string, Record<string, Json>>) => void): State {
+  const state = testState();
+  change(state as Record<string, Record<string, Json>>);
+  return state;
+}
+
+describe('changedFlags', () => {
+  const before = load(testState());
+
+  it('reports nothing for an identical state', () => {
+    expect(changedFlags(before, load(testState()))).toEqual([]);
+  });
+
+  it('reports a flag whose JSON changed, and added and removed flags', () => {
+    const after = load(testState({ 'flags/banner': null, 'flags/new': { name: 'flags/new', clients: ['clients/web'] } }));
+    expect(changedFlags(before, after)).toEqual(['flags/banner', 'flags/new']);
+  });
+
+  it('reports the flags that use a segment whose targeting or allocation changed', () => {
+    const retargeted = edit((s) => {
+      (s.segments!['segments/sweden'] as { targeting: unknown }).targeting = null;
+    });
+    expect(changedFlags(before, load(retargeted))).toEqual(['flags/nordic']);
+    const reallocated = edit((s) => {
+      s.bitsets!['segments/sweden'] = [1, 2, 3];
+    });
+    expect(changedFlags(before, load(reallocated))).toEqual(['flags/nordic']);
+  });
+
+  it('reports every flag when the clients change', () => {
+    const after = edit((s) => {
+      delete s.clients!['secret-ios'];
+    });
+    expect(changedFlags(before, load(after))).toEqual([...before.state.flags.keys()].sort());
+  });
+});
