@@ -126,8 +126,11 @@ export interface StepPlan {
   readonly segments: readonly PlanSegment[];
   /** Conflicting segment pairs (indices) with the buckets they share (must be 0). */
   readonly conflicts: readonly { readonly a: number; readonly b: number; readonly sharedBuckets: number }[];
-  /** Non-conflicting, partially allocated segment pairs with their shared buckets. */
-  readonly segmentPairs: readonly { readonly a: number; readonly b: number; readonly sharedBuckets: number }[];
+  /**
+   * Non-conflicting, partially allocated segment pairs, counted within the buckets held by no
+   * segment conflicting with either (`universe`): buckets of each, and shared.
+   */
+  readonly segmentPairs: readonly { readonly a: number; readonly b: number; readonly universe: number; readonly inA: number; readonly inB: number; readonly sharedBuckets: number }[];
   readonly flags: readonly PlanFlag[];
   readonly groups: readonly { readonly name: string; readonly members: readonly { readonly flag: number; readonly segment: string }[] }[];
   /** Split rules in different flags, tested for independence: [flag, rule] pairs. */

@@ -98,19 +98,17 @@ function stepChecks(step: StepPlan, counts: readonly number[], out: Draft[]): vo
   });
 
   for (const p of step.segmentPairs) {
-    const a = step.segments[p.a]!.buckets;
-    const b = step.segments[p.b]!.buckets;
-    if (a === 0 || b === 0 || a === SEGMENT_BUCKETS || b === SEGMENT_BUCKETS) continue;
-    const table = [
-      [p.sharedBuckets, a - p.sharedBuckets],
-      [b - p.sharedBuckets, SEGMENT_BUCKETS - a - b + p.sharedBuckets],
-    ];
-    const r = chiSquareIndependence(table);
+    const { universe: u, inA: a, inB: b, sharedBuckets: both } = p;
+    if (a === 0 || b === 0 || a === u || b === u) continue;
+    const r = chiSquareIndependence([
+      [both, a - both],
+      [b - both, u - a - b + both],
+    ]);
     out.push({
       kind: 'independence',
       step: step.label,
       subject: `${segName(p.a)} × ${segName(p.b)} (allocation)`,
-      detail: `${count(p.sharedBuckets)} buckets shared, ${count((a * b) / SEGMENT_BUCKETS)} expected if allocated independently; Cramér's V ${r.cramersV.toFixed(4)}`,
+      detail: `${count(both)} buckets shared, ${count((a * b) / u)} expected if allocated independently (within the ${count(u)} buckets open to both); Cramér's V ${r.cramersV.toFixed(4)}`,
       statistic: r.statistic,
       df: r.df,
       pValue: r.pValue,

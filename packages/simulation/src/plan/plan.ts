@@ -38,6 +38,35 @@ export function sharedBuckets(a: Uint8Array | null, b: Uint8Array | null, negate
   return n;
 }
 
+/**
+ * Buckets of two segments counted within the space both could be allocated in: buckets held
+ * by no segment that conflicts with either. Within it, independently allocated segments are
+ * independent random subsets (outside it, shared exclusions make them correlated by design).
+ */
+function pairWithin(a: Uint8Array, b: Uint8Array, excluded: readonly (Uint8Array | null)[]): { universe: number; inA: number; inB: number; sharedBuckets: number } {
+  let universe = 0;
+  let inA = 0;
+  let inB = 0;
+  let shared = 0;
+  for (let i = 0; i < a.length; i++) {
+    let free = 0xff;
+    for (const x of excluded) free &= x === null ? 0 : ~x[i]!;
+    const fa = a[i]! & free;
+    const fb = b[i]! & free;
+    universe += bitCount(free);
+    inA += bitCount(fa);
+    inB += bitCount(fb);
+    shared += bitCount(fa & fb);
+  }
+  return { universe, inA, inB, sharedBuckets: shared };
+}
+
+function bitCount(x: number): number {
+  let n = 0;
+  for (let v = x & 0xff; v !== 0; v &= v - 1) n++;
+  return n;
+}
+
 /** Symmetric conflict: one's exclusiveTo meets the other's exclusivityTags. */
 export function conflicts(a: Coordination | undefined, b: Coordination | undefined): boolean {
   if (a === undefined || b === undefined) return false;
@@ -120,7 +149,7 @@ function planStep(step: ConfiguredStep, secret: string, previous: PlannedStep | 
       if (conflicts(step.coordination[sa.name], step.coordination[sb.name])) {
         conflictList.push({ a, b, sharedBuckets: sharedBuckets(sa.bits, sb.bits) });
       } else if (sa.bits !== null && sb.bits !== null) {
-        pairList.push({ a, b, sharedBuckets: sharedBuckets(sa.bits, sb.bits) });
+        pairList.push({ a, b, ...pairWithin(sa.bits, sb.bits, segments.filter((x) => x !== sa && x !== sb && (conflicts(step.coordination[sa.name], step.coordination[x.name]) || conflicts(step.coordination[sb.name], step.coordination[x.name]))).map((x) => x.bits)) });
       }
     }
   }
