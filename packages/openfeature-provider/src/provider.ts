@@ -55,7 +55,7 @@ export class AllotProvider implements Provider {
         ? null
         : new StickyAssignments(store, options.sticky ?? {}, {
             status: (status, error) => this.allotEvents.safeEmit('sticky-store', status, error),
-            writeFailed: (error) => this.allotEvents.safeEmit('sticky-store', 'error', error),
+            writeFailed: (error) => this.allotEvents.safeEmit('sticky-write-retry', error, this.pendingStickyWrites),
             lost: (count, reason) => this.allotEvents.safeEmit('sticky-writes-lost', count, reason),
           });
     const exposure = options.exposure;

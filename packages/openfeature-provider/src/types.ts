@@ -120,6 +120,8 @@ export interface AllotEvents {
   track: [event: TrackEvent];
   /** The sticky store changed health: failing (`error`, `timeout`, `unavailable`) or back (`ok`). */
   'sticky-store': [status: StickyStoreStatus, error: Error | undefined];
+  /** A batch of sticky writes failed; they stay queued and are retried with back-off. */
+  'sticky-write-retry': [error: Error, pending: number];
   /** Writes refused because the queue was full, or given up on at close. */
   'sticky-writes-lost': [count: number, reason: 'queue-full' | 'closed'];
   /** A state was rejected (the last good one stays). */
