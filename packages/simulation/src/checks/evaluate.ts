@@ -135,8 +135,7 @@ function stepChecks(step: StepPlan, counts: readonly number[], out: Draft[]): vo
     const left = at(L.monotoneLeft[i]!);
     out.push({ kind: 'monotonicity', step: step.label, subject: segName(m.segment), passed: left === 0 && m.lostBuckets === 0, detail: `${count(left)} units left the segment; ${count(m.lostBuckets)} buckets dropped from its allocation` });
   });
-  step.flags.forEach((f, fi) =>
-    f.rules.forEach((r, ri) => {
+  step.flags.forEach((f, fi) => { f.rules.forEach((r, ri) => {
       if (r.sticky === null) return;
       const checked = at(L.stickyChecked[fi]![ri]!);
       if (checked > 0) {
@@ -147,14 +146,14 @@ function stepChecks(step: StepPlan, counts: readonly number[], out: Draft[]): vo
         const admitted = at(L.intakeNew[fi]![ri]!);
         out.push({ kind: 'paused-intake', step: step.label, subject: `${f.name} · ${r.name}`, passed: admitted === 0, detail: `${count(admitted)} units admitted with intake paused` });
       }
-    }),
+    }); },
   );
 }
 
 /** Every check of a run, Bonferroni-corrected at `plan.checks.alpha`. */
 export function evaluateChecks(plan: Plan, tally: Tally): { checks: CheckResult[]; tests: number } {
   const drafts: Draft[] = [];
-  plan.steps.forEach((step, k) => stepChecks(step, tally.counts[k]!, drafts));
+  plan.steps.forEach((step, k) => { stepChecks(step, tally.counts[k]!, drafts); });
   const tests = drafts.filter((d) => d.pValue !== undefined).length;
   const threshold = plan.checks.alpha / Math.max(1, tests);
   const checks = drafts.map((d): CheckResult => {

@@ -174,7 +174,7 @@ function planStep(step: ConfiguredStep, secret: string, previous: PlannedStep | 
   }));
   const allowed = (x: string, y: string): boolean => allow.some(([p, q]) => (p === x && q === y) || (p === y && q === x));
   const splits: [number, number][] = [];
-  flags.forEach((f, fi) => f.rules.forEach((r, ri) => { if (r.split) splits.push([fi, ri]); }));
+  flags.forEach((f, fi) => { f.rules.forEach((r, ri) => { if (r.split) splits.push([fi, ri]); }); });
   const experimentPairs: StepPlan['experimentPairs'][number][] = [];
   for (let i = 0; i < splits.length; i++) {
     for (let j = i + 1; j < splits.length; j++) {
@@ -186,7 +186,8 @@ function planStep(step: ConfiguredStep, secret: string, previous: PlannedStep | 
       if (allowed(fa.name, fb.name)) continue;
       const sa = fa.rules[a[1]]!.segment;
       const sb = fb.rules[b[1]]!.segment;
-      if (conflicts(step.coordination[sa], step.coordination[sb])) continue;
+      // A segment does not conflict with itself: two experiments hashing on one segment are tested.
+      if (sa !== sb && conflicts(step.coordination[sa], step.coordination[sb])) continue;
       experimentPairs.push({ a, b });
     }
   }

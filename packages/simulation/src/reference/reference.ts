@@ -128,7 +128,8 @@ export class ReferenceModel {
 
   constructor(state: unknown) {
     const root = obj(state);
-    this.accountId = String(obj(root.account).name ?? '').replace(/^accounts\//, '');
+    const account = obj(root.account).name;
+    this.accountId = (typeof account === 'string' ? account : '').replace(/^accounts\//, '');
     this.salt = new HashPrefix(`MegaSalt-${this.accountId}|`);
     const blooms = new Set(Object.keys(obj(root.bloomFilters)));
     const bitsets = obj(root.bitsets);
@@ -163,14 +164,14 @@ export class ReferenceModel {
           ranges: list(o.bucketRanges).map((b) => [Number(obj(b).lower ?? 0), Number(obj(b).upper)] as const),
         };
       });
-      const segmentName = String(rule.segment ?? '');
+      const segmentName = typeof rule.segment === 'string' ? rule.segment : '';
       const selector = typeof rule.targetingKeySelector === 'string' ? rule.targetingKeySelector.trim() : '';
       const mat = rule.materializationSpec === undefined || rule.materializationSpec === null ? null : obj(rule.materializationSpec);
       const mode = obj(mat?.mode);
       const read = typeof mat?.readMaterialization === 'string' ? mat.readMaterialization : '';
       const write = typeof mat?.writeMaterialization === 'string' ? mat.writeMaterialization : '';
       return {
-        name: String(rule.name ?? ''),
+        name: typeof rule.name === 'string' ? rule.name : '',
         segmentName,
         segment: this.segments.get(segmentName) ?? null,
         enabled: rule.enabled === true,

@@ -38,7 +38,7 @@ function parseValue(raw: unknown): Value {
   if (typeof o.timestampValue === 'string') return { kind: 'timestamp', t: parseTimestamp(o.timestampValue) };
   if (o.versionValue !== undefined) {
     const v = obj(o.versionValue);
-    return { kind: 'version', s: typeof v?.version === 'string' ? v.version : String(o.versionValue) };
+    return { kind: 'version', s: typeof v?.version === 'string' ? v.version : typeof o.versionValue === 'string' ? o.versionValue : '' };
   }
   return { kind: 'null' };
 }

@@ -164,7 +164,7 @@ function countUnit(step: PreparedStep, prev: PreparedStep | null, i: number, sto
   const segmentBits = step.segmentBits;
   let n = 0;
   for (let s = 0; s < S; s++) {
-    const bits = segmentBits[s]!;
+    const bits = segmentBits[s] as Uint8Array | null;
     const inside = bits === null || (bits[bucket >> 3]! & (1 << (bucket & 7))) !== 0;
     members[s] = inside ? 1 : 0;
     if (inside) {

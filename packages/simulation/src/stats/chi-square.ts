@@ -55,12 +55,11 @@ export function chiSquareIndependence(table: readonly (readonly number[])[]): Co
   const rowSums = rows.map((row) => cols.reduce((a, j) => a + row[j]!, 0));
   const colSums = cols.map((j) => rows.reduce((a, row) => a + row[j]!, 0));
   let statistic = 0;
-  rows.forEach((row, i) =>
-    cols.forEach((j, jj) => {
+  rows.forEach((row, i) => { cols.forEach((j, jj) => {
       const expected = (rowSums[i]! * colSums[jj]!) / n;
       const d = row[j]! - expected;
       statistic += (d * d) / expected;
-    }),
+    }); },
   );
   const df = (rows.length - 1) * (cols.length - 1);
   const k = Math.min(rows.length, cols.length) - 1;
