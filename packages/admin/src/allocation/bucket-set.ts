@@ -78,7 +78,7 @@ export class BucketSet {
 
   /** Base64 of the gzipped bytes: the workspace and the compiled state store this. */
   encoded(): string {
-    this.encodedCache ??= gzipSync(this.bytes(), { level: 9 }).toString('base64');
+    this.encodedCache ??= gzipSync(this.bytes(), { level: 6 }).toString('base64');
     return this.encodedCache;
   }
 

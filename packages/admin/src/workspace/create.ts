@@ -9,6 +9,8 @@ export interface NewWorkspaceOptions {
   readonly seed?: string;
   /** Environments; `["production"]` by default. */
   readonly environments?: readonly string[];
+  /** The default client's secret; a fresh random one by default. */
+  readonly clientSecret?: string;
 }
 
 /**
@@ -21,7 +23,7 @@ export function newWorkspace(options: NewWorkspaceOptions = {}): Workspace {
     account: options.account ?? `allot-${randomBytes(6).toString('hex')}`,
     seed: options.seed ?? randomBytes(16).toString('hex'),
     environments,
-    clients: [{ id: 'default', displayName: 'Default client', secret: `secret-${randomBytes(16).toString('hex')}`, environments }],
+    clients: [{ id: 'default', displayName: 'Default client', secret: options.clientSecret ?? `secret-${randomBytes(16).toString('hex')}`, environments }],
     segments: [],
     flags: [],
     groups: [],
