@@ -1,6 +1,6 @@
 /**
  * Turning bytes from a file or a response into a compiled state. Resolver-state JSON is
- * loaded by core; a workspace document (YAML, or JSON with a `workspace` marker) is compiled
+ * loaded by core; a workspace document (YAML, or JSON with the `allot: 1` marker) is compiled
  * by `@allot/admin`, imported only when one is met so that applications that load states
  * never need it.
  */
@@ -45,9 +45,9 @@ export function compileState(json: unknown, origin: string, options: ParseOption
   return { state: result.state, json: typeof json === 'string' ? (JSON.parse(json) as unknown) : json, origin };
 }
 
-/** A workspace document rather than a resolver state: admin's documents say so at the top. */
+/** A workspace document rather than a resolver state: admin's documents carry `allot: <format version>`. */
 function isWorkspace(json: unknown): boolean {
-  return typeof json === 'object' && json !== null && !Array.isArray(json) && 'workspace' in json && !('flags' in json && 'clients' in json);
+  return typeof json === 'object' && json !== null && !Array.isArray(json) && 'allot' in json;
 }
 
 /** Held in a variable so that TypeScript does not require the optional module at build time. */
@@ -55,7 +55,8 @@ const ADMIN_MODULE: string = '@allot/admin';
 
 /** The part of `@allot/admin` a source uses. */
 interface AdminModule {
-  compileWorkspaceText?: (text: string) => unknown;
+  parseWorkspace?: (text: string, options: { source?: string }) => unknown;
+  compileState?: (workspace: never) => unknown;
 }
 
 async function parseWorkspace(input: unknown, origin: string, options: ParseOptions): Promise<LoadedState> {
@@ -70,14 +71,16 @@ async function parseWorkspace(input: unknown, origin: string, options: ParseOpti
       { cause: error },
     );
   }
-  if (typeof admin.compileWorkspaceText !== 'function') {
+  if (typeof admin.parseWorkspace !== 'function' || typeof admin.compileState !== 'function') {
     throw new SourceError('ADMIN_MISSING', `${origin}: the installed @allot/admin cannot compile workspace documents; upgrade it`);
   }
   let state: unknown;
   try {
-    state = admin.compileWorkspaceText(typeof input === 'string' ? input : JSON.stringify(input));
+    const workspace = admin.parseWorkspace(typeof input === 'string' ? input : JSON.stringify(input), { source: origin });
+    state = admin.compileState(workspace as never);
   } catch (error) {
-    throw new SourceError('INVALID_STATE', `${origin}: the workspace does not compile: ${(error as Error).message}`, [], { cause: error });
+    // admin's messages already name the document and the path of each problem.
+    throw new SourceError('INVALID_STATE', (error as Error).message, [], { cause: error });
   }
   return compileState(state, origin, options);
 }
