@@ -52,7 +52,7 @@ export interface ParseOptions {
 export function parseWorkspace(text: string, options: ParseOptions = {}): Workspace {
   let data: unknown;
   try {
-    data = parseYaml(text, { uniqueKeys: true, maxAliasCount: 0 });
+    data = parseYaml(text, { uniqueKeys: true });
   } catch (error) {
     const message = error instanceof YAMLParseError ? error.message : (error as Error).message;
     throw invalidWorkspace([{ path: '(document)', message: `not valid YAML or JSON: ${message}` }], options.source);

@@ -1,0 +1,89 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { beforeEach, describe, expect, it } from 'vitest';
+
+import { AdminError } from '../errors.js';
+import { allocateSegment, createSegment } from '../operations/segments.js';
+import { parseWorkspace } from '../workspace/parse.js';
+import { etagOf, WorkspaceFile } from './workspace-file.js';
+
+const DIST = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'allot-ws-'));
+});
+
+describe('WorkspaceFile', () => {
+  it('creates the file on demand, returns etags that follow the bytes, and refuses a stale If-Match', async () => {
+    const file = new WorkspaceFile(join(dir, 'ws.yaml'));
+    await expect(file.read()).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    const first = await file.update((ws) => createSegment(ws, { id: 'a' }), { create: { account: 'acct', seed: 'seed' } });
+    expect(first.created).toBe(true);
+    expect(first.etag).toBe(etagOf(readFileSync(file.path)));
+    const second = await file.update((ws) => createSegment(ws, { id: 'b' }), { ifMatch: first.etag });
+    expect(second.etag).not.toBe(first.etag);
+    await expect(file.update((ws) => createSegment(ws, { id: 'c' }), { ifMatch: first.etag })).rejects.toMatchObject({ code: 'ETAG_MISMATCH' });
+    expect((await file.read()).workspace.segments.map((s) => s.id)).toEqual(['a', 'b']);
+  });
+
+  it('leaves the file byte-for-byte unchanged when the operation fails', async () => {
+    const file = new WorkspaceFile(join(dir, 'ws.json'));
+    await file.update((ws) => createSegment(ws, { id: 'big', proportion: 0.8, exclusivityTags: ['t'], exclusiveTo: ['t'] }), { create: true });
+    await file.update((ws) => allocateSegment(ws, 'big'));
+    await file.update((ws) => createSegment(ws, { id: 'more', proportion: 0.3, exclusivityTags: ['t'], exclusiveTo: ['t'] }));
+    const before = readFileSync(file.path, 'utf8');
+    expect(before.startsWith('{')).toBe(true); // .json files are written as JSON
+    const error = await file.update((ws) => allocateSegment(ws, 'more')).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AdminError);
+    expect((error as AdminError).space).toEqual({ segment: 'more', conflicting: ['big'], needed: 300_000, free: 200_000 });
+    expect(readFileSync(file.path, 'utf8')).toBe(before);
+    expect(existsSync(`${file.path}.lock`)).toBe(false);
+  });
+
+  it('breaks a stale lock left by a dead process', async () => {
+    const file = new WorkspaceFile(join(dir, 'ws.yaml'), { lock: { timeoutMs: 5_000 } });
+    writeFileSync(`${file.path}.lock`, JSON.stringify({ host: (await import('node:os')).hostname(), pid: 2 ** 22 + 12345, token: 'dead' }));
+    await file.update((ws) => createSegment(ws, { id: 'a' }), { create: true });
+    expect((await file.read()).workspace.segments).toHaveLength(1);
+  });
+
+  it('times out on a live lock', async () => {
+    const file = new WorkspaceFile(join(dir, 'ws.yaml'), { lock: { timeoutMs: 200 } });
+    writeFileSync(`${file.path}.lock`, JSON.stringify({ host: (await import('node:os')).hostname(), pid: process.pid, token: 'mine' }));
+    await expect(file.update((ws) => createSegment(ws, { id: 'a' }), { create: true })).rejects.toMatchObject({ code: 'LOCK_TIMEOUT' });
+  });
+
+  it('two processes updating one file never lose an update', async () => {
+    const path = join(dir, 'ws.yaml');
+    const file = new WorkspaceFile(path);
+    await file.update((ws) => ({ workspace: ws, result: null, warnings: [] }), { create: { account: 'acct', seed: 'seed' } });
+    const N = 12;
+    const script = `
+      const a = await import(${JSON.stringify(DIST)});
+      const file = new a.WorkspaceFile(${JSON.stringify(path)});
+      const who = process.argv[1];
+      for (let i = 0; i < ${N}; i++) {
+        await file.update((ws) => a.createSegment(ws, { id: who + '-' + i, proportion: 0.03, exclusivityTags: ['shared'], exclusiveTo: ['shared'] }));
+        await file.update((ws) => a.allocateSegment(ws, who + '-' + i));
+      }`;
+    const run = (who: string): Promise<number> =>
+      new Promise((resolve, reject) => {
+        const child = spawn(process.execPath, ['--input-type=module', '-e', script, who], { stdio: ['ignore', 'inherit', 'inherit'] });
+        child.on('error', reject);
+        child.on('exit', (code) => {
+          resolve(code ?? -1);
+        });
+      });
+    expect(await Promise.all([run('p'), run('q')])).toEqual([0, 0]);
+    const ws = parseWorkspace(readFileSync(path, 'utf8')); // parsing checks exclusivity too
+    expect(ws.segments.map((s) => s.id).sort()).toEqual(
+      [...Array.from({ length: N }, (_, i) => `p-${i}`), ...Array.from({ length: N }, (_, i) => `q-${i}`)].sort(),
+    );
+    expect(ws.segments.every((s) => s.state === 'ALLOCATED' && s.buckets!.count === 30_000)).toBe(true);
+  });
+});
