@@ -131,7 +131,7 @@ export class AllotProvider implements Provider {
   resolveAll(context: EvaluationContext): Promise<FlagBundle> {
     const current = this.tracker.current;
     const ctx = coreContext(context);
-    if (current === null || this.sticky === null) return Promise.resolve(this.bundle(current, ctx, null));
+    if (current === null || this.sticky === null || !current.usesStore) return Promise.resolve(this.bundle(current, ctx, null));
     const flags = current.state.flagsOf(current.client);
     const keys = requiredReads(current.client, flags, ctx);
     const outcome = this.sticky.read(keys);
@@ -146,7 +146,7 @@ export class AllotProvider implements Provider {
   resolveAllSync(context: EvaluationContext): FlagBundle {
     const current = this.tracker.current;
     const ctx = coreContext(context);
-    if (current === null || this.sticky === null) return this.bundle(current, ctx, null);
+    if (current === null || this.sticky === null || !current.usesStore) return this.bundle(current, ctx, null);
     const keys = requiredReads(current.client, current.state.flagsOf(current.client), ctx);
     return this.bundle(current, ctx, this.sticky.access(keys, this.sticky.readSyncOnly(keys)));
   }

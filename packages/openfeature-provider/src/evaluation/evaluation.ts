@@ -11,6 +11,8 @@ export interface Evaluation {
   readonly state: ResolverState;
   readonly client: CompiledClient;
   readonly keys: FlagKeys;
+  /** Whether any flag of the client reads or writes sticky assignments. */
+  readonly usesStore: boolean;
 }
 
 /** Thrown when the state has no usable client; the message lists the clients it has. */
@@ -38,5 +40,8 @@ export function evaluationOf(loaded: LoadedState, clientSecret: string | undefin
   } else {
     throw new ClientError(`${loaded.origin}: the state has ${state.clients.size} clients (${names}); pass clientSecret to choose one`);
   }
-  return { loaded, state, client, keys: new FlagKeys(state, client) };
+  const usesStore = state.flagsOf(client).some((flag) =>
+    flag.rules.some((rule) => rule.enabled && (rule.materialization !== null || (rule.segment?.materializations.length ?? 0) > 0)),
+  );
+  return { loaded, state, client, keys: new FlagKeys(state, client), usesStore };
 }
