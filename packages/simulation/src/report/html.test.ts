@@ -41,7 +41,7 @@ describe('HTML report', () => {
     try {
       const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
       await page.goto(pathToFileURL(file).href);
-      const charts = await page.$$eval('svg.chart', (svgs) =>
+      const charts: { kind: string | null; width: number; height: number; shapes: number; bar: number }[] = await page.$$eval('svg.chart', (svgs) =>
         svgs.map((svg) => {
           const box = svg.getBoundingClientRect();
           const bar = svg.querySelector('rect.bar');
