@@ -89,7 +89,7 @@ export class WorkspaceFile {
         before = newWorkspace(options.create === true ? {} : options.create);
         created = true;
       } else {
-        before = parseWorkspace(text, { source: this.path });
+        before = parseWorkspace(text, { source: this.path, retainBitsets: true });
       }
       const etag = text === null ? '' : etagOf(text);
       if (options.ifMatch !== undefined && options.ifMatch !== etag) {

@@ -5,14 +5,18 @@
  * invariant is refused with the path of the problem.
  */
 import { bucketsFor } from '../allocation/allocator.js';
-import { popcount, WORDS } from '../allocation/bucket-set.js';
+import { WORDS } from '../allocation/bucket-set.js';
 import type { WorkspaceIssue } from '../errors.js';
 import { segmentReferences } from '../targeting/ast.js';
 import type { Rule, Segment, Workspace } from './model.js';
 import { groupTag, isGroupTag } from './names.js';
 
-/** Every consistency problem of `workspace` (empty when it is sound). */
-export function checkWorkspace(workspace: Workspace): WorkspaceIssue[] {
+/**
+ * Every consistency problem of `workspace` (empty when it is sound). The check decodes
+ * every bitset; with `retainBitsets` false they are released afterwards, keeping memory
+ * flat for a workspace that is only compiled.
+ */
+export function checkWorkspace(workspace: Workspace, retainBitsets = false): WorkspaceIssue[] {
   const issues: WorkspaceIssue[] = [];
   const add = (path: string, message: string): void => {
     issues.push({ path, message });
@@ -33,8 +37,7 @@ export function checkWorkspace(workspace: Workspace): WorkspaceIssue[] {
   for (const s of workspace.segments) checkSegment(s, segments, add);
   checkGroups(workspace, segments, add);
   checkExclusivity(workspace.segments, add);
-  // The check decoded every bitset; keep memory flat for workspaces that are only compiled.
-  for (const s of workspace.segments) s.buckets?.release();
+  if (!retainBitsets) for (const s of workspace.segments) s.buckets?.release();
 
   const clients = new Set(workspace.clients.map((c) => c.id));
   for (const f of workspace.flags) {
@@ -153,9 +156,9 @@ function checkExclusivity(all: readonly Segment[], add: Add): void {
       const acc = byTag.get(t);
       if (acc === undefined) continue;
       const region = s.exclusivityTags.includes(t) ? acc.twice : acc.once;
-      const overlap = new Uint32Array(WORDS);
-      for (let i = 0; i < WORDS; i++) overlap[i] = w[i]! & region[i]!;
-      if (popcount(overlap) === 0) continue;
+      let i = 0;
+      while (i < WORDS && (w[i]! & region[i]!) === 0) i++;
+      if (i === WORDS) continue;
       const others = acc.holders.filter((o) => o !== s && sharesBuckets(s, o)).map((o) => o.id);
       add(
         `segments.${s.id}.buckets`,

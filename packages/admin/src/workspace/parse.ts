@@ -46,18 +46,32 @@ import { canonicalTags, idProblem, isGroupTag, tagProblem } from './names.js';
 export interface ParseOptions {
   /** Where the text came from (a file name), for error messages. */
   readonly source?: string;
+  /**
+   * Keep the bitsets decoded by the consistency check (faster operations that follow, 125 KB
+   * per allocated segment); by default they are released, as compiling never needs them.
+   */
+  readonly retainBitsets?: boolean;
 }
 
 /** Parses a workspace document (YAML, or JSON, which is YAML too). Throws INVALID_WORKSPACE. */
 export function parseWorkspace(text: string, options: ParseOptions = {}): Workspace {
   let data: unknown;
   try {
-    data = parseYaml(text, { uniqueKeys: true });
+    // JSON is YAML too, but JSON.parse reads it ten times faster.
+    data = /^\s*\{/.test(text) ? parseJson(text) : parseYaml(text, { uniqueKeys: true });
   } catch (error) {
     const message = error instanceof YAMLParseError ? error.message : (error as Error).message;
     throw invalidWorkspace([{ path: '(document)', message: `not valid YAML or JSON: ${message}` }], options.source);
   }
   return workspaceFromData(data, options);
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return parseYaml(text, { uniqueKeys: true }); // for its error message with a position
+  }
 }
 
 /** A workspace from already-parsed document data. Throws INVALID_WORKSPACE. */
@@ -80,7 +94,7 @@ export function workspaceFromData(data: unknown, options: ParseOptions = {}): Wo
     flags: entries(data, 'flags', issues).map(([id, raw, path]) => readFlag(id, raw, path, issues)),
     groups: entries(data, 'groups', issues).map(([id, raw, path]) => readGroup(id, raw, path, issues)),
   };
-  if (issues.items.length === 0) issues.items.push(...checkWorkspace(workspace));
+  if (issues.items.length === 0) issues.items.push(...checkWorkspace(workspace, options.retainBitsets ?? false));
   if (issues.items.length > 0) throw invalidWorkspace(issues.items, options.source);
   return workspace;
 }
