@@ -248,7 +248,7 @@ describe('exposures', () => {
       ['user-2', 'flags/checkout', 'treatment'],
       ['user-1', 'flags/checkout', 'control'],
     ]);
-    expect(exposures[0]).toMatchObject({ rule: 'flags/checkout/rules/ab', assignmentId: 'ab-treatment', context: { targeting_key: 'user-2' } });
+    expect(exposures[0]).toMatchObject({ rule: 'flags/checkout/rules/ab', assignmentId: 'ab-treatment', context: { targetingKey: 'user-2' } });
   });
 
   it('survives an exposure callback that throws', async () => {

@@ -57,7 +57,7 @@ export interface Exposure {
   readonly assignmentKind: 'split' | 'rollout' | 'sticky' | 'none';
   /** Fallthrough assignments passed on the way (exposed for analysis, not served). */
   readonly fallthroughs: readonly FallthroughRecord[];
-  /** The evaluation context the flag was resolved with (`targeting_key` set). */
+  /** The evaluation context the flag was resolved with, as the caller gave it. */
   readonly context: CoreContext;
   /** Epoch milliseconds. */
   readonly time: number;

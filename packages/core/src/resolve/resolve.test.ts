@@ -90,6 +90,24 @@ describe('units (the randomization field)', () => {
     expect(one(state, 'split', {}).reason).toBe('RESOLVE_REASON_NO_SEGMENT_MATCH');
   });
 
+  it('reads targetingKeyAlias (e.g. OpenFeature targetingKey) when the context has no targeting_key', () => {
+    const json = buildState({
+      segments: { everyone: {}, listed: { targeting: only(attr('targeting_key', { setRule: { values: [str('u1')] } })) } },
+      flags: {
+        split: { variants: onOff, rules: [{ segment: 'everyone', assignments: [{ serve: 'on', ranges: [[0, 500]] }, { serve: 'off', ranges: [[500, 1000]] }] }] },
+        listed: { variants: onOff, rules: [rollout('listed', 'on', { selector: 'targeting_key' })] },
+      },
+    });
+    const aliased = loadState(json, { targetingKeyAlias: 'targetingKey' });
+    const plain = loadState(json);
+    for (const unit of ['a', 'b', 'c', 'd']) {
+      expect(one(aliased, 'split', { targetingKey: unit }).variant).toBe(one(plain, 'split', { targeting_key: unit }).variant);
+    }
+    expect(one(aliased, 'listed', { targetingKey: 'u1' }).variant).toBe('on');
+    expect(one(aliased, 'listed', { targetingKey: 'u1', targeting_key: 'u2' }).reason).toBe('RESOLVE_REASON_NO_SEGMENT_MATCH');
+    expect(one(plain, 'split', { targetingKey: 'a' }).reason).toBe('RESOLVE_REASON_NO_SEGMENT_MATCH');
+  });
+
   it('reaches a nested field with a dotted selector', () => {
     expect(one(state, 'nested', { user: { id: 'u1' }, country: 'SE' }).variant).toBe('on');
     expect(one(state, 'nested', { user: 'u1', country: 'SE' }).reason).toBe('RESOLVE_REASON_NO_SEGMENT_MATCH');

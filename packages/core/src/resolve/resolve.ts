@@ -41,7 +41,8 @@ export function resolveFlag(
     state.busy === 0 ? state.frame : { context, unit: null, access, saltUnit: null, saltBucket: 0 };
   frame.context = context;
   frame.access = access;
-  frame.saltUnit = null;
+  // frame.saltUnit is kept: a unit's account-salt bucket is the same for every flag of the
+  // state, so resolving several flags for one unit hashes the salt once.
   state.busy++;
   try {
     return walk(client, flag, context, access, frame);

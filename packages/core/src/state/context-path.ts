@@ -19,7 +19,20 @@ function inherited(key: string): boolean {
 
 const hasOwn = (o: object, key: string): boolean => Object.prototype.hasOwnProperty.call(o, key);
 
-export function compileContextPath(selector: string): ContextReader {
+/**
+ * Compiles a dotted selector. With `targetingKeyAlias` (e.g. OpenFeature's `targetingKey`),
+ * the selector `targeting_key` reads that field when the context has no `targeting_key`, so
+ * a caller need not copy its context to rename the field.
+ */
+export function compileContextPath(selector: string, targetingKeyAlias = ''): ContextReader {
+  if (selector === 'targeting_key' && targetingKeyAlias !== '' && targetingKeyAlias !== selector) {
+    const direct = compileContextPath(selector);
+    const alias = compileContextPath(targetingKeyAlias);
+    return (c) => {
+      const v = direct(c);
+      return v === undefined ? alias(c) : v;
+    };
+  }
   const keys = selector.split('.');
   if (keys.length === 1) {
     const key = selector;

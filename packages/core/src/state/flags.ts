@@ -161,6 +161,7 @@ export function compileFlag(
   path: string,
   segments: ReadonlyMap<string, CompiledSegment>,
   issues: IssueList,
+  targetingKeyAlias = '',
 ): CompiledFlag | undefined {
   const obj = readObject(raw, path, issues);
   if (!obj) return undefined;
@@ -188,7 +189,7 @@ export function compileFlag(
   const ruleList = readArray(own(obj, 'rules') ?? [], rulesPath, issues, 10_000) ?? [];
   const rules: CompiledRule[] = [];
   ruleList.forEach((r, i) => {
-    const rule = compileRule(name, r, indexPath(rulesPath, i), variants, segments, issues);
+    const rule = compileRule(name, r, indexPath(rulesPath, i), variants, segments, issues, targetingKeyAlias);
     if (rule) rules.push(rule);
   });
 
@@ -211,6 +212,7 @@ function compileRule(
   variants: ReadonlyMap<string, CompiledVariant>,
   segments: ReadonlyMap<string, CompiledSegment>,
   issues: IssueList,
+  targetingKeyAlias: string,
 ): CompiledRule | undefined {
   const obj = readObject(raw, path, issues);
   if (!obj) return undefined;
@@ -274,7 +276,7 @@ function compileRule(
     enabled,
     environments: environments.length === 0 ? null : environments,
     selector,
-    readUnit: compileContextPath(selector),
+    readUnit: compileContextPath(selector, targetingKeyAlias),
     blankSelector,
     bucketCount,
     prefix: new HashPrefix(`${segmentId}|`),

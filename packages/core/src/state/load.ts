@@ -39,6 +39,11 @@ export interface LoadOptions {
    * shape, which does not carry it; overrides `account.name` of the conformance shape.
    */
   readonly accountId?: string;
+  /**
+   * A context field read as `targeting_key` when a context has none, e.g. `"targetingKey"`
+   * for OpenFeature contexts, so that callers need not copy contexts to rename it.
+   */
+  readonly targetingKeyAlias?: string;
 }
 
 /** A raw item of the state with the path it was found at. */
@@ -88,7 +93,7 @@ export function validateState(input: unknown, options: LoadOptions = {}): Valida
   const parts = Array.isArray(own(root, 'flags')) || own(root, 'segmentsNoBitsets') !== undefined
     ? protoParts(root, options, issues)
     : mapParts(root, options, issues);
-  const state = compile(parts, issues);
+  const state = compile(parts, issues, options.targetingKeyAlias ?? '');
   if (state === undefined || issues.items.length > 0) return { ok: false, issues: issues.items };
   return { ok: true, state };
 }
@@ -255,7 +260,7 @@ function compileBloom(b: Located, issues: IssueList): BloomFilter | undefined {
   return k === undefined ? undefined : new BloomFilter(bytes, k);
 }
 
-function compile(parts: StateParts, issues: IssueList): ResolverState | undefined {
+function compile(parts: StateParts, issues: IssueList, targetingKeyAlias: string): ResolverState | undefined {
   const salt = new HashPrefix(`MegaSalt-${parts.accountId}|`);
 
   const bloomFilters = new Map<string, BloomFilter>();
@@ -296,6 +301,7 @@ function compile(parts: StateParts, issues: IssueList): ResolverState | undefine
       segments,
       bloomFilters,
       closesCycle: (from, to) => inCycle.has(`${from}\u0000${to}`),
+      targetingKeyAlias,
     }, issues, mats);
     direct.set(name, mats);
   }
@@ -328,7 +334,7 @@ function compile(parts: StateParts, issues: IssueList): ResolverState | undefine
     if (!f.name.startsWith('flags/')) {
       issues.add(f.path, `flag names look like "flags/<id>", got ${JSON.stringify(f.name)}`);
     }
-    const flag = compileFlag(f.name, f.raw, f.path, segments, issues);
+    const flag = compileFlag(f.name, f.raw, f.path, segments, issues, targetingKeyAlias);
     if (flag) flags.set(f.name, flag);
   }
 

@@ -28,7 +28,7 @@ export interface SegmentFrame {
   context: EvaluationContext;
   unit: string | null;
   access: MaterializationAccess | null;
-  /** Cache of the account-salt bucket of `saltUnit`. */
+  /** Cache of the account-salt bucket of `saltUnit` (valid for the state's whole life). */
   saltUnit: string | null;
   saltBucket: number;
 }
@@ -72,6 +72,8 @@ export interface TargetingScope {
   readonly bloomFilters: ReadonlyMap<string, BloomFilter>;
   /** Whether the reference from → to closes a cycle. */
   readonly closesCycle: (from: string, to: string) => boolean;
+  /** See `LoadOptions.targetingKeyAlias`; `""` for none. */
+  readonly targetingKeyAlias: string;
 }
 
 /** Collects the names of segments `targeting` refers to (before compiling). */
@@ -203,7 +205,9 @@ function compileCriterion(
     return alwaysFalse;
   }
   const attribute = own(raw, 'attribute');
-  if (attribute !== undefined) return compileAttribute(attribute, keyPath(path, 'attribute'), issues);
+  if (attribute !== undefined) {
+    return compileAttribute(attribute, keyPath(path, 'attribute'), issues, scope.targetingKeyAlias);
+  }
 
   const segRef = own(raw, 'segment');
   if (segRef !== undefined) {
@@ -246,7 +250,7 @@ function inMaterialization(f: SegmentFrame, materialization: string): boolean {
   return record !== null && record.isUnitInMaterialization;
 }
 
-function compileAttribute(raw: unknown, path: string, issues: IssueList): Targeting {
+function compileAttribute(raw: unknown, path: string, issues: IssueList, targetingKeyAlias: string): Targeting {
   if (!isObject(raw)) {
     issues.add(path, `expected an attribute criterion object, got ${describe(raw)}`);
     return alwaysFalse;
@@ -256,8 +260,8 @@ function compileAttribute(raw: unknown, path: string, issues: IssueList): Target
     issues.add(keyPath(path, 'attributeName'), `expected a non-empty attribute name, got ${describe(name)}`);
     return alwaysFalse;
   }
-  const read = compileContextPath(name);
-  const key = isPlainKey(name) ? name : null;
+  const read = compileContextPath(name, targetingKeyAlias);
+  const key = isPlainKey(name) && !(name === 'targeting_key' && targetingKeyAlias !== '') ? name : null;
 
   const scalar = compileScalarRule(raw, path, issues);
   if (scalar !== null && key !== null) {

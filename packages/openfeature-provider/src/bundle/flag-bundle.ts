@@ -20,7 +20,7 @@ export class FlagBundle {
     private readonly owner: BundleOwner,
     private readonly evaluation: Evaluation | null,
     private readonly results: readonly ResolvedFlag[],
-    /** The context the flags were resolved for (`targeting_key` set). */
+    /** The context the flags were resolved for, as the caller gave it. */
     readonly context: CoreContext,
     /** How the sticky store answered the bundle's one read. */
     readonly stickyStore: StickyStoreStatus,

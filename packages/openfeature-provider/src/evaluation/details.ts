@@ -12,6 +12,7 @@ import {
 } from '@openfeature/server-sdk';
 import type { FlagValueType } from '../types.js';
 import type { FlagKey } from './flag-key.js';
+import { targetingKeyOf } from './context.js';
 
 const TYPE_INDEX: Readonly<Record<FlagValueType, number>> = { boolean: 0, string: 1, number: 2, object: 3 };
 const NO_METADATA: FlagMetadata = Object.freeze({});
@@ -85,7 +86,7 @@ function unmatched<T>(key: FlagKey, resolved: ResolvedFlag, defaultValue: T, con
         errorMessage: `${resolved.flag}: the targeting key must be a string or an integer of at most 100 characters`,
       };
     case 'RESOLVE_REASON_NO_SEGMENT_MATCH':
-      if (key.randomizesOnTargetingKey && (context.targeting_key === undefined || context.targeting_key === null)) {
+      if (key.randomizesOnTargetingKey && (targetingKeyOf(context) ?? null) === null) {
         return {
           value: defaultValue,
           reason: StandardResolutionReasons.ERROR,

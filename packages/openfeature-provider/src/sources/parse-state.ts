@@ -31,7 +31,11 @@ export async function parseState(text: string, origin: string, options: ParseOpt
 
 /** Compiles resolver-state JSON; throws `SourceError` listing the problems with their paths. */
 export function compileState(json: unknown, origin: string, options: ParseOptions = {}): LoadedState {
-  const load: LoadOptions = options.accountId === undefined ? {} : { accountId: options.accountId };
+  // OpenFeature contexts carry the unit as `targetingKey`: core reads it as `targeting_key`.
+  const load: LoadOptions = {
+    targetingKeyAlias: 'targetingKey',
+    ...(options.accountId === undefined ? {} : { accountId: options.accountId }),
+  };
   const result = validateState(json, load);
   if (!result.ok) {
     const shown = result.issues.slice(0, 10).map((i) => `\n  ${i.path}: ${i.message}`).join('');
