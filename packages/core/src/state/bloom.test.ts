@@ -22,7 +22,7 @@ function guavaFilter(units: readonly string[], bits: number, k: number): Uint8Ar
   }
   const bytes = new Uint8Array(longs.length * 8);
   const view = new DataView(bytes.buffer);
-  longs.forEach((l, j) => view.setBigUint64(j * 8, l)); // big-endian, as Guava writes long[]
+  longs.forEach((l, j) => { view.setBigUint64(j * 8, l); }); // big-endian, as Guava writes long[]
   return bytes;
 }
 
