@@ -153,8 +153,8 @@ function compileRange(raw: JsonObject, path: string, issues: IssueList): ValuePr
     bounds[name] = rv;
   }
   if (kind === undefined) return never; // an unbounded range has no type: matches nothing
-  if (kind === 'version') return versionRange(bounds);
-  if (kind === 'string') return stringRange(bounds);
+  if (kind === 'version') return orderedRange(bounds, projectVersion, compareVersions);
+  if (kind === 'string') return orderedRange(bounds, projectString, compareStrings);
   const project: Projection =
     kind === 'number' ? (v) => (typeof v === 'number' ? v : NaN) : toTimestamp;
   const num = (rv: RuleValue | undefined): number =>
@@ -176,40 +176,38 @@ function compileRange(raw: JsonObject, path: string, issues: IssueList): ValuePr
 
 type Bounds = Partial<Record<(typeof BOUNDS)[number], RuleValue>>;
 
-function versionRange(bounds: Bounds): ValuePredicate {
-  const get = (rv: RuleValue | undefined): Version | null => (rv ? (rv as { value: Version }).value : null);
+/**
+ * A range over values that are not plain numbers (versions, strings): the context value is
+ * projected to the bounds' type (null when it has another type) and compared with `compare`.
+ */
+function orderedRange<T>(
+  bounds: Bounds,
+  project: (value: unknown) => T | null,
+  compare: (a: T, b: T) => number,
+): ValuePredicate {
+  const get = (rv: RuleValue | undefined): T | null => (rv ? (rv as unknown as { value: T }).value : null);
   const lo = get(bounds.startInclusive ?? bounds.startExclusive);
   const loInclusive = bounds.startInclusive !== undefined;
   const hi = get(bounds.endInclusive ?? bounds.endExclusive);
   const hiInclusive = bounds.endInclusive !== undefined;
   return (v) => {
-    const x = typeof v === 'string' ? parseVersion(v) : null;
+    const x = project(v);
     if (x === null) return false;
     if (lo !== null) {
-      const c = compareVersions(x, lo);
+      const c = compare(x, lo);
       if (loInclusive ? c < 0 : c <= 0) return false;
     }
     if (hi !== null) {
-      const c = compareVersions(x, hi);
+      const c = compare(x, hi);
       if (hiInclusive ? c > 0 : c >= 0) return false;
     }
     return true;
   };
 }
 
-function stringRange(bounds: Bounds): ValuePredicate {
-  const get = (rv: RuleValue | undefined): string | null => (rv ? (rv as { value: string }).value : null);
-  const lo = get(bounds.startInclusive ?? bounds.startExclusive);
-  const loInclusive = bounds.startInclusive !== undefined;
-  const hi = get(bounds.endInclusive ?? bounds.endExclusive);
-  const hiInclusive = bounds.endInclusive !== undefined;
-  return (v) => {
-    if (typeof v !== 'string') return false;
-    if (lo !== null && (loInclusive ? v < lo : v <= lo)) return false;
-    if (hi !== null && (hiInclusive ? v > hi : v >= hi)) return false;
-    return true;
-  };
-}
+const projectVersion = (v: unknown): Version | null => (typeof v === 'string' ? parseVersion(v) : null);
+const projectString = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+const compareStrings = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 function compileText(
   raw: JsonObject,
