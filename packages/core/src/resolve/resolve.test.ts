@@ -198,6 +198,8 @@ describe('targeting', () => {
     expect([10, 10.1, 20, 21].map((n) => matches(openClosed, { n }))).toEqual([false, true, true, false]);
     expect(matches(attr('n', { rangeRule: { endInclusive: num(0) } }), { n: -5 })).toBe(true);
     expect(matches(attr('n', { rangeRule: {} }), { n: 5 })).toBe(false);
+    const letters = attr('s', { rangeRule: { startInclusive: str('b'), endExclusive: str('d') } });
+    expect(['a', 'b', 'cz', 'd', 5].map((s) => matches(letters, { s }))).toEqual([false, true, true, false, false]);
   });
 
   it('compares semantic versions numerically, pre-releases below releases', () => {
