@@ -6,6 +6,7 @@ import { flags } from './flags.js';
 import { groups } from './groups.js';
 import { resolve } from './resolve.js';
 import { segments } from './segments.js';
+import { serve } from './serve.js';
 import { simulate } from './simulate.js';
 import { validate } from './validate.js';
 
@@ -20,4 +21,5 @@ export const commands: readonly Command[] = [
   groups,
   compile,
   simulate,
+  serve,
 ];

@@ -1,0 +1,102 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+
+import { AllotServer, DEFAULT_PORT, parseTokens, ServerConfigError, TokenConfigError, type TokenEntry } from '@allot/server';
+
+import { optionalString, parse, requireString } from '../args.js';
+import type { Command } from '../command.js';
+import { CliError } from '../cli-error.js';
+import { refusal } from './workspace-io.js';
+
+const usage =
+  'allot serve --workspace W [--host 127.0.0.1] [--port 4747] [--tokens-file F] [--max-body-bytes N] [--quiet]\n' +
+  '  tokens: ALLOT_TOKENS="TOKEN:write,TOKEN:read" and/or --tokens-file (one TOKEN:scope per line, # comments);\n' +
+  '  without any, only a loopback host is allowed and every request is accepted';
+
+/** `TOKEN:scope` entries from ALLOT_TOKENS and the tokens file. */
+async function tokens(env: Readonly<Record<string, string | undefined>>, file: string | undefined, cwd: string): Promise<TokenEntry[]> {
+  const entries: TokenEntry[] = [];
+  try {
+    if (env.ALLOT_TOKENS !== undefined) entries.push(...parseTokens(env.ALLOT_TOKENS, 'ALLOT_TOKENS'));
+    if (file !== undefined) {
+      let text: string;
+      try {
+        text = await readFile(resolve(cwd, file), 'utf8');
+      } catch (error) {
+        throw new CliError(`cannot read the tokens file ${file}: ${(error as Error).message}`);
+      }
+      entries.push(...parseTokens(text, file));
+    }
+  } catch (error) {
+    if (error instanceof TokenConfigError) throw new CliError(error.message);
+    throw error;
+  }
+  return entries;
+}
+
+function port(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_PORT;
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n > 65_535) throw new CliError(`--port: expected a port number from 0 to 65535 (0 picks a free one), got ${JSON.stringify(text)}\nusage: ${usage}`);
+  return n;
+}
+
+export const serve: Command = {
+  name: 'serve',
+  summary: 'serve the HTTP admin and resolve API (Confidence-shaped /v1/segments, flags, groups, resolve, /v1/state) over a workspace',
+  usage,
+  async run(argv, io) {
+    const args = parse(
+      'serve',
+      argv,
+      {
+        workspace: { type: 'string', short: 'w' },
+        host: { type: 'string' },
+        port: { type: 'string', short: 'p' },
+        'tokens-file': { type: 'string' },
+        'max-body-bytes': { type: 'string' },
+        quiet: { type: 'boolean', short: 'q' },
+      },
+      usage,
+    );
+    const workspace = resolve(io.cwd, requireString(args, 'workspace', usage));
+    const maxBody = optionalString(args, 'max-body-bytes');
+    if (maxBody !== undefined && !/^[1-9]\d*$/.test(maxBody)) throw new CliError(`--max-body-bytes: expected a positive whole number, got ${JSON.stringify(maxBody)}`);
+    const quiet = args.values.quiet === true;
+    let server: AllotServer;
+    try {
+      server = await AllotServer.start({
+        workspace,
+        host: optionalString(args, 'host') ?? '127.0.0.1',
+        port: port(optionalString(args, 'port')),
+        tokens: await tokens(io.env, optionalString(args, 'tokens-file'), io.cwd),
+        ...(maxBody === undefined ? {} : { maxBodyBytes: Number(maxBody) }),
+        log: quiet ? () => undefined : (line) => io.err(line),
+      });
+    } catch (error) {
+      if (error instanceof ServerConfigError) throw new CliError(error.message);
+      if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new CliError(`port ${optionalString(args, 'port') ?? DEFAULT_PORT} is in use; pick another with --port (0 picks a free one)`);
+      throw refusal(error);
+    }
+    if (server.open) io.err(`warning: no tokens configured (ALLOT_TOKENS, --tokens-file): every request to ${server.url} is accepted, from this machine only`);
+    io.out(`listening on ${server.url}`);
+    await new Promise<void>((done) => {
+      const stop = (signal: string): void => {
+        process.off('SIGTERM', onTerm);
+        process.off('SIGINT', onInt);
+        io.err(`${signal}: finishing in-flight requests`);
+        void server.close().then(done);
+      };
+      const onTerm = (): void => {
+        stop('SIGTERM');
+      };
+      const onInt = (): void => {
+        stop('SIGINT');
+      };
+      process.on('SIGTERM', onTerm);
+      process.on('SIGINT', onInt);
+    });
+    io.err('stopped');
+    return 0;
+  },
+};

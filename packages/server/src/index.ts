@@ -1,0 +1,18 @@
+/**
+ * @allot/server: allot's HTTP admin and resolve API. Confidence-shaped `/v1/segments`
+ * (create, patch with an update mask, allocate, archive, list, available space), flags and
+ * rules, exclusion groups, `POST /v1/flags:resolve`, and `GET /v1/state` for providers to
+ * poll, over a workspace file.
+ *
+ * ```ts
+ * const server = await AllotServer.start({ workspace: 'allot.yaml', port: 0,
+ *   tokens: parseTokens(process.env.ALLOT_TOKENS ?? '', 'ALLOT_TOKENS') });
+ * console.log(`listening on ${server.url}`);
+ * process.once('SIGTERM', () => void server.close());
+ * ```
+ */
+export { AllotServer, DEFAULT_PORT, isLoopback, ServerConfigError, type ServerOptions } from './server.js';
+export { parseTokens, TokenAuthority, TokenConfigError, type Scope, type TokenEntry } from './auth/tokens.js';
+export { ApiError, type ApiErrorCode } from './http/api-error.js';
+export { targetingExpression } from './input/confidence-targeting.js';
+export { WorkspaceStore, WorkspaceSnapshot, type CompiledState, type WriteResult } from './store/workspace-store.js';

@@ -1,0 +1,179 @@
+/**
+ * The server's view of the workspace file. Reads come from a cached snapshot that is
+ * refreshed when the file changes on disk (another `allot` process, a `git pull`); writes go
+ * through one in-process queue and then `WorkspaceFile.update` (file lock, atomic write), so
+ * no update is lost within this process or across processes. Writes that queue up while
+ * one is being written are applied together, in arrival order, in the next single locked
+ * update (group commit): each still sees the result of the ones before it and fails alone.
+ */
+import { stat, readFile } from 'node:fs/promises';
+
+import { compile, etagOf, parseWorkspace, WorkspaceFile, type LockOptions, type Outcome, type Workspace } from '@allot/admin';
+import { loadState, type ResolverState } from '@allot/core';
+
+/** The compiled resolver state of a snapshot, as served and as resolved against. */
+export interface CompiledState {
+  readonly text: string;
+  /** A strong HTTP entity tag (quoted). */
+  readonly etag: string;
+  readonly resolver: ResolverState;
+}
+
+export class WorkspaceSnapshot {
+  private compiled: CompiledState | null = null;
+
+  constructor(
+    readonly workspace: Workspace,
+    /** Hash of the file's bytes. */
+    readonly etag: string,
+  ) {}
+
+  /** The compiled state, computed once per snapshot. */
+  state(): CompiledState {
+    if (this.compiled === null) {
+      const text = compile(this.workspace);
+      this.compiled = { text, etag: `"${etagOf(text)}"`, resolver: loadState(text) };
+    }
+    return this.compiled;
+  }
+}
+
+/** What one queued write produced. */
+export interface WriteResult<R> {
+  readonly result: R;
+  readonly warnings: readonly string[];
+  readonly snapshot: WorkspaceSnapshot;
+}
+
+interface PendingWrite {
+  readonly operation: (workspace: Workspace) => Outcome<unknown>;
+  readonly resolve: (value: WriteResult<unknown>) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+export interface WorkspaceStoreOptions {
+  readonly lock?: LockOptions;
+  /** Most writes applied in one locked file update. */
+  readonly maxBatch?: number;
+}
+
+/** The file's identity and version as far as `stat` can tell. */
+function signatureOf(s: { ino: number; size: number; mtimeMs: number; ctimeMs: number }): string {
+  return `${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`;
+}
+
+export class WorkspaceStore {
+  readonly file: WorkspaceFile;
+  private snapshot: WorkspaceSnapshot | null = null;
+  private signature: string | null = null;
+  /** Bumped by every write, so a refresh that read the file before it is discarded. */
+  private generation = 0;
+  private refreshing: Promise<WorkspaceSnapshot> | null = null;
+  private readonly queue: PendingWrite[] = [];
+  private writing = false;
+  private readonly maxBatch: number;
+
+  constructor(path: string, options: WorkspaceStoreOptions = {}) {
+    this.file = new WorkspaceFile(path, options.lock === undefined ? {} : { lock: options.lock });
+    this.maxBatch = options.maxBatch ?? 64;
+  }
+
+  /** Creates the file (a fresh account, seed and default client) when it does not exist. */
+  async ensureExists(): Promise<{ created: boolean }> {
+    const out = await this.file.update((workspace) => ({ workspace, result: null, warnings: [] }), { create: true });
+    this.install(new WorkspaceSnapshot(out.workspace, out.etag));
+    return { created: out.created };
+  }
+
+  /** The current snapshot, re-read when the file changed since the last one. */
+  async current(): Promise<WorkspaceSnapshot> {
+    const signature = signatureOf(await stat(this.file.path));
+    if (this.snapshot !== null && signature === this.signature) return this.snapshot;
+    this.refreshing ??= this.refresh().finally(() => {
+      this.refreshing = null;
+    });
+    return this.refreshing;
+  }
+
+  private async refresh(): Promise<WorkspaceSnapshot> {
+    for (;;) {
+      const generation = this.generation;
+      const before = signatureOf(await stat(this.file.path));
+      const text = await readFile(this.file.path, 'utf8');
+      if (generation !== this.generation) continue;
+      const etag = etagOf(text);
+      if (this.snapshot === null || this.snapshot.etag !== etag) {
+        this.snapshot = new WorkspaceSnapshot(parseWorkspace(text, { source: this.file.path }), etag);
+      }
+      // If the file changed between stat and read, the next request looks again.
+      this.signature = before;
+      return this.snapshot;
+    }
+  }
+
+  /**
+   * Applies `operation` to the latest workspace and writes it. Rejects with what the
+   * operation threw (the file unchanged by it), or with the file update's error.
+   */
+  write<R>(operation: (workspace: Workspace) => Outcome<R>): Promise<WriteResult<R>> {
+    return new Promise<WriteResult<R>>((resolve, reject) => {
+      this.queue.push({ operation, resolve: resolve as (value: WriteResult<unknown>) => void, reject });
+      if (!this.writing) void this.drain();
+    });
+  }
+
+  /** Resolves once every queued write has finished. */
+  async idle(): Promise<void> {
+    while (this.writing) await new Promise((r) => setTimeout(r, 5));
+  }
+
+  private async drain(): Promise<void> {
+    this.writing = true;
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, this.maxBatch);
+        await this.commit(batch);
+      }
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  private async commit(batch: readonly PendingWrite[]): Promise<void> {
+    const outcomes: ({ ok: true; result: unknown; warnings: readonly string[] } | { ok: false; error: unknown })[] = [];
+    let out;
+    try {
+      out = await this.file.update((start) => {
+        outcomes.length = 0; // the lock retried the operation: start over
+        let workspace = start;
+        for (const w of batch) {
+          try {
+            const o = w.operation(workspace);
+            workspace = o.workspace;
+            outcomes.push({ ok: true, result: o.result, warnings: o.warnings });
+          } catch (error) {
+            outcomes.push({ ok: false, error });
+          }
+        }
+        return { workspace, result: null, warnings: [] };
+      });
+    } catch (error) {
+      for (const w of batch) w.reject(error);
+      return;
+    }
+    this.generation++;
+    const snapshot = new WorkspaceSnapshot(out.workspace, out.etag);
+    this.install(snapshot);
+    batch.forEach((w, i) => {
+      const o = outcomes[i]!;
+      if (o.ok) w.resolve({ result: o.result, warnings: o.warnings, snapshot });
+      else w.reject(o.error);
+    });
+  }
+
+  private install(snapshot: WorkspaceSnapshot): void {
+    this.snapshot = snapshot;
+    // Unknown until the next stat: that read compares bytes by etag and keeps this snapshot.
+    this.signature = null;
+  }
+}
