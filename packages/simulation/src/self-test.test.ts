@@ -3,6 +3,7 @@
  * into an included scenario and proves that the matching check fails (and says why).
  */
 import { fileURLToPath } from 'node:url';
+import { gunzipSync, gzipSync } from 'node:zlib';
 
 import { describe, expect, it } from 'vitest';
 
@@ -14,7 +15,16 @@ import type { CheckKind, ConfiguredStep, Scenario } from './types.js';
 const DIR = fileURLToPath(new URL('../../../simulations/', import.meta.url));
 const UNITS = 100_000;
 
-type State = { flags: Record<string, { rules: { segment: string; assignmentSpec: { assignments: { bucketRanges: { lower: number; upper: number }[] }[] } }[] }>; bitsets: Record<string, unknown> };
+type State = { flags: Record<string, { rules: { segment: string; assignmentSpec: { assignments: { bucketRanges: { lower: number; upper: number }[] }[] } }[] }>; bitsets: Record<string, string> };
+
+/** A compiled bitset (base64 of gzipped bytes, as admin writes it) and back. */
+const decode = (bitset: string): Uint8Array => new Uint8Array(gunzipSync(Buffer.from(bitset, 'base64')));
+const encode = (bytes: Uint8Array): string => gzipSync(bytes).toString('base64');
+const bucketsOf = (bytes: Uint8Array): number[] => {
+  const out: number[] = [];
+  for (let i = 0; i < bytes.length * 8; i++) if ((bytes[i >> 3]! & (1 << (i & 7))) !== 0) out.push(i);
+  return out;
+};
 
 /** The scenario with step `k`'s state changed; with `resolverOnly`, the reference keeps the configured state. */
 function inject(scenario: Scenario, k: number, change: (state: State) => void, resolverOnly = false): Scenario {
@@ -36,12 +46,12 @@ describe('self-test: injected defects are flagged', () => {
   it('a split off by one bucket in 1,000 (49.9/50.1)', async () => {
     const s = inject(readScenario(`${DIR}ranking.yaml`), 0, (state) => {
       const [control, treatment] = state.flags['flags/ranking-exp-1']!.rules[0]!.assignmentSpec.assignments;
-      control!.bucketRanges = [{ lower: 0, upper: 499 }];
-      treatment!.bucketRanges = [{ lower: 499, upper: 1000 }];
+      control!.bucketRanges = [{ lower: 0, upper: 499_000 }];
+      treatment!.bucketRanges = [{ lower: 499_000, upper: 1_000_000 }];
     });
     const failed = await failures(s);
     expect(failed.map((f) => f.kind)).toContain('configuration');
-    expect(failed.find((f) => f.kind === 'configuration')!.detail).toMatch(/control is configured at 50% but the state gives it 499 of 1000 buckets/);
+    expect(failed.find((f) => f.kind === 'configuration')!.detail).toMatch(/control is configured at 50% but the state gives it 499000 of 1000000 buckets/);
   });
 
   it('a salt reused between two experiments', async () => {
@@ -57,10 +67,11 @@ describe('self-test: injected defects are flagged', () => {
 
   it('a ramp that is not monotone', async () => {
     const scenario = readScenario(`${DIR}rollout-ramp.yaml`);
-    // Step "5%" reallocated from scratch instead of raised.
+    // Step "5%" reallocated elsewhere instead of raised: the same buckets moved by half the space.
     const s = inject(scenario, 1, (state) => {
-      const fresh = (scenario.steps[1]!.state as State).bitsets['segments/new-checkout-rollout'] as number[];
-      state.bitsets['segments/new-checkout-rollout'] = fresh.map((b) => (b + 500_000) % 1_000_000);
+      const bytes = decode(state.bitsets['segments/new-checkout-rollout']!);
+      const half = bytes.length / 2;
+      state.bitsets['segments/new-checkout-rollout'] = encode(new Uint8Array([...bytes.subarray(half), ...bytes.subarray(0, half)]));
     });
     const failed = await failures(s);
     const mono = failed.filter((f) => f.kind === 'monotonicity');
@@ -70,9 +81,12 @@ describe('self-test: injected defects are flagged', () => {
 
   it('two exclusive segments sharing buckets', async () => {
     const s = inject(readScenario(`${DIR}ranking.yaml`), 0, (state) => {
-      const one = state.bitsets['segments/ranking-exp-1'] as number[];
-      const two = state.bitsets['segments/ranking-exp-2'] as number[];
-      state.bitsets['segments/ranking-exp-2'] = [...one.slice(0, 1000), ...two.slice(1000)];
+      // ranking-exp-2 gives up 1,000 of its buckets for 1,000 of ranking-exp-1's (same size).
+      const one = bucketsOf(decode(state.bitsets['segments/ranking-exp-1']!));
+      const two = decode(state.bitsets['segments/ranking-exp-2']!);
+      for (const b of bucketsOf(two).slice(0, 1000)) two[b >> 3]! &= ~(1 << (b & 7));
+      for (const b of one.slice(0, 1000)) two[b >> 3]! |= 1 << (b & 7);
+      state.bitsets['segments/ranking-exp-2'] = encode(two);
     });
     const failed = await failures(s);
     const exclusion = failed.filter((f) => f.kind === 'mutual-exclusion');

@@ -4,6 +4,8 @@
  * golden-tested on its own). The simulation resolves every context with both and counts
  * every disagreement; the per-rule trace it leaves is what the sample ratio tests count.
  */
+import { gunzipSync } from 'node:zlib';
+
 import { HashPrefix, MAX_UNIT_LENGTH } from '@allot/core';
 
 import { parseTargeting, readPath, testAttribute, type Expr } from './targeting.js';
@@ -90,7 +92,14 @@ function bitsFrom(raw: unknown): Uint8Array | null {
     for (const i of raw as number[]) bits[i >> 3]! |= 1 << (i & 7);
     return bits;
   }
-  throw new Error('the reference evaluator reads bitsets as "ALL" or bucket index lists');
+  if (typeof raw === 'string') {
+    // base64 of the gzipped bytes, bit i at byte i >> 3, least significant bit first (what admin compiles).
+    const bytes = gunzipSync(Buffer.from(raw, 'base64'));
+    if (bytes.length !== bits.length) throw new Error(`a bitset decodes to ${bytes.length} bytes, expected ${bits.length}`);
+    bits.set(bytes);
+    return bits;
+  }
+  throw new Error('the reference evaluator reads bitsets as "ALL", bucket index lists or base64 of gzipped bytes');
 }
 
 /** Unit of a context value: a string, an integral number, null (none) or undefined (error). */

@@ -12,7 +12,7 @@ import { parse as parseYaml } from 'yaml';
 import type { AttributeSpec, CheckOptions, ConfiguredStep, Coordination, ExclusionGroupSpec, Scenario } from '../types.js';
 import { ScenarioError } from './errors.js';
 import { attributes, isObject, num, populationSpec } from './population-spec.js';
-import { sketchSteps } from './sketch-steps.js';
+import { workspaceSteps } from '../workspace/steps.js';
 
 type Json = Record<string, unknown>;
 
@@ -24,16 +24,9 @@ export interface Claims {
   readonly groups: readonly ExclusionGroupSpec[];
 }
 
-/**
- * Turns a workspace document and its timeline into configured steps (provided by the
- * admin integration). `timeline` entries are the raw YAML steps.
- */
-export type WorkspaceCompiler = (workspace: unknown, timeline: readonly Json[], path: string) => ConfiguredStep[];
-
 export interface ScenarioContext {
   /** Directory that relative paths in the scenario are resolved against. */
   readonly baseDir: string;
-  readonly workspaceCompiler?: WorkspaceCompiler;
 }
 
 function readReferenced(value: unknown, baseDir: string, path: string): unknown {
@@ -161,20 +154,13 @@ export function scenarioFrom(doc: unknown, ctx: ScenarioContext, fallbackName = 
   if (!isObject(doc)) throw new ScenarioError('scenario', 'expected a mapping with name, state or workspace, population');
   let steps: ConfiguredStep[];
   if (doc.workspace !== undefined) {
-    if (ctx.workspaceCompiler === undefined) throw new ScenarioError('workspace', 'workspace scenarios need @allot/admin; give a compiled state instead');
     const timeline = doc.timeline ?? [];
     if (!Array.isArray(timeline)) throw new ScenarioError('timeline', 'expected a list of steps');
-    steps = ctx.workspaceCompiler(readReferenced(doc.workspace, ctx.baseDir, 'workspace'), timeline.map((t: unknown) => (isObject(t) ? t : {})), 'workspace');
-  } else if (doc.sketch !== undefined) {
-    const timeline = doc.timeline ?? [];
-    if (!Array.isArray(timeline)) throw new ScenarioError('timeline', 'expected a list of steps');
-    steps = sketchSteps(readReferenced(doc.sketch, ctx.baseDir, 'sketch'), timeline.map((t: unknown) => (isObject(t) ? t : {})));
-    const checks = isObject(doc.checks) ? doc.checks : {};
-    if (checks.groups !== undefined) steps = steps.map((s) => ({ ...s, groups: claimsOf({ groups: checks.groups }, 'checks', s).groups }));
+    steps = workspaceSteps(readReferenced(doc.workspace, ctx.baseDir, 'workspace'), doc.operations, timeline.map((t: unknown) => (isObject(t) ? t : {}))).steps;
   } else if (doc.state !== undefined) {
     steps = stateSteps(doc, ctx);
   } else {
-    throw new ScenarioError('scenario', 'expected a state (compiled resolver state, inline or a path), a sketch, or a workspace');
+    throw new ScenarioError('scenario', 'expected a workspace (an @allot/admin workspace document, inline or a path) or a state (a compiled resolver state, inline or a path)');
   }
   return {
     name: typeof doc.name === 'string' ? doc.name : fallbackName,
@@ -187,10 +173,10 @@ export function scenarioFrom(doc: unknown, ctx: ScenarioContext, fallbackName = 
 }
 
 /** Reads and parses a scenario file. */
-export function readScenario(file: string, workspaceCompiler?: WorkspaceCompiler): Scenario {
+export function readScenario(file: string): Scenario {
   const doc = readReferenced(file, process.cwd(), 'scenario');
   const name = file.replace(/^.*\//, '').replace(/\.ya?ml$/, '');
-  return scenarioFrom(doc, workspaceCompiler === undefined ? { baseDir: dirname(resolve(file)) } : { baseDir: dirname(resolve(file)), workspaceCompiler }, name);
+  return scenarioFrom(doc, { baseDir: dirname(resolve(file)) }, name);
 }
 
 export type { AttributeSpec };

@@ -2,6 +2,8 @@
  * `@allot/simulation/testing`: fast-check arbitraries and property helpers for checking your
  * own configurations in your own Vitest suites.
  */
-export { arbContext, arbState, arbStateSketch, type ArbitraryState } from './arbitraries.js';
+export { arbContext, arbState, arbWorkspaceOps, type ArbitraryState, type WorkspaceOpsOptions } from './arbitraries.js';
 export { assertMutualExclusion, assertProportions, assertRulePrecedence, type Claims, type PropertyOptions } from './properties.js';
-export { allocateSketch, claimsOfSketch, stateFromSketch, SKETCH_SECRET, type FlagSketch, type RuleSketch, type SegmentSketch, type StateSketch } from './sketch.js';
+export { applyWorkspaceOp, applyWorkspaceOps, type AppliedOps, type RuleSpec, type WorkspaceOp } from '../workspace/operations.js';
+export { claimsOfWorkspace, type WorkspaceClaims } from '../workspace/claims.js';
+export { emptyWorkspace, SIMULATION_SECRET } from '../workspace/steps.js';
