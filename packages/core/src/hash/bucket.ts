@@ -47,6 +47,9 @@ export class HashPrefix {
   private readonly stateLength: number;
   private readonly buf: Uint8Array;
   private readonly tailLength: number;
+  /** h1 of `prefix + lastUnit`, as [hi, lo]: callers that hash one unit several times hash it once. */
+  private lastUnit: string | null = null;
+  private readonly lastH1: Uint32Array = new Uint32Array(2);
 
   constructor(prefix: string) {
     this.prefix = prefix;
@@ -60,11 +63,24 @@ export class HashPrefix {
     this.buf.set(bytes.subarray(used), 0);
   }
 
-  /** Bucket of `prefix + unit` among `n` (unit at most MAX_UNIT_LENGTH UTF-16 units). */
+  /**
+   * Bucket of `prefix + unit` among `n` (unit at most MAX_UNIT_LENGTH UTF-16 units). The
+   * last unit's hash is kept, so asking again for the same unit (another flag, another
+   * bucket count, another evaluator sharing this prefix) costs a string comparison.
+   */
   bucket(unit: string, n: number): number {
+    const h1 = this.lastH1;
+    if (unit === this.lastUnit) {
+      out[0] = h1[0]!;
+      out[1] = h1[1]!;
+      return bucketOfLastHash(n);
+    }
     const end = writeUtf8(unit, this.buf, this.tailLength);
     zeroTail(this.buf, end);
     murmur3Continue(this.state, this.stateLength, this.buf, end, true);
+    h1[0] = out[0]!;
+    h1[1] = out[1]!;
+    this.lastUnit = unit;
     return bucketOfLastHash(n);
   }
 }

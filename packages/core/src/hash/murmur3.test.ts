@@ -87,6 +87,14 @@ describe('properties', () => {
       expect(new HashPrefix(prefix).bucket(unit, n)).toBe(bucketWithBigInt(whole, n));
     },
   );
+
+  test.prop([fc.string({ maxLength: 30 }), fc.array(fc.tuple(fc.constantFrom('a', 'b', 'user-1', 'user-2', ''), fc.integer({ min: 1, max: 2 ** 31 - 1 })), { minLength: 1, maxLength: 20 })])(
+    'one prefix asked again and again (same unit, other units, other bucket counts) answers as a fresh one',
+    (prefix, asks) => {
+      const shared = new HashPrefix(prefix);
+      for (const [unit, n] of asks) expect(shared.bucket(unit, n)).toBe(new HashPrefix(prefix).bucket(unit, n));
+    },
+  );
 });
 
 describe('bucket distribution', () => {
