@@ -12,6 +12,27 @@ import { parseTargeting, readPath, testAttribute, type Expr } from './targeting.
 
 export const SEGMENT_BUCKETS = 1_000_000;
 
+/**
+ * Hash prefixes by their text. The reference builds every prefix text itself, from the state
+ * JSON; `adopt` lets it use core's instance of a prefix with the same text, whose memo of
+ * the last unit means that core and the reference hash each (prefix, unit) once. Only the
+ * hash function is shared this way: a prefix core built differently is never adopted.
+ */
+export class PrefixCache {
+  private readonly byText = new Map<string, HashPrefix>();
+
+  get(prefix: string): HashPrefix {
+    let p = this.byText.get(prefix);
+    if (p === undefined) this.byText.set(prefix, (p = new HashPrefix(prefix)));
+    return p;
+  }
+
+  /** Uses `prefix` from now on for its text. */
+  adopt(prefix: HashPrefix): void {
+    this.byText.set(prefix.prefix, prefix);
+  }
+}
+
 type Json = Record<string, unknown>;
 const obj = (v: unknown): Json => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Json) : {});
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
@@ -30,6 +51,15 @@ export interface ReferenceAssignment {
   readonly ranges: readonly (readonly [number, number])[];
 }
 
+/** A rule's bucket ranges flattened in assignment order: [lower, upper, assignment] triples. */
+function flatRanges(assignments: readonly ReferenceAssignment[]): Int32Array {
+  const out: number[] = [];
+  assignments.forEach((a, i) => {
+    for (const [lo, hi] of a.ranges) out.push(lo, hi, i);
+  });
+  return Int32Array.from(out);
+}
+
 export interface ReferenceRule {
   readonly name: string;
   readonly segmentName: string;
@@ -37,6 +67,8 @@ export interface ReferenceRule {
   readonly enabled: boolean;
   readonly environments: readonly string[];
   readonly path: readonly string[];
+  /** The field when the path has one part (the usual case), else null. */
+  readonly field: string | null;
   readonly blankSelector: boolean;
   readonly bucketCount: number;
   readonly assignments: readonly ReferenceAssignment[];
@@ -44,6 +76,7 @@ export interface ReferenceRule {
   readonly fullRollout: number;
   readonly sticky: { readonly read: string; readonly write: string; readonly mustMatch: boolean; readonly ignoreTargeting: boolean } | null;
   readonly prefix: HashPrefix;
+  readonly flatRanges: Int32Array;
 }
 
 export interface ReferenceFlag {
@@ -131,15 +164,16 @@ export class ReferenceModel {
   readonly flags: readonly ReferenceFlag[];
   readonly clients: ReadonlyMap<string, { readonly name: string; readonly environments: readonly string[] }>;
   private readonly salt: HashPrefix;
-  private saltUnit: string | null = null;
-  private saltBucket = 0;
+  private readonly prefixes: PrefixCache;
   private readonly depth: Set<string> = new Set();
 
-  constructor(state: unknown) {
+  /** `prefixes`: share one cache between the models of a run, so that a unit is hashed once per prefix. */
+  constructor(state: unknown, prefixes: PrefixCache = new PrefixCache()) {
+    this.prefixes = prefixes;
     const root = obj(state);
     const account = obj(root.account).name;
     this.accountId = (typeof account === 'string' ? account : '').replace(/^accounts\//, '');
-    this.salt = new HashPrefix(`MegaSalt-${this.accountId}|`);
+    this.salt = prefixes.get(`MegaSalt-${this.accountId}|`);
     const blooms = new Set(Object.keys(obj(root.bloomFilters)));
     const bitsets = obj(root.bitsets);
     const segments = new Map<string, ReferenceSegment>();
@@ -186,12 +220,14 @@ export class ReferenceModel {
         enabled: rule.enabled === true,
         environments: list(rule.environments).map(String),
         path: (selector === '' ? 'targeting_key' : selector).split('.'),
+        field: selector.includes('.') ? null : selector === '' ? 'targeting_key' : selector,
         blankSelector: selector === '',
         bucketCount,
         assignments,
         fullRollout: fullRolloutOf(assignments, bucketCount),
         sticky: read === '' && write === '' ? null : { read, write, mustMatch: mode.materializationMustMatch === true, ignoreTargeting: mode.segmentTargetingCanBeIgnored === true },
-        prefix: new HashPrefix(`${segmentName.replace(/^segments\//, '')}|`),
+        prefix: this.prefixes.get(`${segmentName.replace(/^segments\//, '')}|`),
+        flatRanges: flatRanges(assignments),
       };
     });
     return {
@@ -212,11 +248,7 @@ export class ReferenceModel {
 
   /** Bucket of the account salt hash of `unit` (cached for the last unit). */
   saltBucketOf(unit: string): number {
-    if (unit !== this.saltUnit) {
-      this.saltBucket = this.salt.bucket(unit, SEGMENT_BUCKETS);
-      this.saltUnit = unit;
-    }
-    return this.saltBucket;
+    return this.salt.bucket(unit, SEGMENT_BUCKETS);
   }
 
   /** Whether `unit` with `context` is in `segment`: audience, then allocation. */
@@ -278,12 +310,13 @@ export function referenceResolve(
   out.sticky = false;
   out.fallthroughs = 0;
   const rules = flag.rules;
-  trace.fill(TRACE_NOT_ENTERED, 0, rules.length);
+  for (let r = 0; r < rules.length; r++) trace[r] = TRACE_NOT_ENTERED;
   for (let r = 0; r < rules.length; r++) {
     const rule = rules[r]!;
     if (!rule.enabled || rule.segment === null) continue;
     if (rule.environments.length > 0 && !rule.environments.some((e) => environments.includes(e))) continue;
-    let unit = unitOfValue(readPath(context, rule.path));
+    const field = rule.field;
+    let unit = unitOfValue(field !== null ? (hasOwn(context, field) ? context[field] : undefined) : readPath(context, rule.path));
     const rolloutWithoutUnit = rule.blankSelector && rule.fullRollout >= 0;
     if (unit === undefined) {
       if (!rolloutWithoutUnit) {
@@ -311,7 +344,7 @@ export function referenceResolve(
     let a = rule.fullRollout;
     if (a < 0) {
       const bucket = rule.prefix.bucket(unit!, rule.bucketCount);
-      a = findAssignment(rule.assignments, bucket);
+      a = findAssignment(rule.flatRanges, bucket);
     }
     trace[r] = a < 0 ? rule.assignments.length : a;
     if (a < 0) continue;
@@ -331,9 +364,10 @@ export function referenceResolve(
   }
 }
 
-function findAssignment(assignments: readonly ReferenceAssignment[], bucket: number): number {
-  for (let a = 0; a < assignments.length; a++) {
-    for (const [lo, hi] of assignments[a]!.ranges) if (bucket >= lo && bucket < hi) return a;
-  }
+const hasOwn = (o: object, key: string): boolean => Object.prototype.hasOwnProperty.call(o, key);
+
+/** The first assignment with a range holding `bucket` (ranges are in assignment order), or -1. */
+function findAssignment(ranges: Int32Array, bucket: number): number {
+  for (let i = 0; i < ranges.length; i += 3) if (bucket >= ranges[i]! && bucket < ranges[i + 1]!) return ranges[i + 2]!;
   return -1;
 }

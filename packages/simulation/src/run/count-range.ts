@@ -12,6 +12,7 @@ import { readPath } from '../reference/targeting.js';
 import {
   OUTCOME_MATCH,
   OUTCOME_NO_MATCH,
+  PrefixCache,
   ReferenceModel,
   referenceResolve,
   unitOfValue,
@@ -60,13 +61,17 @@ export interface RangeJob {
 function prepare(job: RangeJob): PreparedStep[] {
   const out: PreparedStep[] = [];
   let attributes: AttributeSpec[] = [];
+  // Prefixes shared with core (see PrefixCache): each (prefix, unit) is hashed once per step.
+  const prefixes = new PrefixCache();
   job.scenario.steps.forEach((step, k) => {
     const plan = job.plan.steps[k]!;
     attributes = [...attributes.filter((a) => !step.attributes.some((b) => b.name === a.name)), ...step.attributes];
     const state = loadState(step.state);
     const client = state.client(job.clientSecret);
     if (client === undefined) throw new Error(`step ${plan.label}: the state has no client with secret ${job.clientSecret}`);
-    const model = new ReferenceModel(step.referenceState ?? step.state);
+    prefixes.adopt(state.salt);
+    for (const flag of state.flags.values()) for (const rule of flag.rules) prefixes.adopt(rule.prefix);
+    const model = new ReferenceModel(step.referenceState ?? step.state, prefixes);
     const refFlags = plan.flags.map((f) => model.flags.find((x) => x.name === f.name)!);
     const coreFlags = plan.flags.map((f) => {
       const flag = state.flag(f.name);
