@@ -107,7 +107,7 @@ describe('graceful shutdown', () => {
         { host: url.hostname, port: url.port, method: 'POST', path: '/v1/segments?segmentId=late', headers: { authorization: `Bearer ${WRITE_TOKEN}`, 'content-type': 'application/json', 'content-length': String(body.length) } },
         (res) => {
           res.resume();
-          res.on('end', () => resolve(res.statusCode ?? 0));
+          res.on('end', () => { resolve(res.statusCode ?? 0); });
         },
       );
       req.on('error', reject);
@@ -145,7 +145,7 @@ describe('allot serve', () => {
           const m = /^listening on (http:\/\/127\.0\.0\.1:(\d+))$/m.exec(out);
           if (m !== null) resolve(m[1]!);
         });
-        child.on('exit', (code) => reject(new Error(`exited ${code}: ${stderr}`)));
+        child.on('exit', (code) => { reject(new Error(`exited ${code}: ${stderr}`)); });
       });
       expect(url).not.toMatch(/:0$/);
       const res = await fetch(`${url}/v1/segments`, { headers: { authorization: `Bearer ${WRITE_TOKEN}` } });
@@ -167,7 +167,7 @@ describe('allot serve', () => {
       delete env.ALLOT_TOKENS;
       const result = await promisify(execFile)(process.execPath, [CLI, 'serve', '--workspace', join(dir, 'w.yaml'), '--host', '0.0.0.0', '--port', '0'], { env }).then(
         () => ({ code: 0, stderr: '' }),
-        (e: { code: number; stderr: string }) => e,
+        (e: unknown) => e as { code: number; stderr: string },
       );
       expect(result.code).toBe(2);
       expect(result.stderr).toMatch(/refusing to listen on 0\.0\.0\.0 without tokens/);

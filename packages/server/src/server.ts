@@ -141,9 +141,9 @@ export class AllotServer {
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+      const closed = new Promise<void>((resolve) => this.server.close(() => { resolve(); }));
       this.server.closeIdleConnections();
-      const grace = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), this.options.shutdownGraceMs ?? 10_000).unref());
+      const grace = new Promise<'timeout'>((resolve) => setTimeout(() => { resolve('timeout'); }, this.options.shutdownGraceMs ?? 10_000).unref());
       const drained = this.inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => (this.drained = resolve));
       if ((await Promise.race([drained, grace])) === 'timeout') this.log(`shutdown: cutting ${this.inFlight} request(s) still running after the grace period`);
       this.server.closeAllConnections();

@@ -71,7 +71,7 @@ export const serve: Command = {
         port: port(optionalString(args, 'port')),
         tokens: await tokens(io.env, optionalString(args, 'tokens-file'), io.cwd),
         ...(maxBody === undefined ? {} : { maxBodyBytes: Number(maxBody) }),
-        log: quiet ? () => undefined : (line) => io.err(line),
+        log: quiet ? () => undefined : (line) => { io.err(line); },
       });
     } catch (error) {
       if (error instanceof ServerConfigError) throw new CliError(error.message);

@@ -65,6 +65,6 @@ describe('TokenAuthority', () => {
   it('is open when no tokens are configured', () => {
     const open = new TokenAuthority([]);
     expect(open.open).toBe(true);
-    expect(() => open.authorize(undefined, 'write')).not.toThrow();
+    expect(() => { open.authorize(undefined, 'write'); }).not.toThrow();
   });
 });

@@ -74,12 +74,12 @@ const STATUS: Readonly<Record<AdminErrorCode, number>> = {
 
 /**
  * The HTTP form of an `AdminError`. Admin paths are workspace paths
- * (`segments.exp-1.allocation.proportion`); `prefix` (`segments.exp-1.`) is cut off so the
+ * (`segments.exp-1.allocation.proportion`); `prefix` (`segments.exp-1.`, or a pattern) is cut off so the
  * field names the request's field (`allocation.proportion`).
  */
-export function fromAdminError(error: AdminError, prefix = ''): ApiError {
+export function fromAdminError(error: AdminError, prefix: string | RegExp = ''): ApiError {
   const path = error.path;
-  const field = path === undefined ? undefined : prefix !== '' && path.startsWith(prefix) ? path.slice(prefix.length) : path;
+  const field = path === undefined ? undefined : typeof prefix === 'string' ? (prefix !== '' && path.startsWith(prefix) ? path.slice(prefix.length) : path) : path.replace(prefix, '');
   const details: Record<string, unknown> = {};
   if (error.space !== undefined) {
     details.space = {
@@ -97,7 +97,7 @@ export function fromAdminError(error: AdminError, prefix = ''): ApiError {
 }
 
 /** Runs `fn`, turning an AdminError into an ApiError (see `fromAdminError`). */
-export function translated<T>(fn: () => T, prefix = ''): T {
+export function translated<T>(fn: () => T, prefix: string | RegExp = ''): T {
   try {
     return fn();
   } catch (error) {

@@ -122,7 +122,7 @@ function readRuleFields(body: JsonObject): RulePatch {
     environments: optionalStringList(body, 'environments', ''),
     sticky: body.sticky === undefined ? undefined : readSticky(body.sticky),
   };
-  return Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as RulePatch;
+  return Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined));
 }
 
 function readSticky(value: unknown): Partial<Sticky> {
@@ -272,7 +272,7 @@ export function flagRoutes(store: WorkspaceStore): Route[] {
           ...(enabled === undefined ? {} : { enabled }),
           ...readRuleFields(body),
         };
-        const out = await store.write((ws) => translated(() => addRule(ws, flag, input, position), rulePrefix(flag, ruleId ?? '')));
+        const out = await store.write((ws) => translated(() => addRule(ws, flag, input, position), ruleId === undefined ? new RegExp(`^flags\\.${flag}\\.rules\\.[^.]+\\.`) : rulePrefix(flag, ruleId)));
         return withWarnings(ruleJson(flag, out.result), out.warnings);
       },
     },
