@@ -50,6 +50,9 @@ export class HashPrefix {
   /** h1 of `prefix + lastUnit`, as [hi, lo]: callers that hash one unit several times hash it once. */
   private lastUnit: string | null = null;
   private readonly lastH1: Uint32Array = new Uint32Array(2);
+  /** The last bucket answered for `lastUnit`, and its `n` (0: none yet). */
+  private lastN = 0;
+  private lastBucket = 0;
 
   constructor(prefix: string) {
     this.prefix = prefix;
@@ -71,16 +74,19 @@ export class HashPrefix {
   bucket(unit: string, n: number): number {
     const h1 = this.lastH1;
     if (unit === this.lastUnit) {
+      if (n === this.lastN) return this.lastBucket;
       out[0] = h1[0]!;
       out[1] = h1[1]!;
-      return bucketOfLastHash(n);
+    } else {
+      const end = writeUtf8(unit, this.buf, this.tailLength);
+      zeroTail(this.buf, end);
+      murmur3Continue(this.state, this.stateLength, this.buf, end, true);
+      h1[0] = out[0]!;
+      h1[1] = out[1]!;
+      this.lastUnit = unit;
     }
-    const end = writeUtf8(unit, this.buf, this.tailLength);
-    zeroTail(this.buf, end);
-    murmur3Continue(this.state, this.stateLength, this.buf, end, true);
-    h1[0] = out[0]!;
-    h1[1] = out[1]!;
-    this.lastUnit = unit;
-    return bucketOfLastHash(n);
+    this.lastN = n;
+    this.lastBucket = bucketOfLastHash(n);
+    return this.lastBucket;
   }
 }
