@@ -4,7 +4,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -94,6 +94,22 @@ describe('etags', () => {
     const current = await s.request('/v1/segments/a');
     const fresh = await s.request('/v1/segments/a:allocate', { method: 'POST', headers: { 'if-match': current.headers.get('etag')! } });
     expect(fresh.status).toBe(200);
+  });
+});
+
+describe('a workspace file broken or removed behind the server', () => {
+  it('answers 500 INVALID_WORKSPACE with the issues, or 503 when the file is gone, and recovers when it is fixed', async () => {
+    const s = await start();
+    const good = await s.fileBytes();
+    await writeFile(s.workspace, good.replace(/^account: .*$/m, 'account: 42\nbogus: true'));
+    const broken = await s.call('GET', '/v1/segments');
+    expect(broken.status).toBe(500);
+    expect(broken.body.error).toMatchObject({ code: 'INVALID_WORKSPACE', issues: expect.arrayContaining([expect.objectContaining({ path: 'bogus' })]) });
+    expect((await s.call('POST', '/v1/segments?segmentId=a', {})).body.error).toMatchObject({ code: 'INVALID_WORKSPACE' });
+    await rm(s.workspace);
+    expect((await s.call('GET', '/v1/state')).body.error).toMatchObject({ code: 'UNAVAILABLE' });
+    await writeFile(s.workspace, good);
+    expect((await s.call('GET', '/v1/segments')).status).toBe(200);
   });
 });
 

@@ -6,10 +6,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-import type { LockOptions } from '@allot/admin';
+import { AdminError, type LockOptions } from '@allot/admin';
 
 import { TokenAuthority, type TokenEntry } from './auth/tokens.js';
-import { ApiError } from './http/api-error.js';
+import { ApiError, fromAdminError } from './http/api-error.js';
 import { parseJsonBody, readBody } from './http/body.js';
 import { Query, Router, type Reply } from './http/router.js';
 import { flagRoutes } from './resources/flags.js';
@@ -187,7 +187,9 @@ export class AllotServer {
     });
   }
 
-  private errorReply(error: unknown): Reply {
+  private errorReply(thrown: unknown): Reply {
+    let error = thrown;
+    if (error instanceof AdminError) error = fromAdminError(error);
     if (error instanceof ApiError) return { status: error.status, body: error.body(), headers: error.headers };
     this.log(`internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     const e = new ApiError(500, 'INTERNAL', 'internal error; the server log has the details');

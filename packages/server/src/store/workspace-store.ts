@@ -11,6 +11,8 @@ import { stat, readFile } from 'node:fs/promises';
 import { compile, etagOf, parseWorkspace, WorkspaceFile, type LockOptions, type Outcome, type Workspace } from '@allot/admin';
 import { loadState, type ResolverState } from '@allot/core';
 
+import { ApiError } from '../http/api-error.js';
+
 /** The compiled resolver state of a snapshot, as served and as resolved against. */
 export interface CompiledState {
   readonly text: string;
@@ -87,7 +89,13 @@ export class WorkspaceStore {
 
   /** The current snapshot, re-read when the file changed since the last one. */
   async current(): Promise<WorkspaceSnapshot> {
-    const signature = signatureOf(await stat(this.file.path));
+    let signature: string;
+    try {
+      signature = signatureOf(await stat(this.file.path));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      throw new ApiError(503, 'UNAVAILABLE', `the workspace file ${this.file.path} is gone; restore it (or restart the server to create an empty one)`);
+    }
     if (this.snapshot !== null && signature === this.signature) return this.snapshot;
     this.refreshing ??= this.refresh().finally(() => {
       this.refreshing = null;
