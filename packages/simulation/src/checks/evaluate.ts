@@ -78,7 +78,7 @@ function stepChecks(step: StepPlan, counts: readonly number[], out: Draft[]): vo
   }
   step.groups.forEach((g, i) => {
     const overlap = at(L.groupOverlap[i]!);
-    out.push({ kind: 'exclusion-group', step: step.label, subject: g.name, passed: overlap === 0, detail: `${count(overlap)} of ${count(units)} units assigned by two experiments of the group` });
+    out.push({ kind: 'exclusion-group', step: step.label, subject: g.name, passed: overlap === 0, detail: `${count(overlap)} of ${count(units)} units served by two member segments of the group` });
   });
 
   step.segments.forEach((s, i) => {

@@ -213,14 +213,18 @@ function countUnit(step: PreparedStep, prev: PreparedStep | null, i: number, sto
     if (step.sticky) countSticky(step, prev, f, result, context, store);
   }
 
-  // Exclusion groups: units served by two members of one group.
+  // Exclusion groups: units served by rules on two different member segments of one group
+  // (several flags may use one member segment: that is one experiment's traffic).
   for (let g = 0; g < plan.groups.length; g++) {
-    let served = 0;
+    let first: string | null = null;
+    let overlap = false;
     for (const m of plan.groups[g]!.members) {
       const r = step.results[m.flag]!;
-      if (r.reason === 'RESOLVE_REASON_MATCH' && r.segment === m.segment) served++;
+      if (r.reason !== 'RESOLVE_REASON_MATCH' || r.segment !== m.segment) continue;
+      if (first === null) first = m.segment;
+      else if (m.segment !== first) overlap = true;
     }
-    if (served > 1) c[L.groupOverlap[g]!]!++;
+    if (overlap) c[L.groupOverlap[g]!]!++;
   }
 
   // Independence of experiments in different flags: joint assignment tables.
