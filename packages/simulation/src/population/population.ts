@@ -18,7 +18,6 @@ interface Slot {
   readonly draw: (key: number) => unknown;
 }
 
-const HEX: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
 function stringKey(text: string): number {
   let h = 0x811c9dc5;
@@ -26,19 +25,37 @@ function stringKey(text: string): number {
   return h >>> 0;
 }
 
-function hex32(w: number): string {
-  return HEX[w >>> 24]! + HEX[(w >>> 16) & 255]! + HEX[(w >>> 8) & 255]! + HEX[w & 255]!;
+
+const UUID_CHARS = new Array<number>(36).fill(0);
+const HEX_CODES: readonly number[] = Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
+
+function putHex(w: number, at: number, digits: number): void {
+  for (let d = digits - 1; d >= 0; d--) {
+    UUID_CHARS[at + d] = HEX_CODES[w & 15]!;
+    w >>>= 4;
+  }
 }
 
-/** A version-4 UUID from four draws of the unit. */
+/**
+ * A version-4 UUID from four draws of the unit, built as one flat string (a concatenation
+ * would be a rope, slower to hash).
+ */
 function uuidOf(key: number): string {
   const a = word(key, 0);
-  const b = word(key, 1);
+  const b = (word(key, 1) & 0xffff0fff) | 0x00004000;
   const c = (word(key, 2) & 0x0fffffff) | 0x80000000;
   const d = word(key, 3);
-  const bHex = hex32(((b & 0xffff0fff) | 0x00004000) >>> 0);
-  const cHex = hex32(c >>> 0);
-  return `${hex32(a)}-${bHex.slice(0, 4)}-${bHex.slice(4)}-${cHex.slice(0, 4)}-${cHex.slice(4)}${hex32(d)}`;
+  putHex(a, 0, 8);
+  UUID_CHARS[8] = 45;
+  putHex(b >>> 16, 9, 4);
+  UUID_CHARS[13] = 45;
+  putHex(b & 0xffff, 14, 4);
+  UUID_CHARS[18] = 45;
+  putHex(c >>> 16, 19, 4);
+  UUID_CHARS[23] = 45;
+  putHex(c & 0xffff, 24, 4);
+  putHex(d, 28, 8);
+  return String.fromCharCode.apply(null, UUID_CHARS);
 }
 
 function pick(weights: Float64Array, u: number): number {
@@ -159,10 +176,13 @@ export class Population {
     return this.idOf(index, unitKey(this.seed, index));
   }
 
-  /** Writes unit `index` into `context` and returns its id. */
-  fill(index: number): string | number {
+  /**
+   * Writes unit `index` into `context` and returns its id. `id` may be given when it is
+   * known already (`idAt(index)` of a population with the same id spec).
+   */
+  fill(index: number, id?: string | number): string | number {
     const key = unitKey(this.seed, index);
-    const id = this.idOf(index, key);
+    if (id === undefined) id = this.idOf(index, key);
     const ctx = this.context;
     ctx[this.idField] = id;
     const slots = this.slots;

@@ -133,10 +133,12 @@ export function countRange(job: RangeJob, progress?: (units: number) => void): T
   let reported = job.start;
   for (let i = job.start; i < job.end; i++) {
     if (anySticky) store.clear();
+    // Steps change attributes, never ids: one id string per unit (and equal strings hash once).
+    const id = steps.length > 1 ? steps[0]!.population.idAt(i) : undefined;
     for (let k = 0; k < steps.length; k++) {
       const step = steps[k]!;
       const prev = k > 0 ? steps[k - 1]! : null;
-      countUnit(step, prev, i, store, outcome);
+      countUnit(step, prev, i, id, store, outcome);
       if (step.sticky) store.commit();
     }
     if (progress !== undefined && i - reported >= 16_383) {
@@ -151,11 +153,11 @@ export function countRange(job: RangeJob, progress?: (units: number) => void): T
   };
 }
 
-function countUnit(step: PreparedStep, prev: PreparedStep | null, i: number, store: UnitStickyStore, outcome: ReferenceOutcome): void {
+function countUnit(step: PreparedStep, prev: PreparedStep | null, i: number, knownId: string | number | undefined, store: UnitStickyStore, outcome: ReferenceOutcome): void {
   const c = step.counts;
   const L = step.layout;
   const plan = step.plan;
-  const id = step.population.fill(i);
+  const id = step.population.fill(i, knownId);
   const context = step.population.context;
   const unit = typeof id === 'string' ? id : String(id);
   c[0]!++;

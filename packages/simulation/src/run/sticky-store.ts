@@ -9,40 +9,50 @@ import type { MaterializationAccess, MaterializationRecord, MaterializationWrite
 import type { StickyView } from '../reference/reference.js';
 
 interface Entry extends MaterializationRecord {
+  readonly unit: string;
   readonly ruleToVariant: Record<string, string>;
 }
 
 export class UnitStickyStore implements StickyView {
-  private readonly entries = new Map<string, Entry>();
+  /** Entries by materialization; a unit rarely has more than one per materialization. */
+  private readonly entries = new Map<string, Entry[]>();
   private readonly pending: MaterializationWrite[] = [];
   /** What core reads and writes through. */
   readonly access: MaterializationAccess;
 
   constructor() {
     this.access = {
-      read: (unit, materialization) => this.entries.get(`${materialization}\u0000${unit}`) ?? null,
+      read: (unit, materialization) => this.find(unit, materialization),
       write: (w) => {
         this.pending.push(w);
       },
     };
   }
 
+  private find(unit: string, materialization: string): Entry | null {
+    const list = this.entries.get(materialization);
+    if (list === undefined) return null;
+    for (const e of list) if (e.unit === unit) return e;
+    return null;
+  }
+
   get(unit: string, materialization: string): Readonly<Record<string, string>> | null {
-    return this.entries.get(`${materialization}\u0000${unit}`)?.ruleToVariant ?? null;
+    return this.find(unit, materialization)?.ruleToVariant ?? null;
   }
 
   has(unit: string, materialization: string): boolean {
-    return this.entries.has(`${materialization}\u0000${unit}`);
+    return this.find(unit, materialization) !== null;
   }
 
   /** Applies the writes of the step that just ended. */
   commit(): void {
     for (const w of this.pending) {
-      const key = `${w.materialization}\u0000${w.unit}`;
-      let entry = this.entries.get(key);
-      if (entry === undefined) {
-        entry = { isUnitInMaterialization: true, ruleToVariant: {} };
-        this.entries.set(key, entry);
+      let entry = this.find(w.unit, w.materialization);
+      if (entry === null) {
+        entry = { unit: w.unit, isUnitInMaterialization: true, ruleToVariant: {} };
+        const list = this.entries.get(w.materialization);
+        if (list === undefined) this.entries.set(w.materialization, [entry]);
+        else list.push(entry);
       }
       entry.ruleToVariant[w.rule] = w.variant;
     }
@@ -50,7 +60,7 @@ export class UnitStickyStore implements StickyView {
   }
 
   clear(): void {
-    this.entries.clear();
+    if (this.entries.size > 0) this.entries.clear();
     this.pending.length = 0;
   }
 }
