@@ -15,9 +15,10 @@
  */
 import { GrowthBookClient } from '@growthbook/growthbook';
 import { FlagdCore } from '@openfeature/flagd-core';
-import { Bench } from 'tinybench';
 
 import { HashPrefix, loadState, resolveFlag, type EvaluationContext } from '@allot/core';
+
+import { interleavedRates } from './interleave.js';
 
 const quick = process.argv.includes('--quick');
 const USERS = 100_000;
@@ -175,29 +176,13 @@ const rows: { name: string; fn: () => void }[] = [
   { name: '(c) allot core, 20 rules, last matches', fn: batch((i) => resolveFlag(state, client, flagMany, contexts[i]!)) },
 ];
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
 async function main(): Promise<void> {
   // Sanity: the allot rows do the work they claim.
   const served = contexts.slice(0, 10_000).filter((c) => resolveFlag(state, client, flagA, c).variant !== '').length;
   const servedB = contexts.slice(0, 10_000).filter((c) => resolveFlag(state, client, flagB, c).variant !== '').length;
   console.log(`(a) serves ${served} of 10,000 users (the audience); (b) serves ${servedB} (10% of them)`);
 
-  const rates = new Map<string, number[]>(rows.map((r) => [r.name, []]));
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const row of rows) {
-      const bench = new Bench({ time: TIME_MS, warmupTime: 50 });
-      bench.add(row.name, row.fn);
-      await bench.run();
-      const result = bench.tasks[0]!.result;
-      if (result.state !== 'completed') throw new Error(`${row.name}: ${result.state}`);
-      rates.get(row.name)!.push(result.throughput.mean * BATCH);
-    }
-  }
-  const med = new Map([...rates].map(([k, v]) => [k, median(v)]));
+  const med = await interleavedRates(rows, { rounds: ROUNDS, timeMs: TIME_MS, batch: BATCH });
   const flagdRate = med.get('(a) flagd-core')!;
   console.log(`\nmedian of ${ROUNDS} interleaved rounds, ${USERS.toLocaleString()} distinct contexts cycled\n`);
   console.log(`${'row'.padEnd(42)}${'resolves/s'.padStart(14)}${'ns/resolve'.padStart(12)}${'vs flagd-core'.padStart(15)}`);

@@ -17,7 +17,7 @@ import { RedisStore } from '@allot/redis-store';
 import { RedisServer, redisServerPath } from '@allot/redis-store/testing';
 import { OpenFeature, type JsonValue, type Provider, type ResolutionDetails } from '@openfeature/server-sdk';
 import { Redis } from 'ioredis';
-import { Bench } from 'tinybench';
+import { interleavedRates } from './interleave.js';
 
 const quick = process.argv.includes('--quick');
 const USERS = 20_000;
@@ -107,11 +107,6 @@ function next(): number {
   return cursor;
 }
 
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
 async function main(): Promise<void> {
   const provider = new AllotProvider({ source: stateJson, clientSecret: SECRET, stickyStore: new MemoryStore({ maxEntries: USERS * 2 }) });
   // The bundle rows compare like with like: a client whose flags need no sticky store.
@@ -142,18 +137,8 @@ async function main(): Promise<void> {
     { name: 'provider sticky, memory store', fn: async () => { for (let i = 0; i < BATCH; i++) if ((await provider.resolveBooleanEvaluation('sticky.enabled', false, ofContexts[next()]!)).value) sink++; } },
   ];
 
-  const rates = new Map<string, number[]>(rows.map((r) => [r.name, []]));
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const row of rows) {
-      const bench = new Bench({ time: TIME_MS, warmupTime: 50 });
-      bench.add(row.name, row.fn);
-      await bench.run();
-      const result = bench.tasks[0]!.result;
-      if (result.state !== 'completed') throw new Error(`${row.name}: ${result.state}`);
-      rates.get(row.name)!.push(result.throughput.mean * BATCH);
-    }
-  }
-  const ns = new Map([...rates].map(([k, v]) => [k, 1e9 / median(v)]));
+  const rates = await interleavedRates(rows, { rounds: ROUNDS, timeMs: TIME_MS, batch: BATCH });
+  const ns = new Map([...rates].map(([k, rate]) => [k, 1e9 / rate]));
   console.log(`median of ${ROUNDS} interleaved rounds, ${USERS.toLocaleString()} distinct contexts cycled\n`);
   console.log(`${'row'.padEnd(40)}${'ns/eval'.padStart(10)}`);
   for (const [name, v] of ns) console.log(`${name.padEnd(40)}${v.toFixed(0).padStart(10)}`);
