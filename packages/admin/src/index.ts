@@ -41,7 +41,7 @@ export { parseWorkspace, workspaceFromData, type ParseOptions } from './workspac
 export { serializeWorkspace, workspaceDocument, type WorkspaceFormat } from './workspace/serialize.js';
 export { newWorkspace, type NewWorkspaceOptions } from './workspace/create.js';
 export { checkWorkspace } from './workspace/check.js';
-export { groupTag } from './workspace/names.js';
+export { groupTag, idProblem, isValidId } from './workspace/names.js';
 
 export type { Expr, Literal, Targeting } from './targeting/ast.js';
 export { parseTargeting } from './targeting/parser.js';
@@ -78,6 +78,7 @@ export {
   archiveRule,
   createFlag,
   getFlag,
+  getRule,
   listFlags,
   moveRule,
   parseVariantValue,

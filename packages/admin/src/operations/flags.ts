@@ -63,6 +63,11 @@ export function getFlag(workspace: Workspace, flagId: string): Flag {
   return flagOf(workspace, flagId);
 }
 
+/** A rule of a flag; NOT_FOUND names the flag's rules when there is no such rule. */
+export function getRule(workspace: Workspace, flagId: string, ruleId: string): Rule {
+  return ruleOf(flagOf(workspace, flagId), ruleId);
+}
+
 export function listFlags(workspace: Workspace): readonly Flag[] {
   return workspace.flags;
 }

@@ -11,10 +11,16 @@ const ID = /^[a-z][a-z0-9-]{0,62}$/;
 const TAG = /^[A-Za-z0-9][A-Za-z0-9_.\-/]{0,99}$/;
 const GROUP_TAG_PREFIX = 'group:';
 
-/** The problem with `id` as an id, or undefined when it is fine. */
+/** Whether `id` is a valid resource id. */
+export function isValidId(id: string): boolean {
+  return ID.test(id);
+}
+
+/** The problem with `id` as an id, or undefined when it is fine. A long id is shown cut. */
 export function idProblem(id: string): string | undefined {
   if (ID.test(id)) return undefined;
-  return `${JSON.stringify(id)} is not a valid id: use 1 to 63 lowercase letters, digits and hyphens, starting with a letter`;
+  const shown = id.length > 70 ? `${JSON.stringify(id.slice(0, 70))}…` : JSON.stringify(id);
+  return `${shown} is not a valid id: use 1 to 63 lowercase letters, digits and hyphens, starting with a letter`;
 }
 
 export function checkId(id: string, path: string): string {

@@ -5,6 +5,7 @@
  * language cannot express (`anyRule`/`allRule` over lists, an empty `setRule`) is refused
  * with the field named, rather than stored as something that means otherwise.
  */
+import { isValidId } from '@allot/admin';
 import { parseTimestamp, parseVersion } from '@allot/core';
 
 import { invalid } from '../http/api-error.js';
@@ -12,7 +13,6 @@ import { describe, isObject, join, readObject, type JsonObject } from './fields.
 
 const ATTRIBUTE = /^[A-Za-z_$][A-Za-z0-9_$.-]*$/;
 const KEYWORDS = new Set(['and', 'or', 'not', 'in', 'is', 'null', 'segment', 'starts', 'ends', 'with', 'contains', 'true', 'false', 'version', 'timestamp']);
-const ID = /^[a-z][a-z0-9-]{0,62}$/;
 const MAX_DEPTH = 32;
 
 /** The expression text for a `targeting` field (`''` for everyone). */
@@ -73,7 +73,7 @@ class Converter {
       const at = join(field, 'segment.segment');
       if (typeof ref !== 'string') throw invalid(at, `expected a segment name such as "segments/beta", got ${describe(ref)}`);
       const id = ref.startsWith('segments/') ? ref.slice('segments/'.length) : ref;
-      if (!ID.test(id)) throw invalid(at, `${JSON.stringify(ref)} is not a segment name such as "segments/beta"`);
+      if (!isValidId(id)) throw invalid(at, `${JSON.stringify(ref)} is not a segment name such as "segments/beta"`);
       return `segment ${id}`;
     }
     if (c.attribute === undefined || c.segment !== undefined) throw invalid(field, 'expected exactly one of attribute, segment');
