@@ -19,6 +19,8 @@ import {
   type SegmentInput,
   type SegmentState,
   type SegmentUpdate,
+  type Outcome,
+  type Workspace,
 } from '@allot/admin';
 
 import { invalid, translated } from '../http/api-error.js';
@@ -26,7 +28,7 @@ import type { Reply, RequestContext, Route } from '../http/router.js';
 import { targetingExpression } from '../input/confidence-targeting.js';
 import { optionalDecimal, optionalString, optionalStringList, readObject, type JsonObject } from '../input/fields.js';
 import { resourceId } from '../input/ids.js';
-import type { WorkspaceStore } from '../store/workspace-store.js';
+import type { WorkspaceStore, WriteResult } from '../store/workspace-store.js';
 import { checkEtag, etagHeader, requiredEtags, resourceEtag } from './preconditions.js';
 
 /** A segment as the API shows it. */
@@ -130,6 +132,14 @@ async function actionEtags(ctx: RequestContext): Promise<string[] | undefined> {
 
 export function segmentRoutes(store: WorkspaceStore): Route[] {
   const prefix = (id: string): string => `segments.${id}.`;
+  /** Applies `operate` to segment `id` under the write lock, after checking its etag. */
+  const writeSegment = <R>(id: string, etags: readonly string[] | undefined, operate: (ws: Workspace) => Outcome<R>): Promise<WriteResult<R>> =>
+    store.write((ws) =>
+      translated(() => {
+        checkEtag(etags, segmentJson(getSegment(ws, id)).etag as string, 'etag');
+        return operate(ws);
+      }, prefix(id)),
+    );
   return [
     {
       method: 'POST',
@@ -223,12 +233,7 @@ export function segmentRoutes(store: WorkspaceStore): Route[] {
           exclusivityTags: fields.exclusivityTags,
           exclusiveTo: fields.exclusiveTo,
         });
-        const out = await store.write((ws) =>
-          translated(() => {
-            checkEtag(etags, segmentJson(getSegment(ws, id)).etag as string, 'etag');
-            return updateSegment(ws, id, update, mask, { force });
-          }, prefix(id)),
-        );
+        const out = await writeSegment(id, etags, (ws) => updateSegment(ws, id, update, mask, { force }));
         const { segment, reallocation } = out.result;
         return segmentReply(segment, reallocation === null ? {} : { reallocation }, out.warnings);
       },
@@ -240,12 +245,7 @@ export function segmentRoutes(store: WorkspaceStore): Route[] {
       async handle(ctx) {
         const id = resourceId(ctx.params.segment, 'segment');
         const etags = await actionEtags(ctx);
-        const out = await store.write((ws) =>
-          translated(() => {
-            checkEtag(etags, segmentJson(getSegment(ws, id)).etag as string, 'etag');
-            return allocateSegment(ws, id);
-          }, prefix(id)),
-        );
+        const out = await writeSegment(id, etags, (ws) => allocateSegment(ws, id));
         return segmentReply(out.result.segment, {}, out.warnings);
       },
     },
@@ -256,12 +256,7 @@ export function segmentRoutes(store: WorkspaceStore): Route[] {
       async handle(ctx) {
         const id = resourceId(ctx.params.segment, 'segment');
         const etags = await actionEtags(ctx);
-        const out = await store.write((ws) =>
-          translated(() => {
-            checkEtag(etags, segmentJson(getSegment(ws, id)).etag as string, 'etag');
-            return archiveSegment(ws, id);
-          }, prefix(id)),
-        );
+        const out = await writeSegment(id, etags, (ws) => archiveSegment(ws, id));
         return segmentReply(out.result, {}, out.warnings);
       },
     },
