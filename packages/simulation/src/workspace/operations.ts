@@ -24,7 +24,6 @@ import {
   type RuleInput,
   type RulePatch,
   type SegmentField,
-  type Sticky,
   type WeightedVariant,
   type Workspace,
 } from '@allot/admin';
@@ -33,23 +32,10 @@ import {
 export type Weights = Readonly<Record<string, number>>;
 
 /** A rule as a scenario writes it: admin's RuleInput with weights as maps. */
-export interface RuleSpec {
-  readonly kind: RuleInput['kind'];
-  readonly id?: string;
-  readonly enabled?: boolean;
-  readonly attribute?: string;
-  readonly values?: readonly string[];
-  readonly variant?: string;
-  readonly segment?: string;
-  readonly targeting?: string;
-  readonly percentage?: number;
+export type RuleSpec = Omit<RuleInput, 'split' | 'weights'> & {
   readonly split?: Weights;
   readonly weights?: Weights;
-  readonly reach?: number;
-  readonly randomizationField?: string;
-  readonly environments?: readonly string[];
-  readonly sticky?: Partial<Sticky>;
-}
+};
 
 export type RulePatchSpec = Omit<RuleSpec, 'kind' | 'id' | 'enabled'>;
 
