@@ -4,7 +4,7 @@
  */
 import { murmur3Continue, out, writeUtf8, zeroTail, type BlockState } from './murmur3.js';
 
-/** Longest unit the resolver accepts (longer ones are a targeting-key error). */
+/** Longest unit the resolver accepts, in bytes of UTF-8 (longer ones are a targeting-key error). */
 export const MAX_UNIT_LENGTH = 100;
 
 const TWO_POW_32 = 4294967296;
@@ -61,7 +61,8 @@ export class HashPrefix {
     const used = murmur3Continue(this.state, 0, bytes, bytes.length, false);
     this.stateLength = used;
     this.tailLength = bytes.length - used;
-    // Prefix tail, then up to 3 bytes per UTF-16 unit of the longest accepted unit.
+    // Prefix tail, then the longest accepted unit (up to 3 bytes per UTF-16 unit, so callers
+    // that hash units they did not check still fit).
     this.buf = new Uint8Array(this.tailLength + MAX_UNIT_LENGTH * 3 + 32);
     this.buf.set(bytes.subarray(used), 0);
   }

@@ -162,11 +162,57 @@ describe('targeting', () => {
     return one(state, 'f', { targeting_key: 'u', ...context }).reason === 'RESOLVE_REASON_MATCH';
   }
 
-  it('eqRule compares values of the rule type only', () => {
+  it('eqRule reads the attribute as the rule value\'s type', () => {
     expect(matches(attr('n', { eqRule: { value: num(3) } }), { n: 3 })).toBe(true);
-    expect(matches(attr('n', { eqRule: { value: num(3) } }), { n: '3' })).toBe(false);
+    expect(matches(attr('n', { eqRule: { value: num(3) } }), { n: '3' })).toBe(true);
+    expect(matches(attr('n', { eqRule: { value: num(3) } }), { n: '3.0' })).toBe(true);
+    expect(matches(attr('n', { eqRule: { value: num(3) } }), { n: true })).toBe(false);
     expect(matches(attr('b', { eqRule: { value: { boolValue: true } } }), { b: true })).toBe(true);
-    expect(matches(attr('b', { eqRule: { value: { boolValue: true } } }), { b: 'true' })).toBe(false);
+    expect(matches(attr('b', { eqRule: { value: { boolValue: true } } }), { b: 'true' })).toBe(true);
+    expect(matches(attr('b', { eqRule: { value: { boolValue: true } } }), { b: 'TRUE' })).toBe(true);
+    expect(matches(attr('b', { eqRule: { value: { boolValue: false } } }), { b: 'yes' })).toBe(true);
+    expect(matches(attr('b', { eqRule: { value: { boolValue: true } } }), { b: 1 })).toBe(false);
+  });
+
+  it('a number compared with a text criterion is written in full decimal', () => {
+    const is = (text: string, n: number): boolean => matches(attr('n', { eqRule: { value: str(text) } }), { n });
+    expect(is('18', 18)).toBe(true);
+    expect(is('18.5', 18.5)).toBe(true);
+    expect(is('1000000000000000000000', 1e21)).toBe(true);
+    expect(is('1e+21', 1e21)).toBe(false);
+    expect(is('0.0000001', 1e-7)).toBe(true);
+    expect(is('-0', -0)).toBe(true);
+    expect(is('0', -0)).toBe(false);
+  });
+
+  it('a value a text criterion cannot read (a boolean, an object) is the text "null"', () => {
+    const isNullText = attr('x', { eqRule: { value: str('null') } });
+    expect(matches(isNullText, { x: true })).toBe(true);
+    expect(matches(isNullText, { x: { a: 1 } })).toBe(true);
+    expect(matches(isNullText, { x: 'null' })).toBe(true);
+    expect(matches(attr('x', { startsWithRule: { value: 'n' } }), { x: true })).toBe(false);
+  });
+
+  it('text that is not a number never meets a number criterion (deviation 2)', () => {
+    for (const text of ['abc', '', ' 18', '0x12', '1_0', '18 ']) {
+      expect(matches(attr('age', { rangeRule: { startInclusive: num(0) } }), { age: text })).toBe(false);
+      expect(matches(attr('age', { rangeRule: { startInclusive: num(0) } }), { age: text }, { not: { ref: 'c' } })).toBe(true);
+    }
+    expect(matches(attr('age', { rangeRule: { startInclusive: num(18) } }), { age: '+18' })).toBe(true);
+    expect(matches(attr('age', { rangeRule: { startInclusive: num(18) } }), { age: '1.8e1' })).toBe(true);
+    expect(matches(attr('age', { rangeRule: { startInclusive: num(18) } }), { age: 'inf' })).toBe(true);
+    expect(matches(attr('age', { rangeRule: { startInclusive: num(18) } }), { age: 'NaN' })).toBe(false);
+  });
+
+  it('every attribute is a list: "18" meets >= 18, so do ["100"] and a scalar against anyRule', () => {
+    const adult = attr('age', { rangeRule: { startInclusive: num(18) } });
+    expect(matches(adult, { age: '18' })).toBe(true);
+    expect(matches(adult, { age: ['100'] })).toBe(true);
+    expect(matches(adult, { age: [3, '40'] })).toBe(true);
+    expect(matches(attr('tag', { anyRule: { rule: { eqRule: { value: str('x') } } } }), { tag: 'x' })).toBe(true);
+    expect(matches(attr('tag', { allRule: { rule: { eqRule: { value: str('x') } } } }), { tag: 'x' })).toBe(true);
+    expect(matches(attr('tag', { allRule: { rule: { eqRule: { value: str('x') } } } }), { tag: [] })).toBe(true);
+    expect(matches(attr('tag', { anyRule: { rule: { eqRule: { value: str('x') } } } }), { tag: [['x']] })).toBe(false);
   });
 
   it('eqRule with an empty value matches a missing or null attribute only', () => {
@@ -202,13 +248,51 @@ describe('targeting', () => {
     expect(['a', 'b', 'cz', 'd', 5].map((s) => matches(letters, { s }))).toEqual([false, true, true, false, false]);
   });
 
-  it('compares semantic versions numerically, pre-releases below releases', () => {
+  it('compares versions part by part; parts are digits only, text that is no version orders as 0.0.0', () => {
     const atLeast = attr('v', { rangeRule: { startInclusive: { versionValue: { version: '2.1.0' } } } });
     expect(matches(atLeast, { v: '10.0.0' })).toBe(true);
     expect(matches(atLeast, { v: '2.1.0' })).toBe(true);
-    expect(matches(atLeast, { v: '2.1.0-beta.1' })).toBe(false);
+    expect(matches(atLeast, { v: '2.1' })).toBe(true);
+    expect(matches(atLeast, { v: '2.1.0.4' })).toBe(true);
+    expect(matches(atLeast, { v: '2.1.0-beta.1' })).toBe(true); // a pre-release tag is ignored
+    expect(matches(atLeast, { v: '02.1.0' })).toBe(true);
     expect(matches(atLeast, { v: '2.0.99' })).toBe(false);
-    expect(matches(atLeast, { v: 'not-a-version' })).toBe(false);
+    for (const v of ['v5', '2027-07-11', '5', '2.1.0+build', 'not-a-version']) expect(matches(atLeast, { v })).toBe(false);
+    const below = attr('v', { rangeRule: { endExclusive: { versionValue: { version: '2.1.0' } } } });
+    expect(matches(below, { v: 'v5' })).toBe(true);
+    const exactly = attr('v', { eqRule: { value: { versionValue: { version: '2.1.0' } } } });
+    expect(matches(exactly, { v: '2.1.0' })).toBe(true);
+    expect(matches(exactly, { v: '2.1' })).toBe(false); // equality is on the text
+  });
+
+  it('reads epoch numbers as seconds below 1e12 and milliseconds from 1e12, truncated toward zero', () => {
+    const at = (iso: string): Json => attr('t', { eqRule: { value: { timestampValue: iso } } });
+    expect(matches(at('2023-11-14T22:13:20Z'), { t: 1_700_000_000 })).toBe(true);
+    expect(matches(at('2023-11-14T22:13:20Z'), { t: 1_700_000_000.9 })).toBe(true);
+    expect(matches(at('2023-11-14T22:13:20.123Z'), { t: 1_700_000_000_123.9 })).toBe(true);
+    expect(matches(at('1970-01-01T00:00:00Z'), { t: -0.5 })).toBe(true);
+    const after2000 = attr('t', { rangeRule: { startInclusive: { timestampValue: '2000-01-01T00:00:00Z' } } });
+    expect(matches(after2000, { t: 999_999_999_999 })).toBe(true); // seconds: year 33658
+    expect(matches(after2000, { t: 1e12 })).toBe(true); // milliseconds: 2001-09-09
+    expect(matches(after2000, { t: 8.7e15 })).toBe(false); // past year 262142: not a timestamp
+    expect(matches(after2000, { t: 1e21 })).toBe(false);
+  });
+
+  it('reads timestamp text with a zone, without one as UTC, or a date alone', () => {
+    const at = attr('t', { eqRule: { value: { timestampValue: '2023-01-05T10:00:00Z' } } });
+    for (const t of ['2023-01-05T10:00:00Z', '2023-01-05 10:00:00Z', '2023-01-05T11:00:00+01:00', '2023-01-05T10:00:00', '2023-01-05 10:0:0', '2023-01-05T10:00:00.000000000Z']) {
+      expect(matches(at, { t })).toBe(true);
+    }
+    for (const t of ['2023-01-05t10:00:00z', '2023-01-05T10:00:00+0100', '2023-01-05T10:00', '2023-01-05T10:00:00Z ', '2023-02-30']) {
+      expect(matches(at, { t })).toBe(false);
+    }
+    expect(matches(attr('t', { eqRule: { value: { timestampValue: '2023-01-05T00:00:00Z' } } }), { t: '2023-1-5' })).toBe(true);
+  });
+
+  it('orders text by UTF-8 bytes', () => {
+    const fromPrivateUse = attr('s', { rangeRule: { startExclusive: str('\uffff') } });
+    expect(matches(fromPrivateUse, { s: '😀' })).toBe(true); // U+1F600 is above U+FFFF
+    expect(matches(fromPrivateUse, { s: '\ue000' })).toBe(false);
   });
 
   it('reads timestamps from ISO 8601 strings (with offsets) and epoch seconds or milliseconds', () => {

@@ -38,7 +38,7 @@ export function resolveFlag(
 ): ResolvedFlag {
   if (flag.archived) return flag.archivedResult;
   const frame: SegmentFrame =
-    state.busy === 0 ? state.frame : { context, unit: null, access, saltUnit: null, saltBucket: 0 };
+    state.busy === 0 ? state.frame : { context, unit: null, access, saltUnit: null, saltBucket: 0, unrecognized: false };
   frame.context = context;
   frame.access = access;
   // frame.saltUnit is kept: a unit's account-salt bucket is the same for every flag of the
@@ -82,27 +82,45 @@ function walk(
     if (unit === undefined) {
       // A full rollout with a blank selector needs no unit; elsewhere a bad key ends the flag.
       if (!rule.blankSelector || rule.fullRollout === null) {
-        return withFallthroughs(flag.targetingKeyError, fallthroughs, false);
+        return withFallthroughs(flag.targetingKeyError, fallthroughs, fallthroughs !== null);
       }
       unit = null;
     }
     if (unit === null && (!rule.blankSelector || rule.fullRollout === null)) continue;
     frame.unit = unit;
 
+    // A stored (sticky) assignment for this rule: the unit is in the read materialization
+    // with a variant recorded for the rule.
+    let admitted = false;
     const mat = rule.materialization;
-    let record: MaterializationRecord | null = null;
-    if (mat !== null && mat.read !== '' && unit !== null && access !== null) {
-      record = readRecord(access, unit, mat.read);
+    if (mat !== null && mat.read !== '') {
+      if (unit === null) continue; // nothing to look up without a unit
+      const record = access === null ? null : readRecord(access, unit, mat.read);
+      const map = record !== null && record.isUnitInMaterialization ? record.ruleToVariant : null;
+      const stored = map !== null && hasOwn(map, rule.name) ? map[rule.name] : undefined;
+      if (stored === undefined) {
+        if (mat.mustMatch) continue; // paused intake: only stored units enter
+      } else {
+        admitted = mat.ignoreTargeting || segment.audience(frame);
+        if (frame.unrecognized) {
+          frame.unrecognized = false; // kept false between evaluations
+          continue;
+        }
+        if (admitted) {
+          const sticky = stickyAssignment(rule, stored, unit);
+          if (sticky !== null) return withFallthroughs(sticky.stickyResult, fallthroughs, true);
+          // No assignment serves the stored variant: assign afresh, the unit staying admitted.
+        }
+      }
     }
-    const stored = record !== null && record.isUnitInMaterialization;
-    if (mat !== null && mat.mustMatch && !stored) continue;
-    if (!(stored && mat!.ignoreTargeting) && !segment.matches(frame)) continue;
-
-    if (stored) {
-      const map = record!.ruleToVariant;
-      const variant = hasOwn(map, rule.name) ? map[rule.name] : undefined;
-      const sticky = typeof variant === 'string' ? rule.stickyResults.get(variant) : undefined;
-      if (sticky !== undefined) return withFallthroughs(sticky, fallthroughs, true);
+    if (!admitted) {
+      const matched = segment.matches(frame);
+      if (frame.unrecognized) {
+        // Targeting reached a criterion Confidence cannot evaluate: the rule is skipped.
+        frame.unrecognized = false;
+        continue;
+      }
+      if (!matched) continue;
     }
 
     const assignment = rule.fullRollout ?? assignmentFor(rule, rule.prefix.bucket(unit!, rule.bucketCount));
@@ -117,6 +135,25 @@ function walk(
     return withFallthroughs(assignment.result, fallthroughs, true);
   }
   return withFallthroughs(flag.noMatch, fallthroughs, fallthroughs !== null);
+}
+
+/**
+ * The assignment a stored variant picks: the rule's only variant assignment serving it, or,
+ * when several do, the one whose range holds the unit's variant bucket. null when none does.
+ */
+function stickyAssignment(rule: CompiledRule, variant: string | undefined, unit: string): CompiledAssignment | null {
+  if (typeof variant !== 'string' || variant === '') return null;
+  const candidates = rule.stickyCandidates.get(variant);
+  if (candidates === undefined) return null;
+  if (candidates.length === 1) return candidates[0]!;
+  const bucket = rule.prefix.bucket(unit, rule.bucketCount);
+  const ranges = rule.ranges;
+  for (const candidate of candidates) {
+    for (let i = 0; i < ranges.length; i += 3) {
+      if (rule.assignments[ranges[i + 2]!] === candidate && bucket >= ranges[i]! && bucket < ranges[i + 1]!) return candidate;
+    }
+  }
+  return null;
 }
 
 function inEnvironment(client: CompiledClient, environments: readonly string[]): boolean {

@@ -1,18 +1,38 @@
 /**
  * The randomization unit of a rule: the context field its selector names. A string is the
- * unit; a finite integral number is the unit written without decimals; null or missing is no
- * unit; anything else (a fraction, a boolean, an object, a list, or more than 100 UTF-16
- * units) is a targeting-key error.
+ * unit; a finite integral number is the unit written in full decimal without a fraction
+ * (`1e21` is `1000000000000000000000`, `-0` is `-0`); null or missing is no unit; anything
+ * else (a fraction, a boolean, an object, a list, or a unit longer than 100 bytes of UTF-8) is
+ * a targeting-key error.
  */
 import { MAX_UNIT_LENGTH } from '../hash/bucket.js';
 
 /** The unit, `null` for none, or `undefined` for a targeting-key error. */
 export function unitOf(value: unknown): string | null | undefined {
-  if (typeof value === 'string') return value.length <= MAX_UNIT_LENGTH ? value : undefined;
+  if (typeof value === 'string') return fitsUnit(value) ? value : undefined;
   if (value === null || value === undefined) return null;
   if (typeof value === 'number' && Number.isInteger(value)) {
-    const text = Number.isSafeInteger(value) ? String(value) : BigInt(value).toString();
+    if (Number.isSafeInteger(value)) return value === 0 && Object.is(value, -0) ? '-0' : String(value);
+    const text = BigInt(value).toString();
     return text.length <= MAX_UNIT_LENGTH ? text : undefined;
   }
   return undefined;
+}
+
+/** Whether `unit` is at most MAX_UNIT_LENGTH bytes of UTF-8, counted without encoding it. */
+export function fitsUnit(unit: string): boolean {
+  const n = unit.length;
+  if (n > MAX_UNIT_LENGTH) return false; // every UTF-16 unit is at least one byte
+  if (n * 3 <= MAX_UNIT_LENGTH) return true; // every UTF-16 unit is at most three bytes
+  let bytes = 0;
+  for (let i = 0; i < n; i++) {
+    const c = unit.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < n && (unit.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      bytes += 4; // a surrogate pair: one 4-byte code point for two units
+      i++;
+    } else bytes += 3; // a lone surrogate is written as U+FFFD
+  }
+  return bytes <= MAX_UNIT_LENGTH;
 }

@@ -60,7 +60,7 @@ export function bitsetFromBase64(
   gzipped: boolean,
   path: string,
   issues: IssueList,
-): Uint8Array | undefined {
+): { bits: Uint8Array; allSet: boolean } | undefined {
   if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(text)) {
     issues.add(path, 'expected base64 bytes');
     return undefined;
@@ -81,5 +81,7 @@ export function bitsetFromBase64(
   }
   const bits = new Uint8Array(BITSET_BYTES);
   bits.set(bytes);
-  return bits;
+  // Confidence lets a segment match without a unit when every bit the input holds is set
+  // (even when it holds fewer than 1,000,000).
+  return { bits, allSet: bytes.every((b) => b === 0xff) };
 }

@@ -49,6 +49,8 @@ export interface CompiledAssignment {
   readonly variant: CompiledVariant | null;
   /** The result returned when this assignment decides (`variant` and `clientDefault`). */
   readonly result: ResolvedFlag;
+  /** The result when a stored (sticky) variant picks this assignment. */
+  readonly stickyResult: ResolvedFlag;
   readonly fallthrough: FallthroughRecord;
 }
 
@@ -81,15 +83,19 @@ export interface CompiledRule {
   readonly assignments: readonly CompiledAssignment[];
   /** Flat [lower, upper, assignment index] triples in assignment order. */
   readonly ranges: Int32Array;
-  /** The assignment that wins every bucket, if one does: no hash is needed. */
+  /**
+   * The rule's only assignment when it has one range covering every bucket: no hash is
+   * needed (Confidence's "full rollout"; a rule that covers every bucket otherwise still hashes).
+   */
   readonly fullRollout: CompiledAssignment | null;
   readonly materialization: MaterializationSpec | null;
-  /** Results for a sticky (stored) variant, by variant name. */
-  readonly stickyResults: ReadonlyMap<string, ResolvedFlag>;
+  /** The variant assignments serving each variant, by variant name, for stored (sticky) variants. */
+  readonly stickyCandidates: ReadonlyMap<string, readonly CompiledAssignment[]>;
 }
 
 export interface CompiledFlag {
   readonly name: string;
+  /** Not served: `ARCHIVED`, or no state at all (the proto's `STATE_UNSPECIFIED`), as in Confidence. */
   readonly archived: boolean;
   readonly clients: ReadonlySet<string>;
   readonly variants: ReadonlyMap<string, CompiledVariant>;
@@ -165,7 +171,7 @@ export function compileFlag(
 ): CompiledFlag | undefined {
   const obj = readObject(raw, path, issues);
   if (!obj) return undefined;
-  const state = optionalString(obj, 'state', path, issues, 'ACTIVE');
+  const active = flagIsActive(own(obj, 'state'), keyPath(path, 'state'), issues);
   const clients = new Set(optionalStringList(obj, 'clients', path, issues));
 
   const variants = new Map<string, CompiledVariant>();
@@ -195,7 +201,7 @@ export function compileFlag(
 
   return {
     name,
-    archived: state === 'ARCHIVED',
+    archived: !active,
     clients,
     variants,
     rules,
@@ -203,6 +209,28 @@ export function compileFlag(
     targetingKeyError: result(name, 'RESOLVE_REASON_TARGETING_KEY_ERROR', null, false, '', '', '', 'none'),
     archivedResult: result(name, 'RESOLVE_REASON_FLAG_ARCHIVED', null, false, '', '', '', 'none'),
   };
+}
+
+/** Flag states by proto-JSON name and enum number; only `ACTIVE` is served. */
+const FLAG_STATES: ReadonlyMap<unknown, boolean> = new Map<unknown, boolean>([
+  ['STATE_UNSPECIFIED', false],
+  ['ACTIVE', true],
+  ['ARCHIVED', false],
+  [0, false],
+  [1, true],
+  [2, false],
+]);
+
+/**
+ * Whether a flag's `state` lets it be served. Confidence serves `ACTIVE` flags only: an
+ * absent state is the proto default `STATE_UNSPECIFIED`, which it leaves out like `ARCHIVED`.
+ */
+function flagIsActive(raw: unknown, path: string, issues: IssueList): boolean {
+  if (raw === undefined || raw === null) return false;
+  const active = FLAG_STATES.get(raw);
+  if (active !== undefined) return active;
+  issues.add(path, `expected "ACTIVE" or "ARCHIVED", got ${describe(raw)}`);
+  return false;
 }
 
 function compileRule(
@@ -243,30 +271,29 @@ function compileRule(
   const list = readArray(own(spec, 'assignments') ?? [], assignmentsPath, issues, 10_000) ?? [];
   const assignments: CompiledAssignment[] = [];
   const triples: number[] = [];
+  let firstRanges = 0;
   list.forEach((a, i) => {
     const ap = indexPath(assignmentsPath, i);
+    const before = triples.length;
     const compiled = compileAssignment(flag, name, segmentName, a, ap, bucketCount, variants, issues, triples, assignments.length);
     if (compiled) assignments.push(compiled);
+    if (i === 0) firstRanges = (triples.length - before) / 3;
   });
   const ranges = Int32Array.from(triples);
-  const full = fullRolloutOf(ranges, bucketCount);
-  const fullRollout = full === -1 ? null : assignments[full]!;
-  const withKind = (a: CompiledAssignment): CompiledAssignment =>
+  const isFull = list.length === 1 && assignments.length === 1 && firstRanges === 1 && ranges[0] === 0 && ranges[1] === bucketCount;
+  const fullRollout = isFull ? assignments[0]! : null;
+  const finalAssignments = assignments.map((a): CompiledAssignment =>
     a.type === 'fallthrough'
       ? a
-      : {
-          ...a,
-          result: Object.freeze({ ...a.result, assignmentKind: a === fullRollout ? 'rollout' : 'split' }),
-        };
-  const finalAssignments = assignments.map(withKind);
+      : { ...a, result: Object.freeze({ ...a.result, assignmentKind: a === fullRollout ? 'rollout' : 'split' }) },
+  );
 
-  const stickyResults = new Map<string, ResolvedFlag>();
-  for (const v of variants.values()) {
-    const owner = finalAssignments.find((a) => a.variant === v);
-    stickyResults.set(
-      v.name,
-      result(flag, 'RESOLVE_REASON_MATCH', v, true, name, segmentName, owner?.id ?? '', 'sticky'),
-    );
+  const stickyCandidates = new Map<string, CompiledAssignment[]>();
+  for (const a of finalAssignments) {
+    if (a.variant === null) continue;
+    const list = stickyCandidates.get(a.variant.name) ?? [];
+    list.push(a);
+    stickyCandidates.set(a.variant.name, list);
   }
 
   return {
@@ -282,9 +309,9 @@ function compileRule(
     prefix: new HashPrefix(`${segmentId}|`),
     assignments: finalAssignments,
     ranges,
-    fullRollout: fullRollout === null ? null : finalAssignments[full]!,
+    fullRollout: fullRollout === null ? null : finalAssignments[0]!,
     materialization: compileMaterializationSpec(obj, path, issues),
-    stickyResults,
+    stickyCandidates,
   };
 }
 
@@ -344,31 +371,9 @@ function compileAssignment(
     type: kind,
     variant,
     result: result(flag, 'RESOLVE_REASON_MATCH', variant, true, rule, segment, id, 'split'),
+    stickyResult: result(flag, 'RESOLVE_REASON_MATCH', variant, true, rule, segment, id, 'sticky'),
     fallthrough: Object.freeze({ rule, assignmentId: id }),
   };
-}
-
-/** Index of the assignment that wins every bucket in [0, n), or -1. */
-function fullRolloutOf(ranges: Int32Array, n: number): number {
-  let first = -1;
-  const spans: [number, number][] = [];
-  for (let i = 0; i < ranges.length; i += 3) {
-    const lower = ranges[i]!;
-    const upper = ranges[i + 1]!;
-    if (upper <= lower) continue;
-    const owner = ranges[i + 2]!;
-    if (first === -1) first = owner;
-    if (owner !== first) return -1; // another assignment wins some bucket
-    spans.push([lower, upper]);
-  }
-  if (first === -1) return -1;
-  spans.sort((a, b) => a[0] - b[0]);
-  let reach = 0;
-  for (const [lower, upper] of spans) {
-    if (lower > reach) return -1;
-    reach = Math.max(reach, upper);
-  }
-  return reach >= n ? first : -1;
 }
 
 function compileMaterializationSpec(rule: JsonObject, path: string, issues: IssueList): MaterializationSpec | null {

@@ -114,7 +114,11 @@ export function optionalBoolean(
   return fallback;
 }
 
-/** An integer in [min, max]; `what` names the expectation in the message. */
+/**
+ * An integer in [min, max]; `what` names the expectation in the message. A decimal string is
+ * read too: proto-JSON writes 64-bit integers (`bitCount`) as strings and lets parsers take
+ * any integer field either way.
+ */
 export function readInteger(
   value: unknown,
   path: string,
@@ -123,8 +127,9 @@ export function readInteger(
   max: number,
   what: string,
 ): number | undefined {
-  if (typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max) {
-    return value;
+  const n = typeof value === 'string' && /^-?\d{1,16}$/.test(value) ? Number(value) : value;
+  if (typeof n === 'number' && Number.isInteger(n) && n >= min && n <= max) {
+    return n;
   }
   issues.add(path, `expected ${what}, got ${describe(value)}`);
   return undefined;

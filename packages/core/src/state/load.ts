@@ -46,6 +46,13 @@ export interface LoadOptions {
   readonly targetingKeyAlias?: string;
 }
 
+/** A segment's bitset as loaded; `allSet`: every bit the input holds is set. */
+interface LoadedBitset {
+  readonly bits: Bitset;
+  readonly allSet: boolean;
+  readonly path: string;
+}
+
 /** A raw item of the state with the path it was found at. */
 interface Located {
   readonly name: string;
@@ -58,7 +65,7 @@ interface StateParts {
   accountId: string;
   flags: Located[];
   segments: Located[];
-  bitsets: Map<string, { bits: Bitset; path: string }>;
+  bitsets: Map<string, LoadedBitset>;
   bloomFilters: Located[];
   clients: CompiledClient[];
 }
@@ -143,15 +150,15 @@ function accountIdFrom(root: JsonObject, options: LoadOptions, issues: IssueList
 
 function mapParts(root: JsonObject, options: LoadOptions, issues: IssueList): StateParts {
   const accountId = accountIdFrom(root, options, issues, false);
-  const bitsets = new Map<string, { bits: Bitset; path: string }>();
+  const bitsets = new Map<string, LoadedBitset>();
   for (const b of located(root, 'bitsets', issues)) {
     if (b.raw === 'ALL' || b.raw === null) {
-      bitsets.set(b.name, { bits: null, path: b.path });
+      bitsets.set(b.name, { bits: null, allSet: true, path: b.path });
     } else if (Array.isArray(b.raw)) {
-      bitsets.set(b.name, { bits: bitsetFromIndices(b.raw, b.path, issues), path: b.path });
+      bitsets.set(b.name, { bits: bitsetFromIndices(b.raw, b.path, issues), allSet: false, path: b.path });
     } else if (typeof b.raw === 'string') {
       const bits = bitsetFromBase64(b.raw, true, b.path, issues);
-      if (bits) bitsets.set(b.name, { bits, path: b.path });
+      if (bits) bitsets.set(b.name, { bits: bits.bits, allSet: bits.allSet, path: b.path });
     } else {
       issues.add(b.path, `expected "ALL", a list of bucket indices or base64 gzipped bytes, got ${describe(b.raw)}`);
     }
@@ -185,11 +192,11 @@ function mapParts(root: JsonObject, options: LoadOptions, issues: IssueList): St
 
 function protoParts(root: JsonObject, options: LoadOptions, issues: IssueList): StateParts {
   const accountId = accountIdFrom(root, options, issues, true);
-  const bitsets = new Map<string, { bits: Bitset; path: string }>();
+  const bitsets = new Map<string, LoadedBitset>();
   for (const b of locatedList(root, 'bitsets', issues, 'segment')) {
     const obj = b.raw as JsonObject;
     if (optionalBoolean(obj, 'fullBitset', b.path, issues, false)) {
-      bitsets.set(b.name, { bits: null, path: b.path });
+      bitsets.set(b.name, { bits: null, allSet: true, path: b.path });
       continue;
     }
     const gz = own(obj, 'gzippedBitset');
@@ -198,31 +205,9 @@ function protoParts(root: JsonObject, options: LoadOptions, issues: IssueList): 
       continue;
     }
     const bits = bitsetFromBase64(gz, true, keyPath(b.path, 'gzippedBitset'), issues);
-    if (bits) bitsets.set(b.name, { bits, path: b.path });
+    if (bits) bitsets.set(b.name, { bits: bits.bits, allSet: bits.allSet, path: b.path });
   }
-  const clientNames = new Set(locatedList(root, 'clients', issues).map((c) => c.name));
-  const clients: CompiledClient[] = [];
-  for (const c of locatedList(root, 'clientCredentials', issues)) {
-    const obj = c.raw as JsonObject;
-    const secretObj = own(obj, 'clientSecret');
-    const secret = isObject(secretObj) ? own(secretObj, 'secret') : undefined;
-    if (typeof secret !== 'string' || secret === '') {
-      issues.add(keyPath(c.path, 'clientSecret'), `expected {"secret": "<client secret>"}, got ${describe(secretObj)}`);
-      continue;
-    }
-    // A credential is named clients/<client>/credentials/<id>.
-    const clientName = c.name.split('/credentials/')[0]!;
-    if (!clientNames.has(clientName)) {
-      issues.add(keyPath(c.path, 'name'), `credential of unknown client ${JSON.stringify(clientName)}; add it to clients`);
-      continue;
-    }
-    clients.push({
-      name: clientName,
-      secret,
-      credential: c.name,
-      environments: new Set(optionalStringList(obj, 'environments', c.path, issues)),
-    });
-  }
+  const clients = credentialsOf(root, issues);
   const bloomRaw = own(root, 'bloomFilters');
   return {
     accountId,
@@ -230,10 +215,43 @@ function protoParts(root: JsonObject, options: LoadOptions, issues: IssueList): 
     segments: locatedList(root, 'segmentsNoBitsets', issues),
     bitsets,
     bloomFilters: Array.isArray(bloomRaw)
-      ? locatedList(root, 'bloomFilters', issues, 'materialization')
+      ? locatedList(root, 'bloomFilters', issues, 'materializedSegment')
       : located(root, 'bloomFilters', issues),
     clients,
   };
+}
+
+/**
+ * The proto shape's `clientCredentials`, each joined to its client. Confidence names a
+ * credential `clients/<client>/clientCredentials/<id>` and links it to the client whose name
+ * prefixes its own. A credential of no listed client cannot resolve in Confidence either: it
+ * is left out (its secret answers CLIENT_NOT_FOUND), not refused.
+ */
+function credentialsOf(root: JsonObject, issues: IssueList): CompiledClient[] {
+  const clientNames = locatedList(root, 'clients', issues).map((c) => c.name);
+  const clients: CompiledClient[] = [];
+  for (const c of locatedList(root, 'clientCredentials', issues)) {
+    const obj = c.raw as JsonObject;
+    const secretObj = own(obj, 'clientSecret');
+    const secret = isObject(secretObj) ? own(secretObj, 'secret') : undefined;
+    if (secretObj === undefined || secretObj === null) continue; // another kind of credential
+    if (typeof secret !== 'string' || secret === '') {
+      issues.add(keyPath(c.path, 'clientSecret'), `expected {"secret": "<client secret>"}, got ${describe(secretObj)}`);
+      continue;
+    }
+    let client = '';
+    for (const name of clientNames) {
+      if (c.name.startsWith(`${name}/`) && name.length > client.length) client = name;
+    }
+    if (client === '') continue;
+    clients.push({
+      name: client,
+      secret,
+      credential: c.name,
+      environments: new Set(optionalStringList(obj, 'environments', c.path, issues)),
+    });
+  }
+  return clients;
 }
 
 function compileBloom(b: Located, issues: IssueList): BloomFilter | undefined {
@@ -284,15 +302,15 @@ function compile(parts: StateParts, issues: IssueList, targetingKeyAlias: string
     targetingRaw.set(s.name, { name: s.name, raw: own(obj, 'targeting'), path: keyPath(s.path, 'targeting') });
   }
   for (const [name, b] of parts.bitsets) {
+    // A bitset of a segment the state does not list is unused, as in Confidence: ignored.
     const seg = segments.get(name);
-    if (seg === undefined) {
-      issues.add(b.path, `bitset of unknown segment ${JSON.stringify(name)}`);
-      continue;
+    if (seg !== undefined) {
+      seg.bitset = b.bits;
+      seg.allSet = b.bits === null || b.allSet;
     }
-    seg.bitset = b.bits;
   }
 
-  const inCycle = cycleEdges(segments);
+  markCycles(segments);
   const direct = new Map<string, Set<string>>();
   for (const [name, t] of targetingRaw) {
     const seg = segments.get(name)!;
@@ -300,7 +318,6 @@ function compile(parts: StateParts, issues: IssueList, targetingKeyAlias: string
     seg.targeting = compileTargeting(seg, t.raw, t.path, {
       segments,
       bloomFilters,
-      closesCycle: (from, to) => inCycle.has(`${from}\u0000${to}`),
       targetingKeyAlias,
     }, issues, mats);
     direct.set(name, mats);
@@ -345,25 +362,20 @@ function compile(parts: StateParts, issues: IssueList, targetingKeyAlias: string
   return new ResolverState(parts.accountId, flags, segments, clients, salt);
 }
 
-/** The reference edges (from\0to) that lie on a cycle: their target reaches their source. */
-function cycleEdges(segments: ReadonlyMap<string, CompiledSegment>): Set<string> {
-  const reach = (from: string, target: string): boolean => {
+/** Marks the segments that reach themselves through references (they guard against re-entry). */
+function markCycles(segments: ReadonlyMap<string, CompiledSegment>): void {
+  for (const seg of segments.values()) {
     const seen = new Set<string>();
-    const stack = [from];
+    const stack = [...seg.references];
     while (stack.length > 0) {
       const n = stack.pop()!;
-      if (n === target) return true;
+      if (n === seg.name) {
+        seg.inCycle = true;
+        break;
+      }
       if (seen.has(n)) continue;
       seen.add(n);
       for (const r of segments.get(n)?.references ?? []) stack.push(r);
     }
-    return false;
-  };
-  const edges = new Set<string>();
-  for (const seg of segments.values()) {
-    for (const to of seg.references) {
-      if (segments.has(to) && reach(to, seg.name)) edges.add(`${seg.name}\u0000${to}`);
-    }
   }
-  return edges;
 }

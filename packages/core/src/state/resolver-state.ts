@@ -36,7 +36,7 @@ export class ResolverState {
   /** Hashes `"MegaSalt-" + accountId + "|" + unit` for segment membership. */
   readonly salt: HashPrefix;
   /** Scratch frame for targeting, reused by every (non-reentrant) resolve. */
-  readonly frame: SegmentFrame = { context: {}, unit: null, access: null, saltUnit: null, saltBucket: 0 };
+  readonly frame: SegmentFrame = { context: {}, unit: null, access: null, saltUnit: null, saltBucket: 0, unrecognized: false };
   /** Depth of resolves in progress (above 1 only if a store callback resolves again). */
   busy = 0;
   private readonly clientFlags = new Map<string, readonly CompiledFlag[]>();

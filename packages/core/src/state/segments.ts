@@ -16,7 +16,7 @@ import {
   indexPath,
   type IssueList,
 } from './json-input.js';
-import { compileScalarRule, never, type ValuePredicate } from './value-rules.js';
+import { compileAttributeTest, UNRECOGNIZED } from './value-rules.js';
 import type { HashPrefix } from '../hash/bucket.js';
 import type { EvaluationContext, MaterializationAccess } from '../types.js';
 
@@ -31,6 +31,11 @@ export interface SegmentFrame {
   /** Cache of the account-salt bucket of `saltUnit` (valid for the state's whole life). */
   saltUnit: string | null;
   saltBucket: number;
+  /**
+   * Set when targeting reached a criterion this resolver cannot evaluate (an attribute
+   * criterion without a rule): Confidence then skips the flag rule, whatever the expression.
+   */
+  unrecognized: boolean;
 }
 
 export type Targeting = (frame: SegmentFrame) => boolean;
@@ -38,12 +43,21 @@ export type Targeting = (frame: SegmentFrame) => boolean;
 export class CompiledSegment {
   readonly name: string;
   bitset: Bitset = null;
+  /**
+   * Whether every bit the bitset holds is set (true for no bitset): with no unit to hash,
+   * Confidence lets such a segment match.
+   */
+  allSet = true;
   /** null: no targeting, every unit is in the audience. */
   targeting: Targeting | null = null;
   /** Materializations (without bloom filter) this segment's targeting may read, transitively. */
   materializations: readonly string[] = [];
   /** Raw segment references, resolved after every segment exists. */
   readonly references: string[] = [];
+  /** Whether the segment reaches itself through references (set at load). */
+  inCycle = false;
+  /** True while the segment is being matched: a reference back to it does not match. */
+  private evaluating = false;
   readonly salt: HashPrefix;
 
   constructor(name: string, salt: HashPrefix) {
@@ -51,13 +65,31 @@ export class CompiledSegment {
     this.salt = salt;
   }
 
-  /** Whether the frame's unit is in this segment: audience and allocation. */
+  /**
+   * Whether the frame's unit is in this segment: audience and allocation. A reference that
+   * comes back to a segment already being matched on the way here does not match, so cycles
+   * end (as in Confidence, the answer depends on where matching started).
+   */
   matches(f: SegmentFrame): boolean {
+    if (!this.inCycle) return this.matchesOnce(f);
+    if (this.evaluating) return false;
+    this.evaluating = true;
+    const result = this.matchesOnce(f);
+    this.evaluating = false;
+    return result;
+  }
+
+  /** The audience only (no allocation): what a stored sticky assignment is re-checked against. */
+  audience(f: SegmentFrame): boolean {
+    return this.targeting === null || this.targeting(f);
+  }
+
+  private matchesOnce(f: SegmentFrame): boolean {
     if (this.targeting !== null && !this.targeting(f)) return false;
     const bits = this.bitset;
     if (bits === null) return true;
     const unit = f.unit;
-    if (unit === null) return false;
+    if (unit === null) return this.allSet;
     if (f.saltUnit !== unit) {
       f.saltBucket = this.salt.bucket(unit, SEGMENT_BUCKET_COUNT);
       f.saltUnit = unit;
@@ -70,8 +102,6 @@ export class CompiledSegment {
 export interface TargetingScope {
   readonly segments: ReadonlyMap<string, CompiledSegment>;
   readonly bloomFilters: ReadonlyMap<string, BloomFilter>;
-  /** Whether the reference from → to closes a cycle. */
-  readonly closesCycle: (from: string, to: string) => boolean;
   /** See `LoadOptions.targetingKeyAlias`; `""` for none. */
   readonly targetingKeyAlias: string;
 }
@@ -217,8 +247,8 @@ function compileCriterion(
       return alwaysFalse;
     }
     const target = scope.segments.get(name);
-    // A missing segment, or one whose reference closes a cycle, never matches.
-    if (target === undefined || scope.closesCycle(segment.name, name)) return alwaysFalse;
+    // A missing segment never matches.
+    if (target === undefined) return alwaysFalse;
     return (f) => target.matches(f);
   }
 
@@ -260,64 +290,24 @@ function compileAttribute(raw: unknown, path: string, issues: IssueList, targeti
     issues.add(keyPath(path, 'attributeName'), `expected a non-empty attribute name, got ${describe(name)}`);
     return alwaysFalse;
   }
-  const read = compileContextPath(name, targetingKeyAlias);
+  const test = compileAttributeTest(raw, path, issues);
+  if (test === UNRECOGNIZED) return unrecognized;
   const key = isPlainKey(name) && !(name === 'targeting_key' && targetingKeyAlias !== '') ? name : null;
-
-  const scalar = compileScalarRule(raw, path, issues);
-  if (scalar !== null && key !== null) {
+  if (key !== null) {
     // The common case, one call shorter: a top-level attribute read in place.
-    return (f) => {
-      const v = f.context[key];
-      if (Array.isArray(v)) return someOf(v, scalar);
-      return scalar(v);
-    };
+    return (f) => test(f.context[key]);
   }
-  if (scalar !== null) {
-    // A list attribute matches a scalar rule when any of its elements does.
-    return (f) => {
-      const v = read(f.context);
-      if (Array.isArray(v)) return someOf(v, scalar);
-      return scalar(v);
-    };
-  }
-  for (const kind of ['anyRule', 'allRule'] as const) {
-    const listRule = own(raw, kind);
-    if (listRule === undefined || listRule === null) continue;
-    const p = keyPath(path, kind);
-    const innerHolder = isObject(listRule) ? own(listRule, 'rule') : undefined;
-    const inner = isObject(innerHolder)
-      ? (compileScalarRule(innerHolder, keyPath(p, 'rule'), issues) ?? never)
-      : never;
-    if (kind === 'anyRule') {
-      // Missing or null is the empty list: no element matches.
-      return (f) => {
-        const v = read(f.context);
-        if (Array.isArray(v)) return someOf(v, inner);
-        return v !== null && v !== undefined && inner(v);
-      };
-    }
-    // allRule: vacuously true for the empty list, and so for missing or null.
-    return (f) => {
-      const v = read(f.context);
-      if (Array.isArray(v)) return everyOf(v, inner);
-      return v === null || v === undefined || inner(v);
-    };
-  }
-  // An attribute criterion without a rule this resolver knows matches nothing.
-  return alwaysFalse;
+  const read = compileContextPath(name, targetingKeyAlias);
+  return (f) => test(read(f.context));
 }
+
+/** A criterion Confidence cannot evaluate: the rule that reaches it is skipped. */
+const unrecognized: Targeting = (f) => {
+  f.unrecognized = true;
+  return false;
+};
 
 /** A top-level context key that no object inherits, so it can be read without a guard. */
 function isPlainKey(name: string): boolean {
   return !name.includes('.') && !(name in Object.prototype);
-}
-
-function someOf(list: readonly unknown[], p: ValuePredicate): boolean {
-  for (const x of list) if (p(x)) return true;
-  return false;
-}
-
-function everyOf(list: readonly unknown[], p: ValuePredicate): boolean {
-  for (const x of list) if (!p(x)) return false;
-  return true;
 }

@@ -1,8 +1,24 @@
 /**
- * Attribute rules compiled to predicates over one context value: `eqRule`, `setRule`,
- * `rangeRule`, `startsWithRule`, `endsWithRule`, `containsRule`. A rule's type comes from its
- * configured value (`stringValue`, `numberValue`, `boolValue`, `timestampValue`,
- * `versionValue`, or `{}` for null); a context value of another type does not match.
+ * Attribute criteria (`eqRule`, `setRule`, `rangeRule`, `startsWithRule`, `endsWithRule`,
+ * `containsRule`, `anyRule`, `allRule`) compiled once, at load, into tests over one context
+ * value, following Confidence's resolver:
+ *
+ * - A criterion has a type: that of its value (`eqRule`), of its first value (`setRule`), of
+ *   its start bound, else its end bound (`rangeRule`); text for the text operators.
+ * - Every attribute value is a list; a scalar is a one-element list. A scalar criterion
+ *   matches when some element does; `anyRule` / `allRule` apply their rule to some / every
+ *   element.
+ * - Each element is read as the criterion's type: a number as text for a text criterion
+ *   (`18` is `"18"`), text as a number for a number criterion (`"18"` meets `>= 18`), an epoch
+ *   number or timestamp text for a timestamp criterion, `"true"`/`"TRUE"` as true for a
+ *   boolean one. What cannot be read so (a boolean or an object against a text criterion, ...)
+ *   is the text `"null"`, as Confidence does. The text operators read text only.
+ *
+ * Two deliberate deviations (see the README): a null or missing attribute is no value at
+ * all — the empty list to `anyRule` / `allRule`, equal only to a null criterion value, and a
+ * range without bounds matches nothing (the conformance suite's general expectations); and
+ * text that is not a number, compared with a number criterion, does not match (Confidence
+ * fails the whole request).
  */
 import {
   describe,
@@ -14,21 +30,52 @@ import {
   type IssueList,
   type JsonObject,
 } from './json-input.js';
-import { compareVersions, parseTimestamp, parseVersion, toTimestamp, type Version } from './values.js';
+import {
+  compareUtf8,
+  compareVersionText,
+  epochInto,
+  numberFromText,
+  numberText,
+  parseTimestampInto,
+  parseVersion,
+  TS,
+  type Version,
+} from './values.js';
 
-/** A predicate over one scalar context value. */
-export type ValuePredicate = (value: unknown) => boolean;
+/** A test over one attribute value as read from the context (any JSON value, or undefined). */
+export type AttributeTest = (value: unknown) => boolean;
 
-export const never: ValuePredicate = () => false;
+/** A criterion this resolver cannot evaluate: Confidence skips the rule that reaches it. */
+export const UNRECOGNIZED = 'unrecognized' as const;
+
+/** Element kinds, as passed to an element test. */
+const NUM = 0;
+const STR = 1;
+const BOOL = 2;
+const TIME = 3;
+const VER = 4;
+/** An element no criterion matches: a nested list, a non-text element of a text operator. */
+const NONE = 5;
+
+/**
+ * A test over one element, already read as the criterion's type: its kind, a number (a
+ * number, a boolean as 0/1, a timestamp's seconds), a text (text, a version's text) and a
+ * timestamp's nanoseconds. Four plain arguments: no object per element.
+ */
+type ElementTest = (kind: number, n: number, s: string, nanos: number) => boolean;
+
+type ValueType = 'string' | 'number' | 'bool' | 'timestamp' | 'version' | 'null' | 'list';
 
 /** A configured rule value, parsed. */
 type RuleValue =
   | { kind: 'string'; value: string }
   | { kind: 'number'; value: number }
   | { kind: 'bool'; value: boolean }
-  | { kind: 'timestamp'; value: number }
-  | { kind: 'version'; value: Version }
-  | { kind: 'null' };
+  | { kind: 'timestamp'; seconds: number; nanos: number }
+  | { kind: 'version'; text: string; value: Version }
+  | { kind: 'null' }
+  /** A `listValue`: no element ever equals one. */
+  | { kind: 'list' };
 
 /** Parses a proto `Value` (`{stringValue: "SE"}`, `{}` for null, ...). */
 function parseRuleValue(raw: unknown, path: string, issues: IssueList): RuleValue | undefined {
@@ -57,17 +104,19 @@ function parseRuleValue(raw: unknown, path: string, issues: IssueList): RuleValu
       break;
     case 'nullValue':
       return { kind: 'null' };
+    case 'listValue':
+      if (isObject(v)) return { kind: 'list' };
+      break;
     case 'timestampValue': {
-      const t = typeof v === 'string' ? parseTimestamp(v) : NaN;
-      if (!Number.isNaN(t)) return { kind: 'timestamp', value: t };
-      issues.add(p, `expected an ISO 8601 timestamp such as "2026-01-01T00:00:00Z", got ${describe(v)}`);
+      if (typeof v === 'string' && parseTimestampInto(v)) return { kind: 'timestamp', seconds: TS[0]!, nanos: TS[1]! };
+      issues.add(p, `expected an RFC 3339 timestamp such as "2026-01-01T00:00:00Z", got ${describe(v)}`);
       return undefined;
     }
     case 'versionValue': {
       const text = isObject(v) ? own(v, 'version') : v;
       const version = typeof text === 'string' ? parseVersion(text) : null;
-      if (version) return { kind: 'version', value: version };
-      issues.add(p, `expected {"version": "MAJOR.MINOR.PATCH"}, got ${describe(text)}`);
+      if (version !== null) return { kind: 'version', text: text as string, value: version };
+      issues.add(p, `expected {"version": "MAJOR.MINOR[.PATCH[.TAG]]"} with digits only, got ${describe(text)}`);
       return undefined;
     }
     default:
@@ -78,70 +127,98 @@ function parseRuleValue(raw: unknown, path: string, issues: IssueList): RuleValu
   return undefined;
 }
 
-function equalsPredicate(rv: RuleValue): ValuePredicate {
+/** Whether an element (kind, n, s, nanos) equals a rule value. */
+function equalsValue(rv: RuleValue): ElementTest {
   switch (rv.kind) {
     case 'string': {
-      const s = rv.value;
-      return (v) => v === s;
+      const text = rv.value;
+      return (k, _n, s) => k === STR && s === text;
     }
     case 'number': {
-      const n = rv.value;
-      return (v) => v === n;
+      const x = rv.value;
+      return (k, n) => k === NUM && n === x;
     }
     case 'bool': {
-      const b = rv.value;
-      return (v) => v === b;
+      const b = rv.value ? 1 : 0;
+      return (k, n) => k === BOOL && n === b;
     }
-    case 'null':
-      return (v) => v === null || v === undefined;
     case 'timestamp': {
-      const t = rv.value;
-      return (v) => toTimestamp(v) === t;
+      const { seconds, nanos } = rv;
+      return (k, n, _s, ns) => k === TIME && n === seconds && ns === nanos;
     }
     case 'version': {
-      const ver = rv.value;
-      return (v) => {
-        const parsed = typeof v === 'string' ? parseVersion(v) : null;
-        return parsed !== null && compareVersions(parsed, ver) === 0;
-      };
+      // Versions are equal as written ("1.2.3" is not "1.2.3.0"); only ranges order them.
+      const text = rv.text;
+      return (k, _n, s) => k === VER && s === text;
     }
+    case 'null':
+    case 'list':
+      return () => false;
   }
 }
 
-function compileSet(raw: JsonObject, path: string, issues: IssueList): ValuePredicate {
-  const values = readArray(own(raw, 'values') ?? [], keyPath(path, 'values'), issues, 100_000);
-  if (!values || values.length === 0) return never;
+/** A rule over elements, with the type its elements are read as. */
+interface ElementRule {
+  readonly type: ValueType;
+  /** Text operators read text only: anything else matches nothing. */
+  readonly strictText: boolean;
+  readonly test: ElementTest;
+  /** Whether the rule holds for a null element (a null criterion value). */
+  readonly acceptsNull: boolean;
+}
+
+function compileEq(raw: JsonObject, path: string, issues: IssueList): ElementRule | typeof UNRECOGNIZED {
+  const value = own(raw, 'value');
+  if (value === undefined || value === null) return UNRECOGNIZED;
+  const rv = parseRuleValue(value, keyPath(path, 'value'), issues);
+  if (!rv) return UNRECOGNIZED;
+  return { type: rv.kind, strictText: false, test: equalsValue(rv), acceptsNull: rv.kind === 'null' };
+}
+
+function compileSet(raw: JsonObject, path: string, issues: IssueList): ElementRule {
+  const values = readArray(own(raw, 'values') ?? [], keyPath(path, 'values'), issues, 100_000) ?? [];
   const parsed: RuleValue[] = [];
   values.forEach((item, i) => {
     const rv = parseRuleValue(item, indexPath(keyPath(path, 'values'), i), issues);
     if (rv) parsed.push(rv);
   });
-  if (parsed.every((rv) => rv.kind === 'string')) {
+  const type: ValueType = parsed[0]?.kind ?? 'null';
+  const acceptsNull = parsed.some((rv) => rv.kind === 'null');
+  if (parsed.length > 0 && parsed.every((rv) => rv.kind === 'string')) {
     const set = new Set(parsed.map((rv) => (rv as { value: string }).value));
-    return (v) => typeof v === 'string' && set.has(v);
+    return { type, strictText: false, test: (k, _n, s) => k === STR && set.has(s), acceptsNull };
   }
-  if (parsed.every((rv) => rv.kind === 'number')) {
+  if (parsed.length > 0 && parsed.every((rv) => rv.kind === 'number')) {
     const set = new Set(parsed.map((rv) => (rv as { value: number }).value));
-    return (v) => typeof v === 'number' && set.has(v);
+    // A Set tells -0 from 0 only by SameValueZero, which already equates them, as == does.
+    return { type, strictText: false, test: (k, n) => k === NUM && set.has(n), acceptsNull };
   }
-  const preds = parsed.map(equalsPredicate);
-  return (v) => preds.some((p) => p(v));
+  const tests = parsed.map(equalsValue);
+  return {
+    type,
+    strictText: false,
+    test: (k, n, s, ns) => {
+      for (const t of tests) if (t(k, n, s, ns)) return true;
+      return false;
+    },
+    acceptsNull,
+  };
 }
 
 const BOUNDS = ['startInclusive', 'startExclusive', 'endInclusive', 'endExclusive'] as const;
 
-/** Converts a context value to a number comparable with the range's bounds, or NaN. */
-type Projection = (value: unknown) => number;
-
-function compileRange(raw: JsonObject, path: string, issues: IssueList): ValuePredicate {
-  const bounds: Partial<Record<(typeof BOUNDS)[number], RuleValue>> = {};
+function compileRange(raw: JsonObject, path: string, issues: IssueList): ElementRule {
+  let start: RuleValue | undefined;
+  let end: RuleValue | undefined;
+  let startInclusive = false;
+  let endInclusive = false;
   let kind: RuleValue['kind'] | undefined;
   for (const name of BOUNDS) {
     const b = own(raw, name);
     if (b === undefined || b === null) continue;
     const rv = parseRuleValue(b, keyPath(path, name), issues);
     if (!rv) continue;
-    if (rv.kind === 'null' || rv.kind === 'bool') {
+    if (rv.kind === 'null' || rv.kind === 'bool' || rv.kind === 'list') {
       issues.add(keyPath(path, name), `a range bound must be a number, timestamp, version or string, got ${rv.kind}`);
       continue;
     }
@@ -150,87 +227,80 @@ function compileRange(raw: JsonObject, path: string, issues: IssueList): ValuePr
       continue;
     }
     kind = rv.kind;
-    bounds[name] = rv;
+    if (name.startsWith('start')) {
+      if (start !== undefined) issues.add(keyPath(path, name), 'a range has one start bound: startInclusive or startExclusive');
+      start = rv;
+      startInclusive = name === 'startInclusive';
+    } else {
+      if (end !== undefined) issues.add(keyPath(path, name), 'a range has one end bound: endInclusive or endExclusive');
+      end = rv;
+      endInclusive = name === 'endInclusive';
+    }
   }
-  if (kind === undefined) return never; // an unbounded range has no type: matches nothing
-  if (kind === 'version') return orderedRange(bounds, projectVersion, compareVersions);
-  if (kind === 'string') return orderedRange(bounds, projectString, compareStrings);
-  const project: Projection =
-    kind === 'number' ? (v) => (typeof v === 'number' ? v : NaN) : toTimestamp;
-  const num = (rv: RuleValue | undefined): number =>
-    rv === undefined ? NaN : (rv as { value: number }).value;
-  const lo = num(bounds.startInclusive ?? bounds.startExclusive);
-  const loInclusive = bounds.startInclusive !== undefined;
-  const hi = num(bounds.endInclusive ?? bounds.endExclusive);
-  const hiInclusive = bounds.endInclusive !== undefined;
-  const hasLo = !Number.isNaN(lo);
-  const hasHi = !Number.isNaN(hi);
-  return (v) => {
-    const x = project(v);
-    if (Number.isNaN(x)) return false;
-    if (hasLo && (loInclusive ? x < lo : x <= lo)) return false;
-    if (hasHi && (hiInclusive ? x > hi : x >= hi)) return false;
-    return true;
-  };
-}
-
-type Bounds = Partial<Record<(typeof BOUNDS)[number], RuleValue>>;
-
-/**
- * A range over values that are not plain numbers (versions, strings): the context value is
- * projected to the bounds' type (null when it has another type) and compared with `compare`.
- */
-function orderedRange<T>(
-  bounds: Bounds,
-  project: (value: unknown) => T | null,
-  compare: (a: T, b: T) => number,
-): ValuePredicate {
-  const get = (rv: RuleValue | undefined): T | null => (rv ? (rv as unknown as { value: T }).value : null);
-  const lo = get(bounds.startInclusive ?? bounds.startExclusive);
-  const loInclusive = bounds.startInclusive !== undefined;
-  const hi = get(bounds.endInclusive ?? bounds.endExclusive);
-  const hiInclusive = bounds.endInclusive !== undefined;
-  return (v) => {
-    const x = project(v);
-    if (x === null) return false;
-    if (lo !== null) {
-      const c = compare(x, lo);
-      if (loInclusive ? c < 0 : c <= 0) return false;
+  // A range without bounds matches nothing (the suite's general expectation; deviation 1).
+  if (kind === undefined) return { type: 'null', strictText: false, test: () => false, acceptsNull: false };
+  const within = (c: number, inclusive: boolean): boolean => (inclusive ? c >= 0 : c > 0);
+  const hasStart = start !== undefined;
+  const hasEnd = end !== undefined;
+  let test: ElementTest = () => false;
+  switch (kind) {
+    case 'number': {
+      const lo = hasStart ? (start as { value: number }).value : 0;
+      const hi = hasEnd ? (end as { value: number }).value : 0;
+      test = (k, n) =>
+        k === NUM &&
+        (!hasStart || (startInclusive ? n >= lo : n > lo)) &&
+        (!hasEnd || (endInclusive ? n <= hi : n < hi));
+      break;
     }
-    if (hi !== null) {
-      const c = compare(x, hi);
-      if (hiInclusive ? c > 0 : c >= 0) return false;
+    case 'string': {
+      const lo = hasStart ? (start as { value: string }).value : '';
+      const hi = hasEnd ? (end as { value: string }).value : '';
+      test = (k, _n, s) =>
+        k === STR && (!hasStart || within(compareUtf8(s, lo), startInclusive)) && (!hasEnd || within(compareUtf8(hi, s), endInclusive));
+      break;
     }
-    return true;
-  };
+    case 'timestamp': {
+      const lo = start as { seconds: number; nanos: number } | undefined;
+      const hi = end as { seconds: number; nanos: number } | undefined;
+      const cmp = (s1: number, n1: number, s2: number, n2: number): number => s1 - s2 || n1 - n2;
+      test = (k, n, _s, ns) =>
+        k === TIME &&
+        (lo === undefined || within(cmp(n, ns, lo.seconds, lo.nanos), startInclusive)) &&
+        (hi === undefined || within(cmp(hi.seconds, hi.nanos, n, ns), endInclusive));
+      break;
+    }
+    case 'version': {
+      const lo = hasStart ? (start as { value: Version }).value : null;
+      const hi = hasEnd ? (end as { value: Version }).value : null;
+      test = (k, _n, s) =>
+        k === VER &&
+        (lo === null || within(compareVersionText(s, lo), startInclusive)) &&
+        (hi === null || within(-compareVersionText(s, hi), endInclusive));
+      break;
+    }
+  }
+  return { type: kind, strictText: false, test, acceptsNull: false };
 }
-
-const projectVersion = (v: unknown): Version | null => (typeof v === 'string' ? parseVersion(v) : null);
-const projectString = (v: unknown): string | null => (typeof v === 'string' ? v : null);
-const compareStrings = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 function compileText(
   raw: JsonObject,
   path: string,
   issues: IssueList,
-  test: (value: string, operand: string) => boolean,
-): ValuePredicate {
+  op: (value: string, operand: string) => boolean,
+): ElementRule {
   const operand = own(raw, 'value');
   if (typeof operand !== 'string') {
     issues.add(keyPath(path, 'value'), `expected a string, got ${describe(operand)}`);
-    return never;
+    return { type: 'string', strictText: true, test: () => false, acceptsNull: false };
   }
-  return (v) => typeof v === 'string' && test(v, operand);
+  return { type: 'string', strictText: true, test: (k, _n, s) => k === STR && op(s, operand), acceptsNull: false };
 }
 
-/** The scalar rule kinds, by their proto field name. */
 const SCALAR_RULES: Readonly<
-  Record<string, (raw: JsonObject, path: string, issues: IssueList) => ValuePredicate>
+  Record<string, (raw: JsonObject, path: string, issues: IssueList) => ElementRule | typeof UNRECOGNIZED>
 > = {
-  eqRule: (raw, path, issues) => {
-    const rv = parseRuleValue(own(raw, 'value') ?? {}, keyPath(path, 'value'), issues);
-    return rv ? equalsPredicate(rv) : never;
-  },
+  eqRule: compileEq,
   setRule: compileSet,
   rangeRule: compileRange,
   startsWithRule: (raw, path, issues) => compileText(raw, path, issues, (v, o) => v.startsWith(o)),
@@ -238,25 +308,137 @@ const SCALAR_RULES: Readonly<
   containsRule: (raw, path, issues) => compileText(raw, path, issues, (v, o) => v.includes(o)),
 };
 
-/**
- * The scalar rule carried by `holder` (an attribute criterion, or the `rule` of an
- * `anyRule` / `allRule`), or null when it carries none that this resolver knows: such a
- * criterion matches nothing, as Confidence's resolvers do.
- */
-export function compileScalarRule(
-  holder: JsonObject,
-  path: string,
-  issues: IssueList,
-): ValuePredicate | null {
+/** The scalar rule `holder` carries, UNRECOGNIZED when it carries none, or undefined when it is malformed. */
+function compileElementRule(holder: JsonObject, path: string, issues: IssueList): ElementRule | typeof UNRECOGNIZED {
   for (const name of Object.keys(SCALAR_RULES)) {
     const raw = own(holder, name);
     if (raw === undefined || raw === null) continue;
     const p = keyPath(path, name);
     if (!isObject(raw)) {
       issues.add(p, `expected an object, got ${describe(raw)}`);
-      return never;
+      return UNRECOGNIZED;
     }
     return SCALAR_RULES[name]!(raw, p, issues);
   }
-  return null;
+  return UNRECOGNIZED;
+}
+
+/** The text a value that the criterion's type cannot read is compared as. */
+const NULL_TEXT = 'null';
+
+/**
+ * Reads one element as the rule's type and tests it. `value` is a JSON scalar, an object or a
+ * nested list; null elements are handled by the caller.
+ */
+function testElement(rule: ElementRule, value: unknown): boolean {
+  const test = rule.test;
+  if (rule.strictText) return typeof value === 'string' ? test(STR, 0, value, 0) : false;
+  switch (rule.type) {
+    case 'string':
+      if (typeof value === 'string') return test(STR, 0, value, 0);
+      if (typeof value === 'number') return test(STR, 0, numberText(value), 0);
+      break;
+    case 'number':
+      if (typeof value === 'number') return test(NUM, value, '', 0);
+      if (typeof value === 'string') {
+        const n = numberFromText(value);
+        // Text that is no number: the criterion does not match (deviation 2).
+        return n !== undefined && test(NUM, n, '', 0);
+      }
+      break;
+    case 'bool':
+      if (typeof value === 'boolean') return test(BOOL, value ? 1 : 0, '', 0);
+      if (typeof value === 'string') return test(BOOL, value === 'true' || value === 'TRUE' ? 1 : 0, '', 0);
+      break;
+    case 'timestamp':
+      if (typeof value === 'number') {
+        if (epochInto(value)) return test(TIME, TS[0]!, '', TS[1]!);
+      } else if (typeof value === 'string') {
+        if (parseTimestampInto(value)) return test(TIME, TS[0]!, '', TS[1]!);
+      }
+      break;
+    case 'version':
+      if (typeof value === 'string') return test(VER, 0, value, 0);
+      break;
+    case 'null':
+    case 'list':
+      break;
+  }
+  if (Array.isArray(value)) return test(NONE, 0, '', 0);
+  return test(STR, 0, NULL_TEXT, 0);
+}
+
+/** An attribute test for a scalar rule: some element matches. */
+function scalarTest(rule: ElementRule): AttributeTest {
+  const acceptsNull = rule.acceptsNull;
+  const test = rule.test;
+  // The common shapes, one call shorter: a text set or equality over a text attribute, a number
+  // range over a number attribute.
+  if (rule.type === 'string' && !rule.strictText) {
+    return (v) => {
+      if (typeof v === 'string') return test(STR, 0, v, 0);
+      if (v === null || v === undefined) return acceptsNull;
+      if (Array.isArray(v)) return someElement(rule, v);
+      return testElement(rule, v);
+    };
+  }
+  if (rule.type === 'number') {
+    return (v) => {
+      if (typeof v === 'number') return test(NUM, v, '', 0);
+      if (v === null || v === undefined) return acceptsNull;
+      if (Array.isArray(v)) return someElement(rule, v);
+      return testElement(rule, v);
+    };
+  }
+  return (v) => {
+    if (v === null || v === undefined) return acceptsNull;
+    if (Array.isArray(v)) return someElement(rule, v);
+    return testElement(rule, v);
+  };
+}
+
+function someElement(rule: ElementRule, list: readonly unknown[]): boolean {
+  for (const x of list) {
+    if (x === null || x === undefined ? rule.acceptsNull : testElement(rule, x)) return true;
+  }
+  return false;
+}
+
+function everyElement(rule: ElementRule, list: readonly unknown[]): boolean {
+  for (const x of list) {
+    if (!(x === null || x === undefined ? rule.acceptsNull : testElement(rule, x))) return false;
+  }
+  return true;
+}
+
+/**
+ * Compiles an attribute criterion (without its `attributeName`) into a test over the
+ * attribute's value, or UNRECOGNIZED when it carries no rule this resolver knows.
+ */
+export function compileAttributeTest(raw: JsonObject, path: string, issues: IssueList): AttributeTest | typeof UNRECOGNIZED {
+  for (const kind of ['anyRule', 'allRule'] as const) {
+    const listRule = own(raw, kind);
+    if (listRule === undefined || listRule === null) continue;
+    const p = keyPath(path, kind);
+    const innerHolder = isObject(listRule) ? own(listRule, 'rule') : undefined;
+    if (!isObject(innerHolder)) return UNRECOGNIZED;
+    const inner = compileElementRule(innerHolder, keyPath(p, 'rule'), issues);
+    if (inner === UNRECOGNIZED) return UNRECOGNIZED;
+    if (kind === 'anyRule') {
+      // A null or missing attribute is the empty list: no element matches (deviation 1).
+      return (v) => {
+        if (v === null || v === undefined) return false;
+        if (Array.isArray(v)) return someElement(inner, v);
+        return testElement(inner, v);
+      };
+    }
+    // allRule: true for the empty list, and so for a null or missing attribute (deviation 1).
+    return (v) => {
+      if (v === null || v === undefined) return true;
+      if (Array.isArray(v)) return everyElement(inner, v);
+      return testElement(inner, v);
+    };
+  }
+  const rule = compileElementRule(raw, path, issues);
+  return rule === UNRECOGNIZED ? UNRECOGNIZED : scalarTest(rule);
 }

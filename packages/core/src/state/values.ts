@@ -1,86 +1,230 @@
 /**
- * Typed values of targeting: timestamps (ISO 8601 strings, or epoch seconds / milliseconds
- * numbers) and semantic versions. Parsed once at load for rule values, per evaluation for
- * context values.
+ * Typed values of targeting, read the way Confidence's resolver reads them: timestamps (RFC 3339
+ * / ISO 8601 text, or epoch numbers), semantic versions, numbers written in text and numbers
+ * written as text. Rule values are parsed once at load; context values per evaluation, without
+ * allocating (results go through small scratch arrays).
  */
 
-const ISO =
-  /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?$/;
+/** The last timestamp parsed: [seconds since the epoch, nanoseconds within that second]. */
+export const TS: Float64Array = new Float64Array(2);
 
-/** Numbers at or above this magnitude are epoch milliseconds, below it epoch seconds. */
-const MILLIS_THRESHOLD = 1e11;
+const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+/** Seconds since the epoch of the earliest and latest instants a timestamp may name (±262143 years). */
+const MIN_SECONDS = -8_334_601_228_800;
+const MAX_SECONDS = 8_210_266_876_799;
+
+/** Date with an offset: `YYYY-MM-DD(T| )HH:MM:SS[.fraction](Z|±HH:MM)`. */
+const ZONED = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;
+/** Date and time without an offset (read as UTC); one- or two-digit fields. */
+const NAIVE = /^([+-]\d+|\d{1,4})-(\d{1,2})-(\d{1,2})[T ](\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.(\d{1,9}))?$/;
+/** A date alone: midnight UTC. */
+const DATE = /^([+-]\d+|\d{1,4})-(\d{1,2})-(\d{1,2})$/;
+
+function isLeap(year: number): boolean {
+  return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+}
+
+/** Seconds since the epoch of a UTC date and time, or NaN when a field is out of range. */
+function utcSeconds(year: number, month: number, day: number, hour: number, minute: number, second: number): number {
+  if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return NaN;
+  if (day > DAYS_IN_MONTH[month - 1]! || (month === 2 && day === 29 && !isLeap(year))) return NaN;
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day);
+  date.setUTCHours(hour, minute, second, 0);
+  const seconds = date.getTime() / 1000;
+  return seconds >= MIN_SECONDS && seconds <= MAX_SECONDS ? seconds : NaN;
+}
+
+/** Nanoseconds of a fraction's digits (truncated past 9). */
+function nanosOf(digits: string | undefined): number {
+  if (digits === undefined) return 0;
+  return Number(digits.length >= 9 ? digits.slice(0, 9) : digits.padEnd(9, '0'));
+}
 
 /**
- * Milliseconds since the epoch (fractional below a millisecond) of an ISO 8601 timestamp,
- * or NaN. A timestamp without an offset is read as UTC.
+ * Parses a timestamp into `TS`; returns false when `text` is not one. Accepted, as
+ * Confidence's resolver accepts them: RFC 3339 with `Z` or an offset (`T` or a space between
+ * date and time, any number of fraction digits), `YYYY-MM-DD[T ]HH:MM:SS[.f]` as UTC (fields
+ * may have one digit), and `YYYY-MM-DD` as midnight UTC.
  */
+export function parseTimestampInto(text: string): boolean {
+  let seconds = NaN;
+  let nanos = 0;
+  const t = text.indexOf('T');
+  const s = text.indexOf(' ');
+  if (t === -1 && s === -1) {
+    const m = DATE.exec(text);
+    if (m !== null) seconds = utcSeconds(Number(m[1]), Number(m[2]), Number(m[3]), 0, 0, 0);
+  } else {
+    // The part after the first separator decides: with a zone (Z, + or -) it is RFC 3339.
+    const first = t === -1 ? s : s === -1 ? t : Math.min(t, s);
+    const rest = text.slice(first + 1);
+    const cut = rest.search(/[T ]/);
+    const timePart = cut === -1 ? rest : rest.slice(0, cut);
+    if (/[Z+-]/.test(timePart)) {
+      const m = ZONED.exec(text);
+      if (m !== null) {
+        // RFC 3339 allows a leap second (:60), which Confidence folds into the next second.
+        const leap = m[6] === '60' ? 1 : 0;
+        seconds = utcSeconds(Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]) - leap) + leap;
+        nanos = nanosOf(m[7]);
+        if (m[8] !== undefined) {
+          const hours = Number(m[9]);
+          const minutes = Number(m[10]);
+          if (hours > 23 || minutes > 59) return false;
+          seconds -= (m[8] === '-' ? -1 : 1) * (hours * 3600 + minutes * 60);
+        }
+      }
+    } else {
+      const m = NAIVE.exec(text);
+      if (m !== null) {
+        seconds = utcSeconds(Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));
+        nanos = nanosOf(m[7]);
+      }
+    }
+  }
+  if (Number.isNaN(seconds)) return false;
+  TS[0] = seconds;
+  TS[1] = nanos;
+  return true;
+}
+
+/**
+ * An epoch number as a timestamp into `TS`, truncated toward zero: |value| ≥ 1e12 is
+ * milliseconds, smaller is seconds (Confidence's rule). False when it names no representable
+ * instant.
+ */
+export function epochInto(value: number): boolean {
+  if (!Number.isFinite(value)) return false;
+  const whole = Math.trunc(value);
+  let seconds: number;
+  let nanos = 0;
+  if (Math.abs(whole) >= 1e12) {
+    seconds = Math.floor(whole / 1000);
+    nanos = (whole - seconds * 1000) * 1e6;
+  } else {
+    seconds = whole;
+  }
+  if (!(seconds >= MIN_SECONDS && seconds <= MAX_SECONDS)) return false;
+  TS[0] = seconds;
+  TS[1] = nanos;
+  return true;
+}
+
+/** Milliseconds since the epoch of a timestamp text, or NaN (for callers that validate input). */
 export function parseTimestamp(text: string): number {
-  const m = ISO.exec(text);
-  if (!m) return NaN;
-  const [, y, mo, d, h = '0', mi = '0', s = '0', frac, zone] = m;
-  const month = Number(mo);
-  const day = Number(d);
-  const hour = Number(h);
-  const minute = Number(mi);
-  const second = Number(s);
-  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) {
-    return NaN;
-  }
-  let ms = Date.UTC(Number(y), month - 1, day, hour, minute, second);
-  if (new Date(ms).getUTCDate() !== day && second < 60) return NaN; // e.g. 2023-02-30
-  if (frac !== undefined) ms += Number(`0.${frac}`) * 1000;
-  if (zone !== undefined && zone !== 'Z' && zone !== 'z') {
-    const sign = zone.startsWith('-') ? -1 : 1;
-    const digits = zone.slice(1).replace(':', '');
-    const offset = Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2) || '0');
-    ms -= sign * offset * 60_000;
-  }
-  return ms;
+  return parseTimestampInto(text) ? TS[0]! * 1000 + TS[1]! / 1e6 : NaN;
 }
 
-/** A context value as epoch milliseconds, or NaN when it is not a timestamp. */
-export function toTimestamp(value: unknown): number {
-  if (typeof value === 'string') return parseTimestamp(value);
-  if (typeof value === 'number' && Number.isFinite(value)) {
-    return Math.abs(value) >= MILLIS_THRESHOLD ? value : value * 1000;
-  }
-  return NaN;
-}
-
-/** A parsed semantic version: numeric core and dot-separated pre-release identifiers. */
+/**
+ * A semantic version as Confidence orders it: 2 to 4 dot-separated parts of digits only (at
+ * most 10 digits each), anything after the first `-` ignored; `MAJOR.MINOR.N` with N longer
+ * than 3 digits is a build tag, not a patch. `v5`, `1`, `1.2.3+b` and `2027-07-11` are not
+ * versions.
+ */
 export interface Version {
   readonly major: number;
   readonly minor: number;
   readonly patch: number;
-  readonly pre: readonly (string | number)[];
+  readonly tag: number;
 }
 
-const SEMVER =
-  /^v?(0|[1-9]\d*)(?:\.(0|[1-9]\d*))?(?:\.(0|[1-9]\d*))?(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$/;
+/** The last version parsed: [major, minor, patch, tag]. */
+const VER = new Float64Array(4);
 
-/** Parses `MAJOR[.MINOR[.PATCH]][-pre][+build]` (missing parts are 0), or returns null. */
-export function parseVersion(text: string): Version | null {
-  const m = SEMVER.exec(text);
-  if (!m) return null;
-  const pre = m[4] === undefined ? [] : m[4].split('.').map((p) => (/^\d+$/.test(p) ? Number(p) : p));
-  return { major: Number(m[1]), minor: Number(m[2] ?? 0), patch: Number(m[3] ?? 0), pre };
-}
-
-/** Semantic-version precedence: negative, zero or positive. Build metadata is ignored. */
-export function compareVersions(a: Version, b: Version): number {
-  if (a.major !== b.major) return a.major - b.major;
-  if (a.minor !== b.minor) return a.minor - b.minor;
-  if (a.patch !== b.patch) return a.patch - b.patch;
-  if (a.pre.length === 0 || b.pre.length === 0) return b.pre.length - a.pre.length;
-  const n = Math.min(a.pre.length, b.pre.length);
-  for (let i = 0; i < n; i++) {
-    const x = a.pre[i]!;
-    const y = b.pre[i]!;
-    if (x === y) continue;
-    if (typeof x === 'number' && typeof y === 'number') return x - y;
-    if (typeof x === 'number') return -1;
-    if (typeof y === 'number') return 1;
-    return x < y ? -1 : 1;
+function parseVersionInto(text: string): boolean {
+  const dash = text.indexOf('-');
+  const core = dash === -1 ? text : text.slice(0, dash);
+  const parts = core.split('.');
+  if (parts.length < 2 || parts.length > 4) return false;
+  for (const p of parts) if (!/^\d{1,10}$/.test(p)) return false;
+  VER[0] = Number(parts[0]);
+  VER[1] = Number(parts[1]);
+  VER[2] = 0;
+  VER[3] = 0;
+  if (parts.length === 3) {
+    if (parts[2]!.length > 3) VER[3] = Number(parts[2]);
+    else VER[2] = Number(parts[2]);
+  } else if (parts.length === 4) {
+    VER[2] = Number(parts[2]);
+    VER[3] = Number(parts[3]);
   }
-  return a.pre.length - b.pre.length;
+  return true;
+}
+
+export function parseVersion(text: string): Version | null {
+  if (!parseVersionInto(text)) return null;
+  return { major: VER[0]!, minor: VER[1]!, patch: VER[2]!, tag: VER[3]! };
+}
+
+/** Version order: negative, zero or positive. */
+export function compareVersions(a: Version, b: Version): number {
+  return a.major - b.major || a.minor - b.minor || a.patch - b.patch || a.tag - b.tag;
+}
+
+/**
+ * A context text compared with a version bound: negative, zero or positive. Text that is not
+ * a version orders as 0.0.0 (Confidence's rule), so it is below every version but 0.0.0.
+ */
+export function compareVersionText(text: string, bound: Version): number {
+  if (!parseVersionInto(text)) {
+    VER[0] = 0;
+    VER[1] = 0;
+    VER[2] = 0;
+    VER[3] = 0;
+  }
+  return VER[0]! - bound.major || VER[1]! - bound.minor || VER[2]! - bound.patch || VER[3]! - bound.tag;
+}
+
+const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+const SPECIAL = /^[+-]?(?:inf|infinity|nan)$/i;
+
+/**
+ * A string compared with a number criterion, read as a number as Confidence reads it (decimal
+ * or exponent notation, an optional sign, `inf`, `nan`), or undefined when it is not a number
+ * (`"abc"`, `""`, `" 1"`, `"0x12"`).
+ */
+export function numberFromText(text: string): number | undefined {
+  if (DECIMAL.test(text)) return Number(text);
+  if (SPECIAL.test(text)) {
+    if (/nan/i.test(text)) return NaN;
+    return text.startsWith('-') ? -Infinity : Infinity;
+  }
+  return undefined;
+}
+
+/**
+ * A number compared with a text criterion, written as Confidence writes it: in full decimal,
+ * never in exponent notation (`1e21` is `1000000000000000000000`, `1e-7` is `0.0000001`, `-0`
+ * is `-0`), with the shortest digits that read back as the same number.
+ */
+export function numberText(value: number): string {
+  if (Object.is(value, -0)) return '-0';
+  if (!Number.isFinite(value)) return Number.isNaN(value) ? 'NaN' : value > 0 ? 'inf' : '-inf';
+  const plain = String(value);
+  if (!plain.includes('e')) return plain;
+  const sign = value < 0 ? '-' : '';
+  const [mantissa, exp] = Math.abs(value).toExponential().split('e') as [string, string];
+  const digits = mantissa.replace('.', '');
+  const point = Number(exp) + 1; // digits before the decimal point
+  if (point <= 0) return `${sign}0.${'0'.repeat(-point)}${digits}`;
+  if (point >= digits.length) return `${sign}${digits}${'0'.repeat(point - digits.length)}`;
+  return `${sign}${digits.slice(0, point)}.${digits.slice(point)}`;
+}
+
+/** Orders two strings by their UTF-8 bytes (code point order), as Confidence compares text. */
+export function compareUtf8(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    // Below the surrogates UTF-16 order is code point order; a surrogate (an astral code
+    // point) sorts above every other BMP unit, which UTF-16 order gets wrong for U+E000..U+FFFF.
+    const xs = x >= 0xd800 && x <= 0xdfff;
+    const ys = y >= 0xd800 && y <= 0xdfff;
+    if (xs !== ys) return xs ? 1 : -1;
+    return x - y;
+  }
+  return a.length - b.length;
 }
