@@ -8,6 +8,8 @@ import { murmur3Continue, out, writeUtf8, zeroTail, type BlockState } from './mu
 export const MAX_UNIT_LENGTH = 100;
 
 const TWO_POW_32 = 4294967296;
+/** Units at least this long are encoded by Node's UTF-8 encoder rather than `writeUtf8`. */
+const NATIVE_ENCODE_FROM = 24;
 /** Above this N, (a mod N) * (b mod N) may exceed 2^53: a slower exact path is used. */
 const FAST_MOD_LIMIT = 94906265;
 
@@ -45,7 +47,7 @@ export class HashPrefix {
   readonly prefix: string;
   private readonly state: BlockState;
   private readonly stateLength: number;
-  private readonly buf: Uint8Array;
+  private readonly buf: Buffer;
   private readonly tailLength: number;
   /** h1 of `prefix + lastUnit`, as [hi, lo]: callers that hash one unit several times hash it once. */
   private lastUnit: string | null = null;
@@ -63,7 +65,7 @@ export class HashPrefix {
     this.tailLength = bytes.length - used;
     // Prefix tail, then the longest accepted unit (up to 3 bytes per UTF-16 unit, so callers
     // that hash units they did not check still fit).
-    this.buf = new Uint8Array(this.tailLength + MAX_UNIT_LENGTH * 3 + 32);
+    this.buf = Buffer.alloc(this.tailLength + MAX_UNIT_LENGTH * 3 + 32);
     this.buf.set(bytes.subarray(used), 0);
   }
 
@@ -79,7 +81,12 @@ export class HashPrefix {
       out[0] = h1[0]!;
       out[1] = h1[1]!;
     } else {
-      const end = writeUtf8(unit, this.buf, this.tailLength);
+      // Node's native encoder beats a JavaScript loop from a few dozen characters on (ids
+      // such as UUIDs); below that the call costs more than the loop.
+      const end =
+        unit.length < NATIVE_ENCODE_FROM
+          ? writeUtf8(unit, this.buf, this.tailLength)
+          : this.tailLength + this.buf.write(unit, this.tailLength, 'utf8');
       zeroTail(this.buf, end);
       murmur3Continue(this.state, this.stateLength, this.buf, end, true);
       h1[0] = out[0]!;

@@ -19,20 +19,10 @@ export function unitOf(value: unknown): string | null | undefined {
   return undefined;
 }
 
-/** Whether `unit` is at most MAX_UNIT_LENGTH bytes of UTF-8, counted without encoding it. */
+/** Whether `unit` is at most MAX_UNIT_LENGTH bytes of UTF-8 (a lone surrogate counts as U+FFFD). */
 export function fitsUnit(unit: string): boolean {
   const n = unit.length;
   if (n > MAX_UNIT_LENGTH) return false; // every UTF-16 unit is at least one byte
   if (n * 3 <= MAX_UNIT_LENGTH) return true; // every UTF-16 unit is at most three bytes
-  let bytes = 0;
-  for (let i = 0; i < n; i++) {
-    const c = unit.charCodeAt(i);
-    if (c < 0x80) bytes += 1;
-    else if (c < 0x800) bytes += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < n && (unit.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
-      bytes += 4; // a surrogate pair: one 4-byte code point for two units
-      i++;
-    } else bytes += 3; // a lone surrogate is written as U+FFFD
-  }
-  return bytes <= MAX_UNIT_LENGTH;
+  return Buffer.byteLength(unit, 'utf8') <= MAX_UNIT_LENGTH;
 }
