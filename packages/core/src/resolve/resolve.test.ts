@@ -23,6 +23,7 @@ import type {
   ResolvedFlag,
 } from '../types.js';
 import { requiredReads, resolveFlag, resolveFlags } from './resolve.js';
+import { unitOf } from './unit.js';
 
 function load(spec: StateSpec): ResolverState {
   return loadState(buildState(spec));
@@ -51,9 +52,27 @@ describe('units (the randomization field)', () => {
     },
   });
 
-  it('takes a string unit as it is, up to 100 UTF-16 units', () => {
-    expect(one(state, 'named', { targeting_key: 'x'.repeat(100), country: 'SE' }).reason).toBe('RESOLVE_REASON_MATCH');
-    expect(one(state, 'named', { targeting_key: 'x'.repeat(101), country: 'SE' }).reason).toBe('RESOLVE_REASON_TARGETING_KEY_ERROR');
+  it('takes a string unit as it is, up to 100 bytes of UTF-8', () => {
+    const reason = (key: string): string => one(state, 'named', { targeting_key: key, country: 'SE' }).reason;
+    expect(reason('x'.repeat(100))).toBe('RESOLVE_REASON_MATCH');
+    expect(reason('x'.repeat(101))).toBe('RESOLVE_REASON_TARGETING_KEY_ERROR');
+    expect(reason('é'.repeat(50))).toBe('RESOLVE_REASON_MATCH'); // 100 bytes
+    expect(reason('é'.repeat(50) + 'x')).toBe('RESOLVE_REASON_TARGETING_KEY_ERROR');
+    expect(reason('日'.repeat(33))).toBe('RESOLVE_REASON_MATCH'); // 99 bytes
+    expect(reason('日'.repeat(40))).toBe('RESOLVE_REASON_TARGETING_KEY_ERROR'); // 120 bytes, 40 characters
+    expect(reason('😀'.repeat(25))).toBe('RESOLVE_REASON_MATCH'); // 100 bytes in 50 UTF-16 units
+    expect(reason('😀'.repeat(25) + 'x')).toBe('RESOLVE_REASON_TARGETING_KEY_ERROR');
+  });
+
+  it('writes -0 as "-0" and large integers in full decimal', () => {
+    const variant = (key: unknown): string => one(state, 'split', { targeting_key: key }).variant;
+    expect(unitOf(-0)).toBe('-0');
+    expect(unitOf(0)).toBe('0');
+    expect(unitOf(1e21)).toBe('1000000000000000000000');
+    expect(unitOf(-1e21)).toBe('-1000000000000000000000');
+    expect(unitOf(1e100)).toBeUndefined(); // 101 digits: too long
+    expect(variant(-0)).toBe(variant('-0'));
+    expect(variant(1e21)).toBe(variant('1000000000000000000000'));
   });
 
   it('writes an integral number without decimals: 42 and "42" land in the same bucket', () => {
@@ -321,10 +340,14 @@ describe('targeting', () => {
     expect(matches(all, {}, { not: { ref: 'c' } })).toBe(false);
   });
 
-  it('an attribute criterion without a known rule, or an empty criterion, matches nothing', () => {
-    expect(matches(attr('c', {}), { c: 'SE' })).toBe(false);
+  it('an empty criterion matches nothing; an attribute criterion without a rule skips the whole flag rule', () => {
     expect(matches({}, { c: 'SE' })).toBe(false);
     expect(matches({}, { c: 'SE' }, { not: { ref: 'c' } })).toBe(true);
+    // Confidence cannot evaluate it, so the rule is skipped whatever the expression makes of it.
+    expect(matches(attr('c', {}), { c: 'SE' })).toBe(false);
+    expect(matches(attr('c', {}), { c: 'SE' }, { not: { ref: 'c' } })).toBe(false);
+    expect(matches(attr('c', { eqRule: {} }), { c: 'SE' }, { not: { ref: 'c' } })).toBe(false);
+    expect(matches(attr('c', { anyRule: {} }), { c: 'SE' }, { not: { ref: 'c' } })).toBe(false);
   });
 
   it('combines criteria with and, or and not', () => {
@@ -542,5 +565,119 @@ describe('sticky assignments (materializations)', () => {
     const missed: string[] = [];
     one(state, 'sticky', { targeting_key: 'u', country: 'SE' }, { read: () => undefined, missing: (k) => missed.push(k.unit) });
     expect(missed).toEqual(['u']);
+  });
+});
+
+describe('Confidence\'s rule walk, in detail', () => {
+  it('serves without a unit only a full rollout: one assignment with one range over every bucket', () => {
+    const state = load({
+      segments: { all: {} },
+      flags: {
+        whole: { variants: onOff, rules: [{ segment: 'all', assignments: [{ serve: 'on', ranges: [[0, 1000]] }] }] },
+        pieces: { variants: onOff, rules: [{ segment: 'all', assignments: [{ serve: 'on', ranges: [[0, 500], [500, 1000]] }] }] },
+        twice: { variants: onOff, rules: [{ segment: 'all', assignments: [{ serve: 'on', ranges: [[0, 500]] }, { serve: 'on', ranges: [[500, 1000]] }] }] },
+      },
+    });
+    expect(one(state, 'whole', {}).variant).toBe('on');
+    expect(one(state, 'whole', { targeting_key: 1.5 }).variant).toBe('on');
+    // Every bucket is covered, but not by one range: the unit must be hashed.
+    expect(one(state, 'pieces', {}).reason).toBe('RESOLVE_REASON_NO_SEGMENT_MATCH');
+    expect(one(state, 'twice', { targeting_key: 1.5 }).reason).toBe('RESOLVE_REASON_TARGETING_KEY_ERROR');
+    expect(one(state, 'pieces', { targeting_key: 'u' }).variant).toBe('on');
+  });
+
+  it('keeps a flag applied when a targeting-key error follows a fallthrough', () => {
+    const state = load({
+      segments: { all: {} },
+      flags: {
+        f: {
+          variants: onOff,
+          rules: [
+            { segment: 'all', selector: 'id', assignments: [{ serve: { fallthrough: true }, ranges: [[0, 1000]] }] },
+            { segment: 'all', assignments: [{ serve: 'on', ranges: [[0, 500]] }, { serve: 'off', ranges: [[500, 1000]] }] },
+          ],
+        },
+      },
+    });
+    const r = one(state, 'f', { id: 'u', targeting_key: true });
+    expect(r.reason).toBe('RESOLVE_REASON_TARGETING_KEY_ERROR');
+    expect(r.shouldApply).toBe(true);
+    expect(r.fallthroughs).toHaveLength(1);
+  });
+
+  it('ends a reference cycle at the segment being matched: the answer depends on where matching started', () => {
+    // a = ref b; b = not ref a. From a: b sees a as "being matched" (false), so b and a hold.
+    // From b: a sees b as "being matched" (false), so a fails and b = not a holds.
+    const state = load({
+      segments: {
+        a: { targeting: only({ segment: { segment: 'segments/b' } }) },
+        b: { targeting: { criteria: { c: { segment: { segment: 'segments/a' } } }, expression: { not: { ref: 'c' } } } },
+      },
+      flags: {
+        fromA: { variants: onOff, rules: [rollout('a', 'on')] },
+        fromB: { variants: onOff, rules: [rollout('b', 'on')] },
+      },
+    });
+    expect(one(state, 'fromA', { targeting_key: 'u' }).variant).toBe('on');
+    expect(one(state, 'fromB', { targeting_key: 'u' }).variant).toBe('on');
+  });
+
+  it('lets a segment match without a unit when every bit its bitset holds is set', () => {
+    const state = load({
+      segments: { none: { bitset: [] } },
+      flags: { f: { variants: onOff, rules: [rollout('none', 'on')] } },
+    });
+    expect(one(state, 'f', {}).reason).toBe('RESOLVE_REASON_NO_SEGMENT_MATCH');
+  });
+});
+
+describe('sticky assignments, in detail', () => {
+  const mat = 'materializations/exp';
+  // The variant "a" is served by two assignments: buckets [0, 300) and [600, 1000).
+  const assignments = [
+    { id: 'a-low', serve: 'a', ranges: [[0, 300]] as [number, number][] },
+    { id: 'b-mid', serve: 'b', ranges: [[300, 600]] as [number, number][] },
+    { id: 'a-high', serve: 'a', ranges: [[600, 1000]] as [number, number][] },
+  ];
+  const state = load({
+    segments: { tiny: { bitset: [] }, all: {} },
+    flags: {
+      pick: { variants: { a: 'A', b: 'B' }, rules: [{ segment: 'all', assignments, materializationSpec: { readMaterialization: mat } }] },
+      named: { variants: { a: 'A', b: 'B' }, rules: [{ segment: 'all', selector: 'user.id', assignments, materializationSpec: { readMaterialization: mat, mode: { materializationMustMatch: false } } }, rollout('all', 'b')] },
+      paused: { variants: { a: 'A', b: 'B' }, rules: [{ segment: 'all', assignments, materializationSpec: { readMaterialization: mat, mode: { materializationMustMatch: true } } }] },
+      allocated: { variants: { a: 'A', b: 'B' }, rules: [{ segment: 'tiny', assignments, materializationSpec: { readMaterialization: mat } }] },
+    },
+  });
+  const access = (unit: string, ruleToVariant: Record<string, string>): MaterializationAccess => ({
+    read: (u, m) => (u === unit && m === mat ? { isUnitInMaterialization: true, ruleToVariant } : null),
+  });
+  const bucketOf = (unit: string): number => new HashPrefix('all|').bucket(unit, 1000);
+
+  it('picks, among the assignments serving the stored variant, the one holding the unit\'s bucket', () => {
+    const low = Array.from({ length: 200 }, (_, i) => `u${i}`).find((u) => bucketOf(u) < 300)!;
+    const high = Array.from({ length: 200 }, (_, i) => `u${i}`).find((u) => bucketOf(u) >= 600)!;
+    const mid = Array.from({ length: 200 }, (_, i) => `u${i}`).find((u) => bucketOf(u) >= 300 && bucketOf(u) < 600)!;
+    expect(one(state, 'pick', { targeting_key: low }, access(low, { 'flags/pick/rules/r1': 'a' })).assignmentId).toBe('a-low');
+    expect(one(state, 'pick', { targeting_key: high }, access(high, { 'flags/pick/rules/r1': 'a' })).assignmentId).toBe('a-high');
+    // No assignment of "a" holds a mid bucket: the rule assigns afresh (here "b").
+    const fresh = one(state, 'pick', { targeting_key: mid }, access(mid, { 'flags/pick/rules/r1': 'a' }));
+    expect(fresh).toMatchObject({ variant: 'b', assignmentId: 'b-mid', assignmentKind: 'split' });
+  });
+
+  it('counts a unit as stored for a rule only with a variant recorded for that rule', () => {
+    const inMaterialization = access('u', { 'flags/other/rules/r1': 'a' });
+    expect(one(state, 'paused', { targeting_key: 'u' }, inMaterialization).reason).toBe('RESOLVE_REASON_NO_SEGMENT_MATCH');
+    expect(one(state, 'paused', { targeting_key: 'u' }, access('u', { 'flags/paused/rules/r1': 'b' })).variant).toBe('b');
+  });
+
+  it('skips a rule that reads a materialization when there is no unit', () => {
+    expect(one(state, 'named', { targeting_key: 'u' }, access('u', {})).rule).toBe('flags/named/rules/r2');
+  });
+
+  it('does not re-check the allocation bitset of a stored unit', () => {
+    expect(one(state, 'allocated', { targeting_key: 'u' }, null).reason).toBe('RESOLVE_REASON_NO_SEGMENT_MATCH');
+    expect(one(state, 'allocated', { targeting_key: 'u' }, access('u', { 'flags/allocated/rules/r1': 'b' })).variant).toBe('b');
+    // Stored without a variant this rule serves: still admitted, assigned by hash.
+    expect(one(state, 'allocated', { targeting_key: 'u' }, access('u', { 'flags/allocated/rules/r1': 'gone' })).reason).toBe('RESOLVE_REASON_MATCH');
   });
 });

@@ -162,3 +162,82 @@ describe('the proto-JSON ResolverState shape', () => {
     expect(issuesOf(protoState(bomb), { accountId: 'a' }).join('\n')).toContain('bitsets[0].gzippedBitset');
   });
 });
+
+describe('a ResolverState as Confidence serves it', () => {
+  const confidenceState = (): Record<string, Json> => ({
+    flags: [
+      {
+        name: 'flags/checkout',
+        state: 'ACTIVE',
+        clients: ['clients/web'],
+        variants: [{ name: 'flags/checkout/variants/on', value: { enabled: true }, createTime: '2026-01-01T00:00:00Z' }],
+        rules: [
+          {
+            name: 'flags/checkout/rules/r1',
+            segment: 'segments/all',
+            enabled: true,
+            assignmentSpec: { bucketCount: 10, assignments: [{ assignmentId: 'on', variant: { variant: 'flags/checkout/variants/on' }, bucketRanges: [{ upper: 10 }] }] },
+            labels: { team: 'checkout' },
+            usageMetadata: { resolveCount: '12' },
+          },
+        ],
+        schema: { schema: { enabled: { boolSchema: {} } } },
+      },
+      { name: 'flags/draft', clients: ['clients/web'], variants: [], rules: [] },
+    ],
+    segmentsNoBitsets: [{ name: 'segments/all', state: 'ALLOCATED', allocation: { proportion: { value: '1' } } }],
+    bitsets: [
+      { segment: 'segments/all', gzippedBitset: gzipSync(new Uint8Array(3).fill(0xff)).toString('base64') },
+      { segment: 'segments/archived-long-ago', fullBitset: true },
+    ],
+    clients: [{ name: 'clients/web', displayName: 'Web' }, { name: 'clients/web-admin' }],
+    clientCredentials: [
+      { name: 'clients/web/clientCredentials/k1', clientSecret: { secret: 'web-secret' }, environments: ['prod'] },
+      { name: 'clients/web-admin/clientCredentials/k2', clientSecret: { secret: 'admin-secret' } },
+      { name: 'clients/deleted/clientCredentials/k3', clientSecret: { secret: 'orphan-secret' } },
+    ],
+    bloomFilters: [{ materializedSegment: 'materializations/m', data: 'AAAAAAAAAAA=', hashFunctionCount: 3, bitCount: '64', strategy: 1 }],
+    region: 'REGION_EU',
+    someFieldAddedNextYear: { nested: [1, 2] },
+  });
+
+  it('loads, linking each credential to the client whose name prefixes it', () => {
+    const state = loadState(confidenceState(), { accountId: 'acme' });
+    expect(state.client('web-secret')).toMatchObject({ name: 'clients/web', credential: 'clients/web/clientCredentials/k1' });
+    expect(state.client('admin-secret')?.name).toBe('clients/web-admin');
+    expect(state.client('web-secret')?.environments.has('prod')).toBe(true);
+  });
+
+  it('leaves a credential of no listed client unusable, as Confidence does', () => {
+    const state = loadState(confidenceState(), { accountId: 'acme' });
+    expect(state.client('orphan-secret')).toBeUndefined();
+    expect(() => resolveFlags(state, { evaluationContext: {}, clientSecret: 'orphan-secret' })).toThrow(/clientSecret/);
+  });
+
+  it('serves ACTIVE flags only: a flag without a state is STATE_UNSPECIFIED and left out', () => {
+    const state = loadState(confidenceState(), { accountId: 'acme' });
+    const flags = resolveFlags(state, { evaluationContext: { targeting_key: 'u' }, clientSecret: 'web-secret' }).resolvedFlags;
+    expect(flags.map((f) => f.flag)).toEqual(['flags/checkout']);
+  });
+
+  it('lets a segment whose bitset has every bit set match without a unit', () => {
+    const state = loadState(confidenceState(), { accountId: 'acme' });
+    expect(resolveFlags(state, { evaluationContext: {}, clientSecret: 'web-secret' }).resolvedFlags[0]!.variant).toBe('flags/checkout/variants/on');
+  });
+
+  it('still validates what it uses, with paths', () => {
+    const s = confidenceState() as Loose;
+    s.flags[0].rules[0].assignmentSpec.bucketCount = 'ten';
+    s.flags[0].state = 'ON';
+    s.bloomFilters[0].bitCount = '65';
+    const issues = issuesOf(s, { accountId: 'acme' });
+    expect(issues).toHaveLength(3);
+    expect(issues).toEqual(
+      expect.arrayContaining([
+        'flags[0].state: expected "ACTIVE" or "ARCHIVED", got "ON"',
+        'flags[0].rules[0].assignmentSpec.bucketCount: expected a positive integer, got "ten"',
+        'bloomFilters[0].bitCount: says 65 bits but data holds 64',
+      ]),
+    );
+  });
+});
