@@ -88,6 +88,14 @@ describe('properties', () => {
     },
   );
 
+  test.prop([fc.string({ unit: 'binary', maxLength: 40 }), fc.string({ unit: 'binary', maxLength: 100 })])(
+    'the WebAssembly hash of a prefixed unit agrees with an independent implementation (long units, lone surrogates)',
+    (prefix, unit) => {
+      const whole = reference.x64.hash128(new TextEncoder().encode(prefix + unit), 0).slice(0, 16);
+      expect(new HashPrefix(prefix).bucket(unit, 1_000_000)).toBe(bucketWithBigInt(whole, 1_000_000));
+    },
+  );
+
   test.prop([fc.string({ maxLength: 30 }), fc.array(fc.tuple(fc.constantFrom('a', 'b', 'user-1', 'user-2', ''), fc.integer({ min: 1, max: 2 ** 31 - 1 })), { minLength: 1, maxLength: 20 })])(
     'one prefix asked again and again (same unit, other units, other bucket counts) answers as a fresh one',
     (prefix, asks) => {

@@ -1,0 +1,60 @@
+;; murmur3_x64_128 (seed 0), continued from an absorbed prefix: the body of HashPrefix.bucket.
+;; Native 64-bit multiplies instead of JavaScript's 16-bit emulation of them.
+;;
+;; Memory: bytes [0, 16) receive the result as four 32-bit words [h1hi, h1lo, h2hi, h2lo];
+;; the bytes to hash start at 16 and must be followed by 16 zero bytes.
+;; hash(h1hi, h1lo, h2hi, h2lo, len, total): the state after the prefix's whole blocks, the
+;; number of bytes at 16 (the prefix's tail, then the unit), and the whole key's length.
+(module
+  (memory (export "memory") 1)
+  (func $fmix (param $k i64) (result i64)
+    (local.set $k (i64.xor (local.get $k) (i64.shr_u (local.get $k) (i64.const 33))))
+    (local.set $k (i64.mul (local.get $k) (i64.const 0xff51afd7ed558ccd)))
+    (local.set $k (i64.xor (local.get $k) (i64.shr_u (local.get $k) (i64.const 33))))
+    (local.set $k (i64.mul (local.get $k) (i64.const 0xc4ceb9fe1a85ec53)))
+    (i64.xor (local.get $k) (i64.shr_u (local.get $k) (i64.const 33))))
+  (func (export "hash") (param $h1hi i32) (param $h1lo i32) (param $h2hi i32) (param $h2lo i32) (param $len i32) (param $total i32)
+    (local $h1 i64) (local $h2 i64) (local $k1 i64) (local $k2 i64) (local $p i32) (local $end i32) (local $rem i32)
+    (local.set $h1 (i64.or (i64.shl (i64.extend_i32_u (local.get $h1hi)) (i64.const 32)) (i64.extend_i32_u (local.get $h1lo))))
+    (local.set $h2 (i64.or (i64.shl (i64.extend_i32_u (local.get $h2hi)) (i64.const 32)) (i64.extend_i32_u (local.get $h2lo))))
+    (local.set $p (i32.const 16))
+    (local.set $end (i32.add (i32.const 16) (i32.and (local.get $len) (i32.const -16))))
+    (block $done
+      (loop $blocks
+        (br_if $done (i32.ge_u (local.get $p) (local.get $end)))
+        (local.set $k1 (i64.load (local.get $p)))
+        (local.set $k2 (i64.load offset=8 (local.get $p)))
+        (local.set $k1 (i64.mul (i64.rotl (i64.mul (local.get $k1) (i64.const 0x87c37b91114253d5)) (i64.const 31)) (i64.const 0x4cf5ad432745937f)))
+        (local.set $h1 (i64.xor (local.get $h1) (local.get $k1)))
+        (local.set $h1 (i64.add (i64.rotl (local.get $h1) (i64.const 27)) (local.get $h2)))
+        (local.set $h1 (i64.add (i64.mul (local.get $h1) (i64.const 5)) (i64.const 0x52dce729)))
+        (local.set $k2 (i64.mul (i64.rotl (i64.mul (local.get $k2) (i64.const 0x4cf5ad432745937f)) (i64.const 33)) (i64.const 0x87c37b91114253d5)))
+        (local.set $h2 (i64.xor (local.get $h2) (local.get $k2)))
+        (local.set $h2 (i64.add (i64.rotl (local.get $h2) (i64.const 31)) (local.get $h1)))
+        (local.set $h2 (i64.add (i64.mul (local.get $h2) (i64.const 5)) (i64.const 0x38495ab5)))
+        (local.set $p (i32.add (local.get $p) (i32.const 16)))
+        (br $blocks)))
+    ;; The tail: zeros follow the data, so whole words can be read.
+    (local.set $rem (i32.and (local.get $len) (i32.const 15)))
+    (if (i32.gt_u (local.get $rem) (i32.const 8))
+      (then
+        (local.set $k2 (i64.load offset=8 (local.get $end)))
+        (local.set $h2 (i64.xor (local.get $h2)
+          (i64.mul (i64.rotl (i64.mul (local.get $k2) (i64.const 0x4cf5ad432745937f)) (i64.const 33)) (i64.const 0x87c37b91114253d5))))))
+    (if (i32.gt_u (local.get $rem) (i32.const 0))
+      (then
+        (local.set $k1 (i64.load (local.get $end)))
+        (local.set $h1 (i64.xor (local.get $h1)
+          (i64.mul (i64.rotl (i64.mul (local.get $k1) (i64.const 0x87c37b91114253d5)) (i64.const 31)) (i64.const 0x4cf5ad432745937f))))))
+    (local.set $h1 (i64.xor (local.get $h1) (i64.extend_i32_u (local.get $total))))
+    (local.set $h2 (i64.xor (local.get $h2) (i64.extend_i32_u (local.get $total))))
+    (local.set $h1 (i64.add (local.get $h1) (local.get $h2)))
+    (local.set $h2 (i64.add (local.get $h2) (local.get $h1)))
+    (local.set $h1 (call $fmix (local.get $h1)))
+    (local.set $h2 (call $fmix (local.get $h2)))
+    (local.set $h1 (i64.add (local.get $h1) (local.get $h2)))
+    (local.set $h2 (i64.add (local.get $h2) (local.get $h1)))
+    (i32.store (i32.const 0) (i32.wrap_i64 (i64.shr_u (local.get $h1) (i64.const 32))))
+    (i32.store (i32.const 4) (i32.wrap_i64 (local.get $h1)))
+    (i32.store (i32.const 8) (i32.wrap_i64 (i64.shr_u (local.get $h2) (i64.const 32))))
+    (i32.store (i32.const 12) (i32.wrap_i64 (local.get $h2)))))
