@@ -7,6 +7,8 @@
  * flag reaches, evaluated alone in both resolvers on the same context, differs, and that
  * criterion is of the deviation's kind.
  */
+import { gzipSync } from 'node:zlib';
+
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 
@@ -38,6 +40,10 @@ interface Subject {
   readonly attributes: readonly string[];
   readonly materializations: readonly string[];
   readonly rules: readonly string[];
+  /** The materialization each rule reads, by rule name. */
+  readonly reads: ReadonlyMap<string, string>;
+  /** Values near those the criteria on each attribute compare with, by attribute. */
+  readonly pools: ReadonlyMap<string, readonly Json[]>;
   readonly mine: ResolverState;
   readonly ref: Oracle;
   /** Each attribute criterion alone, as flag `flags/lab-<i>`, in both resolvers. */
@@ -203,31 +209,75 @@ function classify(subject: Subject, sample: Sample, ref: OracleOutput): { deviat
 
 // ---- subjects ----------------------------------------------------------------------------------
 
-function collect(raw: Obj): Pick<Subject, 'flags' | 'segments' | 'attributes' | 'materializations' | 'rules'> {
+/** Context values that sit on either side of a rule value, in the forms Confidence converts. */
+function near(value: Obj): Json[] {
+  if (typeof value.numberValue === 'number') {
+    const n = value.numberValue;
+    return [n, n + 1, n - 1, n + 0.5, String(n), `${n}.0`, ` ${n}`, [String(n)], n * 1000, n * 1000 + 999];
+  }
+  if (typeof value.stringValue === 'string') {
+    const t = value.stringValue;
+    return [t, `${t}x`, t.slice(0, -1), Number(t), t.toLowerCase(), [t, 'zz'], ''];
+  }
+  if (typeof value.timestampValue === 'string') {
+    const ms = Date.parse(value.timestampValue);
+    const sec = Math.floor(ms / 1000);
+    return [value.timestampValue, value.timestampValue.replace('T', ' ').replace('Z', ''), value.timestampValue.slice(0, 10), sec, sec - 1, sec + 0.9, ms, ms - 1, ms + 0.9, -sec, new Date(ms + 3_600_000).toISOString().replace('Z', '+01:00')];
+  }
+  const version = (value.versionValue as Obj | undefined)?.version;
+  if (typeof version === 'string') return [version, `${version}.0`, `${version}-beta`, `v${version}`, `${version}.1`, version.split('.').slice(0, 2).join('.'), `0${version}`];
+  if (typeof value.boolValue === 'boolean') return [value.boolValue, !value.boolValue, String(value.boolValue), 'TRUE', 'x'];
+  return [];
+}
+
+/** Rule values a criterion compares with. */
+function ruleValues(criterion: Obj): Obj[] {
+  const rule = elementRule(criterion);
+  const out: Obj[] = [];
+  const eq = (rule.eqRule as Obj | undefined)?.value;
+  if (eq) out.push(eq as Obj);
+  for (const v of ((rule.setRule as Obj | undefined)?.values ?? []) as Obj[]) out.push(v);
+  for (const v of Object.values((rule.rangeRule ?? {}) as Obj)) out.push(v as Obj);
+  for (const k of ['startsWithRule', 'endsWithRule', 'containsRule']) {
+    const v = (rule[k] as Obj | undefined)?.value;
+    if (typeof v === 'string') out.push({ stringValue: v });
+  }
+  return out;
+}
+
+function collect(raw: Obj): Pick<Subject, 'flags' | 'segments' | 'attributes' | 'materializations' | 'rules' | 'reads' | 'pools'> {
   const flags = raw.flags instanceof Array ? (raw.flags as Obj[]) : Object.values(raw.flags as Record<string, Obj>);
   const segmentList = (raw.segmentsNoBitsets ?? Object.values((raw.segments ?? {}) as Record<string, Obj>)) as Obj[];
   const segments = new Map(segmentList.map((s) => [s.name as string, s]));
   const attributes = new Set<string>();
   const materializations = new Set<string>(MATERIALIZATIONS);
+  const pools = new Map<string, Json[]>();
   for (const s of segmentList) {
     for (const c of Object.values(((s.targeting as Obj | undefined)?.criteria ?? {}) as Record<string, Obj>)) {
       const a = (c.attribute as Obj | undefined)?.attributeName;
-      if (typeof a === 'string') attributes.add(a);
+      if (typeof a === 'string') {
+        attributes.add(a);
+        const pool = pools.get(a) ?? [];
+        for (const v of ruleValues(c.attribute as Obj)) pool.push(...near(v));
+        pools.set(a, pool);
+      }
       const m = (c.materializedSegment as Obj | undefined)?.materializedSegment;
       if (typeof m === 'string') materializations.add(m);
     }
   }
   const rules: string[] = [];
+  const reads = new Map<string, string>();
   for (const f of flags) {
     for (const r of f.rules as Obj[]) {
       rules.push(r.name as string);
       const spec = r.materializationSpec as Obj | undefined;
+      if (typeof spec?.readMaterialization === 'string' && spec.readMaterialization !== '') reads.set(r.name as string, spec.readMaterialization);
       for (const m of [spec?.readMaterialization, spec?.writeMaterialization]) if (typeof m === 'string' && m !== '') materializations.add(m);
       const selector = r.targetingKeySelector;
       if (typeof selector === 'string' && selector !== '') attributes.add(selector);
     }
   }
-  return { flags: flags.map((f) => f.name as string), segments, attributes: [...attributes], materializations: [...materializations], rules };
+  return { flags: flags.map((f) => f.name as string), segments, attributes: [...attributes], materializations: [...materializations], rules, reads, pools };
 }
 
 /** A proto-JSON state with one flag per attribute criterion: that criterion alone, for everyone. */
@@ -247,12 +297,17 @@ function labState(criteria: readonly Obj[]): Obj {
 }
 
 /** A context over the attributes a state reads (dotted names nest), with awkward values. */
-function contextOver(attributes: readonly string[]): fc.Arbitrary<Record<string, unknown>> {
+function contextOver(attributes: readonly string[], pools: ReadonlyMap<string, readonly Json[]>): fc.Arbitrary<Record<string, unknown>> {
   const fields = attributes.filter((a) => a !== 'targeting_key');
+  const valueFor = (field: string): fc.Arbitrary<unknown> => {
+    const pool = pools.get(field) ?? [];
+    const any = fc.oneof(attributeValue, unitValue);
+    return pool.length === 0 ? any : fc.oneof(any, fc.constantFrom(...pool));
+  };
   return fc
     .tuple(
       fc.option(unitValue, { nil: undefined, freq: 8 }),
-      fc.tuple(...fields.map(() => fc.option(fc.oneof(attributeValue, unitValue), { nil: undefined, freq: 3 }))),
+      fc.tuple(...fields.map((f) => fc.option(valueFor(f), { nil: undefined, freq: 3 }))),
     )
     .map(([key, values]) => {
       const ctx: Record<string, unknown> = {};
@@ -305,20 +360,22 @@ describe('differential: allot against Confidence\'s resolver (WebAssembly build)
   function run(s: Subject, runs: number, seed: number): void {
     const records = fc.array(fc.tuple(fc.nat(3), fc.nat(1 << 12)), { maxLength: 4 });
     const sample = fc
-      .tuple(fc.constantFrom(...s.flags), fc.oneof({ weight: 9, arbitrary: fc.constantFrom(...s.secrets.slice(0, 3)) }, fc.constantFrom(...s.secrets)), contextOver(s.attributes), records, fc.constantFrom(...s.materializations))
+      .tuple(fc.constantFrom(...s.flags), fc.oneof({ weight: 9, arbitrary: fc.constantFrom(...s.secrets.slice(0, 3)) }, fc.constantFrom(...s.secrets)), contextOver(s.attributes, s.pools), records, fc.constantFrom(...s.materializations))
       .map(([flag, secret, context, picks, mat]): Sample => {
         // Sticky records for the units this context carries, for rules of the state.
         const units = [context.targeting_key, (context.user as Record<string, unknown> | undefined)?.id, context.age]
           .map((u) => (typeof u === 'string' ? u : typeof u === 'number' && Number.isInteger(u) && Number.isSafeInteger(u) ? String(u) : undefined))
           .filter((u): u is string => u !== undefined);
         const recs: OracleRecord[] = units.length === 0 ? [] : picks.map(([u, p]) => {
-          // Mostly rules of the flag resolved, so that its sticky reads find records.
-          const own = s.rules.filter((r) => r.startsWith(`${flag}/`));
+          // Mostly rules of the flag resolved that read a materialization, in that materialization.
+          const own = s.rules.filter((r) => r.startsWith(`${flag}/`) && s.reads.has(r));
           const pool = (p & 2) === 0 && own.length > 0 ? own : s.rules;
           const rule = pool[p % (pool.length + 1)];
           const variants = ['on', 'off', `${s.flags[0] ?? ''}/variants/on`, '', 'gone'];
-          const variant = rule === undefined ? '' : `${rule.split('/rules/')[0]!}/variants/${['on', 'off'][p % 2]!}`;
-          return { unit: units[u % units.length]!, materialization: (p & 1) === 0 ? mat : s.materializations[p % s.materializations.length]!, rule: rule ?? '', variant: p % 7 === 0 ? variants[p % variants.length]! : variant };
+          const variant = rule === undefined ? '' : `${rule.split('/rules/')[0]!}/variants/${['on', 'off'][(p >> 3) % 2]!}`;
+          const read = rule === undefined ? undefined : s.reads.get(rule);
+          const materialization = read !== undefined && (p & 1) === 0 ? read : (p & 4) === 0 ? mat : s.materializations[p % s.materializations.length]!;
+          return { unit: units[u % units.length]!, materialization, rule: rule ?? '', variant: p % 7 === 0 ? variants[p % variants.length]! : variant };
         });
         return { flag, secret, context, records: recs };
       });
@@ -352,6 +409,53 @@ describe('differential: allot against Confidence\'s resolver (WebAssembly build)
       s.lab.ref.close();
     }
   }, 240_000);
+
+  it('agrees on sticky assignments: a stored variant served by several assignments, every read mode', async () => {
+    const oracle = await loadOracleModule();
+    const spec = (bucketCount: number) => ({
+      bucketCount,
+      assignments: [
+        { assignmentId: 'on-low', variant: { variant: 'on' }, bucketRanges: [{ lower: 0, upper: Math.floor(bucketCount * 0.3) }] },
+        { assignmentId: 'off-mid', variant: { variant: 'off' }, bucketRanges: [{ lower: Math.floor(bucketCount * 0.3), upper: Math.floor(bucketCount * 0.6) }] },
+        { assignmentId: 'on-high', variant: { variant: 'on' }, bucketRanges: [{ lower: Math.floor(bucketCount * 0.6), upper: bucketCount }] },
+      ],
+    });
+    const modes = [{}, { materializationMustMatch: true }, { segmentTargetingCanBeIgnored: true }, { materializationMustMatch: true, segmentTargetingCanBeIgnored: true }];
+    const raw: Obj = {
+      flags: modes.map((mode, i) => ({
+        name: `flags/m${i}`,
+        state: 'ACTIVE',
+        clients: ['clients/app'],
+        variants: [{ name: 'on', value: { v: 1 } }, { name: 'off', value: { v: 0 } }],
+        rules: [{ name: `flags/m${i}/rules/r`, segment: 'segments/half', enabled: true, assignmentSpec: spec(1000), materializationSpec: { readMaterialization: 'materializations/m', writeMaterialization: 'materializations/m', mode } }],
+      })),
+      segmentsNoBitsets: [{ name: 'segments/half', targeting: { criteria: { c: { attribute: { attributeName: 'country', eqRule: { value: { stringValue: 'SE' } } } } }, expression: { ref: 'c' } } }],
+      bitsets: [{ segment: 'segments/half', gzippedBitset: gzipSync(new Uint8Array(125_000).fill(0x55)).toString('base64') }],
+      clients: [{ name: 'clients/app' }],
+      clientCredentials: [{ name: 'clients/app/clientCredentials/k', clientSecret: { secret: SECRETS[0] } }],
+    };
+    const ref = await oracle!.loadConfidenceResolver({ state: raw, accountId: ACCOUNT });
+    open.push(ref);
+    const mine = loadState(raw, { accountId: ACCOUNT });
+    let picked = 0;
+    for (let u = 0; u < 300; u++) {
+      const unit = `u${u}`;
+      for (const [i] of modes.entries()) {
+        const stored = (['on', 'off', '', 'gone', null] as const)[u % 5] ?? null;
+        const records: OracleRecord[] = stored === null ? [] : [{ unit, materialization: 'materializations/m', rule: `flags/m${i}/rules/r`, variant: stored }];
+        for (const country of ['SE', 'DK']) {
+          const smp: Sample = { flag: `flags/m${i}`, secret: SECRETS[0], context: { targeting_key: unit, country }, records };
+          const a = resolveMine(mine, smp);
+          const b = resolveRef(ref, smp);
+          compared++;
+          expect({ unit, mode: modes[i], country, stored, result: normalize(a) }).toEqual({ unit, mode: modes[i], country, stored, result: normalize(b) });
+          if (stored === 'on' && a.resolvedFlags?.[0]?.assignmentId === 'on-high') picked++;
+        }
+      }
+    }
+    // The bucket picked the second assignment serving "on" for some units: the case is exercised.
+    expect(picked).toBeGreaterThan(0);
+  });
 
   it('disagrees only where a deliberate deviation says so, and names each', () => {
     const unexplained = disagreements.filter((d) => d.deviation === null);
