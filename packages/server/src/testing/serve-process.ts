@@ -50,10 +50,10 @@ export async function startServe(args: readonly string[] = [], env: Record<strin
   });
   let stdout = '';
   let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => { reject(new Error(`allot serve did not start in 20 s: ${stderr}`)); }, 20_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
       const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(stdout);
       if (m !== null) {
