@@ -3,8 +3,10 @@
  * 127.0.0.1, driven with raw HTTP requests (any Host, Origin, content type) and the CLI.
  * The bounds are generous ("within 2 s") because they catch hangs, not measure speed.
  */
+import { spawn } from 'node:child_process';
+import { readdir, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
-import { writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 
 import { TARGETING_LIMITS } from '@allot/admin';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -188,11 +190,52 @@ describe("node:http's own refusals", () => {
 describe('SIGTERM', () => {
   it('stops within 5 s even with a write stuck waiting for the workspace lock', async () => {
     // A lock held by a live process (this test's): the write waits (up to 10 s by default).
-    await writeFile(`${serve.workspace}.lock`, JSON.stringify({ host: (await import('node:os')).hostname(), pid: process.pid, token: 'held' }));
+    await writeFile(`${serve.workspace}.lock`, JSON.stringify({ host: hostname(), pid: process.pid, token: 'held' }));
     const pending = serve.send('POST', '/v1/segments?segmentId=late', { headers: JSON_TYPE, body: '{}' }).catch(() => null);
     await new Promise((r) => setTimeout(r, 300));
     const { ms } = await serve.terminate();
     expect(ms).toBeLessThan(5_000);
     await pending;
+  });
+});
+
+describe('operator edges', () => {
+  it('CLI writers get their turn while the server is busy writing (no LOCK_TIMEOUT)', async () => {
+    let stop = false;
+    let serverWrites = 0;
+    const load = async (n: number): Promise<void> => {
+      for (let i = 0; !stop; i++) {
+        const res = await serve.send('POST', `/v1/segments?segmentId=load-${n}-${i}`, { headers: JSON_TYPE, body: '{}' });
+        expect(res.status).toBe(200);
+        serverWrites++;
+      }
+    };
+    const loads = [0, 1, 2].map(load);
+    const results: (number | null)[] = [];
+    try {
+      for (let i = 0; i < 5; i++) {
+        const out = await serve.cli(['segments', 'create', `cli-${i}`, '--workspace', serve.workspace]);
+        if (out.code !== 0) console.error(out.stderr);
+        results.push(out.code);
+      }
+    } finally {
+      stop = true;
+      await Promise.all(loads);
+    }
+    expect(results).toEqual(Array.from({ length: 5 }, () => 0));
+    expect(serverWrites).toBeGreaterThan(5);
+    const list = (await serve.send('GET', '/v1/segments')).json as { segments: { name: string }[] };
+    expect(list.segments.filter((s) => s.name.startsWith('segments/cli-'))).toHaveLength(5);
+  });
+
+  it('temp files left by a killed writer are removed by the next write', async () => {
+    const dead = await new Promise<number>((resolve) => {
+      const child = spawn(process.execPath, ['-e', '']);
+      child.on('exit', () => { resolve(child.pid!); });
+    });
+    await writeFile(`${serve.dir}/.allot.yaml.${dead}.0123456789ab.tmp`, 'x'.repeat(1_000_000));
+    expect((await readdir(serve.dir)).filter((n) => n.endsWith('.tmp'))).toHaveLength(1);
+    expect((await serve.send('POST', '/v1/segments?segmentId=after', { headers: JSON_TYPE, body: '{}' })).status).toBe(200);
+    expect((await readdir(serve.dir)).filter((n) => n.endsWith('.tmp'))).toEqual([]);
   });
 });
