@@ -208,7 +208,8 @@ export class AllotServer {
    * too slow): the same JSON error shape as every other answer, then the connection closes.
    */
   private refuseMalformed(error: NodeJS.ErrnoException, socket: Socket): void {
-    if (error.code === 'ECONNRESET' || !socket.writable) {
+    // As node's own handler: answer only on a socket that has not started a response yet.
+    if (error.code === 'ECONNRESET' || !socket.writable || socket.bytesWritten > 0) {
       socket.destroy();
       return;
     }

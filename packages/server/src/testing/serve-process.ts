@@ -98,7 +98,16 @@ export function rawRequest(port: number, method: string, path: string, headers: 
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const req = httpRequest(
-      { host: '127.0.0.1', port, method, path, headers: { host: `127.0.0.1:${port}`, ...headers }, setHost: false, agent: false },
+      {
+        host: '127.0.0.1',
+        port,
+        method,
+        path,
+        // A body always goes with its length: node's client would send a GET's or HEAD's body bare.
+        headers: { host: `127.0.0.1:${port}`, ...(body === undefined ? {} : { 'content-length': String(Buffer.byteLength(body)) }), ...headers },
+        setHost: false,
+        agent: false,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
