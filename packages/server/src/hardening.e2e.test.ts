@@ -8,7 +8,7 @@ import { readdir, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { hostname } from 'node:os';
 
-import { TARGETING_LIMITS } from '@allot/admin';
+import { TARGETING_LIMITS, WORKSPACE_TARGETING_LIMITS } from '@allot/admin';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { startServe, type ServeProcess } from './testing/serve-process.js';
@@ -93,6 +93,31 @@ describe('a huge targeting expression', () => {
     expect(list.status).toBe(500);
     await writeFile(serve.workspace, before);
     expect((await serve.send('GET', '/healthz')).json).toEqual({ status: 'ok' });
+  });
+});
+
+describe('a workspace full of targeting (WORKSPACE_TARGETING_LIMITS)', () => {
+  it('still answers every request within 2 s, and refuses more targeting', async () => {
+    const expression = Array.from({ length: TARGETING_LIMITS.maxClauses }, (_, i) => `c == ${i}`).join(' or ');
+    const slowest: number[] = [];
+    for (let i = 0; i < WORKSPACE_TARGETING_LIMITS.maxClauses / TARGETING_LIMITS.maxClauses - 1; i++) {
+      const res = await serve.send('POST', `/v1/segments?segmentId=full-${i}`, { headers: JSON_TYPE, body: JSON.stringify({ targeting: expression }) });
+      expect(res.status).toBe(200);
+      slowest.push(res.ms);
+    }
+    // The last 999 conditions (beta holds one), then one too many.
+    expect((await serve.send('POST', '/v1/segments?segmentId=last', { headers: JSON_TYPE, body: JSON.stringify({ targeting: expression.replace(' or c == 999', '') }) })).status).toBe(200);
+    const before = await serve.fileBytes();
+    const over = await serve.send('POST', '/v1/segments?segmentId=over', { headers: JSON_TYPE, body: '{"targeting": "a == 1"}' });
+    expect(over.status).toBe(400);
+    expect(over.json).toMatchObject({ error: { code: 'INVALID_ARGUMENT', limit: { name: 'workspace.maxClauses', max: 10_000, actual: 10_001 } } });
+    expect(await serve.fileBytes()).toBe(before);
+    const [state, health] = await Promise.all([serve.send('GET', '/v1/state'), serve.send('GET', '/healthz')]);
+    expect(state.status).toBe(200);
+    expect(health.status).toBe(200);
+    slowest.push(over.ms, state.ms);
+    expect(Math.max(...slowest)).toBeLessThan(2_000);
+    expect(health.ms).toBeLessThan(2_000);
   });
 });
 

@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { beforeEach, describe, expect, it } from 'vitest';
 
 import { AdminError } from '../errors.js';
-import { allocateSegment, createSegment } from '../operations/segments.js';
+import { allocateSegment, createSegment, updateSegment } from '../operations/segments.js';
+import { TARGETING_LIMITS, WORKSPACE_TARGETING_LIMITS } from '../targeting/limits.js';
 import { parseWorkspace } from '../workspace/parse.js';
 import { etagOf, WorkspaceFile } from './workspace-file.js';
 
@@ -161,5 +162,30 @@ describe('WorkspaceFile', () => {
     const ids = (await file.read()).workspace.segments.map((s) => s.id);
     expect(ids.filter((id) => id.startsWith('mine-'))).toHaveLength(15);
     expect(ids.filter((id) => id.startsWith('busy-')).length).toBeGreaterThan(15);
+  });
+
+  it('refuses an update that takes the workspace past WORKSPACE_TARGETING_LIMITS, and lets it shrink', async () => {
+    const file = new WorkspaceFile(join(dir, 'ws.yaml'));
+    const expression = (n: number): string => Array.from({ length: n }, (_, i) => `c == ${i}`).join(' or ');
+    const perSegment = TARGETING_LIMITS.maxClauses;
+    const segments = WORKSPACE_TARGETING_LIMITS.maxClauses / perSegment;
+    await file.update(
+      (ws) => {
+        let w = ws;
+        for (let i = 0; i < segments; i++) w = createSegment(w, { id: `s${i}`, targeting: expression(perSegment) }).workspace;
+        return { workspace: w, result: null, warnings: [] };
+      },
+      { create: true },
+    );
+    const before = readFileSync(file.path, 'utf8');
+    const error = (await file.update((ws) => createSegment(ws, { id: 'more', targeting: 'a == 1' })).catch((e: unknown) => e)) as AdminError;
+    expect(error.code).toBe('INVALID_ARGUMENT');
+    expect(error.limit).toEqual({ name: 'workspace.maxClauses', max: 10_000, actual: 10_001 });
+    expect(error.message).toContain("targeting: the workspace's targeting would hold 10001 conditions in all, over the limit of 10000 (workspace.maxClauses)");
+    expect(readFileSync(file.path, 'utf8')).toBe(before);
+    // Untargeted segments, and smaller expressions, are fine.
+    await file.update((ws) => createSegment(ws, { id: 'everyone' }));
+    await file.update((ws) => updateSegment(ws, 's0', { targeting: 'a == 1' }, ['targeting']));
+    await file.update((ws) => createSegment(ws, { id: 'more', targeting: 'a == 1' }));
   });
 });

@@ -16,6 +16,7 @@ import { open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path';
 
 import { AdminError } from '../errors.js';
+import { checkTargetingTotals } from '../targeting/totals.js';
 import type { Outcome } from '../operations/outcome.js';
 import { newWorkspace, type NewWorkspaceOptions } from '../workspace/create.js';
 import type { Workspace } from '../workspace/model.js';
@@ -102,6 +103,7 @@ export class WorkspaceFile {
         throw new AdminError('ETAG_MISMATCH', `the workspace changed since it was read (etag ${etag || 'none'}, expected ${options.ifMatch}); read it again and retry`, { path: this.path });
       }
       const outcome = operation(before);
+      checkTargetingTotals(before, outcome.workspace);
       const next = serializeWorkspace(outcome.workspace, this.format);
       const written = next !== text;
       if (written) {

@@ -23,3 +23,19 @@ export const TARGETING_LIMITS = {
 } as const;
 
 export type TargetingLimit = keyof typeof TARGETING_LIMITS;
+
+/**
+ * How much targeting a whole workspace may hold, summed over its segments and the inline
+ * audiences of its rules (archived ones included: they stay in the file). Every write
+ * parses the whole file and every change recompiles the whole state, so this bounds what
+ * one request costs however many expressions it took to get there: at the limit, about a
+ * tenth of a second to parse and a few tenths to compile and load (bench/targeting.bench.ts).
+ * Checked by `WorkspaceFile.update` (so by the CLI and the server); an operation that
+ * would take the workspace past it, or further past it, is refused.
+ */
+export const WORKSPACE_TARGETING_LIMITS = {
+  /** Conditions of all expressions together. */
+  maxClauses: 10_000,
+  /** UTF-8 bytes of all expressions' text together (1 MiB). */
+  maxBytes: 1_048_576,
+} as const;
