@@ -91,6 +91,13 @@ describe('a huge targeting expression', () => {
     const list = await serve.send('GET', '/v1/segments');
     expect(list.ms).toBeLessThan(2_000);
     expect(list.status).toBe(500);
+    // `allot compile` on that file is refused at once instead of running for minutes.
+    const started = performance.now();
+    const compiled = await serve.cli(['compile', '--workspace', serve.workspace, '--out', `${serve.dir}/state.json`]);
+    expect(performance.now() - started).toBeLessThan(10_000); // a whole node process, on a loaded machine
+    expect(compiled.code).toBe(1);
+    expect(compiled.stderr).toContain('INVALID_WORKSPACE');
+    expect(compiled.stderr).toContain('(targeting.maxBytes)');
     await writeFile(serve.workspace, before);
     expect((await serve.send('GET', '/healthz')).json).toEqual({ status: 'ok' });
   });
