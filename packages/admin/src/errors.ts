@@ -38,10 +38,20 @@ export interface InsufficientSpaceDetails {
   readonly free: number;
 }
 
+/** What an input over a documented size limit carries (e.g. a targeting expression's bytes). */
+export interface LimitDetails {
+  /** The limit's name, as documented (`targeting.maxBytes`, `targeting.maxClauses`, `targeting.maxDepth`). */
+  readonly name: string;
+  readonly max: number;
+  /** What the input had (at least this much: counting stops past the limit). */
+  readonly actual: number;
+}
+
 export interface AdminErrorOptions {
   readonly path?: string;
   readonly issues?: readonly WorkspaceIssue[];
   readonly space?: InsufficientSpaceDetails;
+  readonly limit?: LimitDetails;
 }
 
 export class AdminError extends Error {
@@ -52,6 +62,8 @@ export class AdminError extends Error {
   readonly issues: readonly WorkspaceIssue[];
   /** Set for `INSUFFICIENT_SPACE`. */
   readonly space: InsufficientSpaceDetails | undefined;
+  /** Set when an input is over a documented size limit. */
+  readonly limit: LimitDetails | undefined;
 
   constructor(code: AdminErrorCode, message: string, options: AdminErrorOptions = {}) {
     super(options.path === undefined ? message : `${options.path}: ${message}`);
@@ -60,6 +72,7 @@ export class AdminError extends Error {
     this.path = options.path;
     this.issues = options.issues ?? [];
     this.space = options.space;
+    this.limit = options.limit;
   }
 }
 

@@ -13,7 +13,7 @@
  * const state = loadState(compile((await file.read()).workspace));
  * ```
  */
-export { AdminError, type AdminErrorCode, type InsufficientSpaceDetails, type WorkspaceIssue } from './errors.js';
+export { AdminError, type AdminErrorCode, type InsufficientSpaceDetails, type LimitDetails, type WorkspaceIssue } from './errors.js';
 export type {
   AbTestRule,
   Audience,
@@ -45,6 +45,9 @@ export { groupTag, idProblem, isValidId } from './workspace/names.js';
 
 export type { Expr, Literal, Targeting } from './targeting/ast.js';
 export { parseTargeting } from './targeting/parser.js';
+export { TARGETING_LIMITS, WORKSPACE_TARGETING_LIMITS, type TargetingLimit } from './targeting/limits.js';
+export { checkTargetingTotals, targetingTotals, type TargetingTotals } from './targeting/totals.js';
+export { MIN_FRACTION } from './workspace/document-reader.js';
 export { toConfidenceTargeting } from './targeting/to-confidence.js';
 
 export { BUCKETS, BucketSet } from './allocation/bucket-set.js';

@@ -3,14 +3,15 @@
  * errors, an access log without secrets, and a graceful close that lets in-flight requests
  * finish (and their writes reach the file) before the process exits.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 
 import { AdminError, type LockOptions } from '@allot/admin';
 
 import { TokenAuthority, type TokenEntry } from './auth/tokens.js';
 import { ApiError, fromAdminError } from './http/api-error.js';
 import { parseJsonBody, readBody } from './http/body.js';
+import { checkLoopbackRequest } from './http/loopback-guard.js';
 import { Query, Router, type Reply } from './http/router.js';
 import { flagRoutes } from './resources/flags.js';
 import { groupRoutes } from './resources/groups.js';
@@ -81,7 +82,7 @@ export class AllotServer {
     this.log = options.log ?? (() => undefined);
     this.maxBodyBytes = options.maxBodyBytes ?? MB;
     this.router = new Router().add(
-      { method: 'GET', path: '/healthz', scope: 'public', handle: () => ({ body: { status: 'ok' } }) },
+      { method: 'GET', path: '/healthz', scope: 'public', handle: () => this.health() },
       ...segmentRoutes(this.store),
       ...flagRoutes(this.store),
       ...groupRoutes(this.store),
@@ -92,6 +93,9 @@ export class AllotServer {
       void this.serve(req, res);
     });
     this.server.keepAliveTimeout = 5_000;
+    this.server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+      this.refuseMalformed(error, socket);
+    });
   }
 
   /** Starts a server; resolves once it accepts connections. */
@@ -174,6 +178,7 @@ export class AllotServer {
   }
 
   private async dispatch(req: IncomingMessage, path: string, search: string): Promise<Reply> {
+    if (this.authority.open) checkLoopbackRequest(req, this.port);
     const match = this.router.match(req.method ?? 'GET', path);
     if (match.route.scope !== 'public') this.authority.authorize(req.headers.authorization, match.route.scope);
     const query = new Query(search, match.route.query ?? []);
@@ -185,6 +190,41 @@ export class AllotServer {
       query,
       body: () => (body ??= readJson()),
     });
+  }
+
+  /** 200 `{"status": "ok"}`, or 503 with the error when the workspace cannot be read or is invalid. */
+  private async health(): Promise<Reply> {
+    try {
+      await this.store.current();
+      return { body: { status: 'ok' } };
+    } catch (error) {
+      const reply = this.errorReply(error);
+      return { status: 503, body: { status: 'unhealthy', ...(reply.body as object) } };
+    }
+  }
+
+  /**
+   * Requests node:http refuses before they reach `serve` (malformed, headers too large,
+   * too slow): the same JSON error shape as every other answer, then the connection closes.
+   */
+  private refuseMalformed(error: NodeJS.ErrnoException, socket: Socket): void {
+    // As node's own handler: answer only on a socket that has not started a response yet.
+    if (error.code === 'ECONNRESET' || !socket.writable || socket.bytesWritten > 0) {
+      socket.destroy();
+      return;
+    }
+    const [status, code, message] =
+      error.code === 'HPE_HEADER_OVERFLOW'
+        ? ([431, 'HEADERS_TOO_LARGE', 'the request headers are larger than the server accepts (16 KiB in all)'] as const)
+        : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? ([408, 'REQUEST_TIMEOUT', 'the request took too long to arrive'] as const)
+          : ([400, 'INVALID_ARGUMENT', `not a valid HTTP/1.1 request (${error.code ?? 'parse error'})`] as const);
+    const text = JSON.stringify(new ApiError(status, code, message, { field: 'request' }).body());
+    this.log(`- - ${status} (${error.code ?? 'client error'})`);
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: application/json; charset=utf-8\r\n` +
+        `content-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`,
+    );
   }
 
   private errorReply(thrown: unknown): Reply {

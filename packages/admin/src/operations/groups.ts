@@ -10,7 +10,7 @@ import type { ExclusionGroup, Segment, Workspace } from '../workspace/model.js';
 import { canonicalTags, checkId, groupTag } from '../workspace/names.js';
 import { enabledRulesServing, groupOf, rulePaths, segmentOf, withGroup } from './lookup.js';
 import type { Outcome } from './outcome.js';
-import { reshape, type Reallocation } from './segments.js';
+import { checkedProportion, reshape, type Reallocation } from './segments.js';
 
 export interface GroupInput {
   readonly id: string;
@@ -58,7 +58,7 @@ export function addGroupMember(workspace: Workspace, groupId: string, segmentId:
   let ws = withGroup(workspace, { ...group, members: [...group.members, segmentId] });
   const reallocations: Record<string, Reallocation> = {};
   const tag = groupTag(groupId);
-  const proportion = options.proportion ?? segment.proportion;
+  const proportion = options.proportion === undefined ? segment.proportion : checkedProportion(options.proportion, `segments.${segmentId}`);
   const next: Segment =
     group.state === 'ACTIVE'
       ? { ...segment, proportion, exclusivityTags: canonicalTags([...segment.exclusivityTags, tag]), exclusiveTo: canonicalTags([...segment.exclusiveTo, tag]) }

@@ -7,7 +7,7 @@ import type { Segment, Workspace } from '../workspace/model.js';
 import { checkWorkspace } from '../workspace/check.js';
 import { addRule, createFlag, moveRule, setRuleEnabled, updateRule } from './flags.js';
 import { addGroupMember, archiveGroup, createGroup, removeGroupMember, unarchiveGroup } from './groups.js';
-import { allocateSegment, availableSpace, createSegment } from './segments.js';
+import { allocateSegment, availableSpace, createSegment, updateSegment } from './segments.js';
 
 function shared(a: Segment, b: Segment): number {
   const x = a.buckets!.words();
@@ -87,5 +87,41 @@ describe('rules', () => {
     expect(moved.workspace.flags[0]!.rules.map((r) => r.id)).toEqual(['rule-2', 'rule-1']);
     expect(moved.warnings[0]).toMatch(/changes which rule decides/);
     expect(() => setRuleEnabled(ws, 'f', 'nope', true)).toThrow(/flags\.f\.rules\.nope: flag f has no rule "nope"/);
+  });
+});
+
+describe('proportions hold at least one bucket', () => {
+  const refused = (run: () => unknown): AdminError => {
+    try {
+      run();
+    } catch (e) {
+      if (e instanceof AdminError) return e;
+      throw e;
+    }
+    throw new Error('accepted');
+  };
+
+  it.each([1e-7, 0.0000009, 0, -0.1, 1.5, Number.NaN])('%s is refused by create, update and addGroupMember', (p) => {
+    const ws = threeAllocated();
+    for (const run of [
+      () => createSegment(ws, { id: 'tiny', proportion: p }),
+      () => updateSegment(ws, 'a', { proportion: p }, ['allocation.proportion']),
+      () => addGroupMember(createGroup(ws, { id: 'g', members: ['a'] }).workspace, 'g', 'b', { proportion: p }),
+    ]) {
+      const e = refused(run);
+      expect(e.code).toBe('INVALID_ARGUMENT');
+      expect(e.path).toMatch(/^segments\.(tiny|a|b)\.allocation\.proportion$/);
+    }
+  });
+
+  it('1e-7 names the smallest proportion, one bucket', () => {
+    expect(refused(() => createSegment(threeAllocated(), { id: 'tiny', proportion: 1e-7 })).message).toBe(
+      'segments.tiny.allocation.proportion: must be at least 0.000001 (one bucket of 1,000,000), got 1e-7, which would hold no bucket at all',
+    );
+  });
+
+  it('0.000001 allocates exactly one bucket', () => {
+    const ws = allocateSegment(createSegment(threeAllocated(), { id: 'one', proportion: 0.000001 }).workspace, 'one');
+    expect(ws.result.buckets).toBe(1);
   });
 });

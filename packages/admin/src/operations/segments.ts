@@ -264,7 +264,8 @@ export function describeProportion(proportion: number): string {
   return `${formatShare(bucketsFor(proportion))} (${bucketsFor(proportion)} buckets)`;
 }
 
-function checkedProportion(value: number, path: string): number {
+/** `value` as a segment's proportion, or INVALID_ARGUMENT at `<path>.allocation.proportion`. */
+export function checkedProportion(value: number, path: string): number {
   const problem = fractionProblem(value);
   if (problem !== undefined) throw new AdminError('INVALID_ARGUMENT', problem, { path: `${path}.allocation.proportion` });
   return value;

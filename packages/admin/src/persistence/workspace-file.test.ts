@@ -1,13 +1,14 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { beforeEach, describe, expect, it } from 'vitest';
 
 import { AdminError } from '../errors.js';
-import { allocateSegment, createSegment } from '../operations/segments.js';
+import { allocateSegment, createSegment, updateSegment } from '../operations/segments.js';
+import { TARGETING_LIMITS, WORKSPACE_TARGETING_LIMITS } from '../targeting/limits.js';
 import { parseWorkspace } from '../workspace/parse.js';
 import { etagOf, WorkspaceFile } from './workspace-file.js';
 
@@ -55,7 +56,47 @@ describe('WorkspaceFile', () => {
   it('times out on a live lock', async () => {
     const file = new WorkspaceFile(join(dir, 'ws.yaml'), { lock: { timeoutMs: 200 } });
     writeFileSync(`${file.path}.lock`, JSON.stringify({ host: (await import('node:os')).hostname(), pid: process.pid, token: 'mine' }));
-    await expect(file.update((ws) => createSegment(ws, { id: 'a' }), { create: true })).rejects.toMatchObject({ code: 'LOCK_TIMEOUT' });
+    const error = (await file.update((ws) => createSegment(ws, { id: 'a' }), { create: true }).catch((e: unknown) => e)) as AdminError;
+    expect(error.code).toBe('LOCK_TIMEOUT');
+    expect(error.message).toMatch(new RegExp(`^could not take the workspace lock .*ws\\.yaml\\.lock within 200 ms: it is held by process ${process.pid} on this host for \\d+\\.\\d s\\. Retry when it is done`));
+  });
+
+  it('refuses to overwrite an edit saved (without the lock) while the update was being made', async () => {
+    const file = new WorkspaceFile(join(dir, 'ws.yaml'));
+    await file.update((ws) => createSegment(ws, { id: 'a' }), { create: true });
+    const edited = readFileSync(file.path, 'utf8').replace('displayName: a', 'displayName: edited by hand');
+    const error = (await file
+      .update((ws) => {
+        writeFileSync(file.path, edited); // a person saves in an editor meanwhile
+        return createSegment(ws, { id: 'b' });
+      })
+      .catch((e: unknown) => e)) as AdminError;
+    expect(error.code).toBe('ETAG_MISMATCH');
+    expect(error.message).toContain('the file changed on disk while this update was being made');
+    expect(readFileSync(file.path, 'utf8')).toBe(edited);
+    // Retried, the update applies to the edited file.
+    await file.update((ws) => createSegment(ws, { id: 'b' }));
+    const ws = (await file.read()).workspace;
+    expect(ws.segments.map((s) => [s.id, s.displayName])).toEqual([['a', 'edited by hand'], ['b', 'b']]);
+    expect(readdirSync(dir).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('removes temp files left by killed writers (dead PID, or old), and nothing else', async () => {
+    const file = new WorkspaceFile(join(dir, 'ws.yaml'));
+    await file.update((ws) => ({ workspace: ws, result: null, warnings: [] }), { create: true });
+    const dead = await new Promise<number>((resolve) => {
+      const child = spawn(process.execPath, ['-e', '']);
+      child.on('exit', () => { resolve(child.pid!); });
+    });
+    const orphan = join(dir, `.ws.yaml.${dead}.0a1b2c3d4e5f.tmp`);
+    const oldLive = join(dir, `.ws.yaml.${process.pid}.00000000aaaa.tmp`);
+    const freshLive = join(dir, `.ws.yaml.${process.pid}.00000000bbbb.tmp`);
+    const other = join(dir, `.other.yaml.${dead}.0a1b2c3d4e5f.tmp`);
+    for (const p of [orphan, oldLive, freshLive, other]) writeFileSync(p, 'x'.repeat(1000));
+    const twoMinutesAgo = new Date(Date.now() - 120_000);
+    utimesSync(oldLive, twoMinutesAgo, twoMinutesAgo);
+    await file.update((ws) => createSegment(ws, { id: 'a' }));
+    expect(readdirSync(dir).filter((n) => n.endsWith('.tmp')).sort()).toEqual([basename(other), basename(freshLive)].sort());
   });
 
   it('two processes updating one file never lose an update', async () => {
@@ -85,5 +126,66 @@ describe('WorkspaceFile', () => {
       [...Array.from({ length: N }, (_, i) => `p-${i}`), ...Array.from({ length: N }, (_, i) => `q-${i}`)].sort(),
     );
     expect(ws.segments.every((s) => s.state === 'ALLOCATED' && s.buckets!.count === 30_000)).toBe(true);
+  });
+
+  it('a writer waiting for the lock gets its turn while another process writes without pause (fair queue)', async () => {
+    const path = join(dir, 'ws.yaml');
+    const file = new WorkspaceFile(path, { lock: { timeoutMs: 3_000 } });
+    await file.update((ws) => ({ workspace: ws, result: null, warnings: [] }), { create: { account: 'acct', seed: 'seed' } });
+    // A busy writer (a server under load): one update after another, for 6 s.
+    const script = `
+      const a = await import(${JSON.stringify(DIST)});
+      const file = new a.WorkspaceFile(${JSON.stringify(path)});
+      const until = Date.now() + 6000;
+      const who = Math.random().toString(36).slice(2);
+      let i = 0;
+      process.stdout.write('started\\n');
+      while (Date.now() < until) {
+        const n = i++;
+        await file.update((ws) => a.createSegment(ws, { id: 'busy-' + who + '-' + n }));
+      }`;
+    const hogs = [0, 1].map(() => spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] }));
+    const done = Promise.all(hogs.map((hog) => new Promise<number | null>((resolve) => hog.on('exit', resolve))));
+    await Promise.all(hogs.map((hog) => new Promise<void>((resolve) => hog.stdout.once('data', () => { resolve(); }))));
+    let timeouts = 0;
+    for (let i = 0; i < 15; i++) {
+      try {
+        await file.update((ws) => createSegment(ws, { id: `mine-${i}` }));
+      } catch (error) {
+        if ((error as AdminError).code !== 'LOCK_TIMEOUT') throw error;
+        timeouts++;
+      }
+    }
+    expect(await done).toEqual([0, 0]);
+    expect(timeouts).toBe(0);
+    expect(readdirSync(dir).filter((n) => n.includes('.lock.wait.'))).toEqual([]);
+    const ids = (await file.read()).workspace.segments.map((s) => s.id);
+    expect(ids.filter((id) => id.startsWith('mine-'))).toHaveLength(15);
+    expect(ids.filter((id) => id.startsWith('busy-')).length).toBeGreaterThan(15);
+  });
+
+  it('refuses an update that takes the workspace past WORKSPACE_TARGETING_LIMITS, and lets it shrink', async () => {
+    const file = new WorkspaceFile(join(dir, 'ws.yaml'));
+    const expression = (n: number): string => Array.from({ length: n }, (_, i) => `c == ${i}`).join(' or ');
+    const perSegment = TARGETING_LIMITS.maxClauses;
+    const segments = WORKSPACE_TARGETING_LIMITS.maxClauses / perSegment;
+    await file.update(
+      (ws) => {
+        let w = ws;
+        for (let i = 0; i < segments; i++) w = createSegment(w, { id: `s${i}`, targeting: expression(perSegment) }).workspace;
+        return { workspace: w, result: null, warnings: [] };
+      },
+      { create: true },
+    );
+    const before = readFileSync(file.path, 'utf8');
+    const error = (await file.update((ws) => createSegment(ws, { id: 'more', targeting: 'a == 1' })).catch((e: unknown) => e)) as AdminError;
+    expect(error.code).toBe('INVALID_ARGUMENT');
+    expect(error.limit).toEqual({ name: 'workspace.maxClauses', max: 10_000, actual: 10_001 });
+    expect(error.message).toContain("targeting: the workspace's targeting would hold 10001 conditions in all, over the limit of 10000 (workspace.maxClauses)");
+    expect(readFileSync(file.path, 'utf8')).toBe(before);
+    // Untargeted segments, and smaller expressions, are fine.
+    await file.update((ws) => createSegment(ws, { id: 'everyone' }));
+    await file.update((ws) => updateSegment(ws, 's0', { targeting: 'a == 1' }, ['targeting']));
+    await file.update((ws) => createSegment(ws, { id: 'more', targeting: 'a == 1' }));
   });
 });

@@ -4,18 +4,25 @@
  * writes atomically (temp file, fsync, rename, fsync of the directory), so a reader never
  * sees a half-written file. The etag is a hash of the file's bytes, for optimistic
  * concurrency over HTTP (`If-Match` → ETAG_MISMATCH → 412).
+ *
+ * Two things the lock cannot keep out are handled too: a person saving the file in an
+ * editor (which takes no lock) while an update is being made — the file is read again just
+ * before the rename, and if it changed the update is refused (ETAG_MISMATCH) instead of
+ * overwriting the edit — and temp files left by a writer killed mid-write, removed by the
+ * next update once their process is gone (or they are older than the lock's `staleMs`).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 import { AdminError } from '../errors.js';
+import { checkTargetingTotals } from '../targeting/totals.js';
 import type { Outcome } from '../operations/outcome.js';
 import { newWorkspace, type NewWorkspaceOptions } from '../workspace/create.js';
 import type { Workspace } from '../workspace/model.js';
 import { parseWorkspace } from '../workspace/parse.js';
 import { serializeWorkspace, type WorkspaceFormat } from '../workspace/serialize.js';
-import { withLock, type LockOptions } from './lock.js';
+import { processAlive, withLock, type LockOptions } from './lock.js';
 
 export interface Snapshot {
   readonly workspace: Workspace;
@@ -96,9 +103,13 @@ export class WorkspaceFile {
         throw new AdminError('ETAG_MISMATCH', `the workspace changed since it was read (etag ${etag || 'none'}, expected ${options.ifMatch}); read it again and retry`, { path: this.path });
       }
       const outcome = operation(before);
+      checkTargetingTotals(before, outcome.workspace);
       const next = serializeWorkspace(outcome.workspace, this.format);
       const written = next !== text;
-      if (written) await writeAtomically(this.path, next);
+      if (written) {
+        await removeOrphanTemps(this.path, this.lockOptions.staleMs ?? 60_000);
+        await writeAtomically(this.path, next, { unlessChangedFrom: text });
+      }
       return { workspace: outcome.workspace, etag: etagOf(next), result: outcome.result, warnings: outcome.warnings, written, created };
     }, this.lockOptions);
   }
@@ -113,10 +124,19 @@ export class WorkspaceFile {
   }
 }
 
+export interface WriteOptions {
+  /**
+   * The file's content when it was read (null: it did not exist). If the file no longer
+   * holds it when the new content is about to replace it, nothing is written and
+   * ETAG_MISMATCH is thrown: someone changed it in between, without the lock.
+   */
+  readonly unlessChangedFrom?: string | null;
+}
+
 /** Writes `text` to `path` so that readers see the old file or the new one, never a mix. */
-export async function writeAtomically(path: string, text: string): Promise<void> {
+export async function writeAtomically(path: string, text: string, options: WriteOptions = {}): Promise<void> {
   const dir = dirname(path);
-  const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const temp = join(dir, `${tempPrefix(path)}${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   const handle = await open(temp, 'wx', 0o644);
   try {
     await handle.writeFile(text);
@@ -128,6 +148,7 @@ export async function writeAtomically(path: string, text: string): Promise<void>
   }
   await handle.close();
   try {
+    if (options.unlessChangedFrom !== undefined) await checkUnchanged(path, options.unlessChangedFrom);
     await rename(temp, path);
   } catch (error) {
     await unlink(temp).catch(() => undefined);
@@ -141,5 +162,58 @@ export async function writeAtomically(path: string, text: string): Promise<void>
     // Some file systems refuse fsync on a directory; the rename is still atomic.
   } finally {
     await dirHandle.close();
+  }
+}
+
+/** `.allot.yaml.` for `dir/allot.yaml`: temp files are `.allot.yaml.PID.HEX.tmp`. */
+function tempPrefix(path: string): string {
+  return `.${basename(path)}.`;
+}
+
+async function checkUnchanged(path: string, expected: string | null): Promise<void> {
+  let now: string | null;
+  try {
+    now = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    now = null;
+  }
+  if (now === expected) return;
+  throw new AdminError(
+    'ETAG_MISMATCH',
+    `the file changed on disk while this update was being made (saved by hand or by a tool that does not take the lock ${path}.lock?); ` +
+      'nothing was written, so that change is kept: retry, and the update applies to the new content',
+    { path },
+  );
+}
+
+/**
+ * Removes temp files of `path` left by writers that were killed mid-write: those whose
+ * process (the PID in the name) is no longer running on this host, or older than `staleMs`.
+ * Called under the lock, where no live writer of this file can be writing one.
+ */
+async function removeOrphanTemps(path: string, staleMs: number): Promise<void> {
+  const dir = dirname(path);
+  const prefix = tempPrefix(path);
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !name.endsWith('.tmp')) continue;
+    const m = /^(\d+)\.[0-9a-f]+\.tmp$/.exec(name.slice(prefix.length));
+    if (m === null) continue;
+    const temp = join(dir, name);
+    let stale = !processAlive(Number(m[1]));
+    if (!stale) {
+      try {
+        stale = Date.now() - (await stat(temp)).mtimeMs > staleMs;
+      } catch {
+        continue;
+      }
+    }
+    if (stale) await unlink(temp).catch(() => undefined);
   }
 }

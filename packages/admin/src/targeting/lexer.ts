@@ -25,12 +25,14 @@ export interface Token {
   readonly column: number;
 }
 
+// Sticky (`y`) patterns matched at an offset, so tokenizing never copies the rest of the
+// text: linear in the expression's length.
 const TIMESTAMP =
-  /^\d{4}-\d{2}-\d{2}(?:[Tt]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?)?(?:Z|z|[+-]\d{2}(?::?\d{2})?)?(?![\w.:-])/;
-const VERSION = /^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?(?![\w.])/;
-const NUMBER = /^-?(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][+-]?\d+)?(?![\w.])/;
-const WORD = /^[A-Za-z_$][A-Za-z0-9_$.-]*/;
-const OPERATOR = /^(?:==|!=|<=|>=|<|>|=)/;
+  /\d{4}-\d{2}-\d{2}(?:[Tt]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?)?(?:Z|z|[+-]\d{2}(?::?\d{2})?)?(?![\w.:-])/y;
+const VERSION = /\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?(?![\w.])/y;
+const NUMBER = /-?(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][+-]?\d+)?(?![\w.])/y;
+const WORD = /[A-Za-z_$][A-Za-z0-9_$.-]*/y;
+const OPERATOR = /==|!=|<=|>=|<|>|=/y;
 
 export function tokenize(text: string, path: string): Token[] {
   const tokens: Token[] = [];
@@ -42,7 +44,6 @@ export function tokenize(text: string, path: string): Token[] {
       continue;
     }
     const column = i + 1;
-    const rest = text.slice(i);
     if (c === '"' || c === "'") {
       const { value, end } = readString(text, i, path);
       tokens.push({ kind: 'string', text: value, column });
@@ -55,11 +56,11 @@ export function tokenize(text: string, path: string): Token[] {
       continue;
     }
     const m =
-      match(TIMESTAMP, rest, 'timestamp') ??
-      match(VERSION, rest, 'version') ??
-      match(NUMBER, rest, 'number') ??
-      match(WORD, rest, 'word') ??
-      match(OPERATOR, rest, 'op');
+      match(TIMESTAMP, text, i, 'timestamp') ??
+      match(VERSION, text, i, 'version') ??
+      match(NUMBER, text, i, 'number') ??
+      match(WORD, text, i, 'word') ??
+      match(OPERATOR, text, i, 'op');
     if (m === undefined) {
       throw targetingError(path, text, column, `unexpected character ${JSON.stringify(c)}`);
     }
@@ -70,26 +71,31 @@ export function tokenize(text: string, path: string): Token[] {
   return tokens;
 }
 
-function match(re: RegExp, rest: string, kind: TokenKind): { kind: TokenKind; text: string } | undefined {
-  const m = re.exec(rest);
+function match(re: RegExp, text: string, at: number, kind: TokenKind): { kind: TokenKind; text: string } | undefined {
+  re.lastIndex = at;
+  const m = re.exec(text);
   return m === null ? undefined : { kind, text: m[0] };
 }
 
 function readString(text: string, start: number, path: string): { value: string; end: number } {
   const quote = text[start]!;
-  let value = '';
-  let i = start + 1;
+  const parts: string[] = [];
+  let run = start + 1;
+  let i = run;
   while (i < text.length) {
     const c = text[i]!;
-    if (c === quote) return { value, end: i + 1 };
+    if (c === quote) {
+      parts.push(text.slice(run, i));
+      return { value: parts.join(''), end: i + 1 };
+    }
     if (c === '\\') {
       const next = text[i + 1];
       if (next === undefined) break;
-      value += next === 'n' ? '\n' : next === 't' ? '\t' : next;
+      parts.push(text.slice(run, i), next === 'n' ? '\n' : next === 't' ? '\t' : next);
       i += 2;
+      run = i;
       continue;
     }
-    value += c;
     i++;
   }
   throw targetingError(path, text, start + 1, `unterminated string: add the closing ${quote}`);

@@ -14,18 +14,37 @@
  */
 import { parseTimestamp, parseVersion } from '@allot/core';
 
+import { AdminError } from '../errors.js';
 import type { ComparisonOperator, Expr, Literal, Targeting, TextOperator } from './ast.js';
 import { tokenize, type Token } from './lexer.js';
+import { TARGETING_LIMITS } from './limits.js';
 import { targetingError } from './syntax-error.js';
 
 const KEYWORDS = new Set(['and', 'or', 'not', 'in', 'is', 'null', 'segment', 'starts', 'ends', 'with', 'contains']);
-const MAX_DEPTH = 48;
+const { maxBytes, maxClauses, maxDepth } = TARGETING_LIMITS;
+/**
+ * Parentheses and `not`s nested as written, a guard for the parser's own recursion: far
+ * more than any expression within `maxDepth` needs (`((x))` adds nothing to the compiled
+ * depth), far less than would overflow the stack.
+ */
+const MAX_NESTING = 4 * maxDepth;
 
 /**
  * Parses a targeting expression; throws an INVALID_ARGUMENT `AdminError` whose message names
- * `path` and points at the column. A blank text is "everyone" and returns null.
+ * `path` and points at the column. A blank text is "everyone" and returns null. Linear in
+ * the text's length; an expression over one of `TARGETING_LIMITS` is refused (the error's
+ * `limit` names it), its size checked before any parsing.
  */
 export function parseTargeting(text: string, path: string): Targeting | null {
+  if (text.length > maxBytes || Buffer.byteLength(text, 'utf8') > maxBytes) {
+    const bytes = Buffer.byteLength(text, 'utf8');
+    throw new AdminError(
+      'INVALID_ARGUMENT',
+      `the expression is ${bytes} bytes, over the limit of ${maxBytes} bytes (targeting.maxBytes); ` +
+        'put long lists of ids in an individual-targeting rule, or split the audience into segments and combine them with "segment ID"',
+      { path, limit: { name: 'targeting.maxBytes', max: maxBytes, actual: bytes } },
+    );
+  }
   const source = text.trim();
   if (source === '') return null;
   const parser = new Parser(source, path);
@@ -35,7 +54,11 @@ export function parseTargeting(text: string, path: string): Targeting | null {
 class Parser {
   private readonly tokens: Token[];
   private pos = 0;
-  private depth = 0;
+  /** Parentheses and `not`s open at this point (see MAX_NESTING). */
+  private nesting = 0;
+  private clauses = 0;
+  /** Levels of and/or/not of each node that has any (absent: 0). */
+  private readonly levels = new Map<Expr, number>();
 
   constructor(
     private readonly text: string,
@@ -78,35 +101,73 @@ class Parser {
     return t;
   }
 
-  private error(t: Token, message: string): Error {
+  private error(t: Token, message: string): AdminError {
     return targetingError(this.path, this.text, t.column, message);
   }
 
   private or(): Expr {
+    const start = this.peek();
     const operands = [this.and()];
     while (this.isWord(this.peek(), 'or')) {
       this.next();
       operands.push(this.and());
     }
-    return operands.length === 1 ? operands[0]! : { kind: 'or', operands: flatten('or', operands) };
+    return operands.length === 1 ? operands[0]! : this.group('or', operands, start);
   }
 
   private and(): Expr {
+    const start = this.peek();
     const operands = [this.unary()];
     while (this.isWord(this.peek(), 'and')) {
       this.next();
       operands.push(this.unary());
     }
-    return operands.length === 1 ? operands[0]! : { kind: 'and', operands: flatten('and', operands) };
+    return operands.length === 1 ? operands[0]! : this.group('and', operands, start);
+  }
+
+  /** An and/or node; operands of the same kind (from parentheses) are merged into it. */
+  private group(kind: 'and' | 'or', operands: Expr[], start: Token): Expr {
+    const flat = operands.flatMap((e) => (e.kind === kind ? e.operands : [e]));
+    let deepest = 0;
+    for (const e of flat) deepest = Math.max(deepest, this.level(e));
+    return this.leveled({ kind, operands: flat }, deepest + 1, start);
+  }
+
+  private level(e: Expr): number {
+    return this.levels.get(e) ?? 0;
+  }
+
+  /** Records `e`'s level of and/or/not, refusing it past `maxDepth`. */
+  private leveled(e: Expr, level: number, at: Token): Expr {
+    if (level > maxDepth) {
+      throw this.limit(at, 'targeting.maxDepth', maxDepth, level, `nested deeper than ${maxDepth} levels of and, or and not (targeting.maxDepth)`);
+    }
+    this.levels.set(e, level);
+    return e;
+  }
+
+  private limit(at: Token, name: string, max: number, actual: number, message: string): AdminError {
+    const e = this.error(at, message);
+    return new AdminError(e.code, e.message.slice(this.path.length + 2), { path: this.path, limit: { name, max, actual } });
+  }
+
+  /** Counts one condition, refusing the expression past `maxClauses`. */
+  private clause(at: Token): void {
+    if (++this.clauses > maxClauses) {
+      throw this.limit(at, 'targeting.maxClauses', maxClauses, this.clauses, `more than ${maxClauses} conditions (targeting.maxClauses); split the audience into segments and combine them with "segment ID"`);
+    }
   }
 
   private unary(): Expr {
     const t = this.peek();
-    if (++this.depth > MAX_DEPTH) throw this.error(t, `expression nested deeper than ${MAX_DEPTH} levels`);
+    if (++this.nesting > MAX_NESTING) {
+      throw this.limit(t, 'targeting.maxDepth', maxDepth, this.nesting, `parentheses and "not" nested more than ${MAX_NESTING} deep (the limit is ${maxDepth} levels of and, or and not: targeting.maxDepth)`);
+    }
     try {
       if (this.isWord(t, 'not')) {
         this.next();
-        return { kind: 'not', operand: this.unary() };
+        const operand = this.unary();
+        return this.leveled({ kind: 'not', operand }, this.level(operand) + 1, t);
       }
       if (t.kind === '(') {
         this.next();
@@ -115,13 +176,17 @@ class Parser {
         return inner;
       }
       if (this.isWord(t, 'segment') && this.peek(1).kind === 'word') {
+        this.clause(t);
         this.next();
         const id = this.next();
         return { kind: 'segment', segment: id.text };
       }
-      return this.condition();
+      this.clause(t);
+      const condition = this.condition();
+      // A negated condition compiles to `not` of a criterion: one level.
+      return negated(condition) ? this.leveled(condition, 1, t) : condition;
     } finally {
-      this.depth--;
+      this.nesting--;
     }
   }
 
@@ -138,6 +203,13 @@ class Parser {
       const value = this.literal(op);
       if (value.type === 'bool' && op !== '==' && op !== '!=') {
         throw this.error(valueToken, `"${op}" compares numbers, versions, timestamps or strings, not booleans`);
+      }
+      if (op !== '==' && op !== '!=' && valueToken.kind === 'word' && value.type === 'string') {
+        throw this.error(
+          valueToken,
+          `"${op}" needs a number, a version (2.1.0 or version("2.1.0")), a timestamp or a quoted string, got the word ${show(valueToken)}; ` +
+            `quote it ("${valueToken.text}") to compare text in alphabetical order`,
+        );
       }
       return { kind: 'compare', attribute, op, value };
     }
@@ -222,8 +294,8 @@ class Parser {
   }
 }
 
-function flatten(kind: 'and' | 'or', operands: Expr[]): Expr[] {
-  return operands.flatMap((e) => (e.kind === kind ? e.operands : [e]));
+function negated(e: Expr): boolean {
+  return (e.kind === 'compare' && e.op === '!=') || ((e.kind === 'in' || e.kind === 'null') && e.negated);
 }
 
 function show(t: Token): string {

@@ -2,6 +2,7 @@ import { loadState, resolveFlags } from '@allot/core';
 import { describe, expect, it } from 'vitest';
 
 import { AdminError } from '../errors.js';
+import { TARGETING_LIMITS } from './limits.js';
 import { parseTargeting } from './parser.js';
 import { toConfidenceTargeting } from './to-confidence.js';
 
@@ -130,5 +131,109 @@ describe('compiled targeting resolves in core as written', () => {
     });
     const r = resolveFlags(state, { evaluationContext: { targeting_key: 'u', ...context }, clientSecret: 'secret' }).resolvedFlags[0]!;
     expect(r.variant === 'on').toBe(matches);
+  });
+});
+
+describe('limits (TARGETING_LIMITS): refused with the limit named, before any parsing', () => {
+  const refusal = (text: string): AdminError => {
+    try {
+      parseTargeting(text, 'segments.s.targeting');
+    } catch (e) {
+      if (e instanceof AdminError) return e;
+      throw e;
+    }
+    throw new Error('accepted');
+  };
+  const clauses = (n: number): string => Array.from({ length: n }, (_, i) => `country == "C${i}"`).join(' or ');
+
+  it('bytes: a 900 KB expression of 60,000 clauses', () => {
+    const text = clauses(60_000);
+    const e = refusal(text);
+    expect(e.code).toBe('INVALID_ARGUMENT');
+    expect(e.limit).toEqual({ name: 'targeting.maxBytes', max: TARGETING_LIMITS.maxBytes, actual: Buffer.byteLength(text) });
+    expect(e.message).toMatch(/^segments\.s\.targeting: the expression is \d+ bytes, over the limit of 65536 bytes \(targeting\.maxBytes\)/);
+    // The message does not echo the input.
+    expect(e.message.length).toBeLessThan(400);
+  });
+
+  it('bytes are UTF-8 bytes, not characters', () => {
+    const name = `"${'日'.repeat(Math.ceil(TARGETING_LIMITS.maxBytes / 3))}"`;
+    expect(name.length).toBeLessThan(TARGETING_LIMITS.maxBytes);
+    expect(refusal(`x == ${name}`).limit?.name).toBe('targeting.maxBytes');
+  });
+
+  it('clauses: the limit is accepted, one more is refused at its column', () => {
+    expect(parseTargeting(clauses(TARGETING_LIMITS.maxClauses), 't')).not.toBeNull();
+    const e = refusal(`${clauses(TARGETING_LIMITS.maxClauses)} or segment beta`);
+    expect(e.limit).toEqual({ name: 'targeting.maxClauses', max: 1000, actual: 1001 });
+    expect(e.message).toContain('more than 1000 conditions (targeting.maxClauses)');
+    expect(e.message.split('\n')[1]).toContain('segment beta');
+  });
+
+  it('depth: levels of and/or/not as compiled (negated conditions count), not redundant parentheses', () => {
+    const nots = (n: number, inner: string): string => `${'not ('.repeat(n)}${inner}${')'.repeat(n)}`;
+    expect(parseTargeting(nots(32, 'a == 1'), 't')).not.toBeNull();
+    expect(refusal(nots(33, 'a == 1')).limit).toEqual({ name: 'targeting.maxDepth', max: 32, actual: 33 });
+    expect(refusal(nots(32, 'a != 1')).limit?.name).toBe('targeting.maxDepth');
+    // Alternating and/or: each parenthesis level adds one.
+    let alternating = 'a == 0';
+    for (let i = 1; i <= 33; i++) alternating = `x${i} == 1 ${i % 2 === 0 ? 'and' : 'or'} (${alternating})`;
+    expect(refusal(alternating).message).toContain('nested deeper than 32 levels of and, or and not');
+    // Same-kind nesting is flattened: 100 levels of `or` parentheses are one level.
+    let flat = 'a == 0';
+    for (let i = 1; i <= 100; i++) flat = `x${i} == 1 or (${flat})`;
+    expect(parseTargeting(flat, 't')).not.toBeNull();
+    // The parser's own recursion is bounded too.
+    expect(refusal(`${'('.repeat(10_000)}a == 1${')'.repeat(10_000)}`).limit?.name).toBe('targeting.maxDepth');
+  });
+
+  it('what admin accepts, core loads (its own depth limit is 64)', () => {
+    let deepest = 'a != 0';
+    for (let i = 1; i < 16; i++) deepest = `x${i} == 1 ${i % 2 === 0 ? 'and' : 'or'} not (${deepest})`;
+    const targeting = parseTargeting(deepest, 't');
+    expect(() => parseTargeting(`not (${deepest}) and b == 1`, 't')).toThrow('targeting.maxDepth');
+    expect(() =>
+      loadState({
+        account: { name: 'accounts/t' },
+        segments: { 'segments/s': { name: 'segments/s', targeting: toConfidenceTargeting(targeting) } },
+        flags: {},
+        clients: {},
+      }),
+    ).not.toThrow();
+  });
+});
+
+describe('range comparisons need a value that orders', () => {
+  it('a bare word after >= is refused, with what to write instead', () => {
+    expect(() => parseTargeting('app_version >= banana', 'segments.s.targeting')).toThrow(
+      'segments.s.targeting: column 16: ">=" needs a number, a version (2.1.0 or version("2.1.0")), a timestamp or a quoted string, got the word "banana"; quote it ("banana") to compare text in alphabetical order',
+    );
+  });
+
+  it.each(['app_version >= 2.1.0', 'app_version >= version("2")'.replace('"2"', '"2.0.0"'), 'name < "m"', 'age > 18', 'plan == pro', 'plan != pro'])('%s is accepted', (text) => {
+    expect(parseTargeting(text, 't')).not.toBeNull();
+  });
+});
+
+describe('compiling is linear in the expression', () => {
+  it('criteria are named in order however many there are', () => {
+    const text = Array.from({ length: 1000 }, (_, i) => `c == ${i}`).join(' or ');
+    const compiled = toConfidenceTargeting(parseTargeting(text, 't')) as { criteria: Record<string, unknown> };
+    expect(Object.keys(compiled.criteria)).toEqual(Array.from({ length: 1000 }, (_, i) => `c${i + 1}`));
+  });
+
+  it('a long expression in an error is shown cut around the column', () => {
+    const text = `${Array.from({ length: 500 }, (_, i) => `c == ${i}`).join(' or ')} or ~`;
+    const e = (() => {
+      try {
+        parseTargeting(text, 't');
+      } catch (error) {
+        return error as AdminError;
+      }
+      throw new Error('accepted');
+    })();
+    const [, excerpt, caret] = e.message.split('\n');
+    expect(excerpt!.length).toBeLessThan(140);
+    expect(excerpt![caret!.indexOf('^')]).toBe('~');
   });
 });

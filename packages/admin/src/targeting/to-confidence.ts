@@ -20,23 +20,29 @@ const RANGE_BOUND = {
 export function toConfidenceTargeting(targeting: Targeting | null): JsonObject {
   if (targeting === null) return {};
   const criteria: JsonObject = {};
-  const expression = compile(targeting.expr, criteria);
+  const expression = compile(targeting.expr, { criteria, count: 0 });
   return { criteria, expression };
 }
 
-function compile(expr: Expr, criteria: JsonObject): JsonObject {
+/** The criteria named so far; `count` is kept alongside so naming one stays O(1). */
+interface Criteria {
+  readonly criteria: JsonObject;
+  count: number;
+}
+
+function compile(expr: Expr, into: Criteria): JsonObject {
   const criterion = (body: JsonObject): JsonObject => {
-    const name = `c${Object.keys(criteria).length + 1}`;
-    criteria[name] = body;
+    const name = `c${++into.count}`;
+    into.criteria[name] = body;
     return { ref: name };
   };
   const attribute = (name: string, rule: JsonObject): JsonObject => criterion({ attribute: { attributeName: name, ...rule } });
   switch (expr.kind) {
     case 'and':
     case 'or':
-      return { [expr.kind]: { operands: expr.operands.map((e) => compile(e, criteria)) } };
+      return { [expr.kind]: { operands: expr.operands.map((e) => compile(e, into)) } };
     case 'not':
-      return { not: compile(expr.operand, criteria) };
+      return { not: compile(expr.operand, into) };
     case 'segment':
       return criterion({ segment: { segment: `segments/${expr.segment}` } });
     case 'null': {

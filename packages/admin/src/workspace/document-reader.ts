@@ -95,10 +95,17 @@ export function readFraction(obj: Doc, key: string, path: string, issues: Issues
   return fallback ?? 1;
 }
 
-/** Why `v` is not a fraction in (0, 1], or undefined. */
+/**
+ * The smallest fraction: one bucket of the 1,000,000 that segments and rules split. A
+ * smaller one would round to no bucket at all, an allocation (or rollout) holding no one.
+ */
+export const MIN_FRACTION = 0.000_001;
+
+/** Why `v` is not a fraction in [0.000001, 1], or undefined. */
 export function fractionProblem(v: unknown): string | undefined {
   if (typeof v !== 'number' || !Number.isFinite(v)) return `expected a number in (0, 1], got ${describe(v)}`;
   if (v <= 0 || v > 1) return `must be in (0, 1], got ${v}`;
+  if (v < MIN_FRACTION) return `must be at least 0.000001 (one bucket of 1,000,000), got ${v}, which would hold no bucket at all`;
   return undefined;
 }
 

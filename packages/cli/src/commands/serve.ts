@@ -13,6 +13,11 @@ const usage =
   '  tokens: ALLOT_TOKENS="TOKEN:write,TOKEN:read" and/or --tokens-file (one TOKEN:scope per line, # comments);\n' +
   '  without any, only a loopback host is allowed and every request is accepted';
 
+/** How long SIGTERM waits for in-flight requests before cutting their connections. */
+const SHUTDOWN_GRACE_MS = 3_000;
+/** When the process exits after SIGTERM whatever is still running (a writer's lock wait, say). */
+const SHUTDOWN_DEADLINE_MS = 4_500;
+
 /** `TOKEN:scope` entries from ALLOT_TOKENS and the tokens file. */
 async function tokens(env: Readonly<Record<string, string | undefined>>, file: string | undefined, cwd: string): Promise<TokenEntry[]> {
   const entries: TokenEntry[] = [];
@@ -71,6 +76,7 @@ export const serve: Command = {
         port: port(optionalString(args, 'port')),
         tokens: await tokens(io.env, optionalString(args, 'tokens-file'), io.cwd),
         ...(maxBody === undefined ? {} : { maxBodyBytes: Number(maxBody) }),
+        shutdownGraceMs: SHUTDOWN_GRACE_MS,
         log: quiet ? () => undefined : (line) => { io.err(line); },
       });
     } catch (error) {
@@ -85,6 +91,15 @@ export const serve: Command = {
         process.off('SIGTERM', onTerm);
         process.off('SIGINT', onInt);
         io.err(`${signal}: finishing in-flight requests`);
+        // Whatever is still running (a write waiting for another process's lock), the
+        // process is gone within SHUTDOWN_DEADLINE_MS; a second signal ends it at once.
+        const force = (why: string): void => {
+          io.err(`${why}: exiting without waiting for the rest`);
+          process.exit(1);
+        };
+        setTimeout(() => { force(`still busy ${SHUTDOWN_DEADLINE_MS} ms after ${signal}`); }, SHUTDOWN_DEADLINE_MS).unref();
+        process.once('SIGTERM', () => { force('second SIGTERM'); });
+        process.once('SIGINT', () => { force('second SIGINT'); });
         void server.close().then(done);
       };
       const onTerm = (): void => {

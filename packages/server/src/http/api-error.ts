@@ -13,6 +13,8 @@ export type ApiErrorCode =
   | 'METHOD_NOT_ALLOWED'
   | 'PAYLOAD_TOO_LARGE'
   | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'HEADERS_TOO_LARGE'
+  | 'REQUEST_TIMEOUT'
   | 'CLIENT_NOT_FOUND'
   | 'UNAVAILABLE'
   | 'INTERNAL';
@@ -92,6 +94,7 @@ export function fromAdminError(error: AdminError, prefix: string | RegExp = ''):
     };
   }
   if (error.issues.length > 0) details.issues = error.issues;
+  if (error.limit !== undefined) details.limit = error.limit;
   const headers = error.code === 'LOCK_TIMEOUT' ? { 'retry-after': '1' } : {};
   return new ApiError(STATUS[error.code], error.code, error.message, { field, details, headers });
 }

@@ -4,38 +4,65 @@
  * and stores. `{}` is everyone. A string is taken as an expression already. What allot's
  * language cannot express (`anyRule`/`allRule` over lists, an empty `setRule`) is refused
  * with the field named, rather than stored as something that means otherwise.
+ *
+ * The result is parsed right away, so an expression that is malformed or over one of admin's
+ * `TARGETING_LIMITS` is a 400 before the request goes near the workspace. The conversion
+ * itself stays within those limits as it goes (criteria, references, depth, and the text it
+ * produces), so a hostile body cannot make it expensive either.
  */
-import { isValidId } from '@allot/admin';
+import { isValidId, parseTargeting, TARGETING_LIMITS } from '@allot/admin';
 import { parseTimestamp, parseVersion } from '@allot/core';
 
-import { invalid } from '../http/api-error.js';
+import { ApiError, invalid, translated } from '../http/api-error.js';
 import { describe, isObject, join, readObject, type JsonObject } from './fields.js';
 
 const ATTRIBUTE = /^[A-Za-z_$][A-Za-z0-9_$.-]*$/;
 const KEYWORDS = new Set(['and', 'or', 'not', 'in', 'is', 'null', 'segment', 'starts', 'ends', 'with', 'contains', 'true', 'false', 'version', 'timestamp']);
-const MAX_DEPTH = 32;
+const { maxBytes, maxClauses, maxDepth } = TARGETING_LIMITS;
 
-/** The expression text for a `targeting` field (`''` for everyone). */
+/**
+ * The expression text for a `targeting` field (`''` for everyone), checked: a 400 naming the
+ * field (and, past a limit, `limit`) when admin would refuse it.
+ */
 export function targetingExpression(value: unknown, field: string): string {
+  const text = typeof value === 'string' ? value : fromJson(value, field);
+  translated(() => parseTargeting(text, field));
+  return text;
+}
+
+function fromJson(value: unknown, field: string): string {
   if (value === undefined || value === null) return '';
-  if (typeof value === 'string') return value;
   const targeting = readObject(value, field, ['criteria', 'expression']);
-  const criteria = targeting.criteria === undefined ? {} : readObject(targeting.criteria, join(field, 'criteria'), Object.keys(targeting.criteria as object));
+  const criteriaField = join(field, 'criteria');
+  if (targeting.criteria !== undefined && !isObject(targeting.criteria)) throw invalid(criteriaField, `expected an object of named criteria, got ${describe(targeting.criteria)}`);
+  const criteria = targeting.criteria ?? {};
+  const count = Object.keys(criteria).length;
+  if (count > maxClauses) throw overLimit(criteriaField, 'targeting.maxClauses', maxClauses, count, `${count} criteria, over the limit of ${maxClauses} (targeting.maxClauses)`);
   if (targeting.expression === undefined) {
-    if (Object.keys(criteria).length > 0) throw invalid(join(field, 'expression'), 'required when criteria are given (e.g. {"ref": "c1"})');
+    if (count > 0) throw invalid(join(field, 'expression'), 'required when criteria are given (e.g. {"ref": "c1"})');
     return '';
   }
-  return new Converter(criteria, join(field, 'criteria')).expression(targeting.expression, join(field, 'expression'), 0);
+  return new Converter(criteria, criteriaField, join(field, 'expression')).expression(targeting.expression, join(field, 'expression'), 0);
+}
+
+function overLimit(field: string, name: string, max: number, actual: number, message: string): ApiError {
+  return new ApiError(400, 'INVALID_ARGUMENT', `${field}: ${message}`, { field, details: { limit: { name, max, actual } } });
 }
 
 class Converter {
+  /** References converted so far: each becomes one condition of the expression. */
+  private refs = 0;
+  /** Characters of condition text produced so far (a lower bound of its bytes). */
+  private chars = 0;
+
   constructor(
     private readonly criteria: JsonObject,
     private readonly criteriaField: string,
+    private readonly expressionField: string,
   ) {}
 
   expression(node: unknown, field: string, depth: number): string {
-    if (depth > MAX_DEPTH) throw invalid(field, `nested deeper than ${MAX_DEPTH} levels`);
+    if (depth > maxDepth) throw overLimit(field, 'targeting.maxDepth', maxDepth, depth, `nested deeper than ${maxDepth} levels (targeting.maxDepth)`);
     if (!isObject(node)) throw invalid(field, `expected an expression object (ref, and, or, not), got ${describe(node)}`);
     const keys = Object.keys(node);
     if (keys.length !== 1) throw invalid(field, `expected exactly one of ref, and, or, not; got ${keys.length === 0 ? 'none' : keys.join(', ')}`);
@@ -48,7 +75,15 @@ class Converter {
         if (!Object.hasOwn(this.criteria, inner)) {
           throw invalid(at, `no criterion ${JSON.stringify(inner)} in criteria (${Object.keys(this.criteria).join(', ') || 'none'})`);
         }
-        return this.criterion(this.criteria[inner], join(this.criteriaField, inner));
+        if (++this.refs > maxClauses) {
+          throw overLimit(this.expressionField, 'targeting.maxClauses', maxClauses, this.refs, `more than ${maxClauses} references to criteria (targeting.maxClauses)`);
+        }
+        const text = this.criterion(this.criteria[inner], join(this.criteriaField, inner));
+        this.chars += text.length;
+        if (this.chars > maxBytes) {
+          throw overLimit(this.expressionField, 'targeting.maxBytes', maxBytes, this.chars, `the expression would be over ${maxBytes} bytes (targeting.maxBytes)`);
+        }
+        return text;
       }
       case 'not':
         return `not (${this.expression(inner, at, depth + 1)})`;

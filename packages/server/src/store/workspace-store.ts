@@ -8,7 +8,7 @@
  */
 import { stat, readFile } from 'node:fs/promises';
 
-import { compile, etagOf, parseWorkspace, WorkspaceFile, type LockOptions, type Outcome, type Workspace } from '@allot/admin';
+import { checkTargetingTotals, compile, etagOf, parseWorkspace, WorkspaceFile, type LockOptions, type Outcome, type Workspace } from '@allot/admin';
 import { loadState, type ResolverState } from '@allot/core';
 
 import { ApiError } from '../http/api-error.js';
@@ -157,6 +157,9 @@ export class WorkspaceStore {
         for (const w of batch) {
           try {
             const o = w.operation(workspace);
+            // Checked per write (the file update checks the batch again), so that one write
+            // past the workspace's targeting limits fails alone.
+            checkTargetingTotals(workspace, o.workspace);
             workspace = o.workspace;
             outcomes.push({ ok: true, result: o.result, warnings: o.warnings });
           } catch (error) {
