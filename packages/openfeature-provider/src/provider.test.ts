@@ -198,7 +198,7 @@ describe('Requirement 2.4.1', () => {
 });
 
 describe('Requirement 5.1.1', () => {
-  it('emits PROVIDER_CONFIGURATION_CHANGED with the changed flags, and PROVIDER_ERROR for a bad update', async () => {
+  it('emits PROVIDER_CONFIGURATION_CHANGED with the keys of the changed flags, and PROVIDER_ERROR for a bad update', async () => {
     const source = objectSource(testState());
     const p = provider({ source });
     const client = await clientFor(p);
@@ -211,7 +211,9 @@ describe('Requirement 5.1.1', () => {
     source.set(state);
     source.set({ flags: 'broken' });
     await new Promise((r) => setTimeout(r, 10));
-    expect(changed).toEqual([['flags/banner']]);
+    // The key an app calls, not the state's name (flags/banner).
+    expect(changed).toEqual([['banner']]);
+    expect((await client.getObjectDetails(changed[0]![0]!, {}, TREATED)).errorCode).toBeUndefined();
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatch(/invalid resolver state/);
     // The last good state stays.

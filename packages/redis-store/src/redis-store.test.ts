@@ -27,7 +27,7 @@ async function providerOver(stickyStore: RedisStore): Promise<{ provider: AllotP
     source: testState(),
     clientSecret: SECRET,
     stickyStore,
-    sticky: { timeoutMs: 60, failureThreshold: 3, cooldownMs: 50, retryDelayMs: 10, closeTimeoutMs: 500 },
+    sticky: { timeoutMs: 60, readyTimeoutMs: 300, failureThreshold: 3, cooldownMs: 50, retryDelayMs: 10, closeTimeoutMs: 500 },
   });
   closers.push(() => provider.onClose());
   const statuses: StickyStoreStatus[] = [];
@@ -154,7 +154,7 @@ describe.skipIf(redisServerPath === null)('RedisStore through outages', () => {
     const s = store({ url: `redis://127.0.0.1:${port}` });
     const { provider } = await providerOver(s);
     const served = await provider.resolveStringEvaluation('sticky.v', '', { targetingKey: 'early' });
-    expect(served.flagMetadata).toMatchObject({ stickyStore: 'error', assignmentKind: 'split' });
+    expect(served.flagMetadata).toMatchObject({ stickyStore: 'not-ready', assignmentKind: 'split' });
     expect(provider.pendingStickyWrites).toBe(1);
     const server = await RedisServer.start(port);
     closers.push(() => server.kill());
