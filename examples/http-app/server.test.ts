@@ -51,6 +51,6 @@ describe('examples/http-app', () => {
   it('hot-reloads the state file', async () => {
     writeFileSync(stateFile, readFileSync(stateFile, 'utf8').replace('Winter sale', 'Spring sale'));
     await vi.waitFor(async () => { expect((await get('/checkout?user=u1')).banner).toBe('Spring sale'); }, { timeout: 10_000, interval: 50 });
-    expect(output).toContain('flags changed: flags/banner');
+    expect(output).toContain('flags changed: banner');
   });
 });

@@ -31,6 +31,7 @@ export type {
   SourceListener,
   StateSource,
   StickyOptions,
+  StickyStore,
   StickyStoreStatus,
   TrackEvent,
 } from './types.js';

@@ -1,4 +1,4 @@
-import { ErrorCode, OpenFeature, ProviderEvents, ProviderStatus, StandardResolutionReasons } from '@openfeature/server-sdk';
+import { ErrorCode, OpenFeature, ProviderEvents, ProviderStatus, StandardResolutionReasons, type Logger } from '@openfeature/server-sdk';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AllotProvider } from './provider.js';
 import { objectSource } from './sources/object-source.js';
@@ -198,7 +198,7 @@ describe('Requirement 2.4.1', () => {
 });
 
 describe('Requirement 5.1.1', () => {
-  it('emits PROVIDER_CONFIGURATION_CHANGED with the changed flags, and PROVIDER_ERROR for a bad update', async () => {
+  it('emits PROVIDER_CONFIGURATION_CHANGED with the keys of the changed flags, and PROVIDER_ERROR for a bad update', async () => {
     const source = objectSource(testState());
     const p = provider({ source });
     const client = await clientFor(p);
@@ -211,7 +211,9 @@ describe('Requirement 5.1.1', () => {
     source.set(state);
     source.set({ flags: 'broken' });
     await new Promise((r) => setTimeout(r, 10));
-    expect(changed).toEqual([['flags/banner']]);
+    // The key an app calls, not the state's name (flags/banner).
+    expect(changed).toEqual([['banner']]);
+    expect((await client.getObjectDetails(changed[0]![0]!, {}, TREATED)).errorCode).toBeUndefined();
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatch(/invalid resolver state/);
     // The last good state stays.
@@ -251,15 +253,62 @@ describe('exposures', () => {
     expect(exposures[0]).toMatchObject({ rule: 'flags/checkout/rules/ab', assignmentId: 'ab-treatment', context: { targetingKey: 'user-2' } });
   });
 
-  it('survives an exposure callback that throws', async () => {
-    const p = provider({ exposure: { onExposure: () => { throw new Error('sink down'); } } });
+  it('survives an exposure callback that throws, and logs it', async () => {
+    const log = new RecordingLogger();
+    const p = provider({ exposure: { onExposure: () => { throw new Error('sink down'); } }, logger: log });
     await p.initialize();
-    const original = console.error;
-    console.error = () => undefined;
-    try {
-      expect((await p.resolveBooleanEvaluation('checkout.enabled', false, TREATED)).value).toBe(true);
-    } finally {
-      console.error = original;
-    }
+    expect((await p.resolveBooleanEvaluation('checkout.enabled', false, TREATED)).value).toBe(true);
+    expect(log.lines).toEqual([['error', 'allot: onExposure threw:', new Error('sink down')]]);
+  });
+});
+
+/** OpenFeature's Logger, keeping what it is told. */
+class RecordingLogger implements Logger {
+  readonly lines: unknown[][] = [];
+  error(...args: unknown[]): void {
+    this.lines.push(['error', ...args]);
+  }
+  warn(...args: unknown[]): void {
+    this.lines.push(['warn', ...args]);
+  }
+  info(...args: unknown[]): void {
+    this.lines.push(['info', ...args]);
+  }
+  debug(...args: unknown[]): void {
+    this.lines.push(['debug', ...args]);
+  }
+}
+
+describe('logging', () => {
+  it('logs through the logger option: a rejected state once per failing streak, a throwing callback or listener', async () => {
+    const log = new RecordingLogger();
+    const source = objectSource(testState());
+    const p = provider({ source, logger: log, onTrack: () => { throw new Error('track sink down'); } });
+    p.allotEvents.on('track', () => { throw new Error('listener down'); });
+    await p.initialize();
+    source.set({ flags: 'broken' });
+    source.set({ flags: 'still broken' });
+    source.set(testState());
+    p.track('purchase', { targetingKey: 'u' }, {});
+    expect(log.lines.map((line) => [line[0], String(line[1]).replace(/:.*/s, '')])).toEqual([
+      ['warn', 'allot'],
+      ['debug', 'allot'],
+      ['info', 'allot'],
+      ['error', 'allot'],
+      ['error', 'allot'],
+    ]);
+    expect(log.lines[0]![1]).toMatch(/^allot: state rejected, keeping the last good one: .*invalid resolver state/);
+    expect(log.lines[3]).toEqual(['error', 'allot: onTrack threw:', new Error('track sink down')]);
+    expect(log.lines[4]).toEqual(['error', 'allot: a listener of "track" threw:', new Error('listener down')]);
+  });
+
+  it('logs through the SDK\'s logger when it has none of its own', async () => {
+    const log = new RecordingLogger();
+    const p = provider({ onTrack: () => { throw new Error('track sink down'); } });
+    const client = await clientFor(p);
+    client.setLogger(log);
+    await client.getBooleanValue('checkout.enabled', false, TREATED); // the SDK hands the provider its logger
+    client.track('purchase', { targetingKey: 'u' }, {});
+    expect(log.lines).toContainEqual(['error', 'allot: onTrack threw:', new Error('track sink down')]);
   });
 });

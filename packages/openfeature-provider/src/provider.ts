@@ -10,6 +10,7 @@ import {
   StandardResolutionReasons,
   type EvaluationContext,
   type JsonValue,
+  type Logger,
   type Provider,
   type ResolutionDetails,
   type TrackingEventDetails,
@@ -21,12 +22,13 @@ import type { Evaluation } from './evaluation/evaluation.js';
 import type { FlagKey } from './evaluation/flag-key.js';
 import { AllotEventEmitter } from './events/allot-events.js';
 import { ExposureLog } from './exposure/exposure-log.js';
+import { ProviderLogger } from './logging/provider-logger.js';
 import { objectSource } from './sources/object-source.js';
 import { StateTracker } from './state-tracker.js';
 import { MemoryStore } from './sticky/memory-store.js';
 import { StickyAssignments } from './sticky/sticky-assignments.js';
 import type { ReadOutcome } from './sticky/sticky-reads.js';
-import type { AllotProviderOptions, FlagValueType, StateSource, TrackEvent } from './types.js';
+import type { AllotProviderOptions, FlagValueType, StateSource, StickyOptions, StickyStore, TrackEvent } from './types.js';
 
 const FIVE_MINUTES_MS = 5 * 60 * 1000;
 
@@ -35,9 +37,13 @@ export class AllotProvider implements Provider {
   readonly runsOn = 'server' as const;
   /** OpenFeature provider events: ready, error, stale, configuration changed. */
   readonly events: OpenFeatureEventEmitter = new OpenFeatureEventEmitter();
-  /** allot's own events: `exposure`, `track`, `sticky-store`, `sticky-writes-lost`, `state-error`. */
-  readonly allotEvents: AllotEventEmitter = new AllotEventEmitter();
+  /**
+   * allot's own events: `exposure`, `track`, `sticky-store`, `sticky-write-retry`,
+   * `sticky-writes-lost`, `state-error`.
+   */
+  readonly allotEvents: AllotEventEmitter;
 
+  private readonly logger: ProviderLogger;
   private readonly source: StateSource;
   private readonly tracker: StateTracker;
   private readonly sticky: StickyAssignments | null;
@@ -45,19 +51,14 @@ export class AllotProvider implements Provider {
   private readonly exposures: ExposureLog | null;
 
   constructor(private readonly options: AllotProviderOptions) {
+    const logger = (this.logger = new ProviderLogger(options.logger));
+    this.allotEvents = new AllotEventEmitter(logger);
     const source = options.source;
     this.source = isSource(source) ? source : objectSource(source);
-    this.tracker = new StateTracker(options.clientSecret, options.staleAfterMs ?? FIVE_MINUTES_MS, this.events, this.allotEvents);
+    this.tracker = new StateTracker(options.clientSecret, options.staleAfterMs ?? FIVE_MINUTES_MS, this.events, this.allotEvents, logger);
     this.ownStore = options.stickyStore === undefined ? new MemoryStore() : null;
     const store = options.stickyStore === undefined ? this.ownStore : options.stickyStore;
-    this.sticky =
-      store === false || store === null
-        ? null
-        : new StickyAssignments(store, options.sticky ?? {}, {
-            status: (status, error) => this.allotEvents.safeEmit('sticky-store', status, error),
-            writeFailed: (error) => this.allotEvents.safeEmit('sticky-write-retry', error, this.pendingStickyWrites),
-            lost: (count, reason) => this.allotEvents.safeEmit('sticky-writes-lost', count, reason),
-          });
+    this.sticky = store === false || store === null ? null : this.stickyOver(store, options.sticky ?? {});
     const exposure = options.exposure;
     this.exposures =
       exposure === undefined
@@ -66,20 +67,48 @@ export class AllotProvider implements Provider {
             try {
               exposure.onExposure(e);
             } catch (error) {
-              console.error('[allot] onExposure threw:', error);
+              logger.error('allot: onExposure threw:', error);
             }
             this.allotEvents.safeEmit('exposure', e);
           });
   }
 
-  /** Loads the first state; rejects, naming the source and the problem, when none can be had. */
+  /** Sticky assignments over `store`, reporting its health and its lost writes as events and logs. */
+  private stickyOver(store: StickyStore, options: StickyOptions): StickyAssignments {
+    const logger = this.logger;
+    store.setDefaultLogger?.(logger);
+    return new StickyAssignments(store, options, {
+      status: (status, error) => {
+        if (status === 'ok') logger.info('allot: sticky store ok: reading stored assignments');
+        else logger.warn(`allot: sticky store ${status}: ${error?.message ?? 'no detail'}; serving hash assignments meanwhile`);
+        this.allotEvents.safeEmit('sticky-store', status, error);
+      },
+      writeFailed: (error) => {
+        logger.debug(`allot: sticky writes failed, retrying (${this.pendingStickyWrites} pending): ${error.message}`);
+        this.allotEvents.safeEmit('sticky-write-retry', error, this.pendingStickyWrites);
+      },
+      lost: (count, reason) => {
+        const why = reason === 'queue-full' ? 'the write queue is full (sticky.maxPendingWrites)' : 'the store did not confirm them within sticky.closeTimeoutMs';
+        logger.error(`allot: ${count} sticky write${count === 1 ? '' : 's'} lost: ${why}`);
+        this.allotEvents.safeEmit('sticky-writes-lost', count, reason);
+      },
+    });
+  }
+
+  /**
+   * Loads the first state and waits for the sticky store to be ready (at most
+   * `sticky.readyTimeoutMs`; past it the provider is ready on hash assignments). Rejects,
+   * naming the source and the problem, when no state can be had.
+   */
   async initialize(): Promise<void> {
+    const storeReady = this.sticky?.ready();
     try {
       this.tracker.initial(await this.source.start(this.tracker));
     } catch (error) {
       this.tracker.initialFailed();
       throw new Error(`allot: no usable state from ${this.source.description}: ${(error as Error).message}`, { cause: error });
     }
+    await storeReady;
   }
 
   /** Stops the source's watchers and timers and flushes pending sticky writes. */
@@ -90,19 +119,23 @@ export class AllotProvider implements Provider {
     await this.ownStore?.close();
   }
 
-  resolveBooleanEvaluation(flagKey: string, defaultValue: boolean, context: EvaluationContext): Promise<ResolutionDetails<boolean>> {
+  resolveBooleanEvaluation(flagKey: string, defaultValue: boolean, context: EvaluationContext, logger?: Logger): Promise<ResolutionDetails<boolean>> {
+    if (logger !== undefined) this.logger.sdkLogger(logger);
     return this.evaluate(flagKey, 'boolean', defaultValue, context);
   }
 
-  resolveStringEvaluation(flagKey: string, defaultValue: string, context: EvaluationContext): Promise<ResolutionDetails<string>> {
+  resolveStringEvaluation(flagKey: string, defaultValue: string, context: EvaluationContext, logger?: Logger): Promise<ResolutionDetails<string>> {
+    if (logger !== undefined) this.logger.sdkLogger(logger);
     return this.evaluate(flagKey, 'string', defaultValue, context);
   }
 
-  resolveNumberEvaluation(flagKey: string, defaultValue: number, context: EvaluationContext): Promise<ResolutionDetails<number>> {
+  resolveNumberEvaluation(flagKey: string, defaultValue: number, context: EvaluationContext, logger?: Logger): Promise<ResolutionDetails<number>> {
+    if (logger !== undefined) this.logger.sdkLogger(logger);
     return this.evaluate(flagKey, 'number', defaultValue, context);
   }
 
-  resolveObjectEvaluation<T extends JsonValue>(flagKey: string, defaultValue: T, context: EvaluationContext): Promise<ResolutionDetails<T>> {
+  resolveObjectEvaluation<T extends JsonValue>(flagKey: string, defaultValue: T, context: EvaluationContext, logger?: Logger): Promise<ResolutionDetails<T>> {
+    if (logger !== undefined) this.logger.sdkLogger(logger);
     return this.evaluate(flagKey, 'object', defaultValue, context);
   }
 
@@ -119,7 +152,7 @@ export class AllotProvider implements Provider {
     try {
       this.options.onTrack?.(event);
     } catch (error) {
-      console.error('[allot] onTrack threw:', error);
+      this.logger.error('allot: onTrack threw:', error);
     }
     this.allotEvents.safeEmit('track', event);
   }

@@ -3,10 +3,12 @@
  * (never half-applied) and reports the flags it changed; a failed load keeps the current
  * state, reports `PROVIDER_ERROR`, and `PROVIDER_STALE` once the state has gone
  * `staleAfterMs` without a successful load or confirmation; the next good load reports
- * `PROVIDER_READY` again.
+ * `PROVIDER_READY` again. `flagsChanged` carries the keys apps call (`search-ranking`), not
+ * the state's names (`flags/search-ranking`).
  */
-import { ProviderEvents, type OpenFeatureEventEmitter } from '@openfeature/server-sdk';
+import { ProviderEvents, type Logger, type OpenFeatureEventEmitter } from '@openfeature/server-sdk';
 import { evaluationOf, type Evaluation } from './evaluation/evaluation.js';
+import { flagKeyOf } from './evaluation/flag-key.js';
 import type { AllotEventEmitter } from './events/allot-events.js';
 import { changedFlags } from './sources/changed-flags.js';
 import type { LoadedState, SourceListener } from './types.js';
@@ -25,6 +27,7 @@ export class StateTracker implements SourceListener {
     private readonly staleAfterMs: number,
     private readonly events: OpenFeatureEventEmitter,
     private readonly allotEvents: AllotEventEmitter,
+    private readonly logger: Logger,
   ) {}
 
   /** Applies the first state (from `initialize`); throws when its client cannot be chosen. */
@@ -50,8 +53,9 @@ export class StateTracker implements SourceListener {
     const previous = this.current;
     this.current = next;
     this.confirm();
-    const flagsChanged = previous === null ? [...loaded.state.flags.keys()] : changedFlags(previous.loaded, loaded);
-    if (flagsChanged.length > 0) {
+    const names = previous === null ? [...loaded.state.flags.keys()].sort() : changedFlags(previous.loaded, loaded);
+    if (names.length > 0) {
+      const flagsChanged = names.map(flagKeyOf);
       this.events.emit(ProviderEvents.ConfigurationChanged, {
         flagsChanged,
         message: `${loaded.origin}: ${flagsChanged.length} flag${flagsChanged.length === 1 ? '' : 's'} changed`,
@@ -61,6 +65,9 @@ export class StateTracker implements SourceListener {
 
   error(error: Error): void {
     if (this.closed) return;
+    // Once per failing streak at `warn`; a source that keeps failing (a poll) repeats at `debug`.
+    if (this.failing) this.logger.debug(`allot: state still rejected: ${error.message}`);
+    else this.logger.warn(`allot: state rejected, keeping the last good one: ${error.message}`);
     this.failing = true;
     this.allotEvents.safeEmit('state-error', error);
     this.events.emit(ProviderEvents.Error, { message: error.message });
@@ -74,6 +81,7 @@ export class StateTracker implements SourceListener {
     if (this.failing) {
       this.failing = false;
       this.stale = false;
+      this.logger.info(`allot: ${this.current?.loaded.origin ?? 'source'}: state loaded again`);
       this.events.emit(ProviderEvents.Ready, { message: `${this.current?.loaded.origin ?? 'source'}: state loaded again` });
     }
   }
@@ -91,9 +99,9 @@ export class StateTracker implements SourceListener {
       if (!this.failing || this.closed) return;
       this.stale = true;
       const minutes = ((Date.now() - this.freshAt) / 60_000).toFixed(1);
-      this.events.emit(ProviderEvents.Stale, {
-        message: `${this.current?.loaded.origin ?? 'source'}: no good state for ${minutes} min; serving the last good one`,
-      });
+      const message = `${this.current?.loaded.origin ?? 'source'}: no good state for ${minutes} min; serving the last good one`;
+      this.logger.warn(`allot: ${message}`);
+      this.events.emit(ProviderEvents.Stale, { message });
     }, wait);
     this.staleTimer.unref();
   }

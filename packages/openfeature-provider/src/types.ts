@@ -8,6 +8,7 @@ import type {
   MaterializationStore,
   ResolverState,
 } from '@allot/core';
+import type { Logger } from '@openfeature/server-sdk';
 
 /** The value types OpenFeature resolves. */
 export type FlagValueType = 'boolean' | 'string' | 'number' | 'object';
@@ -93,11 +94,39 @@ export type StickyStoreStatus =
   /** Recent reads failed; the store is not asked for a while (circuit open). */
   | 'unavailable'
   /** Not read: `resolveAllSync` with a store that cannot answer synchronously. */
-  | 'skipped';
+  | 'skipped'
+  /**
+   * Not read: the store has not become ready since the provider started (it did not within
+   * `sticky.readyTimeoutMs`); the hash assignment was served. Reads resume once it is ready.
+   */
+  | 'not-ready';
+
+/**
+ * A sticky-assignment store as the provider uses it: core's `MaterializationStore` (batched
+ * `read` and `write`), with two optional hooks for stores that connect to something.
+ */
+export interface StickyStore extends MaterializationStore {
+  /**
+   * Resolves once the store can answer reads (its connection is up). `initialize` waits for
+   * it, at most `sticky.readyTimeoutMs`, so a new provider does not answer sticky flags from
+   * the hash before it can see what is stored. Rejects when `signal` aborts (the provider gave
+   * up waiting, or closed). A store without it is ready at once.
+   */
+  ready?(signal: AbortSignal): Promise<void>;
+  /** The provider's logger, for a store that was given no logger of its own. */
+  setDefaultLogger?(logger: Logger): void;
+}
 
 export interface StickyOptions {
   /** Longest an evaluation waits for the store; default 25 ms. */
   readonly timeoutMs?: number;
+  /**
+   * Longest `initialize` waits for the store to be ready (`StickyStore.ready`); default
+   * 3,000 ms. Past it the provider is ready anyway, serving hash assignments for sticky rules
+   * (`flagMetadata.stickyStore: "not-ready"`, a `sticky-store` event with `not-ready`), and
+   * reads the store from the moment it becomes ready.
+   */
+  readonly readyTimeoutMs?: number;
   /** Consecutive failures that open the circuit; default 3. */
   readonly failureThreshold?: number;
   /** How long the circuit stays open before one read probes the store; default 1,000 ms. */
@@ -118,7 +147,10 @@ export interface AllotEvents {
   exposure: [exposure: Exposure];
   /** An OpenFeature `track` call. */
   track: [event: TrackEvent];
-  /** The sticky store changed health: failing (`error`, `timeout`, `unavailable`) or back (`ok`). */
+  /**
+   * The sticky store changed health: failing (`error`, `timeout`, `unavailable`), not ready
+   * when `initialize` stopped waiting for it (`not-ready`), or back (`ok`).
+   */
   'sticky-store': [status: StickyStoreStatus, error: Error | undefined];
   /** A batch of sticky writes failed; they stay queued and are retried with back-off. */
   'sticky-write-retry': [error: Error, pending: number];
@@ -140,7 +172,7 @@ export interface AllotProviderOptions {
    * Sticky-assignment store. Default: an in-memory `MemoryStore`. `false` disables sticky
    * assignments: rules that read one behave as if the store had nothing.
    */
-  readonly stickyStore?: MaterializationStore | false;
+  readonly stickyStore?: StickyStore | false;
   readonly sticky?: StickyOptions;
   readonly exposure?: ExposureOptions;
   /** Receives OpenFeature `track` calls (they are also emitted as `track` events). */
@@ -150,4 +182,12 @@ export interface AllotProviderOptions {
    * `PROVIDER_STALE`; default 5 minutes. Age counts from the last successful load or confirmation.
    */
   readonly staleAfterMs?: number;
+  /**
+   * Where the provider logs (OpenFeature's `Logger`: `error`, `warn`, `info`, `debug`).
+   * Default: the logger the OpenFeature SDK hands the provider with each evaluation (set with
+   * `OpenFeature.setLogger` or `client.setLogger`); before the first evaluation, OpenFeature's
+   * default logger (errors and warnings to the console). Also given to a sticky store that has
+   * no logger of its own.
+   */
+  readonly logger?: Logger;
 }

@@ -1,5 +1,6 @@
 import { AllotProvider } from '@allot/openfeature-provider';
 import type { StickyStoreStatus } from '@allot/openfeature-provider';
+import { OpenFeature, ProviderEvents, ProviderStatus } from '@openfeature/server-sdk';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RedisStore } from './redis-store.js';
@@ -27,7 +28,7 @@ async function providerOver(stickyStore: RedisStore): Promise<{ provider: AllotP
     source: testState(),
     clientSecret: SECRET,
     stickyStore,
-    sticky: { timeoutMs: 60, failureThreshold: 3, cooldownMs: 50, retryDelayMs: 10, closeTimeoutMs: 500 },
+    sticky: { timeoutMs: 60, readyTimeoutMs: 300, failureThreshold: 3, cooldownMs: 50, retryDelayMs: 10, closeTimeoutMs: 500 },
   });
   closers.push(() => provider.onClose());
   const statuses: StickyStoreStatus[] = [];
@@ -154,13 +155,80 @@ describe.skipIf(redisServerPath === null)('RedisStore through outages', () => {
     const s = store({ url: `redis://127.0.0.1:${port}` });
     const { provider } = await providerOver(s);
     const served = await provider.resolveStringEvaluation('sticky.v', '', { targetingKey: 'early' });
-    expect(served.flagMetadata).toMatchObject({ stickyStore: 'error', assignmentKind: 'split' });
+    expect(served.flagMetadata).toMatchObject({ stickyStore: 'not-ready', assignmentKind: 'split' });
     expect(provider.pendingStickyWrites).toBe(1);
     const server = await RedisServer.start(port);
     closers.push(() => server.kill());
     await connected(s);
     await vi.waitFor(() => { expect(provider.pendingStickyWrites).toBe(0); }, { timeout: 5_000, interval: 20 });
     expect((await s.read([key('early')]))[0]?.ruleToVariant[RULE]).toBe(served.value);
+  });
+
+  it('is READY on hash assignments when Redis is not up within readyTimeoutMs, and serves stored ones once it is', async () => {
+    const port = await freePort();
+    const logged: string[] = [];
+    const s = new RedisStore({ redis: `redis://127.0.0.1:${port}`, errorIntervalMs: 0 });
+    closers.push(() => s.close());
+    const provider = new AllotProvider({
+      source: testState(),
+      clientSecret: SECRET,
+      stickyStore: s,
+      sticky: { readyTimeoutMs: 300, retryDelayMs: 10, closeTimeoutMs: 500 },
+      logger: { error: (m: string) => logged.push(`error ${m}`), warn: (m: string) => logged.push(`warn ${m}`), info: (m: string) => logged.push(`info ${m}`), debug: () => undefined },
+    });
+    closers.push(() => provider.onClose());
+    const statuses: [StickyStoreStatus, string][] = [];
+    provider.allotEvents.on('sticky-store', (status, error) => statuses.push([status, error?.message ?? '']));
+    const domain = `redis-not-ready-${port}`;
+    const errors: unknown[] = [];
+    OpenFeature.getClient(domain).addHandler(ProviderEvents.Error, (e) => errors.push(e));
+    const started = Date.now();
+    await OpenFeature.setProviderAndWait(domain, provider);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    const client = OpenFeature.getClient(domain);
+    expect(client.providerStatus).toBe(ProviderStatus.READY);
+    expect(errors).toEqual([]);
+    expect(statuses).toEqual([['not-ready', expect.stringMatching(new RegExp(`^redis store 127\\.0\\.0\\.1:${port}: not ready within 300 ms \\(sticky\\.readyTimeoutMs\\); connection: .*ECONNREFUSED`))]]);
+    // The store had no logger of its own: it logs through the provider's.
+    expect(logged).toEqual(expect.arrayContaining([expect.stringMatching(/^warn allot: sticky store not-ready: redis store/), expect.stringMatching(/^warn allot: redis store .*ECONNREFUSED/)]));
+
+    const hashed = await client.getStringDetails('sticky.v', '', { targetingKey: 'returning' });
+    expect(hashed).toMatchObject({ reason: 'SPLIT', flagMetadata: { stickyStore: 'not-ready', assignmentKind: 'split' } });
+    const stored = hashed.value === 'a' ? 'b' : 'a';
+
+    const server = await RedisServer.start(port);
+    closers.push(() => server.kill());
+    const admin = new Redis(port, '127.0.0.1');
+    closers.push(() => admin.quit());
+    await admin.hset(s.keyOf(key('returning')), 'in', '1', `r:${RULE}`, stored);
+    await vi.waitFor(() => { expect(statuses.at(-1)?.[0]).toBe('ok'); }, { timeout: 5_000, interval: 20 });
+    await vi.waitFor(() => { expect(provider.pendingStickyWrites).toBe(0); }, { timeout: 5_000, interval: 20 });
+    expect(await client.getStringDetails('sticky.v', '', { targetingKey: 'returning' })).toMatchObject({ value: stored, flagMetadata: { assignmentKind: 'sticky' } });
+    expect(logged).toContain('info allot: sticky store ok: reading stored assignments');
+  });
+
+  it('writes nothing to the console on its own, and logs through its own logger before the provider\'s', async () => {
+    const consoleCalls: unknown[][] = [];
+    const spies = (['log', 'info', 'warn', 'error', 'debug'] as const).map((level) => vi.spyOn(console, level).mockImplementation((...args) => consoleCalls.push(args)));
+    try {
+      const url = `redis://127.0.0.1:${await freePort()}`;
+      const silent = new RedisStore({ redis: url, errorIntervalMs: 0 });
+      closers.push(() => silent.close());
+      await expect(silent.ready(AbortSignal.timeout(300))).rejects.toThrow(/not ready|aborted/);
+      expect(consoleCalls).toEqual([]);
+
+      const own: string[] = [];
+      const fromProvider: string[] = [];
+      const logger = (into: string[]): { error: () => void; warn: (m: string) => void; info: () => void; debug: () => void } => ({ error: () => undefined, warn: (m: string) => into.push(m), info: () => undefined, debug: () => undefined });
+      const withOwn = new RedisStore({ redis: url, errorIntervalMs: 0, logger: logger(own) });
+      closers.push(() => withOwn.close());
+      withOwn.setDefaultLogger(logger(fromProvider));
+      await vi.waitFor(() => { expect(own.some((m) => m.includes('ECONNREFUSED'))).toBe(true); }, { timeout: 3_000 });
+      expect(fromProvider).toEqual([]);
+      expect(consoleCalls).toEqual([]);
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
   });
 
   it('survives the server being killed mid-run and restarted', async () => {

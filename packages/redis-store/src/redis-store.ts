@@ -2,9 +2,10 @@
  * Sticky assignments in Redis, shared by a fleet of application servers. One round trip per
  * read batch (a Lua script that reads and renews every key) and per write batch; writes are
  * idempotent so the provider's queue can retry any whose outcome is unknown. The connection
- * is set up for a hot path, per measurements on loopback Redis: a short command timeout, no
+ * is set up for a hot path, per measurements on loopback Redis: a bounded command timeout, no
  * offline queue (a down Redis fails fast instead of buffering), no resending of commands
- * after a reconnect, and a capped reconnect back-off.
+ * after a reconnect, and a capped reconnect back-off. `ready` lets a new provider wait for the
+ * connection before it answers, so a deploy does not serve stored users from the hash.
  */
 import type {
   MaterializationKey,
@@ -17,6 +18,17 @@ import { READ_SCRIPT, WRITE_SCRIPT } from './scripts.js';
 
 export const NINETY_DAYS_S: number = 90 * 24 * 60 * 60;
 
+/**
+ * Where the store logs: OpenFeature's `Logger` shape (`console` fits too). The provider hands
+ * the store its own logger when the store was given none.
+ */
+export interface Logger {
+  error(...args: unknown[]): void;
+  warn(...args: unknown[]): void;
+  info(...args: unknown[]): void;
+  debug(...args: unknown[]): void;
+}
+
 export interface RedisStoreOptions {
   /**
    * A Redis URL (`redis://host:6379/0`) or ioredis options, for a connection the store opens
@@ -27,10 +39,25 @@ export interface RedisStoreOptions {
   readonly keyPrefix?: string;
   /** Entry lifetime since its last read or write; default 90 days. */
   readonly ttlSeconds?: number;
-  /** Per-command timeout for a connection the store opens; default 20 ms. */
+  /**
+   * Per-command timeout for a connection the store opens; default 100 ms. A backstop for
+   * writes and for reads the provider gave up on: each evaluation's read is bounded by the
+   * provider's `sticky.timeoutMs` (25 ms), which must stay below this one. ioredis checks its
+   * timeouts before it reads replies already received, so after a busy stretch (a burst at
+   * start-up) a timeout close to the provider's fails commands whose answers are waiting.
+   */
   readonly commandTimeoutMs?: number;
-  /** Called for connection errors (at most once per `errorIntervalMs`) and corrupt entries. */
+  /**
+   * Called for connection errors (at most once per `errorIntervalMs`) and corrupt entries
+   * (`CorruptEntryError`). Default: a warning to `logger`.
+   */
   readonly onError?: (error: Error) => void;
+  /**
+   * Where warnings go when there is no `onError`. Default: the logger of the provider the store
+   * is given to (its `logger` option, or the OpenFeature SDK's); nothing before that: the
+   * store never writes to the console on its own.
+   */
+  readonly logger?: Logger;
   /** Least time between two reported connection errors; default 10,000 ms. */
   readonly errorIntervalMs?: number;
 }
@@ -48,7 +75,7 @@ export class CorruptEntryError extends Error {
 }
 
 /** ioredis options the store uses for connections it opens. */
-export function redisOptions(commandTimeoutMs = 20): RedisOptions {
+export function redisOptions(commandTimeoutMs = 100): RedisOptions {
   return {
     commandTimeout: commandTimeoutMs,
     enableOfflineQueue: false,
@@ -71,11 +98,14 @@ export class RedisStore implements MaterializationStore {
   private readonly prefix: string;
   private readonly ttl: number;
   private readonly onError: (error: Error) => void;
+  private logger: Logger | undefined;
+  private readonly ownLogger: boolean;
   private lastErrorAt = -Infinity;
+  private lastConnectionError: Error | undefined;
 
   constructor(options: RedisStoreOptions = {}) {
     const redis = options.redis;
-    const timeout = options.commandTimeoutMs ?? 20;
+    const timeout = options.commandTimeoutMs ?? 100;
     if (redis instanceof Redis) {
       this.client = redis as ScriptClient;
       this.owned = false;
@@ -90,15 +120,21 @@ export class RedisStore implements MaterializationStore {
     this.prefix = options.keyPrefix ?? 'allot:m:';
     this.ttl = options.ttlSeconds ?? NINETY_DAYS_S;
     if (!(Number.isInteger(this.ttl) && this.ttl > 0)) throw new RangeError(`RedisStore ttlSeconds must be a positive integer, got ${this.ttl}`);
-    const report = options.onError ?? ((error: Error) => { console.warn(`[allot] redis store: ${error.message}`); });
+    this.logger = options.logger;
+    this.ownLogger = options.logger !== undefined;
+    const report = options.onError ?? ((error: Error) => this.logger?.warn(`allot: redis store ${this.address}: ${error.message}`));
     this.onError = report;
     const interval = options.errorIntervalMs ?? 10_000;
     // Without an 'error' listener ioredis prints every failed reconnect; report them at a bounded rate.
     this.client.on('error', (error: Error) => {
+      this.lastConnectionError = error;
       const now = Date.now();
       if (now - this.lastErrorAt < interval) return;
       this.lastErrorAt = now;
       report(error);
+    });
+    this.client.on('ready', () => {
+      this.lastConnectionError = undefined;
     });
     this.client.defineCommand('allotRead', { lua: READ_SCRIPT });
     this.client.defineCommand('allotWrite', { lua: WRITE_SCRIPT });
@@ -107,6 +143,54 @@ export class RedisStore implements MaterializationStore {
   /** The ioredis client (for health checks and tests). */
   get redis(): Redis {
     return this.client;
+  }
+
+  /** The provider's logger, used when the store was given no `logger` of its own. */
+  setDefaultLogger(logger: Logger): void {
+    if (!this.ownLogger) this.logger = logger;
+  }
+
+  /**
+   * Resolves once the connection is ready for commands (at once if it is). Commands fail
+   * fast until then (no offline queue), so a provider waits for this before it answers.
+   * Rejects when `signal` aborts, saying why the connection is not up, or when the
+   * connection was closed. Connects a client created with `lazyConnect`.
+   */
+  ready(signal?: AbortSignal): Promise<void> {
+    const client = this.client;
+    if (client.status === 'ready') return Promise.resolve();
+    if (client.status === 'end') return Promise.reject(new Error(`redis store ${this.address}: the connection is closed`));
+    if (signal?.aborted === true) return Promise.reject(this.notReady(signal));
+    return new Promise((resolve, reject) => {
+      const settle = (error: Error | null): void => {
+        client.off('ready', onReady);
+        client.off('end', onEnd);
+        signal?.removeEventListener('abort', onAbort);
+        if (error === null) resolve();
+        else reject(error);
+      };
+      const onReady = (): void => {
+        settle(null);
+      };
+      const onEnd = (): void => {
+        settle(new Error(`redis store ${this.address}: the connection was closed before it was ready`));
+      };
+      const onAbort = (): void => {
+        settle(this.notReady(signal!));
+      };
+      client.on('ready', onReady);
+      client.on('end', onEnd);
+      signal?.addEventListener('abort', onAbort);
+      // A client you passed in with `lazyConnect` waits for a first command; commands fail
+      // without an offline queue, so connect it here.
+      if (client.status === 'wait') client.connect().catch(() => undefined);
+    });
+  }
+
+  /** Where the store connects, for messages: `127.0.0.1:6379`. */
+  get address(): string {
+    const { host, port, path } = this.client.options;
+    return path !== undefined && path !== '' ? path : `${host ?? '127.0.0.1'}:${port ?? 6379}`;
   }
 
   /** The Redis key of a (unit, materialization) entry. */
@@ -139,6 +223,13 @@ export class RedisStore implements MaterializationStore {
     } catch {
       this.client.disconnect();
     }
+  }
+
+  private notReady(signal: AbortSignal): Error {
+    const reason: unknown = signal.reason;
+    const stopped = reason instanceof Error ? reason.message : 'not ready';
+    const connection = this.lastConnectionError?.message ?? `still ${this.client.status}`;
+    return new Error(`redis store ${this.address}: ${stopped}; connection: ${connection}`, { cause: this.lastConnectionError });
   }
 
   private decode(key: string, reply: string[] | string): MaterializationRecord | null {

@@ -25,6 +25,11 @@ export interface FlagKey {
   readonly details: readonly Map<ResolvedFlag, ResolutionDetails<unknown>>[];
 }
 
+/** The key an app calls for a flag of the state: `flags/search-ranking` → `search-ranking`. */
+export function flagKeyOf(name: string): string {
+  return name.startsWith('flags/') ? name.slice('flags/'.length) : name;
+}
+
 /** Flag keys of one state and one client. Discarded with the state. */
 export class FlagKeys {
   private readonly cache = new Map<string, FlagKey | null>();

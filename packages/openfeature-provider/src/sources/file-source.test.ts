@@ -56,7 +56,7 @@ describe('fileSource', () => {
     expect(await color(provider)).toBe('#000');
     writeFileSync(file, stateWithColor('#111'));
     await vi.waitFor(async () => { expect(await color(provider)).toBe('#111'); }, { timeout: 3_000, interval: 20 });
-    expect(events).toEqual([[ProviderEvents.ConfigurationChanged, ['flags/banner']]]);
+    expect(events).toEqual([[ProviderEvents.ConfigurationChanged, ['banner']]]);
   });
 
   it('follows an atomic replace (write to a temporary file, rename over)', async () => {

@@ -3,12 +3,8 @@
  * first), entries living `ttlMs` (90 days) from their last read or write. Right for one
  * server; a fleet shares assignments through `@allot/redis-store`.
  */
-import type {
-  MaterializationKey,
-  MaterializationRecord,
-  MaterializationStore,
-  MaterializationStoreWrite,
-} from '@allot/core';
+import type { MaterializationKey, MaterializationRecord, MaterializationStoreWrite } from '@allot/core';
+import type { StickyStore } from '../types.js';
 
 export const NINETY_DAYS_MS: number = 90 * 24 * 60 * 60 * 1000;
 
@@ -26,7 +22,7 @@ interface Entry {
   expires: number;
 }
 
-export class MemoryStore implements MaterializationStore {
+export class MemoryStore implements StickyStore {
   private readonly entries = new Map<string, Entry>();
   private readonly maxEntries: number;
   private readonly ttlMs: number;
@@ -43,6 +39,11 @@ export class MemoryStore implements MaterializationStore {
   /** Number of live and not yet evicted entries. */
   get size(): number {
     return this.entries.size;
+  }
+
+  /** Always ready: nothing to connect to. */
+  ready(): Promise<void> {
+    return Promise.resolve();
   }
 
   read(keys: readonly MaterializationKey[]): Promise<readonly (MaterializationRecord | null)[]> {

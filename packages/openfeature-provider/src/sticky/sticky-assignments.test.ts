@@ -145,4 +145,17 @@ describe('sticky assignments', () => {
     await provider.onClose();
     expect(store.writes.map((w) => w.unit)).toEqual(['closing']);
   });
+
+  it('flushes many batches on close with nothing else to wake the event loop', async () => {
+    // Evaluations awaited back to back never yield to the queue's flush: all 3,000 writes are
+    // left for close, in 6 batches, and nothing else is pending in the process.
+    const store = new FlakyStore();
+    const { provider, lost } = await withStore(store, { closeTimeoutMs: 2_000 });
+    for (let i = 0; i < 3_000; i++) await provider.resolveStringEvaluation('sticky.v', '', { targetingKey: `closing-${i}` });
+    expect(provider.pendingStickyWrites).toBe(3_000);
+    await provider.onClose();
+    // Before: each batch waited for something else to wake the event loop, and close gave up.
+    expect(lost).toEqual([]);
+    expect(store.writes).toHaveLength(3_000);
+  });
 });

@@ -6,11 +6,11 @@ import type {
   MaterializationAccess,
   MaterializationKey,
   MaterializationRecord,
-  MaterializationStore,
   MaterializationWrite,
 } from '@allot/core';
-import type { StickyOptions, StickyStoreStatus } from '../types.js';
+import type { StickyOptions, StickyStore, StickyStoreStatus } from '../types.js';
 import { StickyReads, type ReadOutcome } from './sticky-reads.js';
+import { StoreReadiness } from './store-readiness.js';
 import { WriteQueue } from './write-queue.js';
 
 const NO_KEYS: ReadOutcome = Object.freeze({ records: [], status: 'ok' });
@@ -62,10 +62,11 @@ export class StickyAccess implements MaterializationAccess {
 
 export class StickyAssignments {
   private readonly reads: StickyReads;
+  private readonly readiness: StoreReadiness;
   private readonly queue: WriteQueue;
 
   constructor(
-    private readonly store: MaterializationStore,
+    private readonly store: StickyStore,
     private readonly options: StickyOptions,
     private readonly reports: StickyReports,
   ) {
@@ -80,6 +81,7 @@ export class StickyAssignments {
         reports.status(status, error);
       },
     );
+    this.readiness = new StoreReadiness(store, this.reads);
     this.queue = new WriteQueue(
       store,
       {
@@ -91,6 +93,16 @@ export class StickyAssignments {
         reports.writeFailed(error);
       },
     );
+  }
+
+  /** Waits until the store is ready, at most `readyTimeoutMs` (3 s); never rejects. */
+  ready(): Promise<void> {
+    return this.readiness.wait(this.options.readyTimeoutMs ?? 3_000);
+  }
+
+  /** Whether reads go to the store (false until a store with a `ready` hook is ready). */
+  get storeReady(): boolean {
+    return this.reads.isReady;
   }
 
   /** Writes accepted and not yet confirmed by the store. */
@@ -127,6 +139,7 @@ export class StickyAssignments {
 
   /** Sends pending writes (waiting at most `closeTimeoutMs`), then stops. */
   async close(): Promise<void> {
+    this.readiness.close();
     const lost = await this.queue.drain(this.options.closeTimeoutMs ?? 2_000);
     if (lost > 0) this.reports.lost(lost, 'closed');
   }

@@ -98,8 +98,11 @@ export class WriteQueue {
       this.scheduled = null;
       this.flush();
     };
-    this.scheduled = delayMs === 0 ? setImmediate(run) : setTimeout(run, delayMs);
-    this.scheduled.unref();
+    // A retry timer must not keep the process alive for a store that is down; an immediate
+    // must stay ref'd: with only unref'd immediates pending, the event loop blocks in its poll
+    // phase until some timer or I/O wakes it, and a drain at close stalled for its whole timeout.
+    if (delayMs === 0) this.scheduled = setImmediate(run);
+    else this.scheduled = setTimeout(run, delayMs).unref();
   }
 
   private flush(): void {
