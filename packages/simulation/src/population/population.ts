@@ -26,6 +26,17 @@ function stringKey(text: string): number {
 }
 
 
+/**
+ * Where the serial numbers of `sequential`, `email` and `numeric` ids start: 2^20 times the
+ * seed folded to 32 bits, so every seed counts through its own stretch of numbers (seed 0
+ * from 0) and two seeds share an id only if their starts fall within `units` of each other
+ * (below 2^-20 for ten million units). The ids hash to new buckets, so a new seed is a new
+ * population for every id shape, as it is for UUIDs (drawn from the seed).
+ */
+export function firstSerial(seed: number): number {
+  return seed32(seed) * 2 ** 20;
+}
+
 const UUID_CHARS = new Array<number>(36).fill(0);
 const HEX_CODES: readonly number[] = Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
 
@@ -139,18 +150,19 @@ export class Population {
     this.seed = seed32(spec.seed);
     this.idField = spec.id.field;
     const prefix = spec.id.prefix;
+    const first = firstSerial(spec.seed);
     switch (spec.id.shape) {
       case 'uuid':
         this.idOf = (_i, key) => uuidOf(key);
         break;
       case 'email':
-        this.idOf = (i) => `${prefix}${i}@example.com`;
+        this.idOf = (i) => `${prefix}${first + i}@example.com`;
         break;
       case 'numeric':
-        this.idOf = (i) => i + 1;
+        this.idOf = (i) => first + i + 1;
         break;
       case 'sequential':
-        this.idOf = (i) => `${prefix}${i}`;
+        this.idOf = (i) => `${prefix}${first + i}`;
         break;
     }
     this.context[this.idField] = '';

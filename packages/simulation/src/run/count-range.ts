@@ -8,7 +8,7 @@ import { loadState, resolveFlag, type CompiledFlag, type ResolvedFlag } from '@a
 
 import { StepLayout } from '../plan/layout.js';
 import { Population, withAttributes } from '../population/population.js';
-import { readPath } from '../reference/targeting.js';
+import { parseTargeting, readPath, type Expr } from '../reference/targeting.js';
 import {
   OUTCOME_MATCH,
   OUTCOME_NO_MATCH,
@@ -18,8 +18,9 @@ import {
   unitOfValue,
   type ReferenceFlag,
   type ReferenceOutcome,
+  type ReferenceSegment,
 } from '../reference/reference.js';
-import type { AttributeSpec, MismatchExample, Plan, Scenario, StepPlan, Tally } from '../types.js';
+import type { AttributeSpec, ClaimSpec, MismatchExample, Plan, Scenario, StepPlan, Tally } from '../types.js';
 import { UnitStickyStore } from './sticky-store.js';
 
 const MAX_EXAMPLES = 5;
@@ -42,12 +43,23 @@ interface PreparedStep {
   readonly segmentBits: readonly (Uint8Array | null)[];
   /** Per flag: rule name → index. */
   readonly ruleIndex: readonly ReadonlyMap<string, number>[];
-  /** Per flag: index of the same flag in the previous step, or -1. */
-  readonly previousFlag: Int32Array;
   readonly sticky: boolean;
   readonly members: Uint8Array;
   readonly memberList: Int32Array;
   readonly examples: MismatchExample[];
+  /** Per claim target: the segment when membership needs its audience (else the allocation bit decides). */
+  readonly targetAudience: readonly (ReferenceSegment | null)[];
+  /** Per claim target: whether this unit is in it at this step. */
+  readonly targetIn: Uint8Array;
+  /** Per step claim: its condition, or null for every unit. */
+  readonly claimWhen: readonly (Expr | null)[];
+  readonly planClaims: readonly ClaimSpec[];
+  /** Sticky claims whose `from` is this step: the variant served here is remembered. */
+  readonly stickyFrom: readonly { readonly claim: number; readonly flag: number; readonly when: Expr | null }[];
+}
+
+function conditionOf(claim: ClaimSpec): Expr | null {
+  return claim.when === null ? null : parseTargeting(claim.when.targeting, new Set());
 }
 
 export interface RangeJob {
@@ -78,7 +90,6 @@ function prepare(job: RangeJob): PreparedStep[] {
       if (flag === undefined) throw new Error(`step ${plan.label}: core's state has no flag ${f.name}`);
       return flag;
     });
-    const prev = out[k - 1];
     out.push({
       plan,
       layout: new StepLayout(plan),
@@ -94,11 +105,20 @@ function prepare(job: RangeJob): PreparedStep[] {
       results: [],
       segmentBits: [...model.segments.values()].map((x) => x.bits),
       ruleIndex: plan.flags.map((f) => new Map(f.rules.map((r, i) => [r.name, i]))),
-      previousFlag: Int32Array.from(plan.flags, (f) => prev?.plan.flags.findIndex((g) => g.name === f.name) ?? -1),
       sticky: plan.flags.some((f) => f.rules.some((r) => r.sticky !== null)),
       members: new Uint8Array(plan.segments.length),
       memberList: new Int32Array(plan.segments.length),
       examples: [],
+      targetAudience: plan.claimTargets.map((t) => {
+        const segment = t.kind === 'segment' && t.index >= 0 ? model.segments.get(t.name)! : null;
+        return segment?.targeting == null ? null : segment;
+      }),
+      targetIn: new Uint8Array(plan.claimTargets.length),
+      claimWhen: plan.claims.map((c) => conditionOf(job.plan.claims[c.claim]!)),
+      planClaims: job.plan.claims,
+      stickyFrom: job.plan.claims.flatMap((c, i) =>
+        c.kind === 'sticky' && c.from === plan.label ? [{ claim: i, flag: plan.flags.findIndex((f) => f.name === c.flag), when: conditionOf(c) }] : [],
+      ),
     });
   });
   return out;
@@ -130,6 +150,8 @@ export function countRange(job: RangeJob, progress?: (units: number) => void): T
   const store = new UnitStickyStore();
   const anySticky = steps.some((s) => s.sticky);
   const outcome: ReferenceOutcome = { outcome: OUTCOME_NO_MATCH, rule: -1, assignment: -1, variant: '', sticky: false, fallthroughs: 0 };
+  // Per claim: the variant a sticky claim's `from` step served this unit (null: none).
+  const remembered: (string | null)[] = job.plan.claims.map(() => null);
   let reported = job.start;
   for (let i = job.start; i < job.end; i++) {
     if (anySticky) store.clear();
@@ -138,7 +160,7 @@ export function countRange(job: RangeJob, progress?: (units: number) => void): T
     for (let k = 0; k < steps.length; k++) {
       const step = steps[k]!;
       const prev = k > 0 ? steps[k - 1]! : null;
-      countUnit(step, prev, i, id, store, outcome);
+      countUnit(step, prev, i, id, store, outcome, remembered);
       if (step.sticky) store.commit();
     }
     if (progress !== undefined && i - reported >= 16_383) {
@@ -153,7 +175,7 @@ export function countRange(job: RangeJob, progress?: (units: number) => void): T
   };
 }
 
-function countUnit(step: PreparedStep, prev: PreparedStep | null, i: number, knownId: string | number | undefined, store: UnitStickyStore, outcome: ReferenceOutcome): void {
+function countUnit(step: PreparedStep, prev: PreparedStep | null, i: number, knownId: string | number | undefined, store: UnitStickyStore, outcome: ReferenceOutcome, remembered: (string | null)[]): void {
   const c = step.counts;
   const L = step.layout;
   const plan = step.plan;
@@ -212,8 +234,10 @@ function countUnit(step: PreparedStep, prev: PreparedStep | null, i: number, kno
       const t = trace[r]!;
       if (t >= 0) c[entries[r]! + t]!++;
     }
-    if (step.sticky) countSticky(step, prev, f, result, context, store);
+    if (step.sticky) countSticky(step, f, result, context, store);
   }
+
+  if (plan.claims.length > 0 || step.stickyFrom.length > 0) countClaims(step, prev, context, unit, store, remembered);
 
   // Exclusion groups: units served by rules on two different member segments of one group
   // (several flags may use one member segment: that is one experiment's traffic).
@@ -240,36 +264,121 @@ function countUnit(step: PreparedStep, prev: PreparedStep | null, i: number, kno
   }
 }
 
-/** Stickiness and paused intake for one flag, against the previous step's result. */
-function countSticky(step: PreparedStep, prev: PreparedStep | null, f: number, result: ResolvedFlag, context: Record<string, unknown>, store: UnitStickyStore): void {
+/**
+ * Stickiness and paused intake for one flag. A unit whose stored assignment (written at any
+ * earlier step, paused steps included) names a variant for a sticky rule must be served that
+ * variant by it, unless an earlier rule now decides or it left an audience the rule enforces.
+ */
+function countSticky(step: PreparedStep, f: number, result: ResolvedFlag, context: Record<string, unknown>, store: UnitStickyStore): void {
   const c = step.counts;
   const L = step.layout;
   const rules = step.plan.flags[f]!.rules;
   const served = result.reason === 'RESOLVE_REASON_MATCH' ? (step.ruleIndex[f]!.get(result.rule) ?? -1) : -1;
-  const refRules = step.refFlags[f]!.rules;
+  const ref = step.refFlags[f]!;
   if (served >= 0) {
     const spec = rules[served]!.sticky;
     if (spec !== null && spec.mustMatch) {
-      const unit = unitOfValue(readPath(context, refRules[served]!.path));
+      const unit = unitOfValue(readPath(context, ref.rules[served]!.path));
       if (typeof unit === 'string' && !store.has(unit, spec.read)) c[L.intakeNew[f]![served]!]!++;
     }
   }
-  if (prev === null) return;
-  const pf = step.previousFlag[f]!;
-  if (pf < 0) return;
-  const before = prev.results[pf]!;
-  if (before.reason !== 'RESOLVE_REASON_MATCH' || before.variant === '') return;
-  const prevRule = prev.plan.flags[pf]!.rules.find((r) => r.name === before.rule);
-  if (prevRule?.sticky == null || prevRule.sticky.write === '') return;
-  const r = step.ruleIndex[f]!.get(before.rule);
-  if (r === undefined) return;
-  const rule = rules[r]!;
-  if (!rule.enabled || rule.sticky === null || rule.sticky.read !== prevRule.sticky.write) return;
-  if (served >= 0 && served < r) return; // an earlier rule now decides: precedence, not stickiness
-  const ref = refRules[r]!;
-  const unit = unitOfValue(readPath(context, ref.path));
-  if (typeof unit !== 'string') return;
-  if (!rule.sticky.ignoreTargeting && (ref.segment === null || !step.model.inSegment(ref.segment, context, unit, store))) return;
-  c[L.stickyChecked[f]![r]!]!++;
-  if (served !== r || result.variant !== before.variant) c[L.stickyBroken[f]![r]!]!++;
+  for (let r = 0; r < rules.length; r++) {
+    if (served >= 0 && served < r) return; // an earlier rule now decides: precedence, not stickiness
+    const rule = rules[r]!;
+    if (!rule.enabled || rule.sticky === null || rule.sticky.read === '') continue;
+    const refRule = ref.rules[r]!;
+    const unit = unitOfValue(readPath(context, refRule.path));
+    if (typeof unit !== 'string') continue;
+    const stored = store.get(unit, rule.sticky.read);
+    const variant = stored !== null && Object.prototype.hasOwnProperty.call(stored, rule.name) ? stored[rule.name]! : undefined;
+    if (variant === undefined || !ref.variants.has(variant)) continue;
+    if (!rule.sticky.ignoreTargeting && (refRule.segment === null || !step.model.inSegment(refRule.segment, context, unit, store))) continue;
+    c[L.stickyChecked[f]![r]!]!++;
+    if (served !== r || result.variant !== variant) c[L.stickyBroken[f]![r]!]!++;
+  }
+}
+
+const served = (r: ResolvedFlag | undefined): boolean => r !== undefined && r.reason === 'RESOLVE_REASON_MATCH';
+
+/** The scenario's claims at this step (see `claimSlots` for what is counted where). */
+function countClaims(step: PreparedStep, prev: PreparedStep | null, context: Record<string, unknown>, unit: string, store: UnitStickyStore, remembered: (string | null)[]): void {
+  const c = step.counts;
+  const plan = step.plan;
+  const model = step.model;
+  for (const from of step.stickyFrom) {
+    const r = from.flag >= 0 ? step.results[from.flag] : undefined;
+    const holds = from.when === null || model.matches(from.when, context, unit, store);
+    remembered[from.claim] = holds && served(r) && r!.variant !== '' ? r!.variant : null;
+  }
+  const targets = plan.claimTargets;
+  for (let t = 0; t < targets.length; t++) {
+    const target = targets[t]!;
+    let inside = false;
+    if (target.index >= 0) {
+      if (target.kind === 'flag') inside = served(step.results[target.index]);
+      else {
+        const audience = step.targetAudience[t];
+        inside = audience == null ? step.members[target.index] === 1 : model.inSegment(audience, context, unit, store);
+      }
+    }
+    step.targetIn[t] = inside ? 1 : 0;
+  }
+  const claims = plan.claims;
+  for (let k = 0; k < claims.length; k++) {
+    const claim = claims[k]!;
+    const when = step.claimWhen[k]!;
+    if (when !== null && claim.kind !== 'sticky' && !model.matches(when, context, unit, store)) continue;
+    const base = step.layout.claims[k]!;
+    const spec = step.planClaims[claim.claim]!;
+    switch (claim.kind) {
+      case 'exclusive': {
+        const m = claim.targets.length;
+        let n = 0;
+        for (let a = 0; a < m; a++) {
+          if (step.targetIn[claim.targets[a]!] === 0) continue;
+          n++;
+          c[base + a]!++;
+          for (let b = a + 1; b < m; b++) if (step.targetIn[claim.targets[b]!] === 1) c[base + m + a * m + b]!++;
+        }
+        if (n >= 2) c[base + m + m * m]!++;
+        break;
+      }
+      case 'precedence': {
+        c[base]!++;
+        const r = claim.flag >= 0 ? step.results[claim.flag] : undefined;
+        const decided = served(r) ? (step.ruleIndex[claim.flag]!.get(r!.rule) ?? -1) : -1;
+        const variants = spec.kind === 'precedence' ? spec.variants : null;
+        const ok = claim.rule >= 0 ? decided === claim.rule : variants !== null && decided >= 0 && variants.includes(r!.variant);
+        if (ok) c[base + 1]!++;
+        c[base + 2 + (decided >= 0 ? decided : claim.rules)]!++;
+        break;
+      }
+      case 'share': {
+        c[base]!++;
+        const r = claim.flag >= 0 ? step.results[claim.flag] : undefined;
+        if (served(r) && spec.kind === 'share' && r!.variant === spec.variant) c[base + 1]!++;
+        break;
+      }
+      case 'monotone': {
+        if (prev === null) break;
+        for (let a = 0; a < claim.targets.length; a++) {
+          const before = targets[claim.targets[a]!]!.previous;
+          if (before < 0 || prev.targetIn[before] === 0) continue;
+          c[base + 2 * a]!++;
+          if (step.targetIn[claim.targets[a]!] === 0) c[base + 2 * a + 1]!++;
+        }
+        break;
+      }
+      case 'sticky': {
+        const variant = remembered[claim.claim];
+        if (variant === null || variant === undefined) break;
+        c[base]!++;
+        const r = claim.flag >= 0 ? step.results[claim.flag] : undefined;
+        if (!served(r)) c[base + 3]!++;
+        else if (r!.variant === variant) c[base + 1]!++;
+        else c[base + 2]!++;
+        break;
+      }
+    }
+  }
 }
