@@ -159,7 +159,8 @@ export function evaluateChecks(plan: Plan, tally: Tally): { checks: CheckResult[
   drafts.forEach((d, i) => {
     const { key: _key, expectedShares, passed: exact, verdict: given, ...rest } = d;
     const verdict = given ?? (d.pValue !== undefined ? (d.pValue >= threshold ? 'pass' : 'fail') : exact === false ? 'fail' : 'pass');
-    const power = expectedShares !== undefined && d.units !== undefined && d.units > 0 ? minimalDetectableEffect(d.units, expectedShares, threshold) : null;
+    // A test with one possible outcome detects any shift exactly: no power to state.
+    const power = expectedShares !== undefined && expectedShares.filter((x) => x > 0).length > 1 && d.units !== undefined && d.units > 0 ? minimalDetectableEffect(d.units, expectedShares, threshold) : null;
     const labels = d.shares?.map((s) => s.label) ?? [];
     checks.push({
       ...rest,

@@ -120,7 +120,8 @@ function claim(raw: unknown, path: string, names: Names): ClaimSpec {
     case 'exclusive':
     case 'monotone': {
       const members = targets(body, p, names, kind === 'exclusive' ? 2 : 1);
-      return { kind, ...base, members, name: given ?? `${kind} [${members.map((m) => short(m.name)).join(', ')}]${suffix}` };
+      // Named as written: `segments/x` where the short id would be ambiguous.
+      return { kind, ...base, members, name: given ?? `${kind} [${(body as string[]).join(', ')}]${suffix}` };
     }
     case 'precedence': {
       if (!isObject(body)) throw new ScenarioError(p, 'expected { flag, when, rule } or { flag, when, variants }');
