@@ -7,10 +7,8 @@ export type Draft = Omit<CheckResult, 'passed' | 'threshold' | 'verdict' | 'same
   passed?: boolean;
   sameAs?: string;
   verdict?: CheckResult['verdict'];
-  /** Statistical tests: what makes two tests the same test (subject and counts). */
-  key?: string;
-  /** Proportion tests: the expected proportions, for the power analysis. */
-  expectedShares?: readonly number[];
+  /** Statistical tests: what makes two tests the same test (subject and counts); proportion tests: the expected proportions. */
+  test?: { readonly key: string; readonly expectedShares?: readonly number[] };
 };
 
 export const count = (n: number): string => Math.round(n).toLocaleString('en-US');
@@ -48,8 +46,7 @@ export function goodnessOfFit(step: StepPlan, kind: CheckResult['kind'], subject
     pValue: r.pValue,
     shares: shares(labels, observed, expected),
     units: n,
-    key: `${kind}|${subject}|${observed.join(',')}|${expected.join(',')}`,
-    expectedShares: expected,
+    test: { key: `${kind}|${subject}|${observed.join(',')}|${expected.join(',')}`, expectedShares: expected },
   };
 }
 

@@ -80,7 +80,7 @@ function stepChecks(step: StepPlan, counts: readonly number[], out: Draft[]): vo
     out.push({
       kind: 'independence',
       step: step.label,
-      key: `allocation|${segName(p.a)}|${segName(p.b)}|${u},${a},${b},${both}`,
+      test: { key: `allocation|${segName(p.a)}|${segName(p.b)}|${u},${a},${b},${both}` },
       subject: `${segName(p.a)} × ${segName(p.b)} (allocation)`,
       detail: `${count(both)} buckets shared, ${count((a * b) / u)} expected if allocated independently (within the ${count(u)} buckets open to both); Cramér's V ${r.cramersV.toFixed(4)}`,
       statistic: r.statistic,
@@ -112,7 +112,7 @@ function stepChecks(step: StepPlan, counts: readonly number[], out: Draft[]): vo
       pValue: r.pValue,
       cramersV: r.cramersV,
       units: r.n,
-      key: `experiments|${subject}|${JSON.stringify(table)}`,
+      test: { key: `experiments|${subject}|${JSON.stringify(table)}` },
     });
   });
 
@@ -146,9 +146,9 @@ export function evaluateChecks(plan: Plan, tally: Tally): { checks: CheckResult[
   });
   const first = new Map<string, Draft>();
   for (const d of drafts) {
-    if (d.pValue === undefined || d.key === undefined) continue;
-    const seen = first.get(d.key);
-    if (seen === undefined) first.set(d.key, d);
+    if (d.pValue === undefined || d.test === undefined) continue;
+    const seen = first.get(d.test.key);
+    if (seen === undefined) first.set(d.test.key, d);
     else d.sameAs = seen.step;
   }
   const tests = first.size;
@@ -157,7 +157,8 @@ export function evaluateChecks(plan: Plan, tally: Tally): { checks: CheckResult[
   const allowed = (d: Draft): boolean => allow === true || (Array.isArray(allow) && (allow.includes(d.subject) || (d.claim !== undefined && allow.includes(d.claim))));
   const checks: CheckResult[] = [];
   drafts.forEach((d, i) => {
-    const { key: _key, expectedShares, passed: exact, verdict: given, ...rest } = d;
+    const { test, passed: exact, verdict: given, ...rest } = d;
+    const expectedShares = test?.expectedShares;
     const verdict = given ?? (d.pValue !== undefined ? (d.pValue >= threshold ? 'pass' : 'fail') : exact === false ? 'fail' : 'pass');
     // A test with one possible outcome detects any shift exactly: no power to state.
     const power = expectedShares !== undefined && expectedShares.filter((x) => x > 0).length > 1 && d.units !== undefined && d.units > 0 ? minimalDetectableEffect(d.units, expectedShares, threshold) : null;

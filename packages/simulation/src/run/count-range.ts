@@ -326,7 +326,7 @@ function countClaims(step: PreparedStep, prev: PreparedStep | null, context: Rec
   const claims = plan.claims;
   for (let k = 0; k < claims.length; k++) {
     const claim = claims[k]!;
-    const when = step.claimWhen[k]!;
+    const when = step.claimWhen[k] ?? null;
     if (when !== null && claim.kind !== 'sticky' && !model.matches(when, context, unit, store)) continue;
     const base = step.layout.claims[k]!;
     const spec = step.planClaims[claim.claim]!;
@@ -371,7 +371,7 @@ function countClaims(step: PreparedStep, prev: PreparedStep | null, context: Rec
       }
       case 'sticky': {
         const variant = remembered[claim.claim];
-        if (variant === null || variant === undefined) break;
+        if (variant === null) break;
         c[base]!++;
         const r = claim.flag >= 0 ? step.results[claim.flag] : undefined;
         if (!served(r)) c[base + 3]!++;
