@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { buildReport } from '../report/build.js';
 import { runScenario } from '../run/runner.js';
 import { scenarioFrom } from '../scenario/scenario.js';
-import { Population } from './population.js';
+import { Population, serialOf } from './population.js';
 
 const SHAPES = ['uuid', 'sequential', 'email', 'numeric'] as const;
 const SEEDS = [1, 2, 3, 4, 5, 6];
@@ -45,10 +45,27 @@ describe('seeds change the population for every id shape', () => {
     });
   }
 
-  it('documents where serial ids start: seed 0 counts from 0', () => {
+  it('counts ids from 0 at seed 0, as documented', () => {
     const spec = { units: 10, seed: 0, id: { shape: 'sequential' as const, field: 'targeting_key', prefix: 'user-' }, attributes: [] };
     expect(new Population(spec).idAt(3)).toBe('user-3');
     expect(new Population({ ...spec, id: { ...spec.id, shape: 'numeric' } }).idAt(3)).toBe(4);
-    expect(new Population({ ...spec, seed: 2 }).idAt(3)).toMatch(/^user-\d{10,}$/);
+    expect(new Population({ ...spec, seed: 2 }).idAt(3)).toMatch(/^user-\d+$/);
+    expect(new Population({ ...spec, seed: 2 }).idAt(3)).not.toBe('user-3');
+  });
+
+  it('draws distinct serial numbers below 2^30 at every seed (a permutation)', () => {
+    for (const key of [1, 0x9e3779b9 | 1, 0xffffffff]) {
+      const seen = new Set<number>();
+      let max = 0;
+      for (let i = 0; i < 200_000; i++) {
+        const n = serialOf(key, i);
+        seen.add(n);
+        max = Math.max(max, n);
+      }
+      expect(seen.size).toBe(200_000);
+      expect(max).toBeLessThan(2 ** 30);
+    }
+    expect(serialOf(0, 12)).toBe(12);
+    expect(serialOf(5, 2 ** 30 + 7)).toBe(2 ** 30 + 7);
   });
 });

@@ -8,7 +8,7 @@ import { loadState, resolveFlag, type CompiledFlag, type ResolvedFlag } from '@a
 
 import { StepLayout } from '../plan/layout.js';
 import { Population, withAttributes } from '../population/population.js';
-import { parseTargeting, readPath, type Expr } from '../reference/targeting.js';
+import { readPath } from '../reference/targeting.js';
 import {
   OUTCOME_MATCH,
   OUTCOME_NO_MATCH,
@@ -18,9 +18,9 @@ import {
   unitOfValue,
   type ReferenceFlag,
   type ReferenceOutcome,
-  type ReferenceSegment,
 } from '../reference/reference.js';
-import type { AttributeSpec, ClaimSpec, MismatchExample, Plan, Scenario, StepPlan, Tally } from '../types.js';
+import type { AttributeSpec, MismatchExample, Plan, Scenario, StepPlan, Tally } from '../types.js';
+import { ClaimCounter } from './claim-counter.js';
 import { UnitStickyStore } from './sticky-store.js';
 
 const MAX_EXAMPLES = 5;
@@ -47,20 +47,9 @@ interface PreparedStep {
   readonly members: Uint8Array;
   readonly memberList: Int32Array;
   readonly examples: MismatchExample[];
-  /** Per claim target: the segment when membership needs its audience (else the allocation bit decides). */
-  readonly targetAudience: readonly (ReferenceSegment | null)[];
-  /** Per claim target: whether this unit is in it at this step. */
-  readonly targetIn: Uint8Array;
-  /** Per step claim: its condition, or null for every unit. */
-  readonly claimWhen: readonly (Expr | null)[];
-  readonly planClaims: readonly ClaimSpec[];
-  /** Sticky claims whose `from` is this step: the variant served here is remembered. */
-  readonly stickyFrom: readonly { readonly claim: number; readonly flag: number; readonly when: Expr | null }[];
+  readonly claims: ClaimCounter;
 }
 
-function conditionOf(claim: ClaimSpec): Expr | null {
-  return claim.when === null ? null : parseTargeting(claim.when.targeting, new Set());
-}
 
 export interface RangeJob {
   readonly scenario: Scenario;
@@ -109,16 +98,7 @@ function prepare(job: RangeJob): PreparedStep[] {
       members: new Uint8Array(plan.segments.length),
       memberList: new Int32Array(plan.segments.length),
       examples: [],
-      targetAudience: plan.claimTargets.map((t) => {
-        const segment = t.kind === 'segment' && t.index >= 0 ? model.segments.get(t.name)! : null;
-        return segment?.targeting == null ? null : segment;
-      }),
-      targetIn: new Uint8Array(plan.claimTargets.length),
-      claimWhen: plan.claims.map((c) => conditionOf(job.plan.claims[c.claim]!)),
-      planClaims: job.plan.claims,
-      stickyFrom: job.plan.claims.flatMap((c, i) =>
-        c.kind === 'sticky' && c.from === plan.label ? [{ claim: i, flag: plan.flags.findIndex((f) => f.name === c.flag), when: conditionOf(c) }] : [],
-      ),
+      claims: new ClaimCounter(plan, job.plan.claims, model),
     });
   });
   return out;
@@ -237,7 +217,7 @@ function countUnit(step: PreparedStep, prev: PreparedStep | null, i: number, kno
     if (step.sticky) countSticky(step, f, result, context, store);
   }
 
-  if (plan.claims.length > 0 || step.stickyFrom.length > 0) countClaims(step, prev, context, unit, store, remembered);
+  if (step.claims.active) step.claims.count(c, model, step.results, members, step.ruleIndex, prev?.claims ?? null, context, unit, store, remembered);
 
   // Exclusion groups: units served by rules on two different member segments of one group
   // (several flags may use one member segment: that is one experiment's traffic).
@@ -295,90 +275,5 @@ function countSticky(step: PreparedStep, f: number, result: ResolvedFlag, contex
     if (!rule.sticky.ignoreTargeting && (refRule.segment === null || !step.model.inSegment(refRule.segment, context, unit, store))) continue;
     c[L.stickyChecked[f]![r]!]!++;
     if (served !== r || result.variant !== variant) c[L.stickyBroken[f]![r]!]!++;
-  }
-}
-
-const served = (r: ResolvedFlag | undefined): boolean => r !== undefined && r.reason === 'RESOLVE_REASON_MATCH';
-
-/** The scenario's claims at this step (see `claimSlots` for what is counted where). */
-function countClaims(step: PreparedStep, prev: PreparedStep | null, context: Record<string, unknown>, unit: string, store: UnitStickyStore, remembered: (string | null)[]): void {
-  const c = step.counts;
-  const plan = step.plan;
-  const model = step.model;
-  for (const from of step.stickyFrom) {
-    const r = from.flag >= 0 ? step.results[from.flag] : undefined;
-    const holds = from.when === null || model.matches(from.when, context, unit, store);
-    remembered[from.claim] = holds && served(r) && r!.variant !== '' ? r!.variant : null;
-  }
-  const targets = plan.claimTargets;
-  for (let t = 0; t < targets.length; t++) {
-    const target = targets[t]!;
-    let inside = false;
-    if (target.index >= 0) {
-      if (target.kind === 'flag') inside = served(step.results[target.index]);
-      else {
-        const audience = step.targetAudience[t];
-        inside = audience == null ? step.members[target.index] === 1 : model.inSegment(audience, context, unit, store);
-      }
-    }
-    step.targetIn[t] = inside ? 1 : 0;
-  }
-  const claims = plan.claims;
-  for (let k = 0; k < claims.length; k++) {
-    const claim = claims[k]!;
-    const when = step.claimWhen[k] ?? null;
-    if (when !== null && claim.kind !== 'sticky' && !model.matches(when, context, unit, store)) continue;
-    const base = step.layout.claims[k]!;
-    const spec = step.planClaims[claim.claim]!;
-    switch (claim.kind) {
-      case 'exclusive': {
-        const m = claim.targets.length;
-        let n = 0;
-        for (let a = 0; a < m; a++) {
-          if (step.targetIn[claim.targets[a]!] === 0) continue;
-          n++;
-          c[base + a]!++;
-          for (let b = a + 1; b < m; b++) if (step.targetIn[claim.targets[b]!] === 1) c[base + m + a * m + b]!++;
-        }
-        if (n >= 2) c[base + m + m * m]!++;
-        break;
-      }
-      case 'precedence': {
-        c[base]!++;
-        const r = claim.flag >= 0 ? step.results[claim.flag] : undefined;
-        const decided = served(r) ? (step.ruleIndex[claim.flag]!.get(r!.rule) ?? -1) : -1;
-        const variants = spec.kind === 'precedence' ? spec.variants : null;
-        const ok = claim.rule >= 0 ? decided === claim.rule : variants !== null && decided >= 0 && variants.includes(r!.variant);
-        if (ok) c[base + 1]!++;
-        c[base + 2 + (decided >= 0 ? decided : claim.rules)]!++;
-        break;
-      }
-      case 'share': {
-        c[base]!++;
-        const r = claim.flag >= 0 ? step.results[claim.flag] : undefined;
-        if (served(r) && spec.kind === 'share' && r!.variant === spec.variant) c[base + 1]!++;
-        break;
-      }
-      case 'monotone': {
-        if (prev === null) break;
-        for (let a = 0; a < claim.targets.length; a++) {
-          const before = targets[claim.targets[a]!]!.previous;
-          if (before < 0 || prev.targetIn[before] === 0) continue;
-          c[base + 2 * a]!++;
-          if (step.targetIn[claim.targets[a]!] === 0) c[base + 2 * a + 1]!++;
-        }
-        break;
-      }
-      case 'sticky': {
-        const variant = remembered[claim.claim];
-        if (variant === null) break;
-        c[base]!++;
-        const r = claim.flag >= 0 ? step.results[claim.flag] : undefined;
-        if (!served(r)) c[base + 3]!++;
-        else if (r!.variant === variant) c[base + 1]!++;
-        else c[base + 2]!++;
-        break;
-      }
-    }
   }
 }
