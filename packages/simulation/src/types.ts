@@ -68,11 +68,53 @@ export interface ConfiguredStep {
 }
 
 export interface CheckOptions {
-  /** Family-wise significance level, Bonferroni-corrected over every statistical test. */
+  /** Family-wise significance level, Bonferroni-corrected over every distinct statistical test. */
   readonly alpha: number;
   /** Flag pairs allowed to be correlated (e.g. deliberately sharing a segment). */
   readonly allowCorrelated: readonly (readonly [string, string])[];
+  /**
+   * Inconclusive results (no unit reached the check or claim) that do not fail the run: claim
+   * names or check subjects, or `true` for all. By default an inconclusive result fails it.
+   */
+  readonly allowInconclusive: boolean | readonly string[];
+  /** Largest minimal detectable effect (a share, 0.005 = 0.5 pp) every proportion test must reach at 80% power. */
+  readonly mde: number | null;
 }
+
+/** What a claim is about: a segment (its audience and allocation) or a flag (served by one of its rules). */
+export interface ClaimTarget {
+  readonly kind: 'segment' | 'flag';
+  /** `segments/x` or `flags/x`. */
+  readonly name: string;
+}
+
+/** A targeting expression of a claim: admin's text and its Confidence form. */
+export interface ClaimCondition {
+  readonly source: string;
+  readonly targeting: unknown;
+}
+
+interface ClaimBase {
+  /** How the report names the claim (given, or made from its fields). */
+  readonly name: string;
+  /** Labels of the steps it holds at; null: every step. */
+  readonly steps: readonly string[] | null;
+  /** Units the claim is about (null: every unit). */
+  readonly when: ClaimCondition | null;
+}
+
+/**
+ * What the scenario's author intends, stated apart from the workspace, so that a
+ * configuration that contradicts it fails however it was written.
+ */
+export type ClaimSpec =
+  | (ClaimBase & { readonly kind: 'exclusive'; readonly members: readonly ClaimTarget[] })
+  | (ClaimBase & { readonly kind: 'precedence'; readonly flag: string; readonly rule: string | null; readonly variants: readonly string[] | null })
+  | (ClaimBase & { readonly kind: 'share'; readonly flag: string; readonly variant: string; readonly p: number })
+  | (ClaimBase & { readonly kind: 'monotone'; readonly members: readonly ClaimTarget[] })
+  | (ClaimBase & { readonly kind: 'sticky'; readonly flag: string; readonly from: string; readonly to: string });
+
+export type ClaimKind = ClaimSpec['kind'];
 
 export interface Scenario {
   readonly name: string;
@@ -81,6 +123,7 @@ export interface Scenario {
   readonly population: PopulationSpec;
   readonly steps: readonly ConfiguredStep[];
   readonly checks: CheckOptions;
+  readonly claims: readonly ClaimSpec[];
 }
 
 // ---- the plan: what is counted, derived from the scenario (JSON, shared by every shard) ----
@@ -141,6 +184,34 @@ export interface StepPlan {
   readonly splitMismatches: readonly string[];
   /** Segments whose bitset size differs from the configured proportion. */
   readonly proportionMismatches: readonly string[];
+  /** Segments and flags the step's claims are about, in the order `StepClaim.targets` refers to them. */
+  readonly claimTargets: readonly PlanClaimTarget[];
+  /** The claims that hold at this step (a sticky claim: at its `to` step). */
+  readonly claims: readonly StepClaim[];
+}
+
+export interface PlanClaimTarget {
+  readonly kind: 'segment' | 'flag';
+  readonly name: string;
+  /** Index among the step's segments or flags; -1 when the step has none of that name. */
+  readonly index: number;
+  /** Index of the same target in the previous step's `claimTargets`, or -1. */
+  readonly previous: number;
+}
+
+/** A claim at one step: what its counts refer to. */
+export interface StepClaim {
+  /** Index into `Plan.claims`. */
+  readonly claim: number;
+  readonly kind: ClaimKind;
+  /** exclusive, monotone: indices into the step's `claimTargets`. */
+  readonly targets: readonly number[];
+  /** precedence, share, sticky: the flag's index in the step, or -1. */
+  readonly flag: number;
+  /** precedence: the rule's index in the flag, or -1. */
+  readonly rule: number;
+  /** precedence: number of rules of the flag (the count slots per deciding rule). */
+  readonly rules: number;
 }
 
 export interface Plan {
@@ -150,6 +221,7 @@ export interface Plan {
   readonly units: number;
   readonly seed: number;
   readonly checks: CheckOptions;
+  readonly claims: readonly ClaimSpec[];
   readonly steps: readonly StepPlan[];
 }
 
@@ -178,7 +250,12 @@ export type CheckKind =
   | 'independence'
   | 'monotonicity'
   | 'stickiness'
-  | 'paused-intake';
+  | 'paused-intake'
+  | 'power'
+  | ClaimKind;
+
+/** inconclusive: no unit reached the check, so it says nothing (it fails the run unless allowed). */
+export type Verdict = 'pass' | 'fail' | 'inconclusive';
 
 export interface ObservedShare {
   readonly label: string;
@@ -195,7 +272,11 @@ export interface CheckResult {
   readonly kind: CheckKind;
   readonly step: string;
   readonly subject: string;
+  readonly verdict: Verdict;
+  /** The verdict is pass, or inconclusive and the scenario allows it. */
   readonly passed: boolean;
+  /** The claim's name, for the scenario's intent claims. */
+  readonly claim?: string;
   /** One line a person can act on. */
   readonly detail: string;
   /** Statistical checks only. */
@@ -206,6 +287,13 @@ export interface CheckResult {
   readonly threshold?: number;
   readonly cramersV?: number;
   readonly shares?: readonly ObservedShare[];
+  /** Units the test counted. */
+  readonly units?: number;
+  /** Proportion tests: the smallest shift (pp) found with 80% power at the threshold, and between which outcomes. */
+  readonly mde?: number;
+  readonly mdeBetween?: readonly [string, string];
+  /** The label of the step where the identical test (same subject, same counts) was first run: counted once. */
+  readonly sameAs?: string;
 }
 
 export interface Report {
@@ -217,7 +305,10 @@ export interface Report {
   readonly steps: readonly string[];
   readonly passed: boolean;
   readonly alpha: number;
+  /** Distinct statistical tests: the Bonferroni family. */
   readonly tests: number;
+  /** Required minimal detectable effect (pp), when the scenario sets one. */
+  readonly requiredMde: number | null;
   readonly checks: readonly CheckResult[];
   /** Per step: segment names and the units in both of each pair (a symmetric matrix). */
   readonly overlap: readonly { readonly step: string; readonly segments: readonly string[]; readonly units: readonly (readonly number[])[]; readonly conflicting: readonly (readonly boolean[])[] }[];

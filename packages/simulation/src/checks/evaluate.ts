@@ -1,43 +1,16 @@
 /**
  * From a plan and its (merged) counts to check results. Exact checks pass only at zero;
  * statistical ones are Pearson χ² tests whose threshold is the family-wise alpha divided by
- * the number of statistical tests in the report (Bonferroni).
+ * the number of distinct statistical tests (Bonferroni: a test repeated unchanged at a later
+ * step, same subject and same counts, is one test). A check no unit reached is inconclusive.
  */
 import { StepLayout } from '../plan/layout.js';
 import { SEGMENT_BUCKETS } from '../reference/reference.js';
-import { chiSquareGoodnessOfFit, chiSquareIndependence } from '../stats/chi-square.js';
-import { wilsonInterval } from '../stats/wilson.js';
-import type { CheckResult, ObservedShare, Plan, PlanRule, StepPlan, Tally } from '../types.js';
-
-type Draft = Omit<CheckResult, 'passed' | 'threshold'> & { passed?: boolean };
-
-const count = (n: number): string => Math.round(n).toLocaleString('en-US');
-const pct = (x: number): string => `${(x * 100).toFixed(3)}%`;
-
-function shares(labels: readonly string[], observed: readonly number[], expected: readonly number[]): ObservedShare[] {
-  const n = observed.reduce((a, b) => a + b, 0);
-  const total = expected.reduce((a, b) => a + b, 0);
-  return labels.map((label, i) => {
-    const { low, high } = wilsonInterval(observed[i]!, n);
-    return {
-      label,
-      observed: observed[i]!,
-      expected: (n * expected[i]!) / total,
-      share: n === 0 ? 0 : observed[i]! / n,
-      low,
-      high,
-      expectedShare: expected[i]! / total,
-    };
-  });
-}
-
-function goodnessOfFit(step: StepPlan, kind: CheckResult['kind'], subject: string, labels: string[], observed: number[], expected: number[]): Draft {
-  const n = observed.reduce((a, b) => a + b, 0);
-  if (n === 0) return { kind, step: step.label, subject, passed: true, detail: 'no unit reached it: nothing to test' };
-  const r = chiSquareGoodnessOfFit(observed, expected);
-  const parts = shares(labels, observed, expected).map((s) => `${s.label} ${pct(s.share)} (expected ${pct(s.expectedShare)})`);
-  return { kind, step: step.label, subject, detail: `${count(n)} units: ${parts.join(', ')}`, statistic: r.statistic, df: r.df, pValue: r.pValue, shares: shares(labels, observed, expected) };
-}
+import { chiSquareIndependence } from '../stats/chi-square.js';
+import type { CheckResult, Plan, PlanRule, StepPlan, Tally } from '../types.js';
+import { claimChecks } from './claims.js';
+import { count, goodnessOfFit, type Draft } from './draft.js';
+import { minimalDetectableEffect, unitsToDetect, type DetectableEffect } from '../stats/power.js';
 
 function ruleSplit(step: StepPlan, flag: string, rule: PlanRule, entries: number[]): Draft {
   const configured = rule.assignments.some((a) => a.configured !== null);
@@ -107,6 +80,7 @@ function stepChecks(step: StepPlan, counts: readonly number[], out: Draft[]): vo
     out.push({
       kind: 'independence',
       step: step.label,
+      test: { key: `allocation|${segName(p.a)}|${segName(p.b)}|${u},${a},${b},${both}` },
       subject: `${segName(p.a)} × ${segName(p.b)} (allocation)`,
       detail: `${count(both)} buckets shared, ${count((a * b) / u)} expected if allocated independently (within the ${count(u)} buckets open to both); Cramér's V ${r.cramersV.toFixed(4)}`,
       statistic: r.statistic,
@@ -125,10 +99,21 @@ function stepChecks(step: StepPlan, counts: readonly number[], out: Draft[]): vo
     const r = chiSquareIndependence(table);
     const subject = `${step.flags[p.a[0]]!.name} × ${step.flags[p.b[0]]!.name}`;
     if (r.df === 0) {
-      out.push({ kind: 'independence', step: step.label, subject, passed: true, detail: `${count(r.n)} units in both experiments: too few outcomes to test` });
+      out.push({ kind: 'independence', step: step.label, subject, verdict: 'inconclusive', units: r.n, detail: `${count(r.n)} units in both experiments, with too few outcomes to test` });
       return;
     }
-    out.push({ kind: 'independence', step: step.label, subject, detail: `${count(r.n)} units in both experiments; Cramér's V ${r.cramersV.toFixed(4)}`, statistic: r.statistic, df: r.df, pValue: r.pValue, cramersV: r.cramersV });
+    out.push({
+      kind: 'independence',
+      step: step.label,
+      subject,
+      detail: `${count(r.n)} units in both experiments; Cramér's V ${r.cramersV.toFixed(4)}`,
+      statistic: r.statistic,
+      df: r.df,
+      pValue: r.pValue,
+      cramersV: r.cramersV,
+      units: r.n,
+      test: { key: `experiments|${subject}|${JSON.stringify(table)}` },
+    });
   });
 
   step.monotone.forEach((m, i) => {
@@ -150,15 +135,59 @@ function stepChecks(step: StepPlan, counts: readonly number[], out: Draft[]): vo
   );
 }
 
-/** Every check of a run, Bonferroni-corrected at `plan.checks.alpha`. */
+/** Every check of a run: Bonferroni over the distinct tests, inconclusive allowances, power. */
 export function evaluateChecks(plan: Plan, tally: Tally): { checks: CheckResult[]; tests: number } {
   const drafts: Draft[] = [];
-  plan.steps.forEach((step, k) => { stepChecks(step, tally.counts[k]!, drafts); });
-  const tests = drafts.filter((d) => d.pValue !== undefined).length;
+  const stepOf: number[] = [];
+  plan.steps.forEach((step, k) => {
+    stepChecks(step, tally.counts[k]!, drafts);
+    claimChecks(plan, k, tally.counts[k]!, drafts);
+    while (stepOf.length < drafts.length) stepOf.push(k);
+  });
+  const first = new Map<string, Draft>();
+  for (const d of drafts) {
+    if (d.pValue === undefined || d.test === undefined) continue;
+    const seen = first.get(d.test.key);
+    if (seen === undefined) first.set(d.test.key, d);
+    else d.sameAs = seen.step;
+  }
+  const tests = first.size;
   const threshold = plan.checks.alpha / Math.max(1, tests);
-  const checks = drafts.map((d): CheckResult => {
-    if (d.pValue === undefined) return { ...d, passed: d.passed ?? true };
-    return { ...d, threshold, passed: d.pValue >= threshold };
+  const allow = plan.checks.allowInconclusive;
+  const allowed = (d: Draft): boolean => allow === true || (Array.isArray(allow) && (allow.includes(d.subject) || (d.claim !== undefined && allow.includes(d.claim))));
+  const checks: CheckResult[] = [];
+  drafts.forEach((d, i) => {
+    const { test, passed: exact, verdict: given, ...rest } = d;
+    const expectedShares = test?.expectedShares;
+    const verdict = given ?? (d.pValue !== undefined ? (d.pValue >= threshold ? 'pass' : 'fail') : exact === false ? 'fail' : 'pass');
+    // A test with one possible outcome detects any shift exactly: no power to state.
+    const power = expectedShares !== undefined && expectedShares.filter((x) => x > 0).length > 1 && d.units !== undefined && d.units > 0 ? minimalDetectableEffect(d.units, expectedShares, threshold) : null;
+    const labels = d.shares?.map((s) => s.label) ?? [];
+    checks.push({
+      ...rest,
+      verdict,
+      passed: verdict === 'pass' || (verdict === 'inconclusive' && allowed(d)),
+      ...(d.pValue === undefined ? {} : { threshold }),
+      ...(power === null ? {} : { mde: power.effect * 100, mdeBetween: [labels[power.between[0]] ?? '', labels[power.between[1]] ?? ''] as const }),
+    });
+    if (power !== null && plan.checks.mde !== null && d.sameAs === undefined) {
+      checks.push(powerCheck(d, power, plan.checks.mde, tally.counts[stepOf[i]!]![0]!, plan.units));
+    }
   });
   return { checks, tests };
+}
+
+/** Whether a proportion test can find the scenario's required effect with 80% power. */
+function powerCheck(d: Draft, power: DetectableEffect, required: number, stepUnits: number, units: number): CheckResult {
+  const want = `${fmtPp(required * 100)} pp`;
+  const has = `minimal detectable effect ${fmtPp(power.effect * 100)} pp with ${count(d.units!)} of ${count(stepUnits)} units reaching it`;
+  const base = { kind: 'power' as const, step: d.step, subject: d.subject, ...(d.claim === undefined ? {} : { claim: d.claim }), units: d.units!, mde: power.effect * 100 };
+  if (power.effect <= required) return { ...base, verdict: 'pass', passed: true, detail: `detects ${want} at 80% power: ${has}` };
+  // The share of units reaching the test stays; the run must grow until that share is enough.
+  const need = Math.ceil((unitsToDetect(required, power) * units) / d.units!);
+  return { ...base, verdict: 'fail', passed: false, detail: `too few units to detect ${want} on ${d.subject} at step ${d.step}; need ${count(need)} units (${has})` };
+}
+
+export function fmtPp(pp: number): string {
+  return pp >= 10 ? pp.toFixed(1) : pp >= 1 ? pp.toFixed(2) : pp.toPrecision(2);
 }

@@ -2,7 +2,7 @@
  * Where each count of a step lives in its flat list of counts. Derived from the step's plan
  * alone, so that workers, shards and `merge` agree on it without sharing anything else.
  */
-import type { StepPlan } from '../types.js';
+import type { StepClaim, StepPlan } from '../types.js';
 
 export class StepLayout {
   readonly size: number;
@@ -27,6 +27,8 @@ export class StepLayout {
   readonly stickyBroken: readonly (readonly number[])[];
   /** Per flag and rule: units served by a paused rule with no stored assignment before the step. */
   readonly intakeNew: readonly (readonly number[])[];
+  /** Per claim of the step: where its counts start (see `claimSlots`). */
+  readonly claims: readonly number[];
 
   constructor(plan: StepPlan) {
     let at = 1;
@@ -55,6 +57,31 @@ export class StepLayout {
     this.stickyChecked = perRule(() => 1);
     this.stickyBroken = perRule(() => 1);
     this.intakeNew = perRule(() => 1);
+    this.claims = plan.claims.map((c) => take(claimSlots(c)));
     this.size = at;
+  }
+}
+
+/**
+ * Counts of one claim at one step, from its first slot:
+ * - exclusive (M targets): units in each target (M), units in both of targets a < b (at M + a·M + b), units in two or more (1);
+ * - precedence: units matching `when` (1), decided as claimed (1), decided by each rule (R) or by none (1);
+ * - share: units matching `when` (1), served the variant (1);
+ * - monotone (M targets): per target, units in it at the previous step (1) and, of those, units not in it now (1);
+ * - sticky: units served a variant at `from` (1), served the same one now (1), another one (1), none (1).
+ */
+export function claimSlots(c: StepClaim): number {
+  const m = c.targets.length;
+  switch (c.kind) {
+    case 'exclusive':
+      return m + m * m + 1;
+    case 'precedence':
+      return 3 + c.rules;
+    case 'share':
+      return 2;
+    case 'monotone':
+      return 2 * m;
+    case 'sticky':
+      return 4;
   }
 }

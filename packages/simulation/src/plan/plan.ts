@@ -4,7 +4,7 @@
  * raise, compiled splits and proportions against the configured ones).
  */
 import { ReferenceModel, SEGMENT_BUCKETS, type ReferenceRule } from '../reference/reference.js';
-import type { ConfiguredStep, Coordination, Plan, PlanAssignment, PlanRule, Scenario, StepPlan } from '../types.js';
+import type { ClaimSpec, ClaimTarget, ConfiguredStep, Coordination, Plan, PlanAssignment, PlanClaimTarget, PlanFlag, PlanRule, Scenario, StepClaim, StepPlan } from '../types.js';
 
 function popcount(bits: Uint8Array | null): number {
   if (bits === null) return SEGMENT_BUCKETS;
@@ -117,7 +117,8 @@ function planRule(flag: string, rule: ReferenceRule, step: ConfiguredStep, misma
     assignments,
     uncovered,
     sticky: rule.sticky,
-    split: rule.enabled && rule.fullRollout < 0 && outcomes > 1,
+    // A rule with paused intake hashes nobody (it serves stored assignments only): no split to test.
+    split: rule.enabled && rule.fullRollout < 0 && outcomes > 1 && rule.sticky?.mustMatch !== true,
   };
 }
 
@@ -137,7 +138,44 @@ function clientSecretOf(model: ReferenceModel, wanted: string | null): string {
   return secrets[0]!;
 }
 
-function planStep(step: ConfiguredStep, secret: string, previous: PlannedStep | undefined, allow: Scenario['checks']['allowCorrelated']): PlannedStep {
+/** The step's claims and the segments and flags they are about (see PlanClaimTarget). */
+function planClaims(
+  claims: readonly ClaimSpec[],
+  label: string,
+  segments: ReadonlyMap<string, number>,
+  flags: readonly PlanFlag[],
+  previous: StepPlan | undefined,
+): { claimTargets: PlanClaimTarget[]; claims: StepClaim[] } {
+  const claimTargets: PlanClaimTarget[] = [];
+  const targetIndex = (t: ClaimTarget): number => {
+    const at = claimTargets.findIndex((x) => x.kind === t.kind && x.name === t.name);
+    if (at >= 0) return at;
+    const index = t.kind === 'segment' ? (segments.get(t.name) ?? -1) : flags.findIndex((f) => f.name === t.name);
+    const before = previous?.claimTargets.findIndex((x) => x.kind === t.kind && x.name === t.name) ?? -1;
+    claimTargets.push({ kind: t.kind, name: t.name, index, previous: before });
+    return claimTargets.length - 1;
+  };
+  const out: StepClaim[] = [];
+  claims.forEach((c, i) => {
+    if (c.steps !== null && !c.steps.includes(label)) return;
+    const none = { claim: i, kind: c.kind, targets: [], flag: -1, rule: -1, rules: 0 };
+    switch (c.kind) {
+      case 'exclusive':
+      case 'monotone':
+        out.push({ ...none, targets: c.members.map(targetIndex) });
+        break;
+      default: {
+        const flag = flags.findIndex((f) => f.name === c.flag);
+        const rules = flag < 0 ? [] : flags[flag]!.rules;
+        const rule = c.kind === 'precedence' && c.rule !== null ? rules.findIndex((r) => r.name === c.rule) : -1;
+        out.push({ ...none, flag, rule, rules: rules.length });
+      }
+    }
+  });
+  return { claimTargets, claims: out };
+}
+
+function planStep(step: ConfiguredStep, secret: string, previous: PlannedStep | undefined, allow: Scenario['checks']['allowCorrelated'], claims: readonly ClaimSpec[]): PlannedStep {
   const model = new ReferenceModel(step.referenceState ?? step.state);
   const segments = [...model.segments.values()];
   const index = new Map(segments.map((s, i) => [s.name, i]));
@@ -213,6 +251,7 @@ function planStep(step: ConfiguredStep, secret: string, previous: PlannedStep | 
       monotone,
       splitMismatches,
       proportionMismatches,
+      ...planClaims(claims, step.label, index, flags, previous?.plan),
     },
   };
 }
@@ -223,7 +262,7 @@ export function planScenario(scenario: Scenario, units: number = scenario.popula
   let secret: string | null = scenario.clientSecret;
   for (const step of scenario.steps) {
     if (secret === null) secret = clientSecretOf(new ReferenceModel(step.referenceState ?? step.state), null);
-    steps.push(planStep(step, secret, steps[steps.length - 1], scenario.checks.allowCorrelated));
+    steps.push(planStep(step, secret, steps[steps.length - 1], scenario.checks.allowCorrelated, scenario.claims));
   }
   return {
     plan: {
@@ -233,6 +272,7 @@ export function planScenario(scenario: Scenario, units: number = scenario.popula
       units,
       seed,
       checks: scenario.checks,
+      claims: scenario.claims,
       steps: steps.map((s) => s.plan),
     },
     steps,

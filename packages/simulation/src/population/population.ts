@@ -26,6 +26,28 @@ function stringKey(text: string): number {
 }
 
 
+const SERIAL_BITS = 30;
+const SERIAL_MASK = 2 ** SERIAL_BITS - 1;
+
+/**
+ * The serial number of unit `index` in `sequential`, `email` and `numeric` ids. Seed 0 counts
+ * 0, 1, 2, …; any other seed maps the indices below 2^30 through a permutation of [0, 2^30)
+ * keyed by the seed (xor, odd multiplications and xor-shifts modulo 2^30, each a bijection),
+ * so every seed draws its own ids, distinct within a run, below 2^30 (small integers, quick
+ * to format and hash). Indices from 2^30 on are their own serial numbers.
+ */
+export function serialOf(key: number, index: number): number {
+  if (key === 0 || index > SERIAL_MASK) return index;
+  let x = (index ^ key) & SERIAL_MASK;
+  x = Math.imul(x, 0x2c1b3c6d) & SERIAL_MASK;
+  x ^= x >>> 15;
+  x = Math.imul(x, 0x297a2d39) & SERIAL_MASK;
+  x ^= x >>> 13;
+  x = (x + (key >>> 2)) & SERIAL_MASK;
+  x = Math.imul(x, 0x5851f42d) & SERIAL_MASK;
+  return x ^ (x >>> 16);
+}
+
 const UUID_CHARS = new Array<number>(36).fill(0);
 const HEX_CODES: readonly number[] = Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
 
@@ -56,6 +78,38 @@ function uuidOf(key: number): string {
   putHex(c & 0xffff, 24, 4);
   putHex(d, 28, 8);
   return String.fromCharCode.apply(null, UUID_CHARS);
+}
+
+/**
+ * `prefix` + the decimal digits of `n` + `suffix`, built as one flat string. A concatenation
+ * of 13 characters or more is a rope, which every hash of the id would walk piece by piece.
+ */
+class SerialText {
+  private readonly prefix: readonly number[];
+  private readonly suffix: readonly number[];
+  /** A reused buffer per total length (`fromCharCode.apply` reads the whole array). */
+  private readonly buffers: number[][] = [];
+
+  constructor(prefix: string, suffix: string) {
+    this.prefix = Array.from(prefix, (c) => c.charCodeAt(0));
+    this.suffix = Array.from(suffix, (c) => c.charCodeAt(0));
+  }
+
+  of(n: number): string {
+    let digits = 1;
+    for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
+    const length = this.prefix.length + digits + this.suffix.length;
+    const buffer = (this.buffers[length] ??= new Array<number>(length).fill(0));
+    const p = this.prefix.length;
+    for (let i = 0; i < p; i++) buffer[i] = this.prefix[i]!;
+    let x = n;
+    for (let d = p + digits - 1; d >= p; d--) {
+      buffer[d] = 48 + (x % 10);
+      x = Math.floor(x / 10);
+    }
+    for (let i = 0; i < this.suffix.length; i++) buffer[p + digits + i] = this.suffix[i]!;
+    return String.fromCharCode.apply(null, buffer);
+  }
 }
 
 function pick(weights: Float64Array, u: number): number {
@@ -139,19 +193,25 @@ export class Population {
     this.seed = seed32(spec.seed);
     this.idField = spec.id.field;
     const prefix = spec.id.prefix;
+    // Seed 0 keeps the plain counting order; others are folded to a non-zero permutation key.
+    const serialKey = spec.seed === 0 ? 0 : seed32(spec.seed) | 1;
     switch (spec.id.shape) {
       case 'uuid':
         this.idOf = (_i, key) => uuidOf(key);
         break;
-      case 'email':
-        this.idOf = (i) => `${prefix}${i}@example.com`;
+      case 'email': {
+        const text = new SerialText(prefix, '@example.com');
+        this.idOf = (i) => text.of(serialOf(serialKey, i));
         break;
+      }
       case 'numeric':
-        this.idOf = (i) => i + 1;
+        this.idOf = (i) => serialOf(serialKey, i) + 1;
         break;
-      case 'sequential':
-        this.idOf = (i) => `${prefix}${i}`;
+      case 'sequential': {
+        const text = new SerialText(prefix, '');
+        this.idOf = (i) => text.of(serialOf(serialKey, i));
         break;
+      }
     }
     this.context[this.idField] = '';
     this.slots = spec.attributes.map((a) => this.slotFor(a));

@@ -266,6 +266,11 @@ export class ReferenceModel {
     return (segment.bits[b >> 3]! & (1 << (b & 7))) !== 0;
   }
 
+  /** Whether `context` satisfies `e` (a claim's condition), read as an audience is. */
+  matches(e: Expr, context: Readonly<Record<string, unknown>>, unit: string | null, sticky: StickyView): boolean {
+    return this.holds(e, context, unit, sticky);
+  }
+
   private holds(e: Expr, context: Readonly<Record<string, unknown>>, unit: string | null, sticky: StickyView): boolean {
     switch (e.op) {
       case 'and':

@@ -32,6 +32,7 @@ export function buildReport(plan: Plan, tally: Tally, run: RunFacts): Report {
     passed: checks.every((c) => c.passed),
     alpha: plan.checks.alpha,
     tests,
+    requiredMde: plan.checks.mde === null ? null : plan.checks.mde * 100,
     checks,
     overlap,
     mismatches: tally.mismatches.flat(),

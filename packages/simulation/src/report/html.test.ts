@@ -1,10 +1,12 @@
+/// <reference lib="dom" />
 /**
  * Opens the HTML report in headless Chromium (Debian's `chromium`, driven by playwright-core)
- * and checks that every chart rendered with a size. Skips when chromium is not installed
- * (scripts/system-deps.sh installs it).
+ * and checks that the deviation plot, the QQ plot, the power chart, the labelled heatmap and
+ * the claims table rendered with a size and their labels. Skips, saying so, when chromium is
+ * not installed (scripts/system-deps.sh installs it). The screenshot is written under
+ * simulation-reports/ (gitignored) for a person to look at.
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -14,55 +16,83 @@ import { runScenario } from '../run/runner.js';
 import { readScenario } from '../scenario/scenario.js';
 import { buildReport } from './build.js';
 import { renderHtml } from './html.js';
+import { niceTicks } from './svg.js';
 
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
 const SIMULATIONS = fileURLToPath(new URL('../../../../simulations/', import.meta.url));
+const OUT = fileURLToPath(new URL('../../../../simulation-reports/report-test/', import.meta.url));
+
+async function report(file: string, units: number): Promise<string> {
+  const run = await runScenario(readScenario(`${SIMULATIONS}${file}`), { units, workers: 0 });
+  return renderHtml(buildReport(run.plan, run.tally, { workers: 0, seconds: run.seconds, shards: 1 }));
+}
 
 describe('HTML report', () => {
   it('is self-contained: no scripts and no external resources', async () => {
-    const run = await runScenario(readScenario(`${SIMULATIONS}exclusion-group.yaml`), { units: 5_000, workers: 0 });
-    const html = renderHtml(buildReport(run.plan, run.tally, { workers: 0, seconds: run.seconds, shards: 1 }));
+    const html = await report('exclusion-group.yaml', 5_000);
     expect(html).not.toMatch(/<script|<link|src=|href=/i);
-    expect(html.match(/<svg class="chart split"/g)?.length).toBeGreaterThan(3);
+    for (const chart of ['deviation', 'qq', 'power', 'heatmap']) expect(html).toContain(`<svg class="chart ${chart}"`);
+    expect(html).toContain('<table class="claims">');
+  });
+
+  it('puts axis ticks on round numbers', () => {
+    expect(niceTicks(0, 43.5, 4)).toEqual([0, 10, 20, 30, 40]);
+    expect(niceTicks(-0.37, 0.37, 6)).toEqual([-0.3, -0.2, -0.1, 0, 0.1, 0.2, 0.3]);
   });
 
   if (CHROMIUM === undefined) console.warn('skipping the headless Chromium test: chromium is not installed (scripts/system-deps.sh installs it)');
-  it.skipIf(CHROMIUM === undefined)('renders its charts in headless Chromium', async () => {
+  it.skipIf(CHROMIUM === undefined)('renders its charts and claims in headless Chromium, labelled', async () => {
     const { chromium } = await import('playwright-core');
-    const run = await runScenario(readScenario(`${SIMULATIONS}exclusion-group.yaml`), { units: 50_000, workers: 0 });
-    const dir = join(tmpdir(), `allot-report-${process.pid}`);
-    mkdirSync(dir, { recursive: true });
-    const file = join(dir, 'report.html');
-    writeFileSync(file, renderHtml(buildReport(run.plan, run.tally, { workers: 0, seconds: run.seconds, shards: 1 })));
+    mkdirSync(OUT, { recursive: true });
+    const file = join(OUT, 'report.html');
+    writeFileSync(file, await report('rollout-ramp.yaml', 50_000));
     const browser = await chromium.launch({
       executablePath: CHROMIUM!,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
     });
     try {
-      const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
       await page.goto(pathToFileURL(file).href);
-      const charts: { kind: string | null; width: number; height: number; shapes: number; bar: number }[] = await page.$$eval('svg.chart', (svgs) =>
+      const charts = await page.$$eval('svg.chart', (svgs) =>
         svgs.map((svg) => {
           const box = svg.getBoundingClientRect();
-          const bar = svg.querySelector('rect.bar');
-          return { kind: svg.getAttribute('class'), width: box.width, height: box.height, shapes: svg.querySelectorAll('rect').length, bar: bar === null ? -1 : bar.getBoundingClientRect().width };
+          const texts = [...svg.querySelectorAll('text')].map((t) => t.textContent);
+          const marks = [...svg.querySelectorAll('circle, path, rect.bar, rect.cell')].filter((e) => e.getBoundingClientRect().width > 0).length;
+          return { kind: svg.getAttribute('class')!.replace('chart ', ''), title: svg.querySelector('title')?.textContent ?? '', width: box.width, height: box.height, texts, marks };
         }),
       );
-      expect(charts.filter((c) => c.kind === 'chart split').length).toBeGreaterThan(3);
-      expect(charts.filter((c) => c.kind === 'chart heatmap')).toHaveLength(1);
-      expect(charts.filter((c) => c.kind === 'chart pvalues')).toHaveLength(1);
+      const of = (kind: string): typeof charts => charts.filter((c) => c.kind === kind);
       for (const c of charts) {
-        expect(c.width).toBeGreaterThan(100);
-        expect(c.height).toBeGreaterThan(40);
-        expect(c.shapes).toBeGreaterThan(0);
+        expect(c.width, c.kind).toBeGreaterThan(200);
+        expect(c.height, c.kind).toBeGreaterThan(80);
+        expect(c.marks, c.kind).toBeGreaterThan(0);
+        expect(c.title, c.kind).not.toBe('');
       }
-      // Bars have a drawn size, not just an element.
-      expect(Math.max(...charts.map((c) => c.bar))).toBeGreaterThan(5);
+      // Deviations: one chart per step with proportion tests (at 100% the rollout is everyone: none), an axis in pp centred on zero, rows labelled.
+      expect(of('deviation').length).toBe(3);
+      for (const d of of('deviation')) {
+        expect(d.texts).toContain('observed − expected share (percentage points); bars: 99% interval');
+        expect(d.texts).toContain('0');
+        expect(d.texts.some((t) => t.startsWith('new-checkout-rollout: in'))).toBe(true);
+      }
+      // QQ: both axes and the corrected threshold named.
+      const [qq] = of('qq');
+      expect(qq!.texts).toContain('observed −log10 p');
+      expect(qq!.texts.some((t) => /^expected −log10 p \(uniform, \d+ distinct tests\)$/.test(t))).toBe(true);
+      expect(qq!.texts.some((t) => /^fail above: α\/m = 0\.01\/\d+$/.test(t))).toBe(true);
+      expect(of('power')[0]!.texts).toContain('smallest shift found with 80% power (percentage points)');
+      // Heatmap columns labelled like its rows.
+      for (const h of of('heatmap')) expect(h.texts.filter((t) => t === 'new-checkout-rollout').length).toBe(2);
+      // The claims table: a row per claim and step, with its verdict.
+      const claims = await page.$$eval('table.claims tbody tr', (rows) => rows.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent)));
+      expect(claims.map((r) => r[0])).toEqual(claims.map(() => 'pass'));
+      expect(claims.map((r) => r[1])).toContain('precedence: new-checkout decided by employees when employee == true');
+      expect(await page.$eval('table.claims thead', (h) => h.textContent)).toBe('verdictclaimsteptestdetail');
       const png = await page.screenshot({ fullPage: true });
       expect(png.length).toBeGreaterThan(10_000);
-      writeFileSync(join(dir, 'report.png'), png);
+      writeFileSync(join(OUT, 'report.png'), png);
     } finally {
       await browser.close();
     }
-  }, 60_000);
+  }, 90_000);
 });

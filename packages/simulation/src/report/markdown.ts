@@ -2,16 +2,24 @@
 import type { CheckKind, CheckResult, Report } from '../types.js';
 
 const TITLES: Record<CheckKind, string> = {
+  exclusive: 'Claim: exclusive',
+  precedence: 'Claim: precedence',
+  share: 'Claim: share',
+  monotone: 'Claim: monotone',
+  sticky: 'Claim: sticky',
   configuration: 'Configuration compiled as configured',
-  'mutual-exclusion': 'Mutual exclusion (exact)',
+  'mutual-exclusion': 'Mutual exclusion by coordination tags (exact)',
   'exclusion-group': 'Exclusion groups (exact)',
-  'rule-precedence': 'Rule precedence vs reference evaluation (exact)',
-  proportion: 'Allocation proportions (sample ratio tests)',
+  'rule-precedence': 'Core agrees with the reference evaluation (exact)',
+  proportion: 'Allocation proportions and splits (sample ratio tests)',
   independence: 'Independence of non-conflicting segments and experiments',
-  monotonicity: 'Monotone raises and ramps',
+  monotonicity: 'Raises and ramps keep their units',
   stickiness: 'Sticky assignments kept',
   'paused-intake': 'Paused intake',
+  power: 'Power: the required minimal detectable effect',
 };
+
+const CLAIMS: readonly CheckKind[] = ['exclusive', 'precedence', 'share', 'monotone', 'sticky'];
 
 export function formatP(p: number | undefined): string {
   if (p === undefined) return '';
@@ -19,14 +27,30 @@ export function formatP(p: number | undefined): string {
   return p < 1e-4 ? p.toExponential(4) : p.toPrecision(4);
 }
 
+/** pass, FAIL, INCONCLUSIVE, or inconclusive (allowed by the scenario). */
+export function verdictText(c: CheckResult): string {
+  if (c.verdict === 'inconclusive') return c.passed ? 'inconclusive (allowed)' : 'INCONCLUSIVE';
+  return c.verdict === 'pass' ? 'pass' : 'FAIL';
+}
+
+/** One line naming the check, the step and the numbers: what a failure message says. */
+export function describeCheck(c: CheckResult): string {
+  return `${verdictText(c)}: ${c.claim !== undefined ? `claim "${c.claim}"` : `${c.kind} ${c.subject}`} at step ${c.step}: ${c.detail}`;
+}
+
+const pp = (x: number | undefined): string => (x === undefined ? '' : x >= 10 ? `${x.toFixed(1)} pp` : `${x.toPrecision(2)} pp`);
+
 function row(c: CheckResult, steps: number): string {
-  const stat = c.pValue === undefined ? 'exact' : `χ²=${c.statistic!.toFixed(2)} df=${c.df} p=${formatP(c.pValue)}`;
+  const mark = c.passed && c.verdict === 'pass' ? 'pass' : c.passed ? 'inconclusive (allowed)' : `**${verdictText(c)}**`;
+  const stat = c.verdict === 'inconclusive' ? 'not tested' : c.pValue === undefined ? 'exact' : `χ²=${c.statistic!.toFixed(2)} df=${c.df} p=${formatP(c.pValue)}${c.sameAs === undefined ? '' : ` (same test as at ${c.sameAs})`}`;
   const step = steps > 1 ? `${c.step} · ` : '';
-  return `| ${c.passed ? 'pass' : '**FAIL**'} | ${step}${c.subject} | ${stat} | ${c.detail} |`;
+  return `| ${mark} | ${step}${c.subject} | ${stat} | ${pp(c.mde)} | ${c.detail} |`;
 }
 
 export function renderMarkdown(report: Report): string {
   const failed = report.checks.filter((c) => !c.passed);
+  const inconclusive = report.checks.filter((c) => c.verdict === 'inconclusive');
+  const threshold = formatP(report.alpha / Math.max(1, report.tests));
   const lines: string[] = [
     `# Simulation: ${report.scenario}`,
     '',
@@ -36,14 +60,19 @@ export function renderMarkdown(report: Report): string {
       `${report.run.workers} worker${report.run.workers === 1 ? '' : 's'}, ${report.run.seconds.toFixed(1)} s, ${Math.round(report.run.contextsPerSecond).toLocaleString('en-US')} contexts/s.`,
     '',
     report.passed
-      ? `**PASSED**: all ${report.checks.length} checks; ${report.tests} statistical tests at family-wise α = ${report.alpha} (Bonferroni: each p ≥ ${formatP(report.alpha / Math.max(1, report.tests))}).`
-      : `**FAILED**: ${failed.length} of ${report.checks.length} checks failed.`,
+      ? `**PASSED**: all ${report.checks.length} checks${inconclusive.length > 0 ? ` (${inconclusive.length} inconclusive, allowed by the scenario)` : ''}; ${report.tests} distinct statistical tests at family-wise α = ${report.alpha} (Bonferroni: each p ≥ ${threshold}).`
+      : `**FAILED**: ${failed.length} of ${report.checks.length} checks (${failed.filter((c) => c.verdict === 'inconclusive').length} inconclusive: no unit reached them); ${report.tests} distinct statistical tests, each p ≥ ${threshold}.`,
   ];
-  const kinds = [...new Set(report.checks.map((c) => c.kind))];
+  if (failed.length > 0) {
+    lines.push('');
+    for (const c of failed.slice(0, 20)) lines.push(`- ${describeCheck(c)}`);
+    if (failed.length > 20) lines.push(`- … and ${failed.length - 20} more below`);
+  }
+  const kinds = [...new Set(report.checks.map((c) => c.kind))].sort((a, b) => Number(!CLAIMS.includes(a)) - Number(!CLAIMS.includes(b)));
   for (const kind of kinds) {
     const list = report.checks.filter((c) => c.kind === kind);
     const bad = list.filter((c) => !c.passed).length;
-    lines.push('', `## ${TITLES[kind]}: ${bad === 0 ? `${list.length} passed` : `${bad} of ${list.length} FAILED`}`, '', '| result | subject | test | detail |', '|---|---|---|---|');
+    lines.push('', `## ${TITLES[kind]}: ${bad === 0 ? `${list.length} passed` : `${bad} of ${list.length} FAILED`}`, '', '| result | subject | test | MDE (80% power) | detail |', '|---|---|---|---|---|');
     for (const c of list) lines.push(row(c, report.steps.length));
   }
   if (report.mismatches.length > 0) {

@@ -1,83 +1,212 @@
-/** Inline SVG charts of the HTML report: no scripts, no external resources. */
+/**
+ * Inline SVG charts of the HTML report, written by hand (no scripts, no external resources,
+ * no DOM at build time): each is a function of the report's data to one `<svg>` element with
+ * a title, labelled axes and ticks at round numbers. The charts are built to show a problem:
+ * deviations from the expected share centred on zero, p-values against what chance gives.
+ */
 import type { CheckResult, Report } from '../types.js';
 
 export function escapeXml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
-const pct = (x: number, digits = 2): string => `${(x * 100).toFixed(digits)}%`;
-
-/** Observed share per outcome (bar) with its 99% Wilson interval (whisker) and the expected share (tick). */
-export function splitChart(check: CheckResult): string {
-  const shares = check.shares ?? [];
-  const rowH = 26;
-  const labelW = 170;
-  const plotW = 420;
-  const height = shares.length * rowH + 34;
-  const max = Math.min(1, Math.max(...shares.map((s) => Math.max(s.high, s.expectedShare)), 0.01) * 1.15);
-  const x = (v: number): number => labelW + (v / max) * plotW;
-  const rows = shares.map((s, i) => {
-    const y = 8 + i * rowH;
-    return [
-      `<text x="${labelW - 6}" y="${y + 15}" text-anchor="end" class="label">${escapeXml(s.label)}</text>`,
-      `<rect x="${labelW}" y="${y + 3}" width="${Math.max(1, x(s.share) - labelW).toFixed(2)}" height="${rowH - 8}" class="bar${check.passed ? '' : ' bad'}"><title>${escapeXml(`${s.label}: ${pct(s.share, 3)} observed, ${pct(s.expectedShare, 3)} expected`)}</title></rect>`,
-      `<line x1="${x(s.low).toFixed(2)}" x2="${x(s.high).toFixed(2)}" y1="${y + rowH / 2 - 1}" y2="${y + rowH / 2 - 1}" class="whisker"/>`,
-      `<line x1="${x(s.expectedShare).toFixed(2)}" x2="${x(s.expectedShare).toFixed(2)}" y1="${y}" y2="${y + rowH - 2}" class="expected"/>`,
-      `<text x="${labelW + plotW + 8}" y="${y + 15}" class="value">${pct(s.share)} / ${pct(s.expectedShare)}</text>`,
-    ].join('');
-  });
-  const axisY = 8 + shares.length * rowH + 4;
-  const ticks = [0, 0.25, 0.5, 0.75, 1].map((t) => t * max).map((v) => `<text x="${x(v).toFixed(1)}" y="${axisY + 14}" text-anchor="middle" class="tick">${pct(v, 1)}</text>`);
-  return `<svg class="chart split" role="img" width="${labelW + plotW + 130}" height="${height}" viewBox="0 0 ${labelW + plotW + 130} ${height}" xmlns="http://www.w3.org/2000/svg"><title>${escapeXml(check.subject)}: observed vs expected</title><line x1="${labelW}" x2="${labelW + plotW}" y1="${axisY}" y2="${axisY}" class="axis"/>${rows.join('')}${ticks.join('')}</svg>`;
+/** Round tick values covering [lo, hi]: steps of 1, 2 or 5 times a power of ten. */
+export function niceTicks(lo: number, hi: number, count = 5): number[] {
+  if (!(hi > lo)) return [lo];
+  const raw = (hi - lo) / count;
+  const power = 10 ** Math.floor(Math.log10(raw));
+  // The roundest step near the raw one (up to ~40% more ticks than asked for).
+  const step = [1, 2, 5, 10].map((m) => m * power).find((s) => s >= raw * 0.7) ?? 10 * power;
+  const out: number[] = [];
+  const last = Math.floor(hi / step + 1e-9);
+  for (let k = Math.ceil(lo / step - 1e-9); k <= last; k++) out.push(k === 0 ? 0 : Number((k * step).toPrecision(12)));
+  return out;
 }
 
-/** Units in both segments of each pair; red outlines mark conflicting pairs (which must be 0). */
+/** A tick label with as many decimals as the step needs. */
+function tickText(v: number, ticks: readonly number[]): string {
+  if (v === 0) return '0';
+  const step = ticks.length > 1 ? Math.abs(ticks[1]! - ticks[0]!) : 1;
+  const digits = Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
+  return v.toFixed(digits);
+}
+
+const svgOpen = (cls: string, width: number, height: number, title: string): string =>
+  `<svg class="chart ${cls}" role="img" aria-label="${escapeXml(title)}" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" xmlns="http://www.w3.org/2000/svg"><title>${escapeXml(title)}</title>`;
+
+const f1 = (x: number): string => x.toFixed(1);
+
+/** `text` cut to `max` characters with an ellipsis (the full text is in the element's title). */
+function clip(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+function shortName(subject: string): string {
+  return subject.replace(/flags\/([^ ]+) · flags\/\1\/rules\//, '$1 · ').replace(/\b(segments|flags)\//g, '');
+}
+
+/** One row per split outcome of a step's proportion tests: observed − expected (pp) with its 99% interval. */
+export function deviationChart(step: string, tests: readonly CheckResult[]): string {
+  const rows = tests.flatMap((t) => {
+    const shares = t.shares ?? [];
+    // Two outcomes mirror each other: one row says it all.
+    return (shares.length === 2 ? shares.slice(0, 1) : shares).map((s) => ({
+      label: clip(`${shortName(t.subject)}: ${s.label}`, 64),
+      mid: (s.share - s.expectedShare) * 100,
+      low: (s.low - s.expectedShare) * 100,
+      high: (s.high - s.expectedShare) * 100,
+      failed: !t.passed,
+      title: `${t.subject}, ${s.label}: ${(s.share * 100).toFixed(3)}% observed, ${(s.expectedShare * 100).toFixed(3)}% expected (${s.observed.toLocaleString('en-US')} units); p = ${t.pValue?.toPrecision(3) ?? ''}`,
+    }));
+  });
+  const rowH = 22;
+  const labelW = 390;
+  const plotW = 460;
+  const top = 10;
+  const width = labelW + plotW + 30;
+  const height = top + rows.length * rowH + 46;
+  const extent = Math.max(0.05, ...rows.map((r) => Math.max(Math.abs(r.low), Math.abs(r.high)))) * 1.1;
+  const ticks = niceTicks(-extent, extent, 6);
+  const span = Math.max(extent, Math.abs(ticks[0]!), Math.abs(ticks[ticks.length - 1]!));
+  const x = (v: number): number => labelW + ((v + span) / (2 * span)) * plotW;
+  const bottom = top + rows.length * rowH;
+  const parts = [svgOpen('deviation', width, height, `Deviation from the expected share, step ${step}`)];
+  ticks.forEach((t) => {
+    parts.push(`<line x1="${f1(x(t))}" x2="${f1(x(t))}" y1="${top}" y2="${bottom}" class="${t === 0 ? 'zero' : 'grid'}"/>`, `<text x="${f1(x(t))}" y="${bottom + 14}" text-anchor="middle" class="tick">${tickText(t, ticks)}</text>`);
+  });
+  rows.forEach((r, i) => {
+    const y = top + i * rowH + rowH / 2;
+    if (i % 2 === 0) parts.push(`<rect x="0" y="${top + i * rowH}" width="${width}" height="${rowH}" class="band"/>`);
+    parts.push(
+      `<text x="${labelW - 8}" y="${y + 4}" text-anchor="end" class="label">${escapeXml(r.label)}</text>`,
+      `<line x1="${f1(x(r.low))}" x2="${f1(x(r.high))}" y1="${y}" y2="${y}" class="interval${r.failed ? ' bad' : ''}"/>`,
+      `<circle cx="${f1(x(r.mid))}" cy="${y}" r="4" class="point${r.failed ? ' bad' : ''}"><title>${escapeXml(r.title)}</title></circle>`,
+    );
+  });
+  parts.push(`<text x="${labelW + plotW / 2}" y="${bottom + 34}" text-anchor="middle" class="axis-label">observed − expected share (percentage points); bars: 99% interval</text>`, '</svg>');
+  return parts.join('');
+}
+
+/** −log10 p of the distinct tests, sorted, against the quantiles of the uniform distribution. */
+export function qqChart(report: Report): string {
+  const tests = report.checks.filter((c) => c.pValue !== undefined && c.sameAs === undefined).sort((a, b) => a.pValue! - b.pValue!);
+  const m = tests.length;
+  const threshold = -Math.log10(report.alpha / Math.max(1, report.tests));
+  const size = 380;
+  const left = 56;
+  const top = 14;
+  const plotW = size - left - 16;
+  const plotH = size - top - 50;
+  const expectedMax = m === 0 ? 1 : -Math.log10(0.5 / m);
+  const cap = Math.max(threshold * 1.25, expectedMax * 1.1);
+  const observed = tests.map((t) => (t.pValue! <= 0 ? Infinity : -Math.log10(t.pValue!)));
+  const yMax = Math.min(cap * 2, Math.max(cap, ...observed.filter((v) => Number.isFinite(v)).map((v) => v * 1.05)));
+  const xMax = Math.max(1, expectedMax * 1.1);
+  const x = (v: number): number => left + (v / xMax) * plotW;
+  const y = (v: number): number => top + plotH - (Math.min(v, yMax) / yMax) * plotH;
+  const parts = [svgOpen('qq', size + 170, size, 'p-values against the uniform distribution (QQ plot)')];
+  const xt = niceTicks(0, xMax, 4);
+  const yt = niceTicks(0, yMax, 5);
+  for (const t of xt) parts.push(`<line x1="${f1(x(t))}" x2="${f1(x(t))}" y1="${top}" y2="${top + plotH}" class="grid"/><text x="${f1(x(t))}" y="${top + plotH + 14}" text-anchor="middle" class="tick">${tickText(t, xt)}</text>`);
+  for (const t of yt) parts.push(`<line x1="${left}" x2="${left + plotW}" y1="${f1(y(t))}" y2="${f1(y(t))}" class="grid"/><text x="${left - 6}" y="${f1(y(t) + 4)}" text-anchor="end" class="tick">${tickText(t, yt)}</text>`);
+  const diagonal = Math.min(xMax, yMax);
+  parts.push(
+    `<line x1="${x(0)}" y1="${y(0)}" x2="${f1(x(diagonal))}" y2="${f1(y(diagonal))}" class="diagonal"/>`,
+    `<line x1="${left}" x2="${left + plotW}" y1="${f1(y(threshold))}" y2="${f1(y(threshold))}" class="threshold"/>`,
+    `<text x="${left + plotW + 6}" y="${f1(y(threshold) + 4)}" class="tick threshold-label">fail above: α/m = ${report.alpha}/${report.tests}</text>`,
+    `<text x="${left + plotW + 6}" y="${f1(y(diagonal) + 4)}" class="tick">chance (y = x)</text>`,
+  );
+  tests.forEach((t, i) => {
+    const ex = -Math.log10((i + 0.5) / m);
+    const ob = observed[i]!;
+    const off = ob > yMax;
+    const cx = x(ex);
+    const cy = y(ob);
+    const title = `${t.step} · ${t.subject}: p = ${t.pValue!.toPrecision(3)}${off ? ' (off the chart)' : ''}`;
+    parts.push(
+      off
+        ? `<path d="M${f1(cx - 5)},${f1(cy + 8)} L${f1(cx + 5)},${f1(cy + 8)} L${f1(cx)},${f1(cy)} Z" class="point bad"><title>${escapeXml(title)}</title></path>`
+        : `<circle cx="${f1(cx)}" cy="${f1(cy)}" r="3.5" class="point${t.passed ? '' : ' bad'}"><title>${escapeXml(title)}</title></circle>`,
+    );
+    if (!t.passed) parts.push(`<text x="${f1(cx - 8)}" y="${f1(cy + 4)}" text-anchor="end" class="tick bad-label">${escapeXml(shortName(t.subject))}</text>`);
+  });
+  parts.push(
+    `<text x="${left + plotW / 2}" y="${size - 14}" text-anchor="middle" class="axis-label">expected −log10 p (uniform, ${m} distinct tests)</text>`,
+    `<text transform="translate(14 ${top + plotH / 2}) rotate(-90)" text-anchor="middle" class="axis-label">observed −log10 p</text>`,
+    '</svg>',
+  );
+  return parts.join('');
+}
+
+/** The minimal detectable effect (pp, 80% power) of every distinct proportion test, and the required one. */
+export function powerChart(report: Report): string {
+  const tests = report.checks.filter((c) => c.mde !== undefined && c.kind !== 'power' && c.sameAs === undefined);
+  const rowH = 20;
+  const labelW = 330;
+  const plotW = 400;
+  const top = 10;
+  const width = labelW + plotW + 90;
+  const bottom = top + tests.length * rowH;
+  const height = bottom + 46;
+  const max = Math.max(0.1, report.requiredMde ?? 0, ...tests.map((t) => t.mde!)) * 1.1;
+  const ticks = niceTicks(0, max, 5);
+  const end = Math.max(max, ticks[ticks.length - 1]!);
+  const x = (v: number): number => labelW + (v / end) * plotW;
+  const parts = [svgOpen('power', width, height, 'Minimal detectable effect of each proportion test at 80% power')];
+  for (const t of ticks) parts.push(`<line x1="${f1(x(t))}" x2="${f1(x(t))}" y1="${top}" y2="${bottom}" class="grid"/><text x="${f1(x(t))}" y="${bottom + 14}" text-anchor="middle" class="tick">${tickText(t, ticks)}</text>`);
+  tests.forEach((t, i) => {
+    const y = top + i * rowH;
+    const tooWeak = report.requiredMde !== null && t.mde! > report.requiredMde;
+    parts.push(
+      `<text x="${labelW - 8}" y="${y + 14}" text-anchor="end" class="label">${escapeXml(clip(`${report.steps.length > 1 ? `${t.step} · ` : ''}${shortName(t.subject)}`, 54))}</text>`,
+      `<rect x="${labelW}" y="${y + 4}" width="${f1(Math.max(1, x(t.mde!) - labelW))}" height="${rowH - 8}" class="bar${tooWeak ? ' bad' : ''}"><title>${escapeXml(`${t.subject}: ${t.mde!.toPrecision(3)} pp between ${t.mdeBetween?.join(' and ') ?? ''} over ${t.units?.toLocaleString('en-US') ?? ''} units`)}</title></rect>`,
+      `<text x="${f1(x(t.mde!) + 4)}" y="${y + 14}" class="value">${t.mde!.toPrecision(2)} pp</text>`,
+    );
+  });
+  if (report.requiredMde !== null) {
+    parts.push(`<line x1="${f1(x(report.requiredMde))}" x2="${f1(x(report.requiredMde))}" y1="${top - 4}" y2="${bottom}" class="threshold"/><text x="${f1(x(report.requiredMde))}" y="${bottom + 28}" text-anchor="middle" class="tick threshold-label">required ${report.requiredMde} pp</text>`);
+  }
+  parts.push(`<text x="${labelW + plotW / 2}" y="${bottom + 42}" text-anchor="middle" class="axis-label">smallest shift found with 80% power (percentage points)</text>`, '</svg>');
+  return parts.join('');
+}
+
+/** Units in both segments of each pair, rows and columns labelled; conflicting pairs (which must be 0) outlined. */
 export function overlapHeatmap(o: Report['overlap'][number]): string {
   const n = o.segments.length;
-  const cell = Math.max(28, Math.min(64, Math.floor(480 / Math.max(1, n))));
-  const labelW = 190;
-  const top = 20;
-  const size = labelW + n * cell + 10;
+  const names = o.segments.map((s) => shortName(s));
+  const cell = Math.max(44, Math.min(72, Math.floor(480 / Math.max(1, n))));
+  const labelW = Math.max(90, 7 * Math.max(...names.map((s) => s.length)) + 12);
+  const top = Math.max(60, 5 * Math.max(...names.map((s) => s.length)) + 20);
+  // Column labels lean right, past the last column.
+  const width = labelW + n * cell + Math.max(...names.map((s) => s.length)) * 5 + 10;
+  const height = top + n * cell + 6;
   const max = Math.max(1, ...o.units.flatMap((row, a) => row.filter((_, b) => a !== b)));
-  const cells: string[] = [];
+  const parts = [svgOpen('heatmap', width, height, `Units in both segments, step ${o.step}`)];
+  for (let b = 0; b < n; b++) {
+    const cx = labelW + b * cell + cell / 2;
+    parts.push(`<text transform="translate(${f1(cx)} ${top - 6}) rotate(-40)" class="label col-label">${escapeXml(names[b]!)}</text>`);
+  }
   for (let a = 0; a < n; a++) {
-    cells.push(`<text x="${labelW - 6}" y="${top + a * cell + cell / 2 + 4}" text-anchor="end" class="label">${escapeXml(o.segments[a]!)}</text>`);
+    parts.push(`<text x="${labelW - 6}" y="${top + a * cell + cell / 2 + 4}" text-anchor="end" class="label row-label">${escapeXml(names[a]!)}</text>`);
     for (let b = 0; b < n; b++) {
       const v = o.units[a]![b]!;
       const diagonal = a === b;
       const heat = diagonal ? 0 : v / max;
-      const fill = diagonal ? '#e5e7eb' : `rgb(${Math.round(255 - 200 * heat)},${Math.round(255 - 120 * heat)},255)`;
+      const fill = diagonal ? '#e5e7eb' : `rgb(${Math.round(255 - 180 * heat)},${Math.round(255 - 110 * heat)},255)`;
       const conflict = o.conflicting[a]![b]!;
       const cls = conflict ? (v === 0 ? 'cell conflict' : 'cell conflict bad') : 'cell';
-      cells.push(
-        `<rect x="${labelW + b * cell}" y="${top + a * cell}" width="${cell - 2}" height="${cell - 2}" fill="${fill}" class="${cls}"><title>${escapeXml(`${o.segments[a]!} × ${o.segments[b]!}: ${v.toLocaleString('en-US')} units${conflict ? ' (conflicting)' : ''}`)}</title></rect>`,
+      parts.push(
+        `<rect x="${labelW + b * cell}" y="${top + a * cell}" width="${cell - 2}" height="${cell - 2}" fill="${fill}" class="${cls}"><title>${escapeXml(`${o.segments[a]!} × ${o.segments[b]!}: ${v.toLocaleString('en-US')} units${diagonal ? ' (in the segment)' : ''}${conflict ? ' (conflicting: must be 0)' : ''}`)}</title></rect>`,
         `<text x="${labelW + b * cell + cell / 2 - 1}" y="${top + a * cell + cell / 2 + 3}" text-anchor="middle" class="count">${compact(v)}</text>`,
       );
     }
   }
-  const height = top + n * cell + 10;
-  return `<svg class="chart heatmap" role="img" width="${size}" height="${height}" viewBox="0 0 ${size} ${height}" xmlns="http://www.w3.org/2000/svg"><title>Segment overlap, ${escapeXml(o.step)}</title><text x="${labelW}" y="14" class="tick">columns in the order of the rows</text>${cells.join('')}</svg>`;
+  parts.push('</svg>');
+  return parts.join('');
 }
 
 function compact(v: number): string {
   if (v >= 1e6) return `${(v / 1e6).toFixed(1)}M`;
   if (v >= 1e4) return `${Math.round(v / 1e3)}k`;
-  return String(v);
-}
-
-/** −log10 p of every statistical test against the Bonferroni threshold. */
-export function pValueChart(report: Report): string {
-  const tests = report.checks.filter((c) => c.pValue !== undefined);
-  const threshold = -Math.log10(report.alpha / Math.max(1, report.tests));
-  const score = (p: number): number => (p <= 0 ? 320 : -Math.log10(p));
-  const max = Math.max(threshold * 1.3, ...tests.map((t) => Math.min(score(t.pValue!), threshold * 3)));
-  const barW = Math.max(6, Math.min(28, Math.floor(640 / Math.max(1, tests.length))));
-  const h = 180;
-  const width = 50 + tests.length * barW + 20;
-  const y = (v: number): number => 10 + h - (Math.min(v, max) / max) * h;
-  const bars = tests.map((t, i) => {
-    const v = score(t.pValue!);
-    return `<rect x="${50 + i * barW}" y="${y(v).toFixed(1)}" width="${barW - 2}" height="${Math.max(1, 10 + h - y(v)).toFixed(1)}" class="bar${t.passed ? '' : ' bad'}"><title>${escapeXml(`${t.step} · ${t.subject}: p = ${t.pValue!.toExponential(3)}`)}</title></rect>`;
-  });
-  return `<svg class="chart pvalues" role="img" width="${width}" height="${h + 40}" viewBox="0 0 ${width} ${h + 40}" xmlns="http://www.w3.org/2000/svg"><title>−log10 p of each test and the Bonferroni threshold</title><line x1="45" x2="${width - 10}" y1="${10 + h}" y2="${10 + h}" class="axis"/>${bars.join('')}<line x1="45" x2="${width - 10}" y1="${y(threshold).toFixed(1)}" y2="${y(threshold).toFixed(1)}" class="threshold"/><text x="${width - 12}" y="${y(threshold) - 4}" text-anchor="end" class="tick">fail above: −log10(α/m) = ${threshold.toFixed(2)}</text><text x="40" y="${10 + h}" text-anchor="end" class="tick">0</text><text x="40" y="18" text-anchor="end" class="tick">${max.toFixed(1)}</text></svg>`;
+  return v.toLocaleString('en-US');
 }

@@ -20,6 +20,7 @@ import {
   type ReferenceOutcome,
 } from '../reference/reference.js';
 import type { AttributeSpec, MismatchExample, Plan, Scenario, StepPlan, Tally } from '../types.js';
+import { ClaimCounter } from './claim-counter.js';
 import { UnitStickyStore } from './sticky-store.js';
 
 const MAX_EXAMPLES = 5;
@@ -42,13 +43,13 @@ interface PreparedStep {
   readonly segmentBits: readonly (Uint8Array | null)[];
   /** Per flag: rule name → index. */
   readonly ruleIndex: readonly ReadonlyMap<string, number>[];
-  /** Per flag: index of the same flag in the previous step, or -1. */
-  readonly previousFlag: Int32Array;
   readonly sticky: boolean;
   readonly members: Uint8Array;
   readonly memberList: Int32Array;
   readonly examples: MismatchExample[];
+  readonly claims: ClaimCounter;
 }
+
 
 export interface RangeJob {
   readonly scenario: Scenario;
@@ -78,7 +79,6 @@ function prepare(job: RangeJob): PreparedStep[] {
       if (flag === undefined) throw new Error(`step ${plan.label}: core's state has no flag ${f.name}`);
       return flag;
     });
-    const prev = out[k - 1];
     out.push({
       plan,
       layout: new StepLayout(plan),
@@ -94,11 +94,11 @@ function prepare(job: RangeJob): PreparedStep[] {
       results: [],
       segmentBits: [...model.segments.values()].map((x) => x.bits),
       ruleIndex: plan.flags.map((f) => new Map(f.rules.map((r, i) => [r.name, i]))),
-      previousFlag: Int32Array.from(plan.flags, (f) => prev?.plan.flags.findIndex((g) => g.name === f.name) ?? -1),
       sticky: plan.flags.some((f) => f.rules.some((r) => r.sticky !== null)),
       members: new Uint8Array(plan.segments.length),
       memberList: new Int32Array(plan.segments.length),
       examples: [],
+      claims: new ClaimCounter(plan, job.plan.claims, model),
     });
   });
   return out;
@@ -130,6 +130,8 @@ export function countRange(job: RangeJob, progress?: (units: number) => void): T
   const store = new UnitStickyStore();
   const anySticky = steps.some((s) => s.sticky);
   const outcome: ReferenceOutcome = { outcome: OUTCOME_NO_MATCH, rule: -1, assignment: -1, variant: '', sticky: false, fallthroughs: 0 };
+  // Per claim: the variant a sticky claim's `from` step served this unit (null: none).
+  const remembered: (string | null)[] = job.plan.claims.map(() => null);
   let reported = job.start;
   for (let i = job.start; i < job.end; i++) {
     if (anySticky) store.clear();
@@ -138,7 +140,7 @@ export function countRange(job: RangeJob, progress?: (units: number) => void): T
     for (let k = 0; k < steps.length; k++) {
       const step = steps[k]!;
       const prev = k > 0 ? steps[k - 1]! : null;
-      countUnit(step, prev, i, id, store, outcome);
+      countUnit(step, prev, i, id, store, outcome, remembered);
       if (step.sticky) store.commit();
     }
     if (progress !== undefined && i - reported >= 16_383) {
@@ -153,7 +155,7 @@ export function countRange(job: RangeJob, progress?: (units: number) => void): T
   };
 }
 
-function countUnit(step: PreparedStep, prev: PreparedStep | null, i: number, knownId: string | number | undefined, store: UnitStickyStore, outcome: ReferenceOutcome): void {
+function countUnit(step: PreparedStep, prev: PreparedStep | null, i: number, knownId: string | number | undefined, store: UnitStickyStore, outcome: ReferenceOutcome, remembered: (string | null)[]): void {
   const c = step.counts;
   const L = step.layout;
   const plan = step.plan;
@@ -212,8 +214,10 @@ function countUnit(step: PreparedStep, prev: PreparedStep | null, i: number, kno
       const t = trace[r]!;
       if (t >= 0) c[entries[r]! + t]!++;
     }
-    if (step.sticky) countSticky(step, prev, f, result, context, store);
+    if (step.sticky) countSticky(step, f, result, context, store);
   }
+
+  if (step.claims.active) step.claims.count(c, model, step.results, members, step.ruleIndex, prev?.claims ?? null, context, unit, store, remembered);
 
   // Exclusion groups: units served by rules on two different member segments of one group
   // (several flags may use one member segment: that is one experiment's traffic).
@@ -240,36 +244,36 @@ function countUnit(step: PreparedStep, prev: PreparedStep | null, i: number, kno
   }
 }
 
-/** Stickiness and paused intake for one flag, against the previous step's result. */
-function countSticky(step: PreparedStep, prev: PreparedStep | null, f: number, result: ResolvedFlag, context: Record<string, unknown>, store: UnitStickyStore): void {
+/**
+ * Stickiness and paused intake for one flag. A unit whose stored assignment (written at any
+ * earlier step, paused steps included) names a variant for a sticky rule must be served that
+ * variant by it, unless an earlier rule now decides or it left an audience the rule enforces.
+ */
+function countSticky(step: PreparedStep, f: number, result: ResolvedFlag, context: Record<string, unknown>, store: UnitStickyStore): void {
   const c = step.counts;
   const L = step.layout;
   const rules = step.plan.flags[f]!.rules;
   const served = result.reason === 'RESOLVE_REASON_MATCH' ? (step.ruleIndex[f]!.get(result.rule) ?? -1) : -1;
-  const refRules = step.refFlags[f]!.rules;
+  const ref = step.refFlags[f]!;
   if (served >= 0) {
     const spec = rules[served]!.sticky;
     if (spec !== null && spec.mustMatch) {
-      const unit = unitOfValue(readPath(context, refRules[served]!.path));
+      const unit = unitOfValue(readPath(context, ref.rules[served]!.path));
       if (typeof unit === 'string' && !store.has(unit, spec.read)) c[L.intakeNew[f]![served]!]!++;
     }
   }
-  if (prev === null) return;
-  const pf = step.previousFlag[f]!;
-  if (pf < 0) return;
-  const before = prev.results[pf]!;
-  if (before.reason !== 'RESOLVE_REASON_MATCH' || before.variant === '') return;
-  const prevRule = prev.plan.flags[pf]!.rules.find((r) => r.name === before.rule);
-  if (prevRule?.sticky == null || prevRule.sticky.write === '') return;
-  const r = step.ruleIndex[f]!.get(before.rule);
-  if (r === undefined) return;
-  const rule = rules[r]!;
-  if (!rule.enabled || rule.sticky === null || rule.sticky.read !== prevRule.sticky.write) return;
-  if (served >= 0 && served < r) return; // an earlier rule now decides: precedence, not stickiness
-  const ref = refRules[r]!;
-  const unit = unitOfValue(readPath(context, ref.path));
-  if (typeof unit !== 'string') return;
-  if (!rule.sticky.ignoreTargeting && (ref.segment === null || !step.model.inSegment(ref.segment, context, unit, store))) return;
-  c[L.stickyChecked[f]![r]!]!++;
-  if (served !== r || result.variant !== before.variant) c[L.stickyBroken[f]![r]!]!++;
+  for (let r = 0; r < rules.length; r++) {
+    if (served >= 0 && served < r) return; // an earlier rule now decides: precedence, not stickiness
+    const rule = rules[r]!;
+    if (!rule.enabled || rule.sticky === null || rule.sticky.read === '') continue;
+    const refRule = ref.rules[r]!;
+    const unit = unitOfValue(readPath(context, refRule.path));
+    if (typeof unit !== 'string') continue;
+    const stored = store.get(unit, rule.sticky.read);
+    const variant = stored !== null && Object.prototype.hasOwnProperty.call(stored, rule.name) ? stored[rule.name]! : undefined;
+    if (variant === undefined || !ref.variants.has(variant)) continue;
+    if (!rule.sticky.ignoreTargeting && (refRule.segment === null || !step.model.inSegment(refRule.segment, context, unit, store))) continue;
+    c[L.stickyChecked[f]![r]!]!++;
+    if (served !== r || result.variant !== variant) c[L.stickyBroken[f]![r]!]!++;
+  }
 }

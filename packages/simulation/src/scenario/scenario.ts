@@ -10,6 +10,7 @@ import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 
 import type { AttributeSpec, CheckOptions, ConfiguredStep, Coordination, ExclusionGroupSpec, Scenario } from '../types.js';
+import { claimsSpec } from './claims-spec.js';
 import { ScenarioError } from './errors.js';
 import { attributes, isObject, num, populationSpec } from './population-spec.js';
 import { workspaceSteps } from '../workspace/steps.js';
@@ -110,10 +111,27 @@ function checkOptions(raw: unknown, path: string): CheckOptions {
   const o = isObject(raw) ? raw : {};
   const allow = o.allowCorrelated === undefined ? [] : o.allowCorrelated;
   if (!Array.isArray(allow) || allow.some((p) => !Array.isArray(p) || p.length !== 2)) throw new ScenarioError(`${path}.allowCorrelated`, 'expected a list of [flag, flag] pairs');
+  const inconclusive = o.allowInconclusive ?? false;
+  if (typeof inconclusive !== 'boolean' && (!Array.isArray(inconclusive) || inconclusive.some((x) => typeof x !== 'string'))) {
+    throw new ScenarioError(`${path}.allowInconclusive`, 'expected true, or a list of claim names and check subjects that no unit may reach');
+  }
   return {
     alpha: o.alpha === undefined ? 0.01 : num(o.alpha, `${path}.alpha`, 0, 1),
     allowCorrelated: (allow as [unknown, unknown][]).map(([a, b]) => [String(a), String(b)] as const),
+    allowInconclusive: inconclusive as boolean | string[],
+    mde: powerSpec(o.power, `${path}.power`),
   };
+}
+
+/** `power: { mde: 0.5pp }`: the largest minimal detectable effect allowed, as a share. */
+function powerSpec(raw: unknown, path: string): number | null {
+  if (raw === undefined || raw === null) return null;
+  if (!isObject(raw)) throw new ScenarioError(path, 'expected { mde: 0.5pp }');
+  const v = raw.mde;
+  const m = typeof v === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*pp\s*$/.exec(v) : null;
+  const pp = typeof v === 'number' ? v : m !== null ? Number(m[1]) : NaN;
+  if (!(pp > 0 && pp < 100)) throw new ScenarioError(`${path}.mde`, `expected percentage points such as 0.5pp, got ${JSON.stringify(v)}`);
+  return pp / 100;
 }
 
 function stateSteps(root: Json, ctx: ScenarioContext): ConfiguredStep[] {
@@ -163,6 +181,7 @@ export function scenarioFrom(doc: unknown, ctx: ScenarioContext, fallbackName = 
     throw new ScenarioError('scenario', 'expected a workspace (an @allot/admin workspace document, inline or a path) or a state (a compiled resolver state, inline or a path)');
   }
   return {
+    claims: claimsSpec(doc.claims, steps),
     name: typeof doc.name === 'string' ? doc.name : fallbackName,
     description: typeof doc.description === 'string' ? doc.description : '',
     clientSecret: typeof doc.clientSecret === 'string' ? doc.clientSecret : null,

@@ -30,7 +30,8 @@ async function assertKinds(kinds: readonly CheckKind[], state: unknown, claims: 
     clientSecret: options.clientSecret ?? null,
     population: { units: options.units ?? 20_000, seed: options.seed ?? 1, id: { shape: 'sequential', field: 'targeting_key', prefix: 'u' }, attributes: [], ...options.population },
     steps: [{ label: 'state', description: '', state, coordination: claims.coordination ?? {}, proportions: claims.proportions ?? {}, splits: claims.splits ?? {}, groups: claims.groups ?? [], attributes: [], monotone: [] }],
-    checks: { alpha: options.alpha ?? 0.001, allowCorrelated: [] },
+    checks: { alpha: options.alpha ?? 0.001, allowCorrelated: [], allowInconclusive: true, mde: null },
+    claims: [],
   };
   const run = await runScenario(scenario, { workers: 0 });
   const report = buildReport(run.plan, run.tally, { workers: 0, seconds: run.seconds, shards: 1 });
