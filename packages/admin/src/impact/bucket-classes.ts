@@ -1,0 +1,59 @@
+/**
+ * The 1,000,000 segment buckets grouped by which of a list of bucket sets hold them. Every
+ * unit in one group is in the same segments' allocations, so the preview evaluates a group
+ * once and weighs it by its size: exact, with no sampling.
+ */
+import { BUCKETS, WORDS, type BucketSet } from '../allocation/bucket-set.js';
+
+export interface BucketClass {
+  /** Buckets in the group. */
+  readonly count: number;
+  /** Per set (in the order given): whether it holds this group's buckets. */
+  readonly holds: readonly boolean[];
+}
+
+/** Signatures fit a 32-bit integer up to this many sets; beyond, they are strings. */
+const NUMERIC_LIMIT = 30;
+
+export function bucketClasses(sets: readonly BucketSet[]): BucketClass[] {
+  if (sets.length === 0) return [{ count: BUCKETS, holds: [] }];
+  const words = sets.map((s) => s.words());
+  const counts = new Map<number | string, number>();
+  let outside = 0;
+  const m = sets.length;
+  const current = new Uint32Array(m);
+  for (let i = 0; i < WORDS; i++) {
+    let any = 0;
+    for (let j = 0; j < m; j++) any |= current[j] = words[j]![i]!;
+    if (any === 0) {
+      outside += 32;
+      continue;
+    }
+    for (let bit = 0; bit < 32; bit++) {
+      const key = m <= NUMERIC_LIMIT ? numericSignature(current, bit) : stringSignature(current, bit);
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+  }
+  if (outside > 0) {
+    const none = m <= NUMERIC_LIMIT ? 0 : '0'.repeat(m);
+    counts.set(none, (counts.get(none) ?? 0) + outside);
+  }
+  const classes: BucketClass[] = [];
+  for (const [key, count] of counts) {
+    const holds = Array.from({ length: m }, (_, j) => (typeof key === 'number' ? ((key >>> j) & 1) === 1 : key[j] === '1'));
+    classes.push({ count, holds });
+  }
+  return classes;
+}
+
+function numericSignature(words: Uint32Array, bit: number): number {
+  let key = 0;
+  for (let j = 0; j < words.length; j++) key |= ((words[j]! >>> bit) & 1) << j;
+  return key;
+}
+
+function stringSignature(words: Uint32Array, bit: number): string {
+  let key = '';
+  for (let j = 0; j < words.length; j++) key += (words[j]! >>> bit) & 1 ? '1' : '0';
+  return key;
+}
