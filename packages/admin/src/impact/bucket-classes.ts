@@ -17,6 +17,34 @@ const NUMERIC_LIMIT = 30;
 
 export function bucketClasses(sets: readonly BucketSet[]): BucketClass[] {
   if (sets.length === 0) return [{ count: BUCKETS, holds: [] }];
+  return sets.length <= DENSE_LIMIT ? denseClasses(sets) : sparseClasses(sets);
+}
+
+/** Up to this many sets, counts go in an array indexed by signature (2^16 entries at most). */
+const DENSE_LIMIT = 16;
+
+function denseClasses(sets: readonly BucketSet[]): BucketClass[] {
+  const words = sets.map((s) => s.words());
+  const m = sets.length;
+  const counts = new Float64Array(1 << m);
+  const current = new Uint32Array(m);
+  for (let i = 0; i < WORDS; i++) {
+    let any = 0;
+    for (let j = 0; j < m; j++) any |= current[j] = words[j]![i]!;
+    if (any === 0) {
+      counts[0]! += 32;
+      continue;
+    }
+    for (let bit = 0; bit < 32; bit++) counts[numericSignature(current, bit)]! += 1;
+  }
+  const classes: BucketClass[] = [];
+  counts.forEach((count, key) => {
+    if (count > 0) classes.push({ count, holds: Array.from({ length: m }, (_, j) => ((key >>> j) & 1) === 1) });
+  });
+  return classes;
+}
+
+function sparseClasses(sets: readonly BucketSet[]): BucketClass[] {
   const words = sets.map((s) => s.words());
   const counts = new Map<number | string, number>();
   let outside = 0;

@@ -101,8 +101,14 @@ class Dependencies {
       const s = view.segments.get(id);
       if (s === undefined) continue;
       if (s.bits.kind === 'set' && !this.setIndex.has(s.bits.set)) {
-        this.setIndex.set(s.bits.set, this.sets.length);
-        this.sets.push(s.bits.set);
+        // Unchanged segments hold equal sets in both workspaces: group buckets by one of them.
+        const same = this.sets.findIndex((x) => sameBuckets(x, (s.bits as { set: BucketSet }).set));
+        if (same >= 0) {
+          this.setIndex.set(s.bits.set, same);
+        } else {
+          this.setIndex.set(s.bits.set, this.sets.length);
+          this.sets.push(s.bits.set);
+        }
       }
       conditionsIn(s.audience, this.conditions);
     }
@@ -264,6 +270,12 @@ function notesFor(rules: readonly FlagView['rules'][number][], options: ImpactOp
 }
 
 function segmentImpact(id: string, before: StateView, after: StateView, registry: ConditionRegistry): SegmentImpact {
+  const bitsB = before.segments.get(id)?.bits ?? NONE;
+  const bitsA = after.segments.get(id)?.bits ?? NONE;
+  const buckets = bucketMovement(bitsB, bitsA);
+  if (unchangedSegment(id, before, after, bitsB, bitsA)) {
+    return segmentResult(id, before, after, buckets, [], { relevant: [], cases: [{ matches: [], values: Float64Array.of(0, 0) }] }, null);
+  }
   const deps = new Dependencies();
   deps.add(before, [id]);
   deps.add(after, [id]);
@@ -280,9 +292,26 @@ function segmentImpact(id: string, before: StateView, after: StateView, registry
     }
     return Float64Array.of(enter, leave);
   });
-  const bitsB = before.segments.get(id)?.bits ?? NONE;
-  const bitsA = after.segments.get(id)?.bits ?? NONE;
-  return segmentResult(id, before, after, bucketMovement(bitsB, bitsA), conditions, reduced, null);
+  return segmentResult(id, before, after, buckets, conditions, reduced, null);
+}
+
+/** Same buckets and same audience, with no reference to other segments (which may change). */
+function unchangedSegment(id: string, before: StateView, after: StateView, b: Bits, a: Bits): boolean {
+  const sb = before.segments.get(id);
+  const sa = after.segments.get(id);
+  if (sb === undefined || sa === undefined) return sb === sa;
+  const sameBits = b.kind === a.kind && (b.kind !== 'set' || sameBuckets(b.set, (a as { set: BucketSet }).set));
+  const noReferences = (s: SegmentView): boolean => s.audience === null || referencesIn(s.audience).length === 0;
+  return sameBits && before.targetingText.get(id) === after.targetingText.get(id) && noReferences(sb) && noReferences(sa);
+}
+
+function sameBuckets(x: BucketSet, y: BucketSet): boolean {
+  if (x === y) return true;
+  if (x.count !== y.count) return false;
+  const a = x.words();
+  const b = y.words();
+  for (let i = 0; i < WORDS; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** Builds a SegmentImpact from its cases; `weights` (units per case) give estimates. */
