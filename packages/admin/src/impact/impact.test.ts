@@ -126,6 +126,30 @@ describe('previewImpact, targeting', () => {
   });
 });
 
+describe('previewImpact, notes', () => {
+  it('previews environment-restricted rules for the client environments given, and says what it assumed', () => {
+    let ws = newWorkspace({ account: 'acct', seed: 'env', clientSecret: 's', environments: ['production', 'staging'] });
+    ws = createSegment(ws, { id: 's', proportion: 0.5 }).workspace;
+    ws = allocateSegment(ws, 's').workspace;
+    ws = createFlag(ws, { id: 'f', variants: [{ name: 'a', value: 'a' }] }).workspace;
+    const before = addRule(ws, 'f', { kind: 'rollout', id: 'r', segment: 's', reach: 1, variant: 'a', environments: ['staging'] }).workspace;
+    const after = setRuleEnabled(before, 'f', 'r', true).workspace;
+    const everywhere = previewImpact(before, after).flags[0]!;
+    expect(everywhere.start.exact).toBe(0.5);
+    expect(everywhere.notes.join('\n')).toMatch(/restricted to environments \(r\).*every environment/);
+    expect(previewImpact(before, after, { environments: ['production'] }).flags[0]!.changed).toBe(false);
+    expect(previewImpact(before, after, { environments: ['staging'] }).flags[0]!.start.exact).toBe(0.5);
+  });
+
+  it('previews sticky rules for units with no stored assignment, and says so', () => {
+    const before = addRule(withFlag(0.3), 'f', { kind: 'rollout', id: 'r', segment: 's', reach: 1, variant: 'a', enabled: true, sticky: { enabled: true } }).workspace;
+    const paused = updateRule(before, 'f', 'r', { sticky: { enabled: true, pausedIntake: true } }).workspace;
+    const f = previewImpact(before, paused).flags[0]!;
+    expect(f.stop.exact).toBe(0.3);
+    expect(f.notes.join('\n')).toMatch(/sticky rules \(r\): units with a stored assignment keep it.*paused intake, r, admit none/);
+  });
+});
+
 describe('previewImpact, errors', () => {
   it('refuses workspaces of different accounts, and unknown flags, naming them', () => {
     const a = withFlag(0.1);
