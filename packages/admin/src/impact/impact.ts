@@ -317,8 +317,8 @@ function sameBuckets(x: BucketSet, y: BucketSet): boolean {
 /** Builds a SegmentImpact from its cases; `weights` (units per case) give estimates. */
 function segmentResult(
   id: string,
-  before: Pick<StateView, 'declared' | 'targetingText'>,
-  after: Pick<StateView, 'declared' | 'targetingText'>,
+  before: StateView,
+  after: StateView,
   buckets: SegmentImpact['buckets'],
   conditions: readonly number[],
   reduced: ReducedCases,
@@ -331,6 +331,7 @@ function segmentResult(
     after: after.declared.get(id)?.state ?? 'ABSENT',
     buckets,
     targetingChanged: (before.targetingText.get(id) ?? '') !== (after.targetingText.get(id) ?? ''),
+    audience: { before: wholeCondition(before, id), after: wholeCondition(after, id) },
     changed: cases.some((c) => c.enter + c.leave > 0),
     conditions: reduced.relevant.map((j) => conditions[j]!),
     cases,
@@ -340,6 +341,11 @@ function segmentResult(
 }
 
 const NONE: Bits = { kind: 'none' };
+
+function wholeCondition(view: StateView, id: string): number | null {
+  const audience = view.segments.get(id)?.audience;
+  return audience?.kind === 'condition' ? audience.index : null;
+}
 
 function countOf(bits: Bits): number {
   return bits.kind === 'all' ? BUCKETS : bits.kind === 'none' ? 0 : bits.set.count;

@@ -89,6 +89,11 @@ export interface SegmentImpact {
   readonly buckets: { readonly before: number; readonly after: number; readonly kept: number; readonly added: number; readonly removed: number };
   /** Whether the targeting expression differs (in canonical form). */
   readonly targetingChanged: boolean;
+  /**
+   * The condition (index into `ImpactPreview.conditions`) that is the segment's whole
+   * targeting in each workspace; null for everyone, or for targeting that refers to segments.
+   */
+  readonly audience: { readonly before: number | null; readonly after: number | null };
   readonly changed: boolean;
   readonly conditions: readonly number[];
   readonly cases: readonly SegmentCase[];

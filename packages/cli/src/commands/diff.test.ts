@@ -76,6 +76,18 @@ describe('allot diff', () => {
     expect(out).toMatch(/from \\ to\s+a\s+b\s+\(not served\)\n\s+a\s+12\.5%\s+12\.5%\s+0%\n\s+b\s+0%\s+25%\s+0%\n\s+\(not served\)\s+0%\s+0%\s+50%/);
   });
 
+  it('names the cases of a retargeted segment: matches both, only before, only after', async () => {
+    await experiment();
+    await ok('segments', 'update', 'checkout', ...W, '--update-mask', 'targeting', '--targeting', 'country in [SE, NO]');
+    const out = await ok('diff', '--before', 'before.yaml', '--after', 'ws.yaml');
+    expect(out).toContain('segment checkout (ALLOCATED, targeting changed)');
+    expect(out).toContain('B  country in ["SE", "NO"]');
+    expect(out).toMatch(/matches neither\s+0%\s+0%/);
+    expect(out).toMatch(/matches only before\s+0%\s+10%/);
+    expect(out).toMatch(/matches only after\s+10%\s+0%/);
+    expect(out).toMatch(/matches both\s+0%\s+0%/);
+  });
+
   it('estimates audience shares from a --population scenario', async () => {
     await experiment();
     await ok('segments', 'update', 'checkout', ...W, '--update-mask', 'allocation.proportion', '--proportion', '0.3');

@@ -55,8 +55,9 @@ function renderFlag(f: FlagImpact, preview: ImpactPreview): string[] {
     lines.push(
       ...table(
         ['  by audience', 'start', 'stop', 'change'],
-        f.cases.map((c) => [`  ${caseLabel(c.matches, f.conditions, preview)}`, percent(c.start), percent(c.stop), percent(c.change)]),
+        f.cases.slice(0, SHOWN_CASES).map((c) => [`  ${caseLabel(c.matches, f.conditions, preview)}`, percent(c.start), percent(c.stop), percent(c.change)]),
       ),
+      ...moreCases(f.cases.length),
     );
   }
   // Only the outcomes some unit has, before or after.
@@ -83,11 +84,35 @@ function renderSegment(s: SegmentImpact, preview: ImpactPreview): string[] {
     lines.push(
       ...table(
         ['  by audience', 'enter', 'leave'],
-        s.cases.map((c) => [`  ${caseLabel(c.matches, s.conditions, preview)}`, percent(c.enter), percent(c.leave)]),
+        s.cases.slice(0, SHOWN_CASES).map((c) => [`  ${retargetLabel(s, c.matches) ?? caseLabel(c.matches, s.conditions, preview)}`, percent(c.enter), percent(c.leave)]),
       ),
+      ...moreCases(s.cases.length),
     );
   }
   return lines;
+}
+
+/**
+ * For a segment retargeted from one condition to another, the case in plain words: matches
+ * both, only the targeting before, only the one after, neither.
+ */
+function retargetLabel(s: SegmentImpact, matches: readonly boolean[]): string | undefined {
+  const { before, after } = s.audience;
+  if (before === null || after === null || before === after || s.conditions.length !== 2) return undefined;
+  const b = s.conditions.indexOf(before);
+  const a = s.conditions.indexOf(after);
+  if (b < 0 || a < 0) return undefined;
+  if (matches[b] && matches[a]) return 'matches both';
+  if (matches[b]) return 'matches only before';
+  if (matches[a]) return 'matches only after';
+  return 'matches neither';
+}
+
+/** Cases listed in text; the rest are in --json. */
+const SHOWN_CASES = 16;
+
+function moreCases(total: number): string[] {
+  return total > SHOWN_CASES ? [`  … ${total - SHOWN_CASES} more combinations (--json lists every one)`] : [];
 }
 
 /** `A, not B`. */
