@@ -15,7 +15,7 @@ import { ConditionRegistry, type AudienceNode } from './audience.js';
 import { bucketClasses, type BucketClass } from './bucket-classes.js';
 import { reduceCases, shareOf, type ReducedCases } from './cases.js';
 import { addJointWalk, variantCells, type WalkRule } from './joint-walk.js';
-import { viewOf, type Bits, type FlagView, type SegmentView, type StateView } from './state-view.js';
+import { viewOf, type Bits, type RuleView, type SegmentView, type StateView } from './state-view.js';
 import { NOT_SERVED, type FlagImpact, type ImpactOptions, type ImpactPreview, type SegmentImpact } from './types.js';
 
 /** More audience conditions than this in one flag would be too many cases to list. */
@@ -188,7 +188,7 @@ function flagImpact(id: string, before: StateView, after: StateView, registry: C
   const reduced = overCases(conditions, registry.conditions.length, (tau) => {
     const matrix = new Float64Array(n * n);
     for (const c of classes) {
-      const tried = (view: StateView, rules: readonly FlagView['rules'][number][]): WalkRule[] =>
+      const tried = (view: StateView, rules: readonly RuleView[]): WalkRule[] =>
         rules.filter((r) => r.applies && inSegment(view, r.segment, deps, c, tau)).map((r) => cells.rules.get(r)!);
       addJointWalk(cells, tried(before, rulesB), tried(after, rulesA), c.count / BUCKETS, notServed, n, matrix);
     }
@@ -248,7 +248,7 @@ function flagResult(
   };
 }
 
-function notesFor(rules: readonly FlagView['rules'][number][], options: ImpactOptions): string[] {
+function notesFor(rules: readonly RuleView[], options: ImpactOptions): string[] {
   const notes: string[] = [];
   const ids = (list: readonly { id: string }[]): string => [...new Set(list.map((r) => r.id))].join(', ');
   const sticky = rules.filter((r) => r.sticky);
