@@ -17,7 +17,32 @@ const NUMERIC_LIMIT = 30;
 
 export function bucketClasses(sets: readonly BucketSet[]): BucketClass[] {
   if (sets.length === 0) return [{ count: BUCKETS, holds: [] }];
+  if (sets.length <= POPCOUNT_LIMIT) return popcountClasses(sets);
   return sets.length <= DENSE_LIMIT ? denseClasses(sets) : sparseClasses(sets);
+}
+
+/**
+ * Up to this many sets, each of the 2^m signatures is counted with word-wide ANDs and a
+ * popcount, cheaper than looking at every bucket (2^m · m word operations against 32 · m).
+ */
+const POPCOUNT_LIMIT = 4;
+
+function popcountClasses(sets: readonly BucketSet[]): BucketClass[] {
+  const words = sets.map((s) => s.words());
+  const m = sets.length;
+  const classes: BucketClass[] = [];
+  for (let key = 0; key < 1 << m; key++) {
+    let count = 0;
+    for (let i = 0; i < WORDS; i++) {
+      let v = 0xffffffff;
+      for (let j = 0; j < m; j++) v &= (key >>> j) & 1 ? words[j]![i]! : ~words[j]![i]!;
+      v -= (v >>> 1) & 0x55555555;
+      v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+      count += (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
+    }
+    if (count > 0) classes.push({ count, holds: Array.from({ length: m }, (_, j) => ((key >>> j) & 1) === 1) });
+  }
+  return classes;
 }
 
 /** Up to this many sets, counts go in an array indexed by signature (2^16 entries at most). */
