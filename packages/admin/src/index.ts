@@ -108,6 +108,8 @@ export { enabledRulesServing, type RuleRef } from './operations/lookup.js';
 
 export { compile, compileState, splitRanges, RULE_BUCKETS } from './compile/compile.js';
 
+export * from './impact/index.js';
+
 export {
   WorkspaceFile,
   etagOf,

@@ -2,6 +2,7 @@ import type { Command } from '../command.js';
 import { compile } from './compile.js';
 import { conformance } from './conformance.js';
 import { demo } from './demo.js';
+import { diff } from './diff.js';
 import { flags } from './flags.js';
 import { groups } from './groups.js';
 import { resolve } from './resolve.js';
@@ -20,6 +21,7 @@ export const commands: readonly Command[] = [
   flags,
   groups,
   compile,
+  diff,
   simulate,
   serve,
 ];

@@ -1,0 +1,76 @@
+/**
+ * Results that depend on who matches the audience conditions. A result is computed exactly
+ * for every combination of matches (a case); conditions whose match never changes it are
+ * dropped, and what is left is summed up as shares: exact when nothing is left, bounds over
+ * every possible population otherwise, and an estimate once a population profile is known.
+ */
+import type { Share } from './types.js';
+
+/** Values (a flat vector) for every combination of `k` conditions: bit j of the index is condition j. */
+export interface CaseTable {
+  readonly k: number;
+  readonly values: readonly Float64Array[];
+}
+
+/** Two computations of one share that agree to this much are the same number. */
+const SAME = 1e-12;
+
+export interface ReducedCases {
+  /** Positions (among the k) of the conditions that matter. */
+  readonly relevant: readonly number[];
+  /** One per combination of the relevant conditions: bit i of the index is `relevant[i]`. */
+  readonly cases: readonly { readonly matches: readonly boolean[]; readonly values: Float64Array }[];
+}
+
+/** Drops the conditions whose match changes no value. */
+export function reduceCases(table: CaseTable): ReducedCases {
+  const relevant: number[] = [];
+  for (let j = 0; j < table.k; j++) {
+    const bit = 1 << j;
+    let matters = false;
+    for (let t = 0; t < table.values.length && !matters; t++) {
+      if ((t & bit) !== 0) continue;
+      matters = !sameValues(table.values[t]!, table.values[t | bit]!);
+    }
+    if (matters) relevant.push(j);
+  }
+  const cases = [];
+  for (let c = 0; c < 1 << relevant.length; c++) {
+    let t = 0;
+    relevant.forEach((j, i) => {
+      if ((c >> i) & 1) t |= 1 << j;
+    });
+    cases.push({ matches: relevant.map((_, i) => ((c >> i) & 1) === 1), values: table.values[t]! });
+  }
+  return { relevant, cases };
+}
+
+function sameValues(a: Float64Array, b: Float64Array): boolean {
+  for (let i = 0; i < a.length; i++) if (Math.abs(a[i]! - b[i]!) > SAME) return false;
+  return true;
+}
+
+/** The share of value `index` over `cases`; `weights` (units per case) give the estimate. */
+export function shareOf(cases: readonly { readonly values: Float64Array }[], index: number, weights: readonly number[] | null): Share {
+  let low = Infinity;
+  let high = -Infinity;
+  for (const c of cases) {
+    const v = c.values[index]!;
+    if (v < low) low = v;
+    if (v > high) high = v;
+  }
+  low = clean(low);
+  high = clean(high);
+  let estimate: number | null = null;
+  if (weights !== null) {
+    const total = weights.reduce((a, b) => a + b, 0);
+    estimate = total === 0 ? null : clean(cases.reduce((sum, c, i) => sum + c.values[index]! * weights[i]!, 0) / total);
+  }
+  return { exact: high - low <= SAME ? low : null, low, high, estimate };
+}
+
+/** Rounds away the float noise of sums of exact fractions (1e-17 is no share of units). */
+function clean(x: number): number {
+  const r = Math.round(x * 1e12) / 1e12;
+  return r === 0 ? 0 : r;
+}

@@ -1,0 +1,167 @@
+import { describe, expect, it } from 'vitest';
+
+import { AdminError } from '../errors.js';
+import { addRule, archiveFlag, createFlag, moveRule, setRuleEnabled, updateRule } from '../operations/flags.js';
+import { allocateSegment, createSegment, updateSegment } from '../operations/segments.js';
+import { newWorkspace } from '../workspace/create.js';
+import type { Workspace } from '../workspace/model.js';
+import { estimateImpact } from './estimate.js';
+import { previewImpact } from './impact.js';
+import { NOT_SERVED, type FlagImpact } from './types.js';
+
+function base(): Workspace {
+  return newWorkspace({ account: 'acct', seed: 'impact', clientSecret: 's' });
+}
+
+/** A flag `f` with variants a, b over segment `s` allocated at `proportion`, rules from `rules`. */
+function withFlag(proportion: number, targeting = ''): Workspace {
+  let ws = createSegment(base(), { id: 's', proportion, targeting }).workspace;
+  ws = allocateSegment(ws, 's').workspace;
+  return createFlag(ws, { id: 'f', variants: [{ name: 'a', value: 'a' }, { name: 'b', value: 'b' }] }).workspace;
+}
+
+function cell(f: FlagImpact, from: string, to: string): number | null {
+  return f.matrix[f.outcomes.indexOf(from)]![f.outcomes.indexOf(to)]!.exact;
+}
+
+describe('previewImpact, exact cases', () => {
+  it('a raised proportion starts serving exactly the added buckets, and the segment gains them', () => {
+    const before = addRule(withFlag(0.1), 'f', { kind: 'rollout', id: 'r', segment: 's', reach: 1, variant: 'a', enabled: true }).workspace;
+    const after = updateSegment(before, 's', { proportion: 0.25 }, ['allocation.proportion']).workspace;
+    const p = previewImpact(before, after);
+    const f = p.flags[0]!;
+    expect(f.conditions).toEqual([]);
+    expect(f.start.exact).toBe(0.15);
+    expect(f.stop.exact).toBe(0);
+    expect(cell(f, NOT_SERVED, 'a')).toBe(0.15);
+    expect(cell(f, 'a', 'a')).toBe(0.1);
+    expect(cell(f, NOT_SERVED, NOT_SERVED)).toBe(0.75);
+    expect(p.segments[0]).toMatchObject({ segment: 's', buckets: { before: 100_000, after: 250_000, kept: 100_000, added: 150_000, removed: 0 } });
+    expect(p.segments[0]!.enter.exact).toBe(0.15);
+  });
+
+  it('new weights move exactly the share of the variant buckets that changes hands', () => {
+    const before = addRule(withFlag(0.4), 'f', { kind: 'ab-test', id: 'r', segment: 's', weights: [{ variant: 'a', weight: 1 }, { variant: 'b', weight: 1 }], enabled: true }).workspace;
+    const after = updateRule(before, 'f', 'r', { weights: [{ variant: 'a', weight: 1 }, { variant: 'b', weight: 3 }] }).workspace;
+    const f = previewImpact(before, after).flags[0]!;
+    expect(cell(f, 'a', 'b')).toBeCloseTo(0.4 * 0.25, 12);
+    expect(cell(f, 'b', 'a')).toBe(0);
+    expect(f.change.exact).toBeCloseTo(0.1, 12);
+    expect(f.start.exact).toBe(0);
+  });
+
+  it('rules on one segment share its variant hash (the second sees the bucket the first did)', () => {
+    // r1 serves a on the lower half of the variant buckets; r2 would serve b on the same half:
+    // a unit r1 passes over has its bucket in the upper half, so r2 never serves it.
+    let ws = addRule(withFlag(1), 'f', { kind: 'conditional', id: 'r1', segment: 's', percentage: 0.5, split: [{ variant: 'a', weight: 1 }], enabled: true }).workspace;
+    ws = addRule(ws, 'f', { kind: 'conditional', id: 'r2', segment: 's', percentage: 0.5, split: [{ variant: 'b', weight: 1 }], enabled: false }).workspace;
+    const after = setRuleEnabled(ws, 'f', 'r2', true).workspace;
+    const f = previewImpact(ws, after).flags[0]!;
+    expect(f.changed).toBe(false);
+    expect(cell(f, 'a', 'a')).toBe(0.5);
+    expect(cell(f, NOT_SERVED, 'b')).toBe(0);
+    // Moved first, r2 takes the lower half from r1; the upper half stays unserved.
+    const moved = previewImpact(after, moveRule(after, 'f', 'r2', 0).workspace).flags[0]!;
+    expect(cell(moved, 'a', 'b')).toBe(0.5);
+    expect(cell(moved, NOT_SERVED, NOT_SERVED)).toBe(0.5);
+  });
+
+  it('rules on different segments hash independently: a reorder moves the product of their shares', () => {
+    let ws = withFlag(1);
+    ws = createSegment(ws, { id: 't' }).workspace;
+    ws = allocateSegment(ws, 't').workspace;
+    ws = addRule(ws, 'f', { kind: 'rollout', id: 'r1', segment: 's', reach: 0.3, variant: 'a', enabled: true }).workspace;
+    ws = addRule(ws, 'f', { kind: 'rollout', id: 'r2', segment: 't', reach: 0.6, variant: 'b', enabled: true }).workspace;
+    const f = previewImpact(ws, moveRule(ws, 'f', 'r2', 0).workspace).flags[0]!;
+    // a → b: r1 served (0.3) and r2 now reaches first (0.6).
+    expect(cell(f, 'a', 'b')).toBeCloseTo(0.18, 12);
+    expect(cell(f, 'b', 'a')).toBe(0);
+    expect(cell(f, 'a', 'a')).toBeCloseTo(0.12, 12);
+    expect(cell(f, 'b', 'b')).toBeCloseTo(0.42, 12);
+  });
+
+  it('an archived flag stops serving everyone it served', () => {
+    const before = addRule(withFlag(0.2), 'f', { kind: 'rollout', id: 'r', segment: 's', reach: 1, variant: 'b', enabled: true }).workspace;
+    const f = previewImpact(before, archiveFlag(before, 'f').workspace).flags[0]!;
+    expect(f).toMatchObject({ before: 'ACTIVE', after: 'ARCHIVED' });
+    expect(f.stop.exact).toBe(0.2);
+  });
+
+  it('follows segment references through the referenced allocation', () => {
+    let ws = createSegment(base(), { id: 'x', proportion: 0.3 }).workspace;
+    ws = allocateSegment(ws, 'x').workspace;
+    ws = createSegment(ws, { id: 'y', targeting: 'segment x' }).workspace;
+    ws = allocateSegment(ws, 'y').workspace;
+    const after = updateSegment(ws, 'x', { proportion: 0.5 }, ['allocation.proportion']).workspace;
+    const y = previewImpact(ws, after).segments.find((s) => s.segment === 'y')!;
+    expect(y.conditions).toEqual([]);
+    expect(y.enter.exact).toBe(0.2);
+    expect(y.buckets.added).toBe(0);
+  });
+});
+
+describe('previewImpact, targeting', () => {
+  it('a retarget is exact per case: matches both, only before, only after', () => {
+    const before = withFlag(0.2, 'country == "SE"');
+    const after = updateSegment(before, 's', { targeting: 'country in ["SE", "NO"]' }, ['targeting']).workspace;
+    const p = previewImpact(before, after);
+    const s = p.segments[0]!;
+    expect(s.targetingChanged).toBe(true);
+    expect(s.conditions.map((c) => p.conditions[c]!.text)).toEqual(['country == "SE"', 'country in ["SE", "NO"]']);
+    const byCase = Object.fromEntries(s.cases.map((c) => [c.matches.map((m) => (m ? 1 : 0)).join(''), [c.enter, c.leave]]));
+    expect(byCase).toEqual({ '00': [0, 0], '10': [0, 0.2], '01': [0.2, 0], '11': [0, 0] });
+    expect(s.enter).toMatchObject({ exact: null, low: 0, high: 0.2, estimate: null });
+  });
+
+  it('estimates from a profile of the population', () => {
+    const before = addRule(withFlag(0.2, 'country == "SE"'), 'f', { kind: 'rollout', id: 'r', segment: 's', reach: 1, variant: 'a', enabled: true }).workspace;
+    const after = updateSegment(before, 's', { proportion: 0.5 }, ['allocation.proportion']).workspace;
+    const p = previewImpact(before, after);
+    const f = p.flags[0]!;
+    expect(f.conditions).toHaveLength(1);
+    expect(f.start).toMatchObject({ exact: null, low: 0, high: 0.3 });
+    const est = estimateImpact(p, { units: 100, source: 'test', groups: [{ matches: [true], units: 25 }, { matches: [false], units: 75 }] });
+    expect(est.flags[0]!.start.estimate).toBeCloseTo(0.075, 12);
+    expect(est.population).toEqual({ units: 100, source: 'test' });
+  });
+});
+
+describe('previewImpact, notes', () => {
+  it('previews environment-restricted rules for the client environments given, and says what it assumed', () => {
+    let ws = newWorkspace({ account: 'acct', seed: 'env', clientSecret: 's', environments: ['production', 'staging'] });
+    ws = createSegment(ws, { id: 's', proportion: 0.5 }).workspace;
+    ws = allocateSegment(ws, 's').workspace;
+    ws = createFlag(ws, { id: 'f', variants: [{ name: 'a', value: 'a' }] }).workspace;
+    const before = addRule(ws, 'f', { kind: 'rollout', id: 'r', segment: 's', reach: 1, variant: 'a', environments: ['staging'] }).workspace;
+    const after = setRuleEnabled(before, 'f', 'r', true).workspace;
+    const everywhere = previewImpact(before, after).flags[0]!;
+    expect(everywhere.start.exact).toBe(0.5);
+    expect(everywhere.notes.join('\n')).toMatch(/restricted to environments \(r\).*every environment/);
+    expect(previewImpact(before, after, { environments: ['production'] }).flags[0]!.changed).toBe(false);
+    expect(previewImpact(before, after, { environments: ['staging'] }).flags[0]!.start.exact).toBe(0.5);
+  });
+
+  it('previews sticky rules for units with no stored assignment, and says so', () => {
+    const before = addRule(withFlag(0.3), 'f', { kind: 'rollout', id: 'r', segment: 's', reach: 1, variant: 'a', enabled: true, sticky: { enabled: true } }).workspace;
+    const paused = updateRule(before, 'f', 'r', { sticky: { enabled: true, pausedIntake: true } }).workspace;
+    const f = previewImpact(before, paused).flags[0]!;
+    expect(f.stop.exact).toBe(0.3);
+    expect(f.notes.join('\n')).toMatch(/sticky rules \(r\): units with a stored assignment keep it.*paused intake, r, admit none/);
+  });
+});
+
+describe('previewImpact, errors', () => {
+  it('refuses workspaces of different accounts, and unknown flags, naming them', () => {
+    const a = withFlag(0.1);
+    const other = { ...a, account: 'other' };
+    expect(() => previewImpact(a, other)).toThrow(/different accounts \(acct and other\)/);
+    try {
+      previewImpact(a, a, { flags: ['nope'] });
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(AdminError);
+      expect((error as AdminError).code).toBe('NOT_FOUND');
+      expect((error as AdminError).message).toMatch(/no flag "nope" in either workspace \(flags: f\)/);
+    }
+  });
+});
