@@ -160,11 +160,17 @@ export const flags: Command = {
           return { name: vname.trim(), value: eq === -1 ? null : variantValue(spec.slice(eq + 1)) };
         });
         const displayName = optionalString(ctx.args, 'display-name');
-        const out = await apply(ctx, (ws) =>
-          createFlag(ws, { id, variants, clients: listOption(ctx.args, 'clients') ?? [], ...(displayName === undefined ? {} : { displayName }) }),
+        const created = !(await ctx.file.exists());
+        const out = await apply(
+          ctx,
+          (ws) => createFlag(ws, { id, variants, clients: listOption(ctx.args, 'clients') ?? [], ...(displayName === undefined ? {} : { displayName }) }),
+          true,
         );
         if (ctx.json) printJson(io, flagJson(out.result));
-        else io.out(`created flag ${id} with variants ${variants.map((v) => v.name).join(', ') || '(none)'}`);
+        else {
+          if (created) io.out(`created workspace ${ctx.file.path} (account ${out.workspace.account})`);
+          io.out(`created flag ${id} with variants ${variants.map((v) => v.name).join(', ') || '(none)'}`);
+        }
         return 0;
       }
       case 'add-variant': {
