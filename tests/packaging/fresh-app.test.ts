@@ -54,7 +54,7 @@ function run(command: string, args: readonly string[], cwd: string, timeout = 18
     return execFileSync(command, args, { cwd, env: cleanEnv, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout });
   } catch (error) {
     const e = error as { status?: number; stdout?: string; stderr?: string; message: string };
-    throw new Error(`${command} ${args.join(' ')} (in ${cwd}) failed with status ${e.status ?? '?'}:\n${e.stdout ?? ''}\n${e.stderr ?? e.message}`);
+    throw new Error(`${command} ${args.join(' ')} (in ${cwd}) failed with status ${e.status ?? '?'}:\n${e.stdout ?? ''}\n${e.stderr ?? e.message}`, { cause: error });
   }
 }
 
