@@ -54,6 +54,7 @@ const RULE_OPTIONS_HELP =
   '    conditional: (--segment S | --targeting EXPR) [--percentage P] (--split a=1,b=1 | --variant V) [--randomization-field F]\n' +
   '    ab-test:     (--segment S | --targeting EXPR) --weights a=50,b=50 [--randomization-field F]\n' +
   '    rollout:     (--segment S | --targeting EXPR) --reach R --variant V [--randomization-field F]\n' +
+  '                 (reach < 100%: hashed, a split; reach 100%: the whole audience, a full rollout)\n' +
   '    any kind:    [--environments e,f]';
 
 const USAGES = {
