@@ -84,8 +84,22 @@ beforeAll(() => {
   }
   app = join(work, 'app');
   mkdirSync(app);
-  // npm refuses an override for a package the app installs itself.
+  // npm refuses an override for a package the app installs itself: overrides cover only the
+  // @allot packages that what the README installs depends on.
   const installLines = readmeBlock('install');
+  const direct = [...tarballs.keys()].filter((name) => installLines.includes(name));
+  const needed = new Set<string>();
+  const visit = (name: string): void => {
+    const m = [...manifests.values()].find((x) => x.name === name)!;
+    for (const dep of Object.keys(m.dependencies ?? {})) {
+      if (tarballs.has(dep) && !needed.has(dep)) {
+        needed.add(dep);
+        visit(dep);
+      }
+    }
+  };
+  direct.forEach(visit);
+  const overridden = [...needed].filter((name) => !direct.includes(name));
   writeFileSync(
     join(app, 'package.json'),
     JSON.stringify({
@@ -93,7 +107,7 @@ beforeAll(() => {
       version: '1.0.0',
       private: true,
       type: 'commonjs',
-      overrides: Object.fromEntries([...tarballs].filter(([name]) => !installLines.includes(name)).map(([name, path]) => [name, `file:${path}`])),
+      overrides: Object.fromEntries(overridden.map((name) => [name, `file:${tarballs.get(name)!}`])),
     }),
   );
   for (const line of readmeBlock('install').split('\n')) {
@@ -109,10 +123,10 @@ beforeAll(() => {
   }
   // A TypeScript app has Node's types (TypeScript itself is the checkout's); the public
   // libraries the README does not install are added so that each is loaded below.
-  const rest = [...tarballs].filter(([name]) => !existsSync(join(app, 'node_modules', name))).map(([, path]) => path);
-  run('npm', ['install', '--no-audit', '--no-fund', ...rest], app);
+  const rest = [...tarballs].filter(([name]) => !direct.includes(name) && !needed.has(name)).map(([, path]) => path);
+  if (rest.length > 0) run('npm', ['install', '--no-audit', '--no-fund', ...rest], app);
   run('npm', ['install', '--save-dev', '--no-audit', '--no-fund', '@types/node@20'], app);
-}, 300_000);
+}, 480_000);
 
 afterAll(() => {
   if (work !== '') rmSync(work, { recursive: true, force: true });
