@@ -15,15 +15,14 @@
  */
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
-
 import { createRequire } from 'node:module';
+import { dirname, join, relative, resolve } from 'node:path';
 
 import ts from 'typescript';
 
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 
-/** Source files that are not part of a package's public build. */
+/** Whether a source file is part of the package's public build (tests and test-only helpers are not). */
 function published(rel, exportsTesting) {
   if (rel.endsWith('.test.ts') || rel.endsWith('.d.ts') || !rel.endsWith('.ts')) return false;
   if (rel.startsWith('testing/')) return exportsTesting;
@@ -115,7 +114,7 @@ function buildPackage(pkgDir) {
     writeFileSync(`${outJs}.map`, JSON.stringify(jsMap));
 
     const dts = join(esm, `${base}.d.ts`);
-    if (!existsSync(dts)) throw new Error(`${dts} is missing: run tsc -b first`);
+    if (!existsSync(dts)) throw new Error(`${dts} is missing: tsc -b did not write it (is ${rel} in the package's tsconfig?)`);
     copyFileSync(dts, join(cjs, `${base}.d.ts`));
     if (existsSync(`${dts}.map`)) {
       writeFileSync(join(cjs, `${base}.d.ts.map`), movedMap(readFileSync(`${dts}.map`, 'utf8'), dirname(dts), outDir, `${base.split('/').pop()}.d.ts`));

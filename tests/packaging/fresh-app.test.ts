@@ -153,7 +153,7 @@ function packageOf(specifier: string): string {
   return specifier.startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0]!;
 }
 
-describe('the packed packages', () => {
+describe('the packed packages', { timeout: 120_000 }, () => {
   it.each(publicDirs)('%s: LICENSE, README, CHANGELOG, metadata; no tests, test helpers or build info', (dir) => {
     const m = manifests.get(dir)!;
     const pkg = unpack(tarballs.get(m.name)!);
@@ -200,7 +200,7 @@ describe('the packed packages', () => {
   });
 });
 
-describe("the README's app, installed from the tarballs", () => {
+describe("the README's app, installed from the tarballs", { timeout: 180_000 }, () => {
   it('has one copy of @openfeature/server-sdk, the one the provider loads', () => {
     const copies = [...files(join(app, 'node_modules'))].filter((f) => f.endsWith('@openfeature/server-sdk/package.json'));
     expect(copies).toEqual(['@openfeature/server-sdk/package.json']);
