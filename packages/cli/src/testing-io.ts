@@ -6,7 +6,7 @@ export interface CapturedIo extends Io {
   readonly stderr: string[];
 }
 
-export function captureIo(cwd: string, env: Record<string, string | undefined> = {}): CapturedIo {
+export function captureIo(cwd: string, env: Record<string, string | undefined> = {}, stdin = ''): CapturedIo {
   const stdout: string[] = [];
   const stderr: string[] = [];
   return {
@@ -14,6 +14,7 @@ export function captureIo(cwd: string, env: Record<string, string | undefined> =
     stderr,
     out: (text) => stdout.push(text),
     err: (text) => stderr.push(text),
+    readStdin: () => Promise.resolve(stdin),
     isTty: false,
     cwd,
     env,

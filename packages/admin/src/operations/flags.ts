@@ -49,7 +49,31 @@ function variantAdded(flag: Flag, variant: Variant): Flag {
   const path = `flags.${flag.id}.variants.${variant.name}`;
   checkId(variant.name, path);
   if (flag.variants.some((v) => v.name === variant.name)) throw new AdminError('ALREADY_EXISTS', 'the flag has a variant with this name already', { path });
+  const type = valueType(variant.value);
+  const typed = type === 'null' ? undefined : flag.variants.find((v) => valueType(v.value) !== 'null');
+  if (typed !== undefined && valueType(typed.value) !== type) {
+    // An app reads a flag with one typed call (getBooleanValue, getStringValue, ...): a variant
+    // of another type would fail there, with TYPE_MISMATCH, only for the users it is served to.
+    throw new AdminError(
+      'INVALID_ARGUMENT',
+      `the value ${JSON.stringify(variant.value)} is ${article(type)}, but variant ${JSON.stringify(typed.name)} is ${article(valueType(typed.value))}: every variant of a flag has one type (give ${JSON.stringify(variant.name)} ${article(valueType(typed.value))} value, or make another flag)`,
+      { path },
+    );
+  }
   return { ...flag, variants: [...flag.variants, { name: variant.name, value: variant.value }] };
+}
+
+/** The OpenFeature type a variant value is read as; `null` (a variant without a value) fits any flag. */
+type ValueType = 'boolean' | 'string' | 'number' | 'object' | 'array' | 'null';
+
+function valueType(value: JsonValue): ValueType {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  return typeof value as 'boolean' | 'string' | 'number' | 'object';
+}
+
+function article(type: ValueType): string {
+  return type === 'array' || type === 'object' ? `an ${type}` : `a ${type}`;
 }
 
 /** Archives a flag: resolves of it then return FLAG_ARCHIVED. */

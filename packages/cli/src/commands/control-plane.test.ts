@@ -192,7 +192,7 @@ describe('allot segments', () => {
       [['segments', 'create', 'Bad_Id', ...W], /not a valid id/],
       [['segments', 'create', 'd', ...W, '--tags', 'group:x'], /belong to exclusion groups/],
       [['segments', 'update', 'a', ...W, '--update-mask', 'colour'], /unknown field "colour"/],
-      [['segments', 'frobnicate', ...W], /unknown "frobnicate": subcommand/],
+      [['segments', 'frobnicate', ...W], /unknown subcommand "frobnicate"/],
       [['segments', 'list'], /missing --workspace/],
       [['segments', 'list', '--workspace', 'missing.yaml'], /NOT_FOUND: .*missing\.yaml does not exist/],
     ];
@@ -208,7 +208,7 @@ describe('allot flags', () => {
   it('builds rules of every kind, orders them, and compiles what core resolves', async () => {
     await ok('segments', 'create', 'se-users', ...W, '--targeting', 'country == SE');
     await ok('segments', 'allocate', 'se-users', ...W);
-    await ok('flags', 'create', 'checkout', ...W, '--variant', 'old="v1"', '--variant', 'new="v2"', '--variant', 'beta={"beta":true}');
+    await ok('flags', 'create', 'checkout', ...W, '--variant', 'old="v1"', '--variant', 'new="v2"', '--variant', 'beta="v3-beta"');
     await ok('flags', 'add-rule', 'checkout', ...W, '--kind', 'rollout', '--segment', 'se-users', '--reach', '100%', '--variant', 'new', '--enabled');
     await ok('flags', 'add-rule', 'checkout', ...W, '--kind', 'conditional', '--targeting', 'app_version >= 2.0.0', '--percentage', '1', '--variant', 'old', '--enabled');
     await ok('flags', 'add-rule', 'checkout', ...W, '--kind', 'individual', '--attribute', 'user_id', '--values', 'ada,bo', '--variant', 'beta', '--top', '--enabled', '--id', 'testers');

@@ -1,8 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 import { loadState, resolveFlags } from '@allot/core';
 
+import { CliError } from '../cli-error.js';
 import type { Command } from '../command.js';
 
 const usage = 'allot demo';
@@ -23,6 +24,9 @@ export const demo: Command = {
   summary: 'resolve the flags of the included example state for a few users and print them',
   usage,
   run(_argv, io) {
+    if (!existsSync(DEMO_STATE)) {
+      throw new CliError('the example state is part of the allot repository (examples/states/demo.json), not of the installed package: run allot demo from a clone, or try allot resolve on a state of your own', 1);
+    }
     const state = loadState(readFileSync(DEMO_STATE, 'utf8'));
     io.out(`example state ${DEMO_STATE}`);
     io.out(`${'user'.padEnd(8)}${'flag'.padEnd(22)}${'variant'.padEnd(12)}${'reason'.padEnd(34)}value`);

@@ -54,6 +54,7 @@ const RULE_OPTIONS_HELP =
   '    conditional: (--segment S | --targeting EXPR) [--percentage P] (--split a=1,b=1 | --variant V) [--randomization-field F]\n' +
   '    ab-test:     (--segment S | --targeting EXPR) --weights a=50,b=50 [--randomization-field F]\n' +
   '    rollout:     (--segment S | --targeting EXPR) --reach R --variant V [--randomization-field F]\n' +
+  '                 (reach < 100%: hashed, a split; reach 100%: the whole audience, a full rollout)\n' +
   '    any kind:    [--environments e,f]';
 
 const USAGES = {
@@ -160,11 +161,17 @@ export const flags: Command = {
           return { name: vname.trim(), value: eq === -1 ? null : variantValue(spec.slice(eq + 1)) };
         });
         const displayName = optionalString(ctx.args, 'display-name');
-        const out = await apply(ctx, (ws) =>
-          createFlag(ws, { id, variants, clients: listOption(ctx.args, 'clients') ?? [], ...(displayName === undefined ? {} : { displayName }) }),
+        const created = !(await ctx.file.exists());
+        const out = await apply(
+          ctx,
+          (ws) => createFlag(ws, { id, variants, clients: listOption(ctx.args, 'clients') ?? [], ...(displayName === undefined ? {} : { displayName }) }),
+          true,
         );
         if (ctx.json) printJson(io, flagJson(out.result));
-        else io.out(`created flag ${id} with variants ${variants.map((v) => v.name).join(', ') || '(none)'}`);
+        else {
+          if (created) io.out(`created workspace ${ctx.file.path} (account ${out.workspace.account})`);
+          io.out(`created flag ${id} with variants ${variants.map((v) => v.name).join(', ') || '(none)'}`);
+        }
         return 0;
       }
       case 'add-variant': {

@@ -10,6 +10,7 @@ import { AdminError, WorkspaceFile, type Outcome, type UpdateResult, type Worksp
 import { parse, requireString, type OptionSpec, type Parsed } from '../args.js';
 import { CliError } from '../cli-error.js';
 import type { Io } from '../io.js';
+import { didYouMean } from '../suggest.js';
 
 export const WORKSPACE_OPTIONS: OptionSpec = {
   workspace: { type: 'string', short: 'w' },
@@ -122,8 +123,9 @@ export function printJson(io: Io, value: unknown): void {
 export function splitSubcommand(command: string, argv: readonly string[], names: readonly string[], usage: string): [string, string[]] {
   const [name, ...rest] = argv;
   if (name === '--help' || name === '-h') throw new CliError(`usage:\n${usage}`, 0);
-  if (name === undefined || !names.includes(name)) {
-    throw new CliError(`${name === undefined ? 'missing' : `unknown ${JSON.stringify(name)}:`} subcommand; expected ${names.join(', ')}\nusage:\n${usage}`);
+  if (name === undefined) throw new CliError(`missing subcommand; expected ${names.join(', ')}\nusage:\n${usage}`);
+  if (!names.includes(name)) {
+    throw new CliError(`unknown subcommand ${JSON.stringify(name)}${didYouMean(name, names)}; expected ${names.join(', ')}\nusage:\n${usage}`);
   }
   return [name, rest];
 }

@@ -1,8 +1,8 @@
 /**
  * Turning bytes from a file or a response into a compiled state. Resolver-state JSON is
  * loaded by core; a workspace document (YAML, or JSON with the `allot: 1` marker) is compiled
- * by `@allot/admin`, imported only when one is met so that applications that load states
- * never need it.
+ * by `@allot/admin` (a dependency), imported only when one is met so that applications that
+ * load compiled states never load it.
  */
 import { validateState, type LoadOptions } from '@allot/core';
 import type { LoadedState } from '../types.js';
@@ -70,7 +70,7 @@ async function parseWorkspace(input: unknown, origin: string, options: ParseOpti
   } catch (error) {
     throw new SourceError(
       'ADMIN_MISSING',
-      `${origin}: this is a workspace document, not a resolver state; compiling it needs @allot/admin (npm install @allot/admin), or point the source at a compiled state`,
+      `${origin}: this is a workspace document, not a resolver state; compiling it needs @allot/admin, a dependency of @allot/openfeature-provider that could not be loaded (reinstall: npm install @allot/openfeature-provider), or point the source at a compiled state`,
       [],
       { cause: error },
     );

@@ -1,0 +1,265 @@
+/**
+ * The README's "Use it in your app", done as a new user would: every public package is packed
+ * (`pnpm pack`, which runs each package's `prepack` build), a fresh app is made in a temporary
+ * directory outside the checkout, the README's own install lines are run in it with each
+ * `@allot/*` name replaced by its tarball, and the README's snippets run as ESM, as
+ * CommonJS, and compiled by TypeScript under `node16` (a CommonJS package) and `bundler`.
+ *
+ * The registry has no `@allot/*` packages of ours, so the app's package.json `overrides`
+ * send npm to the tarballs for the `@allot/*` packages that are only dependencies of what the
+ * README installs; overrides add no dependency, so a package.json that forgets one still fails.
+ * Third-party dependencies come from the npm registry (so does the app's `@types/node`).
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+const readme = readFileSync(join(root, 'README.md'), 'utf8');
+
+interface Manifest {
+  name: string;
+  version: string;
+  private?: boolean;
+  bin?: Record<string, string>;
+  engines?: Record<string, string>;
+  repository?: { url: string; directory: string };
+  types?: string;
+  license?: string;
+  exports?: Record<string, unknown>;
+  dependencies?: Record<string, string>;
+  peerDependencies?: Record<string, string>;
+}
+
+const packageDirs = readdirSync(join(root, 'packages')).filter((d) => existsSync(join(root, 'packages', d, 'package.json')));
+const manifests = new Map(packageDirs.map((d) => [d, JSON.parse(readFileSync(join(root, 'packages', d, 'package.json'), 'utf8')) as Manifest]));
+const publicDirs = packageDirs.filter((d) => manifests.get(d)!.private !== true);
+
+/**
+ * npm and node as a user's shell runs them: none of pnpm's or vitest's settings, and above
+ * all no NODE_PATH (pnpm sets one that would find the checkout's packages).
+ */
+const cleanEnv: NodeJS.ProcessEnv = Object.fromEntries(
+  Object.entries(process.env).filter(([k]) => !/^(npm_|pnpm_|VITEST|NODE_OPTIONS$|NODE_PATH$)/i.test(k)),
+);
+
+function run(command: string, args: readonly string[], cwd: string, timeout = 180_000): string {
+  try {
+    return execFileSync(command, args, { cwd, env: cleanEnv, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout });
+  } catch (error) {
+    const e = error as { status?: number; stdout?: string; stderr?: string; message: string };
+    throw new Error(`${command} ${args.join(' ')} (in ${cwd}) failed with status ${e.status ?? '?'}:\n${e.stdout ?? ''}\n${e.stderr ?? e.message}`, { cause: error });
+  }
+}
+
+/** The fenced block right after `<!-- readme-app:NAME -->` in the root README. */
+function readmeBlock(name: string): string {
+  const marker = `<!-- readme-app:${name} -->`;
+  const at = readme.indexOf(marker);
+  if (at === -1) throw new Error(`README.md has no ${marker}`);
+  const match = /```[a-z]*\n([\s\S]*?)```/.exec(readme.slice(at));
+  if (match === null) throw new Error(`README.md: no code block after ${marker}`);
+  return match[1]!;
+}
+
+let work = '';
+let app = '';
+const tarballs = new Map<string, string>();
+
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), 'allot-fresh-app-'));
+  const packs = join(work, 'packs');
+  for (const dir of publicDirs) {
+    const { name, version } = manifests.get(dir)!;
+    run('pnpm', ['pack', '--pack-destination', packs], join(root, 'packages', dir));
+    const tarball = join(packs, `${name.replace('@', '').replace('/', '-')}-${version}.tgz`);
+    expect(existsSync(tarball), tarball).toBe(true);
+    tarballs.set(name, tarball);
+  }
+  app = join(work, 'app');
+  mkdirSync(app);
+  // npm refuses an override for a package the app installs itself: overrides cover only the
+  // @allot packages that what the README installs depends on.
+  const installLines = readmeBlock('install');
+  const direct = [...tarballs.keys()].filter((name) => installLines.includes(name));
+  const needed = new Set<string>();
+  const visit = (name: string): void => {
+    const m = [...manifests.values()].find((x) => x.name === name)!;
+    for (const dep of Object.keys(m.dependencies ?? {})) {
+      if (tarballs.has(dep) && !needed.has(dep)) {
+        needed.add(dep);
+        visit(dep);
+      }
+    }
+  };
+  direct.forEach(visit);
+  const overridden = [...needed].filter((name) => !direct.includes(name));
+  writeFileSync(
+    join(app, 'package.json'),
+    JSON.stringify({
+      name: 'fresh-app',
+      version: '1.0.0',
+      private: true,
+      type: 'commonjs',
+      overrides: Object.fromEntries(overridden.map((name) => [name, `file:${tarballs.get(name)!}`])),
+    }),
+  );
+  for (const line of readmeBlock('install').split('\n')) {
+    if (line.trim() === '') continue;
+    const command = line.startsWith('npm install')
+      ? line.replace(/@allot\/[a-z-]+/g, (name) => {
+          const tarball = tarballs.get(name);
+          if (tarball === undefined) throw new Error(`README installs ${name}, which is not a public package`);
+          return tarball;
+        }) + ' --no-audit --no-fund'
+      : line;
+    run('bash', ['-c', command], app);
+  }
+  // A TypeScript app has Node's types (TypeScript itself is the checkout's); the public
+  // libraries the README does not install are added so that each is loaded below.
+  const rest = [...tarballs].filter(([name]) => !direct.includes(name) && !needed.has(name)).map(([, path]) => path);
+  if (rest.length > 0) run('npm', ['install', '--no-audit', '--no-fund', ...rest], app);
+  run('npm', ['install', '--save-dev', '--no-audit', '--no-fund', '@types/node@20'], app);
+}, 480_000);
+
+afterAll(() => {
+  if (work !== '') rmSync(work, { recursive: true, force: true });
+});
+
+/** Unpacks a tarball into a new directory; returns the package's root in it. */
+function unpack(tarball: string): string {
+  const dir = mkdtempSync(join(work, 'unpacked-'));
+  run('tar', ['xzf', tarball, '-C', dir], dir);
+  return join(dir, 'package');
+}
+
+function* files(dir: string, base = dir): Generator<string> {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = join(dir, entry.name);
+    if (entry.isDirectory()) yield* files(full, base);
+    else yield relative(base, full).split('\\').join('/');
+  }
+}
+
+/** The package a bare specifier names (`@scope/name/sub` → `@scope/name`). */
+function packageOf(specifier: string): string {
+  const parts = specifier.split('/');
+  return specifier.startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0]!;
+}
+
+describe('the packed packages', { timeout: 120_000 }, () => {
+  it.each(publicDirs)('%s: LICENSE, README, CHANGELOG, metadata; no tests, test helpers or build info', (dir) => {
+    const m = manifests.get(dir)!;
+    const pkg = unpack(tarballs.get(m.name)!);
+    const shipped = [...files(pkg)];
+    expect(shipped).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'CHANGELOG.md', 'package.json']));
+    expect(readFileSync(join(pkg, 'LICENSE'), 'utf8')).toContain('Apache License\n                           Version 2.0, January 2004');
+    expect(shipped.filter((f) => /\.test\.|\.tsbuildinfo$|(^|\/)testing\//.test(f) && !(m.exports?.['./testing'] !== undefined && /^(dist|dist\/cjs|src)\/testing\//.test(f)))).toEqual([]);
+    const published = JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8')) as Manifest;
+    expect(published.license).toBe('Apache-2.0');
+    expect(published.engines?.node).toMatch(/^>=20/);
+    expect(published.repository?.directory).toBe(`packages/${dir}`);
+    expect(published.types !== undefined && shipped.includes(published.types.replace('./', ''))).toBe(true);
+    expect(JSON.stringify(published)).not.toContain('workspace:');
+  });
+
+  it.each(publicDirs)('%s: every source map points at a shipped source', (dir) => {
+    const pkg = unpack(tarballs.get(manifests.get(dir)!.name)!);
+    const missing: string[] = [];
+    for (const f of files(pkg)) {
+      if (!f.endsWith('.map')) continue;
+      const map = JSON.parse(readFileSync(join(pkg, f), 'utf8')) as { sources: string[] };
+      for (const s of map.sources) if (!existsSync(resolve(pkg, dirname(f), s))) missing.push(`${f} → ${s}`);
+    }
+    expect(missing).toEqual([]);
+  });
+
+  it.each(publicDirs)('%s: every module it imports is Node, itself, or a declared dependency', (dir) => {
+    const m = manifests.get(dir)!;
+    const pkg = unpack(tarballs.get(m.name)!);
+    const published = JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8')) as Manifest;
+    const declared = new Set([m.name, ...Object.keys(published.dependencies ?? {}), ...Object.keys(published.peerDependencies ?? {})]);
+    const builtins = new Set(builtinModules);
+    const undeclared: string[] = [];
+    for (const f of files(pkg)) {
+      if (!/\.(js|d\.ts)$/.test(f)) continue;
+      const text = readFileSync(join(pkg, f), 'utf8');
+      for (const match of text.matchAll(/(?:from |import\(|require\()\s*['"]([^'"./][^'"]*)['"]/g)) {
+        const spec = match[1]!;
+        if (spec.startsWith('node:') || builtins.has(spec) || declared.has(packageOf(spec))) continue;
+        undeclared.push(`${f}: ${spec}`);
+      }
+    }
+    expect(undeclared).toEqual([]);
+  });
+});
+
+describe("the README's app, installed from the tarballs", { timeout: 180_000 }, () => {
+  it('has one copy of @openfeature/server-sdk, the one the provider loads', () => {
+    const copies = [...files(join(app, 'node_modules'))].filter((f) => f.endsWith('@openfeature/server-sdk/package.json'));
+    expect(copies).toEqual(['@openfeature/server-sdk/package.json']);
+    const fromProvider = run(
+      'node',
+      ['-e', `console.log(require.resolve('@openfeature/server-sdk', { paths: [require('path').dirname(require.resolve('@allot/openfeature-provider'))] }))`],
+      app,
+    );
+    expect(fromProvider.trim()).toBe(run('node', ['-p', `require.resolve('@openfeature/server-sdk')`], app).trim());
+  });
+
+  it('runs the ESM snippet', () => {
+    writeFileSync(join(app, 'snippet.mjs'), readmeBlock('esm'));
+    expect(run('node', ['snippet.mjs'], app)).toBe('search-ranking: true\n');
+  });
+
+  it('runs the CommonJS snippet', () => {
+    writeFileSync(join(app, 'snippet.cjs'), readmeBlock('cjs'));
+    expect(run('node', ['snippet.cjs'], app)).toBe('search-ranking: true\n');
+  });
+
+  it('compiles the snippet as TypeScript under node16 in a CommonJS package, and runs it', () => {
+    mkdirSync(join(app, 'ts-node16'), { recursive: true });
+    writeFileSync(join(app, 'ts-node16', 'app.ts'), readmeBlock('esm'));
+    writeFileSync(
+      join(app, 'ts-node16', 'tsconfig.json'),
+      JSON.stringify({ compilerOptions: { module: 'node16', moduleResolution: 'node16', target: 'es2022', strict: true, outDir: 'out', types: ['node'] }, files: ['app.ts'] }),
+    );
+    run('node', [tsc, '-p', 'ts-node16'], app);
+    const emitted = readFileSync(join(app, 'ts-node16', 'out', 'app.js'), 'utf8');
+    expect(emitted).toContain('require("@allot/openfeature-provider")');
+    expect(run('node', ['ts-node16/out/app.js'], app)).toBe('search-ranking: true\n');
+  });
+
+  it('compiles the snippet as TypeScript under bundler resolution (ESM), and runs it', () => {
+    mkdirSync(join(app, 'ts-bundler'), { recursive: true });
+    writeFileSync(join(app, 'ts-bundler', 'package.json'), JSON.stringify({ type: 'module' }));
+    writeFileSync(join(app, 'ts-bundler', 'app.ts'), readmeBlock('esm'));
+    writeFileSync(
+      join(app, 'ts-bundler', 'tsconfig.json'),
+      JSON.stringify({ compilerOptions: { module: 'esnext', moduleResolution: 'bundler', target: 'es2022', strict: true, outDir: 'out', types: ['node'] }, files: ['app.ts'] }),
+    );
+    run('node', [tsc, '-p', 'ts-bundler'], app);
+    expect(run('node', ['ts-bundler/out/app.js'], app)).toBe('search-ranking: true\n');
+  });
+
+  it('loads every library with require and with import', () => {
+    const libraries = publicDirs.map((d) => manifests.get(d)!).filter((m) => m.bin === undefined);
+    for (const { name } of libraries) {
+      expect(run('node', ['-e', `console.log(typeof require(${JSON.stringify(name)}))`], app), name).toBe('object\n');
+      expect(run('node', ['--input-type=module', '-e', `console.log(typeof (await import(${JSON.stringify(name)})))`], app), name).toBe('object\n');
+    }
+  });
+
+  it('runs the allot command with clean stdout: --version, compile, resolve piped as JSON', () => {
+    const cli = manifests.get('cli')!;
+    expect(run('npx', ['allot', '--version'], app)).toBe(`${cli.version}\n`);
+    run('npx', ['allot', 'compile', '--workspace', 'allot.yaml', '--out', 'state.json'], app);
+    const out = run('npx', ['allot', 'resolve', '--state', 'state.json', '--flag', 'search-ranking', '--context', '{"targeting_key":"user-42","country":"SE"}'], app);
+    expect(JSON.parse(out)).toMatchObject({ resolvedFlags: [{ flag: 'flags/search-ranking', value: true }] });
+  });
+});
