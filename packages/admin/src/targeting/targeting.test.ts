@@ -115,6 +115,7 @@ describe('compiled targeting resolves in core as written', () => {
       flags: {
         'flags/f': {
           name: 'flags/f',
+          state: 'ACTIVE',
           variants: [{ name: 'on', value: true }],
           rules: [
             {

@@ -74,6 +74,9 @@ describe('sticky assignments', () => {
     await vi.waitFor(() => { expect(store.writes).toHaveLength(1); });
     expect(store.writes[0]).toEqual({ unit: 'new', materialization: STICKY, rule: 'flags/sticky/rules/exp', variant: first.value });
     expect((await provider.resolveStringEvaluation('sticky.v', '', { targetingKey: 'new' })).flagMetadata).toMatchObject({ assignmentKind: 'sticky' });
+    // Paused intake admits only units stored for its own rule, as Confidence does: 'new' was stored for flags/sticky's rule.
+    expect((await provider.resolveBooleanEvaluation('paused.v', false, { targetingKey: 'new' })).reason).toBe('DEFAULT');
+    await store.inner.write([{ unit: 'new', materialization: STICKY, rule: 'flags/paused/rules/only-stored', variant: 'in' }]);
     expect((await provider.resolveBooleanEvaluation('paused.v', false, { targetingKey: 'new' })).value).toBe(true);
   });
 
@@ -117,8 +120,9 @@ describe('sticky assignments', () => {
       served.set(unit, (await provider.resolveStringEvaluation('sticky.v', '', { targetingKey: unit })).value);
     }
     expect(provider.pendingStickyWrites).toBe(20);
-    // Reads in this process see the queued writes: paused intake admits those units.
-    expect((await provider.resolveBooleanEvaluation('paused.v', false, { targetingKey: 'u3' })).value).toBe(true);
+    // Reads in this process see the queued writes: those units keep their variant.
+    const again = await provider.resolveStringEvaluation('sticky.v', '', { targetingKey: 'u3' });
+    expect(again).toMatchObject({ value: served.get('u3'), flagMetadata: { assignmentKind: 'sticky' } });
     await new Promise((r) => setTimeout(r, 40));
     store.mode = 'ok';
     await vi.waitFor(() => { expect(provider.pendingStickyWrites).toBe(0); }, { timeout: 8_000, interval: 10 });
