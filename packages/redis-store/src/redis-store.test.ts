@@ -9,6 +9,8 @@ import { SECRET, STICKY, testState } from '../../openfeature-provider/src/testin
 if (redisServerPath === null) console.warn('[redis-store] skipping: redis-server is not installed (bash scripts/system-deps.sh installs it)');
 
 const RULE = 'flags/sticky/rules/exp';
+/** A paused-intake rule admits units the store holds a variant for, for that rule (Confidence's rule). */
+const PAUSED_RULE = 'flags/paused/rules/only-stored';
 const key = (unit: string): { unit: string; materialization: string } => ({ unit, materialization: STICKY });
 const closers: (() => Promise<unknown>)[] = [];
 
@@ -115,7 +117,7 @@ describe.skipIf(redisServerPath === null)('RedisStore against redis-server', () 
   it('falls back within the timeout while the server is stalled (SIGSTOP), and recovers', async () => {
     const s = store(server);
     await connected(s);
-    await s.write([{ ...key('stalled'), rule: RULE, variant: 'a' }]);
+    await s.write([{ ...key('stalled'), rule: RULE, variant: 'a' }, { ...key('stalled'), rule: PAUSED_RULE, variant: 'in' }]);
     const { provider, statuses } = await providerOver(s);
     server.stop();
     try {
@@ -138,7 +140,7 @@ describe.skipIf(redisServerPath === null)('RedisStore against redis-server', () 
   it('falls back while clients are paused (CLIENT PAUSE), and recovers', async () => {
     const s = store(server);
     await connected(s);
-    await s.write([{ ...key('client-paused'), rule: RULE, variant: 'a' }]);
+    await s.write([{ ...key('client-paused'), rule: RULE, variant: 'a' }, { ...key('client-paused'), rule: PAUSED_RULE, variant: 'in' }]);
     const { provider } = await providerOver(s);
     await admin.client('PAUSE', 400, 'ALL');
     const during = await provider.resolveBooleanEvaluation('paused.v', false, { targetingKey: 'client-paused' });

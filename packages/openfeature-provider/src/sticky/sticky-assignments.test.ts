@@ -65,7 +65,7 @@ describe('sticky assignments', () => {
     expect(one.flagMetadata).toMatchObject({ assignmentKind: 'sticky' });
   });
 
-  it('writes a new assignment once, and a paused-intake rule then admits that unit only', async () => {
+  it('writes a new assignment once; a paused-intake rule admits only units stored for that rule', async () => {
     const store = new FlakyStore();
     const { provider } = await withStore(store);
     expect((await provider.resolveBooleanEvaluation('paused.v', false, { targetingKey: 'new' })).reason).toBe('DEFAULT');
@@ -74,7 +74,8 @@ describe('sticky assignments', () => {
     await vi.waitFor(() => { expect(store.writes).toHaveLength(1); });
     expect(store.writes[0]).toEqual({ unit: 'new', materialization: STICKY, rule: 'flags/sticky/rules/exp', variant: first.value });
     expect((await provider.resolveStringEvaluation('sticky.v', '', { targetingKey: 'new' })).flagMetadata).toMatchObject({ assignmentKind: 'sticky' });
-    expect((await provider.resolveBooleanEvaluation('paused.v', false, { targetingKey: 'new' })).value).toBe(true);
+    // Another rule's assignment does not admit the unit (Confidence reads the record of the rule itself).
+    expect((await provider.resolveBooleanEvaluation('paused.v', false, { targetingKey: 'new' })).value).toBe(false);
   });
 
   it('replaces a stored variant the flag no longer has (compare-and-set)', async () => {
@@ -117,8 +118,8 @@ describe('sticky assignments', () => {
       served.set(unit, (await provider.resolveStringEvaluation('sticky.v', '', { targetingKey: unit })).value);
     }
     expect(provider.pendingStickyWrites).toBe(20);
-    // Reads in this process see the queued writes: paused intake admits those units.
-    expect((await provider.resolveBooleanEvaluation('paused.v', false, { targetingKey: 'u3' })).value).toBe(true);
+    // Reads in this process see the queued writes: the sticky flag serves those units their stored variant.
+    expect((await provider.resolveStringEvaluation('sticky.v', '', { targetingKey: 'u3' })).flagMetadata).toMatchObject({ assignmentKind: 'sticky' });
     await new Promise((r) => setTimeout(r, 40));
     store.mode = 'ok';
     await vi.waitFor(() => { expect(provider.pendingStickyWrites).toBe(0); }, { timeout: 8_000, interval: 10 });
