@@ -168,10 +168,11 @@ export function compileFlag(
   segments: ReadonlyMap<string, CompiledSegment>,
   issues: IssueList,
   targetingKeyAlias = '',
+  absentIsActive = true,
 ): CompiledFlag | undefined {
   const obj = readObject(raw, path, issues);
   if (!obj) return undefined;
-  const active = flagIsActive(own(obj, 'state'), keyPath(path, 'state'), issues);
+  const active = flagIsActive(own(obj, 'state'), keyPath(path, 'state'), issues, absentIsActive);
   const clients = new Set(optionalStringList(obj, 'clients', path, issues));
 
   const variants = new Map<string, CompiledVariant>();
@@ -222,11 +223,12 @@ const FLAG_STATES: ReadonlyMap<unknown, boolean> = new Map<unknown, boolean>([
 ]);
 
 /**
- * Whether a flag's `state` lets it be served. Confidence serves `ACTIVE` flags only: an
- * absent state is the proto default `STATE_UNSPECIFIED`, which it leaves out like `ARCHIVED`.
+ * Whether a flag's `state` lets it be served. Confidence serves `ACTIVE` flags only: in the
+ * proto shape an absent state is the default `STATE_UNSPECIFIED`, which it leaves out like
+ * `ARCHIVED`. In the conformance shape (also written by hand) an absent state is `ACTIVE`.
  */
-function flagIsActive(raw: unknown, path: string, issues: IssueList): boolean {
-  if (raw === undefined || raw === null) return false;
+function flagIsActive(raw: unknown, path: string, issues: IssueList, absentIsActive: boolean): boolean {
+  if (raw === undefined || raw === null) return absentIsActive;
   const active = FLAG_STATES.get(raw);
   if (active !== undefined) return active;
   issues.add(path, `expected "ACTIVE" or "ARCHIVED", got ${describe(raw)}`);

@@ -62,6 +62,8 @@ interface Located {
 
 /** The state's parts, in shape-independent form, before compiling. */
 interface StateParts {
+  /** The proto-JSON shape (else the conformance shape). */
+  proto: boolean;
   accountId: string;
   flags: Located[];
   segments: Located[];
@@ -181,6 +183,7 @@ function mapParts(root: JsonObject, options: LoadOptions, issues: IssueList): St
     });
   }
   return {
+    proto: false,
     accountId,
     flags: located(root, 'flags', issues),
     segments: located(root, 'segments', issues),
@@ -210,6 +213,7 @@ function protoParts(root: JsonObject, options: LoadOptions, issues: IssueList): 
   const clients = credentialsOf(root, issues);
   const bloomRaw = own(root, 'bloomFilters');
   return {
+    proto: true,
     accountId,
     flags: locatedList(root, 'flags', issues),
     segments: locatedList(root, 'segmentsNoBitsets', issues),
@@ -351,7 +355,7 @@ function compile(parts: StateParts, issues: IssueList, targetingKeyAlias: string
     if (!f.name.startsWith('flags/')) {
       issues.add(f.path, `flag names look like "flags/<id>", got ${JSON.stringify(f.name)}`);
     }
-    const flag = compileFlag(f.name, f.raw, f.path, segments, issues, targetingKeyAlias);
+    const flag = compileFlag(f.name, f.raw, f.path, segments, issues, targetingKeyAlias, !parts.proto);
     if (flag) flags.set(f.name, flag);
   }
 

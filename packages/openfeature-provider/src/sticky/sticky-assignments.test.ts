@@ -65,7 +65,7 @@ describe('sticky assignments', () => {
     expect(one.flagMetadata).toMatchObject({ assignmentKind: 'sticky' });
   });
 
-  it('writes a new assignment once, and a paused-intake rule then admits that unit only', async () => {
+  it('writes a new assignment once; a paused-intake rule admits only units stored for that rule', async () => {
     const store = new FlakyStore();
     const { provider } = await withStore(store);
     expect((await provider.resolveBooleanEvaluation('paused.v', false, { targetingKey: 'new' })).reason).toBe('DEFAULT');
