@@ -90,7 +90,12 @@ class SerialText {
   /** A reused buffer per total length (`fromCharCode.apply` reads the whole array). */
   private readonly buffers: number[][] = [];
 
-  constructor(prefix: string, suffix: string) {
+  constructor(
+    private readonly prefixText: string,
+    private readonly suffixText: string,
+  ) {
+    const prefix = prefixText;
+    const suffix = suffixText;
     this.prefix = Array.from(prefix, (c) => c.charCodeAt(0));
     this.suffix = Array.from(suffix, (c) => c.charCodeAt(0));
   }
@@ -99,6 +104,8 @@ class SerialText {
     let digits = 1;
     for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
     const length = this.prefix.length + digits + this.suffix.length;
+    // V8 makes shorter concatenations flat strings, and faster than copying codes.
+    if (length < 13) return `${this.prefixText}${n}${this.suffixText}`;
     const buffer = (this.buffers[length] ??= new Array<number>(length).fill(0));
     const p = this.prefix.length;
     for (let i = 0; i < p; i++) buffer[i] = this.prefix[i]!;
