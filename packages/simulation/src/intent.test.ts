@@ -51,9 +51,10 @@ describe('intent claims catch what the workspace does not say', () => {
         // Forgotten: { op: moveRule, flag: checkout, rule: employees, index: 0 }.
         { op: 'addRule', flag: 'checkout', rule: { id: 'employees', kind: 'rollout', targeting: 'employee == true', reach: 1, variant: 'off', enabled: true } },
       ],
-      claims: [{ precedence: { flag: 'checkout', when: 'employee == true', rule: 'employees' } }],
+      claims: [{ precedence: { flag: 'checkout', when: 'employee == true', rule: 'employees' } }, { precedence: { flag: 'checkout', when: 'employee == true', variants: ['off'] } }],
     };
-    const [message] = onlyClaimsFail(await run(doc), 'precedence');
+    const [message, variants] = onlyClaimsFail(await run(doc), 'precedence');
+    expect(variants).toMatch(/^FAIL: claim "precedence: checkout serves off when employee == true" at step initial: [1-9][\d,]* of [\d,]+ units with employee == true are not served variants off; decided by: rollout [\d,]+, employees [\d,]+$/);
     expect(message).toMatch(/^FAIL: claim "precedence: checkout decided by employees when employee == true" at step initial: [\d,]+ of [\d,]+ units with employee == true are not decided by rule employees; decided by: rollout [\d,]+, employees [\d,]+$/);
   });
 

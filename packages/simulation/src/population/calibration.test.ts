@@ -51,6 +51,14 @@ describe('seeds change the population for every id shape', () => {
     expect(new Population({ ...spec, id: { ...spec.id, shape: 'numeric' } }).idAt(3)).toBe(4);
     expect(new Population({ ...spec, seed: 2 }).idAt(3)).toMatch(/^user-\d+$/);
     expect(new Population({ ...spec, seed: 2 }).idAt(3)).not.toBe('user-3');
+    // Long ids are built digit by digit: the same text as the number's.
+    const seq = new Population({ ...spec, seed: 9 });
+    const num = new Population({ ...spec, seed: 9, id: { ...spec.id, shape: 'numeric' } });
+    const email = new Population({ ...spec, seed: 9, id: { ...spec.id, shape: 'email' } });
+    for (let i = 0; i < 1000; i++) {
+      expect(seq.idAt(i)).toBe(`user-${(num.idAt(i) as number) - 1}`);
+      expect(email.idAt(i)).toBe(`user-${(num.idAt(i) as number) - 1}@example.com`);
+    }
   });
 
   it('draws distinct serial numbers below 2^30 at every seed (a permutation)', () => {

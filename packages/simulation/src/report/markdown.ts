@@ -42,7 +42,7 @@ const pp = (x: number | undefined): string => (x === undefined ? '' : x >= 10 ? 
 
 function row(c: CheckResult, steps: number): string {
   const mark = c.passed && c.verdict === 'pass' ? 'pass' : c.passed ? 'inconclusive (allowed)' : `**${verdictText(c)}**`;
-  const stat = c.verdict === 'inconclusive' ? 'not tested' : c.pValue === undefined ? 'exact' : `χ²=${c.statistic!.toFixed(2)} df=${c.df} p=${formatP(c.pValue)}${c.sameAs === undefined ? '' : ` (same test as at ${c.sameAs})`}`;
+  const stat = c.verdict === 'inconclusive' ? 'not tested' : c.kind === 'power' ? '80% power' : c.pValue === undefined ? 'exact' : `χ²=${c.statistic!.toFixed(2)} df=${c.df} p=${formatP(c.pValue)}${c.sameAs === undefined ? '' : ` (same test as at ${c.sameAs})`}`;
   const step = steps > 1 ? `${c.step} · ` : '';
   return `| ${mark} | ${step}${c.subject} | ${stat} | ${pp(c.mde)} | ${c.detail} |`;
 }
