@@ -83,6 +83,8 @@ describe('workspace document', () => {
     ['an unknown variant', (d) => { d.flags.f.rules[0].weights = { maybe: 1 }; }, 'flags.f.rules[0].weights.maybe: unknown variant "maybe"'],
     ['a group tag without membership', (d) => { d.groups.grp.members = []; }, 'segments.later.allocation.exclusivityTags: has "group:grp" but is not a member'],
     ['a bad id', (d) => { d.segments.Bad = { ...d.segments.later }; }, 'segments.Bad: "Bad" is not a valid id'],
+    ['a proportion below one bucket', (d) => { d.segments.later.allocation.proportion = 1e-7; }, 'segments.later.allocation.proportion: must be at least 0.000001 (one bucket of 1,000,000), got 1e-7'],
+    ['a targeting expression over the size limit', (d) => { d.segments.later.targeting = Array.from({ length: 60_000 }, (_, i) => `c == ${i}`).join(' or '); }, 'segments.later.targeting: the expression is 828886 bytes, over the limit of 65536 bytes (targeting.maxBytes)'],
     ['a wrong format version', (d) => { d.allot = 2; }, 'allot: expected the workspace format version 1, got 2'],
   ])('refuses %s, naming the path', (_name, edit, message) => {
     const error = editError(sample(), edit);
