@@ -20,7 +20,8 @@ afterEach(async () => {
 });
 
 function store(server: { url: string }, errors: Error[] = []): RedisStore {
-  const s = new RedisStore({ redis: server.url, commandTimeoutMs: 50, onError: (e) => errors.push(e), errorIntervalMs: 0 });
+  // The default command timeout (100 ms) stays above the provider's read timeout below (60 ms).
+  const s = new RedisStore({ redis: server.url, onError: (e) => errors.push(e), errorIntervalMs: 0 });
   closers.push(() => s.close());
   return s;
 }
@@ -113,6 +114,21 @@ describe.skipIf(redisServerPath === null)('RedisStore against redis-server', () 
     expect(stale.flagMetadata).toMatchObject({ assignmentKind: 'split' });
     await vi.waitFor(async () => { expect((await s.read([key('stale')]))[0]?.ruleToVariant[RULE]).toBe(stale.value); }, { timeout: 3_000 });
     expect((await provider.resolveStringEvaluation('sticky.v', '', { targetingKey: 'stale' })).flagMetadata).toMatchObject({ assignmentKind: 'sticky' });
+  });
+
+  it('counts a reply that arrived in time although the process was too busy to read it before the deadline', async () => {
+    const s = new RedisStore({ redis: server.url, commandTimeoutMs: 5_000 });
+    closers.push(() => s.close());
+    await connected(s);
+    await s.write([{ ...key('busy'), rule: RULE, variant: 'a' }]);
+    const { provider } = await providerOver(s);
+    await provider.resolveStringEvaluation('sticky.v', '', { targetingKey: 'busy' }); // the script is loaded
+    const pending = provider.resolveStringEvaluation('sticky.v', '', { targetingKey: 'busy' }); // the read is sent
+    // Busy far past the 60 ms read deadline while Redis (another process) answers: when the
+    // event loop turns, the expired timer and the reply are both there; the reply counts.
+    const until = Date.now() + 300;
+    while (Date.now() < until) { /* a burst of work */ }
+    expect(await pending).toMatchObject({ value: 'a', flagMetadata: { assignmentKind: 'sticky' } });
   });
 
   it('falls back within the timeout while the server is stalled (SIGSTOP), and recovers', async () => {

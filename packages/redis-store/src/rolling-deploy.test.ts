@@ -37,8 +37,11 @@ import { OpenFeature } from '@openfeature/server-sdk';
 import { AllotProvider } from '@allot/openfeature-provider';
 import { RedisStore } from '@allot/redis-store';
 const { url, stateFile, secret, users } = JSON.parse(process.argv[1]);
-const stickyStore = new RedisStore({ redis: url });
-await OpenFeature.setProviderAndWait(new AllotProvider({ source: readFileSync(stateFile, 'utf8'), clientSecret: secret, stickyStore }));
+// Generous deadlines: this is about readiness, and on a loaded machine a reply can take longer
+// than the default 25 ms to be scheduled (the deadline's fallback is tested elsewhere).
+const stickyStore = new RedisStore({ redis: url, commandTimeoutMs: 2000 });
+const provider = new AllotProvider({ source: readFileSync(stateFile, 'utf8'), clientSecret: secret, stickyStore, sticky: { timeoutMs: 1000 } });
+await OpenFeature.setProviderAndWait(provider);
 const client = OpenFeature.getClient();
 const details = await Promise.all(users.map((targetingKey) => client.getStringDetails('sticky.v', '', { targetingKey })));
 process.stdout.write(JSON.stringify(details.map((d) => ({ value: d.value, kind: d.flagMetadata.assignmentKind ?? null, store: d.flagMetadata.stickyStore ?? null }))));

@@ -85,7 +85,7 @@ describe('a provider polling GET /v1/state', () => {
     const after = stateResponses(server.log).slice(before);
     expect(after.indexOf('200')).toBeGreaterThanOrEqual(0);
     expect(after.indexOf('200')).toBeLessThanOrEqual(1);
-    expect(changes.flat()).toContain('checkout'); // the key the app calls
+    expect(changes.flat()).toContain('checkout'); // flagsChanged carries the key apps call
   });
 
   it('answers 304 to a matching If-None-Match, with the same strong ETag', async () => {
