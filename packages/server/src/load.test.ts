@@ -63,7 +63,17 @@ describe(`${N} concurrent allocations of conflicting segments`, () => {
           promisify(execFile)(process.execPath, [CLI, 'segments', 'create', `cli-${i}`, '--workspace', server.workspace, '--proportion', '0.5']),
         )
       : [];
-    const results = await Promise.all(Array.from({ length: N }, (_, i) => server.call('POST', `/v1/segments/exp-${i}:allocate`)));
+    // A server write gives up on a lock another process holds after 1.5 s (503 LOCK_TIMEOUT,
+    // Retry-After: 1); a client retries it, as the README says.
+    const allocate = async (i: number): Promise<Awaited<ReturnType<typeof server.call>>> => {
+      for (let attempt = 1; ; attempt++) {
+        const r = await server.call('POST', `/v1/segments/exp-${i}:allocate`);
+        if (r.status !== 503 || attempt === 20) return r;
+        expect((r.body.error as { code: string }).code).toBe('LOCK_TIMEOUT');
+        await new Promise((done) => setTimeout(done, 1_000));
+      }
+    };
+    const results = await Promise.all(Array.from({ length: N }, (_, i) => allocate(i)));
     await Promise.all(cli);
     expect(results.map((r) => r.status)).toEqual(results.map(() => 200));
 

@@ -64,6 +64,9 @@ function signatureOf(s: { ino: number; size: number; mtimeMs: number; ctimeMs: n
   return `${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`;
 }
 
+/** How long a server write waits for the workspace lock held by another process. */
+export const SERVER_LOCK_TIMEOUT_MS = 1_500;
+
 export class WorkspaceStore {
   readonly file: WorkspaceFile;
   private snapshot: WorkspaceSnapshot | null = null;
@@ -76,7 +79,9 @@ export class WorkspaceStore {
   private readonly maxBatch: number;
 
   constructor(path: string, options: WorkspaceStoreOptions = {}) {
-    this.file = new WorkspaceFile(path, options.lock === undefined ? {} : { lock: options.lock });
+    // A request is answered within 2 s: a write gives up waiting for another process's lock
+    // after 1.5 s (503 LOCK_TIMEOUT with Retry-After), where a person at the CLI waits 10 s.
+    this.file = new WorkspaceFile(path, { lock: { timeoutMs: SERVER_LOCK_TIMEOUT_MS, ...options.lock } });
     this.maxBatch = options.maxBatch ?? 64;
   }
 
