@@ -2,7 +2,7 @@
 ;; Native 64-bit multiplies instead of JavaScript's 16-bit emulation of them.
 ;;
 ;; Memory: bytes [0, 16) receive the result as four 32-bit words [h1hi, h1lo, h2hi, h2lo];
-;; the bytes to hash start at 16 and must be followed by 16 zero bytes.
+;; the bytes to hash start at 16; whatever follows them is masked off (not read as key bytes).
 ;; hash(h1hi, h1lo, h2hi, h2lo, len, total): the state after the prefix's whole blocks, the
 ;; number of bytes at 16 (the prefix's tail, then the unit), and the whole key's length.
 (module
@@ -34,16 +34,21 @@
         (local.set $h2 (i64.add (i64.mul (local.get $h2) (i64.const 5)) (i64.const 0x38495ab5)))
         (local.set $p (i32.add (local.get $p) (i32.const 16)))
         (br $blocks)))
-    ;; The tail: zeros follow the data, so whole words can be read.
+    ;; The tail: whole words are read and the bytes past the data masked off, so the caller
+    ;; need not zero them (-1 >>u (64 - 8n) keeps the low n bytes, n in 1..8).
     (local.set $rem (i32.and (local.get $len) (i32.const 15)))
     (if (i32.gt_u (local.get $rem) (i32.const 8))
       (then
-        (local.set $k2 (i64.load offset=8 (local.get $end)))
+        (local.set $k2 (i64.and (i64.load offset=8 (local.get $end))
+          (i64.shr_u (i64.const -1) (i64.extend_i32_u (i32.sub (i32.const 128) (i32.shl (local.get $rem) (i32.const 3)))))))
         (local.set $h2 (i64.xor (local.get $h2)
           (i64.mul (i64.rotl (i64.mul (local.get $k2) (i64.const 0x4cf5ad432745937f)) (i64.const 33)) (i64.const 0x87c37b91114253d5))))))
     (if (i32.gt_u (local.get $rem) (i32.const 0))
       (then
         (local.set $k1 (i64.load (local.get $end)))
+        (if (i32.lt_u (local.get $rem) (i32.const 8))
+          (then (local.set $k1 (i64.and (local.get $k1)
+            (i64.shr_u (i64.const -1) (i64.extend_i32_u (i32.sub (i32.const 64) (i32.shl (local.get $rem) (i32.const 3)))))))))
         (local.set $h1 (i64.xor (local.get $h1)
           (i64.mul (i64.rotl (i64.mul (local.get $k1) (i64.const 0x87c37b91114253d5)) (i64.const 31)) (i64.const 0x4cf5ad432745937f))))))
     (local.set $h1 (i64.xor (local.get $h1) (i64.extend_i32_u (local.get $total))))

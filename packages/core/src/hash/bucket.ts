@@ -3,7 +3,7 @@
  * constant of the state (the account salt, or a segment id) absorbed once, at load.
  */
 import { MURMUR3_WASM } from './murmur3-wasm.js';
-import { murmur3Continue, out, writeUtf8, zeroTail, type BlockState } from './murmur3.js';
+import { murmur3Continue, out, writeUtf8, type BlockState } from './murmur3.js';
 
 /** Longest unit the resolver accepts, in bytes of UTF-8 (longer ones are a targeting-key error). */
 export const MAX_UNIT_LENGTH = 100;
@@ -43,7 +43,8 @@ export function bucketOf(hi: number, lo: number, n: number): number {
 /**
  * The hash of a unit after its prefix runs in a small WebAssembly module (wasm/murmur3.wat):
  * native 64-bit multiplies instead of their 16-bit emulation in JavaScript, about twice as
- * fast per 16-byte block. Its memory holds the result at [0, 16) and the bytes to hash from 16.
+ * fast per 16-byte block. Its memory holds the result at [0, 16) and the bytes to hash from 16
+ * (the prefix's tail, then the unit; the module masks off whatever lies past them).
  */
 const DATA = 16;
 /** The part of the WebAssembly API used here (the project's TypeScript libs do not declare it). */
@@ -59,6 +60,10 @@ const wasm = new Instance(new Module(Buffer.from(MURMUR3_WASM, 'base64'))).expor
 const wasmBytes = Buffer.from(wasm.memory.buffer);
 const wasmWords = new Uint32Array(wasm.memory.buffer, 0, 4);
 const wasmHash = wasm.hash;
+const encoder = new TextEncoder();
+/** The `id` of the prefix whose tail is at DATA in the module's memory (0: none yet). */
+let tailWriter = 0;
+let prefixes = 0;
 
 /**
  * A constant key prefix, pre-absorbed: `bucket(unit, n)` hashes `prefix + unit` touching only
@@ -78,6 +83,9 @@ export class HashPrefix {
   /** The last bucket answered for `lastUnit`, and its `n` (0: none yet). */
   private lastN = 0;
   private lastBucket = 0;
+  /** WebAssembly memory from where the unit's bytes go (right after the prefix's tail). */
+  private readonly unitBytes: Uint8Array;
+  private readonly id = ++prefixes;
 
   constructor(prefix: string) {
     this.prefix = prefix;
@@ -88,6 +96,7 @@ export class HashPrefix {
     this.stateLength = used;
     this.tail = bytes.slice(used);
     this.tailLength = this.tail.length;
+    this.unitBytes = wasmBytes.subarray(DATA + this.tailLength);
   }
 
   /**
@@ -102,16 +111,21 @@ export class HashPrefix {
       out[0] = h1[0]!;
       out[1] = h1[1]!;
     } else {
-      const tail = this.tail;
       const start = DATA + this.tailLength;
-      for (let i = 0; i < tail.length; i++) wasmBytes[DATA + i] = tail[i]!;
-      // Node's native encoder beats a JavaScript loop from a few dozen characters on (ids
-      // such as UUIDs); below that the call costs more than the loop.
+      // The prefix's tail stays in memory until another prefix writes over it.
+      if (tailWriter !== this.id) {
+        const tail = this.tail;
+        for (let i = 0; i < tail.length; i++) wasmBytes[DATA + i] = tail[i]!;
+        tailWriter = this.id;
+      }
+      // TextEncoder.encodeInto (into a view made once, at construction) beats both Buffer's
+      // write (about twice its cost on a UUID) and a JavaScript loop from a few dozen
+      // characters on; below that the loop wins. encodeInto's result object does not
+      // survive optimization (no per-call garbage: bench/core.bench.ts measures the heap).
       const end =
         unit.length < NATIVE_ENCODE_FROM
           ? writeUtf8(unit, wasmBytes, start)
-          : start + wasmBytes.write(unit, start, 'utf8');
-      zeroTail(wasmBytes, end);
+          : start + encoder.encodeInto(unit, this.unitBytes).written;
       const state = this.state;
       wasmHash(state[0]!, state[1]!, state[2]!, state[3]!, end - DATA, this.stateLength + end - DATA);
       out[0] = h1[0] = wasmWords[0]!;

@@ -96,6 +96,21 @@ describe('properties', () => {
     },
   );
 
+  // The module's memory is shared: a prefix's tail stays there until another prefix writes
+  // over it, and the bytes after a unit are whatever a longer unit left (masked off by the
+  // module). Long-lived prefixes asked in turn, units long and short, must not see either.
+  test.prop([
+    fc.array(fc.string({ unit: 'binary', maxLength: 40 }), { minLength: 1, maxLength: 4 }),
+    fc.array(fc.tuple(fc.nat(), fc.string({ unit: 'binary', maxLength: 33 })), { minLength: 1, maxLength: 30 }),
+  ])('prefixes asked in turn, after longer and shorter units, agree with an independent implementation', (prefixes, asks) => {
+    const live = prefixes.map((p) => new HashPrefix(p));
+    for (const [i, unit] of asks) {
+      const p = i % prefixes.length;
+      const whole = reference.x64.hash128(new TextEncoder().encode(prefixes[p]! + unit), 0).slice(0, 16);
+      expect(live[p]!.bucket(unit, 1_000_000)).toBe(bucketWithBigInt(whole, 1_000_000));
+    }
+  });
+
   test.prop([fc.string({ maxLength: 30 }), fc.array(fc.tuple(fc.constantFrom('a', 'b', 'user-1', 'user-2', ''), fc.integer({ min: 1, max: 2 ** 31 - 1 })), { minLength: 1, maxLength: 20 })])(
     'one prefix asked again and again (same unit, other units, other bucket counts) answers as a fresh one',
     (prefix, asks) => {
