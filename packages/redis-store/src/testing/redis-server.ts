@@ -37,7 +37,7 @@ export class RedisServer {
   }
 
   async start(): Promise<void> {
-    if (redisServerPath === null) throw new Error('redis-server is not installed (bash scripts/system-deps.sh installs it)');
+    if (redisServerPath === null) throw new Error('redis-server is not installed: install Redis (Debian: apt-get install redis-server; in the allot repository, bash scripts/system-deps.sh)');
     const child = spawn(redisServerPath, ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'], {
       stdio: 'ignore',
     });
