@@ -143,7 +143,11 @@ function bitsFrom(raw: unknown): Uint8Array | null {
  */
 export function unitOfValue(v: unknown): string | null | undefined {
   if (v === null || v === undefined) return null;
-  if (typeof v === 'string') return utf8Length(v) > MAX_UNIT_LENGTH ? undefined : v;
+  if (typeof v === 'string') {
+    // A UTF-16 unit is 1 to 3 bytes of UTF-8: only lengths in between need counting.
+    if (v.length * 3 <= MAX_UNIT_LENGTH) return v;
+    return v.length > MAX_UNIT_LENGTH || utf8Length(v) > MAX_UNIT_LENGTH ? undefined : v;
+  }
   if (typeof v === 'number' && Number.isInteger(v)) {
     const s = Object.is(v, -0) ? '-0' : Number.isSafeInteger(v) ? String(v) : BigInt(v).toString();
     return s.length > MAX_UNIT_LENGTH ? undefined : s;

@@ -103,5 +103,16 @@ export function compareCodePoints(a: string, b: string): number {
 
 /** UTF-8 length of a text (a lone surrogate is U+FFFD, three bytes). */
 export function utf8Length(text: string): number {
-  return Buffer.byteLength(text, 'utf8');
+  // Counted in place (units are short): cheaper than a call into Buffer per unit.
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      bytes += 4; // a surrogate pair: one astral code point
+      i++;
+    } else bytes += 3; // the rest of the BMP, and a lone surrogate as U+FFFD
+  }
+  return bytes;
 }
