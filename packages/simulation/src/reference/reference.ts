@@ -9,6 +9,7 @@ import { gunzipSync } from 'node:zlib';
 import { HashPrefix, MAX_UNIT_LENGTH } from '@allot/core';
 
 import { parseTargeting, readPath, testAttribute, type Expr } from './targeting.js';
+import { utf8Length } from './values.js';
 
 export const SEGMENT_BUCKETS = 1_000_000;
 
@@ -123,39 +124,46 @@ function bitsFrom(raw: unknown): Uint8Array | null {
   const bits = new Uint8Array(SEGMENT_BUCKETS / 8);
   if (Array.isArray(raw)) {
     for (const i of raw as number[]) bits[i >> 3]! |= 1 << (i & 7);
-    return bits;
+    return bits.every((b) => b === 0xff) ? null : bits;
   }
   if (typeof raw === 'string') {
     // base64 of the gzipped bytes, bit i at byte i >> 3, least significant bit first (what admin compiles).
     const bytes = gunzipSync(Buffer.from(raw, 'base64'));
     if (bytes.length !== bits.length) throw new Error(`a bitset decodes to ${bytes.length} bytes, expected ${bits.length}`);
     bits.set(bytes);
-    return bits;
+    // Every bucket set is every bucket: a unit-less walk is in it too.
+    return bits.every((b) => b === 0xff) ? null : bits;
   }
   throw new Error('the reference evaluator reads bitsets as "ALL", bucket index lists or base64 of gzipped bytes');
 }
 
-/** Unit of a context value: a string, an integral number, null (none) or undefined (error). */
+/**
+ * Unit of a context value: a string of at most MAX_UNIT_LENGTH bytes of UTF-8, an integral
+ * number in full decimal (`-0` is "-0"), null (none) or undefined (a targeting-key error).
+ */
 export function unitOfValue(v: unknown): string | null | undefined {
   if (v === null || v === undefined) return null;
-  if (typeof v === 'string') return v.length > MAX_UNIT_LENGTH ? undefined : v;
+  if (typeof v === 'string') {
+    // A UTF-16 unit is 1 to 3 bytes of UTF-8: only lengths in between need counting.
+    if (v.length * 3 <= MAX_UNIT_LENGTH) return v;
+    return v.length > MAX_UNIT_LENGTH || utf8Length(v) > MAX_UNIT_LENGTH ? undefined : v;
+  }
   if (typeof v === 'number' && Number.isInteger(v)) {
-    const s = Number.isSafeInteger(v) ? String(v) : BigInt(v).toString();
+    const s = Object.is(v, -0) ? '-0' : Number.isSafeInteger(v) ? String(v) : BigInt(v).toString();
     return s.length > MAX_UNIT_LENGTH ? undefined : s;
   }
   return undefined;
 }
 
+/**
+ * Confidence's full rollout: the rule has one assignment, with one range [0, bucketCount).
+ * Such a rule needs no hash (and so no unit); any other rule hashes, even one whose ranges
+ * happen to cover every bucket.
+ */
 function fullRolloutOf(assignments: readonly ReferenceAssignment[], n: number): number {
-  const owners = assignments.map((a, i) => (a.ranges.some(([lo, hi]) => hi > lo) ? i : -1)).filter((i) => i >= 0);
-  if (owners.length !== 1) return -1;
-  const spans = [...assignments[owners[0]!]!.ranges].filter(([lo, hi]) => hi > lo).sort((x, y) => x[0] - y[0]);
-  let reach = 0;
-  for (const [lo, hi] of spans) {
-    if (lo > reach) return -1;
-    reach = Math.max(reach, hi);
-  }
-  return reach >= n ? owners[0]! : -1;
+  if (assignments.length !== 1) return -1;
+  const ranges = assignments[0]!.ranges;
+  return ranges.length === 1 && ranges[0]![0] === 0 && ranges[0]![1] === n ? 0 : -1;
 }
 
 export class ReferenceModel {
@@ -166,6 +174,8 @@ export class ReferenceModel {
   private readonly salt: HashPrefix;
   private readonly prefixes: PrefixCache;
   private readonly depth: Set<string> = new Set();
+  /** Set when an evaluation reached a criterion the reference cannot evaluate; the caller resets it. */
+  unrecognized = false;
 
   /** `prefixes`: share one cache between the models of a run, so that a unit is hashed once per prefix. */
   constructor(state: unknown, prefixes: PrefixCache = new PrefixCache()) {
@@ -251,15 +261,19 @@ export class ReferenceModel {
     return this.salt.bucket(unit, SEGMENT_BUCKETS);
   }
 
+  /** Whether `unit` with `context` is in `segment`'s audience (its targeting alone). */
+  inAudience(segment: ReferenceSegment, context: Readonly<Record<string, unknown>>, unit: string | null, sticky: StickyView): boolean {
+    if (segment.targeting === null) return true;
+    if (this.depth.has(segment.name)) return false; // a reference cycle never matches
+    this.depth.add(segment.name);
+    const ok = this.holds(segment.targeting, context, unit, sticky);
+    this.depth.delete(segment.name);
+    return ok;
+  }
+
   /** Whether `unit` with `context` is in `segment`: audience, then allocation. */
   inSegment(segment: ReferenceSegment, context: Readonly<Record<string, unknown>>, unit: string | null, sticky: StickyView): boolean {
-    if (segment.targeting !== null) {
-      if (this.depth.has(segment.name)) return false; // a reference cycle never matches
-      this.depth.add(segment.name);
-      const ok = this.holds(segment.targeting, context, unit, sticky);
-      this.depth.delete(segment.name);
-      if (!ok) return false;
-    }
+    if (!this.inAudience(segment, context, unit, sticky)) return false;
     if (segment.bits === null) return true;
     if (unit === null) return false;
     const b = this.saltBucketOf(unit);
@@ -268,7 +282,9 @@ export class ReferenceModel {
 
   /** Whether `context` satisfies `e` (a claim's condition), read as an audience is. */
   matches(e: Expr, context: Readonly<Record<string, unknown>>, unit: string | null, sticky: StickyView): boolean {
-    return this.holds(e, context, unit, sticky);
+    const ok = this.holds(e, context, unit, sticky);
+    this.unrecognized = false;
+    return ok;
   }
 
   private holds(e: Expr, context: Readonly<Record<string, unknown>>, unit: string | null, sticky: StickyView): boolean {
@@ -287,6 +303,9 @@ export class ReferenceModel {
       }
       case 'materialization':
         return unit !== null && sticky.get(unit, e.name) !== null;
+      case 'unrecognized':
+        this.unrecognized = true;
+        return false;
       case 'never':
         return false;
     }
@@ -331,20 +350,46 @@ export function referenceResolve(
       unit = null;
     }
     if (unit === null && !rolloutWithoutUnit) continue;
+    // Sticky assignments are kept per rule: the unit's record in the read materialization
+    // must name a variant for this rule.
     const spec = rule.sticky;
-    const stored = spec !== null && spec.read !== '' && unit !== null ? sticky.get(unit, spec.read) : null;
-    if (spec !== null && spec.mustMatch && stored === null) continue;
-    if (!(stored !== null && spec!.ignoreTargeting) && !model.inSegment(rule.segment, context, unit, sticky)) continue;
-    if (stored !== null) {
-      const v = Object.prototype.hasOwnProperty.call(stored, rule.name) ? stored[rule.name] : undefined;
-      if (v !== undefined && flag.variants.has(v)) {
-        trace[r] = TRACE_STICKY;
-        out.outcome = OUTCOME_MATCH;
-        out.rule = r;
-        out.variant = v;
-        out.sticky = true;
-        return;
+    let admitted = false;
+    if (spec !== null && spec.read !== '') {
+      if (unit === null) continue;
+      const record = sticky.get(unit, spec.read);
+      const stored = record !== null && hasOwn(record, rule.name) ? record[rule.name] : undefined;
+      if (stored === undefined) {
+        if (spec.mustMatch) continue; // paused intake: only stored units enter
+      } else {
+        // The audience alone is re-checked (or nothing, when targeting may be ignored).
+        admitted = spec.ignoreTargeting || model.inAudience(rule.segment, context, unit, sticky);
+        if (model.unrecognized) {
+          model.unrecognized = false;
+          continue;
+        }
+        if (admitted) {
+          const a = storedAssignment(rule, stored, unit);
+          if (a >= 0) {
+            trace[r] = TRACE_STICKY;
+            out.outcome = OUTCOME_MATCH;
+            out.rule = r;
+            out.assignment = a;
+            out.variant = stored;
+            out.sticky = true;
+            return;
+          }
+          // No assignment of the rule serves the stored variant: assign afresh, still admitted.
+        }
       }
+    }
+    if (!admitted) {
+      const inSegment = model.inSegment(rule.segment, context, unit, sticky);
+      if (model.unrecognized) {
+        // Targeting reached a criterion Confidence cannot evaluate: the rule is skipped.
+        model.unrecognized = false;
+        continue;
+      }
+      if (!inSegment) continue;
     }
     let a = rule.fullRollout;
     if (a < 0) {
@@ -370,6 +415,32 @@ export function referenceResolve(
 }
 
 const hasOwn = (o: object, key: string): boolean => Object.prototype.hasOwnProperty.call(o, key);
+
+/**
+ * The assignment a stored variant picks, or -1: the rule's only variant assignment of that
+ * variant, or, when several carry it, the first whose range holds the unit's variant bucket.
+ * An empty stored variant (a fallthrough or client default was written) picks none.
+ */
+function storedAssignment(rule: ReferenceRule, variant: string, unit: string): number {
+  if (variant === '') return -1;
+  let only = -1;
+  let count = 0;
+  for (let i = 0; i < rule.assignments.length; i++) {
+    const a = rule.assignments[i]!;
+    if (a.type === 'variant' && a.variant === variant) {
+      if (count === 0) only = i;
+      count++;
+    }
+  }
+  if (count <= 1) return only;
+  const bucket = rule.prefix.bucket(unit, rule.bucketCount);
+  for (let i = 0; i < rule.assignments.length; i++) {
+    const a = rule.assignments[i]!;
+    if (a.type !== 'variant' || a.variant !== variant) continue;
+    for (const [lo, hi] of a.ranges) if (bucket >= lo && bucket < hi) return i;
+  }
+  return -1;
+}
 
 /** The first assignment with a range holding `bucket` (ranges are in assignment order), or -1. */
 function findAssignment(ranges: Int32Array, bucket: number): number {
