@@ -13,6 +13,7 @@ import { ApiError, fromAdminError } from './http/api-error.js';
 import { parseJsonBody, readBody } from './http/body.js';
 import { checkLoopbackRequest } from './http/loopback-guard.js';
 import { Query, Router, type Reply } from './http/router.js';
+import { asksValidateOnly } from './resources/validate-only.js';
 import { flagRoutes } from './resources/flags.js';
 import { groupRoutes } from './resources/groups.js';
 import { resolveRoutes } from './resources/resolve.js';
@@ -180,14 +181,19 @@ export class AllotServer {
   private async dispatch(req: IncomingMessage, path: string, search: string): Promise<Reply> {
     if (this.authority.open) checkLoopbackRequest(req, this.port);
     const match = this.router.match(req.method ?? 'GET', path);
-    if (match.route.scope !== 'public') this.authority.authorize(req.headers.authorization, match.route.scope);
-    const query = new Query(search, match.route.query ?? []);
+    const { route } = match;
+    // A preview changes nothing, so a read token may ask for one (see the README).
+    const previewScope = route.validateOnly === true && asksValidateOnly(search);
+    if (route.scope !== 'public') this.authority.authorize(req.headers.authorization, previewScope ? 'read' : route.scope);
+    const query = new Query(search, route.validateOnly === true ? [...(route.query ?? []), 'validateOnly'] : (route.query ?? []));
+    const validateOnly = route.validateOnly === true && (query.boolean('validateOnly') ?? false);
     let body: Promise<unknown> | null = null;
     const readJson = async (): Promise<unknown> => parseJsonBody(req, await readBody(req, this.maxBodyBytes));
-    return match.route.handle({
+    return route.handle({
       req,
       params: match.params,
       query,
+      validateOnly,
       body: () => (body ??= readJson()),
     });
   }
