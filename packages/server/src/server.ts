@@ -14,12 +14,14 @@ import { parseJsonBody, readBody } from './http/body.js';
 import { checkLoopbackRequest } from './http/loopback-guard.js';
 import { Query, Router, type Reply } from './http/router.js';
 import { asksValidateOnly } from './resources/validate-only.js';
+import { bucketMapRoutes } from './map/bucket-map.js';
 import { flagRoutes } from './resources/flags.js';
 import { groupRoutes } from './resources/groups.js';
 import { resolveRoutes } from './resources/resolve.js';
 import { segmentRoutes } from './resources/segments.js';
 import { stateRoutes } from './resources/state.js';
 import { WorkspaceStore } from './store/workspace-store.js';
+import { defaultWebRoot, webRoutes } from './web/page.js';
 
 export interface ServerOptions {
   /** The workspace file (YAML, or JSON when it ends in `.json`); created when missing. */
@@ -43,6 +45,8 @@ export interface ServerOptions {
   readonly shutdownGraceMs?: number;
   /** The workspace file lock. */
   readonly lock?: LockOptions;
+  /** The coordination map's built files (index.html, app.js, app.css); default this package's dist/web. */
+  readonly webRoot?: string;
   /** Receives one line per request (`POST /v1/segments 200 12ms`) and notices; default: none. */
   readonly log?: (line: string) => void;
 }
@@ -89,6 +93,8 @@ export class AllotServer {
       ...groupRoutes(this.store),
       ...resolveRoutes(this.store),
       ...stateRoutes(this.store),
+      ...bucketMapRoutes(this.store),
+      ...webRoutes(options.webRoot ?? defaultWebRoot()),
     );
     this.server = createServer({ requestTimeout: options.requestTimeoutMs ?? 30_000, headersTimeout: options.headersTimeoutMs ?? 10_000 }, (req, res) => {
       void this.serve(req, res);
