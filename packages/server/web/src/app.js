@@ -147,7 +147,7 @@ function BucketSpace({ map, colour }) {
 
 function Segments({ segments }) {
   return html`<table>
-    <caption>Segments</caption>
+    <caption>Every segment of the workspace</caption>
     <thead><tr><th scope="col">segment</th><th scope="col">state</th><th scope="col" class="num">proportion</th><th scope="col" class="num">buckets</th><th scope="col">tags</th><th scope="col">exclusive to</th><th scope="col">targeting</th></tr></thead>
     <tbody>
       ${segments.map(
