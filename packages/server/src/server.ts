@@ -21,7 +21,7 @@ import { resolveRoutes } from './resources/resolve.js';
 import { segmentRoutes } from './resources/segments.js';
 import { stateRoutes } from './resources/state.js';
 import { WorkspaceStore } from './store/workspace-store.js';
-import { defaultWebRoot, webRoutes } from './web/page.js';
+import { webRoutes } from './web/page.js';
 
 export interface ServerOptions {
   /** The workspace file (YAML, or JSON when it ends in `.json`); created when missing. */
@@ -94,7 +94,7 @@ export class AllotServer {
       ...resolveRoutes(this.store),
       ...stateRoutes(this.store),
       ...bucketMapRoutes(this.store),
-      ...webRoutes(options.webRoot ?? defaultWebRoot()),
+      ...webRoutes(options.webRoot),
     );
     this.server = createServer({ requestTimeout: options.requestTimeoutMs ?? 30_000, headersTimeout: options.headersTimeoutMs ?? 10_000 }, (req, res) => {
       void this.serve(req, res);

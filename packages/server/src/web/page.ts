@@ -30,15 +30,18 @@ const HEADERS = {
   'cache-control': 'no-cache',
 };
 
-export function webRoutes(root: string): Route[] {
+/** The page's routes; `root` is looked up on the first request when not given (a bundler may have moved this module). */
+export function webRoutes(root: string | undefined): Route[] {
   const cache = new Map<string, string>();
   const load = async (file: string): Promise<string> => {
     let text = cache.get(file);
     if (text === undefined) {
+      let path = file;
       try {
-        text = await readFile(join(root, file), 'utf8');
+        path = join(root ?? defaultWebRoot(), file);
+        text = await readFile(path, 'utf8');
       } catch {
-        throw new ApiError(404, 'NOT_FOUND', `the coordination map is not built (no ${join(root, file)}); run "node packages/server/web/build.mjs" (scripts/setup.sh does)`);
+        throw new ApiError(404, 'NOT_FOUND', `the coordination map is not built (no ${path}); run "node packages/server/web/build.mjs" (scripts/setup.sh does)`);
       }
       cache.set(file, text);
     }
