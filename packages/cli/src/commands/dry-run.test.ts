@@ -3,7 +3,7 @@
  * exactly what `allot diff` then reports between the file before and after the real write,
  * and neither writes anything. Refusals are previewed with the real write's error.
  */
-import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -86,6 +86,12 @@ describe('--dry-run', () => {
     expect(preview.code).toBe(1);
     expect(preview).toEqual(real);
     expect(bytes()).toBe(original);
+  });
+
+  it('previews a create on a file that does not exist yet, and creates nothing', async () => {
+    const out = await ok('segments', 'create', 'fresh', '--workspace', 'new.yaml', '--proportion', '0.1', '--dry-run');
+    expect(out).toContain('dry run: nothing written to new.yaml');
+    expect(existsSync(join(dir, 'new.yaml'))).toBe(false);
   });
 
   it('is refused by the commands that change nothing', async () => {

@@ -81,14 +81,14 @@ export async function apply<R>(
 
 async function dryRun<R>(ctx: SubcommandContext, operation: (workspace: Workspace) => Outcome<R>, create: boolean): Promise<DryRunPreview> {
   const path = ctx.args.values.workspace as string;
-  let after;
+  const after = `${path} after ${ctx.name}`;
   let preview;
   try {
+    // As the write would: a create on a missing file starts from a fresh workspace.
     const before = create && !(await ctx.file.exists()) ? newWorkspace() : (await ctx.file.read()).workspace;
     const out = operation(before);
     checkTargetingTotals(before, out.workspace);
     for (const w of out.warnings) ctx.io.err(`warning: ${w}`);
-    after = `${path} after ${ctx.name}`;
     preview = previewImpact(before, out.workspace);
   } catch (error) {
     throw refusal(error);
