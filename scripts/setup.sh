@@ -22,6 +22,9 @@ else
   pnpm install --reporter=silent
 fi
 
+# The coordination map's page (@allot/server serves it at /): bundled by esbuild, well under a second.
+node packages/server/web/build.mjs
+
 # `--no-build` when the caller builds itself (scripts/check.sh counts the build as a check).
 if [ "${1:-}" != "--no-build" ]; then
   log "building (tsc -b)"

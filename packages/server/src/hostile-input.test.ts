@@ -49,7 +49,7 @@ const CASES: readonly Case[] = [
   { name: 'an unknown top-level field', method: 'POST', path: '/v1/segments?segmentId=a', body: segment({}, { owner: 'me' }), status: 400, code: 'INVALID_ARGUMENT', field: 'owner', message: /unknown field/ },
   { name: 'an unknown nested field', method: 'POST', path: '/v1/segments?segmentId=a', body: segment({ proportion: { value: '0.1' }, bitset: 'ALL' }), status: 400, code: 'INVALID_ARGUMENT', field: 'allocation.bitset' },
   { name: 'an unknown field in a decimal', method: 'POST', path: '/v1/segments?segmentId=a', body: segment({ proportion: { value: '0.1', units: 3 } }), status: 400, code: 'INVALID_ARGUMENT', field: 'allocation.proportion.units' },
-  { name: 'an unknown query parameter', method: 'POST', path: '/v1/segments?segmentId=a&validateOnly=true', body: {}, status: 400, code: 'INVALID_ARGUMENT', field: 'validateOnly' },
+  { name: 'an unknown query parameter', method: 'POST', path: '/v1/segments?segmentId=a&dryRun=true', body: {}, status: 400, code: 'INVALID_ARGUMENT', field: 'dryRun' },
   { name: 'an unknown field in an update mask', method: 'PATCH', path: '/v1/segments/exp?updateMask=state', body: {}, status: 400, code: 'INVALID_ARGUMENT', field: 'updateMask' },
   { name: 'an action body with fields', method: 'POST', path: '/v1/segments/exp:allocate', body: { force: true }, status: 400, code: 'INVALID_ARGUMENT', field: 'force' },
   // Ids: path traversal and other non-ids.

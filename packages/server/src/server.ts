@@ -13,12 +13,15 @@ import { ApiError, fromAdminError } from './http/api-error.js';
 import { parseJsonBody, readBody } from './http/body.js';
 import { checkLoopbackRequest } from './http/loopback-guard.js';
 import { Query, Router, type Reply } from './http/router.js';
+import { asksValidateOnly } from './resources/validate-only.js';
+import { bucketMapRoutes } from './map/bucket-map.js';
 import { flagRoutes } from './resources/flags.js';
 import { groupRoutes } from './resources/groups.js';
 import { resolveRoutes } from './resources/resolve.js';
 import { segmentRoutes } from './resources/segments.js';
 import { stateRoutes } from './resources/state.js';
 import { WorkspaceStore } from './store/workspace-store.js';
+import { webRoutes } from './web/page.js';
 
 export interface ServerOptions {
   /** The workspace file (YAML, or JSON when it ends in `.json`); created when missing. */
@@ -42,6 +45,8 @@ export interface ServerOptions {
   readonly shutdownGraceMs?: number;
   /** The workspace file lock. */
   readonly lock?: LockOptions;
+  /** The coordination map's built files (index.html, app.js, app.css); default this package's dist/web. */
+  readonly webRoot?: string;
   /** Receives one line per request (`POST /v1/segments 200 12ms`) and notices; default: none. */
   readonly log?: (line: string) => void;
 }
@@ -88,6 +93,8 @@ export class AllotServer {
       ...groupRoutes(this.store),
       ...resolveRoutes(this.store),
       ...stateRoutes(this.store),
+      ...bucketMapRoutes(this.store),
+      ...webRoutes(options.webRoot),
     );
     this.server = createServer({ requestTimeout: options.requestTimeoutMs ?? 30_000, headersTimeout: options.headersTimeoutMs ?? 10_000 }, (req, res) => {
       void this.serve(req, res);
@@ -180,14 +187,19 @@ export class AllotServer {
   private async dispatch(req: IncomingMessage, path: string, search: string): Promise<Reply> {
     if (this.authority.open) checkLoopbackRequest(req, this.port);
     const match = this.router.match(req.method ?? 'GET', path);
-    if (match.route.scope !== 'public') this.authority.authorize(req.headers.authorization, match.route.scope);
-    const query = new Query(search, match.route.query ?? []);
+    const { route } = match;
+    // A preview changes nothing, so a read token may ask for one (see the README).
+    const previewScope = route.validateOnly === true && asksValidateOnly(search);
+    if (route.scope !== 'public') this.authority.authorize(req.headers.authorization, previewScope ? 'read' : route.scope);
+    const query = new Query(search, route.validateOnly === true ? [...(route.query ?? []), 'validateOnly'] : (route.query ?? []));
+    const validateOnly = route.validateOnly === true && (query.boolean('validateOnly') ?? false);
     let body: Promise<unknown> | null = null;
     const readJson = async (): Promise<unknown> => parseJsonBody(req, await readBody(req, this.maxBodyBytes));
-    return match.route.handle({
+    return route.handle({
       req,
       params: match.params,
       query,
+      validateOnly,
       body: () => (body ??= readJson()),
     });
   }

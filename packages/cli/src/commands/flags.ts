@@ -58,18 +58,18 @@ const RULE_OPTIONS_HELP =
   '    any kind:    [--environments e,f]';
 
 const USAGES = {
-  create: 'allot flags create ID --workspace W [--display-name N] [--variant NAME=VALUE]... [--clients a,b] [--json]',
-  'add-variant': 'allot flags add-variant FLAG NAME --workspace W [--value JSON]',
+  create: 'allot flags create ID --workspace W [--dry-run] [--display-name N] [--variant NAME=VALUE]... [--clients a,b] [--json]',
+  'add-variant': 'allot flags add-variant FLAG NAME --workspace W [--dry-run] [--value JSON]',
   'add-rule':
-    'allot flags add-rule FLAG --workspace W --kind individual|conditional|ab-test|rollout [--id R] [--enabled] [--sticky] [--paused-intake] [--ignore-targeting-for-assigned] [kind options] [--json]\n' +
+    'allot flags add-rule FLAG --workspace W [--dry-run] --kind individual|conditional|ab-test|rollout [--id R] [--enabled] [--sticky] [--paused-intake] [--ignore-targeting-for-assigned] [kind options] [--json]\n' +
     RULE_OPTIONS_HELP,
   'update-rule':
-    'allot flags update-rule FLAG RULE --workspace W [kind options] [--sticky on|off] [--paused-intake on|off] [--ignore-targeting-for-assigned on|off] [--json]',
-  'enable-rule': 'allot flags enable-rule FLAG RULE --workspace W',
-  'disable-rule': 'allot flags disable-rule FLAG RULE --workspace W',
-  'move-rule': 'allot flags move-rule FLAG RULE --workspace W (--to INDEX | --top | --bottom)',
-  'archive-rule': 'allot flags archive-rule FLAG RULE --workspace W',
-  archive: 'allot flags archive FLAG --workspace W',
+    'allot flags update-rule FLAG RULE --workspace W [--dry-run] [kind options] [--sticky on|off] [--paused-intake on|off] [--ignore-targeting-for-assigned on|off] [--json]',
+  'enable-rule': 'allot flags enable-rule FLAG RULE --workspace W [--dry-run]',
+  'disable-rule': 'allot flags disable-rule FLAG RULE --workspace W [--dry-run]',
+  'move-rule': 'allot flags move-rule FLAG RULE --workspace W [--dry-run] (--to INDEX | --top | --bottom)',
+  'archive-rule': 'allot flags archive-rule FLAG RULE --workspace W [--dry-run]',
+  archive: 'allot flags archive FLAG --workspace W [--dry-run]',
   get: 'allot flags get FLAG --workspace W [--json]',
   list: 'allot flags list --workspace W [--json]',
 } as const;

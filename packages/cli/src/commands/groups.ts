@@ -17,11 +17,11 @@ import type { Io } from '../io.js';
 import { apply, fractionOption, positional, printJson, query, read, splitSubcommand, subcommand } from './workspace-io.js';
 
 const USAGES = {
-  create: 'allot groups create ID --workspace W [--display-name N] [--members seg-a,seg-b] [--json]',
-  add: 'allot groups add GROUP SEGMENT --workspace W [--proportion P] [--json]',
-  remove: 'allot groups remove GROUP SEGMENT --workspace W [--json]',
-  archive: 'allot groups archive GROUP --workspace W [--json]',
-  unarchive: 'allot groups unarchive GROUP --workspace W [--json]',
+  create: 'allot groups create ID --workspace W [--dry-run] [--display-name N] [--members seg-a,seg-b] [--json]',
+  add: 'allot groups add GROUP SEGMENT --workspace W [--dry-run] [--proportion P] [--json]',
+  remove: 'allot groups remove GROUP SEGMENT --workspace W [--dry-run] [--json]',
+  archive: 'allot groups archive GROUP --workspace W [--dry-run] [--json]',
+  unarchive: 'allot groups unarchive GROUP --workspace W [--dry-run] [--json]',
   get: 'allot groups get GROUP --workspace W [--json]',
   list: 'allot groups list --workspace W [--json]',
 } as const;

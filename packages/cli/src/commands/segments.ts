@@ -27,12 +27,12 @@ const SEGMENT_OPTIONS = {
 } as const;
 
 const USAGES = {
-  create: 'allot segments create ID --workspace W [--display-name N] [--proportion P] [--tags a,b] [--exclusive-to a,b] [--targeting EXPR] [--json]',
+  create: 'allot segments create ID --workspace W [--dry-run] [--display-name N] [--proportion P] [--tags a,b] [--exclusive-to a,b] [--targeting EXPR] [--json]',
   update:
-    'allot segments update ID --workspace W --update-mask FIELD,... [--display-name N] [--proportion P] [--tags a,b] [--exclusive-to a,b] [--targeting EXPR] [--force] [--json]\n' +
+    'allot segments update ID --workspace W [--dry-run] --update-mask FIELD,... [--display-name N] [--proportion P] [--tags a,b] [--exclusive-to a,b] [--targeting EXPR] [--force] [--json]\n' +
     `  FIELD: ${SEGMENT_FIELDS.join(', ')}`,
-  allocate: 'allot segments allocate ID --workspace W [--json]',
-  archive: 'allot segments archive ID --workspace W [--json]',
+  allocate: 'allot segments allocate ID --workspace W [--dry-run] [--json]',
+  archive: 'allot segments archive ID --workspace W [--dry-run] [--json]',
   get: 'allot segments get ID --workspace W [--json]',
   list: 'allot segments list --workspace W [--state UNALLOCATED|ALLOCATED|ARCHIVED] [--tag T] [--json]',
   space: 'allot segments space --workspace W [--tags a,b] [--exclusive-to c,d] [--segment ID] [--json]',

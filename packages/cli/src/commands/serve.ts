@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 
@@ -11,7 +12,8 @@ import { refusal } from './workspace-io.js';
 const usage =
   'allot serve --workspace W [--host 127.0.0.1] [--port 4747] [--tokens-file F] [--max-body-bytes N] [--quiet]\n' +
   '  tokens: ALLOT_TOKENS="TOKEN:write,TOKEN:read" and/or --tokens-file (one TOKEN:scope per line, # comments);\n' +
-  '  without any, only a loopback host is allowed and every request is accepted';
+  '  without any, only a loopback host is allowed and every request is accepted\n' +
+  '  the coordination map is at / (the printed link carries a read token valid while this process runs)';
 
 /** How long SIGTERM waits for in-flight requests before cutting their connections. */
 const SHUTDOWN_GRACE_MS = 3_000;
@@ -48,7 +50,7 @@ function port(text: string | undefined): number {
 
 export const serve: Command = {
   name: 'serve',
-  summary: 'serve the HTTP admin and resolve API (Confidence-shaped /v1/segments, flags, groups, resolve, /v1/state) over a workspace',
+  summary: 'serve the HTTP admin and resolve API (Confidence-shaped /v1/segments, flags, groups, resolve, /v1/state) and the coordination map over a workspace',
   usage,
   async run(argv, io) {
     const args = parse(
@@ -68,13 +70,17 @@ export const serve: Command = {
     const maxBody = optionalString(args, 'max-body-bytes');
     if (maxBody !== undefined && !/^[1-9]\d*$/.test(maxBody)) throw new CliError(`--max-body-bytes: expected a positive whole number, got ${JSON.stringify(maxBody)}`);
     const quiet = args.values.quiet === true;
+    const configured = await tokens(io.env, optionalString(args, 'tokens-file'), io.cwd);
+    // The coordination map's link carries a read token made for this process only (valid
+    // until it stops), so no configured secret is ever printed.
+    const mapToken = configured.length === 0 ? null : `map-${randomBytes(24).toString('base64url')}`;
     let server: AllotServer;
     try {
       server = await AllotServer.start({
         workspace,
         host: optionalString(args, 'host') ?? '127.0.0.1',
         port: port(optionalString(args, 'port')),
-        tokens: await tokens(io.env, optionalString(args, 'tokens-file'), io.cwd),
+        tokens: mapToken === null ? configured : [...configured, { token: mapToken, scope: 'read' }],
         ...(maxBody === undefined ? {} : { maxBodyBytes: Number(maxBody) }),
         shutdownGraceMs: SHUTDOWN_GRACE_MS,
         log: quiet ? () => undefined : (line) => { io.err(line); },
@@ -86,6 +92,8 @@ export const serve: Command = {
     }
     if (server.open) io.err(`warning: no tokens configured (ALLOT_TOKENS, --tokens-file): every request to ${server.url} is accepted, from this machine only`);
     io.out(`listening on ${server.url}`);
+    // In the fragment, which a browser never sends: the page takes the token from it and drops it.
+    io.out(`coordination map: ${server.url}/${mapToken === null ? '' : `#token=${mapToken}`}`);
     await new Promise<void>((done) => {
       const stop = (signal: string): void => {
         process.off('SIGTERM', onTerm);

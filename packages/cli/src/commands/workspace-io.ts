@@ -5,22 +5,27 @@
  */
 import { resolve } from 'node:path';
 
-import { AdminError, WorkspaceFile, type Outcome, type UpdateResult, type Workspace } from '@allot/admin';
+import { AdminError, checkTargetingTotals, newWorkspace, previewImpact, WorkspaceFile, type Outcome, type UpdateResult, type Workspace } from '@allot/admin';
 
 import { parse, requireString, type OptionSpec, type Parsed } from '../args.js';
 import { CliError } from '../cli-error.js';
+import { renderImpact } from '../diff/render.js';
 import type { Io } from '../io.js';
 import { didYouMean } from '../suggest.js';
 
 export const WORKSPACE_OPTIONS: OptionSpec = {
   workspace: { type: 'string', short: 'w' },
   json: { type: 'boolean' },
+  // Taken by every subcommand so that the write commands preview with it (see `apply`); `read` refuses it.
+  'dry-run': { type: 'boolean' },
 };
 
 /** Exit status of a refused operation (usage errors exit 2). */
 export const REFUSED = 1;
 
 export interface SubcommandContext {
+  /** `segments allocate`, for messages. */
+  readonly name: string;
   readonly args: Parsed;
   readonly io: Io;
   readonly file: WorkspaceFile;
@@ -32,7 +37,7 @@ export interface SubcommandContext {
 export function subcommand(name: string, argv: readonly string[], options: OptionSpec, usage: string, io: Io): SubcommandContext {
   const args = parse(name, argv, { ...WORKSPACE_OPTIONS, ...options }, usage);
   const path = requireString(args, 'workspace', usage);
-  return { args, io, file: new WorkspaceFile(resolve(io.cwd, path)), json: args.values.json === true, usage };
+  return { name, args, io, file: new WorkspaceFile(resolve(io.cwd, path)), json: args.values.json === true, usage };
 }
 
 /** Positional argument `index` (an id), or a usage error naming `what`. */
@@ -42,12 +47,29 @@ export function positional(ctx: SubcommandContext, index: number, what: string):
   return v;
 }
 
-/** Runs `operation` on the workspace file; AdminErrors become refusals. */
+/**
+ * Ends a `--dry-run` command after its preview is printed: exit 0, nothing written (main
+ * prints the message of a status-0 CliError to stdout).
+ */
+export class DryRunPreview extends CliError {
+  constructor(text: string) {
+    super(text, 0);
+    this.name = 'DryRunPreview';
+  }
+}
+
+/**
+ * Runs `operation` on the workspace file; AdminErrors become refusals. With `--dry-run` it
+ * runs on the file's current contents in memory instead (with the checks a write makes, so
+ * refusals are the same) and ends the command with the impact preview, as `allot diff`
+ * prints it (`--json`: its JSON); nothing is written.
+ */
 export async function apply<R>(
   ctx: SubcommandContext,
   operation: (workspace: Workspace) => Outcome<R>,
   create = false,
 ): Promise<UpdateResult<R>> {
+  if (ctx.args.values['dry-run'] === true) throw await dryRun(ctx, operation, create);
   try {
     const out = await ctx.file.update(operation, create ? { create: true } : {});
     for (const w of out.warnings) ctx.io.err(`warning: ${w}`);
@@ -57,8 +79,30 @@ export async function apply<R>(
   }
 }
 
+async function dryRun<R>(ctx: SubcommandContext, operation: (workspace: Workspace) => Outcome<R>, create: boolean): Promise<DryRunPreview> {
+  const path = ctx.args.values.workspace as string;
+  const after = `${path} after ${ctx.name}`;
+  let preview;
+  try {
+    // As the write would: a create on a missing file starts from a fresh workspace.
+    const before = create && !(await ctx.file.exists()) ? newWorkspace() : (await ctx.file.read()).workspace;
+    const out = operation(before);
+    checkTargetingTotals(before, out.workspace);
+    for (const w of out.warnings) ctx.io.err(`warning: ${w}`);
+    preview = previewImpact(before, out.workspace);
+  } catch (error) {
+    throw refusal(error);
+  }
+  if (ctx.json) {
+    const conditions = preview.conditions.map((c) => ({ label: c.label, text: c.text }));
+    return new DryRunPreview(JSON.stringify({ dryRun: true, before: path, after, ...preview, conditions }, null, 2));
+  }
+  return new DryRunPreview([...renderImpact(preview, path, after), '', `dry run: nothing written to ${path}`].join('\n'));
+}
+
 /** Reads the workspace file; AdminErrors become refusals. */
 export async function read(ctx: SubcommandContext): Promise<Workspace> {
+  if (ctx.args.values['dry-run'] === true) throw new CliError(`--dry-run previews a change; ${ctx.name} changes nothing\nusage: ${ctx.usage}`);
   try {
     return (await ctx.file.read()).workspace;
   } catch (error) {

@@ -24,6 +24,8 @@ export interface RequestContext {
   /** Path parameters, percent-decoded (not yet checked as ids). */
   readonly params: Readonly<Record<string, string>>;
   readonly query: Query;
+  /** `?validateOnly=true` on a route that allows it: preview the change, write nothing (AIP-163). */
+  readonly validateOnly: boolean;
   /** The JSON body (`{}` when empty); read on first call. */
   body(): Promise<unknown>;
 }
@@ -36,6 +38,11 @@ export interface Route {
   readonly scope: Scope | 'public';
   /** Query parameters the route accepts; any other is a 400. */
   readonly query?: readonly string[];
+  /**
+   * A write that also takes `?validateOnly=true` (AIP-163): then it is applied to a copy of
+   * the workspace, answers with an `impact` preview, writes nothing, and needs only `read`.
+   */
+  readonly validateOnly?: boolean;
   handle(ctx: RequestContext): Promise<Reply> | Reply;
 }
 

@@ -48,6 +48,7 @@ import {
 import { resourceId } from '../input/ids.js';
 import type { WorkspaceStore } from '../store/workspace-store.js';
 import { checkEtag, etagHeader, requiredEtags, resourceEtag } from './preconditions.js';
+import { commit, withImpact } from './validate-only.js';
 
 const KINDS: readonly RuleKind[] = ['individual', 'conditional', 'ab-test', 'rollout'];
 
@@ -157,18 +158,19 @@ export function flagRoutes(store: WorkspaceStore): Route[] {
     method: 'POST',
     path: `/v1/flags/{flag}/rules/{rule}:${verb}`,
     scope: 'write',
+    validateOnly: true,
     async handle(ctx) {
       const { flag, rule } = ids(ctx);
       const body = await bodyObject(ctx, ['etag', ...extra]);
       const etags = requiredEtags(ctx.req, optionalString(body, 'etag', ''));
       const operation = apply(ctx, body, flag, rule);
-      const out = await store.write((ws) =>
+      const out = await commit(store, ctx, (ws) =>
         translated(() => {
           checkRuleEtag(etags, getFlag(ws, flag), rule);
           return operation(ws);
         }, rulePrefix(flag, rule)),
       );
-      return withWarnings(ruleJson(flag, out.result), out.warnings);
+      return withImpact(withWarnings(ruleJson(flag, out.result), out.warnings), out.impact);
     },
   });
 
@@ -177,6 +179,7 @@ export function flagRoutes(store: WorkspaceStore): Route[] {
       method: 'POST',
       path: '/v1/flags',
       scope: 'write',
+      validateOnly: true,
       query: ['flagId'],
       async handle(ctx) {
         const id = resourceId(ctx.query.string('flagId'), 'flagId');
@@ -194,8 +197,8 @@ export function flagRoutes(store: WorkspaceStore): Route[] {
           ...(clients === undefined ? {} : { clients }),
           ...(variants === undefined ? {} : { variants }),
         };
-        const out = await store.write((ws) => translated(() => createFlag(ws, input), flagPrefix(id)));
-        return withWarnings(flagJson(out.result), out.warnings);
+        const out = await commit(store, ctx, (ws) => translated(() => createFlag(ws, input), flagPrefix(id)));
+        return withImpact(withWarnings(flagJson(out.result), out.warnings), out.impact);
       },
     },
     {
@@ -222,23 +225,25 @@ export function flagRoutes(store: WorkspaceStore): Route[] {
       method: 'POST',
       path: '/v1/flags/{flag}:archive',
       scope: 'write',
+      validateOnly: true,
       async handle(ctx) {
         const id = resourceId(ctx.params.flag, 'flag');
         const body = await bodyObject(ctx, ['etag']);
         const etags = requiredEtags(ctx.req, optionalString(body, 'etag', ''));
-        const out = await store.write((ws) =>
+        const out = await commit(store, ctx, (ws) =>
           translated(() => {
             checkEtag(etags, flagJson(getFlag(ws, id)).etag as string, 'etag');
             return archiveFlag(ws, id);
           }, flagPrefix(id)),
         );
-        return withWarnings(flagJson(out.result), out.warnings);
+        return withImpact(withWarnings(flagJson(out.result), out.warnings), out.impact);
       },
     },
     {
       method: 'POST',
       path: '/v1/flags/{flag}/variants',
       scope: 'write',
+      validateOnly: true,
       query: ['variantId'],
       async handle(ctx) {
         const id = resourceId(ctx.params.flag, 'flag');
@@ -246,14 +251,15 @@ export function flagRoutes(store: WorkspaceStore): Route[] {
         const body = await bodyObject(ctx, ['value']);
         if (body.value === undefined) throw invalid('value', 'required: the variant\'s JSON value');
         const variant: Variant = { name, value: body.value as JsonValue };
-        const out = await store.write((ws) => translated(() => addVariant(ws, id, variant), flagPrefix(id)));
-        return withWarnings(flagJson(out.result), out.warnings);
+        const out = await commit(store, ctx, (ws) => translated(() => addVariant(ws, id, variant), flagPrefix(id)));
+        return withImpact(withWarnings(flagJson(out.result), out.warnings), out.impact);
       },
     },
     {
       method: 'POST',
       path: '/v1/flags/{flag}/rules',
       scope: 'write',
+      validateOnly: true,
       query: ['ruleId', 'position'],
       async handle(ctx) {
         const flag = resourceId(ctx.params.flag, 'flag');
@@ -272,8 +278,8 @@ export function flagRoutes(store: WorkspaceStore): Route[] {
           ...(enabled === undefined ? {} : { enabled }),
           ...readRuleFields(body),
         };
-        const out = await store.write((ws) => translated(() => addRule(ws, flag, input, position), ruleId === undefined ? new RegExp(`^flags\\.${flag}\\.rules\\.[^.]+\\.`) : rulePrefix(flag, ruleId)));
-        return withWarnings(ruleJson(flag, out.result), out.warnings);
+        const out = await commit(store, ctx, (ws) => translated(() => addRule(ws, flag, input, position), ruleId === undefined ? new RegExp(`^flags\\.${flag}\\.rules\\.[^.]+\\.`) : rulePrefix(flag, ruleId)));
+        return withImpact(withWarnings(ruleJson(flag, out.result), out.warnings), out.impact);
       },
     },
     {
@@ -296,18 +302,19 @@ export function flagRoutes(store: WorkspaceStore): Route[] {
       method: 'PATCH',
       path: '/v1/flags/{flag}/rules/{rule}',
       scope: 'write',
+      validateOnly: true,
       async handle(ctx) {
         const { flag, rule } = ids(ctx);
         const body = await bodyObject(ctx, ['etag', ...RULE_FIELDS]);
         const etags = requiredEtags(ctx.req, optionalString(body, 'etag', ''));
         const patch = readRuleFields(body);
-        const out = await store.write((ws) =>
+        const out = await commit(store, ctx, (ws) =>
           translated(() => {
             checkRuleEtag(etags, getFlag(ws, flag), rule);
             return updateRule(ws, flag, rule, patch);
           }, rulePrefix(flag, rule)),
         );
-        return withWarnings(ruleJson(flag, out.result), out.warnings);
+        return withImpact(withWarnings(ruleJson(flag, out.result), out.warnings), out.impact);
       },
     },
     ruleAction('enable', [], (_ctx, _body, flag, rule) => (ws) => setRuleEnabled(ws, flag, rule, true)),

@@ -24,6 +24,7 @@ import { optionalDecimal, optionalString, optionalStringList, readObject, type J
 import { resourceId } from '../input/ids.js';
 import type { WorkspaceStore } from '../store/workspace-store.js';
 import { checkEtag, etagHeader, requiredEtags, resourceEtag } from './preconditions.js';
+import { commit, withImpact } from './validate-only.js';
 
 /** A group as the API shows it. */
 export function groupJson(g: ExclusionGroup): Record<string, unknown> {
@@ -61,18 +62,19 @@ export function groupRoutes(store: WorkspaceStore): Route[] {
     method: 'POST',
     path: `/v1/groups/{group}:${verb}`,
     scope: 'write',
+    validateOnly: true,
     async handle(ctx) {
       const group = resourceId(ctx.params.group, 'group');
       const body = await bodyObject(ctx, ['etag', ...extra]);
       const etags = requiredEtags(ctx.req, optionalString(body, 'etag', ''));
       const apply = operation(body, group);
-      const out = await store.write((ws) =>
+      const out = await commit(store, ctx, (ws) =>
         translated(() => {
           checkEtag(etags, groupJson(getGroup(ws, group)).etag as string, 'etag');
           return apply(ws);
         }, prefix(group)),
       );
-      return changeReply(out.result, out.warnings);
+      return withImpact(changeReply(out.result, out.warnings), out.impact);
     },
   });
 
@@ -87,6 +89,7 @@ export function groupRoutes(store: WorkspaceStore): Route[] {
       method: 'POST',
       path: '/v1/groups',
       scope: 'write',
+      validateOnly: true,
       query: ['groupId'],
       async handle(ctx) {
         const id = resourceId(ctx.query.string('groupId'), 'groupId');
@@ -98,8 +101,8 @@ export function groupRoutes(store: WorkspaceStore): Route[] {
           ...(displayName === undefined ? {} : { displayName }),
           ...(members === undefined ? {} : { members }),
         };
-        const out = await store.write((ws) => translated(() => createGroup(ws, input), prefix(id)));
-        return changeReply(out.result, out.warnings);
+        const out = await commit(store, ctx, (ws) => translated(() => createGroup(ws, input), prefix(id)));
+        return withImpact(changeReply(out.result, out.warnings), out.impact);
       },
     },
     {

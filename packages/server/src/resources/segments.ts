@@ -28,8 +28,9 @@ import type { Reply, RequestContext, Route } from '../http/router.js';
 import { targetingExpression } from '../input/confidence-targeting.js';
 import { optionalDecimal, optionalString, optionalStringList, readObject, type JsonObject } from '../input/fields.js';
 import { resourceId } from '../input/ids.js';
-import type { WorkspaceStore, WriteResult } from '../store/workspace-store.js';
+import type { WorkspaceStore } from '../store/workspace-store.js';
 import { checkEtag, etagHeader, requiredEtags, resourceEtag } from './preconditions.js';
+import { commit, withImpact, type Committed } from './validate-only.js';
 
 /** A segment as the API shows it. */
 export function segmentJson(s: Segment): Record<string, unknown> {
@@ -132,9 +133,9 @@ async function actionEtags(ctx: RequestContext): Promise<string[] | undefined> {
 
 export function segmentRoutes(store: WorkspaceStore): Route[] {
   const prefix = (id: string): string => `segments.${id}.`;
-  /** Applies `operate` to segment `id` under the write lock, after checking its etag. */
-  const writeSegment = <R>(id: string, etags: readonly string[] | undefined, operate: (ws: Workspace) => Outcome<R>): Promise<WriteResult<R>> =>
-    store.write((ws) =>
+  /** Applies `operate` to segment `id` under the write lock (or previews it), after checking its etag. */
+  const writeSegment = <R>(ctx: RequestContext, id: string, etags: readonly string[] | undefined, operate: (ws: Workspace) => Outcome<R>): Promise<Committed<R>> =>
+    commit(store, ctx, (ws) =>
       translated(() => {
         checkEtag(etags, segmentJson(getSegment(ws, id)).etag as string, 'etag');
         return operate(ws);
@@ -145,6 +146,7 @@ export function segmentRoutes(store: WorkspaceStore): Route[] {
       method: 'POST',
       path: '/v1/segments',
       scope: 'write',
+      validateOnly: true,
       query: ['segmentId'],
       async handle(ctx) {
         const id = resourceId(ctx.query.string('segmentId'), 'segmentId');
@@ -157,8 +159,8 @@ export function segmentRoutes(store: WorkspaceStore): Route[] {
           exclusivityTags: fields.exclusivityTags,
           exclusiveTo: fields.exclusiveTo,
         });
-        const out = await store.write((ws) => translated(() => createSegment(ws, input), prefix(id)));
-        return segmentReply(out.result, {}, out.warnings);
+        const out = await commit(store, ctx, (ws) => translated(() => createSegment(ws, input), prefix(id)));
+        return withImpact(segmentReply(out.result, {}, out.warnings), out.impact);
       },
     },
     {
@@ -215,6 +217,7 @@ export function segmentRoutes(store: WorkspaceStore): Route[] {
       method: 'PATCH',
       path: '/v1/segments/{segment}',
       scope: 'write',
+      validateOnly: true,
       query: ['updateMask', 'force'],
       async handle(ctx) {
         const id = resourceId(ctx.params.segment, 'segment');
@@ -233,31 +236,33 @@ export function segmentRoutes(store: WorkspaceStore): Route[] {
           exclusivityTags: fields.exclusivityTags,
           exclusiveTo: fields.exclusiveTo,
         });
-        const out = await writeSegment(id, etags, (ws) => updateSegment(ws, id, update, mask, { force }));
+        const out = await writeSegment(ctx, id, etags, (ws) => updateSegment(ws, id, update, mask, { force }));
         const { segment, reallocation } = out.result;
-        return segmentReply(segment, reallocation === null ? {} : { reallocation }, out.warnings);
+        return withImpact(segmentReply(segment, reallocation === null ? {} : { reallocation }, out.warnings), out.impact);
       },
     },
     {
       method: 'POST',
       path: '/v1/segments/{segment}:allocate',
       scope: 'write',
+      validateOnly: true,
       async handle(ctx) {
         const id = resourceId(ctx.params.segment, 'segment');
         const etags = await actionEtags(ctx);
-        const out = await writeSegment(id, etags, (ws) => allocateSegment(ws, id));
-        return segmentReply(out.result.segment, {}, out.warnings);
+        const out = await writeSegment(ctx, id, etags, (ws) => allocateSegment(ws, id));
+        return withImpact(segmentReply(out.result.segment, {}, out.warnings), out.impact);
       },
     },
     {
       method: 'POST',
       path: '/v1/segments/{segment}:archive',
       scope: 'write',
+      validateOnly: true,
       async handle(ctx) {
         const id = resourceId(ctx.params.segment, 'segment');
         const etags = await actionEtags(ctx);
-        const out = await writeSegment(id, etags, (ws) => archiveSegment(ws, id));
-        return segmentReply(out.result, {}, out.warnings);
+        const out = await writeSegment(ctx, id, etags, (ws) => archiveSegment(ws, id));
+        return withImpact(segmentReply(out.result, {}, out.warnings), out.impact);
       },
     },
   ];

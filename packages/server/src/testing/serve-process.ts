@@ -28,7 +28,8 @@ export interface ServeProcess {
   readonly url: string;
   readonly dir: string;
   readonly workspace: string;
-  /** What the process wrote to stderr so far. */
+  /** What the process wrote to stdout and stderr so far. */
+  stdout(): string;
   stderr(): string;
   fileBytes(): Promise<string>;
   /** A request with exactly these headers (plus Host `127.0.0.1:PORT` unless given). */
@@ -74,6 +75,7 @@ export async function startServe(args: readonly string[] = [], env: Record<strin
     url,
     dir,
     workspace,
+    stdout: () => stdout,
     stderr: () => stderr,
     fileBytes: () => readFile(workspace, 'utf8'),
     send: (method, path, options = {}) => rawRequest(port, method, path, options.headers ?? {}, options.body),

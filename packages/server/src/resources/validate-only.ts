@@ -1,0 +1,58 @@
+/**
+ * `?validateOnly=true` (AIP-163, as Confidence's API has it): a write applied to an
+ * in-memory copy of the latest workspace instead of the file. The answer is the one the real
+ * write would give (the same resource, or the same refusal: etag mismatch, insufficient
+ * space, a live segment lowered without `force`) plus `impact`, what the change would do to
+ * every flag and segment (admin's `previewImpact`, the same numbers as `allot diff`).
+ * Nothing is written, nothing is locked, and a read token is enough: a preview changes
+ * nothing, and the coordination map asks for previews before anyone uses a write token.
+ */
+import { checkTargetingTotals, previewImpact, type ImpactPreview, type Outcome, type Workspace } from '@allot/admin';
+
+import type { Reply, RequestContext } from '../http/router.js';
+import type { WorkspaceStore } from '../store/workspace-store.js';
+
+/** The preview as JSON: audience conditions by label and canonical text (as `allot diff --json`). */
+export type ImpactJson = Omit<ImpactPreview, 'conditions'> & { readonly conditions: readonly { readonly label: string; readonly text: string }[] };
+
+export function impactJson(preview: ImpactPreview): ImpactJson {
+  return { ...preview, conditions: preview.conditions.map((c) => ({ label: c.label, text: c.text })) };
+}
+
+/**
+ * Whether the raw query string asks for a preview, decided before authorization (which it
+ * relaxes to `read`); the query is checked properly (`true`/`false`, given once) after that.
+ */
+export function asksValidateOnly(search: string): boolean {
+  return new URLSearchParams(search).getAll('validateOnly').includes('true');
+}
+
+/** What a write did, or would do. */
+export interface Committed<R> {
+  readonly result: R;
+  readonly warnings: readonly string[];
+  /** Set for a validateOnly request: what the change would do. */
+  readonly impact: ImpactJson | null;
+}
+
+/**
+ * Runs `operation` as the request asks: through the store's locked write path, or, for
+ * validateOnly, on the current snapshot with the same checks the write makes (the
+ * operation's own, then the workspace's targeting totals) and without writing.
+ */
+export async function commit<R>(store: WorkspaceStore, ctx: RequestContext, operation: (workspace: Workspace) => Outcome<R>): Promise<Committed<R>> {
+  if (!ctx.validateOnly) {
+    const out = await store.write(operation);
+    return { result: out.result, warnings: out.warnings, impact: null };
+  }
+  const before = (await store.current()).workspace;
+  const out = operation(before);
+  checkTargetingTotals(before, out.workspace);
+  return { result: out.result, warnings: out.warnings, impact: impactJson(previewImpact(before, out.workspace)) };
+}
+
+/** `reply` with the preview added to its body (unchanged for a real write). */
+export function withImpact(reply: Reply, impact: ImpactJson | null): Reply {
+  if (impact === null) return reply;
+  return { ...reply, body: { ...(reply.body as Record<string, unknown>), validateOnly: true, impact } };
+}
