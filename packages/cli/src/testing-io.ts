@@ -1,5 +1,6 @@
 /** An `Io` that records what a command prints, for tests. */
 import type { Io } from './io.js';
+import { main } from './main.js';
 
 export interface CapturedIo extends Io {
   readonly stdout: string[];
@@ -19,4 +20,25 @@ export function captureIo(cwd: string, env: Record<string, string | undefined> =
     cwd,
     env,
   };
+}
+
+/** What one in-process run of the command printed, and its exit code. */
+export interface CliRun {
+  readonly code: number;
+  readonly out: string;
+  readonly err: string;
+}
+
+/** Runs `allot ...argv` in process, in `cwd`, recording what it prints. */
+export async function runCli(cwd: string, argv: readonly string[], stdin = ''): Promise<CliRun> {
+  const io = captureIo(cwd, {}, stdin);
+  const code = await main([...argv], io);
+  return { code, out: io.stdout.join('\n'), err: io.stderr.join('\n') };
+}
+
+/** Runs a command that must succeed; its standard output. */
+export async function runCliOk(cwd: string, argv: readonly string[]): Promise<string> {
+  const r = await runCli(cwd, argv);
+  if (r.code !== 0) throw new Error(`allot ${argv.join(' ')} exited ${r.code}: ${r.err}`);
+  return r.out;
 }

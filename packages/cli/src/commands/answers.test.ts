@@ -10,25 +10,17 @@ import { fileURLToPath } from 'node:url';
 
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { main } from '../main.js';
-import { captureIo } from '../testing-io.js';
+import { runCli, runCliOk, type CliRun } from '../testing-io.js';
 
 const bin = fileURLToPath(new URL('../../dist/bin.js', import.meta.url));
 const version = (JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { version: string }).version;
 
 let dir: string;
 
-async function allot(argv: string[], stdin = ''): Promise<{ code: number; out: string; err: string }> {
-  const io = captureIo(dir, {}, stdin);
-  const code = await main(argv, io);
-  return { code, out: io.stdout.join('\n'), err: io.stderr.join('\n') };
-}
+const allot = (argv: string[], stdin = ''): Promise<CliRun> => runCli(dir, argv, stdin);
 
-async function ok(...argv: string[]): Promise<string> {
-  const r = await allot(argv);
-  if (r.code !== 0) throw new Error(`allot ${argv.join(' ')} exited ${r.code}: ${r.err}`);
-  return r.out;
-}
+/** Runs a command that must succeed. */
+const ok = (...argv: string[]): Promise<string> => runCliOk(dir, argv);
 
 const W = ['--workspace', 'ws.yaml'];
 

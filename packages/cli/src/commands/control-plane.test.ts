@@ -9,8 +9,7 @@ import { join } from 'node:path';
 import { loadState, resolveFlags, type ResolverState } from '@allot/core';
 import { beforeEach, describe, expect, it } from 'vitest';
 
-import { main } from '../main.js';
-import { captureIo } from '../testing-io.js';
+import { runCli, runCliOk, type CliRun } from '../testing-io.js';
 
 let dir: string;
 
@@ -18,18 +17,10 @@ beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'allot-cli-'));
 });
 
-async function allot(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const io = captureIo(dir);
-  const code = await main(argv, io);
-  return { code, out: io.stdout.join('\n'), err: io.stderr.join('\n') };
-}
+const allot = (...argv: string[]): Promise<CliRun> => runCli(dir, argv);
 
 /** Runs a command that must succeed. */
-async function ok(...argv: string[]): Promise<string> {
-  const r = await allot(...argv);
-  if (r.code !== 0) throw new Error(`allot ${argv.join(' ')} exited ${r.code}: ${r.err}`);
-  return r.out;
-}
+const ok = (...argv: string[]): Promise<string> => runCliOk(dir, argv);
 
 const W = ['--workspace', 'ws.yaml'];
 
