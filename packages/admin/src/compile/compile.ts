@@ -93,7 +93,7 @@ function bitsetOf(s: Segment): JsonValue {
 }
 
 /** The targeting of the rule's own segment, or undefined when it uses a workspace segment. */
-function ownSegment(r: Rule): { targeting: Targeting | null } | undefined {
+export function ownSegment(r: Rule): { targeting: Targeting | null } | undefined {
   if (r.kind === 'individual') {
     return {
       targeting: {

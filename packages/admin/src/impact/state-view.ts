@@ -7,7 +7,7 @@
  */
 import type { BucketSet } from '../allocation/bucket-set.js';
 import { BUCKETS } from '../allocation/bucket-set.js';
-import { RULE_BUCKETS, splitRanges } from '../compile/compile.js';
+import { ownSegment, RULE_BUCKETS, splitRanges } from '../compile/compile.js';
 import { segmentReferences, type Targeting } from '../targeting/ast.js';
 import type { Rule, Segment, Workspace } from '../workspace/model.js';
 import { printExpr, type AudienceNode, type ConditionRegistry } from './audience.js';
@@ -76,7 +76,7 @@ export function viewOf(workspace: Workspace, registry: ConditionRegistry, enviro
     const rules: RuleView[] = [];
     for (const r of f.rules) {
       if (r.state === 'ARCHIVED') continue;
-      const own = ownTargeting(r);
+      const own = ownSegment(r);
       const segment = own === undefined ? (r as { audience: { segment: string } }).audience.segment : `${f.id}.${r.id}`;
       if (own !== undefined) raw.set(segment, { bits: { kind: 'all' }, targeting: own.targeting });
       rules.push(ruleView(r, segment, environments));
@@ -96,19 +96,6 @@ function bitsOf(s: Segment): Bits {
   if (s.buckets.count === BUCKETS) return { kind: 'all' };
   if (s.buckets.count === 0) return { kind: 'none' };
   return { kind: 'set', set: s.buckets };
-}
-
-/** The targeting of a rule's own segment (as compile builds it), or undefined for a workspace segment. */
-function ownTargeting(r: Rule): { targeting: Targeting | null } | undefined {
-  if (r.kind === 'individual') {
-    return {
-      targeting: {
-        source: `${r.attribute} in [...]`,
-        expr: { kind: 'in', attribute: r.attribute, negated: false, values: r.values.map((value) => ({ type: 'string', value })) },
-      },
-    };
-  }
-  return r.audience.kind === 'inline' ? { targeting: r.audience.targeting } : undefined;
 }
 
 function ruleView(r: Rule, segment: string, environments: readonly string[] | undefined): RuleView {
