@@ -12,6 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 
 import { startServe, type ServeProcess } from './testing/serve-process.js';
+import { PAGE_FILES } from './web/page.js';
 
 let serve: ServeProcess;
 beforeAll(async () => {
@@ -147,6 +148,8 @@ const anything = fc.record({
 
 const request = fc.tuple(fc.oneof({ arbitrary: plausible, weight: 2 }, { arbitrary: anything, weight: 1 }), headers).map(([r, h]) => ({ ...r, headers: h }));
 
+const PAGE_TYPES = new Map(PAGE_FILES.map((f) => [f.path, f.type]));
+
 describe('HTTP API fuzz', () => {
   test.prop([request], { numRuns: 300, endOnFailure: true })('every answer is JSON within 2 s; refusals change nothing', async (r) => {
     const before = await readFile(serve.workspace);
@@ -154,6 +157,8 @@ describe('HTTP API fuzz', () => {
     expect(res.ms).toBeLessThan(2_000);
     if (r.method === 'HEAD' || res.status === 304) {
       expect(res.text).toBe('');
+    } else if (res.status === 200 && r.method === 'GET' && PAGE_TYPES.has(r.path)) {
+      expect(res.headers['content-type']).toBe(PAGE_TYPES.get(r.path)); // the coordination map's own files
     } else {
       expect(res.headers['content-type']).toMatch(/^application\/json/);
       expect(res.json, res.text).toBeDefined();

@@ -17,7 +17,8 @@ export function defaultWebRoot(): string {
   return join(dirname(createRequire(import.meta.url).resolve('@allot/server/package.json')), 'dist', 'web');
 }
 
-const FILES: readonly { path: string; file: string; type: string }[] = [
+/** The page's files: the only answers that are not JSON. */
+export const PAGE_FILES: readonly { path: string; file: string; type: string }[] = [
   { path: '/', file: 'index.html', type: 'text/html; charset=utf-8' },
   { path: '/app.js', file: 'app.js', type: 'text/javascript; charset=utf-8' },
   { path: '/app.css', file: 'app.css', type: 'text/css; charset=utf-8' },
@@ -47,7 +48,7 @@ export function webRoutes(root: string | undefined): Route[] {
     }
     return text;
   };
-  return FILES.map(({ path, file, type }) => ({
+  return PAGE_FILES.map(({ path, file, type }) => ({
     method: 'GET' as const,
     path,
     scope: 'public' as const,
