@@ -6,7 +6,7 @@
  * and written through the caller's `MaterializationAccess`; the walk itself does no I/O.
  */
 import { ResolveError } from '../errors.js';
-import type { CompiledFlag, CompiledRule, CompiledAssignment } from '../state/flags.js';
+import type { CompiledFlag } from '../state/flags.js';
 import type { CompiledClient, ResolverState } from '../state/resolver-state.js';
 import type { SegmentFrame } from '../state/segments.js';
 import type {
@@ -14,16 +14,13 @@ import type {
   FallthroughRecord,
   MaterializationAccess,
   MaterializationKey,
-  MaterializationRecord,
   MaterializationWrite,
   ResolvedFlag,
   ResolveRequest,
   ResolveResponse,
 } from '../types.js';
+import { assignmentFor, hasOwn, inEnvironment, readRecord, stickyAssignment, withFallthroughs } from './steps.js';
 import { unitOf } from './unit.js';
-
-/** `Object.hasOwn`, as a plain function for the hot path. */
-const hasOwn = (o: object, key: string): boolean => Object.prototype.hasOwnProperty.call(o, key);
 
 /**
  * Resolves one flag for one context. Never throws for any context; returns a frozen result
@@ -45,7 +42,8 @@ export function resolveFlag(
   // state, so resolving several flags for one unit hashes the salt once.
   state.busy++;
   try {
-    return walk(client, flag, context, access, frame);
+    const program = flag.program;
+    return program === null ? walk(client, flag, context, access, frame) : program(client, context, access, frame);
   } finally {
     state.busy--;
     frame.context = EMPTY_CONTEXT;
@@ -135,56 +133,6 @@ function walk(
     return withFallthroughs(assignment.result, fallthroughs, true);
   }
   return withFallthroughs(flag.noMatch, fallthroughs, fallthroughs !== null);
-}
-
-/**
- * The assignment a stored variant picks: the rule's only variant assignment serving it, or,
- * when several do, the one whose range holds the unit's variant bucket. null when none does.
- */
-function stickyAssignment(rule: CompiledRule, variant: string | undefined, unit: string): CompiledAssignment | null {
-  if (typeof variant !== 'string' || variant === '') return null;
-  const candidates = rule.stickyCandidates.get(variant);
-  if (candidates === undefined) return null;
-  if (candidates.length === 1) return candidates[0]!;
-  const bucket = rule.prefix.bucket(unit, rule.bucketCount);
-  const ranges = rule.ranges;
-  for (const candidate of candidates) {
-    for (let i = 0; i < ranges.length; i += 3) {
-      if (rule.assignments[ranges[i + 2]!] === candidate && bucket >= ranges[i]! && bucket < ranges[i + 1]!) return candidate;
-    }
-  }
-  return null;
-}
-
-function inEnvironment(client: CompiledClient, environments: readonly string[]): boolean {
-  for (const e of environments) if (client.environments.has(e)) return true;
-  return false;
-}
-
-function readRecord(access: MaterializationAccess, unit: string, materialization: string): MaterializationRecord | null {
-  const record = access.read(unit, materialization);
-  if (record === undefined) {
-    access.missing?.({ unit, materialization });
-    return null;
-  }
-  return record;
-}
-
-function assignmentFor(rule: CompiledRule, bucket: number): CompiledAssignment | null {
-  const ranges = rule.ranges;
-  for (let i = 0; i < ranges.length; i += 3) {
-    if (bucket >= ranges[i]! && bucket < ranges[i + 1]!) return rule.assignments[ranges[i + 2]!]!;
-  }
-  return null;
-}
-
-function withFallthroughs(
-  base: ResolvedFlag,
-  fallthroughs: FallthroughRecord[] | null,
-  shouldApply: boolean,
-): ResolvedFlag {
-  if (fallthroughs === null) return base;
-  return Object.freeze({ ...base, shouldApply, fallthroughs: Object.freeze(fallthroughs) });
 }
 
 /** Normalizes a requested flag name to `flags/<id>`. */

@@ -5,8 +5,10 @@
 import { HashPrefix } from '../hash/bucket.js';
 import type {
   AssignmentKind,
+  EvaluationContext,
   FallthroughRecord,
   JsonValue,
+  MaterializationAccess,
   ResolveReason,
   ResolvedFlag,
 } from '../types.js';
@@ -27,7 +29,8 @@ import {
   type IssueList,
   type JsonObject,
 } from './json-input.js';
-import type { CompiledSegment } from './segments.js';
+import type { CompiledClient } from './resolver-state.js';
+import type { CompiledSegment, SegmentFrame } from './segments.js';
 
 export const DEFAULT_TARGETING_KEY = 'targeting_key';
 const MAX_BUCKET_COUNT = 0x7fffffff;
@@ -103,7 +106,21 @@ export interface CompiledFlag {
   readonly noMatch: ResolvedFlag;
   readonly targetingKeyError: ResolvedFlag;
   readonly archivedResult: ResolvedFlag;
+  /**
+   * The flag's rule walk written as code for this flag alone (resolve/specialize.ts), set at
+   * load; null: resolved by the generic walk (LoadOptions.specialize false, or a platform
+   * that forbids generated code).
+   */
+  program: FlagProgram | null;
 }
+
+/** A specialized rule walk: what `walk` in resolve/resolve.ts answers, for one flag. */
+export type FlagProgram = (
+  client: CompiledClient,
+  context: EvaluationContext,
+  access: MaterializationAccess | null,
+  frame: SegmentFrame,
+) => ResolvedFlag;
 
 function result(
   flag: string,
@@ -209,6 +226,7 @@ export function compileFlag(
     noMatch: result(name, 'RESOLVE_REASON_NO_SEGMENT_MATCH', null, false, '', '', '', 'none'),
     targetingKeyError: result(name, 'RESOLVE_REASON_TARGETING_KEY_ERROR', null, false, '', '', '', 'none'),
     archivedResult: result(name, 'RESOLVE_REASON_FLAG_ARCHIVED', null, false, '', '', '', 'none'),
+    program: null,
   };
 }
 

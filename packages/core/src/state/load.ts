@@ -29,7 +29,8 @@ import {
   readString,
   type JsonObject,
 } from './json-input.js';
-import { CompiledSegment, collectReferences, compileTargeting } from './segments.js';
+import { specializeFlag } from '../resolve/specialize.js';
+import { CompiledSegment, collectReferences, compileTargeting, targetingClosure } from './segments.js';
 import { ResolverState, type CompiledClient } from './resolver-state.js';
 import type { StateIssue } from '../types.js';
 
@@ -44,6 +45,12 @@ export interface LoadOptions {
    * for OpenFeature contexts, so that callers need not copy contexts to rename it.
    */
   readonly targetingKeyAlias?: string;
+  /**
+   * Whether each flag's rule walk is written as code of its own at load (default true; see
+   * core's README, "Speed"). Results are the same either way; false keeps the generic walk,
+   * which is also what a platform that forbids generated code gets.
+   */
+  readonly specialize?: boolean;
 }
 
 /** A segment's bitset as loaded; `allSet`: every bit the input holds is set. */
@@ -102,8 +109,12 @@ export function validateState(input: unknown, options: LoadOptions = {}): Valida
   const parts = Array.isArray(own(root, 'flags')) || own(root, 'segmentsNoBitsets') !== undefined
     ? protoParts(root, options, issues)
     : mapParts(root, options, issues);
-  const state = compile(parts, issues, options.targetingKeyAlias ?? '');
+  const alias = options.targetingKeyAlias ?? '';
+  const state = compile(parts, issues, alias);
   if (state === undefined || issues.items.length > 0) return { ok: false, issues: issues.items };
+  if (options.specialize ?? true) {
+    for (const flag of state.flags.values()) if (!flag.archived) flag.program = specializeFlag(flag, alias);
+  }
   return { ok: true, state };
 }
 
@@ -319,11 +330,9 @@ function compile(parts: StateParts, issues: IssueList, targetingKeyAlias: string
   for (const [name, t] of targetingRaw) {
     const seg = segments.get(name)!;
     const mats = new Set<string>();
-    seg.targeting = compileTargeting(seg, t.raw, t.path, {
-      segments,
-      bloomFilters,
-      targetingKeyAlias,
-    }, issues, mats);
+    const tree = compileTargeting(seg, t.raw, t.path, { segments, bloomFilters, targetingKeyAlias }, issues, mats);
+    seg.targetingTree = tree;
+    seg.targeting = tree === null ? null : targetingClosure(tree);
     direct.set(name, mats);
   }
   // Materializations a segment may read, through the references it follows.

@@ -1,12 +1,13 @@
 /**
  * Segments: an audience (targeting criteria combined by an expression) and an allocation
- * (a bitset over the account's 1,000,000 buckets). Targeting is compiled into closures at
- * load; references between segments are resolved to the compiled segments, and a reference
- * that closes a cycle compiles to "no match".
+ * (a bitset over the account's 1,000,000 buckets). Targeting is compiled at load into a tree
+ * (`TargetingNode`), and the tree into closures; specialized flags (resolve/specialize.ts)
+ * write the same tree as code instead. References between segments are resolved to the
+ * compiled segments, and a reference that closes a cycle compiles to "no match".
  */
 import { hasBit, type Bitset } from './bitset.js';
 import type { BloomFilter } from './bloom.js';
-import { compileContextPath } from './context-path.js';
+import { compileContextPath, type ContextReader } from './context-path.js';
 import {
   describe,
   isObject,
@@ -16,7 +17,7 @@ import {
   indexPath,
   type IssueList,
 } from './json-input.js';
-import { compileAttributeTest, UNRECOGNIZED } from './value-rules.js';
+import { compileAttributeTest, UNRECOGNIZED, type AttributeTest, type ScalarShape } from './value-rules.js';
 import type { HashPrefix } from '../hash/bucket.js';
 import type { EvaluationContext, MaterializationAccess } from '../types.js';
 
@@ -40,6 +41,29 @@ export interface SegmentFrame {
 
 export type Targeting = (frame: SegmentFrame) => boolean;
 
+/**
+ * Targeting as a tree: the one description of a segment's expression that both back ends
+ * (closures here, code in resolve/specialize.ts) compile, so they cannot disagree on its
+ * shape. Operands are evaluated left to right, short-circuiting.
+ */
+export type TargetingNode =
+  | { readonly kind: 'and' | 'or'; readonly parts: readonly TargetingNode[] }
+  | { readonly kind: 'not'; readonly inner: TargetingNode }
+  | {
+      readonly kind: 'attribute';
+      /** A top-level context key read in place, or null when `read` is needed (dotted, aliased). */
+      readonly key: string | null;
+      readonly read: ContextReader;
+      readonly test: AttributeTest;
+      readonly shape: ScalarShape | null;
+    }
+  | { readonly kind: 'segment'; readonly target: CompiledSegment }
+  | { readonly kind: 'bloom'; readonly filter: BloomFilter }
+  | { readonly kind: 'materialization'; readonly name: string }
+  /** A criterion Confidence cannot evaluate: the rule that reaches it is skipped. */
+  | { readonly kind: 'unrecognized' }
+  | { readonly kind: 'constant'; readonly value: boolean };
+
 export class CompiledSegment {
   readonly name: string;
   bitset: Bitset = null;
@@ -50,6 +74,8 @@ export class CompiledSegment {
   allSet = true;
   /** null: no targeting, every unit is in the audience. */
   targeting: Targeting | null = null;
+  /** The tree `targeting` was compiled from (null with it). */
+  targetingTree: TargetingNode | null = null;
   /** Materializations (without bloom filter) this segment's targeting may read, transitively. */
   materializations: readonly string[] = [];
   /** Raw segment references, resolved after every segment exists. */
@@ -86,16 +112,22 @@ export class CompiledSegment {
 
   private matchesOnce(f: SegmentFrame): boolean {
     if (this.targeting !== null && !this.targeting(f)) return false;
-    const bits = this.bitset;
-    if (bits === null) return true;
-    const unit = f.unit;
-    if (unit === null) return this.allSet;
-    if (f.saltUnit !== unit) {
-      f.saltBucket = this.salt.bucket(unit, SEGMENT_BUCKET_COUNT);
-      f.saltUnit = unit;
-    }
-    return hasBit(bits, f.saltBucket);
+    return this.bitset === null || inAllocation(this, f);
   }
+}
+
+/**
+ * Whether the frame's unit falls in the segment's bitset (a segment with a bitset). Without
+ * a unit, only a segment whose every bit is set matches.
+ */
+export function inAllocation(segment: CompiledSegment, f: SegmentFrame): boolean {
+  const unit = f.unit;
+  if (unit === null) return segment.allSet;
+  if (f.saltUnit !== unit) {
+    f.saltBucket = segment.salt.bucket(unit, SEGMENT_BUCKET_COUNT);
+    f.saltUnit = unit;
+  }
+  return hasBit(segment.bitset!, f.saltBucket);
 }
 
 /** What compiling a segment's targeting can reach. */
@@ -119,7 +151,7 @@ export function collectReferences(targeting: unknown, into: string[]): void {
   }
 }
 
-/** Compiles a segment's `targeting` ({criteria, expression}); null means "everyone". */
+/** Compiles a segment's `targeting` ({criteria, expression}) into a tree; null means "everyone". */
 export function compileTargeting(
   segment: CompiledSegment,
   raw: unknown,
@@ -127,7 +159,7 @@ export function compileTargeting(
   scope: TargetingScope,
   issues: IssueList,
   materializations: Set<string>,
-): Targeting | null {
+): TargetingNode | null {
   if (raw === undefined || raw === null) return null;
   if (!isObject(raw)) {
     issues.add(path, `expected an object with criteria and expression, got ${describe(raw)}`);
@@ -139,7 +171,7 @@ export function compileTargeting(
     issues.add(criteriaPath, `expected an object of named criteria, got ${describe(criteriaRaw)}`);
     return null;
   }
-  const criteria = new Map<string, Targeting>();
+  const criteria = new Map<string, TargetingNode>();
   for (const name of Object.keys(criteriaRaw)) {
     criteria.set(
       name,
@@ -151,35 +183,35 @@ export function compileTargeting(
   return compileExpression(expression, keyPath(path, 'expression'), criteria, issues, 0);
 }
 
-const alwaysFalse: Targeting = () => false;
+const NEVER: TargetingNode = { kind: 'constant', value: false };
+const ALWAYS: TargetingNode = { kind: 'constant', value: true };
 
 function compileExpression(
   raw: unknown,
   path: string,
-  criteria: ReadonlyMap<string, Targeting>,
+  criteria: ReadonlyMap<string, TargetingNode>,
   issues: IssueList,
   depth: number,
-): Targeting {
+): TargetingNode {
   if (depth > MAX_EXPRESSION_DEPTH) {
     issues.add(path, `expression nested deeper than ${MAX_EXPRESSION_DEPTH} levels`);
-    return alwaysFalse;
+    return NEVER;
   }
   if (!isObject(raw)) {
     issues.add(path, `expected an expression ({ref}, {and}, {or} or {not}), got ${describe(raw)}`);
-    return alwaysFalse;
+    return NEVER;
   }
   const ref = own(raw, 'ref');
   if (ref !== undefined) {
     if (typeof ref !== 'string' || !criteria.has(ref)) {
       issues.add(keyPath(path, 'ref'), `expected the name of a criterion of this segment (${[...criteria.keys()].join(', ') || 'none defined'}), got ${describe(ref)}`);
-      return alwaysFalse;
+      return NEVER;
     }
     return criteria.get(ref)!;
   }
   const not = own(raw, 'not');
   if (not !== undefined) {
-    const inner = compileExpression(not, keyPath(path, 'not'), criteria, issues, depth + 1);
-    return (f) => !inner(f);
+    return { kind: 'not', inner: compileExpression(not, keyPath(path, 'not'), criteria, issues, depth + 1) };
   }
   for (const op of ['and', 'or'] as const) {
     const group = own(raw, op);
@@ -190,15 +222,49 @@ function compileExpression(
     const parts = list.map((o, i) =>
       compileExpression(o, indexPath(keyPath(gp, 'operands'), i), criteria, issues, depth + 1),
     );
-    return op === 'and' ? allOf(parts) : anyOf(parts);
+    if (parts.length === 0) return op === 'and' ? ALWAYS : NEVER;
+    return parts.length === 1 ? parts[0]! : { kind: op, parts };
   }
   issues.add(path, 'expected one of ref, and, or, not');
-  return alwaysFalse;
+  return NEVER;
+}
+
+/** The closure back end: a tree as a function of the frame, evaluated as the tree reads. */
+export function targetingClosure(node: TargetingNode): Targeting {
+  switch (node.kind) {
+    case 'constant':
+      return node.value ? () => true : () => false;
+    case 'not': {
+      const inner = targetingClosure(node.inner);
+      return (f) => !inner(f);
+    }
+    case 'and':
+    case 'or':
+      return node.kind === 'and' ? allOf(node.parts.map(targetingClosure)) : anyOf(node.parts.map(targetingClosure));
+    case 'attribute': {
+      const { key, read, test } = node;
+      // The common case, one call shorter: a top-level attribute read in place.
+      if (key !== null) return (f) => test(f.context[key]);
+      return (f) => test(read(f.context));
+    }
+    case 'segment': {
+      const target = node.target;
+      return (f) => target.matches(f);
+    }
+    case 'bloom': {
+      const bloom = node.filter;
+      return (f) => f.unit !== null && bloom.mightContain(f.unit);
+    }
+    case 'materialization': {
+      const name = node.name;
+      return (f) => inMaterialization(f, name);
+    }
+    case 'unrecognized':
+      return unrecognized;
+  }
 }
 
 function allOf(parts: readonly Targeting[]): Targeting {
-  if (parts.length === 0) return () => true;
-  if (parts.length === 1) return parts[0]!;
   if (parts.length === 2) {
     const [a, b] = parts as [Targeting, Targeting];
     return (f) => a(f) && b(f);
@@ -210,8 +276,6 @@ function allOf(parts: readonly Targeting[]): Targeting {
 }
 
 function anyOf(parts: readonly Targeting[]): Targeting {
-  if (parts.length === 0) return alwaysFalse;
-  if (parts.length === 1) return parts[0]!;
   if (parts.length === 2) {
     const [a, b] = parts as [Targeting, Targeting];
     return (f) => a(f) || b(f);
@@ -229,10 +293,10 @@ function compileCriterion(
   scope: TargetingScope,
   issues: IssueList,
   materializations: Set<string>,
-): Targeting {
+): TargetingNode {
   if (!isObject(raw)) {
     issues.add(path, `expected a criterion object, got ${describe(raw)}`);
-    return alwaysFalse;
+    return NEVER;
   }
   const attribute = own(raw, 'attribute');
   if (attribute !== undefined) {
@@ -244,12 +308,12 @@ function compileCriterion(
     const name = isObject(segRef) ? own(segRef, 'segment') : undefined;
     if (typeof name !== 'string') {
       issues.add(keyPath(path, 'segment'), `expected {"segment": "segments/<id>"}, got ${describe(segRef)}`);
-      return alwaysFalse;
+      return NEVER;
     }
     const target = scope.segments.get(name);
     // A missing segment never matches.
-    if (target === undefined) return alwaysFalse;
-    return (f) => target.matches(f);
+    if (target === undefined) return NEVER;
+    return { kind: 'segment', target };
   }
 
   const mat = own(raw, 'materializedSegment');
@@ -257,18 +321,19 @@ function compileCriterion(
     const name = isObject(mat) ? own(mat, 'materializedSegment') : undefined;
     if (typeof name !== 'string') {
       issues.add(keyPath(path, 'materializedSegment'), `expected {"materializedSegment": "materializations/<id>"}, got ${describe(mat)}`);
-      return alwaysFalse;
+      return NEVER;
     }
     const bloom = scope.bloomFilters.get(name);
-    if (bloom !== undefined) return (f) => f.unit !== null && bloom.mightContain(f.unit);
+    if (bloom !== undefined) return { kind: 'bloom', filter: bloom };
     materializations.add(name);
-    return (f) => inMaterialization(f, name);
+    return { kind: 'materialization', name };
   }
   // A criterion with no kind set matches nothing (conformance: criterion_not_set).
-  return alwaysFalse;
+  return NEVER;
 }
 
-function inMaterialization(f: SegmentFrame, materialization: string): boolean {
+/** Whether the frame's unit is in a materialization (read through the caller's access). */
+export function inMaterialization(f: SegmentFrame, materialization: string): boolean {
   const unit = f.unit;
   const access = f.access;
   if (unit === null || access === null) return false;
@@ -280,26 +345,23 @@ function inMaterialization(f: SegmentFrame, materialization: string): boolean {
   return record !== null && record.isUnitInMaterialization;
 }
 
-function compileAttribute(raw: unknown, path: string, issues: IssueList, targetingKeyAlias: string): Targeting {
+function compileAttribute(raw: unknown, path: string, issues: IssueList, targetingKeyAlias: string): TargetingNode {
   if (!isObject(raw)) {
     issues.add(path, `expected an attribute criterion object, got ${describe(raw)}`);
-    return alwaysFalse;
+    return NEVER;
   }
   const name = own(raw, 'attributeName');
   if (typeof name !== 'string' || name === '') {
     issues.add(keyPath(path, 'attributeName'), `expected a non-empty attribute name, got ${describe(name)}`);
-    return alwaysFalse;
+    return NEVER;
   }
-  const test = compileAttributeTest(raw, path, issues);
-  if (test === UNRECOGNIZED) return unrecognized;
+  const compiled = compileAttributeTest(raw, path, issues);
+  if (compiled === UNRECOGNIZED) return UNRECOGNIZED_NODE;
   const key = isPlainKey(name) && !(name === 'targeting_key' && targetingKeyAlias !== '') ? name : null;
-  if (key !== null) {
-    // The common case, one call shorter: a top-level attribute read in place.
-    return (f) => test(f.context[key]);
-  }
-  const read = compileContextPath(name, targetingKeyAlias);
-  return (f) => test(read(f.context));
+  return { kind: 'attribute', key, read: compileContextPath(name, targetingKeyAlias), test: compiled.test, shape: compiled.shape };
 }
+
+const UNRECOGNIZED_NODE: TargetingNode = { kind: 'unrecognized' };
 
 /** A criterion Confidence cannot evaluate: the rule that reaches it is skipped. */
 const unrecognized: Targeting = (f) => {

@@ -165,6 +165,33 @@ interface ElementRule {
   readonly test: ElementTest;
   /** Whether the rule holds for a null element (a null criterion value). */
   readonly acceptsNull: boolean;
+  /** The test on an element of the rule's own type, as data (see `ScalarShape`); null: none. */
+  readonly shape?: ScalarShape | null;
+}
+
+/**
+ * What a scalar criterion does with a value of its own type, as data, so that a specialized
+ * flag (resolve/specialize.ts) can write the test inline: a text or number equal to one of
+ * `oneOf`, or a number within bounds. Values of other types go through the test function.
+ */
+export type ScalarShape =
+  | { readonly of: 'string'; readonly oneOf: readonly string[] }
+  | { readonly of: 'number'; readonly oneOf: readonly number[] }
+  | {
+      readonly of: 'number';
+      readonly range: {
+        readonly start: number | null;
+        readonly startInclusive: boolean;
+        readonly end: number | null;
+        readonly endInclusive: boolean;
+      };
+    };
+
+/** A compiled attribute criterion: its test over a context value, and its shape when it has one. */
+export interface CompiledAttributeTest {
+  readonly test: AttributeTest;
+  /** Set for a scalar text or number criterion: `test(v)` for a `typeof v === shape.of` value. */
+  readonly shape: ScalarShape | null;
 }
 
 function compileEq(raw: JsonObject, path: string, issues: IssueList): ElementRule | typeof UNRECOGNIZED {
@@ -172,7 +199,9 @@ function compileEq(raw: JsonObject, path: string, issues: IssueList): ElementRul
   if (value === undefined || value === null) return UNRECOGNIZED;
   const rv = parseRuleValue(value, keyPath(path, 'value'), issues);
   if (!rv) return UNRECOGNIZED;
-  return { type: rv.kind, strictText: false, test: equalsValue(rv), acceptsNull: rv.kind === 'null' };
+  const shape: ScalarShape | null =
+    rv.kind === 'string' ? { of: 'string', oneOf: [rv.value] } : rv.kind === 'number' ? { of: 'number', oneOf: [rv.value] } : null;
+  return { type: rv.kind, strictText: false, test: equalsValue(rv), acceptsNull: rv.kind === 'null', shape };
 }
 
 function compileSet(raw: JsonObject, path: string, issues: IssueList): ElementRule {
@@ -186,12 +215,14 @@ function compileSet(raw: JsonObject, path: string, issues: IssueList): ElementRu
   const acceptsNull = parsed.some((rv) => rv.kind === 'null');
   if (parsed.length > 0 && parsed.every((rv) => rv.kind === 'string')) {
     const set = new Set(parsed.map((rv) => (rv as { value: string }).value));
-    return { type, strictText: false, test: (k, _n, s) => k === STR && set.has(s), acceptsNull };
+    const shape: ScalarShape = { of: 'string', oneOf: [...set] };
+    return { type, strictText: false, test: (k, _n, s) => k === STR && set.has(s), acceptsNull, shape };
   }
   if (parsed.length > 0 && parsed.every((rv) => rv.kind === 'number')) {
     const set = new Set(parsed.map((rv) => (rv as { value: number }).value));
     // A Set tells -0 from 0 only by SameValueZero, which already equates them, as == does.
-    return { type, strictText: false, test: (k, n) => k === NUM && set.has(n), acceptsNull };
+    const shape: ScalarShape = { of: 'number', oneOf: [...set] };
+    return { type, strictText: false, test: (k, n) => k === NUM && set.has(n), acceptsNull, shape };
   }
   const tests = parsed.map(equalsValue);
   return {
@@ -243,6 +274,7 @@ function compileRange(raw: JsonObject, path: string, issues: IssueList): Element
   const hasStart = start !== undefined;
   const hasEnd = end !== undefined;
   let test: ElementTest = () => false;
+  let shape: ScalarShape | null = null;
   switch (kind) {
     case 'number': {
       const lo = hasStart ? (start as { value: number }).value : 0;
@@ -251,6 +283,7 @@ function compileRange(raw: JsonObject, path: string, issues: IssueList): Element
         k === NUM &&
         (!hasStart || (startInclusive ? n >= lo : n > lo)) &&
         (!hasEnd || (endInclusive ? n <= hi : n < hi));
+      shape = { of: 'number', range: { start: hasStart ? lo : null, startInclusive, end: hasEnd ? hi : null, endInclusive } };
       break;
     }
     case 'string': {
@@ -280,7 +313,7 @@ function compileRange(raw: JsonObject, path: string, issues: IssueList): Element
       break;
     }
   }
-  return { type: kind, strictText: false, test, acceptsNull: false };
+  return { type: kind, strictText: false, test, acceptsNull: false, shape };
 }
 
 function compileText(
@@ -415,7 +448,7 @@ function everyElement(rule: ElementRule, list: readonly unknown[]): boolean {
  * Compiles an attribute criterion (without its `attributeName`) into a test over the
  * attribute's value, or UNRECOGNIZED when it carries no rule this resolver knows.
  */
-export function compileAttributeTest(raw: JsonObject, path: string, issues: IssueList): AttributeTest | typeof UNRECOGNIZED {
+export function compileAttributeTest(raw: JsonObject, path: string, issues: IssueList): CompiledAttributeTest | typeof UNRECOGNIZED {
   for (const kind of ['anyRule', 'allRule'] as const) {
     const listRule = own(raw, kind);
     if (listRule === undefined || listRule === null) continue;
@@ -426,19 +459,24 @@ export function compileAttributeTest(raw: JsonObject, path: string, issues: Issu
     if (inner === UNRECOGNIZED) return UNRECOGNIZED;
     if (kind === 'anyRule') {
       // A null or missing attribute is the empty list: no element matches (deviation 1).
-      return (v) => {
+      const test: AttributeTest = (v) => {
         if (v === null || v === undefined) return false;
         if (Array.isArray(v)) return someElement(inner, v);
         return testElement(inner, v);
       };
+      return { test, shape: null };
     }
     // allRule: true for the empty list, and so for a null or missing attribute (deviation 1).
-    return (v) => {
+    const test: AttributeTest = (v) => {
       if (v === null || v === undefined) return true;
       if (Array.isArray(v)) return everyElement(inner, v);
       return testElement(inner, v);
     };
+    return { test, shape: null };
   }
   const rule = compileElementRule(raw, path, issues);
-  return rule === UNRECOGNIZED ? UNRECOGNIZED : scalarTest(rule);
+  if (rule === UNRECOGNIZED) return UNRECOGNIZED;
+  // A shape holds for values of its type only where scalarTest hands them straight to the rule.
+  const direct = (rule.type === 'string' && !rule.strictText) || rule.type === 'number';
+  return { test: scalarTest(rule), shape: direct ? (rule.shape ?? null) : null };
 }
