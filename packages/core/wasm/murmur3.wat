@@ -3,8 +3,9 @@
 ;;
 ;; Memory: bytes [0, 16) receive the result as four 32-bit words [h1hi, h1lo, h2hi, h2lo];
 ;; the bytes to hash start at 16; whatever follows them is masked off (not read as key bytes).
-;; hash(h1hi, h1lo, h2hi, h2lo, len, total): the state after the prefix's whole blocks, the
-;; number of bytes at 16 (the prefix's tail, then the unit), and the whole key's length.
+;; hash(h1hi, h1lo, h2hi, h2lo, len, total, n): the state after the prefix's whole blocks, the
+;; number of bytes at 16 (the prefix's tail, then the unit), the whole key's length, and a
+;; bucket count n in [1, 2^31); returns the bucket (h1 >>> 4) mod n, unsigned 64-bit.
 (module
   (memory (export "memory") 1)
   (func $fmix (param $k i64) (result i64)
@@ -13,7 +14,7 @@
     (local.set $k (i64.xor (local.get $k) (i64.shr_u (local.get $k) (i64.const 33))))
     (local.set $k (i64.mul (local.get $k) (i64.const 0xc4ceb9fe1a85ec53)))
     (i64.xor (local.get $k) (i64.shr_u (local.get $k) (i64.const 33))))
-  (func (export "hash") (param $h1hi i32) (param $h1lo i32) (param $h2hi i32) (param $h2lo i32) (param $len i32) (param $total i32)
+  (func (export "hash") (param $h1hi i32) (param $h1lo i32) (param $h2hi i32) (param $h2lo i32) (param $len i32) (param $total i32) (param $n i32) (result i32)
     (local $h1 i64) (local $h2 i64) (local $k1 i64) (local $k2 i64) (local $p i32) (local $end i32) (local $rem i32)
     (local.set $h1 (i64.or (i64.shl (i64.extend_i32_u (local.get $h1hi)) (i64.const 32)) (i64.extend_i32_u (local.get $h1lo))))
     (local.set $h2 (i64.or (i64.shl (i64.extend_i32_u (local.get $h2hi)) (i64.const 32)) (i64.extend_i32_u (local.get $h2lo))))
@@ -62,4 +63,5 @@
     (i32.store (i32.const 0) (i32.wrap_i64 (i64.shr_u (local.get $h1) (i64.const 32))))
     (i32.store (i32.const 4) (i32.wrap_i64 (local.get $h1)))
     (i32.store (i32.const 8) (i32.wrap_i64 (i64.shr_u (local.get $h2) (i64.const 32))))
-    (i32.store (i32.const 12) (i32.wrap_i64 (local.get $h2)))))
+    (i32.store (i32.const 12) (i32.wrap_i64 (local.get $h2)))
+    (i32.wrap_i64 (i64.rem_u (i64.shr_u (local.get $h1) (i64.const 4)) (i64.extend_i32_u (local.get $n))))))

@@ -55,7 +55,7 @@ interface WebAssemblyApi {
 const { Module, Instance } = (globalThis as unknown as { readonly WebAssembly: WebAssemblyApi }).WebAssembly;
 const wasm = new Instance(new Module(Buffer.from(MURMUR3_WASM, 'base64'))).exports as {
   readonly memory: { readonly buffer: ArrayBuffer };
-  readonly hash: (h1hi: number, h1lo: number, h2hi: number, h2lo: number, length: number, total: number) => void;
+  readonly hash: (h1hi: number, h1lo: number, h2hi: number, h2lo: number, length: number, total: number, n: number) => number;
 };
 const wasmBytes = Buffer.from(wasm.memory.buffer);
 const wasmWords = new Uint32Array(wasm.memory.buffer, 0, 4);
@@ -110,6 +110,7 @@ export class HashPrefix {
       if (n === this.lastN) return this.lastBucket;
       out[0] = h1[0]!;
       out[1] = h1[1]!;
+      this.lastBucket = bucketOfLastHash(n);
     } else {
       const start = DATA + this.tailLength;
       // The prefix's tail stays in memory until another prefix writes over it.
@@ -127,15 +128,17 @@ export class HashPrefix {
           ? writeUtf8(unit, wasmBytes, start)
           : start + encoder.encodeInto(unit, this.unitBytes).written;
       const state = this.state;
-      wasmHash(state[0]!, state[1]!, state[2]!, state[3]!, end - DATA, this.stateLength + end - DATA);
+      // The module answers the bucket itself (a native 64-bit remainder) for n in [1, 2^31).
+      const native = n >= 1 && n <= 0x7fffffff;
+      const bucket = wasmHash(state[0]!, state[1]!, state[2]!, state[3]!, end - DATA, this.stateLength + end - DATA, native ? n : 1);
       out[0] = h1[0] = wasmWords[0]!;
       out[1] = h1[1] = wasmWords[1]!;
       out[2] = wasmWords[2]!;
       out[3] = wasmWords[3]!;
       this.lastUnit = unit;
+      this.lastBucket = native ? bucket : bucketOfLastHash(n);
     }
     this.lastN = n;
-    this.lastBucket = bucketOfLastHash(n);
     return this.lastBucket;
   }
 }
