@@ -252,9 +252,9 @@ function batch(run: (i: number) => unknown): () => void {
 // resolveFlag per evaluation.
 const readmeClient = state.client('s')!;
 const readmeFlag = state.flag('flags/a')!;
-// The same state resolved by the generic walk (LoadOptions.specialize false): what a platform
+// The same state resolved by the generic walk (LoadOptions.specialize "none"): what a platform
 // that forbids generated code gets.
-const genericState = loadState(stateJson, { specialize: false });
+const genericState = loadState(stateJson, { specialize: 'none' });
 const genericClient = genericState.client('s')!;
 const genericFlag = genericState.flag('flags/a')!;
 
@@ -286,7 +286,7 @@ const sharedRows: { name: string; fn: () => void }[] = [
 
 const rows: { name: string; fn: () => void }[] = [
   { name: '(a) allot resolveFlag (README path)', fn: batch((i) => resolveFlag(state, readmeClient, readmeFlag, contexts[i]!)) },
-  { name: '(a) allot, generic walk (specialize: false)', fn: batch((i) => resolveFlag(genericState, genericClient, genericFlag, contexts[i]!)) },
+  { name: '(a) allot, generic walk (specialize none)', fn: batch((i) => resolveFlag(genericState, genericClient, genericFlag, contexts[i]!)) },
   { name: '(a) allot resolveFlags (batch API)', fn: batch((i) => resolveFlags(state, { flags: ['flags/a'], evaluationContext: contexts[i]!, clientSecret: 's' })) },
   { name: '(a) flagd-core', fn: batch((i) => flagd.resolveBooleanEvaluation('a', false, flagdContexts[i])) },
   { name: '(a) hand-written murmur3-32', fn: batch((i) => handWritten(contexts[i]!)) },

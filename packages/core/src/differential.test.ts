@@ -354,7 +354,7 @@ describe('differential: allot against Confidence\'s resolver (WebAssembly build)
     const ref = await oracle.loadConfidenceResolver({ state: raw, ...opts });
     const labRef = await oracle.loadConfidenceResolver({ state: lab, accountId: ACCOUNT });
     open.push(ref, labRef);
-    return { name, raw, ...parts, secrets, mine: loadState(raw, opts), ref, lab: { criteria, mine: loadState(lab, { accountId: ACCOUNT }), ref: labRef } };
+    return { name, raw, ...parts, secrets, mine: loadState(raw, { ...opts, specialize: 'all' }), ref, lab: { criteria, mine: loadState(lab, { accountId: ACCOUNT }), ref: labRef } };
   }
 
   function run(s: Subject, runs: number, seed: number): void {
@@ -436,7 +436,7 @@ describe('differential: allot against Confidence\'s resolver (WebAssembly build)
     };
     const ref = await oracle!.loadConfidenceResolver({ state: raw, accountId: ACCOUNT });
     open.push(ref);
-    const mine = loadState(raw, { accountId: ACCOUNT });
+    const mine = loadState(raw, { accountId: ACCOUNT, specialize: 'all' });
     let picked = 0;
     for (let u = 0; u < 300; u++) {
       const unit = `u${u}`;

@@ -19,6 +19,7 @@ import type {
   ResolveRequest,
   ResolveResponse,
 } from '../types.js';
+import { specializeFlag } from './specialize.js';
 import { assignmentFor, hasOwn, inEnvironment, readRecord, stickyAssignment, withFallthroughs } from './steps.js';
 import { unitOf } from './unit.js';
 
@@ -34,6 +35,10 @@ export function resolveFlag(
   access: MaterializationAccess | null = null,
 ): ResolvedFlag {
   if (flag.archived) return flag.archivedResult;
+  let program = flag.program;
+  if (program === null && flag.resolvesUntilSpecialized !== 0 && --flag.resolvesUntilSpecialized === 0) {
+    program = flag.program = specializeFlag(flag, state.targetingKeyAlias);
+  }
   const frame: SegmentFrame =
     state.busy === 0 ? state.frame : { context, unit: null, access, saltUnit: null, saltBucket: 0, unrecognized: false };
   frame.context = context;
@@ -42,7 +47,6 @@ export function resolveFlag(
   // state, so resolving several flags for one unit hashes the salt once.
   state.busy++;
   try {
-    const program = flag.program;
     return program === null ? walk(client, flag, context, access, frame) : program(client, context, access, frame);
   } finally {
     state.busy--;

@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
-import { loadState } from '../state/load.js';
+import { loadState, SPECIALIZE_AFTER } from '../state/load.js';
 import type { ResolverState } from '../state/resolver-state.js';
 import { arbContext, arbState } from '../testing/arbitraries.js';
 import { context as protoContext, MATERIALIZATIONS, protoState, SECRETS, ACCOUNT } from '../testing/proto-states.js';
@@ -97,8 +97,8 @@ function unitsOf(ctx: Record<string, unknown>): string[] {
 
 /** Resolves every flag for every secret in both states; the answers and store calls must be equal. */
 function agree(raw: Record<string, Json>, options: { accountId?: string }, secrets: readonly string[], contexts: fc.Arbitrary<Record<string, unknown>>, seed: number, runs: number): void {
-  const specialized = loadState(raw, options);
-  const generic = loadState(raw, { ...options, specialize: false });
+  const specialized = loadState(raw, { ...options, specialize: 'all' });
+  const generic = loadState(raw, { ...options, specialize: 'none' });
   expect([...specialized.flags.values()].some((f) => f.program !== null) || [...specialized.flags.values()].every((f) => f.archived)).toBe(true);
   expect([...generic.flags.values()].every((f) => f.program === null)).toBe(true);
   const rules = [...stringsOf(raw, /\/rules\//)];
@@ -162,8 +162,8 @@ describe('specialized flags', () => {
       segments,
       flags: Object.fromEntries(Object.keys(segments).map((id) => [id, { variants: { on: true }, rules: [rollout(id, 'on')] }])),
     });
-    const specialized = loadState(raw);
-    const generic = loadState(raw, { specialize: false });
+    const specialized = loadState(raw, { specialize: 'all' });
+    const generic = loadState(raw, { specialize: 'none' });
     const values: unknown[] = [...bounds, 17, 19, 1e21 + 1, -1e21, NaN, Infinity, -Infinity, '18', '-0', '0.5', 'SE', '', [18], [], null, undefined, true, { n: 18 }];
     let matched = 0;
     for (const flag of specialized.flags.values()) {
@@ -191,18 +191,36 @@ describe('specialized flags', () => {
         ages: { variants: { on: true }, rules: [rollout('num', 'on')] },
       },
     });
-    const state = loadState(raw);
+    const state = loadState(raw, { specialize: 'all' });
     const client = state.client(SECRET)!;
     const flags = [...state.flags.values()];
     expect(flags.every((f) => f.program !== null)).toBe(true);
     const served = flags.map((f) => resolveFlag(state, client, f, { [hostile]: hostile, age: 30 }).variant);
     expect((globalThis as Record<string, unknown>).__allotInjected).toBeUndefined();
     expect(served.map((v) => v.split('/').pop())).toEqual(['on', 'on']);
-    const generic = loadState(raw, { specialize: false });
+    const generic = loadState(raw, { specialize: 'none' });
     expect(resolveFlag(generic, generic.client(SECRET)!, generic.flag(flags[0]!.name)!, { [hostile]: hostile }).variant).toBe(served[0]);
     expect(resolveFlag(state, client, flags[1]!, { targeting_key: 'u', age: 0 }).reason).toBe('RESOLVE_REASON_NO_SEGMENT_MATCH');
     expect(resolveFlag(state, client, flags[1]!, { targeting_key: 'u', age: -0 }).reason).toBe('RESOLVE_REASON_NO_SEGMENT_MATCH');
     expect(resolveFlag(state, client, flags[1]!, { targeting_key: 'u', age: 1e21 }).reason).toBe('RESOLVE_REASON_MATCH');
+  });
+
+  it('are written for a flag once it is hot (by default), and never with "none"', () => {
+    const raw = buildState({ segments: { all: {} }, flags: { f: { variants: { on: true }, rules: [rollout('all', 'on')] }, g: { variants: { on: true }, rules: [rollout('all', 'on')] } } });
+    const hot = loadState(raw);
+    const never = loadState(raw, { specialize: 'none' });
+    const [f, g] = [hot.flag('f')!, hot.flag('g')!];
+    const answers = new Set<string>();
+    for (let i = 0; i < SPECIALIZE_AFTER; i++) {
+      expect(f.program).toBeNull();
+      answers.add(JSON.stringify(resolveFlag(hot, hot.client(SECRET)!, f, { targeting_key: `u${i}` })));
+    }
+    expect(f.program).not.toBeNull();
+    expect(g.program).toBeNull(); // a flag never resolved is never written
+    answers.add(JSON.stringify(resolveFlag(hot, hot.client(SECRET)!, f, { targeting_key: 'u0' })));
+    expect(answers.size).toBe(1);
+    for (let i = 0; i < 2 * SPECIALIZE_AFTER; i++) resolveFlag(never, never.client(SECRET)!, never.flag('f')!, { targeting_key: `u${i}` });
+    expect(never.flag('f')!.program).toBeNull();
   });
 
   describe('where generated code is forbidden', () => {
@@ -215,7 +233,7 @@ describe('specialized flags', () => {
         throw new EvalError('Code generation from strings disallowed for this context');
       });
       const raw = buildState({ segments: { all: {} }, flags: { f: { variants: { on: true }, rules: [rollout('all', 'on')] } } });
-      const state = loadState(raw);
+      const state = loadState(raw, { specialize: 'all' });
       vi.unstubAllGlobals();
       const flag = state.flag('f')!;
       expect(flag.program).toBeNull();

@@ -112,6 +112,11 @@ export interface CompiledFlag {
    * that forbids generated code).
    */
   program: FlagProgram | null;
+  /**
+   * Generic resolves left before the walk is specialized (`LoadOptions.specialize` "hot");
+   * 0: never (already specialized, or not to be).
+   */
+  resolvesUntilSpecialized: number;
 }
 
 /** A specialized rule walk: what `walk` in resolve/resolve.ts answers, for one flag. */
@@ -227,6 +232,7 @@ export function compileFlag(
     targetingKeyError: result(name, 'RESOLVE_REASON_TARGETING_KEY_ERROR', null, false, '', '', '', 'none'),
     archivedResult: result(name, 'RESOLVE_REASON_FLAG_ARCHIVED', null, false, '', '', '', 'none'),
     program: null,
+    resolvesUntilSpecialized: 0,
   };
 }
 

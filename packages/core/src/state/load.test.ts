@@ -37,6 +37,10 @@ describe('loading', () => {
     expect(loadState(JSON.stringify(good())).flags.size).toBe(1);
   });
 
+  it('refuses an unknown specialize option, naming the values it takes', () => {
+    expect(() => loadState(buildState({ flags: {} }), { specialize: true as unknown as 'all' })).toThrow('options.specialize must be "hot", "all" or "none", got true');
+  });
+
   it('names the JSON path and what was expected', () => {
     const bad = edited((s) => {
       s.flags['flags/checkout'].rules[0].assignmentSpec.bucketCount = 'ten';

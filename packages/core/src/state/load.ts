@@ -46,12 +46,17 @@ export interface LoadOptions {
    */
   readonly targetingKeyAlias?: string;
   /**
-   * Whether each flag's rule walk is written as code of its own at load (default true; see
-   * core's README, "Speed"). Results are the same either way; false keeps the generic walk,
-   * which is also what a platform that forbids generated code gets.
+   * When each flag's rule walk is written as code of its own (see core's README,
+   * "Performance"): `"hot"` (default) once the flag has been resolved SPECIALIZE_AFTER times,
+   * so that a large state loads as fast as before and flags never resolved cost nothing;
+   * `"all"` at load; `"none"` never. The answers are the same either way; a platform that
+   * forbids generated code keeps the generic walk.
    */
-  readonly specialize?: boolean;
+  readonly specialize?: 'hot' | 'all' | 'none';
 }
+
+/** Resolves of a flag after which its walk is specialized (`LoadOptions.specialize` "hot"). */
+export const SPECIALIZE_AFTER = 1_000;
 
 /** A segment's bitset as loaded; `allSet`: every bit the input holds is set. */
 interface LoadedBitset {
@@ -92,6 +97,10 @@ export function loadState(input: unknown, options: LoadOptions = {}): ResolverSt
 
 /** Like `loadState`, but returns the problems instead of throwing. */
 export function validateState(input: unknown, options: LoadOptions = {}): ValidationResult {
+  const specialize: unknown = options.specialize ?? 'hot';
+  if (specialize !== 'hot' && specialize !== 'all' && specialize !== 'none') {
+    throw new TypeError(`options.specialize must be "hot", "all" or "none", got ${JSON.stringify(specialize)}`);
+  }
   const issues = new IssueList();
   let json = input;
   if (typeof input === 'string') {
@@ -112,8 +121,11 @@ export function validateState(input: unknown, options: LoadOptions = {}): Valida
   const alias = options.targetingKeyAlias ?? '';
   const state = compile(parts, issues, alias);
   if (state === undefined || issues.items.length > 0) return { ok: false, issues: issues.items };
-  if (options.specialize ?? true) {
-    for (const flag of state.flags.values()) if (!flag.archived) flag.program = specializeFlag(flag, alias);
+  state.targetingKeyAlias = alias;
+  for (const flag of state.flags.values()) {
+    if (flag.archived || specialize === 'none') continue;
+    if (specialize === 'all') flag.program = specializeFlag(flag, alias);
+    else flag.resolvesUntilSpecialized = SPECIALIZE_AFTER;
   }
   return { ok: true, state };
 }

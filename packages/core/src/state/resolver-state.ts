@@ -39,6 +39,8 @@ export class ResolverState {
   readonly frame: SegmentFrame = { context: {}, unit: null, access: null, saltUnit: null, saltBucket: 0, unrecognized: false };
   /** Depth of resolves in progress (above 1 only if a store callback resolves again). */
   busy = 0;
+  /** See `LoadOptions.targetingKeyAlias` ("" for none); specialized walks are written with it. */
+  targetingKeyAlias = '';
   private readonly clientFlags = new Map<string, readonly CompiledFlag[]>();
 
   constructor(
