@@ -13,11 +13,17 @@ describe('Confidence resolver conformance suite', () => {
     it.skip(sharedMissing, () => undefined);
     return;
   }
-  const state = loadState(readShared('conformance/confidence-resolver-spec/state.json'));
+  const raw = readShared('conformance/confidence-resolver-spec/state.json');
   const cases = readShared('conformance/confidence-resolver-spec/tests.json') as ConformanceCase[];
 
-  it.each(cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
-    const result = runConformanceCase(state, c);
-    expect(result.differences).toEqual([]);
+  describe.each([
+    ['the generic walk', 'none'],
+    ['specialized flags', 'all'],
+  ] as const)('%s', (_walk, specialize) => {
+    const state = loadState(raw, { specialize });
+    it.each(cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
+      const result = runConformanceCase(state, c);
+      expect(result.differences).toEqual([]);
+    });
   });
 });
