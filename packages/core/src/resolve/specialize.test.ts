@@ -223,6 +223,21 @@ describe('specialized flags', () => {
     expect(never.flag('f')!.program).toBeNull();
   });
 
+  it('are written for a flag of 3,000 rules, and answer as the generic walk', () => {
+    const segments = Object.fromEntries(Array.from({ length: 3_000 }, (_, i) => [`s${i}`, { targeting: only(attr('n', { eqRule: { value: num(i) } })) }]));
+    const rules = Array.from({ length: 3_000 }, (_, i) => rollout(`s${i}`, i % 2 === 0 ? 'on' : 'off'));
+    const raw = buildState({ segments, flags: { big: { variants: { on: true, off: false }, rules } } });
+    const specialized = loadState(raw, { specialize: 'all' });
+    const generic = loadState(raw, { specialize: 'none' });
+    expect(specialized.flag('big')!.program).not.toBeNull();
+    for (const n of [0, 1, 1_499, 2_999, 3_000, '7']) {
+      const context = { targeting_key: 'u', n };
+      expect(resolveFlag(specialized, specialized.client(SECRET)!, specialized.flag('big')!, context)).toEqual(
+        resolveFlag(generic, generic.client(SECRET)!, generic.flag('big')!, context),
+      );
+    }
+  });
+
   describe('where generated code is forbidden', () => {
     afterEach(() => {
       vi.unstubAllGlobals();

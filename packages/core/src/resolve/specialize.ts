@@ -68,8 +68,8 @@ function isPlainKey(key: string): boolean {
 
 /**
  * Writes a flag's rule walk as a function of (client, context, access, frame). Returns null
- * when the platform forbids generated code (a Content-Security-Policy without
- * 'unsafe-eval'): the flag keeps the generic walk.
+ * when the engine will not compile it (a platform that forbids generated code, such as a
+ * Content-Security-Policy without 'unsafe-eval'): the flag keeps the generic walk. Never throws.
  */
 export function specializeFlag(flag: CompiledFlag, targetingKeyAlias: string): FlagProgram | null {
   const k = new Constants();
@@ -157,22 +157,24 @@ export function specializeFlag(flag: CompiledFlag, targetingKeyAlias: string): F
   const steps = Object.keys(STEPS);
   const source = [
     "'use strict';",
+    // Constants as locals of the factory, not as its parameters: a flag may need thousands.
+    k.names.length > 0 ? `const [${k.names.join(', ')}] = constants;` : '',
     'const UNREAD = {};',
     `return function resolve_${flag.name.replace(/[^A-Za-z0-9_$]/g, '_')}(client, context, access, frame) {`,
     unitVars.length > 0 ? `let ${unitVars.map((u) => `${u} = UNREAD`).join(', ')};` : '',
     ...body,
     '};',
   ].join('\n');
-  let factory: (...args: unknown[]) => FlagProgram;
   try {
     // The point of this module: code written for the flag (see the header on what goes in it).
     // eslint-disable-next-line @typescript-eslint/no-implied-eval
-    factory = new Function(...steps, ...k.names, source) as (...args: unknown[]) => FlagProgram;
-  } catch (error) {
-    if (error instanceof EvalError) return null; // generated code is forbidden here
-    throw error;
+    const factory = new Function(...steps, 'constants', source) as (...args: unknown[]) => FlagProgram;
+    return factory(...steps.map((name) => STEPS[name]), k.values);
+  } catch {
+    // Generated code forbidden here (an EvalError under a Content-Security-Policy), or more
+    // than the engine takes: the flag keeps the generic walk, which answers the same.
+    return null;
   }
-  return factory(...steps.map((name) => STEPS[name]), ...k.values);
 }
 
 /** Source of `segment.matches(frame)`: targeting, then the allocation. */
