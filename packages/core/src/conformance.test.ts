@@ -21,6 +21,10 @@ describe('Confidence resolver conformance suite', () => {
     ['specialized flags', 'all'],
   ] as const)('%s', (_walk, specialize) => {
     const state = loadState(raw, { specialize });
+    it('has every served flag on the walk named', () => {
+      const written = [...state.flags.values()].filter((f) => !f.archived).map((f) => f.program !== null);
+      expect(new Set(written)).toEqual(new Set([specialize === 'all']));
+    });
     it.each(cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
       const result = runConformanceCase(state, c);
       expect(result.differences).toEqual([]);

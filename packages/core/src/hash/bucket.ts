@@ -128,8 +128,8 @@ export class HashPrefix {
           ? writeUtf8(unit, wasmBytes, start)
           : start + encoder.encodeInto(unit, this.unitBytes).written;
       const state = this.state;
-      // The module answers the bucket itself (a native 64-bit remainder) for n in [1, 2^31).
-      const native = n >= 1 && n <= 0x7fffffff;
+      // The module answers the bucket itself (a native 64-bit remainder) for integers n in [1, 2^31).
+      const native = Number.isInteger(n) && n >= 1 && n <= 0x7fffffff;
       const bucket = wasmHash(state[0]!, state[1]!, state[2]!, state[3]!, end - DATA, this.stateLength + end - DATA, native ? n : 1);
       out[0] = h1[0] = wasmWords[0]!;
       out[1] = h1[1] = wasmWords[1]!;

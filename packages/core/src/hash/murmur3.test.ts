@@ -111,7 +111,17 @@ describe('properties', () => {
     }
   });
 
-  test.prop([fc.string({ maxLength: 30 }), fc.array(fc.tuple(fc.constantFrom('a', 'b', 'user-1', 'user-2', ''), fc.integer({ min: 1, max: 2 ** 31 - 1 })), { minLength: 1, maxLength: 20 })])(
+  test.prop([
+    fc.string({ maxLength: 30 }),
+    fc.array(
+      fc.tuple(
+        fc.constantFrom('a', 'b', 'user-1', 'user-2', ''),
+        // Integers on both sides of 2^31 (the module's own remainder stops there), and fractions.
+        fc.oneof(fc.integer({ min: 1, max: 2 ** 31 - 1 }), fc.integer({ min: 2 ** 31, max: 2 ** 40 }), fc.double({ min: 1, max: 1e6, noNaN: true })),
+      ),
+      { minLength: 1, maxLength: 20 },
+    ),
+  ])(
     'one prefix asked again and again (same unit, other units, other bucket counts) answers as a fresh one',
     (prefix, asks) => {
       const shared = new HashPrefix(prefix);

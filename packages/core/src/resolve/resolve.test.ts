@@ -637,6 +637,51 @@ describe.each([
     });
   });
 
+  describe('after a store read or a getter throws', () => {
+    const throwing: MaterializationAccess = {
+      read() {
+        throw new Error('store down');
+      },
+    };
+    const readsStore = { materializedSegment: { materializedSegment: 'materializations/m' } };
+
+    it('later resolves answer as before (an unrecognized criterion reached first)', () => {
+      const state = load({
+        segments: {
+          odd: { targeting: { criteria: { u: { attribute: { attributeName: 'x' } }, m: readsStore }, expression: { or: { operands: [{ ref: 'u' }, { ref: 'm' }] } } } },
+          all: {},
+        },
+        flags: { f: { variants: onOff, rules: [rollout('odd', 'on')] }, g: { variants: onOff, rules: [rollout('all', 'on')] } },
+      });
+      const before = one(state, 'g', { targeting_key: 'u1' });
+      expect(() => one(state, 'f', { targeting_key: 'u1' }, throwing)).toThrow('store down');
+      expect(one(state, 'g', { targeting_key: 'u1' })).toEqual(before);
+      expect(before.reason).toBe('RESOLVE_REASON_MATCH');
+    });
+
+    it('a segment on a reference cycle still matches', () => {
+      const state = load({
+        segments: {
+          a: { targeting: { criteria: { m: readsStore, b: { segment: { segment: 'segments/b' } } }, expression: { or: { operands: [{ ref: 'm' }, { not: { ref: 'b' } }] } } } },
+          b: { targeting: { criteria: { a: { segment: { segment: 'segments/a' } } }, expression: { ref: 'a' } } },
+        },
+        flags: { f: { variants: onOff, rules: [rollout('a', 'on')] } },
+      });
+      const none: MaterializationAccess = { read: () => null };
+      const before = one(state, 'f', { targeting_key: 'u1' }, none);
+      expect(before.reason).toBe('RESOLVE_REASON_MATCH');
+      expect(() => one(state, 'f', { targeting_key: 'u1' }, throwing)).toThrow('store down');
+      expect(one(state, 'f', { targeting_key: 'u1' }, none)).toEqual(before);
+    });
+  });
+
+  it('reads a context that is not an object (from an untyped caller) as the empty context', () => {
+    const state = load({ segments: { everyone: {} }, flags: { f: { variants: onOff, rules: [rollout('everyone', 'on')] } } });
+    for (const context of [null, undefined, 7, 'u']) {
+      expect(one(state, 'f', context as unknown as EvaluationContext)).toEqual(one(state, 'f', {}));
+    }
+  });
+
   describe('sticky assignments, in detail', () => {
     const mat = 'materializations/exp';
     // The variant "a" is served by two assignments: buckets [0, 300) and [600, 1000).

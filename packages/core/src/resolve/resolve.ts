@@ -31,10 +31,12 @@ export function resolveFlag(
   state: ResolverState,
   client: CompiledClient,
   flag: CompiledFlag,
-  context: EvaluationContext,
+  given: EvaluationContext,
   access: MaterializationAccess | null = null,
 ): ResolvedFlag {
   if (flag.archived) return flag.archivedResult;
+  // Untyped callers may pass null or a scalar: that is the empty context.
+  const context = typeof given === 'object' && (given as EvaluationContext | null) !== null ? given : EMPTY_CONTEXT;
   let program = flag.program;
   if (program === null && flag.resolvesUntilSpecialized !== 0 && --flag.resolvesUntilSpecialized === 0) {
     program = flag.program = specializeFlag(flag, state.targetingKeyAlias);
@@ -52,6 +54,7 @@ export function resolveFlag(
     state.busy--;
     frame.context = EMPTY_CONTEXT;
     frame.access = null;
+    frame.unrecognized = false; // set if a store read or a getter threw mid-targeting
   }
 }
 
@@ -197,8 +200,9 @@ export function resolveFlags(
 export function requiredReads(
   client: CompiledClient,
   flags: readonly CompiledFlag[],
-  context: EvaluationContext,
+  given: EvaluationContext,
 ): MaterializationKey[] {
+  const context = typeof given === 'object' && (given as EvaluationContext | null) !== null ? given : EMPTY_CONTEXT;
   const keys: MaterializationKey[] = [];
   const seen = new Set<string>();
   const add = (unit: string, materialization: string): void => {

@@ -82,8 +82,8 @@ export class CompiledSegment {
   readonly references: string[] = [];
   /** Whether the segment reaches itself through references (set at load). */
   inCycle = false;
-  /** True while the segment is being matched: a reference back to it does not match. */
-  private evaluating = false;
+  /** The frame this segment is being matched in: a reference back to it there does not match. */
+  private evaluatingIn: SegmentFrame | null = null;
   readonly salt: HashPrefix;
 
   constructor(name: string, salt: HashPrefix) {
@@ -98,11 +98,16 @@ export class CompiledSegment {
    */
   matches(f: SegmentFrame): boolean {
     if (!this.inCycle) return this.matchesOnce(f);
-    if (this.evaluating) return false;
-    this.evaluating = true;
-    const result = this.matchesOnce(f);
-    this.evaluating = false;
-    return result;
+    if (this.evaluatingIn === f) return false;
+    // Marked per frame: a resolve that a store callback starts mid-match has a frame of its
+    // own and is not refused; the mark is restored even if a store read throws.
+    const outer = this.evaluatingIn;
+    this.evaluatingIn = f;
+    try {
+      return this.matchesOnce(f);
+    } finally {
+      this.evaluatingIn = outer;
+    }
   }
 
   /** The audience only (no allocation): what a stored sticky assignment is re-checked against. */
