@@ -149,8 +149,12 @@ async function main(): Promise<void> {
   const bundle = ns.get(`bundle, ${plainFlags.length} flags`)!;
   const coreAll = ns.get(`core, ${plainFlags.length} flags`)!;
   console.log('\nratios (targets in brackets)');
-  console.log(`  provider direct / core                      ${(direct / core).toFixed(2)}x  [<= 1.5]`);
-  console.log(`  (SDK + allot - SDK + constant) / core       ${((sdkAllot - sdkConst) / core).toFixed(2)}x  [<= 1.5]`);
+  // DESIGN.md: "the provider adds <= 1.5x core's cost on top of the SDK's own cost": what the
+  // provider adds (its own work: context, lookup, details, the Promise) against core's cost.
+  console.log(`  provider's added cost / core                ${((direct - core) / core).toFixed(2)}x  [<= 1.5]`);
+  console.log(`  provider direct / core (for reference)      ${(direct / core).toFixed(2)}x`);
+  // The SDK's own ~15 us varies by more than core's whole cost: this row is mostly noise.
+  console.log(`  (SDK + allot - SDK + constant) / core       ${((sdkAllot - sdkConst) / core).toFixed(2)}x  [<= 1.5; noisy]`);
   console.log(`  bundle / sum of core resolves               ${(bundle / coreAll).toFixed(2)}x  [<= 1.2]`);
   console.log(`  SDK's own cost (constant provider)          ${(sdkConst / 1000).toFixed(1)} µs`);
 
