@@ -19,6 +19,15 @@ interface Slot {
 }
 
 
+/**
+ * `name` as V8 keeps property names (internalized). A spec that reaches a worker by structured
+ * clone holds fresh copies of its strings, and a store by such a copy looks the name up in the
+ * string table on every call; a store by the property's own name is a plain field store.
+ */
+function propertyName(name: string): string {
+  return Object.keys({ [name]: 0 })[0]!;
+}
+
 function stringKey(text: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
@@ -216,7 +225,7 @@ export class Population {
   constructor(spec: PopulationSpec) {
     this.spec = spec;
     this.seed = seed32(spec.seed);
-    this.idField = spec.id.field;
+    this.idField = propertyName(spec.id.field);
     const prefix = spec.id.prefix;
     // Seed 0 keeps the plain counting order; others are folded to a non-zero permutation key.
     const serialKey = spec.seed === 0 ? 0 : seed32(spec.seed) | 1;
@@ -253,7 +262,7 @@ export class Population {
     const key = parts[parts.length - 1]!;
     holder[key] = undefined;
     const nameKey = stringKey(a.name);
-    return { holder, key, nameKey, missing: a.missing, draw: drawFor(a.distribution, nameKey) };
+    return { holder, key: propertyName(key), nameKey, missing: a.missing, draw: drawFor(a.distribution, nameKey) };
   }
 
   /** The id (randomization unit) of unit `index`. */

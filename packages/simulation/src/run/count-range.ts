@@ -47,7 +47,8 @@ interface PreparedStep {
   readonly agreed: (ResolvedFlag | null)[];
   /** Per exclusion group: its members' segment ids. */
   readonly groupSegments: readonly Int32Array[];
-  readonly segmentBits: readonly (Uint8Array | null)[];
+  /** Per segment: its column in the model's `allocation` (-1: every bucket). */
+  readonly segmentColumns: Int32Array;
   readonly sticky: boolean;
   readonly members: Uint8Array;
   readonly memberList: Int32Array;
@@ -108,7 +109,7 @@ function prepare(job: RangeJob, store: UnitStickyStore, remembered: Int32Array):
       facts,
       agreed: new Array<ResolvedFlag | null>(layout.size).fill(null),
       groupSegments: plan.groups.map((g) => Int32Array.from(g.members, (m) => names.id(m.segment))),
-      segmentBits: [...model.segments.values()].map((x) => x.bits),
+      segmentColumns: Int32Array.from(model.segments.values(), (x) => x.column),
       sticky: plan.flags.some((f) => f.rules.some((r) => r.sticky !== null)),
       members,
       memberList: new Int32Array(plan.segments.length),
@@ -185,11 +186,14 @@ function countUnit(step: PreparedStep, prev: PreparedStep | null, i: number, kno
   const members = step.members;
   const list = step.memberList;
   const S = plan.segments.length;
-  const segmentBits = step.segmentBits;
+  const columns = step.segmentColumns;
+  const allocation = model.allocation;
+  const row = (bucket >> 3) * model.columns;
+  const bit = 1 << (bucket & 7);
   let n = 0;
   for (let s = 0; s < S; s++) {
-    const bits = segmentBits[s] as Uint8Array | null;
-    const inside = bits === null || (bits[bucket >> 3]! & (1 << (bucket & 7))) !== 0;
+    const column = columns[s]!;
+    const inside = column < 0 || (allocation[row + column]! & bit) !== 0;
     members[s] = inside ? 1 : 0;
     if (inside) {
       c[L.members + s]!++;
