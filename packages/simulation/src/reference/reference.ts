@@ -171,13 +171,9 @@ function fullRolloutOf(assignments: readonly ReferenceAssignment[], n: number): 
 export class ReferenceModel {
   readonly accountId: string;
   readonly segments: ReadonlyMap<string, ReferenceSegment>;
-  /**
-   * The segments' bitsets interleaved, byte by byte: byte k of the segment in column c is at
-   * k * columns + c. A unit's salt bucket is random, so each bitset read is a cache miss;
-   * interleaved, the bytes of every segment for one bucket share a cache line.
-   */
-  readonly allocation: Uint8Array;
+  /** Segments with a bitset (the columns of `allocation`). */
   readonly columns: number;
+  private matrix: Uint8Array | null = null;
   readonly flags: readonly ReferenceFlag[];
   readonly clients: ReadonlyMap<string, { readonly name: string; readonly environments: readonly string[] }>;
   private readonly salt: HashPrefix;
@@ -203,12 +199,6 @@ export class ReferenceModel {
     }
     this.segments = segments;
     this.columns = columns;
-    this.allocation = new Uint8Array((SEGMENT_BUCKETS / 8) * columns);
-    for (const segment of segments.values()) {
-      const bits = segment.bits;
-      if (bits === null) continue;
-      for (let k = 0; k < bits.length; k++) this.allocation[k * columns + segment.column] = bits[k]!;
-    }
     const clients = new Map<string, { name: string; environments: string[] }>();
     for (const [secret, raw] of Object.entries(obj(root.clients))) {
       clients.set(secret, {
@@ -265,6 +255,24 @@ export class ReferenceModel {
       variants: new Set(list(f.variants).map((v) => String(obj(v).name))),
       rules,
     };
+  }
+
+  /**
+   * The segments' bitsets interleaved, byte by byte: byte k of the segment in column c is at
+   * k * columns + c. A unit's salt bucket is random, so each bitset read is a cache miss;
+   * interleaved, the bytes of every segment for one bucket share a cache line. Built on first
+   * use (planning never needs it).
+   */
+  get allocation(): Uint8Array {
+    if (this.matrix === null) {
+      const columns = this.columns;
+      const matrix = new Uint8Array((SEGMENT_BUCKETS / 8) * columns);
+      for (const { bits, column } of this.segments.values()) {
+        if (bits !== null) for (let k = 0, at = column; k < bits.length; k++, at += columns) matrix[at] = bits[k]!;
+      }
+      this.matrix = matrix;
+    }
+    return this.matrix;
   }
 
   /** The flags a client resolves: not archived, listing the client. */
