@@ -2,7 +2,8 @@
  * Core's answer for one flag, as the counters read it: whether a rule served, which rule, and
  * the variant and segment as small integers. Core returns one frozen result object per
  * assignment (and one for no match, one for a key error), shared between resolves; only a
- * result that carries fallthroughs is a new object. So the facts are worked out once per
+ * result that carries fallthroughs is a new object. A result that is not frozen is never
+ * remembered, so a core that reused one object for several answers would be read right. So the facts are worked out once per
  * result object and found again by identity, and the loop compares integers where it would
  * compare rule, variant and segment names for every unit.
  */
@@ -46,11 +47,12 @@ export class CoreFacts {
   ) {}
 
   read(r: ResolvedFlag): void {
+    // `last` and `known` hold frozen results only.
     if (r === this.last) return;
-    this.last = r;
     const known = this.known;
     for (let i = 0; i < known.length; i++) {
       if (known[i] === r) {
+        this.last = r;
         this.served = this.knownServed[i]!;
         this.rule = this.knownRule[i]!;
         this.variant = this.knownVariant[i]!;
@@ -62,13 +64,17 @@ export class CoreFacts {
     const rule = served ? (this.ruleIndex.get(r.rule) ?? -1) : -1;
     const variant = this.names.id(r.variant);
     const segment = this.names.id(r.segment);
-    // A result with fallthroughs is a new object every time: remembering it would only grow the list.
-    if (r.fallthroughs.length === 0 && known.length < MAX_KNOWN) {
+    // A result with fallthroughs is a new object every time: remembering it would only grow
+    // the list. Only a frozen result is remembered: one that could change is read every time.
+    if (r.fallthroughs.length === 0 && known.length < MAX_KNOWN && Object.isFrozen(r)) {
       known.push(r);
       this.knownServed.push(served);
       this.knownRule.push(rule);
       this.knownVariant.push(variant);
       this.knownSegment.push(segment);
+      this.last = r;
+    } else {
+      this.last = null;
     }
     this.served = served;
     this.rule = rule;

@@ -233,7 +233,7 @@ function countUnit(step: PreparedStep, prev: PreparedStep | null, i: number, id:
     const settled = !outcome.sticky && outcome.fallthroughs === 0;
     if (!settled || step.agreed[slot] !== result) {
       if (agrees(result, outcome, ref)) {
-        if (settled) step.agreed[slot] = result;
+        if (settled && Object.isFrozen(result)) step.agreed[slot] = result;
       } else {
         c[L.mismatches[f]!]!++;
         if (step.examples.length < MAX_EXAMPLES) step.examples.push({ unit: i, flag: ref.name, core: describeCore(result), reference: describeReference(outcome, ref) });
