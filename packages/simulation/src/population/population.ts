@@ -19,6 +19,15 @@ interface Slot {
 }
 
 
+/**
+ * `name` as V8 keeps property names (internalized). A spec that reaches a worker by structured
+ * clone holds fresh copies of its strings, and a store by such a copy looks the name up in the
+ * string table on every call; a store by the property's own name is a plain field store.
+ */
+function propertyName(name: string): string {
+  return Object.keys({ [name]: 0 })[0]!;
+}
+
 function stringKey(text: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
@@ -80,6 +89,9 @@ function uuidOf(key: number): string {
   return String.fromCharCode.apply(null, UUID_CHARS);
 }
 
+/** Character codes of the two-digit numbers 00..99, tens then ones. */
+const DIGIT_PAIRS = Uint8Array.from({ length: 200 }, (_, i) => 48 + (i % 2 === 0 ? Math.floor(i / 20) : (i >> 1) % 10));
+
 /**
  * `prefix` + the decimal digits of `n` + `suffix`, built as one flat string. A concatenation
  * of 13 characters or more is a rope, which every hash of the id would walk piece by piece.
@@ -102,30 +114,36 @@ class SerialText {
 
   of(n: number): string {
     const p = this.prefix.length;
-    const length = p + digitCount(n) + this.suffix.length;
     // V8 makes shorter concatenations flat strings, faster than copying codes; so are the
     // serial numbers from 2^31 on (runs of more than 2^30 units), which the integer digit loop cannot take.
-    if (length < 13 || n > 0x7fffffff) return `${this.prefixText}${n}${this.suffixText}`;
+    if (n > 0x7fffffff) return `${this.prefixText}${n}${this.suffixText}`;
+    const length = p + digitCount(n) + this.suffix.length;
+    if (length < 13) return `${this.prefixText}${n}${this.suffixText}`;
     let buffer = this.buffers[length];
     if (buffer === undefined) {
       // The prefix and suffix stay in place: only the digits change.
       buffer = [...this.prefix, ...new Array<number>(length - p - this.suffix.length).fill(48), ...this.suffix];
       this.buffers[length] = buffer;
     }
+    // Two digits per division (a division costs more than the table read).
     let x = n;
-    for (let d = length - this.suffix.length - 1; d >= p; d--) {
-      const q = (x / 10) | 0;
-      buffer[d] = 48 + x - q * 10;
+    let d = length - this.suffix.length - 1;
+    for (; d > p; d -= 2) {
+      const q = (x / 100) | 0;
+      const pair = (x - q * 100) << 1;
+      buffer[d] = DIGIT_PAIRS[pair + 1]!;
+      buffer[d - 1] = DIGIT_PAIRS[pair]!;
       x = q;
     }
+    if (d === p) buffer[d] = 48 + x;
     return String.fromCharCode.apply(null, buffer);
   }
 }
 
+/** Decimal digits of an integer in [0, 2^31): comparisons, where a division loop costs several times more. */
 function digitCount(n: number): number {
-  let digits = 1;
-  for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
-  return digits;
+  if (n < 100_000) return n < 100 ? (n < 10 ? 1 : 2) : n < 1000 ? 3 : n < 10_000 ? 4 : 5;
+  return n < 10_000_000 ? (n < 1_000_000 ? 6 : 7) : n < 100_000_000 ? 8 : n < 1_000_000_000 ? 9 : 10;
 }
 
 function pick(weights: Float64Array, u: number): number {
@@ -207,7 +225,7 @@ export class Population {
   constructor(spec: PopulationSpec) {
     this.spec = spec;
     this.seed = seed32(spec.seed);
-    this.idField = spec.id.field;
+    this.idField = propertyName(spec.id.field);
     const prefix = spec.id.prefix;
     // Seed 0 keeps the plain counting order; others are folded to a non-zero permutation key.
     const serialKey = spec.seed === 0 ? 0 : seed32(spec.seed) | 1;
@@ -244,7 +262,7 @@ export class Population {
     const key = parts[parts.length - 1]!;
     holder[key] = undefined;
     const nameKey = stringKey(a.name);
-    return { holder, key, nameKey, missing: a.missing, draw: drawFor(a.distribution, nameKey) };
+    return { holder, key: propertyName(key), nameKey, missing: a.missing, draw: drawFor(a.distribution, nameKey) };
   }
 
   /** The id (randomization unit) of unit `index`. */

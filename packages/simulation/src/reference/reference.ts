@@ -42,6 +42,8 @@ export interface ReferenceSegment {
   readonly name: string;
   /** null: every bucket. */
   readonly bits: Uint8Array | null;
+  /** The segment's column in its model's `allocation` (-1 when `bits` is null). */
+  readonly column: number;
   readonly targeting: Expr | null;
 }
 
@@ -169,6 +171,9 @@ function fullRolloutOf(assignments: readonly ReferenceAssignment[], n: number): 
 export class ReferenceModel {
   readonly accountId: string;
   readonly segments: ReadonlyMap<string, ReferenceSegment>;
+  /** Segments with a bitset (the columns of `allocation`). */
+  readonly columns: number;
+  private matrix: Uint8Array | null = null;
   readonly flags: readonly ReferenceFlag[];
   readonly clients: ReadonlyMap<string, { readonly name: string; readonly environments: readonly string[] }>;
   private readonly salt: HashPrefix;
@@ -187,10 +192,13 @@ export class ReferenceModel {
     const blooms = new Set(Object.keys(obj(root.bloomFilters)));
     const bitsets = obj(root.bitsets);
     const segments = new Map<string, ReferenceSegment>();
+    let columns = 0;
     for (const [name, raw] of Object.entries(obj(root.segments))) {
-      segments.set(name, { name, bits: bitsFrom(bitsets[name]), targeting: parseTargeting(obj(raw).targeting, blooms) });
+      const bits = bitsFrom(bitsets[name]);
+      segments.set(name, { name, bits, column: bits === null ? -1 : columns++, targeting: parseTargeting(obj(raw).targeting, blooms) });
     }
     this.segments = segments;
+    this.columns = columns;
     const clients = new Map<string, { name: string; environments: string[] }>();
     for (const [secret, raw] of Object.entries(obj(root.clients))) {
       clients.set(secret, {
@@ -249,6 +257,24 @@ export class ReferenceModel {
     };
   }
 
+  /**
+   * The segments' bitsets interleaved, byte by byte: byte k of the segment in column c is at
+   * k * columns + c. A unit's salt bucket is random, so each bitset read is a cache miss;
+   * interleaved, the bytes of every segment for one bucket share a cache line. Built on first
+   * use (planning never needs it).
+   */
+  get allocation(): Uint8Array {
+    if (this.matrix === null) {
+      const columns = this.columns;
+      const matrix = new Uint8Array((SEGMENT_BUCKETS / 8) * columns);
+      for (const { bits, column } of this.segments.values()) {
+        if (bits !== null) for (let k = 0, at = column; k < bits.length; k++, at += columns) matrix[at] = bits[k]!;
+      }
+      this.matrix = matrix;
+    }
+    return this.matrix;
+  }
+
   /** The flags a client resolves: not archived, listing the client. */
   flagsFor(clientSecret: string): readonly ReferenceFlag[] {
     const client = this.clients.get(clientSecret);
@@ -276,8 +302,12 @@ export class ReferenceModel {
     if (!this.inAudience(segment, context, unit, sticky)) return false;
     if (segment.bits === null) return true;
     if (unit === null) return false;
-    const b = this.saltBucketOf(unit);
-    return (segment.bits[b >> 3]! & (1 << (b & 7))) !== 0;
+    return this.allocated(segment.column, this.saltBucketOf(unit));
+  }
+
+  /** Whether bucket `bucket` is in the bitset of the segment in `column`. */
+  allocated(column: number, bucket: number): boolean {
+    return (this.allocation[(bucket >> 3) * this.columns + column]! & (1 << (bucket & 7))) !== 0;
   }
 
   /** Whether `context` satisfies `e` (a claim's condition), read as an audience is. */

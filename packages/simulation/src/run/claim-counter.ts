@@ -1,183 +1,272 @@
 /**
- * Counting a step's intent claims for one unit (see `claimSlots` for what goes where). The
- * claims are compiled once per worker into flat arrays of numbers and strings, so that the
- * loop reads monomorphic data: a run with claims stays close to one without.
+ * Counting a step's intent claims for one unit (see `claimSlots` for what goes where). Each
+ * claim is compiled once per worker into a small object of its kind holding what it reads
+ * (its targets, its flag's `CoreFacts`, names as `Names` ids), so that the loop makes one
+ * call per claim and compares integers: a run with claims stays close to one without.
  */
-import type { ResolvedFlag } from '@allot/core';
-
 import { StepLayout } from '../plan/layout.js';
 import type { ReferenceModel, ReferenceSegment, StickyView } from '../reference/reference.js';
 import { parseTargeting, type Expr } from '../reference/targeting.js';
-import type { ClaimSpec, StepPlan } from '../types.js';
+import type { ClaimSpec, StepClaim, StepPlan } from '../types.js';
+import { Names, type CoreFacts } from './core-facts.js';
 
-const EXCLUSIVE = 0;
-const PRECEDENCE = 1;
-const SHARE = 2;
-const MONOTONE = 3;
-const STICKY = 4;
-const KIND_CODE = { exclusive: EXCLUSIVE, precedence: PRECEDENCE, share: SHARE, monotone: MONOTONE, sticky: STICKY } as const;
+/** `remembered` entry of a sticky claim whose `from` step served this unit no variant. */
+export const NOT_REMEMBERED = -1;
+
+/** What claims read besides core's results, the same objects for every unit of a run. */
+export interface ClaimInputs {
+  readonly model: ReferenceModel;
+  /** The step's context (the population's reused object). */
+  readonly context: Readonly<Record<string, unknown>>;
+  /** Allocation membership per segment of the step. */
+  readonly members: Uint8Array;
+  readonly store: StickyView;
+  /** Per plan claim: the variant id a sticky claim's `from` step served this unit (NOT_REMEMBERED: none). */
+  readonly remembered: Int32Array;
+}
 
 function conditionOf(claim: ClaimSpec): Expr | null {
   return claim.when === null ? null : parseTargeting(claim.when.targeting, new Set());
 }
 
-const served = (r: ResolvedFlag | undefined): boolean => r !== undefined && r.reason === 'RESOLVE_REASON_MATCH';
+/** A segment or flag a claim is about, and whether this unit is in it at this step. */
+class Target {
+  inside = false;
+
+  constructor(
+    private readonly inputs: ClaimInputs,
+    /** A flag target's facts (in: served by a rule), else null. */
+    private readonly flag: CoreFacts | null,
+    /** A segment target's index, or -1 when the step has no such segment (or flag). */
+    private readonly segment: number,
+    /** A segment with targeting: in is its audience and allocation; null: the allocation bit decides. */
+    private readonly audience: ReferenceSegment | null,
+  ) {}
+
+  update(unit: string): void {
+    const inputs = this.inputs;
+    if (this.flag !== null) this.inside = this.flag.served;
+    else if (this.segment < 0) this.inside = false;
+    else if (this.audience === null) this.inside = inputs.members[this.segment] === 1;
+    else this.inside = inputs.model.inSegment(this.audience, inputs.context, unit, inputs.store);
+  }
+}
+
+/** One claim at one step; counts from `base` (the claim's first slot). */
+abstract class Claim {
+  constructor(
+    protected readonly inputs: ClaimInputs,
+    protected readonly base: number,
+    private readonly when: Expr | null,
+  ) {}
+
+  /** Whether this unit is one the claim speaks of (it matches `when`). */
+  protected applies(unit: string): boolean {
+    const inputs = this.inputs;
+    return this.when === null || inputs.model.matches(this.when, inputs.context, unit, inputs.store);
+  }
+
+  abstract count(c: Float64Array, unit: string): void;
+}
+
+class Exclusive extends Claim {
+  constructor(
+    inputs: ClaimInputs,
+    base: number,
+    when: Expr | null,
+    private readonly targets: readonly Target[],
+  ) {
+    super(inputs, base, when);
+  }
+
+  count(c: Float64Array, unit: string): void {
+    if (!this.applies(unit)) return;
+    const targets = this.targets;
+    const base = this.base;
+    const m = targets.length;
+    let n = 0;
+    for (let a = 0; a < m; a++) {
+      if (!targets[a]!.inside) continue;
+      n++;
+      c[base + a]!++;
+      for (let b = a + 1; b < m; b++) if (targets[b]!.inside) c[base + m + a * m + b]!++;
+    }
+    if (n >= 2) c[base + m + m * m]!++;
+  }
+}
+
+class Precedence extends Claim {
+  constructor(
+    inputs: ClaimInputs,
+    base: number,
+    when: Expr | null,
+    private readonly flag: CoreFacts | null,
+    /** The claimed rule's index, or -1 when variants are claimed. */
+    private readonly rule: number,
+    private readonly rules: number,
+    private readonly allowed: Int32Array,
+  ) {
+    super(inputs, base, when);
+  }
+
+  count(c: Float64Array, unit: string): void {
+    if (!this.applies(unit)) return;
+    const base = this.base;
+    const r = this.flag;
+    c[base]!++;
+    const decided = r !== null && r.served ? r.rule : -1;
+    const ok = this.rule >= 0 ? decided === this.rule : decided >= 0 && this.allowed.includes(r!.variant);
+    if (ok) c[base + 1]!++;
+    c[base + 2 + (decided >= 0 ? decided : this.rules)]!++;
+  }
+}
+
+class Share extends Claim {
+  constructor(
+    inputs: ClaimInputs,
+    base: number,
+    when: Expr | null,
+    private readonly flag: CoreFacts | null,
+    private readonly variant: number,
+  ) {
+    super(inputs, base, when);
+  }
+
+  count(c: Float64Array, unit: string): void {
+    if (!this.applies(unit)) return;
+    const r = this.flag;
+    c[this.base]!++;
+    if (r !== null && r.served && r.variant === this.variant) c[this.base + 1]!++;
+  }
+}
+
+class Monotone extends Claim {
+  constructor(
+    inputs: ClaimInputs,
+    base: number,
+    when: Expr | null,
+    private readonly targets: readonly Target[],
+    /** Each target at the previous step (null: not a target there, or no previous step). */
+    private readonly before: readonly (Target | null)[],
+  ) {
+    super(inputs, base, when);
+  }
+
+  count(c: Float64Array, unit: string): void {
+    if (!this.applies(unit)) return;
+    for (let a = 0; a < this.targets.length; a++) {
+      const before = this.before[a] ?? null;
+      if (before === null || !before.inside) continue;
+      c[this.base + 2 * a]!++;
+      if (!this.targets[a]!.inside) c[this.base + 2 * a + 1]!++;
+    }
+  }
+}
+
+class Sticky extends Claim {
+  constructor(
+    inputs: ClaimInputs,
+    base: number,
+    private readonly flag: CoreFacts | null,
+    /** The claim's index in the plan (what `remembered` is indexed by). */
+    private readonly claim: number,
+  ) {
+    super(inputs, base, null);
+  }
+
+  count(c: Float64Array): void {
+    const variant = this.inputs.remembered[this.claim]!;
+    if (variant === NOT_REMEMBERED) return;
+    const r = this.flag;
+    c[this.base]!++;
+    if (r === null || !r.served) c[this.base + 3]!++;
+    else if (r.variant === variant) c[this.base + 1]!++;
+    else c[this.base + 2]!++;
+  }
+}
+
+/** A sticky claim whose `from` is this step: remembers the variant this step serves the unit. */
+class Remember extends Claim {
+  constructor(
+    inputs: ClaimInputs,
+    when: Expr | null,
+    private readonly flag: CoreFacts | null,
+    private readonly claim: number,
+  ) {
+    super(inputs, -1, when);
+  }
+
+  count(_c: Float64Array, unit: string): void {
+    const holds = this.applies(unit);
+    const r = this.flag;
+    this.inputs.remembered[this.claim] = holds && r !== null && r.served && r.variant !== Names.EMPTY ? r.variant : NOT_REMEMBERED;
+  }
+}
 
 export class ClaimCounter {
   /** Whether there is anything to count at this step. */
   readonly active: boolean;
-  private readonly kinds: Int32Array;
-  private readonly bases: Int32Array;
-  private readonly flags: Int32Array;
-  private readonly rules: Int32Array;
-  private readonly ruleCounts: Int32Array;
-  /** Claim i's targets are targetList[targetStart[i] .. targetStart[i + 1]). */
-  private readonly targetStart: Int32Array;
-  private readonly targetList: Int32Array;
-  /** Claim index in the plan (sticky claims remember by it). */
-  private readonly planIndex: Int32Array;
-  /** share: the variant; precedence: the allowed variants (empty when a rule is claimed). */
-  private readonly variant: readonly string[];
-  private readonly allowed: readonly (readonly string[])[];
-  private readonly when: readonly (Expr | null)[];
-  /** Claim targets: segment or flag index, whether a flag, the audience to test (null: the allocation bit decides), previous step's index. */
-  private readonly targetIndex: Int32Array;
-  private readonly targetIsFlag: Uint8Array;
-  private readonly targetAudience: readonly (ReferenceSegment | null)[];
-  private readonly targetPrevious: Int32Array;
-  /** Whether this unit is in each target at this step (read by the next step's monotone claims). */
-  readonly targetIn: Uint8Array;
-  /** Sticky claims whose `from` is this step: plan index, flag, condition. */
-  private readonly fromClaims: Int32Array;
-  private readonly fromFlags: Int32Array;
-  private readonly fromWhen: readonly (Expr | null)[];
-
-  constructor(plan: StepPlan, claims: readonly ClaimSpec[], model: ReferenceModel) {
-    const layout = new StepLayout(plan);
-    const n = plan.claims.length;
-    this.kinds = Int32Array.from(plan.claims, (c) => KIND_CODE[c.kind]);
-    this.bases = Int32Array.from(layout.claims);
-    this.flags = Int32Array.from(plan.claims, (c) => c.flag);
-    this.rules = Int32Array.from(plan.claims, (c) => c.rule);
-    this.ruleCounts = Int32Array.from(plan.claims, (c) => c.rules);
-    this.planIndex = Int32Array.from(plan.claims, (c) => c.claim);
-    this.targetStart = new Int32Array(n + 1);
-    plan.claims.forEach((c, i) => (this.targetStart[i + 1] = this.targetStart[i]! + c.targets.length));
-    this.targetList = Int32Array.from(plan.claims.flatMap((c) => c.targets));
-    this.variant = plan.claims.map((c) => {
-      const spec = claims[c.claim]!;
-      return spec.kind === 'share' ? spec.variant : '';
-    });
-    this.allowed = plan.claims.map((c) => {
-      const spec = claims[c.claim]!;
-      return spec.kind === 'precedence' && spec.variants !== null ? spec.variants : [];
-    });
-    this.when = plan.claims.map((c) => (c.kind === 'sticky' ? null : conditionOf(claims[c.claim]!)));
-    this.targetIndex = Int32Array.from(plan.claimTargets, (t) => t.index);
-    this.targetIsFlag = Uint8Array.from(plan.claimTargets, (t) => (t.kind === 'flag' ? 1 : 0));
-    this.targetAudience = plan.claimTargets.map((t) => {
-      const segment = t.kind === 'segment' && t.index >= 0 ? (model.segments.get(t.name) ?? null) : null;
-      return segment?.targeting == null ? null : segment;
-    });
-    this.targetPrevious = Int32Array.from(plan.claimTargets, (t) => t.previous);
-    this.targetIn = new Uint8Array(plan.claimTargets.length);
-    const from = claims.flatMap((c, i) => (c.kind === 'sticky' && c.from === plan.label ? [{ i, flag: plan.flags.findIndex((f) => f.name === c.flag), when: conditionOf(c) }] : []));
-    this.fromClaims = Int32Array.from(from, (f) => f.i);
-    this.fromFlags = Int32Array.from(from, (f) => f.flag);
-    this.fromWhen = from.map((f) => f.when);
-    this.active = n > 0 || from.length > 0;
-  }
+  /** The step's claim targets (the next step's monotone claims read them). */
+  readonly targets: readonly Target[];
+  /** Sticky claims whose `from` is this step. */
+  private readonly remember: readonly Remember[];
+  /** The step's claims, in plan order. */
+  private readonly claims: readonly Claim[];
 
   /**
-   * Counts one unit. `results`: core's result per flag of the step; `members`: allocation
-   * membership per segment; `ruleIndex`: per flag, rule name → index; `remembered`: per plan
-   * claim, the variant a sticky claim's `from` step served this unit.
+   * `facts`: core's result per flag of the step; `previous`: the previous step's counter
+   * (null at the first step).
    */
-  count(
-    c: Float64Array,
-    model: ReferenceModel,
-    results: readonly ResolvedFlag[],
-    members: Uint8Array,
-    ruleIndex: readonly ReadonlyMap<string, number>[],
+  constructor(
+    private readonly plan: StepPlan,
+    claims: readonly ClaimSpec[],
+    inputs: ClaimInputs,
+    facts: readonly CoreFacts[],
+    names: Names,
     previous: ClaimCounter | null,
-    context: Readonly<Record<string, unknown>>,
-    unit: string,
-    store: StickyView,
-    remembered: (string | null)[],
-  ): void {
-    for (let i = 0; i < this.fromClaims.length; i++) {
-      const f = this.fromFlags[i]!;
-      const r = f >= 0 ? results[f] : undefined;
-      const when = this.fromWhen[i] ?? null;
-      const holds = when === null || model.matches(when, context, unit, store);
-      remembered[this.fromClaims[i]!] = holds && served(r) && r!.variant !== '' ? r!.variant : null;
-    }
-    const targetIn = this.targetIn;
-    for (let t = 0; t < targetIn.length; t++) {
-      const index = this.targetIndex[t]!;
-      let inside = false;
-      if (index >= 0) {
-        if (this.targetIsFlag[t] === 1) inside = served(results[index]);
-        else {
-          const audience = this.targetAudience[t] ?? null;
-          inside = audience === null ? members[index] === 1 : model.inSegment(audience, context, unit, store);
-        }
+  ) {
+    const layout = new StepLayout(plan);
+    const flagOf = (index: number): CoreFacts | null => (index >= 0 ? facts[index]! : null);
+    this.targets = plan.claimTargets.map((t) => {
+      const segment = t.kind === 'segment' && t.index >= 0 ? (inputs.model.segments.get(t.name) ?? null) : null;
+      return new Target(inputs, t.kind === 'flag' ? flagOf(t.index) : null, t.kind === 'segment' ? t.index : -1, segment?.targeting == null ? null : segment);
+    });
+    this.remember = claims.flatMap((c, i) =>
+      c.kind === 'sticky' && c.from === plan.label ? [new Remember(inputs, conditionOf(c), flagOf(plan.flags.findIndex((f) => f.name === c.flag)), i)] : [],
+    );
+    this.claims = plan.claims.map((c, k) => this.claim(c, claims[c.claim]!, layout.claims[k]!, inputs, flagOf(c.flag), names, previous));
+    this.active = this.remember.length + this.claims.length > 0;
+  }
+
+  private claim(c: StepClaim, spec: ClaimSpec, base: number, inputs: ClaimInputs, flag: CoreFacts | null, names: Names, previous: ClaimCounter | null): Claim {
+    const when = c.kind === 'sticky' ? null : conditionOf(spec);
+    const targets = c.targets.map((t) => this.targets[t]!);
+    switch (spec.kind) {
+      case 'exclusive':
+        return new Exclusive(inputs, base, when, targets);
+      case 'precedence':
+        return new Precedence(inputs, base, when, flag, c.rule, c.rules, Int32Array.from(spec.variants ?? [], (v) => names.id(v)));
+      case 'share':
+        return new Share(inputs, base, when, flag, names.id(spec.variant));
+      case 'monotone': {
+        const before = c.targets.map((t) => {
+          const at = this.plan.claimTargets[t]!.previous;
+          return previous !== null && at >= 0 ? previous.targets[at]! : null;
+        });
+        return new Monotone(inputs, base, when, targets, before);
       }
-      targetIn[t] = inside ? 1 : 0;
+      case 'sticky':
+        return new Sticky(inputs, base, flag, c.claim);
     }
-    const kinds = this.kinds;
-    for (let k = 0; k < kinds.length; k++) {
-      const when = this.when[k] ?? null;
-      if (when !== null && !model.matches(when, context, unit, store)) continue;
-      const base = this.bases[k]!;
-      const first = this.targetStart[k]!;
-      const m = this.targetStart[k + 1]! - first;
-      const flag = this.flags[k]!;
-      const r = flag >= 0 ? results[flag] : undefined;
-      switch (kinds[k]) {
-        case EXCLUSIVE: {
-          let n = 0;
-          for (let a = 0; a < m; a++) {
-            if (targetIn[this.targetList[first + a]!] === 0) continue;
-            n++;
-            c[base + a]!++;
-            for (let b = a + 1; b < m; b++) if (targetIn[this.targetList[first + b]!] === 1) c[base + m + a * m + b]!++;
-          }
-          if (n >= 2) c[base + m + m * m]!++;
-          break;
-        }
-        case PRECEDENCE: {
-          c[base]!++;
-          const decided = served(r) ? (ruleIndex[flag]!.get(r!.rule) ?? -1) : -1;
-          const rule = this.rules[k]!;
-          const ok = rule >= 0 ? decided === rule : decided >= 0 && this.allowed[k]!.includes(r!.variant);
-          if (ok) c[base + 1]!++;
-          c[base + 2 + (decided >= 0 ? decided : this.ruleCounts[k]!)]!++;
-          break;
-        }
-        case SHARE:
-          c[base]!++;
-          if (served(r) && r!.variant === this.variant[k]) c[base + 1]!++;
-          break;
-        case MONOTONE:
-          if (previous === null) break;
-          for (let a = 0; a < m; a++) {
-            const t = this.targetList[first + a]!;
-            const before = this.targetPrevious[t]!;
-            if (before < 0 || previous.targetIn[before] === 0) continue;
-            c[base + 2 * a]!++;
-            if (targetIn[t] === 0) c[base + 2 * a + 1]!++;
-          }
-          break;
-        default: {
-          const variant = remembered[this.planIndex[k]!] ?? null;
-          if (variant === null) break;
-          c[base]!++;
-          if (!served(r)) c[base + 3]!++;
-          else if (r!.variant === variant) c[base + 1]!++;
-          else c[base + 2]!++;
-        }
-      }
-    }
+  }
+
+  /** Counts one unit (core's results are in the step's `CoreFacts`). */
+  count(c: Float64Array, unit: string): void {
+    const remember = this.remember;
+    for (let k = 0; k < remember.length; k++) remember[k]!.count(c, unit);
+    const targets = this.targets;
+    for (let t = 0; t < targets.length; t++) targets[t]!.update(unit);
+    const claims = this.claims;
+    for (let k = 0; k < claims.length; k++) claims[k]!.count(c, unit);
   }
 }

@@ -20,7 +20,8 @@ import {
   type ReferenceOutcome,
 } from '../reference/reference.js';
 import type { AttributeSpec, MismatchExample, Plan, Scenario, StepPlan, Tally } from '../types.js';
-import { ClaimCounter } from './claim-counter.js';
+import { ClaimCounter, NOT_REMEMBERED } from './claim-counter.js';
+import { CoreFacts, Names } from './core-facts.js';
 import { UnitStickyStore } from './sticky-store.js';
 
 const MAX_EXAMPLES = 5;
@@ -40,9 +41,14 @@ interface PreparedStep {
   readonly refFlags: readonly ReferenceFlag[];
   readonly traces: readonly Int32Array[];
   readonly results: ResolvedFlag[];
-  readonly segmentBits: readonly (Uint8Array | null)[];
-  /** Per flag: rule name → index. */
-  readonly ruleIndex: readonly ReadonlyMap<string, number>[];
+  /** Per flag: `results` read as integers. */
+  readonly facts: readonly CoreFacts[];
+  /** Per flag and counts slot of a reference outcome: the core result last found to agree with it. */
+  readonly agreed: (ResolvedFlag | null)[];
+  /** Per exclusion group: its members' segment ids. */
+  readonly groupSegments: readonly Int32Array[];
+  /** Per segment: its column in the model's `allocation` (-1: every bucket). */
+  readonly segmentColumns: Int32Array;
   readonly sticky: boolean;
   readonly members: Uint8Array;
   readonly memberList: Int32Array;
@@ -59,11 +65,13 @@ export interface RangeJob {
   readonly end: number;
 }
 
-function prepare(job: RangeJob): PreparedStep[] {
+/** `store` and `remembered`: the run's, read by claims. */
+function prepare(job: RangeJob, store: UnitStickyStore, remembered: Int32Array): PreparedStep[] {
   const out: PreparedStep[] = [];
   let attributes: AttributeSpec[] = [];
   // Prefixes shared with core (see PrefixCache): each (prefix, unit) is hashed once per step.
   const prefixes = new PrefixCache();
+  const names = new Names();
   job.scenario.steps.forEach((step, k) => {
     const plan = job.plan.steps[k]!;
     attributes = [...attributes.filter((a) => !step.attributes.some((b) => b.name === a.name)), ...step.attributes];
@@ -79,11 +87,17 @@ function prepare(job: RangeJob): PreparedStep[] {
       if (flag === undefined) throw new Error(`step ${plan.label}: core's state has no flag ${f.name}`);
       return flag;
     });
+    const layout = new StepLayout(plan);
+    const ruleIndex = plan.flags.map((f) => new Map(f.rules.map((r, i) => [r.name, i])));
+    const facts = ruleIndex.map((index) => new CoreFacts(index, names));
+    const population = new Population(withAttributes(job.scenario.population, attributes));
+    const members = new Uint8Array(plan.segments.length);
+    const inputs = { model, context: population.context, members, store, remembered };
     out.push({
       plan,
-      layout: new StepLayout(plan),
-      counts: new Float64Array(new StepLayout(plan).size),
-      population: new Population(withAttributes(job.scenario.population, attributes)),
+      layout,
+      counts: new Float64Array(layout.size),
+      population,
       model,
       state,
       client,
@@ -92,13 +106,15 @@ function prepare(job: RangeJob): PreparedStep[] {
       refFlags,
       traces: refFlags.map((f) => new Int32Array(Math.max(1, f.rules.length))),
       results: [],
-      segmentBits: [...model.segments.values()].map((x) => x.bits),
-      ruleIndex: plan.flags.map((f) => new Map(f.rules.map((r, i) => [r.name, i]))),
+      facts,
+      agreed: new Array<ResolvedFlag | null>(layout.size).fill(null),
+      groupSegments: plan.groups.map((g) => Int32Array.from(g.members, (m) => names.id(m.segment))),
+      segmentColumns: Int32Array.from(model.segments.values(), (x) => x.column),
       sticky: plan.flags.some((f) => f.rules.some((r) => r.sticky !== null)),
-      members: new Uint8Array(plan.segments.length),
+      members,
       memberList: new Int32Array(plan.segments.length),
       examples: [],
-      claims: new ClaimCounter(plan, job.plan.claims, model),
+      claims: new ClaimCounter(plan, job.plan.claims, inputs, facts, names, out[k - 1]?.claims ?? null),
     });
   });
   return out;
@@ -126,12 +142,12 @@ function agrees(r: ResolvedFlag, o: ReferenceOutcome, f: ReferenceFlag): boolean
 
 /** Counts units [job.start, job.end); `progress` is told every 16,384 units. */
 export function countRange(job: RangeJob, progress?: (units: number) => void): Tally {
-  const steps = prepare(job);
   const store = new UnitStickyStore();
+  // Per claim: the variant id a sticky claim's `from` step served this unit.
+  const remembered = new Int32Array(job.plan.claims.length).fill(NOT_REMEMBERED);
+  const steps = prepare(job, store, remembered);
   const anySticky = steps.some((s) => s.sticky);
   const outcome: ReferenceOutcome = { outcome: OUTCOME_NO_MATCH, rule: -1, assignment: -1, variant: '', sticky: false, fallthroughs: 0 };
-  // Per claim: the variant a sticky claim's `from` step served this unit (null: none).
-  const remembered: (string | null)[] = job.plan.claims.map(() => null);
   let reported = job.start;
   for (let i = job.start; i < job.end; i++) {
     if (anySticky) store.clear();
@@ -140,7 +156,9 @@ export function countRange(job: RangeJob, progress?: (units: number) => void): T
     for (let k = 0; k < steps.length; k++) {
       const step = steps[k]!;
       const prev = k > 0 ? steps[k - 1]! : null;
-      countUnit(step, prev, i, id, store, outcome, remembered);
+      // Filled here rather than in countUnit, whose inlining budget V8 has spent: from here
+      // the population's small functions (draws, hashes) are inlined, not called with boxed results.
+      countUnit(step, prev, i, step.population.fill(i, id), store, outcome);
       if (step.sticky) store.commit();
     }
     if (progress !== undefined && i - reported >= 16_383) {
@@ -155,11 +173,11 @@ export function countRange(job: RangeJob, progress?: (units: number) => void): T
   };
 }
 
-function countUnit(step: PreparedStep, prev: PreparedStep | null, i: number, knownId: string | number | undefined, store: UnitStickyStore, outcome: ReferenceOutcome, remembered: (string | null)[]): void {
+/** Counts unit `i` at one step; `id` is its id, already written into the step's context. */
+function countUnit(step: PreparedStep, prev: PreparedStep | null, i: number, id: string | number, store: UnitStickyStore, outcome: ReferenceOutcome): void {
   const c = step.counts;
   const L = step.layout;
   const plan = step.plan;
-  const id = step.population.fill(i, knownId);
   const context = step.population.context;
   const unit = typeof id === 'string' ? id : String(id);
   c[0]!++;
@@ -170,11 +188,14 @@ function countUnit(step: PreparedStep, prev: PreparedStep | null, i: number, kno
   const members = step.members;
   const list = step.memberList;
   const S = plan.segments.length;
-  const segmentBits = step.segmentBits;
+  const columns = step.segmentColumns;
+  const allocation = model.allocation;
+  const row = (bucket >> 3) * model.columns;
+  const bit = 1 << (bucket & 7);
   let n = 0;
   for (let s = 0; s < S; s++) {
-    const bits = segmentBits[s] as Uint8Array | null;
-    const inside = bits === null || (bits[bucket >> 3]! & (1 << (bucket & 7))) !== 0;
+    const column = columns[s]!;
+    const inside = column < 0 || (allocation[row + column]! & bit) !== 0;
     members[s] = inside ? 1 : 0;
     if (inside) {
       c[L.members + s]!++;
@@ -198,16 +219,25 @@ function countUnit(step: PreparedStep, prev: PreparedStep | null, i: number, kno
     referenceResolve(model, ref, step.environments, context, store, outcome, trace, null);
     const result = resolveFlag(step.state, step.client, step.coreFlags[f]!, context, access);
     step.results[f] = result;
-    if (!agrees(result, outcome, ref)) {
-      c[L.mismatches[f]!]!++;
-      if (step.examples.length < MAX_EXAMPLES) step.examples.push({ unit: i, flag: ref.name, core: describeCore(result), reference: describeReference(outcome, ref) });
-    }
+    step.facts[f]!.read(result);
+    let slot: number;
     if (outcome.outcome === OUTCOME_MATCH) {
-      c[L.ruleOutcome[f]![outcome.rule]! + (outcome.sticky ? ref.rules[outcome.rule]!.assignments.length : outcome.assignment)]!++;
-    } else if (outcome.outcome === OUTCOME_NO_MATCH) {
-      c[L.noMatch[f]!]!++;
+      slot = L.ruleOutcome[f]![outcome.rule]! + (outcome.sticky ? ref.rules[outcome.rule]!.assignments.length : outcome.assignment);
     } else {
-      c[L.keyError[f]!]!++;
+      slot = outcome.outcome === OUTCOME_NO_MATCH ? L.noMatch[f]! : L.keyError[f]!;
+    }
+    c[slot]!++;
+    // Agreement is a function of core's (frozen) result object and the reference's outcome.
+    // An outcome without a stored variant or fallthroughs is its slot: the result last found
+    // to agree with it is remembered, and the same object agrees again.
+    const settled = !outcome.sticky && outcome.fallthroughs === 0;
+    if (!settled || step.agreed[slot] !== result) {
+      if (agrees(result, outcome, ref)) {
+        if (settled && Object.isFrozen(result)) step.agreed[slot] = result;
+      } else {
+        c[L.mismatches[f]!]!++;
+        if (step.examples.length < MAX_EXAMPLES) step.examples.push({ unit: i, flag: ref.name, core: describeCore(result), reference: describeReference(outcome, ref) });
+      }
     }
     const entries = L.ruleEntries[f]!;
     for (let r = 0; r < ref.rules.length; r++) {
@@ -217,18 +247,20 @@ function countUnit(step: PreparedStep, prev: PreparedStep | null, i: number, kno
     if (step.sticky) countSticky(step, f, result, context, store);
   }
 
-  if (step.claims.active) step.claims.count(c, model, step.results, members, step.ruleIndex, prev?.claims ?? null, context, unit, store, remembered);
+  if (step.claims.active) step.claims.count(c, unit);
 
   // Exclusion groups: units served by rules on two different member segments of one group
   // (several flags may use one member segment: that is one experiment's traffic).
   for (let g = 0; g < plan.groups.length; g++) {
-    let first: string | null = null;
+    const group = plan.groups[g]!.members;
+    const segments = step.groupSegments[g]!;
+    let first = -1;
     let overlap = false;
-    for (const m of plan.groups[g]!.members) {
-      const r = step.results[m.flag]!;
-      if (r.reason !== 'RESOLVE_REASON_MATCH' || r.segment !== m.segment) continue;
-      if (first === null) first = m.segment;
-      else if (m.segment !== first) overlap = true;
+    for (let j = 0; j < group.length; j++) {
+      const r = step.facts[group[j]!.flag]!;
+      if (!r.served || r.segment !== segments[j]) continue;
+      if (first === -1) first = segments[j]!;
+      else if (segments[j] !== first) overlap = true;
     }
     if (overlap) c[L.groupOverlap[g]!]!++;
   }
@@ -253,7 +285,7 @@ function countSticky(step: PreparedStep, f: number, result: ResolvedFlag, contex
   const c = step.counts;
   const L = step.layout;
   const rules = step.plan.flags[f]!.rules;
-  const served = result.reason === 'RESOLVE_REASON_MATCH' ? (step.ruleIndex[f]!.get(result.rule) ?? -1) : -1;
+  const served = step.facts[f]!.rule;
   const ref = step.refFlags[f]!;
   if (served >= 0) {
     const spec = rules[served]!.sticky;
