@@ -252,6 +252,35 @@ describe('the reference evaluator agrees with core', () => {
     }
   });
 
+  test('a segment asked on its own (a claim) leaves no unrecognized mark to skip the next rule walk', () => {
+    const state: Obj = {
+      account: { name: 'accounts/simtrust' },
+      segments: {
+        'segments/odd': { name: 'segments/odd', state: 'OK', targeting: { criteria: { u: { attribute: { attributeName: 'x' } } }, expression: { not: { ref: 'u' } } } },
+        'segments/everyone': { name: 'segments/everyone', state: 'OK' },
+      },
+      bitsets: { 'segments/odd': 'ALL', 'segments/everyone': 'ALL' },
+      flags: {
+        'flags/f': {
+          name: 'flags/f',
+          state: 'ACTIVE',
+          clients: ['clients/app'],
+          variants: [{ name: 'flags/f/variants/on', value: { on: true } }],
+          rules: [{ name: 'flags/f/rules/r0', segment: 'segments/everyone', enabled: true, targetingKeySelector: '', assignmentSpec: { bucketCount: 10, assignments: [{ assignmentId: 'all', variant: { variant: 'flags/f/variants/on' }, bucketRanges: [{ lower: 0, upper: 10 }] }] } }],
+        },
+      },
+      clients: { [SECRET]: { client: { name: 'clients/app' }, clientCredential: { name: 'clients/app/credentials/k', clientSecret: { secret: SECRET }, environments: ['production'] } } },
+    };
+    const model = new ReferenceModel(state);
+    const flag = model.flagsFor(SECRET)[0]!;
+    const view = { get: () => null };
+    const out: ReferenceOutcome = { outcome: 0, rule: -1, assignment: -1, variant: '', sticky: false, fallthroughs: 0 };
+    const trace = new Int32Array(flag.rules.length);
+    expect(model.memberOf(model.segments.get('segments/odd')!, { targeting_key: 'u' }, 'u', view)).toBe(true);
+    referenceResolve(model, flag, ['production'], { targeting_key: 'u' }, view, out, trace, null);
+    expect(REASONS[out.outcome]).toBe('RESOLVE_REASON_MATCH');
+  });
+
   // A direct check of the value reading on a few cases named in DESIGN.md, so that a
   // regression reads as a sentence rather than as a shrunk counterexample.
   const gte18: Test = { op: 'range', type: 'number', lo: { kind: 'number', n: 18 }, loInclusive: true, hi: null, hiInclusive: false, acceptsNull: false };

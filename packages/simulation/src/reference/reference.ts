@@ -305,6 +305,17 @@ export class ReferenceModel {
     return this.allocated(segment.column, this.saltBucketOf(unit));
   }
 
+  /**
+   * `inSegment` asked on its own (by a claim, or by the stickiness check), not by a rule walk:
+   * the unrecognized-criterion mark is reset, so that it cannot skip a rule of the next
+   * evaluation. An unrecognized criterion counts as not matching.
+   */
+  memberOf(segment: ReferenceSegment, context: Readonly<Record<string, unknown>>, unit: string | null, sticky: StickyView): boolean {
+    const inside = this.inSegment(segment, context, unit, sticky);
+    this.unrecognized = false;
+    return inside;
+  }
+
   /** Whether bucket `bucket` is in the bitset of the segment in `column`. */
   allocated(column: number, bucket: number): boolean {
     return (this.allocation[(bucket >> 3) * this.columns + column]! & (1 << (bucket & 7))) !== 0;

@@ -48,7 +48,7 @@ class Target {
     if (this.flag !== null) this.inside = this.flag.served;
     else if (this.segment < 0) this.inside = false;
     else if (this.audience === null) this.inside = inputs.members[this.segment] === 1;
-    else this.inside = inputs.model.inSegment(this.audience, inputs.context, unit, inputs.store);
+    else this.inside = inputs.model.memberOf(this.audience, inputs.context, unit, inputs.store);
   }
 }
 

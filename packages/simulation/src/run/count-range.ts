@@ -304,7 +304,7 @@ function countSticky(step: PreparedStep, f: number, result: ResolvedFlag, contex
     const stored = store.get(unit, rule.sticky.read);
     const variant = stored !== null && Object.prototype.hasOwnProperty.call(stored, rule.name) ? stored[rule.name]! : undefined;
     if (variant === undefined || !ref.variants.has(variant)) continue;
-    if (!rule.sticky.ignoreTargeting && (refRule.segment === null || !step.model.inSegment(refRule.segment, context, unit, store))) continue;
+    if (!rule.sticky.ignoreTargeting && (refRule.segment === null || !step.model.memberOf(refRule.segment, context, unit, store))) continue;
     c[L.stickyChecked[f]![r]!]!++;
     if (served !== r || result.variant !== variant) c[L.stickyBroken[f]![r]!]!++;
   }
