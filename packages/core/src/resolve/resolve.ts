@@ -35,8 +35,7 @@ export function resolveFlag(
   access: MaterializationAccess | null = null,
 ): ResolvedFlag {
   if (flag.archived) return flag.archivedResult;
-  // Untyped callers may pass null or a scalar: that is the empty context.
-  const context = typeof given === 'object' && (given as EvaluationContext | null) !== null ? given : EMPTY_CONTEXT;
+  const context = contextOf(given);
   let program = flag.program;
   if (program === null && flag.resolvesUntilSpecialized !== 0 && --flag.resolvesUntilSpecialized === 0) {
     program = flag.program = specializeFlag(flag, state.targetingKeyAlias);
@@ -59,6 +58,11 @@ export function resolveFlag(
 }
 
 const EMPTY_CONTEXT: EvaluationContext = Object.freeze({});
+
+/** The context to read: untyped callers may pass null or a scalar, which is the empty context. */
+function contextOf(given: EvaluationContext): EvaluationContext {
+  return typeof given === 'object' && (given as EvaluationContext | null) !== null ? given : EMPTY_CONTEXT;
+}
 
 function walk(
   client: CompiledClient,
@@ -202,7 +206,7 @@ export function requiredReads(
   flags: readonly CompiledFlag[],
   given: EvaluationContext,
 ): MaterializationKey[] {
-  const context = typeof given === 'object' && (given as EvaluationContext | null) !== null ? given : EMPTY_CONTEXT;
+  const context = contextOf(given);
   const keys: MaterializationKey[] = [];
   const seen = new Set<string>();
   const add = (unit: string, materialization: string): void => {

@@ -13,6 +13,7 @@
  * test functions) is passed in as a constant. specialize.test.ts checks the two walks agree
  * on generated states.
  */
+import { plainKeyOf } from '../state/context-path.js';
 import { inAllocation, inMaterialization, type CompiledSegment, type TargetingNode } from '../state/segments.js';
 import type { CompiledFlag, CompiledRule, FlagProgram } from '../state/flags.js';
 import type { ScalarShape } from '../state/value-rules.js';
@@ -61,11 +62,6 @@ function numberSource(n: number): string {
   return `(${Object.is(n, -0) ? '-0' : String(n)})`;
 }
 
-/** A top-level context key readable as `context[key]` without inheriting from Object.prototype. */
-function isPlainKey(key: string): boolean {
-  return !key.includes('.') && !(key in Object.prototype);
-}
-
 /**
  * Writes a flag's rule walk as a function of (client, context, access, frame). Returns null
  * when the engine will not compile it (a platform that forbids generated code, such as a
@@ -86,10 +82,8 @@ export function specializeFlag(flag: CompiledFlag, targetingKeyAlias: string): F
     if (rule.environments !== null) body.push(`if (!inEnvironment(client, ${k.ref(rule.environments)})) break ${label};`);
 
     // The unit: read once per selector (a second read would give the same value).
-    const read =
-      isPlainKey(rule.selector) && !(rule.selector === 'targeting_key' && targetingKeyAlias !== '')
-        ? `context[${JSON.stringify(rule.selector)}]`
-        : `${k.ref(rule.readUnit)}(context)`;
+    const key = plainKeyOf(rule.selector, targetingKeyAlias);
+    const read = key !== null ? `context[${JSON.stringify(key)}]` : `${k.ref(rule.readUnit)}(context)`;
     let unitVar = selectors.get(rule.selector);
     if (unitVar === undefined) {
       unitVar = `u${selectors.size}`;

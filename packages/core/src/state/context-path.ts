@@ -50,3 +50,13 @@ export function compileContextPath(selector: string, targetingKeyAlias = ''): Co
     return cur;
   };
 }
+
+/**
+ * The key a selector reads in place (`context[key]`), or null when it needs its compiled
+ * reader: a dotted path, a key objects inherit from Object.prototype, or `targeting_key`
+ * with an alias.
+ */
+export function plainKeyOf(selector: string, targetingKeyAlias = ''): string | null {
+  if (selector.includes('.') || inherited(selector)) return null;
+  return selector === 'targeting_key' && targetingKeyAlias !== '' ? null : selector;
+}

@@ -7,7 +7,7 @@
  */
 import { hasBit, type Bitset } from './bitset.js';
 import type { BloomFilter } from './bloom.js';
-import { compileContextPath, type ContextReader } from './context-path.js';
+import { compileContextPath, plainKeyOf, type ContextReader } from './context-path.js';
 import {
   describe,
   isObject,
@@ -362,8 +362,7 @@ function compileAttribute(raw: unknown, path: string, issues: IssueList, targeti
   }
   const compiled = compileAttributeTest(raw, path, issues);
   if (compiled === UNRECOGNIZED) return UNRECOGNIZED_NODE;
-  const key = isPlainKey(name) && !(name === 'targeting_key' && targetingKeyAlias !== '') ? name : null;
-  return { kind: 'attribute', key, read: compileContextPath(name, targetingKeyAlias), test: compiled.test, shape: compiled.shape };
+  return { kind: 'attribute', key: plainKeyOf(name, targetingKeyAlias), read: compileContextPath(name, targetingKeyAlias), test: compiled.test, shape: compiled.shape };
 }
 
 const UNRECOGNIZED_NODE: TargetingNode = { kind: 'unrecognized' };
@@ -373,8 +372,3 @@ const unrecognized: Targeting = (f) => {
   f.unrecognized = true;
   return false;
 };
-
-/** A top-level context key that no object inherits, so it can be read without a guard. */
-function isPlainKey(name: string): boolean {
-  return !name.includes('.') && !(name in Object.prototype);
-}
