@@ -1,88 +1,116 @@
 /**
- * Simulation throughput: contexts per second end to end (population, core resolve of every
- * flag, reference evaluation, counting) on the ranking scenario, in one thread and with
- * worker threads. A plain timed script: the quantity is a rate over millions of contexts.
+ * Simulation throughput: contexts per CPU-second on the ranking scenario (population, core's
+ * resolve of its three flags, the reference evaluation, every count and claim), in the calling
+ * thread, in one worker, and in one worker per core. A plain timed script: the quantity is a
+ * rate over millions of contexts.
  *
  *   node bench/dist/simulation.bench.js [units] [rounds] [baseline]
  *
- * `baseline`: the path of another build's dist/index.js of @allot/simulation (e.g. the code
- * before a change, copied beside this one so that it resolves the same dependencies); its
- * rows run interleaved with this build's, on the same scenario file.
+ * `units` defaults to 10,000,000 (the README's main command); `baseline` is the path of another
+ * build's dist/index.js of @allot/simulation (e.g. main's, copied beside this package so that
+ * it resolves the same dependencies), whose rows run interleaved with this build's.
  *
- * Rows are interleaved over `rounds` rounds (each round starting from another row, so that no
- * build always runs first) and the best round of each is kept: on a machine shared with other
- * work, the best round is the one least disturbed. Besides the wall-clock rate, each row gives
- * contexts per CPU-second of the whole process (every thread), which is the per-core rate, and
- * the load average is printed before and after. Two builds in one process share @allot/core
- * and its compiled code: identical builds have measured up to 6% apart this way, so compare
- * builds over several runs (or in separate processes).
+ * Every run is a fresh process, as `allot simulate` is: runs in one process would share V8's
+ * compiled code and type feedback (a later run's call sites see every earlier run's objects,
+ * and two builds share core's code), which measured up to 12% apart between identical runs.
+ * Rows are interleaved, each round starting from another row, and the median round is
+ * reported with the range, never the best.
  *
- * Last, each build's fixed cost per worker thread: the CPU time of a run just big enough for
- * its workers, less that of the same run in the calling thread (a thread's start, module
- * loading, the state loaded again, code not yet optimized). Worker rows pay it once per
- * worker per run, which is what keeps their per-CPU-second rate below the in-thread row's.
+ * Per run, from `process.cpuUsage()` (every thread of the process, so a worker's start and V8's
+ * background compiles count):
+ * - whole run: units over the CPU-seconds of `readScenario` + `runScenario`, planning,
+ *   threads, warm-up and all. With one worker per core this is the per-core rate of the
+ *   README's command.
+ * - steady: units over CPU-seconds from the progress report at a quarter of the units to the
+ *   end, when every thread runs compiled code: the rate that a longer run tends to.
+ * - fixed: the whole run's CPU-seconds less what its units cost at the steady rate (planning,
+ *   thread start, module loading, compiling and running the loop before it is optimized).
  */
+import { execFileSync } from 'node:child_process';
 import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
+const TARGET = 1_500_000;
+const scenarioFile = fileURLToPath(new URL('../../simulations/ranking.yaml', import.meta.url));
 
-import * as current from '@allot/simulation';
-
-type Harness = Pick<typeof current, 'readScenario' | 'runScenario'>;
-
-const units = Number(process.argv[2] ?? 4_000_000);
-const rounds = Number(process.argv[3] ?? 3);
-const baselinePath = process.argv[4];
-const file = fileURLToPath(new URL('../../simulations/ranking.yaml', import.meta.url));
-const builds: { name: string; harness: Harness }[] = [{ name: 'this build', harness: current }];
-if (baselinePath !== undefined) builds.push({ name: 'baseline', harness: (await import(pathToFileURL(baselinePath).href)) as Harness });
-const load = (): string => loadavg().map((x) => x.toFixed(2)).join(' ');
-
-const configurations = [0, 1, availableParallelism()];
-const best = builds.flatMap((b) => {
-  const scenario = b.harness.readScenario(file);
-  return configurations.map((workers) => ({ build: b.name, harness: b.harness, scenario, workers, seconds: Infinity, cpuSeconds: Infinity }));
-});
-// Warm-up: compile the hot path before timing.
-for (const b of best.filter((r) => r.workers === 0)) await b.harness.runScenario(b.scenario, { units: 300_000, workers: 0 });
-const loadBefore = load();
-for (let round = 0; round < rounds; round++) {
-  for (let k = 0; k < best.length; k++) {
-    const row = best[(k + round) % best.length]!;
-    const cpu = process.cpuUsage();
-    const run = await row.harness.runScenario(row.scenario, { units, workers: row.workers });
-    const used = process.cpuUsage(cpu);
-    row.seconds = Math.min(row.seconds, run.seconds);
-    row.cpuSeconds = Math.min(row.cpuSeconds, (used.user + used.system) / 1e6);
-  }
-}
-const fmt = (n: number): string => Math.round(n).toLocaleString('en-US').padStart(11);
-console.log(`ranking scenario, ${units.toLocaleString('en-US')} units (3 flags per context), ${availableParallelism()} cores, best of ${rounds} rounds`);
-console.log(`load average before: ${loadBefore}; after: ${load()}`);
-const base = units / best[0]!.seconds;
-for (const r of best) {
-  const rate = units / r.seconds;
-  const label = `${r.build}, ${r.workers === 0 ? 'in-thread' : `${r.workers} worker${r.workers > 1 ? 's' : ''}`}`;
-  console.log(`${label.padEnd(24)} ${r.seconds.toFixed(2).padStart(7)} s ${fmt(rate)} contexts/s (${(rate / base).toFixed(2)}× this build in-thread) ${fmt(units / r.cpuSeconds)} per CPU-second`);
+interface Measured {
+  /** Wall seconds of the run. */
+  readonly seconds: number;
+  /** CPU-seconds of the run, every thread. */
+  readonly cpu: number;
+  /** Units per CPU-second from a quarter of the units to the end. */
+  readonly steady: number;
 }
 
-/** Least CPU-seconds over `rounds` runs of `small` units. */
-async function cpuOf(harness: Harness, scenario: ReturnType<Harness['readScenario']>, small: number, workers: number): Promise<number> {
-  let least = Infinity;
+if (process.argv[2] === '--child') await child(process.argv[3]!, Number(process.argv[4]), Number(process.argv[5]));
+else parent();
+
+/** One run in this (fresh) process; prints its measurements as one JSON line. */
+async function child(harnessUrl: string, units: number, workers: number): Promise<void> {
+  const harness = (await import(harnessUrl)) as typeof import('@allot/simulation');
+  const cpuSeconds = (): number => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1e6;
+  };
+  const cpu0 = cpuSeconds();
+  const wall0 = performance.now();
+  let mark: { done: number; cpu: number } | null = null;
+  const scenario = harness.readScenario(scenarioFile);
+  await harness.runScenario(scenario, {
+    units,
+    workers,
+    onProgress: (done) => {
+      if (mark === null && done >= units / 4) mark = { done, cpu: cpuSeconds() };
+    },
+  });
+  const cpu = cpuSeconds() - cpu0;
+  const seconds = (performance.now() - wall0) / 1000;
+  const from = mark as { done: number; cpu: number } | null;
+  const steady = from === null ? Number.NaN : (units - from.done) / (cpu0 + cpu - from.cpu);
+  console.log(JSON.stringify({ seconds, cpu, steady } satisfies Measured));
+}
+
+function parent(): void {
+  const units = Number(process.argv[2] ?? 10_000_000);
+  const rounds = Number(process.argv[3] ?? 3);
+  const baselinePath = process.argv[4];
+  if (!Number.isInteger(units) || units < 100_000) throw new Error(`units: expected an integer of at least 100,000, got ${process.argv[2]}`);
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`rounds: expected a positive integer, got ${process.argv[3]}`);
+  const builds = [{ name: 'this build', url: import.meta.resolve('@allot/simulation') }];
+  if (baselinePath !== undefined) builds.push({ name: 'baseline', url: pathToFileURL(baselinePath).href });
+  const cores = availableParallelism();
+  const rows = builds.flatMap((b) => [0, 1, cores].map((workers) => ({ ...b, workers, runs: [] as Measured[] })));
+  const load = (): string => loadavg().map((x) => x.toFixed(2)).join(' ');
+  const script = fileURLToPath(import.meta.url);
+
+  const loadBefore = load();
   for (let round = 0; round < rounds; round++) {
-    const cpu = process.cpuUsage();
-    await harness.runScenario(scenario, { units: small, workers });
-    const used = process.cpuUsage(cpu);
-    least = Math.min(least, (used.user + used.system) / 1e6);
+    for (let k = 0; k < rows.length; k++) {
+      const row = rows[(k + round) % rows.length]!;
+      const out = execFileSync(process.execPath, [script, '--child', row.url, String(units), String(row.workers)], { encoding: 'utf8' });
+      row.runs.push(JSON.parse(out.trim().split('\n').at(-1)!) as Measured);
+      process.stderr.write(`\rround ${round + 1}/${rounds}, run ${k + 1}/${rows.length}   `);
+    }
   }
-  return least;
-}
-const most = Math.max(...configurations);
-// The runner gives each worker at least 10,000 units.
-const small = 10_000 * most;
-for (const b of builds) {
-  const scenario = b.harness.readScenario(file);
-  const inThread = await cpuOf(b.harness, scenario, small, 0);
-  const perWorker = (await cpuOf(b.harness, scenario, small, most)) - inThread;
-  console.log(`${b.name}: fixed cost per worker ${((perWorker / most) * 1000).toFixed(0)} CPU-ms (${small.toLocaleString('en-US')} units with ${most} workers against in-thread)`);
+  process.stderr.write('\r\x1b[K');
+
+  const median = (xs: number[]): number => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length % 2 === 1 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  };
+  const millions = (x: number): string => (x / 1e6).toFixed(2);
+  const spread = (xs: number[], f: (x: number) => string): string => `${f(median(xs))} (${f(Math.min(...xs))}–${f(Math.max(...xs))})`;
+  console.log(`ranking scenario, ${units.toLocaleString('en-US')} units (3 flags per context), ${cores} cores; each run a fresh process; median of ${rounds} rounds (range)`);
+  console.log(`load average before: ${loadBefore}; after: ${load()}`);
+  console.log(`target: ≥ ${millions(TARGET)}M contexts per CPU-second (per core)\n`);
+  console.log('row                        wall s            contexts/s (wall)     M per CPU-s, whole run   M per CPU-s, steady   fixed CPU-s');
+  for (const r of rows) {
+    const label = `${r.name}, ${r.workers === 0 ? 'in-thread' : `${r.workers} worker${r.workers > 1 ? 's' : ''}`}`;
+    const whole = r.runs.map((m) => units / m.cpu);
+    const steady = r.runs.map((m) => m.steady);
+    const fixed = r.runs.map((m) => m.cpu - units / m.steady);
+    console.log(
+      `${label.padEnd(26)} ${spread(r.runs.map((m) => m.seconds), (x) => x.toFixed(2)).padEnd(18)} ${spread(r.runs.map((m) => units / m.seconds), millions).padEnd(21)} ${spread(whole, millions).padEnd(24)} ${spread(steady, millions).padEnd(21)} ${spread(fixed, (x) => x.toFixed(2))}`,
+    );
+  }
 }
