@@ -25,9 +25,15 @@
  *   end, when every thread runs compiled code: the rate that a longer run tends to.
  * - fixed: the whole run's CPU-seconds less what its units cost at the steady rate (planning,
  *   thread start, module loading, compiling and running the loop before it is optimized).
+ *
+ * A last row runs the README's main command itself, `allot simulate simulations/ranking.yaml
+ * --units N` (one worker per core, reports written to a temporary directory), and counts the
+ * CPU of its whole process from Node's start: what a user's `time` would show.
  */
 import { execFileSync } from 'node:child_process';
-import { availableParallelism, loadavg } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const TARGET = 1_500_000;
@@ -38,12 +44,27 @@ interface Measured {
   readonly seconds: number;
   /** CPU-seconds of the run, every thread. */
   readonly cpu: number;
-  /** Units per CPU-second from a quarter of the units to the end. */
-  readonly steady: number;
+  /** Units per CPU-second from a quarter of the units to the end (null: not measured). */
+  readonly steady: number | null;
 }
 
 if (process.argv[2] === '--child') await child(process.argv[3]!, Number(process.argv[4]), Number(process.argv[5]));
+else if (process.argv[2] === '--cli') await cli(Number(process.argv[3]));
 else parent();
+
+/** The README's main command in this (fresh) process; prints its measurements as one JSON line. */
+async function cli(units: number): Promise<void> {
+  const { main, processIo } = await import('@allot/cli');
+  const out = mkdtempSync(join(tmpdir(), 'allot-bench-'));
+  try {
+    const code = await main(['simulate', scenarioFile, '--units', String(units), '--out', out], { ...processIo, out: () => undefined, isTty: false });
+    if (code !== 0) throw new Error(`allot simulate exited with status ${code}`);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+  const u = process.cpuUsage(); // since the process started, as performance.now() counts
+  console.log(JSON.stringify({ seconds: performance.now() / 1000, cpu: (u.user + u.system) / 1e6, steady: null } satisfies Measured));
+}
 
 /** One run in this (fresh) process; prints its measurements as one JSON line. */
 async function child(harnessUrl: string, units: number, workers: number): Promise<void> {
@@ -66,7 +87,7 @@ async function child(harnessUrl: string, units: number, workers: number): Promis
   const cpu = cpuSeconds() - cpu0;
   const seconds = (performance.now() - wall0) / 1000;
   const from = mark as { done: number; cpu: number } | null;
-  const steady = from === null ? Number.NaN : (units - from.done) / (cpu0 + cpu - from.cpu);
+  const steady = from === null ? null : (units - from.done) / (cpu0 + cpu - from.cpu);
   console.log(JSON.stringify({ seconds, cpu, steady } satisfies Measured));
 }
 
@@ -79,7 +100,10 @@ function parent(): void {
   const builds = [{ name: 'this build', url: import.meta.resolve('@allot/simulation') }];
   if (baselinePath !== undefined) builds.push({ name: 'baseline', url: pathToFileURL(baselinePath).href });
   const cores = availableParallelism();
-  const rows = builds.flatMap((b) => [0, 1, cores].map((workers) => ({ ...b, workers, runs: [] as Measured[] })));
+  const rows = [
+    ...builds.flatMap((b) => [0, 1, cores].map((workers) => ({ label: `${b.name}, ${workers === 0 ? 'in-thread' : `${workers} worker${workers > 1 ? 's' : ''}`}`, args: ['--child', b.url, String(units), String(workers)], runs: [] as Measured[] }))),
+    { label: `allot simulate, ${cores} workers`, args: ['--cli', String(units)], runs: [] as Measured[] },
+  ];
   const load = (): string => loadavg().map((x) => x.toFixed(2)).join(' ');
   const script = fileURLToPath(import.meta.url);
 
@@ -87,7 +111,7 @@ function parent(): void {
   for (let round = 0; round < rounds; round++) {
     for (let k = 0; k < rows.length; k++) {
       const row = rows[(k + round) % rows.length]!;
-      const out = execFileSync(process.execPath, [script, '--child', row.url, String(units), String(row.workers)], { encoding: 'utf8' });
+      const out = execFileSync(process.execPath, [script, ...row.args], { encoding: 'utf8' });
       row.runs.push(JSON.parse(out.trim().split('\n').at(-1)!) as Measured);
       process.stderr.write(`\rround ${round + 1}/${rounds}, run ${k + 1}/${rows.length}   `);
     }
@@ -99,18 +123,17 @@ function parent(): void {
     return s.length % 2 === 1 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
   };
   const millions = (x: number): string => (x / 1e6).toFixed(2);
-  const spread = (xs: number[], f: (x: number) => string): string => `${f(median(xs))} (${f(Math.min(...xs))}–${f(Math.max(...xs))})`;
+  const spread = (xs: number[], f: (x: number) => string): string => (xs.some(Number.isNaN) ? '–' : `${f(median(xs))} (${f(Math.min(...xs))}–${f(Math.max(...xs))})`);
   console.log(`ranking scenario, ${units.toLocaleString('en-US')} units (3 flags per context), ${cores} cores; each run a fresh process; median of ${rounds} rounds (range)`);
   console.log(`load average before: ${loadBefore}; after: ${load()}`);
   console.log(`target: ≥ ${millions(TARGET)}M contexts per CPU-second (per core)\n`);
   console.log('row                        wall s            contexts/s (wall)     M per CPU-s, whole run   M per CPU-s, steady   fixed CPU-s');
   for (const r of rows) {
-    const label = `${r.name}, ${r.workers === 0 ? 'in-thread' : `${r.workers} worker${r.workers > 1 ? 's' : ''}`}`;
     const whole = r.runs.map((m) => units / m.cpu);
-    const steady = r.runs.map((m) => m.steady);
-    const fixed = r.runs.map((m) => m.cpu - units / m.steady);
+    const steady = r.runs.map((m) => m.steady ?? Number.NaN);
+    const fixed = r.runs.map((m) => m.cpu - units / (m.steady ?? Number.NaN));
     console.log(
-      `${label.padEnd(26)} ${spread(r.runs.map((m) => m.seconds), (x) => x.toFixed(2)).padEnd(18)} ${spread(r.runs.map((m) => units / m.seconds), millions).padEnd(21)} ${spread(whole, millions).padEnd(24)} ${spread(steady, millions).padEnd(21)} ${spread(fixed, (x) => x.toFixed(2))}`,
+      `${r.label.padEnd(26)} ${spread(r.runs.map((m) => m.seconds), (x) => x.toFixed(2)).padEnd(18)} ${spread(r.runs.map((m) => units / m.seconds), millions).padEnd(21)} ${spread(whole, millions).padEnd(24)} ${spread(steady, millions).padEnd(21)} ${spread(fixed, (x) => x.toFixed(2))}`,
     );
   }
 }
