@@ -4,6 +4,7 @@
  * generating ten million contexts allocates little more than their id strings.
  */
 import type { AttributeSpec, Distribution, PopulationSpec } from '../types.js';
+import { propertyName } from '../property-name.js';
 import { seed32, uniform, unitKey, word } from './random.js';
 
 /** Mutable, reused context: the same object (and nested objects) for every unit. */
@@ -18,15 +19,6 @@ interface Slot {
   readonly draw: (key: number) => unknown;
 }
 
-
-/**
- * `name` as V8 keeps property names (internalized). A spec that reaches a worker by structured
- * clone holds fresh copies of its strings, and a store by such a copy looks the name up in the
- * string table on every call; a store by the property's own name is a plain field store.
- */
-function propertyName(name: string): string {
-  return Object.keys({ [name]: 0 })[0]!;
-}
 
 function stringKey(text: string): number {
   let h = 0x811c9dc5;

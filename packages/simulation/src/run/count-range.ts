@@ -146,6 +146,9 @@ function agrees(r: ResolvedFlag, o: ReferenceOutcome, f: ReferenceFlag): boolean
 /** Units in one piece of work: progress is told after each, and counting threads take them in turn. */
 export const CHUNK = 16_384;
 
+/** Units per call of the optimized loop (see `RangeCounter.batch`). */
+const BATCH = 256;
+
 /**
  * A job's steps prepared once (states loaded, populations, reference models), then counting
  * any units of the job's range given to `count`, in increasing order across calls (the first
@@ -164,18 +167,23 @@ export class RangeCounter {
     this.anySticky = this.steps.some((s) => s.sticky);
   }
 
-  /**
-   * Counts units [start, end). The loop is a method of its own, apart from any reporting:
-   * V8 compiles it once, while it runs (on-stack replacement), and a branch taken only every
-   * chunk (progress) would be one it has never seen taken, whose first run throws the compiled
-   * code away.
-   */
+  /** Counts units [start, end). */
   count(start: number, end: number): void {
+    for (let from = start; from < end; from += BATCH) this.batch(from, Math.min(end, from + BATCH));
+  }
+
+  /**
+   * Counts units [from, to) at every step: the loop V8 optimizes. Calls are short (BATCH
+   * units), so it is compiled as a whole function once it is hot, and every later call, of
+   * every chunk, starts in that code. A loop over a whole chunk would be compiled while it runs
+   * (on-stack replacement), and each new call would run in unoptimized code again.
+   */
+  private batch(from: number, to: number): void {
     const steps = this.steps;
     const store = this.store;
     const outcome = this.outcome;
     const anySticky = this.anySticky;
-    for (let i = start; i < end; i++) {
+    for (let i = from; i < to; i++) {
       if (anySticky) store.clear();
       // Steps change attributes, never ids: one id string per unit (and equal strings hash once).
       const id = steps.length > 1 ? steps[0]!.population.idAt(i) : undefined;
