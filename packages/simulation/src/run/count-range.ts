@@ -40,8 +40,7 @@ interface PreparedStep {
   readonly coreFlags: readonly CompiledFlag[];
   readonly refFlags: readonly ReferenceFlag[];
   readonly traces: readonly Int32Array[];
-  readonly results: ResolvedFlag[];
-  /** Per flag: `results` read as integers. */
+  /** Per flag: core's result read as integers. */
   readonly facts: readonly CoreFacts[];
   /** Per flag and counts slot of a reference outcome: the core result last found to agree with it. */
   readonly agreed: (ResolvedFlag | null)[];
@@ -108,7 +107,6 @@ function prepare(job: RangeJob, store: UnitStickyStore, remembered: Int32Array):
       coreFlags,
       refFlags,
       traces: refFlags.map((f) => new Int32Array(Math.max(1, f.rules.length))),
-      results: [],
       facts,
       agreed: new Array<ResolvedFlag | null>(layout.size).fill(null),
       groupSegments: plan.groups.map((g) => Int32Array.from(g.members, (m) => names.id(m.segment))),
@@ -263,7 +261,6 @@ function countUnit(step: PreparedStep, prev: PreparedStep | null, i: number, id:
     const trace = step.traces[f]!;
     referenceResolve(model, ref, step.environments, context, store, outcome, trace, null);
     const result = resolveFlag(step.state, step.client, step.coreFlags[f]!, context, access);
-    step.results[f] = result;
     step.facts[f]!.read(result);
     let slot: number;
     if (outcome.outcome === OUTCOME_MATCH) {
