@@ -89,12 +89,13 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   const job = chunkedJob({ scenario: sized, plan, clientSecret, start, end });
   // Worker threads start first, and the calling thread counts while they do.
   const threads = Array.from({ length: Math.max(0, workers - 1) }, () => startWorker(job, progress));
-  let failed = false;
-  for (const t of threads) void t.tally.catch(() => (failed = true)); // thrown below, by Promise.all
+  // A failed worker stops the calling thread at its next chunk; Promise.all below throws its error.
+  const failed = { any: false };
+  for (const t of threads) void t.tally.catch(() => (failed.any = true));
   let tally = emptyTally(plan.steps.map((s) => new StepLayout(s).size));
   try {
     const counter = new RangeCounter(job);
-    for (let chunk = takeChunk(job); chunk !== null && !failed; chunk = takeChunk(job)) {
+    for (let chunk = takeChunk(job); chunk !== null && !failed.any; chunk = takeChunk(job)) {
       counter.count(chunk.from, chunk.to);
       progress(chunk.to - chunk.from);
       if (threads.length > 0) await turn(); // the workers' messages
