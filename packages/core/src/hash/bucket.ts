@@ -106,9 +106,7 @@ export class HashPrefix {
    */
   bucket(unit: string, n: number): number {
     const h1 = this.lastH1;
-    // Compared only once there is a last unit: a comparison that has only met strings is a
-    // string comparison in optimized code; one that has met null is the generic operation.
-    if (this.lastUnit !== null && unit === this.lastUnit) {
+    if (unit === this.lastUnit) {
       if (n === this.lastN) return this.lastBucket;
       out[0] = h1[0]!;
       out[1] = h1[1]!;
