@@ -4,6 +4,7 @@
  * generating ten million contexts allocates little more than their id strings.
  */
 import type { AttributeSpec, Distribution, PopulationSpec } from '../types.js';
+import { propertyName } from '../property-name.js';
 import { seed32, uniform, unitKey, word } from './random.js';
 
 /** Mutable, reused context: the same object (and nested objects) for every unit. */
@@ -18,15 +19,6 @@ interface Slot {
   readonly draw: (key: number) => unknown;
 }
 
-
-/**
- * `name` as V8 keeps property names (internalized). A spec that reaches a worker by structured
- * clone holds fresh copies of its strings, and a store by such a copy looks the name up in the
- * string table on every call; a store by the property's own name is a plain field store.
- */
-function propertyName(name: string): string {
-  return Object.keys({ [name]: 0 })[0]!;
-}
 
 function stringKey(text: string): number {
   let h = 0x811c9dc5;
@@ -140,10 +132,21 @@ class SerialText {
   }
 }
 
-/** Decimal digits of an integer in [0, 2^31): comparisons, where a division loop costs several times more. */
+/** 10^k for k in [0, 9]. */
+const POWERS_OF_TEN = Int32Array.from({ length: 10 }, (_, k) => 10 ** k);
+
+/**
+ * Decimal digits of an integer in [0, 2^31), without branches: the bit length gives the
+ * digit count or one more (bits · log10(2) ≈ bits · 1233 / 4096), and one comparison with a
+ * power of ten decides. Comparisons by magnitude would leave branches that random serial
+ * numbers take once in ten thousand units or less, and V8 throws compiled code away the
+ * first time such a branch runs.
+ */
 function digitCount(n: number): number {
-  if (n < 100_000) return n < 100 ? (n < 10 ? 1 : 2) : n < 1000 ? 3 : n < 10_000 ? 4 : 5;
-  return n < 10_000_000 ? (n < 1_000_000 ? 6 : 7) : n < 100_000_000 ? 8 : n < 1_000_000_000 ? 9 : 10;
+  const m = n | 1; // as many digits, and never 0
+  const t = ((32 - Math.clz32(m)) * 1233) >>> 12;
+  // 1 when m < 10^t (the estimate is one too many): the sign bit of m − 10^t.
+  return t + 1 - ((m - POWERS_OF_TEN[t]!) >>> 31);
 }
 
 function pick(weights: Float64Array, u: number): number {

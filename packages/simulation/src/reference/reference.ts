@@ -8,6 +8,7 @@ import { gunzipSync } from 'node:zlib';
 
 import { HashPrefix, MAX_UNIT_LENGTH } from '@allot/core';
 
+import { propertyName } from '../property-name.js';
 import { parseTargeting, readPath, testAttribute, type Expr } from './targeting.js';
 import { utf8Length } from './values.js';
 
@@ -72,6 +73,11 @@ export interface ReferenceRule {
   readonly path: readonly string[];
   /** The field when the path has one part (the usual case), else null. */
   readonly field: string | null;
+  /**
+   * Whether `field` names a property of Object.prototype, so that reading it needs an own-property
+   * check. Any other field of a plain object is its own or absent: it is read in place.
+   */
+  readonly fieldInherited: boolean;
   readonly blankSelector: boolean;
   readonly bucketCount: number;
   readonly assignments: readonly ReferenceAssignment[];
@@ -238,7 +244,8 @@ export class ReferenceModel {
         enabled: rule.enabled === true,
         environments: list(rule.environments).map(String),
         path: (selector === '' ? 'targeting_key' : selector).split('.'),
-        field: selector.includes('.') ? null : selector === '' ? 'targeting_key' : selector,
+        field: selector.includes('.') ? null : propertyName(selector === '' ? 'targeting_key' : selector),
+        fieldInherited: (selector === '' ? 'targeting_key' : selector) in Object.prototype,
         blankSelector: selector === '',
         bucketCount,
         assignments,
@@ -381,7 +388,9 @@ export function referenceResolve(
     if (!rule.enabled || rule.segment === null) continue;
     if (rule.environments.length > 0 && !rule.environments.some((e) => environments.includes(e))) continue;
     const field = rule.field;
-    let unit = unitOfValue(field !== null ? (hasOwn(context, field) ? context[field] : undefined) : readPath(context, rule.path));
+    let unit = unitOfValue(
+      field === null ? readPath(context, rule.path) : !rule.fieldInherited || hasOwn(context, field) ? context[field] : undefined,
+    );
     const rolloutWithoutUnit = rule.blankSelector && rule.fullRollout >= 0;
     if (unit === undefined) {
       if (!rolloutWithoutUnit) {

@@ -40,8 +40,7 @@ interface PreparedStep {
   readonly coreFlags: readonly CompiledFlag[];
   readonly refFlags: readonly ReferenceFlag[];
   readonly traces: readonly Int32Array[];
-  readonly results: ResolvedFlag[];
-  /** Per flag: `results` read as integers. */
+  /** Per flag: core's result read as integers. */
   readonly facts: readonly CoreFacts[];
   /** Per flag and counts slot of a reference outcome: the core result last found to agree with it. */
   readonly agreed: (ResolvedFlag | null)[];
@@ -75,7 +74,10 @@ function prepare(job: RangeJob, store: UnitStickyStore, remembered: Int32Array):
   job.scenario.steps.forEach((step, k) => {
     const plan = job.plan.steps[k]!;
     attributes = [...attributes.filter((a) => !step.attributes.some((b) => b.name === a.name)), ...step.attributes];
-    const state = loadState(step.state);
+    // Every flag's walk written as code at load (core's `specialize`): the loop never runs the
+    // generic walk, nor meets the switch to the specialized one after a thousand resolves, which
+    // would throw away the compiled loop and compile it again in every thread.
+    const state = loadState(step.state, { specialize: 'all' });
     const client = state.client(job.clientSecret);
     if (client === undefined) throw new Error(`step ${plan.label}: the state has no client with secret ${job.clientSecret}`);
     prefixes.adopt(state.salt);
@@ -105,7 +107,6 @@ function prepare(job: RangeJob, store: UnitStickyStore, remembered: Int32Array):
       coreFlags,
       refFlags,
       traces: refFlags.map((f) => new Int32Array(Math.max(1, f.rules.length))),
-      results: [],
       facts,
       agreed: new Array<ResolvedFlag | null>(layout.size).fill(null),
       groupSegments: plan.groups.map((g) => Int32Array.from(g.members, (m) => names.id(m.segment))),
@@ -140,37 +141,79 @@ function agrees(r: ResolvedFlag, o: ReferenceOutcome, f: ReferenceFlag): boolean
   return r.assignmentKind !== 'sticky' && r.assignmentId === rule.assignments[o.assignment]!.id;
 }
 
-/** Counts units [job.start, job.end); `progress` is told every 16,384 units. */
-export function countRange(job: RangeJob, progress?: (units: number) => void): Tally {
-  const store = new UnitStickyStore();
-  // Per claim: the variant id a sticky claim's `from` step served this unit.
-  const remembered = new Int32Array(job.plan.claims.length).fill(NOT_REMEMBERED);
-  const steps = prepare(job, store, remembered);
-  const anySticky = steps.some((s) => s.sticky);
-  const outcome: ReferenceOutcome = { outcome: OUTCOME_NO_MATCH, rule: -1, assignment: -1, variant: '', sticky: false, fallthroughs: 0 };
-  let reported = job.start;
-  for (let i = job.start; i < job.end; i++) {
-    if (anySticky) store.clear();
-    // Steps change attributes, never ids: one id string per unit (and equal strings hash once).
-    const id = steps.length > 1 ? steps[0]!.population.idAt(i) : undefined;
-    for (let k = 0; k < steps.length; k++) {
-      const step = steps[k]!;
-      const prev = k > 0 ? steps[k - 1]! : null;
-      // Filled here rather than in countUnit, whose inlining budget V8 has spent: from here
-      // the population's small functions (draws, hashes) are inlined, not called with boxed results.
-      countUnit(step, prev, i, step.population.fill(i, id), store, outcome);
-      if (step.sticky) store.commit();
-    }
-    if (progress !== undefined && i - reported >= 16_383) {
-      progress(i + 1 - reported);
-      reported = i + 1;
+/** Units in one piece of work: progress is told after each, and counting threads take them in turn. */
+export const CHUNK = 16_384;
+
+/** Units per call of the optimized loop (see `RangeCounter.batch`). */
+const BATCH = 256;
+
+/**
+ * A job's steps prepared once (states loaded, populations, reference models), then counting
+ * any units of the job's range given to `count`, in increasing order across calls (the first
+ * mismatch examples are kept), and adding them into one tally.
+ */
+export class RangeCounter {
+  private readonly steps: readonly PreparedStep[];
+  private readonly store = new UnitStickyStore();
+  private readonly anySticky: boolean;
+  private readonly outcome: ReferenceOutcome = { outcome: OUTCOME_NO_MATCH, rule: -1, assignment: -1, variant: '', sticky: false, fallthroughs: 0 };
+
+  constructor(job: RangeJob) {
+    // Per claim: the variant id a sticky claim's `from` step served this unit.
+    const remembered = new Int32Array(job.plan.claims.length).fill(NOT_REMEMBERED);
+    this.steps = prepare(job, this.store, remembered);
+    this.anySticky = this.steps.some((s) => s.sticky);
+  }
+
+  /** Counts units [start, end). */
+  count(start: number, end: number): void {
+    for (let from = start; from < end; from += BATCH) this.batch(from, Math.min(end, from + BATCH));
+  }
+
+  /**
+   * Counts units [from, to) at every step: the loop V8 optimizes. Calls are short (BATCH
+   * units), so it is compiled as a whole function once it is hot, and every later call, of
+   * every chunk, starts in that code. A loop over a whole chunk would be compiled while it runs
+   * (on-stack replacement), and each new call would run in unoptimized code again.
+   */
+  private batch(from: number, to: number): void {
+    const steps = this.steps;
+    const store = this.store;
+    const outcome = this.outcome;
+    const anySticky = this.anySticky;
+    for (let i = from; i < to; i++) {
+      if (anySticky) store.clear();
+      // Steps change attributes, never ids: one id string per unit (and equal strings hash once).
+      const id = steps.length > 1 ? steps[0]!.population.idAt(i) : undefined;
+      for (let k = 0; k < steps.length; k++) {
+        const step = steps[k]!;
+        const prev = k > 0 ? steps[k - 1]! : null;
+        // Filled here rather than in countUnit, whose inlining budget V8 has spent: from here
+        // the population's small functions (draws, hashes) are inlined, not called with boxed results.
+        countUnit(step, prev, i, step.population.fill(i, id), store, outcome);
+        if (step.sticky) store.commit();
+      }
     }
   }
-  progress?.(job.end - reported);
-  return {
-    counts: steps.map((s) => Array.from(s.counts)),
-    mismatches: steps.map((s) => s.examples),
-  };
+
+  /** What has been counted so far. */
+  tally(): Tally {
+    return {
+      counts: this.steps.map((s) => Array.from(s.counts)),
+      mismatches: this.steps.map((s) => s.examples),
+    };
+  }
+}
+
+/** Counts units [job.start, job.end); `progress` is told after every CHUNK units. */
+export function countRange(job: RangeJob, progress?: (units: number) => void): Tally {
+  const counter = new RangeCounter(job);
+  for (let from = job.start; from < job.end; from += CHUNK) {
+    const to = Math.min(job.end, from + CHUNK);
+    counter.count(from, to);
+    progress?.(to - from);
+  }
+  return counter.tally();
 }
 
 /** Counts unit `i` at one step; `id` is its id, already written into the step's context. */
@@ -218,7 +261,6 @@ function countUnit(step: PreparedStep, prev: PreparedStep | null, i: number, id:
     const trace = step.traces[f]!;
     referenceResolve(model, ref, step.environments, context, store, outcome, trace, null);
     const result = resolveFlag(step.state, step.client, step.coreFlags[f]!, context, access);
-    step.results[f] = result;
     step.facts[f]!.read(result);
     let slot: number;
     if (outcome.outcome === OUTCOME_MATCH) {
