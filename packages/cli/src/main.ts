@@ -25,12 +25,13 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     io.out(VERSION);
     return 0;
   }
-  const command = commands.find((c) => c.name === name);
-  if (command === undefined) {
+  const entry = commands.find((c) => c.name === name);
+  if (entry === undefined) {
     const hint = didYouMean(name.replace(/^-+/, ''), commands.map((c) => c.name));
     io.err(`allot: unknown command ${JSON.stringify(name)}${hint}; run "allot help" for the list`);
     return 2;
   }
+  const command = await entry.load();
   try {
     return await command.run(rest, io);
   } catch (error) {

@@ -11,7 +11,6 @@ const usage = 'allot compile --workspace W --out STATE.json [--json]';
 
 export const compile: Command = {
   name: 'compile',
-  summary: 'compile a workspace into the resolver state that "allot resolve --state" and the provider load',
   usage,
   async run(argv, io) {
     const ctx = subcommand('compile', argv, { out: { type: 'string', short: 'o' } }, usage, io);

@@ -9,7 +9,6 @@ const usage = 'allot conformance --state STATE.json --tests TESTS.json [--accoun
 
 export const conformance: Command = {
   name: 'conformance',
-  summary: 'run a resolver conformance suite (Confidence resolver-spec format) against a state',
   usage,
   run(argv, io) {
     const args = parse('conformance', argv, { state: { type: 'string' }, tests: { type: 'string' }, account: { type: 'string' }, verbose: { type: 'boolean' } }, usage);

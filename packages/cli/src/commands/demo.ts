@@ -21,7 +21,6 @@ const USERS: readonly Record<string, unknown>[] = [
 
 export const demo: Command = {
   name: 'demo',
-  summary: 'resolve the flags of the included example state for a few users and print them',
   usage,
   run(_argv, io) {
     if (!existsSync(DEMO_STATE)) {

@@ -17,7 +17,6 @@ const DEFAULT_UNITS = 100_000;
 
 export const diff: Command = {
   name: 'diff',
-  summary: 'preview exactly which units a change moves: every flag\'s from → to variants and every segment\'s enter / leave',
   usage,
   async run(argv, io) {
     const args = parse(

@@ -147,7 +147,6 @@ const KINDS: readonly RuleKind[] = ['individual', 'conditional', 'ab-test', 'rol
 
 export const flags: Command = {
   name: 'flags',
-  summary: 'create flags and variants; add, update, enable, disable, reorder and archive rules',
   usage: `allot flags <${Object.keys(USAGES).join('|')}> ...\n${usage}`,
   async run(argv, io) {
     const [name, rest] = splitSubcommand('flags', argv, Object.keys(USAGES), usage);

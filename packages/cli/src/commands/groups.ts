@@ -60,7 +60,6 @@ function report(io: Io, json: boolean, verb: string, change: GroupChange, ws: Wo
 
 export const groups: Command = {
   name: 'groups',
-  summary: 'exclusion groups: experiments that never share a user (create, add, remove, archive, unarchive, list)',
   usage: `allot groups <create|add|remove|archive|unarchive|get|list> ...\n${usage}`,
   async run(argv, io) {
     const [name, rest] = splitSubcommand('groups', argv, Object.keys(USAGES), usage);

@@ -109,7 +109,6 @@ function checkFlags(state: ResolverState, secret: string, requested: readonly st
 
 export const resolve: Command = {
   name: 'resolve',
-  summary: 'resolve flags of a state for one evaluation context (or a file of them) and print the response as JSON',
   usage,
   async run(argv, io) {
     const args = parse(

@@ -78,7 +78,6 @@ function maskOption(value: string[] | undefined): SegmentField[] {
 
 export const segments: Command = {
   name: 'segments',
-  summary: 'create, update, allocate, archive, inspect segments of a workspace, and the free space for tags',
   usage: `allot segments <create|update|allocate|archive|get|list|space> ...\n${usage}`,
   async run(argv, io) {
     const [name, rest] = splitSubcommand('segments', argv, Object.keys(USAGES), usage);

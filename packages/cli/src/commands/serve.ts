@@ -50,7 +50,6 @@ function port(text: string | undefined): number {
 
 export const serve: Command = {
   name: 'serve',
-  summary: 'serve the HTTP admin and resolve API (Confidence-shaped /v1/segments, flags, groups, resolve, /v1/state) and the coordination map over a workspace',
   usage,
   async run(argv, io) {
     const args = parse(

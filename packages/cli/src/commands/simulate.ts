@@ -64,7 +64,6 @@ async function merge(argv: readonly string[], io: Io): Promise<number> {
 
 export const simulate: Command = {
   name: 'simulate',
-  summary: 'run a simulation scenario (simulations/*.yaml) and report exclusion, proportions, precedence, independence, stickiness',
   usage,
   async run(argv, io) {
     if (argv[0] === 'merge') return merge(argv.slice(1), io);

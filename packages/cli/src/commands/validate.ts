@@ -8,7 +8,6 @@ const usage = 'allot validate --state STATE.json [--account ID] [--json]';
 
 export const validate: Command = {
   name: 'validate',
-  summary: 'check a resolver state: every problem with its path, or a summary of what it holds',
   usage,
   run(argv, io) {
     const args = parse('validate', argv, { state: { type: 'string' }, account: { type: 'string' }, json: { type: 'boolean' } }, usage);
