@@ -53,7 +53,7 @@ interface Measured {
 /**
  * Random byte reads per CPU-second over 4 MB: more than a core's L2, so each read goes to the
  * L3 cache shared with the machine's other tenants (or to memory when they have evicted it).
- * On this machine it varies 2× between processes while an arithmetic loop stays within 3%:
+ * On this machine it varies up to 2.7× between processes, an arithmetic loop at most 14%:
  * the simulation's loop reads its bitsets at random buckets and slows down with it.
  */
 let probeBytes: Uint8Array | null = null;
