@@ -43,7 +43,7 @@ export interface ReferenceSegment {
   readonly name: string;
   /** null: every bucket. */
   readonly bits: Uint8Array | null;
-  /** The segment's column in its model's `allocation` (-1 when `bits` is null). */
+  /** The segment's column in its model's `columnBits` (-1 when `bits` is null). */
   readonly column: number;
   readonly targeting: Expr | null;
 }
@@ -177,9 +177,13 @@ function fullRolloutOf(assignments: readonly ReferenceAssignment[], n: number): 
 export class ReferenceModel {
   readonly accountId: string;
   readonly segments: ReadonlyMap<string, ReferenceSegment>;
-  /** Segments with a bitset (the columns of `allocation`). */
+  /** Segments with a bitset (the columns of `columnBits`). */
   readonly columns: number;
-  private matrix: Uint8Array | null = null;
+  /**
+   * Per column, the bitset the loop reads: the segment's own `bits`, or an array of equal
+   * bytes given by `shareEqualBitsets`.
+   */
+  readonly columnBits: Uint8Array[] = [];
   readonly flags: readonly ReferenceFlag[];
   readonly clients: ReadonlyMap<string, { readonly name: string; readonly environments: readonly string[] }>;
   private readonly salt: HashPrefix;
@@ -205,6 +209,7 @@ export class ReferenceModel {
     }
     this.segments = segments;
     this.columns = columns;
+    for (const { bits, column } of segments.values()) if (bits !== null) this.columnBits[column] = bits;
     const clients = new Map<string, { name: string; environments: string[] }>();
     for (const [secret, raw] of Object.entries(obj(root.clients))) {
       clients.set(secret, {
@@ -265,21 +270,23 @@ export class ReferenceModel {
   }
 
   /**
-   * The segments' bitsets interleaved, byte by byte: byte k of the segment in column c is at
-   * k * columns + c. A unit's salt bucket is random, so each bitset read is a cache miss;
-   * interleaved, the bytes of every segment for one bucket share a cache line. Built on first
-   * use (planning never needs it).
+   * Reads a segment's bitset from `candidate(name)` instead of its own copy when the two hold
+   * exactly the same bytes (checked here, over every bucket). The reference decodes the state
+   * on its own, and a decoding that differs keeps its own copy, so its answers are unchanged;
+   * where they are equal, reading core's copy (which core reads for the same unit anyway)
+   * halves the bitset memory the loop touches at random: one cache miss per segment and unit,
+   * not two. Returns how many segments now read `candidate`'s bytes.
    */
-  get allocation(): Uint8Array {
-    if (this.matrix === null) {
-      const columns = this.columns;
-      const matrix = new Uint8Array((SEGMENT_BUCKETS / 8) * columns);
-      for (const { bits, column } of this.segments.values()) {
-        if (bits !== null) for (let k = 0, at = column; k < bits.length; k++, at += columns) matrix[at] = bits[k]!;
-      }
-      this.matrix = matrix;
+  shareEqualBitsets(candidate: (segment: string) => Uint8Array | null): number {
+    let shared = 0;
+    for (const { name, bits, column } of this.segments.values()) {
+      if (bits === null) continue;
+      const theirs = candidate(name);
+      if (theirs === null || theirs.length !== bits.length || Buffer.compare(theirs, bits) !== 0) continue;
+      this.columnBits[column] = theirs;
+      shared++;
     }
-    return this.matrix;
+    return shared;
   }
 
   /** The flags a client resolves: not archived, listing the client. */
@@ -325,7 +332,7 @@ export class ReferenceModel {
 
   /** Whether bucket `bucket` is in the bitset of the segment in `column`. */
   allocated(column: number, bucket: number): boolean {
-    return (this.allocation[(bucket >> 3) * this.columns + column]! & (1 << (bucket & 7))) !== 0;
+    return (this.columnBits[column]![bucket >> 3]! & (1 << (bucket & 7))) !== 0;
   }
 
   /** Whether `context` satisfies `e` (a claim's condition), read as an audience is. */

@@ -83,6 +83,8 @@ function prepare(job: RangeJob, store: UnitStickyStore, remembered: Int32Array):
     prefixes.adopt(state.salt);
     for (const flag of state.flags.values()) for (const rule of flag.rules) prefixes.adopt(rule.prefix);
     const model = new ReferenceModel(step.referenceState ?? step.state, prefixes);
+    // Where core decoded a bitset to the same bytes, both read one copy (see shareEqualBitsets).
+    model.shareEqualBitsets((name) => state.segments.get(name)?.bitset ?? null);
     const refFlags = plan.flags.map((f) => model.flags.find((x) => x.name === f.name)!);
     const coreFlags = plan.flags.map((f) => {
       const flag = state.flag(f.name);
@@ -232,13 +234,13 @@ function countUnit(step: PreparedStep, prev: PreparedStep | null, i: number, id:
   const list = step.memberList;
   const S = plan.segments.length;
   const columns = step.segmentColumns;
-  const allocation = model.allocation;
-  const row = (bucket >> 3) * model.columns;
+  const bitsets = model.columnBits;
+  const byte = bucket >> 3;
   const bit = 1 << (bucket & 7);
   let n = 0;
   for (let s = 0; s < S; s++) {
     const column = columns[s]!;
-    const inside = column < 0 || (allocation[row + column]! & bit) !== 0;
+    const inside = column < 0 || (bitsets[column]![byte]! & bit) !== 0;
     members[s] = inside ? 1 : 0;
     if (inside) {
       c[L.members + s]!++;
