@@ -177,11 +177,9 @@ function fullRolloutOf(assignments: readonly ReferenceAssignment[], n: number): 
 export class ReferenceModel {
   readonly accountId: string;
   readonly segments: ReadonlyMap<string, ReferenceSegment>;
-  /** Segments with a bitset (the columns of `columnBits`). */
-  readonly columns: number;
   /**
-   * Per column, the bitset the loop reads: the segment's own `bits`, or an array of equal
-   * bytes given by `shareEqualBitsets`.
+   * Per segment with a bitset (its `column`), the bitset the loop reads: the segment's own
+   * `bits`, or an array of equal bytes given by `shareEqualBitsets`.
    */
   readonly columnBits: Uint8Array[] = [];
   readonly flags: readonly ReferenceFlag[];
@@ -202,14 +200,12 @@ export class ReferenceModel {
     const blooms = new Set(Object.keys(obj(root.bloomFilters)));
     const bitsets = obj(root.bitsets);
     const segments = new Map<string, ReferenceSegment>();
-    let columns = 0;
     for (const [name, raw] of Object.entries(obj(root.segments))) {
       const bits = bitsFrom(bitsets[name]);
-      segments.set(name, { name, bits, column: bits === null ? -1 : columns++, targeting: parseTargeting(obj(raw).targeting, blooms) });
+      const column = bits === null ? -1 : this.columnBits.push(bits) - 1;
+      segments.set(name, { name, bits, column, targeting: parseTargeting(obj(raw).targeting, blooms) });
     }
     this.segments = segments;
-    this.columns = columns;
-    for (const { bits, column } of segments.values()) if (bits !== null) this.columnBits[column] = bits;
     const clients = new Map<string, { name: string; environments: string[] }>();
     for (const [secret, raw] of Object.entries(obj(root.clients))) {
       clients.set(secret, {
