@@ -37,8 +37,10 @@ const operation: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ op: fc.constant('create' as const), id, proportion, tags, exclusiveTo: tags }),
   { arbitrary: fc.record({ op: fc.constant('allocate' as const), id }), weight: 3 },
   fc.record({ op: fc.constant('archive' as const), id }),
-  fc.record({ op: fc.constant('proportion' as const), id, proportion }),
-  fc.record({ op: fc.constant('retag' as const), id, tags, exclusiveTo: tags }),
+  // Raising, lowering and retagging allocated segments are what most needs exercising: with
+  // every operation but allocate at weight 1, a run of 50 sequences once lowered only 5 times.
+  { arbitrary: fc.record({ op: fc.constant('proportion' as const), id, proportion }), weight: 3 },
+  { arbitrary: fc.record({ op: fc.constant('retag' as const), id, tags, exclusiveTo: tags }), weight: 2 },
 );
 
 function words(s: Segment): Uint32Array {
