@@ -5,7 +5,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { READ_TOKEN, startTestServer, type TestServer } from '../testing/test-server.js';
-import type { BucketMap } from './bucket-map.js';
+import type { BucketMap, CellCounts, TagFamily } from './bucket-map.js';
+
+const total = (c: CellCounts): number => c.cells.reduce((a, b) => a + b, 0);
+
+/** Every bucket drawn once: the members' own, the shared and the free add up to 1,000,000, cell by cell. */
+function expectWholeSpace(f: TagFamily): void {
+  for (const c of [...f.members.map((m) => m.own), f.shared, f.free]) expect(total(c)).toBe(c.buckets);
+  expect(f.members.reduce((sum, m) => sum + m.own.buckets, 0) + f.shared.buckets + f.free.buckets, String(f.tag)).toBe(1_000_000);
+  expect(f.freeBuckets).toBe(f.free.buckets);
+}
 
 describe('the bucket map', () => {
   let s: TestServer;
@@ -34,18 +43,58 @@ describe('the bucket map', () => {
       ['search', ['a', 'b'], 250_000],
       [null, ['c', 'd'], expect.any(Number)],
     ]);
-    for (const f of map.families) {
-      for (const m of f.members) {
-        expect(m.cells).toHaveLength(1000);
-        expect(m.cells.reduce((a, b) => a + b, 0)).toBe(m.buckets);
-      }
-    }
-    // Exclusive members never share a bucket, so no cell holds more than its size.
-    const search = map.families.find((f) => f.tag === 'search')!;
-    for (let i = 0; i < 1000; i++) expect(search.members.reduce((sum, m) => sum + m.cells[i]!, 0)).toBeLessThanOrEqual(1000);
+    for (const f of map.families) expectWholeSpace(f);
     const untagged = map.families.find((f) => f.tag === null)!;
     expect(untagged.freeBuckets).toBeGreaterThanOrEqual(700_000);
     expect(untagged.freeBuckets).toBeLessThanOrEqual(800_000);
+    // c and d do not conflict, so they share about 0.2 × 0.1 of the space by chance.
+    expect(untagged.shared.buckets).toBeGreaterThan(15_000);
+  });
+
+  it('puts a segment in the family of a tag it is exclusive to without carrying it, as the allocator counts it', async () => {
+    // The README tour's workspace: mixed-experiment is tagged search and exclusive to ranking.
+    const t = await startTestServer();
+    try {
+      const make = async (id: string, p: string, tags: string[], exclusiveTo: string[]): Promise<void> => {
+        expect((await t.call('POST', `/v1/segments?segmentId=${id}`, { allocation: { proportion: { value: p }, exclusivityTags: tags, exclusiveTo } })).status).toBe(200);
+        expect((await t.call('POST', `/v1/segments/${id}:allocate`)).status).toBe(200);
+      };
+      await make('ranking-exp-1', '0.1', ['ranking'], ['ranking']);
+      await make('ranking-exp-2', '0.1', ['ranking'], ['ranking']);
+      await make('mixed-experiment', '0.05', ['search'], ['search', 'ranking', 'mixer']);
+      const map = (await t.call('GET', '/v1/segments:bucketMap?cells=200')).body as unknown as BucketMap;
+      expect(map.families.map((f) => [f.tag, f.members.map((m) => [m.segment, m.own.buckets]), f.shared.buckets, f.freeBuckets])).toEqual([
+        ['mixer', [['mixed-experiment', 50_000]], 0, 950_000],
+        ['ranking', [['mixed-experiment', 50_000], ['ranking-exp-1', 100_000], ['ranking-exp-2', 100_000]], 0, 750_000],
+        ['search', [['mixed-experiment', 50_000]], 0, 950_000],
+      ]);
+      for (const f of map.families) expectWholeSpace(f);
+      const space = (await t.call('GET', '/v1/segments:availableSpace?exclusivityTags=ranking&exclusiveTo=ranking')).body;
+      expect(space.availableBuckets).toBe(750_000);
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it('shows buckets that members which do not conflict with each other both hold once, as shared', async () => {
+    const t = await startTestServer();
+    try {
+      // x and y are both in the "ranking" family (tagged ranking) but exclusive to different
+      // tags, so they do not conflict with each other and overlap by chance.
+      for (const [id, to] of [['x', 'one'], ['y', 'two']] as const) {
+        expect((await t.call('POST', `/v1/segments?segmentId=${id}`, { allocation: { proportion: { value: '0.5' }, exclusivityTags: ['ranking'], exclusiveTo: [to] } })).status).toBe(200);
+        expect((await t.call('POST', `/v1/segments/${id}:allocate`)).status).toBe(200);
+      }
+      const map = (await t.call('GET', '/v1/segments:bucketMap?cells=100')).body as unknown as BucketMap;
+      const ranking = map.families.find((f) => f.tag === 'ranking')!;
+      expect(ranking.members.map((m) => m.segment)).toEqual(['x', 'y']);
+      expect(ranking.shared.buckets).toBeGreaterThan(240_000);
+      expect(ranking.shared.buckets).toBeLessThan(260_000);
+      for (const m of ranking.members) expect(m.own.buckets + ranking.shared.buckets).toBe(500_000);
+      expectWholeSpace(ranking);
+    } finally {
+      await t.stop();
+    }
   });
 
   it('checks cells', async () => {
@@ -56,7 +105,7 @@ describe('the bucket map', () => {
     }
     const uneven = (await s.call('GET', '/v1/segments:bucketMap?cells=3')).body as unknown as BucketMap;
     expect(uneven.cellSize).toBe(333_334);
-    expect(uneven.families[0]!.members[0]!.cells.reduce((a, b) => a + b, 0)).toBe(uneven.families[0]!.members[0]!.buckets);
+    for (const f of uneven.families) expectWholeSpace(f);
   });
 
   it('serves the page without a token, with a strict content security policy', async () => {

@@ -1,12 +1,18 @@
 /**
  * `GET /v1/segments:bucketMap`: the 1,000,000 segment buckets as the coordination map draws
- * them. Segments coordinate through exclusivity tags, so the space is shown per tag family:
- * one family per tag (the allocated segments carrying it), and one for allocated segments
- * without tags. Each member's buckets are counted per cell of `cells` equal runs, so a page
- * can draw them without a million rectangles; the totals are exact. Computed once per
- * workspace version and number of cells.
+ * them, one chart per tag family. The family of tag T is every allocated segment that
+ * conflicts with a segment tagged T and exclusive to T, by the allocator's own rule
+ * (admin's `availableSpace`, which uses `conflictsWith`): the segments tagged T, and those exclusive to T whatever their own tags
+ * (`mixed-experiment`, tagged `search` and exclusive to `ranking`, holds ranking's space).
+ * Its free space is admin's `availableSpace` for that segment, so a chart says what
+ * `allot segments space --tags T --exclusive-to T` says. Segments with no tags and exclusive
+ * to nothing form one more family. Each bucket of a family is drawn once: as the one member holding it,
+ * as `shared` when members that do not conflict with each other both hold it, or as free; so
+ * the members' own buckets, the shared ones and the free ones add up to 1,000,000. Counts are
+ * per cell of `cells` equal runs, so a page draws no million rectangles; totals are exact.
+ * Computed once per workspace version and number of cells.
  */
-import { availableSpace, BUCKETS, type Segment, type Workspace } from '@allot/admin';
+import { availableSpace, BUCKETS, type Coordination, type Segment, type Workspace } from '@allot/admin';
 
 import { invalid } from '../http/api-error.js';
 import type { Route } from '../http/router.js';
@@ -15,21 +21,33 @@ import type { WorkspaceSnapshot, WorkspaceStore } from '../store/workspace-store
 export const DEFAULT_CELLS = 500;
 export const MAX_CELLS = 10_000;
 
-export interface FamilyMember {
-  readonly segment: string;
+/** A run of buckets counted per cell: cell i covers buckets [i·size, (i+1)·size). */
+export interface CellCounts {
   readonly buckets: number;
-  /** Buckets held per cell; cell i covers buckets [i·size, (i+1)·size). */
   readonly cells: readonly number[];
 }
 
+export interface FamilyMember {
+  readonly segment: string;
+  /** Every bucket the segment holds. */
+  readonly buckets: number;
+  /** The buckets it holds and no other member of the family does, in total and per cell. */
+  readonly own: CellCounts;
+}
+
 export interface TagFamily {
-  /** The tag; null for the allocated segments that have none. */
+  /** The tag; null for the allocated segments with no tags and exclusive to nothing. */
   readonly tag: string | null;
+  /** Every allocated segment that conflicts with a segment tagged `tag` and exclusive to it, by id. */
   readonly members: readonly FamilyMember[];
+  /** Buckets held by two or more members (possible only for members that do not conflict with each other). */
+  readonly shared: CellCounts;
   /**
-   * Buckets a new segment tagged with `tag` and exclusive to it could get (for the untagged
-   * family: the buckets none of its members holds).
+   * Buckets no member holds: for a tag, what a new segment tagged `tag` and exclusive to it
+   * could get (admin's `availableSpace`).
    */
+  readonly free: CellCounts;
+  /** `free.buckets`, kept for older clients. */
   readonly freeBuckets: number;
 }
 
@@ -41,34 +59,62 @@ export interface BucketMap {
   readonly families: readonly TagFamily[];
 }
 
-function member(s: Segment, cells: number, cellSize: number): FamilyMember {
-  const words = s.buckets!.words();
-  const counts = new Array<number>(cells).fill(0);
-  for (let b = 0; b < BUCKETS; b++) {
-    if ((words[b >>> 5]! & (1 << (b & 31))) !== 0) counts[Math.floor(b / cellSize)]!++;
+/** `?cells=` (or another parameter named `field`) checked: a whole number from 1 to MAX_CELLS. */
+export function parseCells(text: string | undefined, field: string): number {
+  const cells = text === undefined ? DEFAULT_CELLS : Number(text);
+  if (!/^\d+$/.test(text ?? '1') || !Number.isInteger(cells) || cells < 1 || cells > MAX_CELLS) {
+    throw invalid(field, `expected a whole number from 1 to ${MAX_CELLS}, got ${JSON.stringify(text)}`);
   }
-  return { segment: s.id, buckets: s.buckets!.count, cells: counts };
+  return cells;
+}
+
+function family(tag: string | null, segments: readonly Segment[], free: number | null, cells: number, cellSize: number): TagFamily {
+  // Per bucket: how many members hold it (capped at 2), and the last one that does.
+  const holders = new Uint8Array(BUCKETS);
+  const holder = new Int32Array(BUCKETS);
+  segments.forEach((s, index) => {
+    const words = s.buckets!.words();
+    for (let b = 0; b < BUCKETS; b++) {
+      if ((words[b >>> 5]! & (1 << (b & 31))) !== 0) {
+        if (holders[b]! < 2) holders[b]!++;
+        holder[b] = index;
+      }
+    }
+  });
+  // Per cell: one row per member (its own buckets), then shared, then free.
+  const rows = segments.length + 2;
+  const counts = new Float64Array(rows * cells);
+  for (let b = 0; b < BUCKETS; b++) {
+    const h = holders[b]!;
+    const row = h === 0 ? rows - 1 : h === 1 ? holder[b]! : rows - 2;
+    counts[row * cells + Math.floor(b / cellSize)]!++;
+  }
+  const row = (r: number): CellCounts => {
+    const list = Array.from(counts.subarray(r * cells, (r + 1) * cells));
+    return { buckets: list.reduce((a, x) => a + x, 0), cells: list };
+  };
+  const members = segments.map((s, index) => ({ segment: s.id, buckets: s.buckets!.count, own: row(index) }));
+  const freeCells = row(rows - 1);
+  if (free !== null && free !== freeCells.buckets) {
+    // One rule decides both (the allocator's); a difference would be a bug here, not a state to draw.
+    throw new Error(`bucket map of tag ${tag ?? '(none)'}: ${freeCells.buckets} buckets held by no member, but the allocator counts ${free} free`);
+  }
+  return { tag, members, shared: row(rows - 2), free: freeCells, freeBuckets: freeCells.buckets };
 }
 
 export function bucketMap(workspace: Workspace, cells: number): BucketMap {
   const cellSize = Math.ceil(BUCKETS / cells);
   const allocated = workspace.segments.filter((s) => s.state === 'ALLOCATED' && s.buckets !== null);
-  const members = new Map(allocated.map((s) => [s.id, member(s, cells, cellSize)]));
-  const tags = [...new Set(allocated.flatMap((s) => s.exclusivityTags))].sort();
-  const families: TagFamily[] = tags.map((tag) => ({
-    tag,
-    members: allocated.filter((s) => s.exclusivityTags.includes(tag)).map((s) => members.get(s.id)!),
-    freeBuckets: availableSpace(workspace, { exclusivityTags: [tag], exclusiveTo: [tag] }).freeBuckets,
-  }));
-  const untagged = allocated.filter((s) => s.exclusivityTags.length === 0);
-  if (untagged.length > 0) {
-    const held = new Uint8Array(BUCKETS);
-    for (const s of untagged) {
-      const words = s.buckets!.words();
-      for (let b = 0; b < BUCKETS; b++) if ((words[b >>> 5]! & (1 << (b & 31))) !== 0) held[b] = 1;
-    }
-    families.push({ tag: null, members: untagged.map((s) => members.get(s.id)!), freeBuckets: BUCKETS - held.reduce((a, x) => a + x, 0) });
-  }
+  const tags = [...new Set(allocated.flatMap((s) => [...s.exclusivityTags, ...s.exclusiveTo]))].sort();
+  const families = tags.map((tag) => {
+    const probe: Coordination = { exclusivityTags: [tag], exclusiveTo: [tag] };
+    const space = availableSpace(workspace, probe);
+    const members = space.conflicting.map((id) => allocated.find((s) => s.id === id)!);
+    return family(tag, members, space.freeBuckets, cells, cellSize);
+  });
+  // Segments with no tags and exclusive to nothing conflict with no segment: they may overlap anything.
+  const loose = allocated.filter((s) => s.exclusivityTags.length === 0 && s.exclusiveTo.length === 0);
+  if (loose.length > 0) families.push(family(null, loose, null, cells, cellSize));
   return { buckets: BUCKETS, cells, cellSize, families };
 }
 
@@ -82,11 +128,7 @@ export function bucketMapRoutes(store: WorkspaceStore): Route[] {
       scope: 'read',
       query: ['cells'],
       async handle(ctx) {
-        const text = ctx.query.string('cells');
-        const cells = text === undefined ? DEFAULT_CELLS : Number(text);
-        if (!/^\d+$/.test(text ?? '1') || !Number.isInteger(cells) || cells < 1 || cells > MAX_CELLS) {
-          throw invalid('cells', `expected a whole number from 1 to ${MAX_CELLS}, got ${JSON.stringify(text)}`);
-        }
+        const cells = parseCells(ctx.query.string('cells'), 'cells');
         const snapshot = await store.current();
         let byCells = cache.get(snapshot);
         if (byCells === undefined) cache.set(snapshot, (byCells = new Map<number, BucketMap>()));
