@@ -191,7 +191,7 @@ export class AllotServer {
     // A preview changes nothing, so a read token may ask for one (see the README).
     const previewScope = route.validateOnly === true && asksValidateOnly(search);
     if (route.scope !== 'public') this.authority.authorize(req.headers.authorization, previewScope ? 'read' : route.scope);
-    const query = new Query(search, route.validateOnly === true ? [...(route.query ?? []), 'validateOnly'] : (route.query ?? []));
+    const query = new Query(search, route.validateOnly === true ? [...(route.query ?? []), 'validateOnly', 'bucketMapCells'] : (route.query ?? []));
     const validateOnly = route.validateOnly === true && (query.boolean('validateOnly') ?? false);
     let body: Promise<unknown> | null = null;
     const readJson = async (): Promise<unknown> => parseJsonBody(req, await readBody(req, this.maxBodyBytes));

@@ -97,6 +97,31 @@ describe('the bucket map', () => {
     }
   });
 
+  it('comes with a preview when asked (bucketMapCells), equal to the map after the real write', async () => {
+    const t = await startTestServer();
+    try {
+      for (const id of ['p', 'q']) {
+        expect((await t.call('POST', `/v1/segments?segmentId=${id}`, { allocation: { proportion: { value: '0.25' }, exclusivityTags: ['pricing'], exclusiveTo: ['pricing'] } })).status).toBe(200);
+      }
+      expect((await t.call('POST', '/v1/segments/p:allocate')).status).toBe(200);
+      const bytes = await t.fileBytes();
+      const refused = await t.call('POST', '/v1/segments/q:allocate?bucketMapCells=50');
+      expect(refused.status).toBe(400);
+      expect(refused.body.error).toMatchObject({ field: 'bucketMapCells' });
+      expect((await t.call('POST', '/v1/segments/q:allocate?validateOnly=true&bucketMapCells=0', undefined, READ_TOKEN)).status).toBe(400);
+      expect(await t.fileBytes()).toBe(bytes);
+      const preview = await t.call('POST', '/v1/segments/q:allocate?validateOnly=true&bucketMapCells=50', undefined, READ_TOKEN);
+      expect(preview.status).toBe(200);
+      const after = (preview.body.impact as { bucketMap: BucketMap }).bucketMap;
+      expect(after.families.map((f) => [f.tag, f.members.map((m) => m.segment), f.freeBuckets])).toEqual([['pricing', ['p', 'q'], 500_000]]);
+      expect(await t.fileBytes()).toBe(bytes);
+      expect((await t.call('POST', '/v1/segments/q:allocate')).status).toBe(200);
+      expect((await t.call('GET', '/v1/segments:bucketMap?cells=50')).body).toEqual(after);
+    } finally {
+      await t.stop();
+    }
+  });
+
   it('checks cells', async () => {
     for (const bad of ['0', '10001', '1.5', 'x', '']) {
       const res = await s.call('GET', `/v1/segments:bucketMap?cells=${bad}`);

@@ -9,11 +9,20 @@
  */
 import { checkTargetingTotals, previewImpact, type ImpactPreview, type Outcome, type Workspace } from '@allot/admin';
 
+import { invalid } from '../http/api-error.js';
 import type { Reply, RequestContext } from '../http/router.js';
+import { bucketMap, parseCells, type BucketMap } from '../map/bucket-map.js';
 import type { WorkspaceStore } from '../store/workspace-store.js';
 
-/** The preview as JSON: audience conditions by label and canonical text (as `allot diff --json`). */
-export type ImpactJson = Omit<ImpactPreview, 'conditions'> & { readonly conditions: readonly { readonly label: string; readonly text: string }[] };
+/**
+ * The preview as JSON: audience conditions by label and canonical text (as `allot diff
+ * --json`), and, when the request has `bucketMapCells=N`, the bucket map of the workspace
+ * after the change (as `GET /v1/segments:bucketMap?cells=N` would answer after the write).
+ */
+export type ImpactJson = Omit<ImpactPreview, 'conditions'> & {
+  readonly conditions: readonly { readonly label: string; readonly text: string }[];
+  readonly bucketMap?: BucketMap;
+};
 
 export function impactJson(preview: ImpactPreview): ImpactJson {
   return { ...preview, conditions: preview.conditions.map((c) => ({ label: c.label, text: c.text })) };
@@ -41,14 +50,18 @@ export interface Committed<R> {
  * operation's own, then the workspace's targeting totals) and without writing.
  */
 export async function commit<R>(store: WorkspaceStore, ctx: RequestContext, operation: (workspace: Workspace) => Outcome<R>): Promise<Committed<R>> {
+  const cellsText = ctx.query.string('bucketMapCells');
   if (!ctx.validateOnly) {
+    if (cellsText !== undefined) throw invalid('bucketMapCells', 'a bucket map of the result is part of a preview: add validateOnly=true, or leave bucketMapCells out');
     const out = await store.write(operation);
     return { result: out.result, warnings: out.warnings, impact: null };
   }
+  const cells = cellsText === undefined ? undefined : parseCells(cellsText, 'bucketMapCells');
   const before = (await store.current()).workspace;
   const out = operation(before);
   checkTargetingTotals(before, out.workspace);
-  return { result: out.result, warnings: out.warnings, impact: impactJson(previewImpact(before, out.workspace)) };
+  const impact = impactJson(previewImpact(before, out.workspace));
+  return { result: out.result, warnings: out.warnings, impact: cells === undefined ? impact : { ...impact, bucketMap: bucketMap(out.workspace, cells) } };
 }
 
 /** `reply` with the preview added to its body (unchanged for a real write). */
