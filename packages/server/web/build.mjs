@@ -1,4 +1,4 @@
-// Builds the coordination map into ../dist/web: app.js (Preact + htm and the page, bundled
+// Builds the coordination map into ../dist/web: app.js (Preact + htm and the page's TypeScript, bundled
 // and minified by esbuild), app.css and index.html copied. Run by scripts/setup.sh and the
 // package's prepack; the server serves the result at /.
 import { copyFileSync, mkdirSync } from 'node:fs';
@@ -11,7 +11,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const out = join(here, '..', 'dist', 'web');
 mkdirSync(out, { recursive: true });
 await build({
-  entryPoints: [join(here, 'src', 'app.js')],
+  entryPoints: [join(here, 'src', 'app.ts')],
   bundle: true,
   minify: true,
   format: 'esm',
