@@ -6,7 +6,7 @@
  * change per flag and the from → to matrix, segments' buckets and who enters or leaves) and
  * the bucket map after the change, which is drawn below the result. Nothing is written.
  */
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import type { FlagImpact } from '@allot/admin';
 
 import { api, type Answer } from './api.js';
@@ -214,6 +214,8 @@ export function WhatIf({ segments, flags, map, colour }: WhatIfProps): unknown {
   const [busy, setBusy] = useState(false);
   const target = list.find((t) => targetKey(t) === key) ?? list[0];
 
+  // Whether the user has chosen a change: then a reload keeps it, with its fields as they now are.
+  const chosen = useRef(false);
   const choose = (t: Target, a: Action): void => {
     setKey(targetKey(t));
     setAction(a);
@@ -222,15 +224,19 @@ export function WhatIf({ segments, flags, map, colour }: WhatIfProps): unknown {
   };
   useEffect(() => {
     let stale = false;
-    void openingChange(list).then((opening) => {
-      if (stale || opening === null) return;
-      const t = list.find((x) => targetKey(x) === opening.key);
-      if (t !== undefined) choose(t, opening.action);
-    });
+    setFields(null);
+    setResult(null);
+    if (!chosen.current) {
+      void openingChange(list).then((opening) => {
+        if (stale || chosen.current || opening === null) return;
+        const t = list.find((x) => targetKey(x) === opening.key);
+        if (t !== undefined) choose(t, opening.action);
+      });
+    }
     return () => {
       stale = true;
     };
-    // The opening change is chosen once per workspace version (the lists are new then).
+    // Run once per workspace version (the lists are new then).
   }, [segments, flags]);
 
   if (target === undefined) return html`<p>Create a segment first.</p>`;
@@ -268,6 +274,7 @@ export function WhatIf({ segments, flags, map, colour }: WhatIfProps): unknown {
     <label>Change
       <select id="whatif-target" value=${targetKey(target)} onChange=${(e: Event) => {
         const t = list.find((x) => targetKey(x) === (e.currentTarget as HTMLSelectElement).value);
+        chosen.current = true;
         if (t !== undefined) choose(t, actionsFor(t)[0]!);
       }}>
         <optgroup label="Segments">${list.filter((t) => t.kind === 'segment').map((t) => html`<option value=${targetKey(t)}>segment ${shortId(t.segment.name)} (${t.segment.state})</option>`)}</optgroup>
@@ -278,6 +285,7 @@ export function WhatIf({ segments, flags, map, colour }: WhatIfProps): unknown {
     </label>
     <label>Action
       <select id="whatif-action" value=${shown} onChange=${(e: Event) => {
+        chosen.current = true;
         setAction((e.currentTarget as HTMLSelectElement).value as Action);
         setFields(currentFields(target));
         setResult(null);
