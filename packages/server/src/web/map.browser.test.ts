@@ -145,7 +145,8 @@ describe('the coordination map', () => {
       await cli('segments', 'create', 'search-b', '--proportion', '0.2', ...search);
       await cli('segments', 'create', 'search-c', '--proportion', '0.25', ...search);
       await cli('segments', 'create', 'homepage', '--proportion', '0.4');
-      for (const id of ['search-a', 'search-b', 'homepage']) await cli('segments', 'allocate', id);
+      await cli('segments', 'create', 'banner', '--proportion', '0.2');
+      for (const id of ['search-a', 'search-b', 'homepage', 'banner']) await cli('segments', 'allocate', id);
       await cli('flags', 'create', 'ranking', '--variant', 'old=1', '--variant', 'new=2');
       await cli('flags', 'add-rule', 'ranking', '--id', 'test', '--kind', 'ab-test', '--segment', 'search-a', '--weights', 'old=1,new=1', '--enabled');
       await cli('flags', 'add-rule', 'ranking', '--id', 'ramp', '--kind', 'rollout', '--segment', 'homepage', '--variant', 'new', '--reach', '0.5', '--enabled');
@@ -155,7 +156,7 @@ describe('the coordination map', () => {
       // Every allocated segment with its bucket count, every chart the whole space.
       const listed = (await (await serve.send('GET', '/v1/segments', { headers: { authorization: `Bearer ${WRITE}` } })).json!.segments) as { name: string; state: string; allocatedBuckets: number }[];
       const allocated = listed.filter((s) => s.state === 'ALLOCATED');
-      expect(allocated).toHaveLength(3);
+      expect(allocated).toHaveLength(4);
       const before = await charts(page, '#space');
       expect(before.map((c) => c.family)).toEqual(['search', '']);
       expectWholeSpace(before);
@@ -169,6 +170,16 @@ describe('the coordination map', () => {
         }
       }
       expect(before[0]!.heading).toContain('500,000 buckets free');
+      // homepage and banner have no tags, so they overlap by chance (about 0.4 × 0.2): drawn once, in grey.
+      const loose = before[1]!;
+      const shared = loose.legend.find((l) => l.kind === 'shared')!;
+      expect(shared.buckets).toBeGreaterThan(70_000);
+      expect(shared.buckets).toBeLessThan(90_000);
+      expect(loose.drawn.shared).toBe(shared.buckets);
+      for (const id of ['homepage', 'banner']) {
+        const member = loose.legend.find((l) => l.segment === id)!;
+        expect(member.own! + shared.buckets).toBe(member.buckets);
+      }
       expect(await page.locator('ol.rules li').count()).toBe(2);
 
       // Segments and rules link to each other.
