@@ -68,53 +68,67 @@ export function parseCells(text: string | undefined, field: string): number {
   return cells;
 }
 
-function family(tag: string | null, segments: readonly Segment[], free: number | null, cells: number, cellSize: number): TagFamily {
-  // Per bucket: how many members hold it (capped at 2), and the last one that does.
-  const holders = new Uint8Array(BUCKETS);
-  const holder = new Int32Array(BUCKETS);
-  segments.forEach((s, index) => {
-    const words = s.buckets!.words();
-    for (let b = 0; b < BUCKETS; b++) {
-      if ((words[b >>> 5]! & (1 << (b & 31))) !== 0) {
-        if (holders[b]! < 2) holders[b]!++;
-        holder[b] = index;
-      }
+/** Calls `visit` with every bucket the segment holds (skipping empty words: allocations are often sparse). */
+function eachBucket(s: Segment, visit: (b: number) => void): void {
+  const words = s.buckets!.words();
+  for (let w = 0; w < words.length; w++) {
+    let word = words[w]!;
+    while (word !== 0) {
+      const low = word & -word;
+      visit(w * 32 + 31 - Math.clz32(low));
+      word ^= low;
     }
+  }
+}
+
+/** `holders`: a zeroed scratch array of BUCKETS entries, left zeroed again. */
+function family(tag: string | null, segments: readonly Segment[], free: number | null, cells: number, cellSize: number, holders: Uint8Array): TagFamily {
+  // How many members hold each bucket (capped at 2): work in proportion to the buckets held.
+  for (const s of segments) eachBucket(s, (b) => void (holders[b] = Math.min(2, holders[b]! + 1)));
+  const cellOf = (b: number): number => Math.floor(b / cellSize);
+  const sharedCells = new Array<number>(cells).fill(0);
+  let sharedTotal = 0;
+  const members = segments.map((s) => {
+    const own = new Array<number>(cells).fill(0);
+    let total = 0;
+    eachBucket(s, (b) => {
+      const h = holders[b]!;
+      if (h === 1) {
+        own[cellOf(b)]!++;
+        total++;
+      } else if (h === 2) {
+        // Counted once, at the first member that holds it; 3 marks it as counted.
+        sharedCells[cellOf(b)]!++;
+        sharedTotal++;
+        holders[b] = 3;
+      }
+    });
+    return { segment: s.id, buckets: s.buckets!.count, own: { buckets: total, cells: own } };
   });
-  // Per cell: one row per member (its own buckets), then shared, then free.
-  const rows = segments.length + 2;
-  const counts = new Float64Array(rows * cells);
-  for (let b = 0; b < BUCKETS; b++) {
-    const h = holders[b]!;
-    const row = h === 0 ? rows - 1 : h === 1 ? holder[b]! : rows - 2;
-    counts[row * cells + Math.floor(b / cellSize)]!++;
-  }
-  const row = (r: number): CellCounts => {
-    const list = Array.from(counts.subarray(r * cells, (r + 1) * cells));
-    return { buckets: list.reduce((a, x) => a + x, 0), cells: list };
-  };
-  const members = segments.map((s, index) => ({ segment: s.id, buckets: s.buckets!.count, own: row(index) }));
-  const freeCells = row(rows - 1);
-  if (free !== null && free !== freeCells.buckets) {
+  for (const s of segments) eachBucket(s, (b) => void (holders[b] = 0));
+  const freeCells = Array.from({ length: cells }, (_, i) => Math.min(cellSize, BUCKETS - i * cellSize) - members.reduce((sum, m) => sum + m.own.cells[i]!, 0) - sharedCells[i]!);
+  const freeTotal = BUCKETS - members.reduce((sum, m) => sum + m.own.buckets, 0) - sharedTotal;
+  if (free !== null && free !== freeTotal) {
     // One rule decides both (the allocator's); a difference would be a bug here, not a state to draw.
-    throw new Error(`bucket map of tag ${tag ?? '(none)'}: ${freeCells.buckets} buckets held by no member, but the allocator counts ${free} free`);
+    throw new Error(`bucket map of tag ${tag ?? '(none)'}: ${freeTotal} buckets held by no member, but the allocator counts ${free} free`);
   }
-  return { tag, members, shared: row(rows - 2), free: freeCells, freeBuckets: freeCells.buckets };
+  return { tag, members, shared: { buckets: sharedTotal, cells: sharedCells }, free: { buckets: freeTotal, cells: freeCells }, freeBuckets: freeTotal };
 }
 
 export function bucketMap(workspace: Workspace, cells: number): BucketMap {
   const cellSize = Math.ceil(BUCKETS / cells);
   const allocated = workspace.segments.filter((s) => s.state === 'ALLOCATED' && s.buckets !== null);
   const tags = [...new Set(allocated.flatMap((s) => [...s.exclusivityTags, ...s.exclusiveTo]))].sort();
+  const holders = new Uint8Array(BUCKETS);
   const families = tags.map((tag) => {
     const probe: Coordination = { exclusivityTags: [tag], exclusiveTo: [tag] };
     const space = availableSpace(workspace, probe);
     const members = space.conflicting.map((id) => allocated.find((s) => s.id === id)!);
-    return family(tag, members, space.freeBuckets, cells, cellSize);
+    return family(tag, members, space.freeBuckets, cells, cellSize, holders);
   });
   // Segments with no tags and exclusive to nothing conflict with no segment: they may overlap anything.
   const loose = allocated.filter((s) => s.exclusivityTags.length === 0 && s.exclusiveTo.length === 0);
-  if (loose.length > 0) families.push(family(null, loose, null, cells, cellSize));
+  if (loose.length > 0) families.push(family(null, loose, null, cells, cellSize, holders));
   return { buckets: BUCKETS, cells, cellSize, families };
 }
 
