@@ -314,6 +314,11 @@ describe('the coordination map', () => {
         ['free', 750_000],
       ]);
       expect(ranking.legend[0]!.text).toContain('mixed-experiment (exclusive to ranking, tagged search): 50,000 buckets');
+      // No segment to allocate and no rule: the panel opens on ranking-exp-1's proportion as it
+      // is, which applies and changes nothing.
+      await expect.poll(() => page.inputValue('#whatif-proportion'), { timeout: 20_000 }).toBe('10%');
+      await preview(page, null, null);
+      expect(await page.textContent('#whatif-result')).toContain('No unit would change outcome or segment.');
       await page.screenshot({ path: join(OUT, 'coordination-map-tour.png'), fullPage: true });
       expect(errors).toEqual([]);
     } finally {

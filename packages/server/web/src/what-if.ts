@@ -131,8 +131,8 @@ function request(t: Target, action: Action, f: Fields, cells: number): { readonl
 
 /**
  * The change the panel opens on: one that applies. The first unallocated segment that fits
- * its free space (asked of the server's allocator), else the first rule's enable or disable,
- * else the first segment's proportion as it is.
+ * its free space (asked of the server's allocator), else disabling the first enabled rule,
+ * else enabling the first rule, else the first segment's proportion as it is.
  */
 async function openingChange(list: readonly Target[]): Promise<{ readonly key: string; readonly action: Action } | null> {
   for (const t of list) {
@@ -142,8 +142,11 @@ async function openingChange(list: readonly Target[]): Promise<{ readonly key: s
     const space = await api<{ availableBuckets: number }>('GET', `/v1/segments:availableSpace?${q.toString()}`);
     if (space.ok && space.body.availableBuckets >= Math.round(Number(a.proportion.value) * 1_000_000)) return { key: targetKey(t), action: 'allocate' };
   }
+  // Disabling an enabled rule always applies; enabling one is the next best.
+  const enabled = list.find((t) => t.kind === 'rule' && t.rule.state === 'ENABLED');
+  if (enabled !== undefined) return { key: targetKey(enabled), action: 'disable' };
   const rule = list.find((t) => t.kind === 'rule');
-  if (rule !== undefined) return { key: targetKey(rule), action: actionsFor(rule)[0]! };
+  if (rule !== undefined) return { key: targetKey(rule), action: 'enable' };
   const first = list[0];
   return first === undefined ? null : { key: targetKey(first), action: 'proportion' };
 }
