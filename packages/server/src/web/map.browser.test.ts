@@ -295,7 +295,7 @@ describe('the coordination map', () => {
         await cli('segments', 'create', id, '--proportion', '0.1', '--tags', 'ranking', '--exclusive-to', 'ranking');
         await cli('segments', 'allocate', id);
       }
-      await cli('segments', 'create', 'mixed-experiment', '--proportion', '0.05', '--tags', 'search', '--exclusive-to', 'search,ranking,mixer');
+      await cli('segments', 'create', 'mixed-experiment', '--proportion', '0.05', '--tags', 'search', '--exclusive-to', 'search,ranking,mixer', '--targeting', 'country in [SE, NO] and app_version >= 2.1.0');
       await cli('segments', 'allocate', 'mixed-experiment');
       const space = await cli('segments', 'space', '--tags', 'ranking', '--exclusive-to', 'ranking');
       expect(space).toContain('750000 buckets');
