@@ -1,6 +1,6 @@
 /** The self-contained HTML report: inline CSS and SVG, no scripts, no external resources. */
 import type { CheckResult, Report } from '../types.js';
-import { formatP, verdictText } from './markdown.js';
+import { formatP, notTestableSummary, verdictText } from './markdown.js';
 import { deviationChart, escapeXml, overlapHeatmap, powerChart, qqChart } from './svg.js';
 
 const CSS = `
@@ -9,7 +9,7 @@ h1{font-size:22px}h2{font-size:17px;margin-top:30px;border-bottom:1px solid #e5e
 p.note{color:#4b5563;font-size:13px;margin:4px 0 10px}
 .verdict{font-size:16px;padding:10px 14px;border-radius:6px}.verdict.ok{background:#dcfce7}.verdict.ko{background:#fee2e2}
 table{border-collapse:collapse;width:100%;font-size:13px}td,th{border-bottom:1px solid #e5e7eb;padding:4px 6px;text-align:left;vertical-align:top}
-th{background:#f9fafb}td.pass{color:#15803d;font-weight:600}td.fail{color:#b91c1c;font-weight:700}td.inconclusive{color:#b45309;font-weight:700}
+th{background:#f9fafb}td.pass{color:#15803d;font-weight:600}td.fail{color:#b91c1c;font-weight:700}td.inconclusive{color:#b45309;font-weight:700}td.not-testable{color:#4b5563;font-style:italic}
 .charts{display:flex;flex-wrap:wrap;gap:18px}.charts figure{margin:0}figcaption{font-size:12px;color:#374151;margin-top:2px}
 svg text{font:11px system-ui,sans-serif;fill:#374151}svg .count{font-size:10px}svg .axis-label{font-size:12px;fill:#111827}
 svg .band{fill:#f9fafb}svg .grid{stroke:#e5e7eb}svg .zero{stroke:#111827;stroke-width:1.5}
@@ -20,7 +20,7 @@ svg .cell.conflict{stroke:#16a34a;stroke-width:2}svg .cell.bad{stroke:#dc2626;st
 `;
 
 function verdictCell(c: CheckResult): string {
-  const cls = c.verdict === 'inconclusive' ? 'inconclusive' : c.passed ? 'pass' : 'fail';
+  const cls = c.verdict === 'inconclusive' ? 'inconclusive' : c.verdict === 'not-testable' ? 'not-testable' : c.passed ? 'pass' : 'fail';
   return `<td class="${cls}">${escapeXml(verdictText(c))}</td>`;
 }
 
@@ -37,6 +37,7 @@ function claimsTable(report: Report): string {
 export function renderHtml(report: Report): string {
   const failed = report.checks.filter((c) => !c.passed);
   const inconclusive = report.checks.filter((c) => c.verdict === 'inconclusive').length;
+  const untestable = notTestableSummary(report);
   const verdict = report.passed
     ? `<p class="verdict ok">PASSED: all ${report.checks.length} checks over ${report.units.toLocaleString('en-US')} units${inconclusive > 0 ? ` (${inconclusive} inconclusive, allowed by the scenario)` : ''}.</p>`
     : `<p class="verdict ko">FAILED: ${failed.length} of ${report.checks.length} checks (${failed.filter((c) => c.verdict === 'inconclusive').length} inconclusive).</p>`;
@@ -57,6 +58,7 @@ export function renderHtml(report: Report): string {
 <p>${escapeXml(report.description)}</p>
 <p>${report.units.toLocaleString('en-US')} units, seed ${report.seed}, steps: ${escapeXml(report.steps.join(' → '))}. ${report.run.workers} workers, ${report.run.seconds.toFixed(1)} s. ${report.tests} distinct statistical tests at family-wise α = ${report.alpha}: each fails below p = ${formatP(threshold)}.</p>
 ${verdict}
+${untestable === '' ? '' : `<p class="note not-testable">${escapeXml(untestable)}</p>`}
 <h2 id="claims">Intent claims</h2>
 <p class="note">What the scenario's author intends, checked apart from what the workspace says. Inconclusive: no unit reached the claim.</p>
 ${claimsTable(report)}

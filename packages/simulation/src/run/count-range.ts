@@ -14,6 +14,7 @@ import {
   OUTCOME_NO_MATCH,
   PrefixCache,
   ReferenceModel,
+  TRACE_STICKY,
   referenceResolve,
   unitOfValue,
   type ReferenceFlag,
@@ -40,6 +41,8 @@ interface PreparedStep {
   readonly coreFlags: readonly CompiledFlag[];
   readonly refFlags: readonly ReferenceFlag[];
   readonly traces: readonly Int32Array[];
+  /** Per flag: the assignment a stored sticky variant picked for this unit, or -1 (hashed, or not served). */
+  readonly stickyAssignment: Int32Array;
   /** Per flag: core's result read as integers. */
   readonly facts: readonly CoreFacts[];
   /** Per flag and counts slot of a reference outcome: the core result last found to agree with it. */
@@ -109,6 +112,7 @@ function prepare(job: RangeJob, store: UnitStickyStore, remembered: Int32Array):
       coreFlags,
       refFlags,
       traces: refFlags.map((f) => new Int32Array(Math.max(1, f.rules.length))),
+      stickyAssignment: new Int32Array(refFlags.length).fill(-1),
       facts,
       agreed: new Array<ResolvedFlag | null>(layout.size).fill(null),
       groupSegments: plan.groups.map((g) => Int32Array.from(g.members, (m) => names.id(m.segment))),
@@ -288,7 +292,10 @@ function countUnit(step: PreparedStep, prev: PreparedStep | null, i: number, id:
       const t = trace[r]!;
       if (t >= 0) c[entries[r]! + t]!++;
     }
-    if (step.sticky) countSticky(step, f, result, context, store);
+    if (step.sticky) {
+      step.stickyAssignment[f] = outcome.sticky ? outcome.assignment : -1;
+      countSticky(step, f, result, context, store);
+    }
   }
 
   if (step.claims.active) step.claims.count(c, unit);
@@ -309,11 +316,14 @@ function countUnit(step: PreparedStep, prev: PreparedStep | null, i: number, id:
     if (overlap) c[L.groupOverlap[g]!]!++;
   }
 
-  // Independence of experiments in different flags: joint assignment tables.
+  // Independence of experiments in different flags: joint assignment tables. A unit served
+  // its stored sticky variant is in the experiment under that variant's assignment.
   for (let p = 0; p < plan.experimentPairs.length; p++) {
     const pair = plan.experimentPairs[p]!;
-    const ta = step.traces[pair.a[0]]![pair.a[1]]!;
-    const tb = step.traces[pair.b[0]]![pair.b[1]]!;
+    let ta = step.traces[pair.a[0]]![pair.a[1]]!;
+    let tb = step.traces[pair.b[0]]![pair.b[1]]!;
+    if (ta === TRACE_STICKY) ta = step.stickyAssignment[pair.a[0]]!;
+    if (tb === TRACE_STICKY) tb = step.stickyAssignment[pair.b[0]]!;
     if (ta < 0 || tb < 0) continue;
     const width = plan.flags[pair.b[0]]!.rules[pair.b[1]]!.assignments.length + 1;
     c[L.pairTables[p]! + ta * width + tb]!++;
