@@ -162,6 +162,8 @@ export interface PlanSegment {
   /** Buckets of 1,000,000 in the segment's bitset. */
   readonly buckets: number;
   readonly configured: number | null;
+  /** The segment has targeting: its units are those in its audience and allocation. */
+  readonly audience: boolean;
 }
 
 export interface StepPlan {

@@ -225,9 +225,9 @@ function coverage(drafts: readonly Draft[], stepOf: readonly number[], plan: Pla
 /** Whether a proportion test can find the scenario's required effect with 80% power. */
 function powerCheck(d: Draft, power: DetectableEffect, required: number, stepUnits: number, units: number): CheckResult {
   const want = `${fmtPp(required * 100)} pp`;
-  const has = `minimal detectable effect ${fmtPp(power.effect * 100)} pp with ${count(d.units!)} of ${count(stepUnits)} units reaching it`;
+  const has = `the smallest imbalance it detects with 80% power is ${fmtPp(power.effect * 100)} pp, with ${count(d.units!)} of ${count(stepUnits)} units reaching it`;
   const base = { kind: 'power' as const, step: d.step, subject: d.subject, ...(d.claim === undefined ? {} : { claim: d.claim }), units: d.units!, mde: power.effect * 100 };
-  if (power.effect <= required) return { ...base, verdict: 'pass', passed: true, detail: `detects ${want} at 80% power: ${has}` };
+  if (power.effect <= required) return { ...base, verdict: 'pass', passed: true, detail: `meets the required ${want}: ${has}` };
   // The share of units reaching the test stays; the run must grow until that share is enough.
   const need = Math.ceil((unitsToDetect(required, power) * units) / d.units!);
   return { ...base, verdict: 'fail', passed: false, detail: `too few units to detect ${want} on ${d.subject} at step ${d.step}; need ${count(need)} units (${has})` };

@@ -19,6 +19,7 @@ import {
   unitOfValue,
   type ReferenceFlag,
   type ReferenceOutcome,
+  type ReferenceSegment,
 } from '../reference/reference.js';
 import type { AttributeSpec, MismatchExample, Plan, Scenario, StepPlan, Tally } from '../types.js';
 import { ClaimCounter, NOT_REMEMBERED } from './claim-counter.js';
@@ -53,6 +54,9 @@ interface PreparedStep {
   readonly segmentColumns: Int32Array;
   readonly sticky: boolean;
   readonly members: Uint8Array;
+  /** Segments with an audience (targeting), as plan indices, and the reference's segment of each plan index. */
+  readonly targeted: Int32Array;
+  readonly segmentRefs: readonly ReferenceSegment[];
   readonly memberList: Int32Array;
   readonly examples: MismatchExample[];
   readonly claims: ClaimCounter;
@@ -119,6 +123,8 @@ function prepare(job: RangeJob, store: UnitStickyStore, remembered: Int32Array):
       segmentColumns: Int32Array.from(model.segments.values(), (x) => x.column),
       sticky: plan.flags.some((f) => f.rules.some((r) => r.sticky !== null)),
       members,
+      targeted: Int32Array.from(plan.segments.flatMap((seg, i) => (model.segments.get(seg.name)?.targeting ?? null) !== null ? [i] : [])),
+      segmentRefs: plan.segments.map((seg) => model.segments.get(seg.name)!),
       memberList: new Int32Array(plan.segments.length),
       examples: [],
       claims: new ClaimCounter(plan, job.plan.claims, inputs, facts, names, out[k - 1]?.claims ?? null),
@@ -251,6 +257,8 @@ function countUnit(step: PreparedStep, prev: PreparedStep | null, i: number, id:
       list[n++] = s;
     }
   }
+  // Pairs count units in both segments: a segment with an audience keeps only the units in it.
+  if (step.targeted.length > 0) n = keepAudience(step, context, unit, store, n);
   for (let x = 0; x < n; x++) for (let y = x + 1; y < n; y++) c[L.pairs + list[x]! * S + list[y]!]!++;
   if (prev !== null) {
     for (let m = 0; m < plan.monotone.length; m++) {
@@ -328,6 +336,27 @@ function countUnit(step: PreparedStep, prev: PreparedStep | null, i: number, id:
     const width = plan.flags[pair.b[0]]!.rules[pair.b[1]]!.assignments.length + 1;
     c[L.pairTables[p]! + ta * width + tb]!++;
   }
+}
+
+/**
+ * Of the `n` segments in `step.memberList` (allocation), keeps those whose audience the unit is
+ * in, counting it in each targeted one; returns how many are kept. `members` stays allocation.
+ */
+function keepAudience(step: PreparedStep, context: Record<string, unknown>, unit: string, store: UnitStickyStore, n: number): number {
+  const list = step.memberList;
+  const c = step.counts;
+  const L = step.layout;
+  let kept = 0;
+  for (let x = 0; x < n; x++) {
+    const s = list[x]!;
+    const segment = step.segmentRefs[s]!;
+    if (segment.targeting !== null) {
+      if (!step.model.memberOf(segment, context, unit, store)) continue;
+      c[L.inSegment + s]!++;
+    }
+    list[kept++] = s;
+  }
+  return kept;
 }
 
 /**
