@@ -119,4 +119,20 @@ describe('a sticky experiment assigned once, then served from stored assignments
     ]);
     expect(bad[0]!.detail).toBe('no unit reached it at any step, so it cannot detect 5.00 pp');
   });
+
+  it('does not take another rule pair of the same two flags, at the same step, for coverage', async () => {
+    // f1's second rule is shadowed by its first (same segment): its pair with f0 reaches nobody.
+    const rule = (id: string, segment = 's0'): Record<string, unknown> => ({ id, kind: 'ab-test', segment, weights: { control: 1, treatment: 1 } });
+    const scenario = scenarioFrom(
+      {
+        population: { units: 5_000, seed: 1, id: { shape: 'sequential' } },
+        workspace: { segments: { s0: { allocation: { proportion: 0.5 } }, s1: { allocation: { proportion: 0.5 } } }, flags: { f0: { variants: { control: 'a', treatment: 'b' }, rules: [rule('r0', 's1')] }, f1: { variants: { control: 'a', treatment: 'b' }, rules: [rule('r0'), rule('r1')] } } },
+        operations: [{ op: 'allocateSegment', segment: 's0' }, { op: 'allocateSegment', segment: 's1' }, ...[['f0', 'r0'], ['f1', 'r0'], ['f1', 'r1']].map(([flag, id]) => ({ op: 'setRuleEnabled', flag, rule: id, enabled: true }))],
+      },
+      { baseDir: '.' },
+    );
+    const r = await report(scenario);
+    const pairs = r.checks.filter((c) => c.kind === 'independence' && c.subject === 'flags/f0 × flags/f1');
+    expect(pairs.map((c) => c.verdict)).toEqual(['pass', 'inconclusive']);
+  });
 });

@@ -202,6 +202,7 @@ export function evaluateChecks(plan: Plan, tally: Tally): { checks: CheckResult[
  * else the first later one. A check tested at no step stays inconclusive.
  */
 function coverage(drafts: readonly Draft[], stepOf: readonly number[], plan: Plan): Map<Draft, string> {
+  // Steps where each check (kind and subject) was tested, in increasing order.
   const tested = new Map<string, number[]>();
   drafts.forEach((d, i) => {
     if (d.claim !== undefined || d.verdict === 'inconclusive') return;
@@ -216,8 +217,9 @@ function coverage(drafts: readonly Draft[], stepOf: readonly number[], plan: Pla
     const steps = tested.get(`${d.kind}|${d.subject}`);
     if (steps === undefined) return;
     const k = stepOf[i]!;
-    const at = steps.filter((s) => s < k).at(-1) ?? steps.find((s) => s > k)!;
-    out.set(d, plan.steps[at]!.label);
+    const at = steps.filter((s) => s < k).at(-1) ?? steps.find((s) => s > k);
+    // Tested only at this same step (another rule pair of the same two flags): not covered.
+    if (at !== undefined) out.set(d, plan.steps[at]!.label);
   });
   return out;
 }

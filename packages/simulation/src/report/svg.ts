@@ -240,7 +240,7 @@ export function overlapHeatmap(o: Report['overlap'][number]): string {
 }
 
 const DIAGONAL_FILL = '#e5e7eb';
-const LEGEND_WIDTH = 470;
+const LEGEND_WIDTH = 540;
 const LEGEND_HEIGHT = 96;
 
 /** White (0) to blue (the most units any pair shares). */
