@@ -135,4 +135,21 @@ describe('a sticky experiment assigned once, then served from stored assignments
     const pairs = r.checks.filter((c) => c.kind === 'independence' && c.subject === 'flags/f0 × flags/f1');
     expect(pairs.map((c) => c.verdict)).toEqual(['pass', 'inconclusive']);
   });
+
+  it("tests a sticky partial rollout's split on the units it hashes for the first time, as it ramps", async () => {
+    // Units that landed in the rollout's uncovered half stored nothing and are hashed again at
+    // every step, into the same half; counting them again would read as a split far off 50/50.
+    const r = await report(
+      variant((doc) => {
+        const flags = (doc.workspace as { flags: Record<string, { rules: Record<string, unknown>[] }> }).flags;
+        flags['express-pay']!.rules[0] = { id: 'rollout', kind: 'rollout', segment: 'express-pay', reach: 0.5, variant: 'on', sticky: { enabled: true, ignoreTargetingForAssigned: true } };
+      }),
+    );
+    expect(failures(r)).toBe('');
+    const split = r.checks.filter((c) => c.kind === 'proportion' && c.subject === 'flags/express-pay · flags/express-pay/rules/rollout');
+    expect(split.map((c) => c.verdict)).toEqual(['pass', 'pass', 'pass', 'pass']);
+    // Each step's test counts only the units the ramp brought in: 5%, then 20%, 35% and 40% of the units.
+    const shares = split.map((c) => (c.units! / UNITS) * 100);
+    expect(shares.map((x, i) => Math.abs(x - [5, 20, 35, 40][i]!) < 1.5)).toEqual([true, true, true, true]);
+  });
 });

@@ -54,6 +54,15 @@ interface PreparedStep {
   readonly segmentColumns: Int32Array;
   readonly sticky: boolean;
   readonly members: Uint8Array;
+  /**
+   * Per flag and rule: the sticky rule's index in `hashed` (-1: not sticky). A sticky rule's
+   * split counts a unit the first time the rule hashes it: a unit hashed again at a later step
+   * (it landed in no range, so nothing was stored) has the same bucket, and the units it
+   * stored are served, not hashed, so counting the rest again would bias the split.
+   */
+  readonly stickyRuleIds: readonly Int32Array[];
+  /** Per sticky rule of the run: whether the unit being counted was hashed by it at an earlier step. One array, shared by every step. */
+  readonly hashed: Uint8Array;
   /** Segments with an audience (targeting), as plan indices, and the reference's segment of each plan index. */
   readonly targeted: Int32Array;
   readonly segmentRefs: readonly ReferenceSegment[];
@@ -78,6 +87,8 @@ function prepare(job: RangeJob, store: UnitStickyStore, remembered: Int32Array):
   // Prefixes shared with core (see PrefixCache): each (prefix, unit) is hashed once per step.
   const prefixes = new PrefixCache();
   const names = new Names();
+  const stickyRules = new Map<string, number>();
+  const hashed = new Uint8Array(job.plan.steps.reduce((n, p) => n + p.flags.reduce((m, f) => m + f.rules.length, 0), 0));
   job.scenario.steps.forEach((step, k) => {
     const plan = job.plan.steps[k]!;
     attributes = [...attributes.filter((a) => !step.attributes.some((b) => b.name === a.name)), ...step.attributes];
@@ -123,6 +134,14 @@ function prepare(job: RangeJob, store: UnitStickyStore, remembered: Int32Array):
       segmentColumns: Int32Array.from(model.segments.values(), (x) => x.column),
       sticky: plan.flags.some((f) => f.rules.some((r) => r.sticky !== null)),
       members,
+      stickyRuleIds: plan.flags.map((f) =>
+        Int32Array.from(f.rules, (r) => {
+          if (r.sticky === null) return -1;
+          if (!stickyRules.has(r.name)) stickyRules.set(r.name, stickyRules.size);
+          return stickyRules.get(r.name)!;
+        }),
+      ),
+      hashed,
       targeted: Int32Array.from(plan.segments.flatMap((seg, i) => (model.segments.get(seg.name)?.targeting ?? null) !== null ? [i] : [])),
       segmentRefs: plan.segments.map((seg) => model.segments.get(seg.name)!),
       memberList: new Int32Array(plan.segments.length),
@@ -194,7 +213,10 @@ export class RangeCounter {
     const outcome = this.outcome;
     const anySticky = this.anySticky;
     for (let i = from; i < to; i++) {
-      if (anySticky) store.clear();
+      if (anySticky) {
+        store.clear();
+        steps[0]!.hashed.fill(0);
+      }
       // Steps change attributes, never ids: one id string per unit (and equal strings hash once).
       const id = steps.length > 1 ? steps[0]!.population.idAt(i) : undefined;
       for (let k = 0; k < steps.length; k++) {
@@ -296,9 +318,16 @@ function countUnit(step: PreparedStep, prev: PreparedStep | null, i: number, id:
       }
     }
     const entries = L.ruleEntries[f]!;
+    const stickyIds = step.stickyRuleIds[f]!;
     for (let r = 0; r < ref.rules.length; r++) {
       const t = trace[r]!;
-      if (t >= 0) c[entries[r]! + t]!++;
+      if (t < 0) continue;
+      const sticky = stickyIds[r]!;
+      if (sticky >= 0) {
+        if (step.hashed[sticky] === 1) continue;
+        step.hashed[sticky] = 1;
+      }
+      c[entries[r]! + t]!++;
     }
     if (step.sticky) {
       step.stickyAssignment[f] = outcome.sticky ? outcome.assignment : -1;
