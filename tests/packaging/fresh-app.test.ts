@@ -263,3 +263,34 @@ describe("the README's app, installed from the tarballs", { timeout: 180_000 }, 
     expect(JSON.parse(out)).toMatchObject({ resolvedFlags: [{ flag: 'flags/search-ranking', value: true }] });
   });
 });
+
+/**
+ * `assertClaims` in a user's own suite: the example after `<!-- assert-claims-example -->` in
+ * @allot/simulation's README, type-checked and run by vitest with @fast-check/vitest in a
+ * fresh ESM app that installs the packed simulation, admin and core (the packing above).
+ */
+describe("@allot/simulation/testing's assertClaims in a fresh app's vitest suite", { timeout: 300_000 }, () => {
+  it('type-checks and passes the README example, whose property catches a forgotten exclusivity tag', () => {
+    const simulationReadme = readFileSync(join(root, 'packages', 'simulation', 'README.md'), 'utf8');
+    const at = simulationReadme.indexOf('<!-- assert-claims-example -->');
+    expect(at, 'packages/simulation/README.md has no <!-- assert-claims-example --> marker').toBeGreaterThan(-1);
+    const example = /```ts\n([\s\S]*?)```/.exec(simulationReadme.slice(at))![1]!;
+    const claimsApp = join(work, 'claims-app');
+    mkdirSync(join(claimsApp, 'test'), { recursive: true });
+    writeFileSync(join(claimsApp, 'package.json'), JSON.stringify({ name: 'claims-app', version: '1.0.0', private: true, type: 'module' }));
+    const own = ['@allot/core', '@allot/admin', '@allot/simulation'].map((name) => tarballs.get(name)!);
+    run('npm', ['install', '--save-dev', '--no-audit', '--no-fund', ...own, 'vitest@^4.1.12', '@fast-check/vitest@^0.5.0', 'fast-check@^4.10.2', '@types/node@20'], claimsApp, 300_000);
+    writeFileSync(join(claimsApp, 'test', 'claims.test.ts'), example);
+    writeFileSync(
+      join(claimsApp, 'tsconfig.json'),
+      JSON.stringify({ compilerOptions: { module: 'esnext', moduleResolution: 'bundler', target: 'es2022', strict: true, noEmit: true, skipLibCheck: true, types: ['node'] }, include: ['test'] }),
+    );
+    run('node', [tsc, '-p', '.'], claimsApp);
+    // Without colours, whatever the terminal: the counts are read from the text.
+    const out = run('npx', ['vitest', 'run', '--reporter=verbose'], claimsApp, 240_000).replace(/\u001b\[[0-9;]*m/g, '');
+    for (const name of ['tagged ranking experiments never share a user', 'a forgotten exclusivity tag fails the exclusive claim', 'the employees override decides for employees once it exists']) {
+      expect(out).toContain(name);
+    }
+    expect(out).toMatch(/Tests\s+3 passed \(3\)/);
+  });
+});

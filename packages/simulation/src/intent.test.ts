@@ -156,7 +156,7 @@ describe('intent claims catch what the workspace does not say', () => {
     const doc = { workspace: experiment, operations: setUp, checks: { power: { mde: '0.5pp' } } };
     const messages = onlyClaimsFail(await run(doc), 'power');
     expect(messages).toContainEqual(
-      expect.stringMatching(/^FAIL: power flags\/f · flags\/f\/rules\/r at step initial: too few units to detect 0\.50 pp on flags\/f · flags\/f\/rules\/r at step initial; need [\d,]+ units \(minimal detectable effect [\d.]+ pp with [\d,]+ of 20,000 units reaching it\)$/),
+      expect.stringMatching(/^FAIL: power flags\/f · flags\/f\/rules\/r at step initial: too few units to detect 0\.50 pp on flags\/f · flags\/f\/rules\/r at step initial; need [\d,]+ units \(the smallest imbalance it detects with 80% power is [\d.]+ pp, with [\d,]+ of 20,000 units reaching it\)$/),
     );
     // The units it asks for are enough.
     const need = Number(/need ([\d,]+) units/.exec(messages.find((m) => m.includes('flags/f/rules/r'))!)![1]!.replace(/,/g, ''));

@@ -2,7 +2,7 @@
  * Every included scenario at a reduced size with its fixed seed: each must pass every check.
  * Plus the runner's contract: results identical for any number of workers and any sharding.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 import { describe, expect, it } from 'vitest';
@@ -31,6 +31,10 @@ describe('included scenarios at 200k units', () => {
       const failed = report.checks.filter((c) => !c.passed);
       expect(failed, renderMarkdown(report)).toEqual([]);
       expect(report.checks.length).toBeGreaterThan(3);
+      // A scenario whose text promises independence has independence tests to show for it.
+      const text = readFileSync(`${DIR}${file}`, 'utf8');
+      const tested = report.checks.some((c) => c.kind === 'independence' && c.pValue !== undefined);
+      if (/independen(t|ce)/i.test(text)) expect(tested, `${file} promises independence, but its report has no independence test`).toBe(true);
     });
   }
 });

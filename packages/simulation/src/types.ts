@@ -74,7 +74,8 @@ export interface CheckOptions {
   readonly allowCorrelated: readonly (readonly [string, string])[];
   /**
    * Inconclusive results (no unit reached the check or claim) that do not fail the run: claim
-   * names or check subjects, or `true` for all. By default an inconclusive result fails it.
+   * names, check subjects or step labels (everything inconclusive at that step), or `true` for
+   * all. By default an inconclusive result fails it.
    */
   readonly allowInconclusive: boolean | readonly string[];
   /** Largest minimal detectable effect (a share, 0.005 = 0.5 pp) every proportion test must reach at 80% power. */
@@ -161,6 +162,8 @@ export interface PlanSegment {
   /** Buckets of 1,000,000 in the segment's bitset. */
   readonly buckets: number;
   readonly configured: number | null;
+  /** The segment has targeting: its units are those in its audience and allocation. */
+  readonly audience: boolean;
 }
 
 export interface StepPlan {
@@ -254,8 +257,13 @@ export type CheckKind =
   | 'power'
   | ClaimKind;
 
-/** inconclusive: no unit reached the check, so it says nothing (it fails the run unless allowed). */
-export type Verdict = 'pass' | 'fail' | 'inconclusive';
+/**
+ * inconclusive: no unit reached the check, so it says nothing (it fails the run unless allowed).
+ * not-testable: a check the scenario did not write, which the timeline leaves untestable at this
+ * step (no unit newly assigned, its units served their stored sticky variants) and which was
+ * tested at another step (`coveredAt`); it does not fail the run.
+ */
+export type Verdict = 'pass' | 'fail' | 'inconclusive' | 'not-testable';
 
 export interface ObservedShare {
   readonly label: string;
@@ -273,7 +281,7 @@ export interface CheckResult {
   readonly step: string;
   readonly subject: string;
   readonly verdict: Verdict;
-  /** The verdict is pass, or inconclusive and the scenario allows it. */
+  /** The verdict is pass or not-testable, or inconclusive and the scenario allows it. */
   readonly passed: boolean;
   /** The claim's name, for the scenario's intent claims. */
   readonly claim?: string;
@@ -292,6 +300,8 @@ export interface CheckResult {
   /** Proportion tests: the smallest shift (pp) found with 80% power at the threshold, and between which outcomes. */
   readonly mde?: number;
   readonly mdeBetween?: readonly [string, string];
+  /** not-testable: the label of the step where this check was tested. */
+  readonly coveredAt?: string;
   /** The label of the step where the identical test (same subject, same counts) was first run: counted once. */
   readonly sameAs?: string;
 }

@@ -7,6 +7,11 @@ export type Draft = Omit<CheckResult, 'passed' | 'threshold' | 'verdict' | 'same
   passed?: boolean;
   sameAs?: string;
   verdict?: CheckResult['verdict'];
+  /**
+   * Why a check the scenario did not write could not be tested at this step. When the same
+   * check was tested at another step, it is reported as not testable here, covered there.
+   */
+  untestable?: string;
   /** Statistical tests: what makes two tests the same test (subject and counts); proportion tests: the expected proportions. */
   test?: { readonly key: string; readonly expectedShares?: readonly number[] };
 };

@@ -64,7 +64,13 @@ function stepChecks(step: StepPlan, counts: readonly number[], out: Draft[]): vo
     f.rules.forEach((r, ri) => {
       if (!r.split) return;
       const base = L.ruleEntries[fi]![ri]!;
-      out.push(ruleSplit(step, f.name, r, Array.from({ length: r.assignments.length + 1 }, (_, a) => at(base + a))));
+      const split = ruleSplit(step, f.name, r, Array.from({ length: r.assignments.length + 1 }, (_, a) => at(base + a)));
+      if (split.verdict === 'inconclusive') {
+        // Units served from their stored assignments were hashed at an earlier step, not here.
+        const stored = at(L.ruleOutcome[fi]![ri]! + r.assignments.length);
+        split.untestable = stored > 0 ? `no unit was newly assigned by this rule here: its ${count(stored)} units are served their stored sticky variants` : 'no unit reached this rule here';
+      }
+      out.push(split);
     });
     const wrong = at(L.mismatches[fi]!);
     out.push({ kind: 'rule-precedence', step: step.label, subject: f.name, passed: wrong === 0, detail: `${count(wrong)} of ${count(units)} resolves disagree with the reference evaluation` });
@@ -99,7 +105,8 @@ function stepChecks(step: StepPlan, counts: readonly number[], out: Draft[]): vo
     const r = chiSquareIndependence(table);
     const subject = `${step.flags[p.a[0]]!.name} × ${step.flags[p.b[0]]!.name}`;
     if (r.df === 0) {
-      out.push({ kind: 'independence', step: step.label, subject, verdict: 'inconclusive', units: r.n, detail: `${count(r.n)} units in both experiments, with too few outcomes to test` });
+      const detail = `${count(r.n)} units in both experiments, with too few outcomes to test`;
+      out.push({ kind: 'independence', step: step.label, subject, verdict: 'inconclusive', units: r.n, detail, untestable: `${detail} here` });
       return;
     }
     out.push({
@@ -154,11 +161,22 @@ export function evaluateChecks(plan: Plan, tally: Tally): { checks: CheckResult[
   const tests = first.size;
   const threshold = plan.checks.alpha / Math.max(1, tests);
   const allow = plan.checks.allowInconclusive;
-  const allowed = (d: Draft): boolean => allow === true || (Array.isArray(allow) && (allow.includes(d.subject) || (d.claim !== undefined && allow.includes(d.claim))));
+  const allowed = (d: Draft): boolean =>
+    allow === true || (Array.isArray(allow) && (allow.includes(d.subject) || allow.includes(d.step) || (d.claim !== undefined && allow.includes(d.claim))));
+  const coveredAt = coverage(drafts, stepOf, plan);
   const checks: CheckResult[] = [];
   drafts.forEach((d, i) => {
-    const { test, passed: exact, verdict: given, ...rest } = d;
+    const { test, passed: exact, verdict: given, untestable, ...rest } = d;
     const expectedShares = test?.expectedShares;
+    const covering = coveredAt.get(d);
+    if (covering !== undefined) {
+      checks.push({ ...rest, verdict: 'not-testable', passed: true, coveredAt: covering, detail: `not testable at this step: ${untestable!}; covered at step ${covering}, where it was tested` });
+      return;
+    }
+    if (untestable !== undefined && plan.checks.mde !== null && d.kind === 'proportion') {
+      // Never tested at any step: the required power is not there, whatever is allowed.
+      checks.push({ kind: 'power', step: d.step, subject: d.subject, verdict: 'inconclusive', passed: false, units: 0, detail: `no unit reached it at any step, so it cannot detect ${fmtPp(plan.checks.mde * 100)} pp` });
+    }
     const verdict = given ?? (d.pValue !== undefined ? (d.pValue >= threshold ? 'pass' : 'fail') : exact === false ? 'fail' : 'pass');
     // A test with one possible outcome detects any shift exactly: no power to state.
     const power = expectedShares !== undefined && expectedShares.filter((x) => x > 0).length > 1 && d.units !== undefined && d.units > 0 ? minimalDetectableEffect(d.units, expectedShares, threshold) : null;
@@ -177,12 +195,41 @@ export function evaluateChecks(plan: Plan, tally: Tally): { checks: CheckResult[
   return { checks, tests };
 }
 
+/**
+ * Checks the scenario did not write (no claim, no power requirement) that the timeline makes
+ * untestable at a step (a sticky rule whose units are all served their stored variants hashes
+ * nobody new), mapped to the step where the same check was tested: the nearest earlier one,
+ * else the first later one. A check tested at no step stays inconclusive.
+ */
+function coverage(drafts: readonly Draft[], stepOf: readonly number[], plan: Plan): Map<Draft, string> {
+  // Steps where each check (kind and subject) was tested, in increasing order.
+  const tested = new Map<string, number[]>();
+  drafts.forEach((d, i) => {
+    if (d.claim !== undefined || d.verdict === 'inconclusive') return;
+    const key = `${d.kind}|${d.subject}`;
+    const steps = tested.get(key) ?? [];
+    steps.push(stepOf[i]!);
+    tested.set(key, steps);
+  });
+  const out = new Map<Draft, string>();
+  drafts.forEach((d, i) => {
+    if (d.untestable === undefined || d.claim !== undefined) return;
+    const steps = tested.get(`${d.kind}|${d.subject}`);
+    if (steps === undefined) return;
+    const k = stepOf[i]!;
+    const at = steps.filter((s) => s < k).at(-1) ?? steps.find((s) => s > k);
+    // Tested only at this same step (another rule pair of the same two flags): not covered.
+    if (at !== undefined) out.set(d, plan.steps[at]!.label);
+  });
+  return out;
+}
+
 /** Whether a proportion test can find the scenario's required effect with 80% power. */
 function powerCheck(d: Draft, power: DetectableEffect, required: number, stepUnits: number, units: number): CheckResult {
   const want = `${fmtPp(required * 100)} pp`;
-  const has = `minimal detectable effect ${fmtPp(power.effect * 100)} pp with ${count(d.units!)} of ${count(stepUnits)} units reaching it`;
+  const has = `the smallest imbalance it detects with 80% power is ${fmtPp(power.effect * 100)} pp, with ${count(d.units!)} of ${count(stepUnits)} units reaching it`;
   const base = { kind: 'power' as const, step: d.step, subject: d.subject, ...(d.claim === undefined ? {} : { claim: d.claim }), units: d.units!, mde: power.effect * 100 };
-  if (power.effect <= required) return { ...base, verdict: 'pass', passed: true, detail: `detects ${want} at 80% power: ${has}` };
+  if (power.effect <= required) return { ...base, verdict: 'pass', passed: true, detail: `meets the required ${want}: ${has}` };
   // The share of units reaching the test stays; the run must grow until that share is enough.
   const need = Math.ceil((unitsToDetect(required, power) * units) / d.units!);
   return { ...base, verdict: 'fail', passed: false, detail: `too few units to detect ${want} on ${d.subject} at step ${d.step}; need ${count(need)} units (${has})` };

@@ -9,8 +9,10 @@ export class StepLayout {
   readonly units = 0;
   /** Units in segment s (allocation: the salt bucket is in its bitset). */
   readonly members: number;
-  /** Units in both segments a and b, at members2 + a * S + b (a < b). */
+  /** Units in both segments a and b (audience and allocation), at pairs + a * S + b (a < b). */
   readonly pairs: number;
+  /** Units in segment s's audience and allocation; counted for segments with targeting only (the others: `members`). */
+  readonly inSegment: number;
   /** Per flag: served outcomes. For rule r, ruleOutcome[f][r] + a (a < A_r), + A_r for sticky; then no match, key error. */
   readonly ruleOutcome: readonly (readonly number[])[];
   readonly noMatch: readonly number[];
@@ -40,6 +42,7 @@ export class StepLayout {
     const S = plan.segments.length;
     this.members = take(S);
     this.pairs = take(S * S);
+    this.inSegment = take(S);
     const perRule = (n: (A: number) => number): number[][] =>
       plan.flags.map((f) => f.rules.map((r) => take(n(r.assignments.length))));
     this.ruleOutcome = perRule((A) => A + 1);

@@ -199,7 +199,7 @@ function planStep(step: ConfiguredStep, secret: string, previous: PlannedStep | 
     if (configured !== null && buckets !== Math.round(configured * SEGMENT_BUCKETS)) {
       proportionMismatches.push(`${s.name}: configured at ${fmt(configured)} (${Math.round(configured * SEGMENT_BUCKETS)} buckets) but its bitset has ${buckets}`);
     }
-    return { name: s.name, buckets, configured };
+    return { name: s.name, buckets, configured, audience: s.targeting !== null };
   });
   const splitMismatches: string[] = [];
   const flags = model.flagsFor(secret).map((f) => ({ name: f.name, rules: f.rules.map((r) => planRule(f.name, r, step, splitMismatches)) }));

@@ -16,9 +16,9 @@ export function buildReport(plan: Plan, tally: Tally, run: RunFacts): Report {
     const L = new StepLayout(step);
     const c = tally.counts[k]!;
     const S = step.segments.length;
-    const units = step.segments.map((_, a) =>
-      step.segments.map((_, b) => (a === b ? c[L.members + a]! : c[L.pairs + Math.min(a, b) * S + Math.max(a, b)]!)),
-    );
+    // The diagonal: units in the segment, its audience included where it has one.
+    const inside = (a: number): number => (step.segments[a]!.audience ? c[L.inSegment + a]! : c[L.members + a]!);
+    const units = step.segments.map((_, a) => step.segments.map((_, b) => (a === b ? inside(a) : c[L.pairs + Math.min(a, b) * S + Math.max(a, b)]!)));
     const conflicting = step.segments.map((_, a) => step.segments.map((_, b) => step.conflicts.some((x) => (x.a === a && x.b === b) || (x.a === b && x.b === a))));
     return { step: step.label, segments: step.segments.map((s) => s.name), units, conflicting };
   });

@@ -10,22 +10,33 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 
 import { runScenario } from '../run/runner.js';
 import { readScenario } from '../scenario/scenario.js';
 import { buildReport } from './build.js';
 import { renderHtml } from './html.js';
-import { niceTicks } from './svg.js';
+import { renderMarkdown } from './markdown.js';
+import { deviationChart, niceTicks, overlapHeatmap, powerChart, wrapText } from './svg.js';
+import type { Report } from '../types.js';
 
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
 const SIMULATIONS = fileURLToPath(new URL('../../../../simulations/', import.meta.url));
 const OUT = fileURLToPath(new URL('../../../../simulation-reports/report-test/', import.meta.url));
 
-async function report(file: string, units: number): Promise<string> {
+async function reportData(file: string, units: number): Promise<Report> {
   const run = await runScenario(readScenario(`${SIMULATIONS}${file}`), { units, workers: 0 });
-  return renderHtml(buildReport(run.plan, run.tally, { workers: 0, seconds: run.seconds, shards: 1 }));
+  return buildReport(run.plan, run.tally, { workers: 0, seconds: run.seconds, shards: 1 });
 }
+
+async function report(file: string, units: number): Promise<string> {
+  return renderHtml(await reportData(file, units));
+}
+
+/** The text of each multi-line SVG label (its lines joined by spaces). */
+const escapeText = (text: string): string => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+const labels = (svg: string): string[] => [...svg.matchAll(/<text text-anchor="end" class="label">(.*?)<\/text>/g)].map((m) => [...m[1]!.matchAll(/<tspan[^>]*>(.*?)<\/tspan>/g)].map((t) => t[1]).join(' '));
 
 describe('HTML report', () => {
   it('is self-contained: no scripts and no external resources', async () => {
@@ -33,6 +44,62 @@ describe('HTML report', () => {
     expect(html).not.toMatch(/<script|<link|src=|href=/i);
     for (const chart of ['deviation', 'qq', 'power', 'heatmap']) expect(html).toContain(`<svg class="chart ${chart}"`);
     expect(html).toContain('<table class="claims">');
+  });
+
+  describe('what a reader met in the last round', () => {
+    let ramp: Report;
+    let html: string;
+    beforeAll(async () => {
+      ramp = await reportData('rollout-ramp.yaml', 20_000);
+      html = renderHtml(ramp);
+    });
+
+    it("puts each step's caption above its own chart, in the chart's frame", () => {
+      const figures = [...html.matchAll(/<figure>(.*?)<\/figure>/gs)].map((m) => m[1]!);
+      const captioned = figures.filter((f) => f.includes('<figcaption>'));
+      expect(captioned.length).toBe(ramp.steps.length + 3); // a heatmap per step, a deviation chart per step with tests (3)
+      for (const f of captioned) expect(f).toMatch(/^<figcaption>Step [^<]+<\/figcaption><svg /);
+      expect(html).not.toContain('</svg><figcaption>');
+    });
+
+    it('shows long labels whole, over several lines, never cut', () => {
+      expect(wrapText('share: new-checkout serves on to 50% of units with employee != true: on', 30)).toEqual(['share: new-checkout serves on', 'to 50% of units with employee', '!= true: on']);
+      expect(wrapText(`${'x'.repeat(25)} y`, 10)).toEqual(['xxxxxxxxxx', 'xxxxxxxxxx', 'xxxxx y']);
+      const at50 = ramp.checks.filter((c) => c.step === '50%' && c.shares !== undefined && c.sameAs === undefined);
+      const shown = labels(deviationChart('50%', at50));
+      expect(shown).toContain('share: new-checkout serves on to 50% of units with employee != true: on');
+      expect(labels(powerChart(ramp))).toContain('50% · share: new-checkout serves on to 50% of units with employee != true');
+      expect(html).not.toContain('…');
+    });
+
+    it('explains the overlap grid: a legend under every heatmap', () => {
+      for (const o of ramp.overlap) {
+        const svg = overlapHeatmap(o);
+        for (const line of ['blue: units in both segments of the pair (darker: more)', 'grey, on the diagonal: units in the segment', 'green outline: conflicting segments, which must share no unit', 'red outline: conflicting segments that share units']) {
+          expect(svg).toContain(`>${escapeText(line)}</text>`);
+        }
+      }
+    });
+
+    it("counts a rule's inline audience as the units in it, not every unit", () => {
+      const at50 = ramp.overlap.find((o) => o.step === '50%')!;
+      const i = at50.segments.indexOf('segments/new-checkout.employees');
+      expect(i).toBeGreaterThanOrEqual(0);
+      // Units with employee == true at 50%, as the precedence claim counted them.
+      const claim = ramp.checks.find((c) => c.kind === 'precedence' && c.step === '50%')!;
+      const employees = Number(/^all ([\d,]+) units with employee == true/.exec(claim.detail)![1]!.replace(/,/g, ''));
+      expect(employees).toBeGreaterThan(100);
+      expect(employees).toBeLessThan(ramp.units / 20);
+      expect(at50.units[i]![i]).toBe(employees);
+    });
+
+    it('words the power requirement so that the two numbers do not read as a contradiction', async () => {
+      const ranking = await reportData('ranking.yaml', 20_000);
+      const power = ranking.checks.filter((c) => c.kind === 'power');
+      expect(power.length).toBeGreaterThan(0);
+      for (const c of power.filter((p) => p.passed)) expect(c.detail).toMatch(/^meets the required 2\.50 pp: the smallest imbalance it detects with 80% power is [\d.]+ pp, with [\d,]+ of 20,000 units reaching it$/);
+      expect(renderMarkdown(ranking)).not.toMatch(/detects 2\.50 pp at 80% power/);
+    });
   });
 
   it('puts axis ticks on round numbers', () => {

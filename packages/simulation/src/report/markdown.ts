@@ -27,9 +27,10 @@ export function formatP(p: number | undefined): string {
   return p < 1e-4 ? p.toExponential(4) : p.toPrecision(4);
 }
 
-/** pass, FAIL, INCONCLUSIVE, or inconclusive (allowed by the scenario). */
+/** pass, FAIL, INCONCLUSIVE, inconclusive (allowed by the scenario), or not testable here (covered at another step). */
 export function verdictText(c: CheckResult): string {
   if (c.verdict === 'inconclusive') return c.passed ? 'inconclusive (allowed)' : 'INCONCLUSIVE';
+  if (c.verdict === 'not-testable') return `not testable here (covered at ${c.coveredAt ?? 'another step'})`;
   return c.verdict === 'pass' ? 'pass' : 'FAIL';
 }
 
@@ -41,15 +42,27 @@ export function describeCheck(c: CheckResult): string {
 const pp = (x: number | undefined): string => (x === undefined ? '' : x >= 10 ? `${x.toFixed(1)} pp` : `${x.toPrecision(2)} pp`);
 
 function row(c: CheckResult, steps: number): string {
-  const mark = c.passed && c.verdict === 'pass' ? 'pass' : c.passed ? 'inconclusive (allowed)' : `**${verdictText(c)}**`;
-  const stat = c.verdict === 'inconclusive' ? 'not tested' : c.kind === 'power' ? '80% power' : c.pValue === undefined ? 'exact' : `χ²=${c.statistic!.toFixed(2)} df=${c.df} p=${formatP(c.pValue)}${c.sameAs === undefined ? '' : ` (same test as at ${c.sameAs})`}`;
+  const mark = c.passed ? verdictText(c) : `**${verdictText(c)}**`;
+  const stat = c.verdict === 'inconclusive' || c.verdict === 'not-testable' ? 'not tested' : c.kind === 'power' ? '80% power' : c.pValue === undefined ? 'exact' : `χ²=${c.statistic!.toFixed(2)} df=${c.df} p=${formatP(c.pValue)}${c.sameAs === undefined ? '' : ` (same test as at ${c.sameAs})`}`;
   const step = steps > 1 ? `${c.step} · ` : '';
   return `| ${mark} | ${step}${c.subject} | ${stat} | ${pp(c.mde)} | ${c.detail} |`;
+}
+
+/**
+ * One sentence on the checks the timeline left untestable at a step and where each was
+ * tested instead ('' when there are none): they pass the run, and the report says so.
+ */
+export function notTestableSummary(report: Report): string {
+  const list = report.checks.filter((c) => c.verdict === 'not-testable');
+  if (list.length === 0) return '';
+  const where = [...new Set(list.map((c) => c.coveredAt ?? ''))].join(', ');
+  return `Not testable at their step: ${list.length} check${list.length === 1 ? '' : 's'} the scenario did not write (no unit newly assigned there, e.g. a sticky experiment's units served their stored variants), each covered at the step where it was tested (${where}); they do not fail the run.`;
 }
 
 export function renderMarkdown(report: Report): string {
   const failed = report.checks.filter((c) => !c.passed);
   const inconclusive = report.checks.filter((c) => c.verdict === 'inconclusive');
+  const untestable = notTestableSummary(report);
   const threshold = formatP(report.alpha / Math.max(1, report.tests));
   const lines: string[] = [
     `# Simulation: ${report.scenario}`,
@@ -63,6 +76,7 @@ export function renderMarkdown(report: Report): string {
       ? `**PASSED**: all ${report.checks.length} checks${inconclusive.length > 0 ? ` (${inconclusive.length} inconclusive, allowed by the scenario)` : ''}; ${report.tests} distinct statistical tests at family-wise α = ${report.alpha} (Bonferroni: each p ≥ ${threshold}).`
       : `**FAILED**: ${failed.length} of ${report.checks.length} checks (${failed.filter((c) => c.verdict === 'inconclusive').length} inconclusive: no unit reached them); ${report.tests} distinct statistical tests, each p ≥ ${threshold}.`,
   ];
+  if (untestable !== '') lines.push('', untestable);
   if (failed.length > 0) {
     lines.push('');
     for (const c of failed.slice(0, 20)) lines.push(`- ${describeCheck(c)}`);

@@ -36,10 +36,38 @@ const svgOpen = (cls: string, width: number, height: number, title: string): str
 
 const f1 = (x: number): string => x.toFixed(1);
 
-/** `text` cut to `max` characters with an ellipsis (the full text is in the element's title). */
-function clip(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+/** `text` in lines of at most `max` characters, broken at spaces (a longer word is cut across lines): a label shown whole. */
+export function wrapText(text: string, max: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    const candidate = line === '' ? word : `${line} ${word}`;
+    if (candidate.length <= max) {
+      line = candidate;
+      continue;
+    }
+    if (line !== '') lines.push(line);
+    line = word;
+    while (line.length > max) {
+      lines.push(line.slice(0, max));
+      line = line.slice(max);
+    }
+  }
+  if (line !== '' || lines.length === 0) lines.push(line);
+  return lines;
 }
+
+const LINE_HEIGHT = 13;
+
+/** A right-aligned label of one or more lines, vertically centred on `y`. */
+function labelText(x: number, y: number, lines: readonly string[]): string {
+  const first = y + 4 - ((lines.length - 1) * LINE_HEIGHT) / 2;
+  const spans = lines.map((l, i) => `<tspan x="${x}" ${i === 0 ? `y="${f1(first)}"` : `dy="${LINE_HEIGHT}"`}>${escapeXml(l)}</tspan>`).join('');
+  return `<text text-anchor="end" class="label">${spans}</text>`;
+}
+
+/** Height of a row holding `lines` lines of label, at least `min`. */
+const rowHeight = (lines: number, min: number): number => Math.max(min, lines * LINE_HEIGHT + 8);
 
 function shortName(subject: string): string {
   return subject.replace(/flags\/([^ ]+) · flags\/\1\/rules\//, '$1 · ').replace(/\b(segments|flags)\//g, '');
@@ -51,7 +79,7 @@ export function deviationChart(step: string, tests: readonly CheckResult[]): str
     const shares = t.shares ?? [];
     // Two outcomes mirror each other: one row says it all.
     return (shares.length === 2 ? shares.slice(0, 1) : shares).map((s) => ({
-      label: clip(`${shortName(t.subject)}: ${s.label}`, 64),
+      lines: wrapText(`${shortName(t.subject)}: ${s.label}`, 60),
       mid: (s.share - s.expectedShare) * 100,
       low: (s.low - s.expectedShare) * 100,
       high: (s.high - s.expectedShare) * 100,
@@ -59,26 +87,28 @@ export function deviationChart(step: string, tests: readonly CheckResult[]): str
       title: `${t.subject}, ${s.label}: ${(s.share * 100).toFixed(3)}% observed, ${(s.expectedShare * 100).toFixed(3)}% expected (${s.observed.toLocaleString('en-US')} units); p = ${t.pValue?.toPrecision(3) ?? ''}`,
     }));
   });
-  const rowH = 22;
+  const heights = rows.map((r) => rowHeight(r.lines.length, 22));
+  const tops = heights.map((_, i) => heights.slice(0, i).reduce((a, b) => a + b, 0));
   const labelW = 390;
   const plotW = 460;
   const top = 10;
   const width = labelW + plotW + 30;
-  const height = top + rows.length * rowH + 46;
+  const rowsHeight = heights.reduce((a, b) => a + b, 0);
+  const height = top + rowsHeight + 46;
   const extent = Math.max(0.05, ...rows.map((r) => Math.max(Math.abs(r.low), Math.abs(r.high)))) * 1.1;
   const ticks = niceTicks(-extent, extent, 6);
   const span = Math.max(extent, Math.abs(ticks[0]!), Math.abs(ticks[ticks.length - 1]!));
   const x = (v: number): number => labelW + ((v + span) / (2 * span)) * plotW;
-  const bottom = top + rows.length * rowH;
+  const bottom = top + rowsHeight;
   const parts = [svgOpen('deviation', width, height, `Deviation from the expected share, step ${step}`)];
   ticks.forEach((t) => {
     parts.push(`<line x1="${f1(x(t))}" x2="${f1(x(t))}" y1="${top}" y2="${bottom}" class="${t === 0 ? 'zero' : 'grid'}"/>`, `<text x="${f1(x(t))}" y="${bottom + 14}" text-anchor="middle" class="tick">${tickText(t, ticks)}</text>`);
   });
   rows.forEach((r, i) => {
-    const y = top + i * rowH + rowH / 2;
-    if (i % 2 === 0) parts.push(`<rect x="0" y="${top + i * rowH}" width="${width}" height="${rowH}" class="band"/>`);
+    const y = top + tops[i]! + heights[i]! / 2;
+    if (i % 2 === 0) parts.push(`<rect x="0" y="${top + tops[i]!}" width="${width}" height="${heights[i]!}" class="band"/>`);
     parts.push(
-      `<text x="${labelW - 8}" y="${y + 4}" text-anchor="end" class="label">${escapeXml(r.label)}</text>`,
+      labelText(labelW - 8, y, r.lines),
       `<line x1="${f1(x(r.low))}" x2="${f1(x(r.high))}" y1="${y}" y2="${y}" class="interval${r.failed ? ' bad' : ''}"/>`,
       `<circle cx="${f1(x(r.mid))}" cy="${y}" r="4" class="point${r.failed ? ' bad' : ''}"><title>${escapeXml(r.title)}</title></circle>`,
     );
@@ -141,12 +171,14 @@ export function qqChart(report: Report): string {
 /** The minimal detectable effect (pp, 80% power) of every distinct proportion test, and the required one. */
 export function powerChart(report: Report): string {
   const tests = report.checks.filter((c) => c.mde !== undefined && c.kind !== 'power' && c.sameAs === undefined);
-  const rowH = 20;
+  const labels = tests.map((t) => wrapText(`${report.steps.length > 1 ? `${t.step} · ` : ''}${shortName(t.subject)}`, 50));
+  const heights = labels.map((l) => rowHeight(l.length, 20));
+  const tops = heights.map((_, i) => heights.slice(0, i).reduce((a, b) => a + b, 0));
   const labelW = 330;
   const plotW = 400;
   const top = 10;
   const width = labelW + plotW + 90;
-  const bottom = top + tests.length * rowH;
+  const bottom = top + heights.reduce((a, b) => a + b, 0);
   const height = bottom + 46;
   const max = Math.max(0.1, report.requiredMde ?? 0, ...tests.map((t) => t.mde!)) * 1.1;
   const ticks = niceTicks(0, max, 5);
@@ -155,12 +187,13 @@ export function powerChart(report: Report): string {
   const parts = [svgOpen('power', width, height, 'Minimal detectable effect of each proportion test at 80% power')];
   for (const t of ticks) parts.push(`<line x1="${f1(x(t))}" x2="${f1(x(t))}" y1="${top}" y2="${bottom}" class="grid"/><text x="${f1(x(t))}" y="${bottom + 14}" text-anchor="middle" class="tick">${tickText(t, ticks)}</text>`);
   tests.forEach((t, i) => {
-    const y = top + i * rowH;
+    const y = top + tops[i]!;
+    const mid = y + heights[i]! / 2;
     const tooWeak = report.requiredMde !== null && t.mde! > report.requiredMde;
     parts.push(
-      `<text x="${labelW - 8}" y="${y + 14}" text-anchor="end" class="label">${escapeXml(clip(`${report.steps.length > 1 ? `${t.step} · ` : ''}${shortName(t.subject)}`, 54))}</text>`,
-      `<rect x="${labelW}" y="${y + 4}" width="${f1(Math.max(1, x(t.mde!) - labelW))}" height="${rowH - 8}" class="bar${tooWeak ? ' bad' : ''}"><title>${escapeXml(`${t.subject}: ${t.mde!.toPrecision(3)} pp between ${t.mdeBetween?.join(' and ') ?? ''} over ${t.units?.toLocaleString('en-US') ?? ''} units`)}</title></rect>`,
-      `<text x="${f1(x(t.mde!) + 4)}" y="${y + 14}" class="value">${t.mde!.toPrecision(2)} pp</text>`,
+      labelText(labelW - 8, mid, labels[i]!),
+      `<rect x="${labelW}" y="${f1(mid - 6)}" width="${f1(Math.max(1, x(t.mde!) - labelW))}" height="12" class="bar${tooWeak ? ' bad' : ''}"><title>${escapeXml(`${t.subject}: ${t.mde!.toPrecision(3)} pp between ${t.mdeBetween?.join(' and ') ?? ''} over ${t.units?.toLocaleString('en-US') ?? ''} units`)}</title></rect>`,
+      `<text x="${f1(x(t.mde!) + 4)}" y="${f1(mid + 4)}" class="value">${t.mde!.toPrecision(2)} pp</text>`,
     );
   });
   if (report.requiredMde !== null) {
@@ -178,8 +211,9 @@ export function overlapHeatmap(o: Report['overlap'][number]): string {
   const labelW = Math.max(90, 7 * Math.max(...names.map((s) => s.length)) + 12);
   const top = Math.max(60, 5 * Math.max(...names.map((s) => s.length)) + 20);
   // Column labels lean right, past the last column.
-  const width = labelW + n * cell + Math.max(...names.map((s) => s.length)) * 5 + 10;
-  const height = top + n * cell + 6;
+  const width = Math.max(labelW + n * cell + Math.max(...names.map((s) => s.length)) * 5 + 10, LEGEND_WIDTH);
+  const gridBottom = top + n * cell;
+  const height = gridBottom + 6 + LEGEND_HEIGHT;
   const max = Math.max(1, ...o.units.flatMap((row, a) => row.filter((_, b) => a !== b)));
   const parts = [svgOpen('heatmap', width, height, `Units in both segments, step ${o.step}`)];
   for (let b = 0; b < n; b++) {
@@ -192,7 +226,7 @@ export function overlapHeatmap(o: Report['overlap'][number]): string {
       const v = o.units[a]![b]!;
       const diagonal = a === b;
       const heat = diagonal ? 0 : v / max;
-      const fill = diagonal ? '#e5e7eb' : `rgb(${Math.round(255 - 180 * heat)},${Math.round(255 - 110 * heat)},255)`;
+      const fill = diagonal ? DIAGONAL_FILL : heatFill(heat);
       const conflict = o.conflicting[a]![b]!;
       const cls = conflict ? (v === 0 ? 'cell conflict' : 'cell conflict bad') : 'cell';
       parts.push(
@@ -201,8 +235,36 @@ export function overlapHeatmap(o: Report['overlap'][number]): string {
       );
     }
   }
-  parts.push('</svg>');
+  parts.push(heatmapLegend(gridBottom + 14, max), '</svg>');
   return parts.join('');
+}
+
+const DIAGONAL_FILL = '#e5e7eb';
+const LEGEND_WIDTH = 540;
+const LEGEND_HEIGHT = 96;
+
+/** White (0) to blue (the most units any pair shares). */
+function heatFill(heat: number): string {
+  return `rgb(${Math.round(255 - 180 * heat)},${Math.round(255 - 110 * heat)},255)`;
+}
+
+/** What the heatmap's colours and outlines mean, under its grid. */
+function heatmapLegend(y: number, max: number): string {
+  const stops = [0, 0.25, 0.5, 0.75, 1].map((h, i) => `<rect x="${10 + i * 22}" y="${y}" width="22" height="14" fill="${heatFill(h)}" class="legend-swatch"/>`).join('');
+  const line = (dy: number, text: string): string => `<text x="130" y="${y + dy}" class="legend">${escapeXml(text)}</text>`;
+  return [
+    `<g class="legend">`,
+    stops,
+    `<text x="10" y="${y + 26}" class="tick">0</text><text x="120" y="${y + 26}" text-anchor="end" class="tick">${compact(max)}</text>`,
+    line(11, 'blue: units in both segments of the pair (darker: more)'),
+    `<rect x="10" y="${y + 34}" width="14" height="14" fill="${DIAGONAL_FILL}"/>`,
+    line(45, 'grey, on the diagonal: units in the segment'),
+    `<rect x="10" y="${y + 54}" width="14" height="14" fill="#ffffff" class="cell conflict"/>`,
+    line(65, 'green outline: conflicting segments, which must share no unit'),
+    `<rect x="10" y="${y + 74}" width="14" height="14" fill="#ffffff" class="cell conflict bad"/>`,
+    line(85, 'red outline: conflicting segments that share units'),
+    '</g>',
+  ].join('');
 }
 
 function compact(v: number): string {

@@ -14,10 +14,12 @@ import {
   OUTCOME_NO_MATCH,
   PrefixCache,
   ReferenceModel,
+  TRACE_STICKY,
   referenceResolve,
   unitOfValue,
   type ReferenceFlag,
   type ReferenceOutcome,
+  type ReferenceSegment,
 } from '../reference/reference.js';
 import type { AttributeSpec, MismatchExample, Plan, Scenario, StepPlan, Tally } from '../types.js';
 import { ClaimCounter, NOT_REMEMBERED } from './claim-counter.js';
@@ -40,6 +42,8 @@ interface PreparedStep {
   readonly coreFlags: readonly CompiledFlag[];
   readonly refFlags: readonly ReferenceFlag[];
   readonly traces: readonly Int32Array[];
+  /** Per flag: the assignment a stored sticky variant picked for this unit, or -1 (hashed, or not served). */
+  readonly stickyAssignment: Int32Array;
   /** Per flag: core's result read as integers. */
   readonly facts: readonly CoreFacts[];
   /** Per flag and counts slot of a reference outcome: the core result last found to agree with it. */
@@ -50,6 +54,18 @@ interface PreparedStep {
   readonly segmentColumns: Int32Array;
   readonly sticky: boolean;
   readonly members: Uint8Array;
+  /**
+   * Per flag and rule: the sticky rule's index in `hashed` (-1: not sticky). A sticky rule's
+   * split counts a unit the first time the rule hashes it: a unit hashed again at a later step
+   * (it landed in no range, so nothing was stored) has the same bucket, and the units it
+   * stored are served, not hashed, so counting the rest again would bias the split.
+   */
+  readonly stickyRuleIds: readonly Int32Array[];
+  /** Per sticky rule of the run: whether the unit being counted was hashed by it at an earlier step. One array, shared by every step. */
+  readonly hashed: Uint8Array;
+  /** Segments with an audience (targeting), as plan indices, and the reference's segment of each plan index. */
+  readonly targeted: Int32Array;
+  readonly segmentRefs: readonly ReferenceSegment[];
   readonly memberList: Int32Array;
   readonly examples: MismatchExample[];
   readonly claims: ClaimCounter;
@@ -71,6 +87,8 @@ function prepare(job: RangeJob, store: UnitStickyStore, remembered: Int32Array):
   // Prefixes shared with core (see PrefixCache): each (prefix, unit) is hashed once per step.
   const prefixes = new PrefixCache();
   const names = new Names();
+  const stickyRules = new Map<string, number>();
+  const hashed = new Uint8Array(job.plan.steps.reduce((n, p) => n + p.flags.reduce((m, f) => m + f.rules.length, 0), 0));
   job.scenario.steps.forEach((step, k) => {
     const plan = job.plan.steps[k]!;
     attributes = [...attributes.filter((a) => !step.attributes.some((b) => b.name === a.name)), ...step.attributes];
@@ -109,12 +127,23 @@ function prepare(job: RangeJob, store: UnitStickyStore, remembered: Int32Array):
       coreFlags,
       refFlags,
       traces: refFlags.map((f) => new Int32Array(Math.max(1, f.rules.length))),
+      stickyAssignment: new Int32Array(refFlags.length).fill(-1),
       facts,
       agreed: new Array<ResolvedFlag | null>(layout.size).fill(null),
       groupSegments: plan.groups.map((g) => Int32Array.from(g.members, (m) => names.id(m.segment))),
       segmentColumns: Int32Array.from(model.segments.values(), (x) => x.column),
       sticky: plan.flags.some((f) => f.rules.some((r) => r.sticky !== null)),
       members,
+      stickyRuleIds: plan.flags.map((f) =>
+        Int32Array.from(f.rules, (r) => {
+          if (r.sticky === null) return -1;
+          if (!stickyRules.has(r.name)) stickyRules.set(r.name, stickyRules.size);
+          return stickyRules.get(r.name)!;
+        }),
+      ),
+      hashed,
+      targeted: Int32Array.from(plan.segments.flatMap((seg, i) => (model.segments.get(seg.name)?.targeting ?? null) !== null ? [i] : [])),
+      segmentRefs: plan.segments.map((seg) => model.segments.get(seg.name)!),
       memberList: new Int32Array(plan.segments.length),
       examples: [],
       claims: new ClaimCounter(plan, job.plan.claims, inputs, facts, names, out[k - 1]?.claims ?? null),
@@ -184,7 +213,10 @@ export class RangeCounter {
     const outcome = this.outcome;
     const anySticky = this.anySticky;
     for (let i = from; i < to; i++) {
-      if (anySticky) store.clear();
+      if (anySticky) {
+        store.clear();
+        steps[0]!.hashed.fill(0);
+      }
       // Steps change attributes, never ids: one id string per unit (and equal strings hash once).
       const id = steps.length > 1 ? steps[0]!.population.idAt(i) : undefined;
       for (let k = 0; k < steps.length; k++) {
@@ -247,6 +279,8 @@ function countUnit(step: PreparedStep, prev: PreparedStep | null, i: number, id:
       list[n++] = s;
     }
   }
+  // Pairs count units in both segments: a segment with an audience keeps only the units in it.
+  if (step.targeted.length > 0) n = keepAudience(step, context, unit, store, n);
   for (let x = 0; x < n; x++) for (let y = x + 1; y < n; y++) c[L.pairs + list[x]! * S + list[y]!]!++;
   if (prev !== null) {
     for (let m = 0; m < plan.monotone.length; m++) {
@@ -284,11 +318,21 @@ function countUnit(step: PreparedStep, prev: PreparedStep | null, i: number, id:
       }
     }
     const entries = L.ruleEntries[f]!;
+    const stickyIds = step.stickyRuleIds[f]!;
     for (let r = 0; r < ref.rules.length; r++) {
       const t = trace[r]!;
-      if (t >= 0) c[entries[r]! + t]!++;
+      if (t < 0) continue;
+      const sticky = stickyIds[r]!;
+      if (sticky >= 0) {
+        if (step.hashed[sticky] === 1) continue;
+        step.hashed[sticky] = 1;
+      }
+      c[entries[r]! + t]!++;
     }
-    if (step.sticky) countSticky(step, f, result, context, store);
+    if (step.sticky) {
+      step.stickyAssignment[f] = outcome.sticky ? outcome.assignment : -1;
+      countSticky(step, f, result, context, store);
+    }
   }
 
   if (step.claims.active) step.claims.count(c, unit);
@@ -309,15 +353,39 @@ function countUnit(step: PreparedStep, prev: PreparedStep | null, i: number, id:
     if (overlap) c[L.groupOverlap[g]!]!++;
   }
 
-  // Independence of experiments in different flags: joint assignment tables.
+  // Independence of experiments in different flags: joint assignment tables. A unit served
+  // its stored sticky variant is in the experiment under that variant's assignment.
   for (let p = 0; p < plan.experimentPairs.length; p++) {
     const pair = plan.experimentPairs[p]!;
-    const ta = step.traces[pair.a[0]]![pair.a[1]]!;
-    const tb = step.traces[pair.b[0]]![pair.b[1]]!;
+    let ta = step.traces[pair.a[0]]![pair.a[1]]!;
+    let tb = step.traces[pair.b[0]]![pair.b[1]]!;
+    if (ta === TRACE_STICKY) ta = step.stickyAssignment[pair.a[0]]!;
+    if (tb === TRACE_STICKY) tb = step.stickyAssignment[pair.b[0]]!;
     if (ta < 0 || tb < 0) continue;
     const width = plan.flags[pair.b[0]]!.rules[pair.b[1]]!.assignments.length + 1;
     c[L.pairTables[p]! + ta * width + tb]!++;
   }
+}
+
+/**
+ * Of the `n` segments in `step.memberList` (allocation), keeps those whose audience the unit is
+ * in, counting it in each targeted one; returns how many are kept. `members` stays allocation.
+ */
+function keepAudience(step: PreparedStep, context: Record<string, unknown>, unit: string, store: UnitStickyStore, n: number): number {
+  const list = step.memberList;
+  const c = step.counts;
+  const L = step.layout;
+  let kept = 0;
+  for (let x = 0; x < n; x++) {
+    const s = list[x]!;
+    const segment = step.segmentRefs[s]!;
+    if (segment.targeting !== null) {
+      if (!step.model.memberOf(segment, context, unit, store)) continue;
+      c[L.inSegment + s]!++;
+    }
+    list[kept++] = s;
+  }
+  return kept;
 }
 
 /**

@@ -134,7 +134,8 @@ function powerSpec(raw: unknown, path: string): number | null {
   return pp / 100;
 }
 
-function stateSteps(root: Json, ctx: ScenarioContext): ConfiguredStep[] {
+/** The configured steps of a state scenario: `root.state`, then one per `root.timeline` entry. */
+export function stateSteps(root: Json, ctx: ScenarioContext): ConfiguredStep[] {
   const base = claimsOf(root, 'scenario', { coordination: {}, proportions: {}, splits: {}, groups: [] });
   const first: ConfiguredStep = {
     label: 'initial',

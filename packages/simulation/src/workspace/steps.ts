@@ -75,7 +75,12 @@ function configured(ws: Workspace, label: string, description: string, extra: Pi
 
 /** The configured steps of a workspace scenario: the set-up workspace, then one per timeline step. */
 export function workspaceSteps(raw: unknown, setup: unknown, timeline: readonly Json[]): { steps: ConfiguredStep[]; workspaces: Workspace[] } {
-  let ws = applyAll(readWorkspace(raw, 'workspace'), readOps(setup, 'operations'), 'operations');
+  return timelineSteps(applyAll(readWorkspace(raw, 'workspace'), readOps(setup, 'operations'), 'operations'), timeline);
+}
+
+/** A workspace as step `initial`, then one step per timeline entry (`label`, `operations`, `attributes`). */
+export function timelineSteps(initial: Workspace, timeline: readonly Json[]): { steps: ConfiguredStep[]; workspaces: Workspace[] } {
+  let ws = initial;
   const steps = [configured(ws, 'initial', '', { attributes: [], monotone: [] })];
   const workspaces = [ws];
   timeline.forEach((step, i) => {
