@@ -281,6 +281,8 @@ function classifyCriteria(subject: Subject, sample: Sample, ref: OracleOutput): 
 
 // ---- subjects ----------------------------------------------------------------------------------
 
+const BOUNDS = ['startInclusive', 'startExclusive', 'endInclusive', 'endExclusive'] as const;
+
 /** Context values that sit on either side of a rule value, in the forms Confidence converts. */
 function near(value: Obj): Json[] {
   if (typeof value.numberValue === 'number') {
@@ -527,6 +529,38 @@ describe('differential: allot against Confidence\'s resolver (WebAssembly build)
     }
     // The bucket picked the second assignment serving "on" for some units: the case is exercised.
     expect(picked).toBeGreaterThan(0);
+  });
+
+  it('agrees on text with lone surrogates (read as U+FFFD): ranges, equality, sets, starts-with, ends-with, contains', async () => {
+    const oracle = await loadOracleModule();
+    // Rule values are well formed: Confidence refuses a state holding a lone surrogate.
+    const pool = ['\ufffd', '\uffff', '\ue000', '\u{10000}', 'a\ufffd', '\ufffdb', '\ufffd\ufffd', 'a', ''];
+    const criteria: Obj[] = pool.flatMap((t) => [
+      ...BOUNDS.map((bound) => ({ attributeName: 's', rangeRule: { [bound]: { stringValue: t } } })),
+      { attributeName: 's', eqRule: { value: { stringValue: t } } },
+      { attributeName: 's', setRule: { values: [{ stringValue: 'zz' }, { stringValue: t }] } },
+      { attributeName: 's', startsWithRule: { value: t } },
+      { attributeName: 's', endsWithRule: { value: t } },
+      { attributeName: 's', containsRule: { value: t } },
+    ]);
+    const raw = labState(criteria);
+    const ref = await oracle!.loadConfidenceResolver({ state: raw, accountId: ACCOUNT });
+    open.push(ref);
+    const walks = (['none', 'all'] as const).map((specialize) => loadState(raw, { accountId: ACCOUNT, specialize }));
+    const piece = fc.constantFrom('a', 'b', '\ud800', '\udbff', '\udc00', '\udfff', '\ufffd', '\uffff', '\ue000', '😀', '\u{10000}');
+    const text = fc.oneof(fc.array(piece, { maxLength: 4 }).map((p) => p.join('')), fc.string({ unit: 'binary', maxLength: 4 }));
+    let lone = 0;
+    fc.assert(
+      fc.property(fc.oneof(text, fc.array(text, { maxLength: 3 })), (s) => {
+        const request = { flags: [], evaluationContext: { targeting_key: 'u', s }, clientSecret: SECRETS[0] };
+        const theirs = normalize(ref.resolve(request));
+        for (const state of walks) expect({ s, answer: normalize(resolveFlags(state, request)) }).toEqual({ s, answer: theirs });
+        if ((Array.isArray(s) ? s : [s]).some((t) => !t.isWellFormed())) lone++;
+        compared++;
+      }),
+      { seed: SEED, numRuns: 400 },
+    );
+    expect(lone).toBeGreaterThan(80);
   });
 
   it('finds Confidence\'s build off the suite\'s general expectations only where a deviation says so', async () => {

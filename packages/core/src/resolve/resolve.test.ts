@@ -319,6 +319,31 @@ describe.each([
       expect(matches(fromPrivateUse, { s: '\ue000' })).toBe(false);
     });
 
+    it('reads a lone surrogate as U+FFFD, as UTF-8 writes it, in every text criterion', () => {
+      // Ranges: U+FFFD sorts below U+FFFF and every astral code point.
+      const aboveFfff = attr('s', { rangeRule: { startExclusive: str('\uffff') } });
+      const belowAstral = attr('s', { rangeRule: { endExclusive: str('\u{10000}') } });
+      const fromFffd = attr('s', { rangeRule: { startInclusive: str('\ufffd') } });
+      for (const s of ['\ud800', '\udc00', '\udbff']) {
+        expect(matches(aboveFfff, { s })).toBe(false);
+        expect(matches(belowAstral, { s })).toBe(true);
+        expect(matches(fromFffd, { s })).toBe(true);
+      }
+      // Equality, sets and the text operators see U+FFFD too, one per lone surrogate.
+      expect(matches(attr('s', { eqRule: { value: str('x\ufffd') } }), { s: 'x\ud800' })).toBe(true);
+      expect(matches(attr('s', { eqRule: { value: str('x\ufffd') } }), { s: ['y', 'x\udfff'] })).toBe(true);
+      expect(matches(attr('s', { setRule: { values: [str('a'), str('\ufffd\ufffd')] } }), { s: '\udc00\ud800' })).toBe(true);
+      expect(matches(attr('s', { startsWithRule: { value: '\ufffd' } }), { s: '\udc00abc' })).toBe(true);
+      expect(matches(attr('s', { endsWithRule: { value: 'c\ufffd' } }), { s: 'abc\ud800' })).toBe(true);
+      expect(matches(attr('s', { containsRule: { value: 'a\ufffdb' } }), { s: 'xa\udbffby' })).toBe(true);
+      // A whole pair is one astral code point, never U+FFFD.
+      expect(matches(attr('s', { containsRule: { value: '\ufffd' } }), { s: '\ud83d\ude00' })).toBe(false);
+      expect(matches(aboveFfff, { s: '\ud83d\ude00' })).toBe(true);
+      // A lone surrogate in the state is read the same way (Confidence's states cannot hold one).
+      expect(matches(attr('s', { eqRule: { value: str('\ud800') } }), { s: '\ufffd' })).toBe(true);
+      expect(matches(attr('s', { endsWithRule: { value: '\udc00' } }), { s: 'a\ud800' })).toBe(true);
+    });
+
     it('reads timestamps from ISO 8601 strings (with offsets) and epoch seconds or milliseconds', () => {
       const after = attr('t', { rangeRule: { startExclusive: { timestampValue: '2026-01-01T00:00:00Z' } } });
       expect(matches(after, { t: '2026-01-01T00:00:00.001Z' })).toBe(true);
