@@ -597,7 +597,7 @@ describe('differential: allot against Confidence\'s resolver (WebAssembly build)
     console.log(`differential: ${compared} contexts compared; ${disagreements.length} disagreements: ${JSON.stringify(counts)}; ${unexplained.length} unexplained`);
     expect(compared).toBeGreaterThanOrEqual(20_000);
     expect(unexplained.slice(0, 3).map((d) => ({ subject: d.subject, why: d.why, sample: d.sample, mine: d.mine, ref: d.ref }))).toEqual([]);
-    // Both deviations are exercised, so the classification is itself under test.
+    // Every deviation is exercised, so the classification is itself under test.
     for (const d of DEVIATIONS) expect(counts[d]).toBeGreaterThan(0);
   });
 });

@@ -12,9 +12,10 @@
  *   (`18` is `"18"`), text as a number for a number criterion (`"18"` meets `>= 18`), an epoch
  *   number or timestamp text for a timestamp criterion, `"true"`/`"TRUE"` as true for a
  *   boolean one. What cannot be read so (a boolean or an object against a text criterion, ...)
- *   is the text `"null"`, as Confidence does. The text operators read text only.
+ *   is the text `"null"`, as Confidence does. The text operators read text only. Text is
+ *   read as UTF-8, as it reaches Confidence: a lone surrogate is U+FFFD.
  *
- * Two deliberate deviations (see the README): a null or missing attribute is no value at
+ * Two of the deliberate deviations (1 and 2 in the README) are here: a null or missing attribute is no value at
  * all — the empty list to `anyRule` / `allRule`, equal only to a null criterion value, and a
  * range without bounds matches nothing (the conformance suite's general expectations); and
  * text that is not a number, compared with a number criterion, does not match (Confidence
