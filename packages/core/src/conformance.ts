@@ -12,11 +12,16 @@ export interface ConformanceCase {
   readonly resolveRequest: ResolveRequest;
   readonly materializations?: Readonly<Record<string, Readonly<Record<string, MaterializationRecord>>>>;
   readonly expectedResult: {
-    readonly general: {
-      readonly resolvedFlags: readonly Readonly<Record<string, unknown>>[];
-      readonly expectError?: unknown;
-    };
+    /** What every implementation should answer: what allot is held to. */
+    readonly general: ConformanceExpectation;
+    /** Where one implementation (Confidence's Rust build) answers otherwise. */
+    readonly rust?: ConformanceExpectation;
   };
+}
+
+export interface ConformanceExpectation {
+  readonly resolvedFlags: readonly Readonly<Record<string, unknown>>[];
+  readonly expectError?: unknown;
 }
 
 export interface ConformanceResult {

@@ -62,5 +62,6 @@ export {
   runConformance,
   runConformanceCase,
   type ConformanceCase,
+  type ConformanceExpectation,
   type ConformanceResult,
 } from './conformance.js';

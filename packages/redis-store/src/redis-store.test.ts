@@ -10,7 +10,7 @@ import { SECRET, STICKY, testState } from '../../openfeature-provider/src/testin
 if (redisServerPath === null) console.warn('[redis-store] skipping: redis-server is not installed (bash scripts/system-deps.sh installs it)');
 
 const RULE = 'flags/sticky/rules/exp';
-/** Paused intake admits a unit stored for that rule itself (Confidence keys stored variants by rule). */
+/** Paused intake admits a unit in the materialization it reads: a record of the paused rule's own puts it there. */
 const PAUSED_RULE = 'flags/paused/rules/only-stored';
 const key = (unit: string): { unit: string; materialization: string } => ({ unit, materialization: STICKY });
 const closers: (() => Promise<unknown>)[] = [];

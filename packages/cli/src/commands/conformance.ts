@@ -31,6 +31,16 @@ export const conformance: Command = {
       io.out(`     expected: ${JSON.stringify(r.expected)}`);
       io.out(`     actual:   ${JSON.stringify(r.actual)}`);
     }
+    // The suite records where Confidence's Rust build answers otherwise; allot is held to the
+    // general expectation there too (@allot/core's README, "Compatibility with Confidence").
+    const rustSpecific = results.filter((r, i) => (cases[i] as ConformanceCase).expectedResult.rust !== undefined);
+    if (rustSpecific.length > 0) {
+      const met = rustSpecific.filter((r) => r.passed).length;
+      io.out(
+        `checked against each case's general expectation; ${rustSpecific.length} of the cases also record a Rust-specific one ` +
+          `(Confidence's WebAssembly build answers those), not followed: the general one was met in ${met} of them`,
+      );
+    }
     io.out(`${passed} passed, ${failed} failed`);
     return failed === 0 ? 0 : 1;
   },

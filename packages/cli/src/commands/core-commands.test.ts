@@ -88,6 +88,29 @@ describe('allot conformance', () => {
     expect(r.out).toContain('FAIL wrong');
     expect(r.out).toContain('resolvedFlags[0].variant: expected "summer", got "winter"');
     expect(r.out.trim().split('\n').at(-1)).toBe('2 passed, 1 failed');
+    // No case records a Rust-specific expectation: nothing to say about one.
+    expect(r.out).not.toContain('Rust-specific');
+  });
+
+  it('says how many cases record a Rust-specific expectation, and that the general one is what counts', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'allot-conformance-'));
+    const tests = join(dir, 'tests.json');
+    const flag = (variant: string): unknown => ({ resolvedFlags: [{ flag: 'flags/banner', reason: 'RESOLVE_REASON_MATCH', variant, shouldApply: true }], expectError: null });
+    const request = { flags: ['flags/banner'], evaluationContext: {}, clientSecret: 'demo-secret' };
+    writeFileSync(
+      tests,
+      JSON.stringify([
+        { name: 'general met', resolveRequest: request, expectedResult: { general: flag('winter'), rust: flag('summer') } },
+        { name: 'general unmet', resolveRequest: request, expectedResult: { general: flag('summer'), rust: flag('winter') } },
+      ]),
+    );
+    const r = await run('conformance', '--state', demoState, '--tests', tests);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('FAIL general unmet');
+    expect(r.out.trim().split('\n').slice(-2)).toEqual([
+      "checked against each case's general expectation; 2 of the cases also record a Rust-specific one (Confidence's WebAssembly build answers those), not followed: the general one was met in 1 of them",
+      '1 passed, 1 failed',
+    ]);
   });
 
   it('runs the shared suite when ../shared is present', async (ctx) => {
@@ -97,7 +120,10 @@ describe('allot conformance', () => {
       return;
     }
     const r = await run('conformance', '--state', join(shared, 'state.json'), '--tests', join(shared, 'tests.json'));
-    expect(r.out.trim().split('\n').at(-1)).toMatch(/^\d+ passed, 0 failed$/);
+    const lines = r.out.trim().split('\n');
+    expect(lines.at(-1)).toMatch(/^\d+ passed, 0 failed$/);
+    // Where the suite records a Rust-specific answer, allot is held to (and meets) the general one.
+    expect(lines.at(-2)).toMatch(/^checked against each case's general expectation; (\d+) of the cases also record a Rust-specific one .*the general one was met in \1 of them$/);
     expect(r.code).toBe(0);
   });
 });

@@ -319,6 +319,31 @@ describe.each([
       expect(matches(fromPrivateUse, { s: '\ue000' })).toBe(false);
     });
 
+    it('reads a lone surrogate as U+FFFD, as UTF-8 writes it, in every text criterion', () => {
+      // Ranges: U+FFFD sorts below U+FFFF and every astral code point.
+      const aboveFfff = attr('s', { rangeRule: { startExclusive: str('\uffff') } });
+      const belowAstral = attr('s', { rangeRule: { endExclusive: str('\u{10000}') } });
+      const fromFffd = attr('s', { rangeRule: { startInclusive: str('\ufffd') } });
+      for (const s of ['\ud800', '\udc00', '\udbff']) {
+        expect(matches(aboveFfff, { s })).toBe(false);
+        expect(matches(belowAstral, { s })).toBe(true);
+        expect(matches(fromFffd, { s })).toBe(true);
+      }
+      // Equality, sets and the text operators see U+FFFD too, one per lone surrogate.
+      expect(matches(attr('s', { eqRule: { value: str('x\ufffd') } }), { s: 'x\ud800' })).toBe(true);
+      expect(matches(attr('s', { eqRule: { value: str('x\ufffd') } }), { s: ['y', 'x\udfff'] })).toBe(true);
+      expect(matches(attr('s', { setRule: { values: [str('a'), str('\ufffd\ufffd')] } }), { s: '\udc00\ud800' })).toBe(true);
+      expect(matches(attr('s', { startsWithRule: { value: '\ufffd' } }), { s: '\udc00abc' })).toBe(true);
+      expect(matches(attr('s', { endsWithRule: { value: 'c\ufffd' } }), { s: 'abc\ud800' })).toBe(true);
+      expect(matches(attr('s', { containsRule: { value: 'a\ufffdb' } }), { s: 'xa\udbffby' })).toBe(true);
+      // A whole pair is one astral code point, never U+FFFD.
+      expect(matches(attr('s', { containsRule: { value: '\ufffd' } }), { s: '\ud83d\ude00' })).toBe(false);
+      expect(matches(aboveFfff, { s: '\ud83d\ude00' })).toBe(true);
+      // A lone surrogate in the state is read the same way (Confidence's states cannot hold one).
+      expect(matches(attr('s', { eqRule: { value: str('\ud800') } }), { s: '\ufffd' })).toBe(true);
+      expect(matches(attr('s', { endsWithRule: { value: '\udc00' } }), { s: 'a\ud800' })).toBe(true);
+    });
+
     it('reads timestamps from ISO 8601 strings (with offsets) and epoch seconds or milliseconds', () => {
       const after = attr('t', { rangeRule: { startExclusive: { timestampValue: '2026-01-01T00:00:00Z' } } });
       expect(matches(after, { t: '2026-01-01T00:00:00.001Z' })).toBe(true);
@@ -548,9 +573,14 @@ describe.each([
       const stored = { u: { isUnitInMaterialization: true, ruleToVariant: { [rule('sticky')]: 'b', [rule('loyal')]: 'b' } } };
       expect(one(state, 'sticky', { targeting_key: 'u', country: 'DK' }, store(stored)).reason).toBe('RESOLVE_REASON_NO_SEGMENT_MATCH');
       expect(one(state, 'loyal', { targeting_key: 'u', country: 'DK' }, store(stored)).variant).toBe('b');
+      // In the materialization with no variant for the rule: the audience is skipped all the same.
+      const hashed = one(state, 'loyal', { targeting_key: 'u', country: 'SE' }, store({}));
+      const unrecorded = { u: { isUnitInMaterialization: true, ruleToVariant: {} } };
+      expect(one(state, 'loyal', { targeting_key: 'u', country: 'DK' }, store(unrecorded))).toMatchObject({ variant: hashed.variant, assignmentKind: 'split' });
+      expect(one(state, 'sticky', { targeting_key: 'u', country: 'DK' }, store(unrecorded)).reason).toBe('RESOLVE_REASON_NO_SEGMENT_MATCH');
     });
 
-    it('in paused intake admits only stored units', () => {
+    it('in paused intake admits only units in the materialization', () => {
       expect(one(state, 'paused', { targeting_key: 'new', country: 'SE' }, store({})).reason).toBe('RESOLVE_REASON_NO_SEGMENT_MATCH');
       const stored = { old: { isUnitInMaterialization: true, ruleToVariant: { [rule('paused')]: 'a' } } };
       expect(one(state, 'paused', { targeting_key: 'old', country: 'SE' }, store(stored)).variant).toBe('a');
@@ -715,9 +745,16 @@ describe.each([
       expect(fresh).toMatchObject({ variant: 'b', assignmentId: 'b-mid', assignmentKind: 'split' });
     });
 
-    it('counts a unit as stored for a rule only with a variant recorded for that rule', () => {
-      const inMaterialization = access('u', { 'flags/other/rules/r1': 'a' });
-      expect(one(state, 'paused', { targeting_key: 'u' }, inMaterialization).reason).toBe('RESOLVE_REASON_NO_SEGMENT_MATCH');
+    it('admits into paused intake a unit in the materialization, whatever rules it holds variants for', () => {
+      const outside: MaterializationAccess = { read: () => ({ isUnitInMaterialization: false, ruleToVariant: { 'flags/paused/rules/r1': 'b' } }) };
+      expect(one(state, 'paused', { targeting_key: 'u' }, outside).reason).toBe('RESOLVE_REASON_NO_SEGMENT_MATCH');
+      expect(one(state, 'paused', { targeting_key: 'u' }, null).reason).toBe('RESOLVE_REASON_NO_SEGMENT_MATCH');
+      // In the materialization with no variant for this rule (the suite's general expectation,
+      // Confidence's documented flow): admitted and assigned by the hash.
+      const hashed = one(state, 'pick', { targeting_key: 'u' }, null);
+      for (const variants of [{}, { 'flags/other/rules/r1': 'a' }]) {
+        expect(one(state, 'paused', { targeting_key: 'u' }, access('u', variants))).toMatchObject({ reason: 'RESOLVE_REASON_MATCH', variant: hashed.variant, assignmentKind: 'split' });
+      }
       expect(one(state, 'paused', { targeting_key: 'u' }, access('u', { 'flags/paused/rules/r1': 'b' })).variant).toBe('b');
     });
 
@@ -728,8 +765,10 @@ describe.each([
     it('does not re-check the allocation bitset of a stored unit', () => {
       expect(one(state, 'allocated', { targeting_key: 'u' }, null).reason).toBe('RESOLVE_REASON_NO_SEGMENT_MATCH');
       expect(one(state, 'allocated', { targeting_key: 'u' }, access('u', { 'flags/allocated/rules/r1': 'b' })).variant).toBe('b');
-      // Stored without a variant this rule serves: still admitted, assigned by hash.
+      // Stored without a variant this rule serves, or without one for this rule: still
+      // admitted, assigned by hash.
       expect(one(state, 'allocated', { targeting_key: 'u' }, access('u', { 'flags/allocated/rules/r1': 'gone' })).reason).toBe('RESOLVE_REASON_MATCH');
+      expect(one(state, 'allocated', { targeting_key: 'u' }, access('u', {})).reason).toBe('RESOLVE_REASON_MATCH');
     });
   });
 });

@@ -98,17 +98,16 @@ function walk(
     if (unit === null && (!rule.blankSelector || rule.fullRollout === null)) continue;
     frame.unit = unit;
 
-    // A stored (sticky) assignment for this rule: the unit is in the read materialization
-    // with a variant recorded for the rule.
+    // Sticky assignments: a unit the store says is in the read materialization is admitted
+    // (by its audience alone, or outright when targeting may be ignored), whatever rules it
+    // holds variants for; the variant recorded for this rule, if one serves, is its answer.
     let admitted = false;
     const mat = rule.materialization;
     if (mat !== null && mat.read !== '') {
       if (unit === null) continue; // nothing to look up without a unit
       const record = access === null ? null : readRecord(access, unit, mat.read);
-      const map = record !== null && record.isUnitInMaterialization ? record.ruleToVariant : null;
-      const stored = map !== null && hasOwn(map, rule.name) ? map[rule.name] : undefined;
-      if (stored === undefined) {
-        if (mat.mustMatch) continue; // paused intake: only stored units enter
+      if (record === null || !record.isUnitInMaterialization) {
+        if (mat.mustMatch) continue; // paused intake: only units in the materialization enter
       } else {
         admitted = mat.ignoreTargeting || segment.audience(frame);
         if (frame.unrecognized) {
@@ -116,9 +115,11 @@ function walk(
           continue;
         }
         if (admitted) {
-          const sticky = stickyAssignment(rule, stored, unit);
+          const map = record.ruleToVariant;
+          const sticky = hasOwn(map, rule.name) ? stickyAssignment(rule, map[rule.name], unit) : null;
           if (sticky !== null) return withFallthroughs(sticky.stickyResult, fallthroughs, true);
-          // No assignment serves the stored variant: assign afresh, the unit staying admitted.
+          // No variant recorded for this rule, or none of its assignments serves it: assign
+          // afresh, the unit staying admitted.
         }
       }
     }

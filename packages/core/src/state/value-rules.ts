@@ -12,9 +12,10 @@
  *   (`18` is `"18"`), text as a number for a number criterion (`"18"` meets `>= 18`), an epoch
  *   number or timestamp text for a timestamp criterion, `"true"`/`"TRUE"` as true for a
  *   boolean one. What cannot be read so (a boolean or an object against a text criterion, ...)
- *   is the text `"null"`, as Confidence does. The text operators read text only.
+ *   is the text `"null"`, as Confidence does. The text operators read text only. Text is
+ *   read as UTF-8, as it reaches Confidence: a lone surrogate is U+FFFD.
  *
- * Two deliberate deviations (see the README): a null or missing attribute is no value at
+ * Two of the deliberate deviations (1 and 2 in the README) are here: a null or missing attribute is no value at
  * all — the empty list to `anyRule` / `allRule`, equal only to a null criterion value, and a
  * range without bounds matches nothing (the conformance suite's general expectations); and
  * text that is not a number, compared with a number criterion, does not match (Confidence
@@ -38,6 +39,7 @@ import {
   numberText,
   parseTimestampInto,
   parseVersion,
+  wellFormed,
   TS,
   type Version,
 } from './values.js';
@@ -94,7 +96,7 @@ function parseRuleValue(raw: unknown, path: string, issues: IssueList): RuleValu
   const p = keyPath(path, key);
   switch (key) {
     case 'stringValue':
-      if (typeof v === 'string') return { kind: 'string', value: v };
+      if (typeof v === 'string') return { kind: 'string', value: wellFormed(v) };
       break;
     case 'numberValue':
       if (typeof v === 'number' && Number.isFinite(v)) return { kind: 'number', value: v };
@@ -200,8 +202,17 @@ function compileEq(raw: JsonObject, path: string, issues: IssueList): ElementRul
   const rv = parseRuleValue(value, keyPath(path, 'value'), issues);
   if (!rv) return UNRECOGNIZED;
   const shape: ScalarShape | null =
-    rv.kind === 'string' ? { of: 'string', oneOf: [rv.value] } : rv.kind === 'number' ? { of: 'number', oneOf: [rv.value] } : null;
+    rv.kind === 'string' ? textShape([rv.value]) : rv.kind === 'number' ? { of: 'number', oneOf: [rv.value] } : null;
   return { type: rv.kind, strictText: false, test: equalsValue(rv), acceptsNull: rv.kind === 'null', shape };
+}
+
+/**
+ * The shape of equality with one of `values`, compared inline with the raw context text. A
+ * context text with a lone surrogate equals only a value with U+FFFD in it (the surrogate
+ * read as U+FFFD), so such values are compared through the test function, which reads it so.
+ */
+function textShape(values: readonly string[]): ScalarShape | null {
+  return values.some((v) => v.includes('\uFFFD')) ? null : { of: 'string', oneOf: values };
 }
 
 function compileSet(raw: JsonObject, path: string, issues: IssueList): ElementRule {
@@ -215,7 +226,7 @@ function compileSet(raw: JsonObject, path: string, issues: IssueList): ElementRu
   const acceptsNull = parsed.some((rv) => rv.kind === 'null');
   if (parsed.length > 0 && parsed.every((rv) => rv.kind === 'string')) {
     const set = new Set(parsed.map((rv) => (rv as { value: string }).value));
-    const shape: ScalarShape = { of: 'string', oneOf: [...set] };
+    const shape = textShape([...set]);
     return { type, strictText: false, test: (k, _n, s) => k === STR && set.has(s), acceptsNull, shape };
   }
   if (parsed.length > 0 && parsed.every((rv) => rv.kind === 'number')) {
@@ -327,7 +338,8 @@ function compileText(
     issues.add(keyPath(path, 'value'), `expected a string, got ${describe(operand)}`);
     return { type: 'string', strictText: true, test: () => false, acceptsNull: false };
   }
-  return { type: 'string', strictText: true, test: (k, _n, s) => k === STR && op(s, operand), acceptsNull: false };
+  const text = wellFormed(operand);
+  return { type: 'string', strictText: true, test: (k, _n, s) => k === STR && op(s, text), acceptsNull: false };
 }
 
 const SCALAR_RULES: Readonly<
@@ -365,10 +377,10 @@ const NULL_TEXT = 'null';
  */
 function testElement(rule: ElementRule, value: unknown): boolean {
   const test = rule.test;
-  if (rule.strictText) return typeof value === 'string' ? test(STR, 0, value, 0) : false;
+  if (rule.strictText) return typeof value === 'string' ? test(STR, 0, wellFormed(value), 0) : false;
   switch (rule.type) {
     case 'string':
-      if (typeof value === 'string') return test(STR, 0, value, 0);
+      if (typeof value === 'string') return test(STR, 0, wellFormed(value), 0);
       if (typeof value === 'number') return test(STR, 0, numberText(value), 0);
       break;
     case 'number':
@@ -409,7 +421,7 @@ function scalarTest(rule: ElementRule): AttributeTest {
   // range over a number attribute.
   if (rule.type === 'string' && !rule.strictText) {
     return (v) => {
-      if (typeof v === 'string') return test(STR, 0, v, 0);
+      if (typeof v === 'string') return test(STR, 0, wellFormed(v), 0);
       if (v === null || v === undefined) return acceptsNull;
       if (Array.isArray(v)) return someElement(rule, v);
       return testElement(rule, v);

@@ -212,19 +212,48 @@ export function numberText(value: number): string {
   return `${sign}${digits.slice(0, point)}.${digits.slice(point)}`;
 }
 
-/** Orders two strings by their UTF-8 bytes (code point order), as Confidence compares text. */
-export function compareUtf8(a: string, b: string): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    const x = a.charCodeAt(i);
-    const y = b.charCodeAt(i);
-    if (x === y) continue;
-    // Below the surrogates UTF-16 order is code point order; a surrogate (an astral code
-    // point) sorts above every other BMP unit, which UTF-16 order gets wrong for U+E000..U+FFFF.
-    const xs = x >= 0xd800 && x <= 0xdfff;
-    const ys = y >= 0xd800 && y <= 0xdfff;
-    if (xs !== ys) return xs ? 1 : -1;
-    return x - y;
+/**
+ * Text as Confidence reads it: UTF-8, in which a lone surrogate (half of a UTF-16 pair, which
+ * UTF-8 cannot write) is U+FFFD, as every encoder on the way to Confidence writes it. The
+ * string itself when it is well formed (no allocation).
+ */
+export function wellFormed(text: string): string {
+  return text.isWellFormed() ? text : text.toWellFormed();
+}
+
+/** The code point of `s` at UTF-16 index `i`: a whole pair's, or U+FFFD for a lone surrogate. */
+function scalarAt(s: string, i: number): number {
+  const c = s.charCodeAt(i);
+  if (c < 0xd800 || c > 0xdfff) return c;
+  if (c <= 0xdbff && i + 1 < s.length) {
+    const d = s.charCodeAt(i + 1);
+    if (d >= 0xdc00 && d <= 0xdfff) return ((c - 0xd800) << 10) + (d - 0xdc00) + 0x10000;
   }
-  return a.length - b.length;
+  return 0xfffd;
+}
+
+/**
+ * Orders two strings by their UTF-8 bytes, as Confidence compares text: code point order, a
+ * lone surrogate read as U+FFFD (so it sorts below U+FFFF and every astral code point, and
+ * equal to U+FFFD).
+ */
+export function compareUtf8(a: string, b: string): number {
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const x = a.charCodeAt(i);
+    if (x === b.charCodeAt(j) && (x < 0xd800 || x > 0xdfff)) {
+      i++;
+      j++;
+      continue;
+    }
+    // Below the surrogates UTF-16 order is code point order; past them it is not (an astral
+    // code point sorts above U+E000..U+FFFF), so surrogates are read as whole code points.
+    const cx = scalarAt(a, i);
+    const cy = scalarAt(b, j);
+    if (cx !== cy) return cx - cy;
+    i += cx > 0xffff ? 2 : 1;
+    j += cy > 0xffff ? 2 : 1;
+  }
+  return (i < a.length ? 1 : 0) - (j < b.length ? 1 : 0);
 }

@@ -50,7 +50,9 @@ export async function loadOracleModule(): Promise<OracleModule | null> {
 }
 
 /**
- * The two deliberate deviations from Confidence's resolver (core's README, "Compatibility"):
+ * The three deliberate deviations from Confidence's resolver (core's README, "Compatibility"),
+ * each where allot follows the conformance suite's general expectations or refuses to fail a
+ * whole request:
  *
  * - `null-and-missing`: a null or missing attribute (or a null list element) follows the
  *   conformance suite's general expectations: it is no value (the empty list to anyRule and
@@ -59,6 +61,11 @@ export async function loadOracleModule(): Promise<OracleModule | null> {
  *   matching every value.
  * - `non-numeric-text`: text that is not a number, compared with a number criterion, makes
  *   that criterion not match; Confidence's build fails the whole request ("internal error").
+ * - `materialization-membership`: a unit the sticky store puts in a rule's read
+ *   materialization is in it for that rule (paused intake admits it, ignored targeting skips
+ *   its audience) even with no variant recorded for the rule, as the suite's general
+ *   expectation and Confidence's documented flow say; Confidence's build counts the unit in
+ *   only with a record for that very rule.
  */
-export type Deviation = 'null-and-missing' | 'non-numeric-text';
-export const DEVIATIONS: readonly Deviation[] = ['null-and-missing', 'non-numeric-text'];
+export type Deviation = 'null-and-missing' | 'non-numeric-text' | 'materialization-membership';
+export const DEVIATIONS: readonly Deviation[] = ['null-and-missing', 'non-numeric-text', 'materialization-membership'];

@@ -403,16 +403,15 @@ export function referenceResolve(
       unit = null;
     }
     if (unit === null && !rolloutWithoutUnit) continue;
-    // Sticky assignments are kept per rule: the unit's record in the read materialization
-    // must name a variant for this rule.
+    // Sticky assignments: a unit in the read materialization (whatever rules it holds
+    // variants for) is admitted; the variant recorded for this rule, if any, is its answer.
     const spec = rule.sticky;
     let admitted = false;
     if (spec !== null && spec.read !== '') {
       if (unit === null) continue;
       const record = sticky.get(unit, spec.read);
-      const stored = record !== null && hasOwn(record, rule.name) ? record[rule.name] : undefined;
-      if (stored === undefined) {
-        if (spec.mustMatch) continue; // paused intake: only stored units enter
+      if (record === null) {
+        if (spec.mustMatch) continue; // paused intake: only units in the materialization enter
       } else {
         // The audience alone is re-checked (or nothing, when targeting may be ignored).
         admitted = spec.ignoreTargeting || model.inAudience(rule.segment, context, unit, sticky);
@@ -420,7 +419,8 @@ export function referenceResolve(
           model.unrecognized = false;
           continue;
         }
-        if (admitted) {
+        const stored = hasOwn(record, rule.name) ? record[rule.name] : undefined;
+        if (admitted && stored !== undefined) {
           const a = storedAssignment(rule, stored, unit);
           if (a >= 0) {
             trace[r] = TRACE_STICKY;
