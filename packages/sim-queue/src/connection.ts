@@ -1,0 +1,73 @@
+/**
+ * Redis connections for BullMQ, made here (BullMQ's ESM build cannot load ioredis itself):
+ * every one reconnects forever with a back-off capped at 2 s, so workers and a waiting
+ * submitter ride out a Redis restart. Each connection is closed by whoever made it.
+ */
+import { Redis } from 'ioredis';
+
+export class QueueConnectionError extends Error {
+  readonly code = 'QUEUE_UNREACHABLE';
+  override readonly name = 'QueueConnectionError';
+}
+
+/** Checks a `--queue` URL: `redis://[user:password@]host[:port][/db]` or `rediss://…`. */
+export function parseQueueUrl(text: string): URL {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new QueueConnectionError(`${JSON.stringify(text)} is not a URL: give the Redis server as redis://host:port (or rediss:// for TLS), e.g. redis://127.0.0.1:6379`);
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+    throw new QueueConnectionError(`${JSON.stringify(text)}: the queue is a Redis server, redis://host:port or rediss://host:port, not ${url.protocol}//`);
+  }
+  if (url.hostname === '') throw new QueueConnectionError(`${JSON.stringify(text)} names no host: redis://host:port`);
+  if (url.pathname !== '' && url.pathname !== '/' && !/^\/\d+$/.test(url.pathname)) {
+    throw new QueueConnectionError(`${JSON.stringify(text)}: the path must be a database number (redis://host:port/2), got ${url.pathname}`);
+  }
+  return url;
+}
+
+/** The URL without its password, for messages. */
+export function displayUrl(url: URL): string {
+  const shown = new URL(url.href);
+  if (shown.password !== '') shown.password = '***';
+  return shown.href;
+}
+
+/** A connection BullMQ can block on (`maxRetriesPerRequest: null`: commands wait out an outage). */
+export function connect(url: URL): Redis {
+  const redis = new Redis(url.href, {
+    maxRetriesPerRequest: null,
+    retryStrategy: (attempt: number) => Math.min(100 * attempt, 2_000),
+  });
+  // Errors surface as failed or waiting commands; an 'error' listener keeps ioredis from logging each retry.
+  redis.on('error', () => undefined);
+  return redis;
+}
+
+/**
+ * Waits until Redis answers a PING, or throws a QueueConnectionError after `timeoutMs` that
+ * says what the last connection attempt got.
+ */
+export async function reachable(redis: Redis, url: URL, timeoutMs = 5_000): Promise<void> {
+  let last = '';
+  const onError = (error: Error): void => {
+    last = error.message;
+  };
+  redis.on('error', onError);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      redis.ping(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          reject(new QueueConnectionError(`cannot reach Redis at ${displayUrl(url)} within ${timeoutMs / 1000} s${last === '' ? '' : ` (${last})`}: is redis-server running there, and is the URL right?`));
+        }, timeoutMs);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    redis.off('error', onError);
+  }
+}
