@@ -47,25 +47,27 @@ export function connect(url: URL): Redis {
 }
 
 /**
- * Waits until Redis answers a PING, or throws a QueueConnectionError after `timeoutMs` that
- * says what the last connection attempt got.
+ * Waits until Redis answers a PING, or throws a QueueConnectionError that says what the
+ * connection attempts got: after `timeoutMs`, or as soon as 3 attempts in a row were refused
+ * (nothing listens there: waiting longer would only delay the message).
  */
 export async function reachable(redis: Redis, url: URL, timeoutMs = 5_000): Promise<void> {
   let last = '';
-  const onError = (error: Error): void => {
+  let refused = 0;
+  let fail: (error: Error) => void = () => undefined;
+  const failed = new Promise<never>((_, reject) => (fail = reject));
+  const problem = (): string => (last === '' ? '' : ` (${last})`);
+  const onError = (error: Error & { code?: string }): void => {
     last = error.message;
+    refused = error.code === 'ECONNREFUSED' ? refused + 1 : 0;
+    if (refused >= 3) fail(new QueueConnectionError(`cannot reach Redis at ${displayUrl(url)}${problem()}: is redis-server running there, and is the URL right?`));
   };
   redis.on('error', onError);
-  let timer: NodeJS.Timeout | undefined;
+  const timer = setTimeout(() => {
+    fail(new QueueConnectionError(`cannot reach Redis at ${displayUrl(url)} within ${timeoutMs / 1000} s${problem()}: is redis-server running there, and is the URL right?`));
+  }, timeoutMs);
   try {
-    await Promise.race([
-      redis.ping(),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
-          reject(new QueueConnectionError(`cannot reach Redis at ${displayUrl(url)} within ${timeoutMs / 1000} s${last === '' ? '' : ` (${last})`}: is redis-server running there, and is the URL right?`));
-        }, timeoutMs);
-      }),
-    ]);
+    await Promise.race([redis.ping(), failed]);
   } finally {
     clearTimeout(timer);
     redis.off('error', onError);

@@ -15,7 +15,7 @@ import { JOB_FORMAT, PREFIX, RUN_QUEUE, SIMULATION_VERSION, planHash, scenarioOf
 /** Set by the worker for its sandboxed processes. */
 export const QUEUE_URL_ENV = 'ALLOT_SIM_QUEUE_URL';
 
-const PROGRESS_EVERY_MS = 500;
+const PROGRESS_EVERY_MS = 250;
 const scenarios = new Map<string, Scenario>();
 let runs: Queue | null = null;
 
@@ -39,7 +39,8 @@ async function scenarioOf(job: SandboxedJob<ShardJobData>): Promise<Scenario> {
 
 export default async function countShard(job: SandboxedJob<ShardJobData>): Promise<ShardFile> {
   const data = job.data;
-  if (data.format !== JOB_FORMAT) throw new Error(`job format ${String(data.format)}: this worker reads ${JOB_FORMAT}; run workers of the version that submitted the run`);
+  const format: unknown = data.format; // from Redis: written by whichever version submitted the run
+  if (format !== JOB_FORMAT) throw new Error(`job format ${String(format)}: this worker reads ${JOB_FORMAT}; run workers of the version that submitted the run`);
   if (data.simulation !== SIMULATION_VERSION) {
     throw new Error(`the run was planned with @allot/simulation ${data.simulation}, this worker has ${SIMULATION_VERSION}: run workers of the submitter's version`);
   }

@@ -3,7 +3,7 @@
  * processes, one shard each at a time) and on the run queue (the merge, which is light and
  * runs in this process). Start any number, on any machines that reach the Redis server.
  */
-import { availableParallelism } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -53,7 +53,8 @@ function processorUrl(): URL {
 }
 
 async function mergeJob(job: Job<RunJobData>): Promise<RunJobResult> {
-  if (job.data.format !== JOB_FORMAT) throw new UnrecoverableError(`run format ${String(job.data.format)}: this worker reads ${JOB_FORMAT}`);
+  const format: unknown = job.data.format; // from Redis: written by whichever version submitted the run
+  if (format !== JOB_FORMAT) throw new UnrecoverableError(`run format ${String(format)}: this worker reads ${JOB_FORMAT}`);
   const values = await job.getChildrenValues();
   try {
     return { format: JOB_FORMAT, results: mergeRun(job.data, Object.values(values)) };
@@ -87,7 +88,8 @@ export async function startQueueWorker(options: WorkerOptions): Promise<QueueWor
     throw error;
   }
   const onError = (error: Error): void => options.onError?.(error);
-  const common = { prefix: PREFIX, lockDuration: stalledMs, stalledInterval: stalledMs, maxStalledCount: 2 };
+  // The name BullMQ records on each job this worker takes (`processedBy`): host and process id.
+  const common = { name: `${hostname()}:${process.pid}`, prefix: PREFIX, lockDuration: stalledMs, stalledInterval: stalledMs, maxStalledCount: 2 };
   const shards = new Worker<ShardJobData>(SHARD_QUEUE, processorUrl(), {
     ...common,
     connection: connection(),
