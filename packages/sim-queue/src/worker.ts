@@ -23,6 +23,12 @@ export interface WorkerOptions {
    * handed to another worker (default 30).
    */
   readonly stalledSeconds?: number;
+  /**
+   * Stop after this many seconds with nothing to count (no shard or merge in progress, none
+   * finished meanwhile), for workers that should end with the work (a Kubernetes Job's pods).
+   * Default: run until closed.
+   */
+  readonly idleSeconds?: number;
   /** Told of each shard this worker completed or failed. */
   readonly onShard?: (event: ShardEvent) => void;
   /** Told of errors that do not stop the worker (a lost connection, a job it could not finish). */
@@ -43,6 +49,8 @@ export interface ShardEvent {
 export interface QueueWorker {
   /** Waits for the shards in progress to finish, then disconnects (`force`: abandons them to be retried elsewhere). */
   close(force?: boolean): Promise<void>;
+  /** Settles once the worker has closed: by `close`, or after `idleSeconds` with nothing to do. */
+  readonly closed: Promise<void>;
 }
 
 /** The compiled processor file (tests run from src/, where only the .ts exists). */
@@ -111,13 +119,36 @@ export async function startQueueWorker(options: WorkerOptions): Promise<QueueWor
   runs.on('error', onError);
   runs.on('failed', (job, error) => { onError(new Error(`run ${job?.id ?? '?'} could not be merged: ${error.message}`)); });
   await Promise.all([shards.waitUntilReady(), runs.waitUntilReady()]);
-  return {
-    async close(force = false) {
-      try {
-        await Promise.all([shards.close(force), runs.close(force)]);
-      } finally {
+  let closing: Promise<void> | null = null;
+  let idleTimer: NodeJS.Timeout | undefined;
+  let resolveClosed: () => void = () => undefined;
+  const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
+  const close = (force = false): Promise<void> => {
+    clearInterval(idleTimer);
+    closing ??= Promise.all([shards.close(force), runs.close(force)])
+      .then(() => undefined)
+      .finally(() => {
         quit();
-      }
-    },
+        resolveClosed();
+      });
+    return closing;
   };
+  if (options.idleSeconds !== undefined) {
+    let busy = 0;
+    let since = Date.now();
+    const change = (by: number) => (): void => {
+      busy += by;
+      since = Date.now();
+    };
+    for (const w of [shards, runs] as Worker[]) {
+      w.on('active', change(1));
+      w.on('completed', change(-1));
+      w.on('failed', change(-1));
+    }
+    const idleMs = options.idleSeconds * 1000;
+    idleTimer = setInterval(() => {
+      if (busy <= 0 && Date.now() - since >= idleMs) void close().catch(onError);
+    }, Math.min(1000, idleMs));
+  }
+  return { close, closed };
 }

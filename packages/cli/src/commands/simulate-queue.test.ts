@@ -128,6 +128,17 @@ describe.skipIf(redisServerPath === null)('allot simulate --queue', { timeout: 6
     expect(workerDown.stderr).toContain(`cannot reach Redis at redis://127.0.0.1:${port}`);
   });
 
+  it('a worker stops on SIGTERM, or by itself after --exit-when-idle seconds with nothing to count', async () => {
+    const idle = await allot(['simulate', 'worker', '--queue', server.url, '--concurrency', '1', '--exit-when-idle', '1']);
+    expect(idle.code).toBe(0);
+    expect(idle.stdout).toContain('worker stopped: nothing to count for 1 s');
+    const worker = startWorker();
+    await until('the worker to be ready', () => worker.output().includes('worker ready'));
+    const exited = new Promise<number | null>((resolve) => worker.child.once('exit', resolve));
+    worker.child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  });
+
   it('a shard that fails every attempt fails the run with a message naming it, and no report', async () => {
     const redis = new Redis(server.port, '127.0.0.1');
     try {

@@ -88,9 +88,16 @@ export async function queuedRun(scenario: Scenario, options: QueuedRun, io: Io):
   return summary.calibrated ? 0 : 1;
 }
 
-const workerUsage = 'allot simulate worker --queue redis://HOST:PORT [--concurrency C] [--stalled-seconds S]';
+const workerUsage = 'allot simulate worker --queue redis://HOST:PORT [--concurrency C] [--stalled-seconds S] [--exit-when-idle S]';
 
-export async function queueWorker(values: { queue: string | undefined; concurrency: number | undefined; stalledSeconds: number | undefined }, io: Io): Promise<number> {
+export interface WorkerValues {
+  readonly queue: string | undefined;
+  readonly concurrency: number | undefined;
+  readonly stalledSeconds: number | undefined;
+  readonly idleSeconds: number | undefined;
+}
+
+export async function queueWorker(values: WorkerValues, io: Io): Promise<number> {
   if (values.queue === undefined) throw new CliError(`simulate worker: give the Redis server with --queue redis://host:port\nusage: ${workerUsage}`);
   const q = await simQueue();
   let worker;
@@ -99,6 +106,7 @@ export async function queueWorker(values: { queue: string | undefined; concurren
       queue: values.queue,
       ...(values.concurrency === undefined ? {} : { concurrency: values.concurrency }),
       ...(values.stalledSeconds === undefined ? {} : { stalledSeconds: values.stalledSeconds }),
+      ...(values.idleSeconds === undefined ? {} : { idleSeconds: values.idleSeconds }),
       onShard: (e) => {
         const name = `run ${e.run} seed ${e.seed} shard ${e.shard.index + 1}/${e.shard.count}`;
         if (e.error === null) io.out(`${name}: ${e.units.toLocaleString('en-US')} units in ${e.seconds.toFixed(1)} s`);
@@ -109,18 +117,21 @@ export async function queueWorker(values: { queue: string | undefined; concurren
   } catch (error) {
     asCliError(error, q, 'simulate worker');
   }
-  io.out(`worker ready on ${q.parseQueueUrl(values.queue).host}: ${values.concurrency ?? 'one per core'} shard${values.concurrency === 1 ? '' : 's'} at a time (SIGTERM or Ctrl-C: finish the shards in progress and stop)`);
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string): void => {
-      io.err(`${signal}: finishing the shards in progress (again to abandon them to other workers)`);
-      process.once('SIGTERM', () => { void worker.close(true).then(resolve); });
-      process.once('SIGINT', () => { void worker.close(true).then(resolve); });
-      void worker.close().then(resolve);
-    };
-    process.once('SIGTERM', () => { stop('SIGTERM'); });
-    process.once('SIGINT', () => { stop('SIGINT'); });
-  });
+  const at = values.concurrency ?? 'one per core';
+  io.out(`worker ready on ${q.parseQueueUrl(values.queue).host}: ${at} shard${values.concurrency === 1 ? '' : 's'} at a time (SIGTERM or Ctrl-C: finish the shards in progress and stop; a second one: stop at once)`);
+  const stop = (signal: string): void => {
+    io.err(`${signal}: finishing the shards in progress`);
+    process.once('SIGTERM', () => process.exit(143));
+    process.once('SIGINT', () => process.exit(130));
+    void worker.close();
+  };
+  const onTerm = (): void => { stop('SIGTERM'); };
+  const onInt = (): void => { stop('SIGINT'); };
+  process.once('SIGTERM', onTerm);
+  process.once('SIGINT', onInt);
+  await worker.closed;
+  process.off('SIGTERM', onTerm);
+  process.off('SIGINT', onInt);
+  if (values.idleSeconds !== undefined) io.out(`worker stopped: nothing to count for ${values.idleSeconds} s`);
   return 0;
 }
-
-export { workerUsage };

@@ -29,7 +29,7 @@ import type { Command } from '../command.js';
 import type { Io } from '../io.js';
 
 const usage =
-  'allot simulate FILE [--units N] [--workers K] [--seed S] [--out DIR] [--shard k/n]\n       allot simulate merge SHARD.json... [--out DIR]\n       allot simulate FILE --queue redis://HOST:PORT [--shards N] [--seed S | --seeds A..B] [--units N] [--out DIR]\n       allot simulate worker --queue redis://HOST:PORT [--concurrency C] [--stalled-seconds S]';
+  'allot simulate FILE [--units N] [--workers K] [--seed S] [--out DIR] [--shard k/n]\n       allot simulate merge SHARD.json... [--out DIR]\n       allot simulate FILE --queue redis://HOST:PORT [--shards N] [--seed S | --seeds A..B] [--units N] [--out DIR]\n       allot simulate worker --queue redis://HOST:PORT [--concurrency C] [--stalled-seconds S] [--exit-when-idle S]';
 
 function integer(text: string | undefined, name: string, min: number): number | undefined {
   if (text === undefined) return undefined;
@@ -64,11 +64,16 @@ async function merge(argv: readonly string[], io: Io): Promise<number> {
 }
 
 async function worker(argv: readonly string[], io: Io): Promise<number> {
-  const args = parse('simulate worker', argv, { queue: { type: 'string' }, concurrency: { type: 'string' }, 'stalled-seconds': { type: 'string' } }, usage);
+  const args = parse('simulate worker', argv, { queue: { type: 'string' }, concurrency: { type: 'string' }, 'stalled-seconds': { type: 'string' }, 'exit-when-idle': { type: 'string' } }, usage);
   if (args.positionals.length > 0) throw new CliError(`simulate worker takes no file: the scenario comes with each run\nusage: ${usage}`);
   const { queueWorker } = await import('./simulate-queue.js');
   return queueWorker(
-    { queue: optionalString(args, 'queue'), concurrency: integer(optionalString(args, 'concurrency'), 'concurrency', 1), stalledSeconds: integer(optionalString(args, 'stalled-seconds'), 'stalled-seconds', 1) },
+    {
+      queue: optionalString(args, 'queue'),
+      concurrency: integer(optionalString(args, 'concurrency'), 'concurrency', 1),
+      stalledSeconds: integer(optionalString(args, 'stalled-seconds'), 'stalled-seconds', 1),
+      idleSeconds: integer(optionalString(args, 'exit-when-idle'), 'exit-when-idle', 1),
+    },
     io,
   );
 }
