@@ -13,17 +13,19 @@ export class QueueConnectionError extends Error {
 /** Checks a `--queue` URL: `redis://[user:password@]host[:port][/db]` or `rediss://…`. */
 export function parseQueueUrl(text: string): URL {
   let url: URL;
+  // Messages quote the URL without its password.
+  const shown = JSON.stringify(text.replace(/(\/\/[^/@:]*:)[^/@]*@/, '$1***@'));
   try {
     url = new URL(text);
   } catch {
-    throw new QueueConnectionError(`${JSON.stringify(text)} is not a URL: give the Redis server as redis://host:port (or rediss:// for TLS), e.g. redis://127.0.0.1:6379`);
+    throw new QueueConnectionError(`${shown} is not a URL: give the Redis server as redis://host:port (or rediss:// for TLS), e.g. redis://127.0.0.1:6379`);
   }
   if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
-    throw new QueueConnectionError(`${JSON.stringify(text)}: the queue is a Redis server, redis://host:port or rediss://host:port, not ${url.protocol}//`);
+    throw new QueueConnectionError(`${shown}: the queue is a Redis server, redis://host:port or rediss://host:port, not ${url.protocol}//`);
   }
-  if (url.hostname === '') throw new QueueConnectionError(`${JSON.stringify(text)} names no host: redis://host:port`);
+  if (url.hostname === '') throw new QueueConnectionError(`${shown} names no host: redis://host:port`);
   if (url.pathname !== '' && url.pathname !== '/' && !/^\/\d+$/.test(url.pathname)) {
-    throw new QueueConnectionError(`${JSON.stringify(text)}: the path must be a database number (redis://host:port/2), got ${url.pathname}`);
+    throw new QueueConnectionError(`${shown}: the path must be a database number (redis://host:port/2), got ${url.pathname}`);
   }
   return url;
 }

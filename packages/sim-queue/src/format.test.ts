@@ -39,5 +39,6 @@ describe('parseQueueUrl', () => {
     expect(() => parseQueueUrl('localhost')).toThrow(/is not a URL: give the Redis server as redis:\/\/host:port/);
     expect(() => parseQueueUrl('http://127.0.0.1:6379')).toThrow(/not http:\/\//);
     expect(() => parseQueueUrl('redis://127.0.0.1:6379/queue')).toThrow(/the path must be a database number/);
+    expect(() => parseQueueUrl('redis://me:s3cret@127.0.0.1:6379/queue')).toThrow('"redis://me:***@127.0.0.1:6379/queue": the path must be a database number (redis://host:port/2), got /queue');
   });
 });

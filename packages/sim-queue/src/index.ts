@@ -7,7 +7,7 @@
  * ```ts
  * const worker = await startQueueWorker({ queue: 'redis://127.0.0.1:6379' }); // anywhere
  * const run = await runOnQueue(readScenario('simulations/ranking.yaml'), { queue: 'redis://127.0.0.1:6379', units: 100_000_000 });
- * const [{ plan, tally, workers }] = run.results;
+ * const { plan, tally, workers } = run.results[0]!;
  * const report = buildReport(plan, tally, { workers, seconds: run.seconds, shards: run.shards });
  * ```
  */
