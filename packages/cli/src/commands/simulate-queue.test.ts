@@ -235,6 +235,24 @@ describe.skipIf(redisServerPath === null)('allot simulate --queue', { timeout: 6
       }
     });
 
+    it('Redis frozen for 4 s mid-run (SIGSTOP, then SIGCONT): the run completes with the identical report', async () => {
+      const redis = new Redis(server.port, '127.0.0.1');
+      try {
+        const run = allot(['simulate', ranking, '--queue', server.url, '--units', '200000', '--seed', '3', '--shards', '2', '--out', 'q-frozen']);
+        await until('a shard to be counting', async () => (await shardsCounting(redis)).length > 0);
+        server.stop();
+        await new Promise((r) => setTimeout(r, 4_000));
+        server.resume();
+        const queued = await run;
+        const local = await allot(['simulate', ranking, '--units', '200000', '--seed', '3', '--workers', '1', '--out', 'l-frozen']);
+        expect(queued.code).toBe(local.code);
+        expect(countsOf(join(work, 'q-frozen'))).toEqual(countsOf(join(work, 'l-frozen')));
+      } finally {
+        server.resume();
+        redis.disconnect();
+      }
+    });
+
     it('Redis restarted (without persistence) mid-run: the run fails saying why and writes no report; the workers carry on', async () => {
       const redis = new Redis(server.port, '127.0.0.1', { maxRetriesPerRequest: 1 });
       redis.on('error', () => undefined);
