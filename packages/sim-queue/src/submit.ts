@@ -194,7 +194,13 @@ export async function runOnQueue(scenario: Scenario, options: QueueRunOptions): 
       if (options.signal?.aborted === true) throw new QueueRunError(`run ${run} cancelled`);
       const state = await answered(runs.getJobState(run), outageMs, url);
       if (state === 'completed') break;
-      if (state === 'failed') throw new QueueRunError(await failure(runs, shardQueue, run, seeds));
+      if (state === 'failed') {
+        // The run and its failed shard stay for inspection (bounded); shards not yet started would be wasted work.
+        submitted = false;
+        const reason = await failure(runs, shardQueue, run, seeds);
+        await stopWaitingShards(runs, run);
+        throw new QueueRunError(reason);
+      }
       if (state === 'unknown') {
         throw new QueueRunError(`run ${run} is no longer in Redis at ${displayUrl(url)}: Redis restarted without persistence, was flushed, or the run was removed. Its shards' counts are lost with it, so no report is written; run the command again`);
       }
@@ -222,15 +228,20 @@ export async function runOnQueue(scenario: Scenario, options: QueueRunOptions): 
   }
 }
 
-/** Removes what is left of a run that will not be reported (a failure, a cancel): its waiting shards, then the run. */
-async function abandon(runs: Queue, run: string): Promise<void> {
+/** Removes the shards of a run that have not started (each step bounded: Redis may be the reason to stop). */
+async function stopWaitingShards(runs: Queue, run: string, thenRemoveRun = false): Promise<void> {
   try {
     const job = await Promise.race([runs.getJob(run), pause(2_000).then(() => undefined)]);
     if (job === undefined) return;
-    await Promise.race([job.removeUnprocessedChildren().then(() => job.remove()), pause(2_000)]);
+    await Promise.race([job.removeUnprocessedChildren().then(() => (thenRemoveRun ? job.remove() : undefined)), pause(2_000)]);
   } catch {
-    // Shards in progress hold locks; they finish, and the run's bounded retention removes the rest.
+    // Shards in progress hold locks: the run cannot be removed while they finish; its bounded retention removes it later.
   }
+}
+
+/** What is left of a run that will not be reported (cancelled, or given up on): its waiting shards, then the run. */
+function abandon(runs: Queue, run: string): Promise<void> {
+  return stopWaitingShards(runs, run, true);
 }
 
 /** Why a run failed: the shard that failed every attempt, by name, when the run says which. */

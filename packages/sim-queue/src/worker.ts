@@ -117,7 +117,7 @@ export async function startQueueWorker(options: WorkerOptions): Promise<QueueWor
   });
   shards.on('error', onError);
   runs.on('error', onError);
-  runs.on('failed', (job, error) => { onError(new Error(`run ${job?.id ?? '?'} could not be merged: ${error.message}`)); });
+  runs.on('failed', (job, error) => { onError(new Error(`run ${job?.id ?? '?'} failed: ${error.message}`)); });
   await Promise.all([shards.waitUntilReady(), runs.waitUntilReady()]);
   let closing: Promise<void> | null = null;
   let idleTimer: NodeJS.Timeout | undefined;

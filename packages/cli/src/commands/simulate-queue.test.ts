@@ -27,6 +27,8 @@ interface Exit {
 }
 
 let server: RedisServer;
+/** The run the damage test failed: kept in Redis for inspection. */
+let damagedRun = '';
 /** The server once started: stopped afterwards even when a test failed. */
 let started: RedisServer | null = null;
 let work: string;
@@ -157,6 +159,10 @@ describe.skipIf(redisServerPath === null)('allot simulate --queue', { timeout: 6
       expect(failed.code).toBe(1);
       expect(failed.stderr).toMatch(/shard [12]\/2 failed after 3 attempts: the run's scenario has SHA-256 [0-9a-f]{64}, the shard names [0-9a-f]{64}: the run's data is damaged\. No report is written from a partial run/);
       expect(existsSync(join(work, 'q-damaged', 'report.json'))).toBe(false);
+      // The failed run and its failed shard are kept for inspection (bounded by count and age).
+      damagedRun = key.split(':').pop()!;
+      expect(await redis.zrange('allot:sim-runs:failed', '0', '-1')).toEqual([damagedRun]);
+      expect((await redis.zrange('allot:sim-shards:failed', '0', '-1')).some((id) => id.startsWith(`${damagedRun}-`))).toBe(true);
     } finally {
       redis.disconnect();
     }
@@ -186,8 +192,8 @@ describe.skipIf(redisServerPath === null)('allot simulate --queue', { timeout: 6
 
       const redis = new Redis(server.port, '127.0.0.1');
       try {
-        // Only each queue's bookkeeping is left: no job, no tally, no scenario (the damaged run's failed shards are kept, bounded, for inspection).
-        const keys = (await redis.keys('*')).filter((k) => !/^allot:sim-shards:(failed|[0-9a-f]{16}-\d+-\d+(:logs)?)$/.test(k));
+        // Only each queue's bookkeeping is left: no job, no tally, no scenario (but the failed run kept for inspection).
+        const keys = (await redis.keys('*')).filter((k) => !(damagedRun !== '' && k.includes(damagedRun)) && !k.endsWith(':failed'));
         expect(keys.filter((k) => !/^allot:sim-(shards|runs):(meta|events|id|stalled-check)$/.test(k))).toEqual([]);
         expect(await redis.hget('allot:sim-shards:meta', 'opts.maxLenEvents')).toBe('1000');
       } finally {
