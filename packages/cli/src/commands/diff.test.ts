@@ -75,9 +75,27 @@ describe('allot diff', () => {
     expect(out).toContain('segment checkout (ALLOCATED, targeting changed)');
     expect(out).toContain('B  country in ["SE", "NO"]');
     expect(out).toMatch(/matches neither\s+0%\s+0%/);
-    expect(out).toMatch(/matches only before\s+0%\s+10%/);
+    // Every Swedish user is in [SE, NO]: no one matches only the targeting before.
+    expect(out).not.toContain('matches only before');
     expect(out).toMatch(/matches only after\s+10%\s+0%/);
     expect(out).toMatch(/matches both\s+0%\s+0%/);
+    expect(out).toContain('enter 0%–10%, leave 0%');
+  });
+
+  it('lists no case no user can be in: a retarget to a wider audience stops serving no one', async () => {
+    await ok('segments', 'create', 'checkout', ...W, '--proportion', '0.05', '--targeting', 'country in [SE, NO] and app_version >= 2.1.0');
+    await ok('segments', 'allocate', 'checkout', ...W);
+    await ok('flags', 'create', 'new-checkout', ...W, '--variant', 'control=false', '--variant', 'treatment=true');
+    await ok('flags', 'add-rule', 'new-checkout', ...W, '--kind', 'ab-test', '--segment', 'checkout', '--weights', 'control=1,treatment=1', '--enabled');
+    copyFileSync(join(dir, 'ws.yaml'), join(dir, 'before.yaml'));
+    await ok('segments', 'update', 'checkout', ...W, '--update-mask', 'targeting', '--targeting', 'country in [SE, NO, GB]');
+    const out = await ok('diff', '--before', 'before.yaml', '--after', 'ws.yaml');
+    expect(out).toContain('A  country in ["SE", "NO"] and app_version >= version("2.1.0")');
+    expect(out).toContain('B  country in ["SE", "NO", "GB"]');
+    expect(out).toMatch(/flag new-checkout \(ACTIVE\)\n {2}start served 0%–5%, stop served 0%, change variant 0%/);
+    expect(out).not.toMatch(/\n {2}A, not B /);
+    expect(out).toMatch(/\n {2}not A, B\s+5%\s+0%\s+0%/);
+    expect(out).not.toContain('matches only before');
   });
 
   it('estimates audience shares from a --population scenario', async () => {
