@@ -112,6 +112,21 @@ describe('allot diff', () => {
     // A quarter of the units are Swedish: about 5% start being served.
     expect(Number(start![1])).toBeGreaterThan(4.5);
     expect(Number(start![1])).toBeLessThan(5.5);
+    // 20,000 units support 0.1% here (a standard error of at most √(0.05 × 0.95 / 20000) ≈ 0.15%), not 0.0001%.
+    expect(start![1]).toMatch(/^\d+(\.\d)?$/);
+    expect(out).toContain('each to the decimal place of its standard error');
+    const json = JSON.parse(await ok('diff', '--before', 'before.yaml', '--after', 'ws.yaml', '--population', 'people.yaml', '--json')) as { flags: { start: { estimate: number } }[] };
+    expect(json.flags[0]!.start.estimate).toBe(Number(start![1]) / 100);
+  });
+
+  it('warns when the conditions read an attribute the population never has', async () => {
+    await experiment();
+    await ok('segments', 'update', 'checkout', ...W, '--update-mask', 'targeting', '--targeting', 'country == "SE" and app_version >= 2.1.0');
+    writeFileSync(join(dir, 'people.yaml'), 'name: people\npopulation:\n  units: 2000\n  seed: 1\n  attributes:\n    country: { categorical: { SE: 1, US: 3 } }\nworkspace: {}\n');
+    const r = await allot('diff', '--before', 'before.yaml', '--after', 'ws.yaml', '--population', 'people.yaml');
+    expect(r.code).toBe(0);
+    expect(r.err).toContain('warning: --population people.yaml: none of the 2000 units evaluated has app_version, which B reads');
+    expect(r.err).not.toContain('has country');
   });
 
   it('names what is wrong and what to do', async () => {

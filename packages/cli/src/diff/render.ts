@@ -29,7 +29,7 @@ export function renderImpact(preview: ImpactPreview, before: string, after: stri
     lines.push(
       preview.population === null
         ? 'Totals that depend on them are shown as bounds over every possible population; --population scenario.yaml estimates them.'
-        : `Estimates (≈) from ${preview.population.units} units of ${preview.population.source}; bounds over every population in brackets.`,
+        : `Estimates (≈) from ${preview.population.units} units of ${preview.population.source}, each to the decimal place of its standard error (at most √(p(1−p)/${preview.population.units})); bounds over every population in brackets.`,
     );
   }
   for (const f of flags) lines.push('', ...renderFlag(f, preview));
