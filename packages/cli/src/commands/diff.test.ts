@@ -96,6 +96,7 @@ describe('allot diff', () => {
     expect(out).not.toMatch(/\n {2}A, not B /);
     expect(out).toMatch(/\n {2}not A, B\s+5%\s+0%\s+0%/);
     expect(out).not.toContain('matches only before');
+    expect(out).toContain('every result is exact for each combination some context can have; the others are not listed');
   });
 
   it('estimates audience shares from a --population scenario', async () => {

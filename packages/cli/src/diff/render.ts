@@ -24,7 +24,7 @@ export function renderImpact(preview: ImpactPreview, before: string, after: stri
   const segments = preview.segments.filter((s) => s.changed || s.buckets.added + s.buckets.removed > 0);
   const used = new Set([...flags.flatMap((f) => f.conditions), ...segments.flatMap((s) => s.conditions)]);
   if (used.size > 0) {
-    lines.push('', 'Audiences (who matches them is up to the population; every result is exact for each combination):');
+    lines.push('', 'Audiences (who matches them is up to the population; every result is exact for each combination some context can have; the others are not listed):');
     for (const i of [...used].sort((a, b) => a - b)) lines.push(`  ${preview.conditions[i]!.label}  ${preview.conditions[i]!.text}`);
     lines.push(
       preview.population === null
