@@ -153,6 +153,53 @@ function packageOf(specifier: string): string {
   return specifier.startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0]!;
 }
 
+/** `dist/cjs/x/y.js`, `dist/x/y.d.ts` → `dist/cjs/x/y`, `dist/x/y`: one id per module and build. */
+function moduleId(path: string): string | null {
+  const match = /^(.*?)(\.d)?\.(c|m)?(js|ts)$/.exec(path);
+  return match === null ? null : match[1]!;
+}
+
+/**
+ * Shipped files that are test helpers: named `*.test.*` or `testing-*`, or a compiled module
+ * (or its source) that no entry point (the exports map's targets, `bin`) reaches through
+ * relative imports. A `testing` entry point in the exports map (`@allot/simulation/testing`)
+ * is public API, and so is every module it imports.
+ */
+function testHelpers(pkg: string, shipped: readonly string[], m: Manifest, source: string): string[] {
+  const leaves = (v: unknown): string[] => (typeof v === 'string' ? [v] : v !== null && typeof v === 'object' ? Object.values(v).flatMap(leaves) : []);
+  const entries = [...leaves(m.exports ?? {}), ...Object.values(m.bin ?? {})].filter((p) => !p.endsWith('package.json')).map((p) => p.replace(/^\.\//, ''));
+  const reached = new Set<string>();
+  const queue = entries.map(moduleId).filter((id): id is string => id !== null);
+  while (queue.length > 0) {
+    const id = queue.pop()!;
+    if (reached.has(id)) continue;
+    reached.add(id);
+    for (const file of shipped.filter((f) => moduleId(f) === id && !f.endsWith('.map'))) {
+      const text = readFileSync(join(pkg, file), 'utf8');
+      // Imports, and modules started by URL (a worker thread's `new URL('./worker.js', import.meta.url)`).
+      for (const match of text.matchAll(/(?:from |import\(|require\(|new URL\()\s*['"](\.{1,2}\/[^'"]*)['"]/g)) {
+        const target = relative(pkg, resolve(pkg, dirname(file), match[1]!)).split('\\').join('/');
+        const asFile = moduleId(target) ?? target;
+        queue.push(shipped.some((f) => moduleId(f) === asFile) ? asFile : `${target}/index`);
+      }
+    }
+  }
+  /** The module a shipped file compiles from (`dist/cjs/a/b.js` → `a/b`), when its source is in the package's src. */
+  const compiledFrom = (f: string): string | null => {
+    const match = /^(?:dist\/cjs|dist)\/(.+?)(?:\.d)?\.(?:c|m)?js(?:\.map)?$|^(?:dist\/cjs|dist)\/(.+?)\.d\.ts(?:\.map)?$/.exec(f);
+    const rel = match?.[1] ?? match?.[2];
+    return rel !== undefined && existsSync(join(source, 'src', `${rel}.ts`)) ? rel : null;
+  };
+  const reachedSources = new Set([...reached].map((id) => compiledFrom(`${id}.js`)).filter((rel): rel is string => rel !== null));
+  return shipped.filter((f) => {
+    if (/\.test\./.test(f)) return true;
+    const srcMatch = /^src\/(.+)\.ts$/.exec(f);
+    const rel = srcMatch !== null ? srcMatch[1]! : compiledFrom(f);
+    if (rel === null) return /(^|\/)testing-[^/]*$/.test(f);
+    return !reachedSources.has(rel);
+  });
+}
+
 describe('the packed packages', { timeout: 120_000 }, () => {
   it.each(publicDirs)('%s: LICENSE, README, CHANGELOG, metadata; no tests, test helpers or build info', (dir) => {
     const m = manifests.get(dir)!;
@@ -167,6 +214,14 @@ describe('the packed packages', { timeout: 120_000 }, () => {
     expect(published.repository?.directory).toBe(`packages/${dir}`);
     expect(published.types !== undefined && shipped.includes(published.types.replace('./', ''))).toBe(true);
     expect(JSON.stringify(published)).not.toContain('workspace:');
+  });
+
+  it.each(publicDirs)('%s: ships no test helper: every module is a public entry point or imported by one', (dir) => {
+    const m = manifests.get(dir)!;
+    const pkg = unpack(tarballs.get(m.name)!);
+    const shipped = [...files(pkg)];
+    const helpers = testHelpers(pkg, shipped, m, join(root, 'packages', dir));
+    expect(helpers, 'a test helper is named *.test.* or testing-*, or is a module no entry point of the exports map (or bin) imports; leave it out with a "!" pattern in "files"').toEqual([]);
   });
 
   it.each(publicDirs)('%s: every source map points at a shipped source', (dir) => {

@@ -6,10 +6,13 @@
  */
 import type { Share } from './types.js';
 
-/** Values (a flat vector) for every combination of `k` conditions: bit j of the index is condition j. */
+/**
+ * Values (a flat vector) for every combination of `k` conditions: bit j of the index is
+ * condition j; null for a combination no context can have.
+ */
 export interface CaseTable {
   readonly k: number;
-  readonly values: readonly Float64Array[];
+  readonly values: readonly (Float64Array | null)[];
 }
 
 /** Two computations of one share that agree to this much are the same number. */
@@ -18,31 +21,45 @@ const SAME = 1e-12;
 export interface ReducedCases {
   /** Positions (among the k) of the conditions that matter. */
   readonly relevant: readonly number[];
-  /** One per combination of the relevant conditions: bit i of the index is `relevant[i]`. */
+  /**
+   * One per combination of the relevant conditions that some context can have, in order of
+   * the combination (bit i of it is `relevant[i]`).
+   */
   readonly cases: readonly { readonly matches: readonly boolean[]; readonly values: Float64Array }[];
 }
 
-/** Drops the conditions whose match changes no value. */
+/**
+ * Drops the conditions whose match changes no value: in turn, each one is dropped when the
+ * possible combinations that agree on the others left have the same values.
+ */
 export function reduceCases(table: CaseTable): ReducedCases {
-  const relevant: number[] = [];
+  const live = table.values.flatMap((v, t) => (v === null ? [] : [t]));
+  let relevant = Array.from({ length: table.k }, (_, j) => j);
   for (let j = 0; j < table.k; j++) {
-    const bit = 1 << j;
-    let matters = false;
-    for (let t = 0; t < table.values.length && !matters; t++) {
-      if ((t & bit) !== 0) continue;
-      matters = !sameValues(table.values[t]!, table.values[t | bit]!);
-    }
-    if (matters) relevant.push(j);
+    const rest = relevant.filter((x) => x !== j);
+    if (valuesFollow(table, live, rest)) relevant = rest;
   }
-  const cases = [];
-  for (let c = 0; c < 1 << relevant.length; c++) {
-    let t = 0;
-    relevant.forEach((j, i) => {
-      if ((c >> i) & 1) t |= 1 << j;
-    });
-    cases.push({ matches: relevant.map((_, i) => ((c >> i) & 1) === 1), values: table.values[t]! });
+  const byCase = new Map<number, Float64Array>();
+  for (const t of live) {
+    const c = relevant.reduce((acc, j, i) => ((t >> j) & 1 ? acc | (1 << i) : acc), 0);
+    if (!byCase.has(c)) byCase.set(c, table.values[t]!);
   }
+  const cases = [...byCase]
+    .sort(([a], [b]) => a - b)
+    .map(([c, values]) => ({ matches: relevant.map((_, i) => ((c >> i) & 1) === 1), values }));
   return { relevant, cases };
+}
+
+/** Whether the values of the `live` combinations are a function of the conditions `kept`. */
+function valuesFollow(table: CaseTable, live: readonly number[], kept: readonly number[]): boolean {
+  const mask = kept.reduce((m, j) => m | (1 << j), 0);
+  const first = new Map<number, Float64Array>();
+  for (const t of live) {
+    const seen = first.get(t & mask);
+    if (seen === undefined) first.set(t & mask, table.values[t]!);
+    else if (!sameValues(seen, table.values[t]!)) return false;
+  }
+  return true;
 }
 
 function sameValues(a: Float64Array, b: Float64Array): boolean {

@@ -17,27 +17,40 @@ export function estimateImpact(preview: ImpactPreview, profile: AudienceProfile)
   });
   return {
     ...preview,
-    flags: preview.flags.map((f) => estimateFlag(f, profile)),
-    segments: preview.segments.map((s) => estimateSegment(s, profile)),
+    flags: preview.flags.map((f) => estimateFlag(f, profile, preview)),
+    segments: preview.segments.map((s) => estimateSegment(s, profile, preview)),
     population: { units: profile.units, source: profile.source },
   };
 }
 
-/** Units of the profile in each case of a result over `conditions`. */
-function unitsPerCase(conditions: readonly number[], profile: AudienceProfile): number[] {
-  const units = new Array<number>(1 << conditions.length).fill(0);
-  for (const g of profile.groups) {
+/**
+ * Units of the profile in each of `cases` (over `conditions`). A unit in a combination the
+ * preview found no context can have would mean the profile was not made by core's targeting.
+ */
+function unitsPerCase(conditions: readonly number[], cases: readonly { readonly matches: readonly boolean[] }[], profile: AudienceProfile, preview: ImpactPreview): number[] {
+  const position = new Map(cases.map((c, i) => [c.matches.reduce((index, m, j) => (m ? index | (1 << j) : index), 0), i]));
+  const units = new Array<number>(cases.length).fill(0);
+  profile.groups.forEach((g, k) => {
     let index = 0;
     conditions.forEach((c, i) => {
       if (g.matches[c]) index |= 1 << i;
     });
-    units[index]! += g.units;
-  }
+    const at = position.get(index);
+    if (at === undefined) {
+      const combination = conditions.map((c, i) => `${(index >> i) & 1 ? '' : 'not '}${preview.conditions[c]!.label}`).join(', ');
+      throw new AdminError(
+        'INVALID_ARGUMENT',
+        `${g.units} units match ${combination}, which no context can (the conditions exclude each other); count the profile's matches with @allot/core's targeting`,
+        { path: `profile.groups[${k}].matches` },
+      );
+    }
+    units[at]! += g.units;
+  });
   return units;
 }
 
-function estimateFlag(f: FlagImpact, profile: AudienceProfile): FlagImpact {
-  const weights = unitsPerCase(f.conditions, profile);
+function estimateFlag(f: FlagImpact, profile: AudienceProfile, preview: ImpactPreview): FlagImpact {
+  const weights = unitsPerCase(f.conditions, f.cases, profile, preview);
   const n = f.outcomes.length;
   const cases = f.cases.map((c) => ({ values: Float64Array.from([...c.matrix.flat(), c.start, c.stop, c.change]) }));
   const share = (index: number): Share => shareOf(cases, index, weights);
@@ -50,8 +63,8 @@ function estimateFlag(f: FlagImpact, profile: AudienceProfile): FlagImpact {
   };
 }
 
-function estimateSegment(s: SegmentImpact, profile: AudienceProfile): SegmentImpact {
-  const weights = unitsPerCase(s.conditions, profile);
+function estimateSegment(s: SegmentImpact, profile: AudienceProfile, preview: ImpactPreview): SegmentImpact {
+  const weights = unitsPerCase(s.conditions, s.cases, profile, preview);
   const cases = s.cases.map((c) => ({ values: Float64Array.of(c.enter, c.leave) }));
   return { ...s, enter: shareOf(cases, 0, weights), leave: shareOf(cases, 1, weights) };
 }

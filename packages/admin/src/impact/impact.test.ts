@@ -109,8 +109,58 @@ describe('previewImpact, targeting', () => {
     expect(s.targetingChanged).toBe(true);
     expect(s.conditions.map((c) => p.conditions[c]!.text)).toEqual(['country == "SE"', 'country in ["SE", "NO"]']);
     const byCase = Object.fromEntries(s.cases.map((c) => [c.matches.map((m) => (m ? 1 : 0)).join(''), [c.enter, c.leave]]));
-    expect(byCase).toEqual({ '00': [0, 0], '10': [0, 0.2], '01': [0.2, 0], '11': [0, 0] });
+    // Every Swedish unit is in [SE, NO]: none matches only the targeting before.
+    expect(byCase).toEqual({ '00': [0, 0], '01': [0.2, 0], '11': [0, 0] });
     expect(s.enter).toMatchObject({ exact: null, low: 0, high: 0.2, estimate: null });
+    expect(s.leave).toMatchObject({ exact: 0, low: 0, high: 0 });
+  });
+
+  it('lists only cases some context can be in: a retarget to a wider audience stops serving no one', () => {
+    const before = addRule(withFlag(0.05, 'country in [SE, NO] and app_version >= 2.1.0'), 'f', {
+      kind: 'ab-test',
+      id: 'r',
+      segment: 's',
+      weights: [{ variant: 'a', weight: 1 }, { variant: 'b', weight: 1 }],
+      enabled: true,
+    }).workspace;
+    const after = updateSegment(before, 's', { targeting: 'country in [SE, NO, GB]' }, ['targeting']).workspace;
+    const p = previewImpact(before, after);
+    const f = p.flags[0]!;
+    expect(f.conditions.map((c) => p.conditions[c]!.label)).toEqual(['A', 'B']);
+    expect(f.cases.map((c) => c.matches)).toEqual([[false, false], [false, true], [true, true]]);
+    expect(f.stop).toMatchObject({ exact: 0, low: 0, high: 0 });
+    expect(f.start).toMatchObject({ exact: null, low: 0, high: 0.05 });
+    const est = estimateImpact(p, { units: 10, source: 'test', groups: [{ matches: [false, true], units: 2 }, { matches: [false, false], units: 8 }] });
+    expect(est.flags[0]!.start.estimate).toBeCloseTo(0.01, 12);
+    expect(() => estimateImpact(p, { units: 1, source: 'test', groups: [{ matches: [true, false], units: 1 }] })).toThrow(
+      /profile\.groups\[0\]\.matches|1 units match A, not B, which no context can/,
+    );
+  });
+
+  it('prunes by each kind of value: ranges, versions, sets against equality, text, booleans, presence, timestamps', () => {
+    const cases = (a: string, b: string): string[] => {
+      const before = withFlag(0.5, a);
+      const after = updateSegment(before, 's', { targeting: b }, ['targeting']).workspace;
+      return previewImpact(before, after).segments[0]!.cases.map((c) => c.matches.map((m) => (m ? 1 : 0)).join(''));
+    };
+    // A before, B after; '10' is "A, not B".
+    expect(cases('age >= 21', 'age >= 18')).toEqual(['00', '01', '11']);
+    expect(cases('age >= 18 and age < 30', 'age > 10')).toEqual(['00', '01', '11']);
+    expect(cases('app_version >= 2.1.0', 'app_version >= 2.0.0')).toEqual(['00', '01', '11']);
+    expect(cases('app_version >= 2.1.0', 'app_version > 2.0.9')).toEqual(['00', '01', '11']);
+    expect(cases('country == "SE"', 'country in [SE, NO]')).toEqual(['00', '01', '11']);
+    expect(cases('email ends with "@spotify.com"', 'email ends with ".com"')).toEqual(['00', '01', '11']);
+    expect(cases('email starts with "ab" and email == "abc"', 'email starts with "a"')).toEqual(['00', '01', '11']);
+    expect(cases('name >= "m"', 'name >= "a"')).toEqual(['00', '01', '11']);
+    expect(cases('beta == true', 'beta in [true, false]')).toEqual(['00', '01', '11']);
+    expect(cases('age is null', 'age > 3 or age is null')).toEqual(['00', '01', '11']);
+    expect(cases('age > 3', 'age is not null')).toEqual(['00', '10', '01', '11']); // [null, 5]
+    expect(cases('signup >= timestamp("2026-03-01")', 'signup > timestamp("2026-01-01T00:00:00Z")')).toEqual(['00', '01', '11']);
+    // Sound where core's reading differs: "18" meets >= 18; a list can hold two countries.
+    expect(cases('country == "SE" and country == "NO"', 'country == "GB"')).toEqual(['00', '10', '01', '11']);
+    // Criteria of different kinds on one attribute are not reasoned about: every case is kept.
+    expect(cases('age == "18"', 'age >= 18')).toEqual(['00', '10', '01', '11']);
+    expect(cases('beta == true', 'beta != false')).toEqual(['00', '10', '01', '11']);
   });
 
   it('estimates from a profile of the population', () => {

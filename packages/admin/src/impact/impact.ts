@@ -14,6 +14,7 @@ import type { Workspace } from '../workspace/model.js';
 import { ConditionRegistry, type AudienceNode } from './audience.js';
 import { bucketClasses, type BucketClass } from './bucket-classes.js';
 import { reduceCases, shareOf, type ReducedCases } from './cases.js';
+import { AudienceSpace } from './possible-cases.js';
 import { addJointWalk, variantCells, type WalkRule } from './joint-walk.js';
 import { viewOf, type Bits, type RuleView, type SegmentView, type StateView } from './state-view.js';
 import { NOT_SERVED, type FlagImpact, type ImpactOptions, type ImpactPreview, type SegmentImpact } from './types.js';
@@ -32,10 +33,11 @@ export function previewImpact(before: Workspace, after: Workspace, options: Impa
   }
   const registry = new ConditionRegistry();
   const views = { before: viewOf(before, registry, options.environments), after: viewOf(after, registry, options.environments) };
+  const space = new AudienceSpace(registry.conditions);
   const flagIds = flagsInScope(views.before, views.after, options.flags);
-  const flags = flagIds.map((id) => flagImpact(id, views.before, views.after, registry, options));
+  const flags = flagIds.map((id) => flagImpact(id, views.before, views.after, registry, space, options));
   const segmentIds = segmentsInScope(views.before, views.after, options.flags === undefined ? undefined : flagIds);
-  const segments = segmentIds.map((id) => segmentImpact(id, views.before, views.after, registry));
+  const segments = segmentIds.map((id) => segmentImpact(id, views.before, views.after, registry, space));
   return { account: after.account, conditions: registry.conditions, flags, segments, population: null };
 }
 
@@ -160,18 +162,26 @@ function holds(bits: Bits, deps: Dependencies, c: BucketClass): boolean {
   return c.holds[deps.setIndex.get(bits.set)!]!;
 }
 
-/** Runs `compute(tau)` for every combination of `conditions` (the rest of tau is false). */
-function overCases(conditions: readonly number[], total: number, compute: (tau: readonly boolean[]) => Float64Array): ReducedCases {
-  const values: Float64Array[] = [];
+/**
+ * Runs `compute(tau)` for every combination of `conditions` that some context can have (the
+ * rest of tau is false).
+ */
+function overCases(conditions: readonly number[], space: AudienceSpace, total: number, compute: (tau: readonly boolean[]) => Float64Array): ReducedCases {
+  const possible = space.possible(conditions);
+  const values: (Float64Array | null)[] = [];
   const tau = new Array<boolean>(total).fill(false);
   for (let t = 0; t < 1 << conditions.length; t++) {
+    if (possible !== null && !possible(t)) {
+      values.push(null);
+      continue;
+    }
     conditions.forEach((index, j) => (tau[index] = ((t >> j) & 1) === 1));
     values.push(compute(tau));
   }
   return reduceCases({ k: conditions.length, values });
 }
 
-function flagImpact(id: string, before: StateView, after: StateView, registry: ConditionRegistry, options: ImpactOptions): FlagImpact {
+function flagImpact(id: string, before: StateView, after: StateView, registry: ConditionRegistry, space: AudienceSpace, options: ImpactOptions): FlagImpact {
   const fb = before.flags.get(id);
   const fa = after.flags.get(id);
   const outcomes = [...new Set([...(fb?.variants ?? []), ...(fa?.variants ?? [])]), NOT_SERVED];
@@ -185,7 +195,7 @@ function flagImpact(id: string, before: StateView, after: StateView, registry: C
   const classes = bucketClasses(deps.sets);
   const cells = variantCells([...rulesB, ...rulesA], (v) => outcomes.indexOf(v));
   const n = outcomes.length;
-  const reduced = overCases(conditions, registry.conditions.length, (tau) => {
+  const reduced = overCases(conditions, space, registry.conditions.length, (tau) => {
     const matrix = new Float64Array(n * n);
     for (const c of classes) {
       const tried = (view: StateView, rules: readonly RuleView[]): WalkRule[] =>
@@ -269,7 +279,7 @@ function notesFor(rules: readonly RuleView[], options: ImpactOptions): string[] 
   return notes;
 }
 
-function segmentImpact(id: string, before: StateView, after: StateView, registry: ConditionRegistry): SegmentImpact {
+function segmentImpact(id: string, before: StateView, after: StateView, registry: ConditionRegistry, space: AudienceSpace): SegmentImpact {
   const bitsB = before.segments.get(id)?.bits ?? NONE;
   const bitsA = after.segments.get(id)?.bits ?? NONE;
   const buckets = bucketMovement(bitsB, bitsA);
@@ -281,7 +291,7 @@ function segmentImpact(id: string, before: StateView, after: StateView, registry
   deps.add(after, [id]);
   const conditions = deps.conditionList(`segments.${id}`);
   const classes = bucketClasses(deps.sets);
-  const reduced = overCases(conditions, registry.conditions.length, (tau) => {
+  const reduced = overCases(conditions, space, registry.conditions.length, (tau) => {
     let enter = 0;
     let leave = 0;
     for (const c of classes) {

@@ -61,7 +61,12 @@ export interface FlagImpact {
   readonly outcomes: readonly string[];
   /** Indices into `ImpactPreview.conditions` whose match changes this flag's result. */
   readonly conditions: readonly number[];
-  /** One per combination of `conditions` (a single case when there are none). */
+  /**
+   * One per combination of `conditions` that some context can have (a single case when there
+   * are none), in order of the combination: a combination no context can have (matches
+   * `country in [SE, NO]` but not `country in [SE, NO, GB]`) is left out, and bounds are over
+   * the cases listed.
+   */
   readonly cases: readonly FlagCase[];
   /** Units that were not served and are served after. */
   readonly start: Share;
@@ -96,6 +101,7 @@ export interface SegmentImpact {
   readonly audience: { readonly before: number | null; readonly after: number | null };
   readonly changed: boolean;
   readonly conditions: readonly number[];
+  /** As `FlagImpact.cases`: the combinations some context can have. */
   readonly cases: readonly SegmentCase[];
   /** Units that are in the segment (allocation and audience) after and were not before. */
   readonly enter: Share;

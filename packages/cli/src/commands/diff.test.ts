@@ -75,9 +75,28 @@ describe('allot diff', () => {
     expect(out).toContain('segment checkout (ALLOCATED, targeting changed)');
     expect(out).toContain('B  country in ["SE", "NO"]');
     expect(out).toMatch(/matches neither\s+0%\s+0%/);
-    expect(out).toMatch(/matches only before\s+0%\s+10%/);
+    // Every Swedish user is in [SE, NO]: no one matches only the targeting before.
+    expect(out).not.toContain('matches only before');
     expect(out).toMatch(/matches only after\s+10%\s+0%/);
     expect(out).toMatch(/matches both\s+0%\s+0%/);
+    expect(out).toContain('enter 0%–10%, leave 0%');
+  });
+
+  it('lists no case no user can be in: a retarget to a wider audience stops serving no one', async () => {
+    await ok('segments', 'create', 'checkout', ...W, '--proportion', '0.05', '--targeting', 'country in [SE, NO] and app_version >= 2.1.0');
+    await ok('segments', 'allocate', 'checkout', ...W);
+    await ok('flags', 'create', 'new-checkout', ...W, '--variant', 'control=false', '--variant', 'treatment=true');
+    await ok('flags', 'add-rule', 'new-checkout', ...W, '--kind', 'ab-test', '--segment', 'checkout', '--weights', 'control=1,treatment=1', '--enabled');
+    copyFileSync(join(dir, 'ws.yaml'), join(dir, 'before.yaml'));
+    await ok('segments', 'update', 'checkout', ...W, '--update-mask', 'targeting', '--targeting', 'country in [SE, NO, GB]');
+    const out = await ok('diff', '--before', 'before.yaml', '--after', 'ws.yaml');
+    expect(out).toContain('A  country in ["SE", "NO"] and app_version >= version("2.1.0")');
+    expect(out).toContain('B  country in ["SE", "NO", "GB"]');
+    expect(out).toMatch(/flag new-checkout \(ACTIVE\)\n {2}start served 0%–5%, stop served 0%, change variant 0%/);
+    expect(out).not.toMatch(/\n {2}A, not B /);
+    expect(out).toMatch(/\n {2}not A, B\s+5%\s+0%\s+0%/);
+    expect(out).not.toContain('matches only before');
+    expect(out).toContain('every result is exact for each combination some context can have; the others are not listed');
   });
 
   it('estimates audience shares from a --population scenario', async () => {
@@ -94,6 +113,21 @@ describe('allot diff', () => {
     // A quarter of the units are Swedish: about 5% start being served.
     expect(Number(start![1])).toBeGreaterThan(4.5);
     expect(Number(start![1])).toBeLessThan(5.5);
+    // 20,000 units support 0.1% here (a standard error of at most √(0.05 × 0.95 / 20000) ≈ 0.15%), not 0.0001%.
+    expect(start![1]).toMatch(/^\d+(\.\d)?$/);
+    expect(out).toContain('each to the decimal place of its standard error');
+    const json = JSON.parse(await ok('diff', '--before', 'before.yaml', '--after', 'ws.yaml', '--population', 'people.yaml', '--json')) as { flags: { start: { estimate: number } }[] };
+    expect(json.flags[0]!.start.estimate).toBe(Number(start![1]) / 100);
+  });
+
+  it('warns when the conditions read an attribute the population never has', async () => {
+    await experiment();
+    await ok('segments', 'update', 'checkout', ...W, '--update-mask', 'targeting', '--targeting', 'country == "SE" and app_version >= 2.1.0');
+    writeFileSync(join(dir, 'people.yaml'), 'name: people\npopulation:\n  units: 2000\n  seed: 1\n  attributes:\n    country: { categorical: { SE: 1, US: 3 } }\nworkspace: {}\n');
+    const r = await allot('diff', '--before', 'before.yaml', '--after', 'ws.yaml', '--population', 'people.yaml');
+    expect(r.code).toBe(0);
+    expect(r.err).toContain('warning: --population people.yaml: none of the 2000 units evaluated has app_version, which B reads');
+    expect(r.err).not.toContain('has country');
   });
 
   it('names what is wrong and what to do', async () => {

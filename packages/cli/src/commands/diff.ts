@@ -5,7 +5,8 @@ import { readScenario, ScenarioError } from '@allot/simulation';
 
 import { listOption, optionalString, parse, requireString } from '../args.js';
 import type { Command } from '../command.js';
-import { audienceProfile } from '../diff/audience-profile.js';
+import { attributesOf, profileWithPresence } from '../diff/audience-profile.js';
+import { roundEstimates } from '../diff/precision.js';
 import { renderImpact } from '../diff/render.js';
 import { CliError, printJson, query, refusal } from './workspace-io.js';
 
@@ -56,7 +57,16 @@ export const diff: Command = {
       }
       const spec = scenario.population;
       const n = units === undefined ? Math.min(DEFAULT_UNITS, spec.units) : unitsOption(units);
-      preview = estimateImpact(preview, audienceProfile(preview.conditions, spec, n, population));
+      const { profile, present } = profileWithPresence(preview.conditions, spec, n, population);
+      preview = roundEstimates(estimateImpact(preview, profile));
+      for (const [attribute, units] of present) {
+        if (units > 0) continue;
+        const readers = preview.conditions.filter((c) => attributesOf(c.targeting.expr).includes(attribute)).map((c) => c.label);
+        io.err(
+          `warning: --population ${population}: none of the ${n} units evaluated has ${attribute}, which ${readers.join(', ')} ${readers.length === 1 ? 'reads' : 'read'}: ` +
+            `every unit counts as missing it, so the estimates say nothing about units that have it; add ${attribute} to the scenario's population attributes`,
+        );
+      }
     }
     if (args.values.json === true) {
       const conditions = preview.conditions.map((c) => ({ label: c.label, text: c.text }));

@@ -24,12 +24,12 @@ export function renderImpact(preview: ImpactPreview, before: string, after: stri
   const segments = preview.segments.filter((s) => s.changed || s.buckets.added + s.buckets.removed > 0);
   const used = new Set([...flags.flatMap((f) => f.conditions), ...segments.flatMap((s) => s.conditions)]);
   if (used.size > 0) {
-    lines.push('', 'Audiences (who matches them is up to the population; every result is exact for each combination):');
+    lines.push('', 'Audiences (who matches them is up to the population; every result is exact for each combination some context can have; the others are not listed):');
     for (const i of [...used].sort((a, b) => a - b)) lines.push(`  ${preview.conditions[i]!.label}  ${preview.conditions[i]!.text}`);
     lines.push(
       preview.population === null
         ? 'Totals that depend on them are shown as bounds over every possible population; --population scenario.yaml estimates them.'
-        : `Estimates (≈) from ${preview.population.units} units of ${preview.population.source}; bounds over every population in brackets.`,
+        : `Estimates (≈) from ${preview.population.units} units of ${preview.population.source}, each to the decimal place of its standard error (at most √(p(1−p)/${preview.population.units})); bounds over every population in brackets.`,
     );
   }
   for (const f of flags) lines.push('', ...renderFlag(f, preview));
