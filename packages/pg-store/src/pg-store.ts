@@ -32,6 +32,8 @@ export interface PgStoreOptions {
   readonly account?: string;
   /** How often the latest revision is checked besides notifications; default 500 ms. */
   readonly pollMs?: number;
+  /** Whether to LISTEN for other instances' writes; default true (false: the revision check alone). */
+  readonly listen?: boolean;
   /** Connections in the pool; default 4. */
   readonly poolSize?: number;
   /** How long to wait for a connection before answering 503; default 2 s. */
@@ -267,21 +269,25 @@ export class PgStore implements Store {
   private follow(): void {
     this.timer = setInterval(() => {
       this.refresh();
-      if (this.listener === null) void this.listen();
     }, this.options.pollMs ?? 500);
     this.timer.unref();
-    void this.listen();
+    if (this.options.listen ?? true) void this.listen();
   }
 
   private listening = false;
 
   private async listen(): Promise<void> {
-    if (this.closed || this.listening) return;
+    if (this.closed || this.listening || this.listener !== null) return;
     this.listening = true;
     const client = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: this.options.connectTimeoutMs ?? 2_000 });
+    let dropped = false;
     const drop = (): void => {
+      if (dropped) return;
+      dropped = true;
       if (this.listener === client) this.listener = null;
       void client.end().catch(() => undefined);
+      // Listen again soon (the revision check goes on meanwhile).
+      if (!this.closed) setTimeout(() => void this.listen(), 500).unref();
     };
     client.on('error', (error) => {
       this.lost(error);

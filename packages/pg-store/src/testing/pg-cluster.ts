@@ -71,6 +71,8 @@ process.once('exit', () => {
 });
 
 export class PgCluster {
+  private options = '';
+
   private constructor(
     readonly dir: string,
     readonly port: number,
@@ -90,13 +92,13 @@ export class PgCluster {
     live.add(cluster);
     try {
       await pgRun('initdb', ['-D', join(dir, 'data'), '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8', '--locale', 'C']);
-      const options = [
+      cluster.options = [
         `-p ${cluster.port}`,
         `-k ${dir}`,
         '-c listen_addresses=127.0.0.1',
         ...Object.entries(settings).map(([k, v]) => `-c ${k}=${v}`),
       ].join(' ');
-      await pgRun('pg_ctl', ['-D', join(dir, 'data'), '-l', join(dir, 'log'), '-o', options, '-w', '-t', '60', 'start']);
+      await cluster.startServer();
     } catch (error) {
       await cluster.stop();
       throw error;
@@ -119,6 +121,16 @@ export class PgCluster {
       await client.end();
     }
     return this.url(name);
+  }
+
+  /** Starts the server again after `stopServer`. */
+  async startServer(): Promise<void> {
+    await pgRun('pg_ctl', ['-D', join(this.dir, 'data'), '-l', join(this.dir, 'log'), '-o', this.options, '-w', '-t', '60', 'start']);
+  }
+
+  /** `pg_ctl stop -m fast`: the database is unreachable until `startServer`. */
+  async stopServer(): Promise<void> {
+    await pgRun('pg_ctl', ['-D', join(this.dir, 'data'), '-m', 'fast', '-w', '-t', '60', 'stop']);
   }
 
   /** `pg_ctl restart -m fast`: every connection is cut; committed data stays. */
