@@ -5,7 +5,7 @@
  * whose schema is newer than this build knows is refused: an older binary must not write
  * to tables it does not understand.
  */
-import type { PoolClient } from 'pg';
+import type { ClientBase } from 'pg';
 
 export interface Migration {
   readonly version: number;
@@ -65,7 +65,7 @@ export class SchemaTooNewError extends Error {
 const MIGRATION_LOCK = 0x616c6c6f74; // "allot"
 
 /** Brings the schema up to `SCHEMA_VERSION`; returns the versions it applied. */
-export async function migrate(client: PoolClient, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
+export async function migrate(client: ClientBase, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
   const applied: number[] = [];
   await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
   try {

@@ -127,14 +127,20 @@ export class AllotServer {
       );
     }
     const server = new AllotServer(options);
-    await server.store.ensureExists();
-    await new Promise<void>((resolve, reject) => {
-      server.server.once('error', reject);
-      server.server.listen(options.port ?? DEFAULT_PORT, host, () => {
-        server.server.off('error', reject);
-        resolve();
+    try {
+      await server.store.ensureExists();
+      await new Promise<void>((resolve, reject) => {
+        server.server.once('error', reject);
+        server.server.listen(options.port ?? DEFAULT_PORT, host, () => {
+          server.server.off('error', reject);
+          resolve();
+        });
       });
-    });
+    } catch (error) {
+      // Whatever the store opened (a database pool, timers) must not keep the process alive.
+      await server.store.close().catch(() => undefined);
+      throw error;
+    }
     return server;
   }
 
