@@ -59,6 +59,18 @@ interface Row {
   readonly document: string;
 }
 
+/**
+ * The entry of a write whose caller did not describe it (a library caller without an audit
+ * change): on PostgreSQL every accepted write has its entry, described or not.
+ */
+const UNDESCRIBED: AuditChange = {
+  actor: 'unknown',
+  operation: 'write',
+  request: null,
+  resource: null,
+  describe: () => ({ before: null, after: null, impact: null }),
+};
+
 /** Whether `error` says the database could not be reached or the connection broke (not a bad query). */
 export function isConnectionError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
@@ -212,9 +224,12 @@ export class PgStore implements Store {
     this.confirmed();
     const revision = Number(row.revision);
     if (this.snapshot !== null && this.snapshot.revision !== null && this.snapshot.revision >= revision) return;
-    const workspace = parseWorkspace(row.document, { source: `account ${this.account} in the database` });
+    // Parsed as a write needs it (bitsets retained), here, outside any write's lock: the next
+    // write on this instance starts from it instead of parsing the row again.
+    const workspace = parseWorkspace(row.document, { source: `account ${this.account} in the database`, retainBitsets: true });
     if (this.snapshot !== null && this.snapshot.revision !== null && this.snapshot.revision >= revision) return;
     this.snapshot = new WorkspaceSnapshot(workspace, etagOf(row.document), revision);
+    if ((this.writeBase?.revision ?? -1) < revision) this.writeBase = { revision, workspace };
   }
 
   /** Checks the latest revision and loads it when it is newer; coalesces concurrent calls. */
@@ -362,7 +377,7 @@ export class PgStore implements Store {
           const o = w.operation(workspace);
           checkTargetingTotals(workspace, o.workspace);
           revision++;
-          if (w.change !== undefined) entries.push(auditEntry(w.change, revision, time, workspace, o.workspace));
+          entries.push(auditEntry(w.change ?? UNDESCRIBED, revision, time, workspace, o.workspace));
           workspace = o.workspace;
           outcomes.push({ ok: true, result: o.result, warnings: o.warnings });
         } catch (error) {
