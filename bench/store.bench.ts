@@ -13,7 +13,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -32,7 +32,7 @@ const auth = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/js
 async function serve(args: readonly string[]): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, [CLI, 'serve', ...args, '--host', '127.0.0.1', '--port', '0', '--quiet'], {
     env: { ...process.env, ALLOT_TOKENS: `${TOKEN}:write`, ALLOT_STORE: '' },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'ignore'],
   });
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
@@ -139,7 +139,10 @@ async function main(): Promise<void> {
     ];
     console.log(`\n${'reads (GET /v1/segments/ID)'.padEnd(42)}${'req/s'.padStart(10)}${'errors'.padStart(9)}`);
     for (const r of readRows) console.log(`${r.name.padEnd(42)}${Math.round(r.perSecond).toLocaleString('en-US').padStart(10)}${String(r.errors).padStart(9)}`);
-    console.log(`8 connections per instance, ${READ_SECONDS} s; load generator and servers share this machine's ${(await import('node:os')).availableParallelism()} cores; node ${process.version}`);
+    console.log(
+      `8 connections per instance, ${READ_SECONDS} s; load generator and servers share this machine's ${availableParallelism()} cores ` +
+        `(load average ${loadavg()[0]!.toFixed(1)} at the end); node ${process.version}`,
+    );
     if (rows.some((r) => r.failed > 0) || readRows.some((r) => r.errors > 0)) process.exitCode = 1;
   } finally {
     for (const c of children) await stop(c);

@@ -106,7 +106,7 @@ describe.skipIf(pgMissing !== null)(`the PostgreSQL store${pgMissing === null ? 
     expect((refused as Error).message).toContain(`at version ${SCHEMA_VERSION + 1}, newer than this allot knows (version ${SCHEMA_VERSION})`);
   });
 
-  it('raises the revision by one per accepted write and says it in allot-revision; refusals and previews raise nothing', async () => {
+  it('raises the revision by one per accepted write, with one audit row each, and says it in allot-revision; refusals and previews add nothing', async () => {
     const url = await fresh();
     const server = await serve(url);
     try {
@@ -118,6 +118,8 @@ describe.skipIf(pgMissing !== null)(`the PostgreSQL store${pgMissing === null ? 
       const allocated = await call(server, 'POST', '/v1/segments/a:allocate');
       expect(allocated.headers.get('allot-revision')).toBe('2');
       expect(await sql(url, 'SELECT revision::int FROM allot_workspace')).toEqual([{ revision: 2 }]);
+      // One audit row per accepted write; none for the refusal or the preview.
+      expect(await sql(url, 'SELECT revision::int FROM allot_audit_log ORDER BY seq')).toEqual([{ revision: 1 }, { revision: 2 }]);
       const health = await call(server, 'GET', '/healthz');
       expect(health.body).toMatchObject({ status: 'ok', store: 'postgres', database: 'reachable', revision: 2 });
       expect(health.body.revisionAgeSeconds).toBeLessThan(2);

@@ -142,6 +142,10 @@ export class PgStore implements Store {
    */
   async ensureExists(): Promise<{ created: boolean }> {
     const client = await this.pool.connect();
+    const onError = (error: Error): void => {
+      this.lost(error);
+    };
+    client.on('error', onError);
     let created = false;
     try {
       await migrate(client);
@@ -165,6 +169,7 @@ export class PgStore implements Store {
         this.accountId = account;
       }
     } finally {
+      client.off('error', onError);
       client.release();
     }
     await this.load();
@@ -354,6 +359,13 @@ export class PgStore implements Store {
     const outcomes: ({ ok: true; result: unknown; warnings: readonly string[] } | { ok: false; error: unknown })[] = [];
     let committing = false;
     let broken: unknown = undefined;
+    // The connection can break between two queries (the database restarting while the
+    // operations run): node-postgres then emits 'error' on the client, which must not crash
+    // the process; the next query fails and the write answers 503.
+    const onError = (error: Error): void => {
+      this.lost(error);
+    };
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       await client.query('SELECT pg_advisory_xact_lock($1)', [lockKey(this.account)]);
@@ -418,6 +430,7 @@ export class PgStore implements Store {
           : unavailable(error, 'so nothing was written');
       for (const w of batch) w.reject(failure);
     } finally {
+      client.off('error', onError);
       client.release(broken instanceof Error ? broken : undefined);
     }
   }
