@@ -32,15 +32,6 @@ export function entryHash(entry: object, prev: string): string {
   return createHash('sha256').update(prev, 'utf8').update(canonicalJson({ ...entry, prev }), 'utf8').digest('hex');
 }
 
-/** One stored row, as `allot store copy` and `allot log` read it. */
-export interface AuditRow {
-  readonly seq: number;
-  readonly revision: number | null;
-  readonly entry: string;
-  readonly prevHash: string;
-  readonly hash: string;
-}
-
 /** Appends `entries` after the account's last one, inside the caller's transaction. */
 export async function appendAudit(client: PoolClient, account: string, entries: readonly AuditEntry[]): Promise<void> {
   if (entries.length === 0) return;

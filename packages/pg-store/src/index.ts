@@ -11,6 +11,6 @@
  * ```
  */
 export { PgStore, NOTIFY_CHANNEL, isConnectionError, type PgStoreOptions } from './pg-store.js';
-export { migrate, MIGRATIONS, SCHEMA_VERSION, SchemaTooNewError, type Migration } from './migrations.js';
-export { appendAudit, canonicalJson, entryHash, GENESIS, type AuditRow } from './audit-table.js';
+export { MIGRATIONS, SCHEMA_VERSION, SchemaTooNewError, type Migration } from './migrations.js';
+export { canonicalJson, entryHash, GENESIS } from './audit-table.js';
 export { auditFileOf, copyDatabaseToFile, copyFileToDatabase, CopyError, redact, type CopyReport } from './copy.js';
