@@ -68,4 +68,9 @@ export const commands: readonly CommandEntry[] = [
     summary: 'serve the HTTP admin and resolve API (Confidence-shaped /v1/segments, flags, groups, resolve, /v1/state) and the coordination map over a workspace',
     load: async () => (await import('./serve.js')).serve,
   },
+  {
+    name: 'store',
+    summary: 'copy a workspace and its audit log between a workspace file and a PostgreSQL database (store copy --from --to)',
+    load: async () => (await import('./store.js')).store,
+  },
 ];

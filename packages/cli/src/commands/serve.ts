@@ -2,15 +2,18 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 
-import { AllotServer, DEFAULT_PORT, parseTokens, ServerConfigError, TokenConfigError, type TokenEntry } from '@allot/server';
+import { AdminError } from '@allot/admin';
+import { AllotServer, DEFAULT_PORT, parseTokens, ServerConfigError, TokenConfigError, type Store, type TokenEntry } from '@allot/server';
 
-import { optionalString, parse, requireString } from '../args.js';
+import { optionalString, parse, type Parsed } from '../args.js';
 import type { Command } from '../command.js';
 import { CliError } from '../cli-error.js';
 import { refusal } from './workspace-io.js';
 
 const usage =
-  'allot serve --workspace W [--host 127.0.0.1] [--port 4747] [--tokens-file F] [--max-body-bytes N] [--quiet]\n' +
+  'allot serve (--workspace W | --store postgres://…) [--host 127.0.0.1] [--port 4747] [--tokens-file F] [--max-body-bytes N] [--quiet]\n' +
+  '  store: a workspace file (the default), or a PostgreSQL database (--store or ALLOT_STORE) that several\n' +
+  '  instances can share; --store with a file path is the same as --workspace\n' +
   '  tokens: ALLOT_TOKENS="TOKEN:write,TOKEN:read" and/or --tokens-file (one TOKEN:scope per line, # comments);\n' +
   '  without any, only a loopback host is allowed and every request is accepted\n' +
   '  the coordination map is at / (the printed link carries a read token valid while this process runs)';
@@ -48,6 +51,29 @@ function port(text: string | undefined): number {
   return n;
 }
 
+type StoreChoice = { readonly kind: 'file'; readonly path: string } | { readonly kind: 'postgres'; readonly url: string };
+
+/** Whether `text` is a PostgreSQL connection URL. */
+export function isPostgresUrl(text: string): boolean {
+  return /^postgres(?:ql)?:\/\//i.test(text);
+}
+
+/** The store from --workspace, --store or ALLOT_STORE (in that order; two of the flags together are refused). */
+function storeOption(args: Parsed, env: Readonly<Record<string, string | undefined>>, usage: string): StoreChoice {
+  const workspace = optionalString(args, 'workspace');
+  const store = optionalString(args, 'store');
+  if (workspace !== undefined && store !== undefined) throw new CliError(`give --workspace or --store, not both\nusage: ${usage}`);
+  const chosen = workspace ?? store ?? (env.ALLOT_STORE === '' ? undefined : env.ALLOT_STORE);
+  if (chosen === undefined) throw new CliError(`missing --workspace (or --store, or ALLOT_STORE)\nusage: ${usage}`);
+  return workspace === undefined && isPostgresUrl(chosen) ? { kind: 'postgres', url: chosen } : { kind: 'file', path: chosen };
+}
+
+/** A PgStore (its package loads only when a database is asked for). */
+async function postgresStore(url: string, log: (line: string) => void): Promise<Store> {
+  const { PgStore } = await import('@allot/pg-store');
+  return new PgStore(url, { log });
+}
+
 export const serve: Command = {
   name: 'serve',
   usage,
@@ -57,6 +83,7 @@ export const serve: Command = {
       argv,
       {
         workspace: { type: 'string', short: 'w' },
+        store: { type: 'string' },
         host: { type: 'string' },
         port: { type: 'string', short: 'p' },
         'tokens-file': { type: 'string' },
@@ -65,7 +92,7 @@ export const serve: Command = {
       },
       usage,
     );
-    const workspace = resolve(io.cwd, requireString(args, 'workspace', usage));
+    const where = storeOption(args, io.env, usage);
     const maxBody = optionalString(args, 'max-body-bytes');
     if (maxBody !== undefined && !/^[1-9]\d*$/.test(maxBody)) throw new CliError(`--max-body-bytes: expected a positive whole number, got ${JSON.stringify(maxBody)}`);
     const quiet = args.values.quiet === true;
@@ -76,7 +103,9 @@ export const serve: Command = {
     let server: AllotServer;
     try {
       server = await AllotServer.start({
-        workspace,
+        ...(where.kind === 'file'
+          ? { workspace: resolve(io.cwd, where.path) }
+          : { store: await postgresStore(where.url, quiet ? () => undefined : (line) => { io.err(line); }) }),
         host: optionalString(args, 'host') ?? '127.0.0.1',
         port: port(optionalString(args, 'port')),
         tokens: mapToken === null ? configured : [...configured, { token: mapToken, scope: 'read' }],
@@ -87,6 +116,10 @@ export const serve: Command = {
     } catch (error) {
       if (error instanceof ServerConfigError) throw new CliError(error.message);
       if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new CliError(`port ${optionalString(args, 'port') ?? DEFAULT_PORT} is in use; pick another with --port (0 picks a free one)`);
+      if (where.kind === 'postgres' && error instanceof Error && !(error instanceof AdminError)) {
+        const { redact } = await import('@allot/pg-store');
+        throw new CliError(`the PostgreSQL store at ${redact(where.url)} could not start: ${error.message}`);
+      }
       throw refusal(error);
     }
     if (server.open) io.err(`warning: no tokens configured (ALLOT_TOKENS, --tokens-file): every request to ${server.url} is accepted, from this machine only`);

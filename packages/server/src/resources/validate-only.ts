@@ -12,7 +12,7 @@ import { checkTargetingTotals, previewImpact, type ImpactPreview, type Outcome, 
 import { invalid } from '../http/api-error.js';
 import type { Reply, RequestContext } from '../http/router.js';
 import { bucketMap, parseCells, type BucketMap } from '../map/bucket-map.js';
-import type { WorkspaceStore } from '../store/workspace-store.js';
+import type { Store } from '../store/store.js';
 
 /**
  * The preview as JSON: audience conditions by label and canonical text (as `allot diff
@@ -49,7 +49,7 @@ export interface Committed<R> {
  * validateOnly, on the current snapshot with the same checks the write makes (the
  * operation's own, then the workspace's targeting totals) and without writing.
  */
-export async function commit<R>(store: WorkspaceStore, ctx: RequestContext, operation: (workspace: Workspace) => Outcome<R>): Promise<Committed<R>> {
+export async function commit<R>(store: Store, ctx: RequestContext, operation: (workspace: Workspace) => Outcome<R>): Promise<Committed<R>> {
   const cellsText = ctx.query.string('bucketMapCells');
   if (!ctx.validateOnly) {
     if (cellsText !== undefined) throw invalid('bucketMapCells', 'a bucket map of the result is part of a preview: add validateOnly=true, or leave bucketMapCells out');

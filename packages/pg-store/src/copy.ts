@@ -1,0 +1,161 @@
+/**
+ * `allot store copy`: a workspace, with its audit log, from a workspace file into a
+ * PostgreSQL database and back. The document is moved as it is stored (the file's bytes
+ * into the row, the row's bytes into the file), and each audit entry as its line of JSON, so
+ * a round trip gives byte-identical files. The file's audit log is the one beside it
+ * (`allot.yaml` → `allot.audit.jsonl`), when there is one.
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { basename, dirname, extname, join } from 'node:path';
+
+import { parseWorkspace, serializeWorkspace, writeAtomically, type WorkspaceFormat } from '@allot/admin';
+import pg from 'pg';
+
+import { migrate } from './migrations.js';
+
+/** `dir/allot.yaml` → `dir/allot.audit.jsonl` (a .yaml, .yml or .json extension replaced). */
+export function auditFileOf(workspacePath: string): string {
+  const ext = extname(workspacePath);
+  const stem = ['.yaml', '.yml', '.json'].includes(ext.toLowerCase()) ? basename(workspacePath, ext) : basename(workspacePath);
+  return join(dirname(workspacePath), `${stem}.audit.jsonl`);
+}
+
+function formatOf(path: string): WorkspaceFormat {
+  return path.toLowerCase().endsWith('.json') ? 'json' : 'yaml';
+}
+
+/** A refusal of `allot store copy`: what was wrong, and what to do. */
+export class CopyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CopyError';
+  }
+}
+
+export interface CopyReport {
+  readonly account: string;
+  readonly revision: number;
+  readonly auditEntries: number;
+}
+
+interface AuditLine {
+  readonly revision: number | null;
+  readonly time: string;
+  readonly actor: string;
+  readonly operation: string;
+  readonly resource: string | null;
+  readonly prev: string;
+  readonly hash: string;
+}
+
+/** The fields the table indexes, read from one audit line (`where` names it in errors). */
+function auditLine(text: string, where: string): AuditLine {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new CopyError(`${where} is not JSON (${(error as Error).message}); run "allot log verify" on the file to see what happened to it`);
+  }
+  const e = value as Record<string, unknown>;
+  const str = (key: string): string => {
+    const v = e[key];
+    if (typeof v !== 'string') throw new CopyError(`${where} has no string "${key}"; it is not an allot audit entry`);
+    return v;
+  };
+  const resources = Array.isArray(e.resources) ? (e.resources as { name?: unknown }[]) : [];
+  const resource = typeof e.resource === 'string' ? e.resource : typeof resources[0]?.name === 'string' ? resources[0].name : null;
+  const revision = typeof e.revision === 'number' && Number.isSafeInteger(e.revision) ? e.revision : null;
+  return { revision, time: str('time'), actor: str('actor'), operation: str('operation'), resource, prev: str('prev'), hash: str('hash') };
+}
+
+/**
+ * Copies the workspace file at `path` (and its audit log) into the database at `url`, as a
+ * new account. Refuses when the database already holds that account.
+ */
+export async function copyFileToDatabase(path: string, url: string): Promise<CopyReport> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new CopyError(`cannot read the workspace file ${path}: ${(error as Error).message}`);
+  }
+  const workspace = parseWorkspace(text, { source: path });
+  const auditPath = auditFileOf(path);
+  const lines = existsSync(auditPath) ? (await readFile(auditPath, 'utf8')).split('\n') : [];
+  if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+  const entries = lines.map((line, i) => auditLine(line, `${auditPath} line ${i + 1}`));
+  const last = entries[entries.length - 1];
+  const revision = last?.revision ?? entries.length;
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await migrate(client);
+    await client.query('BEGIN');
+    const exists = await client.query('SELECT revision FROM allot_workspace WHERE account = $1 FOR UPDATE', [workspace.account]);
+    if (exists.rows.length > 0) {
+      throw new CopyError(`the database already holds account ${workspace.account}; copy into a database without it (allot never overwrites a stored workspace)`);
+    }
+    await client.query('INSERT INTO allot_workspace (account, revision, format, document) VALUES ($1, $2, $3, $4)', [workspace.account, revision, formatOf(path), text]);
+    for (const [i, e] of entries.entries()) {
+      await client.query(
+        'INSERT INTO allot_audit_log (account, seq, revision, time, actor, operation, resource, entry, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)',
+        [workspace.account, i + 1, e.revision, e.time, e.actor, e.operation, e.resource, lines[i], e.prev, e.hash],
+      );
+    }
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    await client.end();
+  }
+  return { account: workspace.account, revision, auditEntries: entries.length };
+}
+
+/**
+ * Copies the database's workspace (the only account, or `account`) and its audit log into a
+ * new workspace file at `path`. Refuses to overwrite an existing file or audit log.
+ */
+export async function copyDatabaseToFile(url: string, path: string, account?: string): Promise<CopyReport> {
+  const auditPath = auditFileOf(path);
+  for (const p of [path, auditPath]) {
+    if (existsSync(p)) throw new CopyError(`${p} exists; copy to a new path (allot never overwrites a workspace or its audit log)`);
+  }
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  let report: CopyReport;
+  try {
+    // A repeatable-read snapshot: the row and its audit entries as of one moment.
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    const rows = (
+      await client.query<{ account: string; revision: string; format: WorkspaceFormat; document: string }>(
+        'SELECT account, revision, format, document FROM allot_workspace WHERE $1::text IS NULL OR account = $1 ORDER BY account',
+        [account ?? null],
+      )
+    ).rows;
+    if (rows.length === 0) throw new CopyError(account === undefined ? `the database at ${redact(url)} holds no workspace` : `the database holds no account ${account}`);
+    if (rows.length > 1) throw new CopyError(`the database holds ${rows.length} accounts (${rows.map((r) => r.account).join(', ')}); name one with --account`);
+    const row = rows[0]!;
+    const audit = await client.query<{ entry: string }>('SELECT entry FROM allot_audit_log WHERE account = $1 ORDER BY seq', [row.account]);
+    await client.query('COMMIT');
+    const text = row.format === formatOf(path) ? row.document : serializeWorkspace(parseWorkspace(row.document), formatOf(path));
+    if (audit.rows.length > 0) await writeAtomically(auditPath, audit.rows.map((r) => `${r.entry}\n`).join(''));
+    await writeAtomically(path, text);
+    report = { account: row.account, revision: Number(row.revision), auditEntries: audit.rows.length };
+  } finally {
+    await client.end();
+  }
+  return report;
+}
+
+/** `url` without its password, for messages. */
+export function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== '') u.password = '***';
+    return u.toString();
+  } catch {
+    return 'the database';
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * The server's HTTP test suite (server, hostile input, resources, validateOnly, bucket map) run
+ * again with every test server on PostgreSQL: a fresh database per server in one private
+ * cluster. What the suite checks on the file store (refusals, limits, 412 on a stale etag,
+ * validateOnly leaving the stored bytes alone) it checks here on the database row.
+ */
+import { parseWorkspace, type Workspace } from '@allot/admin';
+import type { Store } from '@allot/server';
+import pg from 'pg';
+import { afterAll, describe, it } from 'vitest';
+
+import { PgStore } from './pg-store.js';
+import { PgCluster, pgMissing } from './testing/pg-cluster.js';
+
+/** The contract of @allot/server's test fixture (src/testing/test-server.ts, `useTestStore`). */
+interface TestStoreKind {
+  readonly kind: 'postgres';
+  create(): Promise<{ store: Store; bytes(): Promise<string>; read(): Promise<Workspace>; dispose(): Promise<void> }>;
+}
+
+const SUITE = ['server.test.ts', 'hostile-input.test.ts', 'resources/resources.test.ts', 'resources/validate-only.test.ts', 'map/bucket-map.test.ts'];
+
+if (pgMissing !== null) {
+  describe('the HTTP suite on PostgreSQL', () => {
+    it.skip(`skipped: ${pgMissing}`, () => undefined);
+  });
+} else {
+  let cluster: Promise<PgCluster> | null = null;
+  let databases = 0;
+  afterAll(async () => {
+    if (cluster !== null) await (await cluster).stop();
+  });
+  const kind: TestStoreKind = {
+    kind: 'postgres',
+    async create() {
+      cluster ??= PgCluster.start();
+      const url = await (await cluster).createDatabase(`suite_${databases++}`);
+      const document = async (): Promise<string> => {
+        const client = new pg.Client({ connectionString: url });
+        await client.connect();
+        try {
+          const { rows } = await client.query<{ document: string }>('SELECT document FROM allot_workspace');
+          if (rows.length !== 1) throw new Error(`expected one account in ${url}, found ${rows.length}`);
+          return rows[0]!.document;
+        } finally {
+          await client.end();
+        }
+      };
+      return {
+        store: new PgStore(url),
+        bytes: document,
+        read: async () => parseWorkspace(await document()),
+        // The database goes with the cluster, stopped after the file's last test.
+        dispose: () => Promise.resolve(),
+      };
+    },
+  };
+  (globalThis as Record<symbol, unknown>)[Symbol.for('allot.testStore')] = kind;
+  for (const file of SUITE) {
+    await import(/* @vite-ignore */ new URL(`../../server/src/${file}`, import.meta.url).href);
+  }
+}
