@@ -15,4 +15,6 @@ export { AllotServer, DEFAULT_PORT, isLoopback, ServerConfigError, type ServerOp
 export { parseTokens, TokenAuthority, TokenConfigError, type Scope, type TokenEntry } from './auth/tokens.js';
 export { ApiError, type ApiErrorCode } from './http/api-error.js';
 export { targetingExpression } from './input/confidence-targeting.js';
-export { WorkspaceStore, WorkspaceSnapshot, type CompiledState, type WriteResult } from './store/workspace-store.js';
+export { WorkspaceStore, WorkspaceSnapshot, SERVER_LOCK_TIMEOUT_MS, type CompiledState, type WorkspaceStoreOptions } from './store/workspace-store.js';
+export type { Store, StoreStatus, WriteResult } from './store/store.js';
+export { auditEntry, type AuditChange, type AuditEntry, type AuditLog } from './store/audit-hook.js';

@@ -14,9 +14,11 @@ import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { AllotServer, ServerConfigError } from './server.js';
-import { READ_TOKEN, startTestServer, WRITE_TOKEN, type TestServer } from './testing/test-server.js';
+import { READ_TOKEN, startTestServer, testStoreKind, WRITE_TOKEN, type TestServer } from './testing/test-server.js';
 
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '../../cli/dist/bin.js');
+/** Tests of the workspace file itself, or that start their own servers: run once, on the file store. */
+const otherStore = testStoreKind() !== 'file';
 const servers: TestServer[] = [];
 
 async function start(...args: Parameters<typeof startTestServer>): Promise<TestServer> {
@@ -61,7 +63,7 @@ describe('auth', () => {
     expect(s.log.join('\n')).not.toMatch(/token/);
   });
 
-  it('refuses to start off loopback without tokens, and is open on loopback without them', async () => {
+  it.skipIf(otherStore)('refuses to start off loopback without tokens, and is open on loopback without them', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'allot-server-'));
     try {
       await expect(AllotServer.start({ workspace: join(dir, 'w.yaml'), host: '0.0.0.0', port: 0 })).rejects.toBeInstanceOf(ServerConfigError);
@@ -98,7 +100,7 @@ describe('etags', () => {
 });
 
 describe('a workspace file broken or removed behind the server', () => {
-  it('answers 500 INVALID_WORKSPACE with the issues, or 503 when the file is gone, and recovers when it is fixed', async () => {
+  it.skipIf(otherStore)('answers 500 INVALID_WORKSPACE with the issues, or 503 when the file is gone, and recovers when it is fixed', async () => {
     const s = await start();
     const good = await s.fileBytes();
     await writeFile(s.workspace, good.replace(/^account: .*$/m, 'account: 42\nbogus: true'));
@@ -145,7 +147,7 @@ describe('graceful shutdown', () => {
 });
 
 describe('allot serve', () => {
-  it.skipIf(!existsSync(CLI))('prints "listening on http://HOST:PORT" with the real port, serves, and exits 0 on SIGTERM', async () => {
+  it.skipIf(otherStore || !existsSync(CLI))('prints "listening on http://HOST:PORT" with the real port, serves, and exits 0 on SIGTERM', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'allot-serve-'));
     try {
       const child = spawn(process.execPath, [CLI, 'serve', '--workspace', join(dir, 'w.yaml'), '--port', '0'], {
@@ -176,7 +178,7 @@ describe('allot serve', () => {
     }
   });
 
-  it.skipIf(!existsSync(CLI))('refuses a non-loopback host without tokens (exit 2, nothing listening)', async () => {
+  it.skipIf(otherStore || !existsSync(CLI))('refuses a non-loopback host without tokens (exit 2, nothing listening)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'allot-serve-'));
     try {
       const env = { ...process.env };

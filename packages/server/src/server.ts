@@ -20,12 +20,21 @@ import { groupRoutes } from './resources/groups.js';
 import { resolveRoutes } from './resources/resolve.js';
 import { segmentRoutes } from './resources/segments.js';
 import { stateRoutes } from './resources/state.js';
+import type { Store } from './store/store.js';
 import { WorkspaceStore } from './store/workspace-store.js';
 import { webRoutes } from './web/page.js';
 
 export interface ServerOptions {
-  /** The workspace file (YAML, or JSON when it ends in `.json`); created when missing. */
-  readonly workspace: string;
+  /**
+   * The workspace file (YAML, or JSON when it ends in `.json`); created when missing. Give
+   * either this or `store`.
+   */
+  readonly workspace?: string;
+  /**
+   * Another store than the workspace file (e.g. `PgStore` from `@allot/pg-store`). The server
+   * prepares it at start and closes it when it closes.
+   */
+  readonly store?: Store;
   /** Default 127.0.0.1. */
   readonly host?: string;
   /** Default 4747; 0 picks a free port (see `AllotServer.port`). */
@@ -71,7 +80,7 @@ export const DEFAULT_PORT = 4747;
 const MB = 1024 * 1024;
 
 export class AllotServer {
-  readonly store: WorkspaceStore;
+  readonly store: Store;
   private readonly server: Server;
   private readonly router: Router;
   private readonly authority: TokenAuthority;
@@ -82,7 +91,9 @@ export class AllotServer {
   private drained: (() => void) | null = null;
 
   private constructor(private readonly options: ServerOptions) {
-    this.store = new WorkspaceStore(options.workspace, options.lock === undefined ? {} : { lock: options.lock });
+    if (options.store !== undefined) this.store = options.store;
+    else if (options.workspace !== undefined) this.store = new WorkspaceStore(options.workspace, options.lock === undefined ? {} : { lock: options.lock });
+    else throw new TypeError('AllotServer needs a workspace file (options.workspace) or a store (options.store)');
     this.authority = new TokenAuthority(options.tokens ?? []);
     this.log = options.log ?? (() => undefined);
     this.maxBodyBytes = options.maxBodyBytes ?? MB;
@@ -160,6 +171,7 @@ export class AllotServer {
       this.server.closeAllConnections();
       await this.store.idle();
       await closed;
+      await this.store.close();
     })();
     return this.closing;
   }
@@ -204,15 +216,31 @@ export class AllotServer {
     });
   }
 
-  /** 200 `{"status": "ok"}`, or 503 with the error when the workspace cannot be read or is invalid. */
+  /**
+   * 200 `{"status": "ok"}`, or 503 with the error when the workspace cannot be read or is
+   * invalid. On a store with revisions (PostgreSQL) also the revision served, its age and
+   * whether the database answers; with the database unreachable the status is "degraded"
+   * (still 200: reads are served from the last good state, writes answer 503).
+   */
   private async health(): Promise<Reply> {
     try {
       await this.store.current();
-      return { body: { status: 'ok' } };
     } catch (error) {
       const reply = this.errorReply(error);
       return { status: 503, body: { status: 'unhealthy', ...(reply.body as object) } };
     }
+    const s = this.store.status();
+    if (s.databaseReachable === null) return { body: { status: 'ok' } };
+    return {
+      body: {
+        status: s.databaseReachable ? 'ok' : 'degraded',
+        store: s.store,
+        database: s.databaseReachable ? 'reachable' : 'unreachable',
+        ...(s.databaseError === undefined ? {} : { databaseError: s.databaseError }),
+        revision: s.revision,
+        revisionAgeSeconds: s.revisionAgeMs === null ? null : Math.round(s.revisionAgeMs / 100) / 10,
+      },
+    };
   }
 
   /**
@@ -252,6 +280,12 @@ export class AllotServer {
     const status = reply.status ?? 200;
     const headers: Record<string, string> = { ...reply.headers };
     if (this.closing !== null) headers.connection = 'close';
+    const store = this.store.status();
+    if (store.revision !== null) {
+      // The revision served and how long ago it was last confirmed as the latest (seconds).
+      headers['allot-revision'] = String(store.revision);
+      headers['allot-revision-age'] = String(Math.floor((store.revisionAgeMs ?? 0) / 1000));
+    }
     if (reply.body === undefined) {
       res.writeHead(status, headers).end();
       return;

@@ -10,7 +10,8 @@ import { availableSpace, BUCKETS, type Segment, type Workspace } from '@allot/ad
 
 import { invalid } from '../http/api-error.js';
 import type { Route } from '../http/router.js';
-import type { WorkspaceSnapshot, WorkspaceStore } from '../store/workspace-store.js';
+import type { Store } from '../store/store.js';
+import type { WorkspaceSnapshot } from '../store/workspace-store.js';
 
 export const DEFAULT_CELLS = 500;
 export const MAX_CELLS = 10_000;
@@ -72,7 +73,7 @@ export function bucketMap(workspace: Workspace, cells: number): BucketMap {
   return { buckets: BUCKETS, cells, cellSize, families };
 }
 
-export function bucketMapRoutes(store: WorkspaceStore): Route[] {
+export function bucketMapRoutes(store: Store): Route[] {
   // The last answers, per snapshot (a new workspace version is a new snapshot).
   const cache = new WeakMap<WorkspaceSnapshot, Map<number, BucketMap>>();
   return [

@@ -46,7 +46,7 @@ import {
   type JsonObject,
 } from '../input/fields.js';
 import { resourceId } from '../input/ids.js';
-import type { WorkspaceStore } from '../store/workspace-store.js';
+import type { Store } from '../store/store.js';
 import { checkEtag, etagHeader, requiredEtags, resourceEtag } from './preconditions.js';
 import { commit, withImpact } from './validate-only.js';
 
@@ -140,7 +140,7 @@ async function bodyObject(ctx: RequestContext, allowed: readonly string[]): Prom
   return readObject(await ctx.body(), '', allowed);
 }
 
-export function flagRoutes(store: WorkspaceStore): Route[] {
+export function flagRoutes(store: Store): Route[] {
   const flagPrefix = (id: string): string => `flags.${id}.`;
   const rulePrefix = (flag: string, rule: string): string => `flags.${flag}.rules.${rule}.`;
   const ids = (ctx: RequestContext): { flag: string; rule: string } => ({

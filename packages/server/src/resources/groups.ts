@@ -22,7 +22,7 @@ import { invalid, translated } from '../http/api-error.js';
 import type { Reply, RequestContext, Route } from '../http/router.js';
 import { optionalDecimal, optionalString, optionalStringList, readObject, type JsonObject } from '../input/fields.js';
 import { resourceId } from '../input/ids.js';
-import type { WorkspaceStore } from '../store/workspace-store.js';
+import type { Store } from '../store/store.js';
 import { checkEtag, etagHeader, requiredEtags, resourceEtag } from './preconditions.js';
 import { commit, withImpact } from './validate-only.js';
 
@@ -50,7 +50,7 @@ async function bodyObject(ctx: RequestContext, allowed: readonly string[]): Prom
   return readObject(await ctx.body(), '', allowed);
 }
 
-export function groupRoutes(store: WorkspaceStore): Route[] {
+export function groupRoutes(store: Store): Route[] {
   const prefix = (id: string): string => `groups.${id}.`;
 
   /** A group action (`:addMember`, `:archive`, …) with an optional etag and extra body fields. */

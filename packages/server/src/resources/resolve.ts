@@ -9,9 +9,9 @@ import { resolveFlags, ResolveError, type ResolveRequest } from '@allot/core';
 import { ApiError, invalid } from '../http/api-error.js';
 import type { Route } from '../http/router.js';
 import { describe, isObject, optionalBoolean, optionalStringList, readObject, requiredString } from '../input/fields.js';
-import type { WorkspaceStore } from '../store/workspace-store.js';
+import type { Store } from '../store/store.js';
 
-export function resolveRoutes(store: WorkspaceStore): Route[] {
+export function resolveRoutes(store: Store): Route[] {
   return [
     {
       method: 'POST',

@@ -2,7 +2,6 @@
  * Flags, rules, exclusion groups and resolve over HTTP, and the error mapping of admin's
  * refusals (404, 409, field names relative to the request).
  */
-import { WorkspaceFile } from '@allot/admin';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { READ_TOKEN, startTestServer, type TestServer } from '../testing/test-server.js';
@@ -12,7 +11,7 @@ describe('flags, rules, groups and resolve', () => {
   let secret: string;
   beforeAll(async () => {
     s = await startTestServer();
-    secret = (await new WorkspaceFile(s.workspace).read()).workspace.clients[0]!.secret;
+    secret = (await s.readWorkspace()).clients[0]!.secret;
   });
   afterAll(async () => {
     await s.stop();

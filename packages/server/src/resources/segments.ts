@@ -28,7 +28,7 @@ import type { Reply, RequestContext, Route } from '../http/router.js';
 import { targetingExpression } from '../input/confidence-targeting.js';
 import { optionalDecimal, optionalString, optionalStringList, readObject, type JsonObject } from '../input/fields.js';
 import { resourceId } from '../input/ids.js';
-import type { WorkspaceStore } from '../store/workspace-store.js';
+import type { Store } from '../store/store.js';
 import { checkEtag, etagHeader, requiredEtags, resourceEtag } from './preconditions.js';
 import { commit, withImpact, type Committed } from './validate-only.js';
 
@@ -131,7 +131,7 @@ async function actionEtags(ctx: RequestContext): Promise<string[] | undefined> {
   return requiredEtags(ctx.req, optionalString(body, 'etag', ''));
 }
 
-export function segmentRoutes(store: WorkspaceStore): Route[] {
+export function segmentRoutes(store: Store): Route[] {
   const prefix = (id: string): string => `segments.${id}.`;
   /** Applies `operate` to segment `id` under the write lock (or previews it), after checking its etag. */
   const writeSegment = <R>(ctx: RequestContext, id: string, etags: readonly string[] | undefined, operate: (ws: Workspace) => Outcome<R>): Promise<Committed<R>> =>

@@ -4,7 +4,7 @@
  * for a matching If-None-Match, so an unchanged state costs a provider nothing to check.
  */
 import type { Route } from '../http/router.js';
-import type { WorkspaceStore } from '../store/workspace-store.js';
+import type { Store } from '../store/store.js';
 
 /** Whether an If-None-Match header matches `etag` (weak comparison, as RFC 9110 asks). */
 export function noneMatch(header: string | undefined, etag: string): boolean {
@@ -14,7 +14,7 @@ export function noneMatch(header: string | undefined, etag: string): boolean {
   return header.split(',').some((t) => strip(t) === strip(etag));
 }
 
-export function stateRoutes(store: WorkspaceStore): Route[] {
+export function stateRoutes(store: Store): Route[] {
   return [
     {
       method: 'GET',

@@ -2,7 +2,7 @@
  * `?validateOnly=true`: the answer the real write gives plus its impact, the same refusals,
  * a read token accepted, and the workspace file byte-identical afterwards.
  */
-import { previewImpact, WorkspaceFile, type Workspace } from '@allot/admin';
+import { previewImpact, type Workspace } from '@allot/admin';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { READ_TOKEN, startTestServer, type TestServer } from '../testing/test-server.js';
@@ -24,7 +24,7 @@ describe('validateOnly', () => {
     await s.stop();
   });
 
-  const workspace = async (): Promise<Workspace> => (await new WorkspaceFile(s.workspace).read()).workspace;
+  const workspace = async (): Promise<Workspace> => s.readWorkspace();
 
   /** Previews `path` with a read token, then makes the real write; both answers and the file's diff. */
   async function previewThenWrite(method: string, path: string, body?: unknown): Promise<{ preview: Record<string, unknown>; real: Record<string, unknown>; expected: unknown }> {

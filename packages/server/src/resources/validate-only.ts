@@ -10,7 +10,7 @@
 import { checkTargetingTotals, previewImpact, type ImpactPreview, type Outcome, type Workspace } from '@allot/admin';
 
 import type { Reply, RequestContext } from '../http/router.js';
-import type { WorkspaceStore } from '../store/workspace-store.js';
+import type { Store } from '../store/store.js';
 
 /** The preview as JSON: audience conditions by label and canonical text (as `allot diff --json`). */
 export type ImpactJson = Omit<ImpactPreview, 'conditions'> & { readonly conditions: readonly { readonly label: string; readonly text: string }[] };
@@ -40,7 +40,7 @@ export interface Committed<R> {
  * validateOnly, on the current snapshot with the same checks the write makes (the
  * operation's own, then the workspace's targeting totals) and without writing.
  */
-export async function commit<R>(store: WorkspaceStore, ctx: RequestContext, operation: (workspace: Workspace) => Outcome<R>): Promise<Committed<R>> {
+export async function commit<R>(store: Store, ctx: RequestContext, operation: (workspace: Workspace) => Outcome<R>): Promise<Committed<R>> {
   if (!ctx.validateOnly) {
     const out = await store.write(operation);
     return { result: out.result, warnings: out.warnings, impact: null };

@@ -1,8 +1,8 @@
 /**
  * The audit log's place in the write path. A store hands every accepted change to
- * `AuditLog.append` before the change is acknowledged: on the file store under the same
- * workspace lock, on PostgreSQL inside the same transaction (so an entry exists exactly when
- * its change does). Refused writes and `validateOnly` previews reach no store, so they append
+ * `AuditLog.append` before the change is acknowledged: on the file store in the same queued
+ * write, on PostgreSQL inside the same transaction (so an entry exists exactly when its
+ * change does). Refused writes and `validateOnly` previews reach no store, so they append
  * nothing.
  */
 import type { Workspace } from '@allot/admin';
@@ -43,9 +43,11 @@ export interface AuditEntry {
 }
 
 /**
- * Where a store appends entries. `append` runs under the store's lock (file) or in its
- * transaction (PostgreSQL) and must be durable when it resolves; if it rejects, the write
- * fails and nothing of it is kept.
+ * Where a store appends entries; `append` must be durable when it resolves. On PostgreSQL
+ * it runs inside the write's transaction: if it rejects, nothing of the write is kept. On
+ * the file store it runs right after the workspace file is written and before the write is
+ * acknowledged (admin's `WorkspaceFile.update` offers no asynchronous step inside its lock
+ * yet); if it rejects, the write is answered with that error although the file changed.
  */
 export interface AuditLog {
   append(entries: readonly AuditEntry[]): Promise<void>;

@@ -12,6 +12,10 @@ import { checkTargetingTotals, compile, etagOf, parseWorkspace, WorkspaceFile, t
 import { loadState, type ResolverState } from '@allot/core';
 
 import { ApiError } from '../http/api-error.js';
+import { auditEntry, type AuditChange, type AuditEntry, type AuditLog } from './audit-hook.js';
+import type { Store, StoreStatus, WriteResult } from './store.js';
+
+export type { WriteResult } from './store.js';
 
 /** The compiled resolver state of a snapshot, as served and as resolved against. */
 export interface CompiledState {
@@ -26,8 +30,10 @@ export class WorkspaceSnapshot {
 
   constructor(
     readonly workspace: Workspace,
-    /** Hash of the file's bytes. */
+    /** Hash of the stored document's bytes (the file's, or the database row's). */
     readonly etag: string,
+    /** The store's revision of this snapshot; null on the file store, which has none. */
+    readonly revision: number | null = null,
   ) {}
 
   /** The compiled state, computed once per snapshot. */
@@ -40,15 +46,9 @@ export class WorkspaceSnapshot {
   }
 }
 
-/** What one queued write produced. */
-export interface WriteResult<R> {
-  readonly result: R;
-  readonly warnings: readonly string[];
-  readonly snapshot: WorkspaceSnapshot;
-}
-
 interface PendingWrite {
   readonly operation: (workspace: Workspace) => Outcome<unknown>;
+  readonly change: AuditChange | undefined;
   readonly resolve: (value: WriteResult<unknown>) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -57,6 +57,8 @@ export interface WorkspaceStoreOptions {
   readonly lock?: LockOptions;
   /** Most writes applied in one locked file update. */
   readonly maxBatch?: number;
+  /** Receives each accepted write's entry (those given an `AuditChange`) before it is acknowledged. */
+  readonly audit?: AuditLog;
 }
 
 /** The file's identity and version as far as `stat` can tell. */
@@ -67,7 +69,7 @@ function signatureOf(s: { ino: number; size: number; mtimeMs: number; ctimeMs: n
 /** How long a server write waits for the workspace lock held by another process. */
 export const SERVER_LOCK_TIMEOUT_MS = 1_500;
 
-export class WorkspaceStore {
+export class WorkspaceStore implements Store {
   readonly file: WorkspaceFile;
   private snapshot: WorkspaceSnapshot | null = null;
   private signature: string | null = null;
@@ -77,12 +79,14 @@ export class WorkspaceStore {
   private readonly queue: PendingWrite[] = [];
   private writing = false;
   private readonly maxBatch: number;
+  private readonly audit: AuditLog | undefined;
 
   constructor(path: string, options: WorkspaceStoreOptions = {}) {
     // A request is answered within 2 s: a write gives up waiting for another process's lock
     // after 1.5 s (503 LOCK_TIMEOUT with Retry-After), where a person at the CLI waits 10 s.
     this.file = new WorkspaceFile(path, { lock: { timeoutMs: SERVER_LOCK_TIMEOUT_MS, ...options.lock } });
     this.maxBatch = options.maxBatch ?? 64;
+    this.audit = options.audit;
   }
 
   /** Creates the file (a fresh account, seed and default client) when it does not exist. */
@@ -128,9 +132,9 @@ export class WorkspaceStore {
    * Applies `operation` to the latest workspace and writes it. Rejects with what the
    * operation threw (the file unchanged by it), or with the file update's error.
    */
-  write<R>(operation: (workspace: Workspace) => Outcome<R>): Promise<WriteResult<R>> {
+  write<R>(operation: (workspace: Workspace) => Outcome<R>, change?: AuditChange): Promise<WriteResult<R>> {
     return new Promise<WriteResult<R>>((resolve, reject) => {
-      this.queue.push({ operation, resolve: resolve as (value: WriteResult<unknown>) => void, reject });
+      this.queue.push({ operation, change, resolve: resolve as (value: WriteResult<unknown>) => void, reject });
       if (!this.writing) void this.drain();
     });
   }
@@ -138,6 +142,15 @@ export class WorkspaceStore {
   /** Resolves once every queued write has finished. */
   async idle(): Promise<void> {
     while (this.writing) await new Promise((r) => setTimeout(r, 5));
+  }
+
+  status(): StoreStatus {
+    return { store: 'file', revision: null, revisionAgeMs: null, databaseReachable: null };
+  }
+
+  /** Nothing to release: every write has finished once `idle` resolves. */
+  async close(): Promise<void> {
+    await this.idle();
   }
 
   private async drain(): Promise<void> {
@@ -154,10 +167,13 @@ export class WorkspaceStore {
 
   private async commit(batch: readonly PendingWrite[]): Promise<void> {
     const outcomes: ({ ok: true; result: unknown; warnings: readonly string[] } | { ok: false; error: unknown })[] = [];
+    const entries: AuditEntry[] = [];
     let out;
     try {
       out = await this.file.update((start) => {
         outcomes.length = 0; // the lock retried the operation: start over
+        entries.length = 0;
+        const time = new Date();
         let workspace = start;
         for (const w of batch) {
           try {
@@ -165,6 +181,7 @@ export class WorkspaceStore {
             // Checked per write (the file update checks the batch again), so that one write
             // past the workspace's targeting limits fails alone.
             checkTargetingTotals(workspace, o.workspace);
+            if (w.change !== undefined) entries.push(auditEntry(w.change, null, time, workspace, o.workspace));
             workspace = o.workspace;
             outcomes.push({ ok: true, result: o.result, warnings: o.warnings });
           } catch (error) {
@@ -173,6 +190,7 @@ export class WorkspaceStore {
         }
         return { workspace, result: null, warnings: [] };
       });
+      if (this.audit !== undefined && entries.length > 0) await this.audit.append(entries);
     } catch (error) {
       for (const w of batch) w.reject(error);
       return;
