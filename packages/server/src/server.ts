@@ -8,7 +8,8 @@ import type { AddressInfo, Socket } from 'node:net';
 
 import { AdminError, type LockOptions } from '@allot/admin';
 
-import { TokenAuthority, type TokenEntry } from './auth/tokens.js';
+import { OPEN_PRINCIPAL, TokenAuthority, type TokenEntry } from './auth/tokens.js';
+import { checkTargetId } from './auth/write-limits.js';
 import { ApiError, fromAdminError } from './http/api-error.js';
 import { parseJsonBody, readBody } from './http/body.js';
 import { checkLoopbackRequest } from './http/loopback-guard.js';
@@ -20,6 +21,7 @@ import { groupRoutes } from './resources/groups.js';
 import { resolveRoutes } from './resources/resolve.js';
 import { segmentRoutes } from './resources/segments.js';
 import { stateRoutes } from './resources/state.js';
+import { FileAuditLog } from './audit/file-audit-log.js';
 import type { Store } from './store/store.js';
 import { WorkspaceStore } from './store/workspace-store.js';
 import { webRoutes } from './web/page.js';
@@ -92,7 +94,9 @@ export class AllotServer {
 
   private constructor(private readonly options: ServerOptions) {
     if (options.store !== undefined) this.store = options.store;
-    else if (options.workspace !== undefined) this.store = new WorkspaceStore(options.workspace, options.lock === undefined ? {} : { lock: options.lock });
+    else if (options.workspace !== undefined) {
+      this.store = new WorkspaceStore(options.workspace, { ...(options.lock === undefined ? {} : { lock: options.lock }), audit: new FileAuditLog(options.workspace) });
+    }
     else throw new TypeError('AllotServer needs a workspace file (options.workspace) or a store (options.store)');
     this.authority = new TokenAuthority(options.tokens ?? []);
     this.log = options.log ?? (() => undefined);
@@ -202,9 +206,20 @@ export class AllotServer {
     const { route } = match;
     // A preview changes nothing, so a read token may ask for one (see the README).
     const previewScope = route.validateOnly === true && asksValidateOnly(search);
-    if (route.scope !== 'public') this.authority.authorize(req.headers.authorization, previewScope ? 'read' : route.scope);
+    const principal = route.scope === 'public' ? OPEN_PRINCIPAL : this.authority.authorize(req.headers.authorization, previewScope ? 'read' : route.scope);
     const query = new Query(search, route.validateOnly === true ? [...(route.query ?? []), 'validateOnly'] : (route.query ?? []));
     const validateOnly = route.validateOnly === true && (query.boolean('validateOnly') ?? false);
+    // A team token learns it is out of scope before its body is read; the store checks
+    // again on what the write actually changes.
+    if (route.scope === 'write' && !validateOnly) {
+      for (const [collection, name, id] of [
+        ['segments', 'segment', match.params.segment ?? query.string('segmentId')],
+        ['flags', 'flag', match.params.flag ?? query.string('flagId')],
+        ['groups', 'group', match.params.group ?? query.string('groupId')],
+      ] as const) {
+        if (id !== undefined && (route.path.includes(`{${name}}`) || route.query?.includes(`${name}Id`) === true)) checkTargetId(principal, collection, id);
+      }
+    }
     let body: Promise<unknown> | null = null;
     const readJson = async (): Promise<unknown> => parseJsonBody(req, await readBody(req, this.maxBodyBytes));
     return route.handle({
@@ -213,6 +228,8 @@ export class AllotServer {
       query,
       validateOnly,
       body: () => (body ??= readJson()),
+      principal,
+      operation: `${route.method} ${route.path}`,
     });
   }
 

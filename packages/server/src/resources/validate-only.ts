@@ -9,6 +9,7 @@
  */
 import { checkTargetingTotals, previewImpact, type ImpactPreview, type Outcome, type Workspace } from '@allot/admin';
 
+import { requestChange } from '../audit/write-context.js';
 import type { Reply, RequestContext } from '../http/router.js';
 import type { Store } from '../store/store.js';
 
@@ -42,7 +43,7 @@ export interface Committed<R> {
  */
 export async function commit<R>(store: Store, ctx: RequestContext, operation: (workspace: Workspace) => Outcome<R>): Promise<Committed<R>> {
   if (!ctx.validateOnly) {
-    const out = await store.write(operation);
+    const out = await store.write(operation, await requestChange(ctx));
     return { result: out.result, warnings: out.warnings, impact: null };
   }
   const before = (await store.current()).workspace;
