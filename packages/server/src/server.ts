@@ -13,7 +13,7 @@ import { checkTargetId } from './auth/write-limits.js';
 import { ApiError, fromAdminError } from './http/api-error.js';
 import { parseJsonBody, readBody } from './http/body.js';
 import { checkLoopbackRequest } from './http/loopback-guard.js';
-import { Query, Router, type Reply } from './http/router.js';
+import { Query, Router, type Reply, type Route } from './http/router.js';
 import { asksValidateOnly } from './resources/validate-only.js';
 import { bucketMapRoutes } from './map/bucket-map.js';
 import { flagRoutes } from './resources/flags.js';
@@ -140,6 +140,11 @@ export class AllotServer {
       });
     });
     return server;
+  }
+
+  /** Every route the server answers (tests enumerate the write routes from here). */
+  routes(): readonly Route[] {
+    return this.router.list();
   }
 
   /** Whether requests need no token (no tokens configured; loopback only). */
