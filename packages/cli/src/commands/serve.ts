@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 
-import { AllotServer, DEFAULT_PORT, parseTokens, ServerConfigError, TokenConfigError, type TokenEntry } from '@allot/server';
+import { AllotServer, DEFAULT_PORT, jsonLogger, parseTokens, ServerConfigError, TokenConfigError, type TokenEntry } from '@allot/server';
 
 import { optionalString, parse, requireString } from '../args.js';
 import type { Command } from '../command.js';
@@ -79,10 +79,10 @@ export const serve: Command = {
         workspace,
         host: optionalString(args, 'host') ?? '127.0.0.1',
         port: port(optionalString(args, 'port')),
-        tokens: mapToken === null ? configured : [...configured, { token: mapToken, scope: 'read' }],
+        tokens: mapToken === null ? configured : [...configured, { name: 'coordination-map', token: mapToken, scope: 'read' }],
         ...(maxBody === undefined ? {} : { maxBodyBytes: Number(maxBody) }),
         shutdownGraceMs: SHUTDOWN_GRACE_MS,
-        log: quiet ? () => undefined : (line) => { io.err(line); },
+        ...(quiet ? {} : { logger: jsonLogger((line) => { io.err(line); }) }),
       });
     } catch (error) {
       if (error instanceof ServerConfigError) throw new CliError(error.message);
