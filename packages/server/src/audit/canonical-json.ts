@@ -6,35 +6,84 @@
  * the text hashed as UTF-8. Any program that follows RFC 8785 recomputes the same hash.
  */
 
+const ARRAY_INDEX = /^(?:0|[1-9]\d*)$/;
+
 /** The canonical JSON text of `value`; throws on what JSON cannot hold (NaN, Infinity, functions, cycles). */
 export function canonicalJson(value: unknown): string {
-  return write(value, new Set(), '');
+  // Fast path: JSON.stringify over copies of the objects with their keys inserted in sorted
+  // order. JavaScript puts integer-like keys ("10", "9") first in numeric order whatever the
+  // insertion order, which is not code-unit order, so objects with such keys take the
+  // slow path, which writes every key itself.
+  let sortable = true;
+  const text = JSON.stringify(value, (_key, v: unknown) => {
+    if (!sortable) return v;
+    if (typeof v === 'number' && !Number.isFinite(v)) sortable = false;
+    else if (typeof v === 'function' || typeof v === 'symbol') sortable = false;
+    else if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
+      const record = v as Record<string, unknown>;
+      const keys = Object.keys(record).sort();
+      if (keys.some((k) => ARRAY_INDEX.test(k))) sortable = false;
+      else {
+        const sorted: Record<string, unknown> = {};
+        for (const k of keys) sorted[k] = record[k];
+        return sorted;
+      }
+    }
+    return v;
+  });
+  if (sortable) return text;
+  const out: string[] = [];
+  write(value, out, new Set(), []);
+  return out.join('');
 }
 
-function write(value: unknown, open: Set<object>, path: string): string {
-  if (value === null) return 'null';
+function where(path: readonly (string | number)[]): string {
+  return path.length === 0 ? 'the value' : path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+}
+
+function write(value: unknown, out: string[], open: Set<object>, path: (string | number)[]): void {
+  if (value === null) {
+    out.push('null');
+    return;
+  }
   switch (typeof value) {
     case 'boolean':
     case 'string':
-      return JSON.stringify(value);
+      out.push(JSON.stringify(value));
+      return;
     case 'number':
-      if (!Number.isFinite(value)) throw new TypeError(`canonical JSON: ${path || 'the value'} is ${String(value)}, which JSON cannot hold`);
-      return JSON.stringify(value);
+      if (!Number.isFinite(value)) throw new TypeError(`canonical JSON: ${where(path)} is ${String(value)}, which JSON cannot hold`);
+      out.push(JSON.stringify(value));
+      return;
     case 'object':
       break;
     default:
-      throw new TypeError(`canonical JSON: ${path || 'the value'} is a ${typeof value}, which JSON cannot hold`);
+      throw new TypeError(`canonical JSON: ${where(path)} is a ${typeof value}, which JSON cannot hold`);
   }
-  if (open.has(value)) throw new TypeError(`canonical JSON: ${path || 'the value'} refers to itself`);
+  if (open.has(value)) throw new TypeError(`canonical JSON: ${where(path)} refers to itself`);
   open.add(value);
-  let text: string;
   if (Array.isArray(value)) {
-    text = `[${value.map((item, i) => write(item === undefined ? null : item, open, `${path}[${i}]`)).join(',')}]`;
+    out.push('[');
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) out.push(',');
+      path.push(i);
+      const item: unknown = value[i];
+      write(item === undefined ? null : item, out, open, path);
+      path.pop();
+    }
+    out.push(']');
   } else {
     const record = value as Record<string, unknown>;
     const keys = Object.keys(record).filter((k) => record[k] !== undefined).sort();
-    text = `{${keys.map((k) => `${JSON.stringify(k)}:${write(record[k], open, path === '' ? k : `${path}.${k}`)}`).join(',')}}`;
+    out.push('{');
+    keys.forEach((k, i) => {
+      if (i > 0) out.push(',');
+      out.push(JSON.stringify(k), ':');
+      path.push(k);
+      write(record[k], out, open, path);
+      path.pop();
+    });
+    out.push('}');
   }
   open.delete(value);
-  return text;
 }

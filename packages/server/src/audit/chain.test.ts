@@ -18,6 +18,9 @@ describe('canonicalJson (RFC 8785)', () => {
       .toBe('{"\\r":"Carriage Return","1":"One","\u0080":"Control","\u00f6":"Latin Small Letter O With Diaeresis","\u20ac":"Euro Sign","\ud83d\ude00":"Emoji: Grinning Face","\ufb33":"Hebrew Letter Dalet With Dagesh"}');
     expect(canonicalJson(1e21)).toBe('1e+21');
     expect(() => canonicalJson({ a: Number.NaN })).toThrow(/a is NaN/);
+    expect(() => canonicalJson({ a: [1, () => 1] })).toThrow(/a\[1\] is a function/);
+    // Integer-like keys sort as text too ("10" before "9"), which JavaScript objects do not keep.
+    expect(canonicalJson({ b: { '9': 1, '10': 2, x: [{ z: 1, y: undefined }] }, a: 0 })).toBe('{"a":0,"b":{"10":2,"9":1,"x":[{"z":1}]}}');
   });
 });
 
