@@ -22,6 +22,7 @@ import { groupRoutes } from './resources/groups.js';
 import { resolveRoutes } from './resources/resolve.js';
 import { segmentRoutes } from './resources/segments.js';
 import { stateRoutes } from './resources/state.js';
+import { auditRoutes, type AuditSource } from './audit/audit-routes.js';
 import { FileAuditLog } from './audit/file-audit-log.js';
 import type { Store } from './store/store.js';
 import { WorkspaceStore } from './store/workspace-store.js';
@@ -68,6 +69,11 @@ export interface ServerOptions {
    * latencyMs, actor, revision) and the notices, instead of `log`'s text lines.
    */
   readonly logger?: Logger;
+  /**
+   * Where `GET /v1/auditLog` reads the audit log; by default, with `workspace`, the file
+   * beside it. Without either, the endpoint answers 404.
+   */
+  readonly auditLog?: AuditSource;
 }
 
 /** A configuration the server refuses to start with. */
@@ -110,9 +116,12 @@ export class AllotServer {
   private drained: (() => void) | null = null;
 
   private constructor(private readonly options: ServerOptions) {
+    let audit = options.auditLog;
     if (options.store !== undefined) this.store = options.store;
     else if (options.workspace !== undefined) {
-      this.store = new WorkspaceStore(options.workspace, { ...(options.lock === undefined ? {} : { lock: options.lock }), audit: new FileAuditLog(options.workspace) });
+      const log = new FileAuditLog(options.workspace);
+      audit ??= log;
+      this.store = new WorkspaceStore(options.workspace, { ...(options.lock === undefined ? {} : { lock: options.lock }), audit: log });
     }
     else throw new TypeError('AllotServer needs a workspace file (options.workspace) or a store (options.store)');
     this.authority = new TokenAuthority(options.tokens ?? []);
@@ -136,6 +145,7 @@ export class AllotServer {
       ...resolveRoutes(this.store),
       ...stateRoutes(this.store),
       ...bucketMapRoutes(this.store),
+      ...(audit === undefined ? [] : auditRoutes(audit)),
       ...webRoutes(options.webRoot),
     );
     this.server = createServer({ requestTimeout: options.requestTimeoutMs ?? 30_000, headersTimeout: options.headersTimeoutMs ?? 10_000 }, (req, res) => {

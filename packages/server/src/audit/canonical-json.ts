@@ -14,15 +14,15 @@ export function canonicalJson(value: unknown): string {
   // order. JavaScript puts integer-like keys ("10", "9") first in numeric order whatever the
   // insertion order, which is not code-unit order, so objects with such keys take the
   // slow path, which writes every key itself.
-  let sortable = true;
+  const state = { sortable: true };
   const text = JSON.stringify(value, (_key, v: unknown) => {
-    if (!sortable) return v;
-    if (typeof v === 'number' && !Number.isFinite(v)) sortable = false;
-    else if (typeof v === 'function' || typeof v === 'symbol') sortable = false;
+    if (!state.sortable) return v;
+    if (typeof v === 'number' && !Number.isFinite(v)) state.sortable = false;
+    else if (typeof v === 'function' || typeof v === 'symbol') state.sortable = false;
     else if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
       const record = v as Record<string, unknown>;
       const keys = Object.keys(record).sort();
-      if (keys.some((k) => ARRAY_INDEX.test(k))) sortable = false;
+      if (keys.some((k) => ARRAY_INDEX.test(k))) state.sortable = false;
       else {
         const sorted: Record<string, unknown> = {};
         for (const k of keys) sorted[k] = record[k];
@@ -31,7 +31,7 @@ export function canonicalJson(value: unknown): string {
     }
     return v;
   });
-  if (sortable) return text;
+  if (state.sortable) return text;
   const out: string[] = [];
   write(value, out, new Set(), []);
   return out.join('');
