@@ -26,3 +26,5 @@ export type { ChainedEntry, ImpactSummary, ShareSummary } from './audit/entry.js
 export { auditLogPath, FileAuditLog } from './audit/file-audit-log.js';
 export { defaultTokenName, type Principal } from './auth/tokens.js';
 export type { WriteLimits } from './auth/write-limits.js';
+export { matchesFilter, type AuditFilter } from './audit/audit-query.js';
+export type { AuditSource } from './audit/audit-routes.js';
