@@ -11,7 +11,8 @@ import { refusal } from './workspace-io.js';
 
 const usage =
   'allot serve --workspace W [--host 127.0.0.1] [--port 4747] [--tokens-file F] [--max-body-bytes N] [--quiet]\n' +
-  '  tokens: ALLOT_TOKENS="TOKEN:write,TOKEN:read" and/or --tokens-file (one TOKEN:scope per line, # comments);\n' +
+  '  tokens: ALLOT_TOKENS="admin=TOKEN:write,ci=TOKEN:read,search=TOKEN:write(prefix=search-;family=search)"\n' +
+  '  and/or --tokens-file (one [NAME=]TOKEN:scope per line, # comments);\n' +
   '  without any, only a loopback host is allowed and every request is accepted\n' +
   '  the coordination map is at / (the printed link carries a read token valid while this process runs)';
 
