@@ -31,10 +31,10 @@ function share(s: unknown): string {
 }
 
 /** One line per entry: `#seq time actor operation resource`, then what it moved. */
-function describe(e: ChainedEntry): string {
+function describe(e: ChainedEntry, position: number): string {
   const changed = typeof e.after === 'object' && e.after !== null ? Object.keys(e.after) : [];
   const what = e.resource ?? (changed.length > 0 ? changed.join(', ') : '(no resource)');
-  const lines = [`#${e.seq}  ${e.time}  ${e.actor}  ${e.operation}  ${what}`];
+  const lines = [`#${e.seq ?? position}  ${e.time}  ${e.actor}  ${e.operation}  ${what}`];
   const impact = e.impact as { flags?: { flag: string; start: unknown; stop: unknown; change: unknown }[]; segments?: { segment: string; enter: unknown; leave: unknown }[] } | null;
   for (const f of impact?.flags ?? []) lines.push(`    ${f.flag}: start ${share(f.start)}, stop ${share(f.stop)}, change variant ${share(f.change)}`);
   for (const s of impact?.segments ?? []) lines.push(`    ${s.segment}: enter ${share(s.enter)}, leave ${share(s.leave)}`);
@@ -74,10 +74,15 @@ export const log: Command = {
     const resource = optionalString(args, 'resource');
     const actor = optionalString(args, 'actor');
     const filter: AuditFilter = { ...(resource === undefined ? {} : { resource }), ...(actor === undefined ? {} : { actor }), ...(since === undefined ? {} : { since }), ...(until === undefined ? {} : { until }) };
-    const entries = (await audit.list()).filter((e) => matchesFilter(e, filter));
-    if (json) io.out(JSON.stringify(entries, null, 2));
+    const entries: [ChainedEntry, number][] = [];
+    let position = 0;
+    for await (const e of audit.entries()) {
+      position++;
+      if (!('unreadable' in e) && matchesFilter(e, filter)) entries.push([e, position]);
+    }
+    if (json) io.out(JSON.stringify(entries.map(([e]) => e), null, 2));
     else if (entries.length === 0) io.err(`no entries${Object.keys(filter).length > 0 ? ' match' : ''} in ${audit.path}`);
-    else for (const e of entries) io.out(describe(e));
+    else for (const [e, p] of entries) io.out(describe(e, p));
     return 0;
   },
 };

@@ -35,7 +35,7 @@ describe('GET /v1/auditLog', () => {
       const p = await page(`?pageSize=3${token === '' ? '' : `&pageToken=${token}`}`);
       expect(p.status).toBe(200);
       expect(p.entries.length).toBeLessThanOrEqual(3);
-      seen.push(...p.entries.map((e) => e.seq));
+      seen.push(...p.entries.map((e) => e.seq ?? 0));
       token = p.next;
       pages++;
     } while (token !== '');

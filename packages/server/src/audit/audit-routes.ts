@@ -57,18 +57,22 @@ export function auditRoutes(source: AuditSource): Route[] {
           if (m[2] !== key) throw invalid('pageToken', 'the page token was made for other filters; send the same resource, actor, startTime and endTime as the first page, or start again without pageToken');
           after = Number(m[1]);
         }
+        // Pages are cut by position in the log, which appending never changes.
         const entries = [];
+        let position = 0;
+        let lastPosition = 0;
         let more = false;
         for await (const e of source.entries()) {
-          if ('unreadable' in e || e.seq <= after || !matchesFilter(e, filter)) continue;
+          position++;
+          if ('unreadable' in e || position <= after || !matchesFilter(e, filter)) continue;
           if (entries.length === size) {
             more = true;
             break;
           }
           entries.push(e);
+          lastPosition = position;
         }
-        const last = entries.at(-1);
-        const nextPageToken = more && last !== undefined ? Buffer.from(`${last.seq}.${key}`).toString('base64url') : '';
+        const nextPageToken = more ? Buffer.from(`${lastPosition}.${key}`).toString('base64url') : '';
         return { body: { entries, nextPageToken } };
       },
     },

@@ -134,6 +134,19 @@ describe('tampering with the JSONL file is found, and the entry named', () => {
     expect(await log.verify()).toMatchObject({ ok: false, broken: { kind: 'unreadable', position: 5 } });
   });
 
+  it('verifies entries kept without seq (a table keeps it in a column), naming the break by position', async () => {
+    const bare = lines.map((l) => Object.fromEntries(Object.entries(JSON.parse(l) as ChainedEntry).filter(([k]) => k !== 'seq' && k !== 'hash')) as Omit<ChainedEntry, 'hash'>);
+    // Chained again without seq, as a store that keeps it in a column hashes them.
+    const chained: ChainedEntry[] = [];
+    for (const b of bare) {
+      const content = { ...b, prev: chained.at(-1)?.hash ?? GENESIS };
+      chained.push({ ...content, hash: entryHash(content) });
+    }
+    expect(await verifyChain(chained)).toMatchObject({ ok: true, entries: 6, seq: 6 });
+    expect(await verifyChain(chained.filter((_, i) => i !== 2))).toMatchObject({ ok: false, broken: { kind: 'unlinked', position: 3 } });
+    expect(await verifyChain([chained[0]!, chained[2]!, chained[1]!])).toMatchObject({ ok: false, broken: { kind: 'reordered', position: 2 } });
+  });
+
   it('verifies any async iterable of entries the same way (as a database table is read)', async () => {
     async function* rows(): AsyncGenerator<ChainedEntry> {
       for (const l of [lines[0]!, lines[2]!, lines[1]!]) yield await Promise.resolve(JSON.parse(l) as ChainedEntry);

@@ -25,9 +25,13 @@ export function withoutHash(entry: Unhashed & { readonly hash?: string }): Unhas
   return Object.fromEntries(Object.entries(entry).filter(([key]) => key !== 'hash')) as Unhashed;
 }
 
-/** `entry` chained after `previous` (null: it is the first); `etag` as `ChainedEntry.etag`. */
-export function chainEntry(previous: ChainedEntry | null, entry: AuditEntry, etag?: string): ChainedEntry {
-  const unhashed: Unhashed = { ...entry, seq: (previous?.seq ?? 0) + 1, prev: previous === null ? GENESIS : previous.hash, ...(etag === undefined ? {} : { etag }) };
+/**
+ * `entry` chained after `previous` (null: it is the first), as entry number `seq` (by
+ * default one more than `previous.seq`); `etag` as `ChainedEntry.etag`.
+ */
+export function chainEntry(previous: ChainedEntry | null, entry: AuditEntry, options: { readonly seq?: number; readonly etag?: string } = {}): ChainedEntry {
+  const seq = options.seq ?? (previous?.seq ?? 0) + 1;
+  const unhashed: Unhashed = { ...entry, seq, prev: previous === null ? GENESIS : previous.hash, ...(options.etag === undefined ? {} : { etag: options.etag }) };
   return { ...unhashed, hash: entryHash(unhashed) };
 }
 
@@ -38,6 +42,7 @@ export type ChainBreak =
   | { readonly kind: 'replaced'; readonly position: number; readonly seq: number }
   | { readonly kind: 'deleted'; readonly position: number; readonly missing: { readonly from: number; readonly to: number } }
   | { readonly kind: 'reordered'; readonly position: number; readonly seq: number; readonly with: number }
+  | { readonly kind: 'unlinked'; readonly position: number }
   | { readonly kind: 'unreadable'; readonly position: number; readonly reason: string };
 
 export type ChainVerdict =
@@ -67,43 +72,45 @@ export async function verifyChain(entries: AsyncIterable<ReadEntry> | Iterable<R
     next = await iterator.next();
     if ('unreadable' in current) return broken(position, { kind: 'unreadable', position, reason: current.unreadable });
     const expectedPrev = previous === null ? GENESIS : previous.hash;
-    const expectedSeq = previous === null ? 1 : previous.seq + 1;
+    const expectedSeq = previous === null ? 1 : (previous.seq ?? position - 1) + 1;
     const following = next.done === true || 'unreadable' in next.value ? null : next.value;
     // The next entry follows the previous one: this one was put between them.
-    const skipped = following !== null && following.prev === expectedPrev && following.seq === expectedSeq;
+    const skipped = following !== null && following.prev === expectedPrev && (following.seq ?? expectedSeq) === expectedSeq;
     if (entryHash(current) !== current.hash) {
-      return broken(position, { kind: skipped ? 'inserted' : 'edited', position, seq: current.seq });
+      return broken(position, { kind: skipped ? 'inserted' : 'edited', position, seq: current.seq ?? position });
     }
-    if (current.prev !== expectedPrev || current.seq !== expectedSeq) {
+    if (current.prev !== expectedPrev || (current.seq ?? expectedSeq) !== expectedSeq) {
       if (following !== null && current.prev === following.hash && following.prev === expectedPrev) {
-        return broken(position, { kind: 'reordered', position, seq: current.seq, with: position + 1 });
+        return broken(position, { kind: 'reordered', position, seq: current.seq ?? position, with: position + 1 });
       }
-      if (skipped) return broken(position, { kind: 'inserted', position, seq: current.seq });
-      return broken(position, diagnose(position, current, previous, beforePrevious, expectedSeq));
+      if (skipped) return broken(position, { kind: 'inserted', position, seq: current.seq ?? position });
+      // Without numbers, a missing entry and a forged one look alike.
+      if (current.seq === undefined) return broken(position, { kind: 'unlinked', position });
+      return broken(position, diagnose(position, { ...current, seq: current.seq }, previous, beforePrevious, expectedSeq));
     }
     beforePrevious = previous;
     previous = current;
   }
-  return { ok: true, entries: position, head: previous?.hash ?? GENESIS, seq: previous?.seq ?? 0 };
+  return { ok: true, entries: position, head: previous?.hash ?? GENESIS, seq: previous?.seq ?? position };
 }
 
 function diagnose(
   position: number,
-  current: ChainedEntry,
+  current: ChainedEntry & { readonly seq: number },
   previous: ChainedEntry | null,
   beforePrevious: ChainedEntry | null,
   expectedSeq: number,
 ): ChainBreak {
   // The entry before this one was put between two entries that followed each other.
   if (previous !== null && current.prev === (beforePrevious?.hash ?? GENESIS) && current.seq === previous.seq) {
-    return { kind: 'inserted', position: position - 1, seq: previous.seq };
+    return { kind: 'inserted', position: position - 1, seq: current.seq };
   }
   if (current.seq > expectedSeq) {
     return { kind: 'deleted', position, missing: { from: expectedSeq, to: current.seq - 1 } };
   }
   // In its place, but not after the entry before: that one was rewritten, hash and all.
   if (previous !== null && current.seq === expectedSeq) {
-    return { kind: 'replaced', position: position - 1, seq: previous.seq };
+    return { kind: 'replaced', position: position - 1, seq: previous.seq ?? position - 1 };
   }
   return { kind: 'inserted', position, seq: current.seq };
 }
@@ -128,6 +135,8 @@ export function describeBreak(b: ChainBreak): string {
         : `entries #${b.missing.from} to #${b.missing.to} were deleted: the ${ordinal(b.position)} entry in the log follows without them`;
     case 'reordered':
       return `${at(b.seq, b.position)} was moved: it and the ${ordinal(b.with)} entry are in each other's place`;
+    case 'unlinked':
+      return `the ${ordinal(b.position)} entry in the log does not follow the entry before it: an entry was deleted before it, or it was inserted or replaced`;
     case 'unreadable':
       return `the ${ordinal(b.position)} entry in the log cannot be read: ${b.reason}`;
   }

@@ -7,8 +7,12 @@
 import type { AuditEntry } from '../store/audit-hook.js';
 
 export interface ChainedEntry extends AuditEntry {
-  /** The entry's place in the log: 1 for the first, then one more each (a gap is a deletion). */
-  readonly seq: number;
+  /**
+   * The entry's place in the log: 1 for the first, then one more each (a gap is a deletion).
+   * Written by the file store; entries from a store that keeps it beside the entry (a
+   * database column) may come without it, and then verify counts positions instead.
+   */
+  readonly seq?: number;
   /** The previous entry's `hash`; `GENESIS` for the first entry. */
   readonly prev: string;
   /** SHA-256 (hex) of `prev` followed by the canonical JSON of every other field. */

@@ -26,6 +26,8 @@ export function auditLogPath(workspacePath: string): string {
 export interface LogHead {
   /** The newest entry that could be read (null: the log is empty or missing). */
   readonly last: ChainedEntry | null;
+  /** How many lines the log has (the next entry's `seq` is one more). */
+  readonly count: number;
   /** Every resource's state after the newest entry that touched it (null: deleted). */
   readonly resources: ReadonlyMap<string, unknown>;
 }
@@ -40,7 +42,8 @@ export function parseEntryLine(line: string): ReadEntry {
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return { unreadable: 'the line is not a JSON object' };
   const e = value as Record<string, unknown>;
-  for (const [field, type] of [['seq', 'number'], ['time', 'string'], ['actor', 'string'], ['operation', 'string'], ['prev', 'string'], ['hash', 'string']] as const) {
+  if (e.seq !== undefined && typeof e.seq !== 'number') return { unreadable: '"seq" is not a number' };
+  for (const [field, type] of [['time', 'string'], ['actor', 'string'], ['operation', 'string'], ['prev', 'string'], ['hash', 'string']] as const) {
     if (typeof e[field] !== type) return { unreadable: `"${field}" is missing or not a ${type}` };
   }
   return value as ChainedEntry;
@@ -80,16 +83,18 @@ export class FileAuditLog implements AuditLog {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw error;
     });
-    if (s === null) return { last: null, resources: new Map() };
+    if (s === null) return { last: null, count: 0, resources: new Map() };
     if (this.cached?.size === s.size && this.cached.ino === s.ino) return this.cached.head;
     const resources = new Map<string, unknown>();
     let last: ChainedEntry | null = null;
+    let count = 0;
     for await (const e of this.entries()) {
+      count++;
       if ('unreadable' in e) continue;
       last = e;
       noteResources(resources, e);
     }
-    const head = { last, resources };
+    const head = { last, count, resources };
     this.cached = { size: s.size, ino: s.ino, head };
     return head;
   }
@@ -123,7 +128,7 @@ export class FileAuditLog implements AuditLog {
     const chained: ChainedEntry[] = [];
     let previous = head.last;
     entries.forEach((e, i) => {
-      previous = chainEntry(previous, e, i === entries.length - 1 ? etag : undefined);
+      previous = chainEntry(previous, e, { seq: head.count + i + 1, ...(i === entries.length - 1 && etag !== undefined ? { etag } : {}) });
       chained.push(previous);
     });
     const handle = await open(this.path, 'a+', 0o644);
@@ -140,7 +145,7 @@ export class FileAuditLog implements AuditLog {
       const after = await handle.stat();
       const resources = new Map(head.resources);
       for (const e of chained) noteResources(resources, e);
-      this.cached = { size: after.size, ino: after.ino, head: { last: previous, resources } };
+      this.cached = { size: after.size, ino: after.ino, head: { last: previous, count: head.count + chained.length, resources } };
     } finally {
       await handle.close();
     }
