@@ -114,6 +114,7 @@ export {
   WorkspaceFile,
   etagOf,
   writeAtomically,
+  type AfterWrite,
   type Snapshot,
   type UpdateOptions,
   type UpdateResult,

@@ -171,7 +171,7 @@ describe('allot serve', () => {
       const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
-      expect(stderr).toContain('GET /v1/segments 200');
+      expect(stderr).toMatch(/"method":"GET","route":"\/v1\/segments","path":"\/v1\/segments","status":200,/);
       expect(stderr).not.toContain(WRITE_TOKEN);
     } finally {
       await rm(dir, { recursive: true, force: true });

@@ -7,12 +7,14 @@ import { createServer, STATUS_CODES, type IncomingMessage, type Server, type Ser
 import type { AddressInfo, Socket } from 'node:net';
 
 import { AdminError, type LockOptions } from '@allot/admin';
+import type { Logger } from 'pino';
 
-import { TokenAuthority, type TokenEntry } from './auth/tokens.js';
+import { OPEN_PRINCIPAL, TokenAuthority, type TokenEntry } from './auth/tokens.js';
+import { checkTargetId } from './auth/write-limits.js';
 import { ApiError, fromAdminError } from './http/api-error.js';
 import { parseJsonBody, readBody } from './http/body.js';
 import { checkLoopbackRequest } from './http/loopback-guard.js';
-import { Query, Router, type Reply } from './http/router.js';
+import { Query, Router, type Reply, type Route } from './http/router.js';
 import { asksValidateOnly } from './resources/validate-only.js';
 import { bucketMapRoutes } from './map/bucket-map.js';
 import { flagRoutes } from './resources/flags.js';
@@ -20,9 +22,13 @@ import { groupRoutes } from './resources/groups.js';
 import { resolveRoutes } from './resources/resolve.js';
 import { segmentRoutes } from './resources/segments.js';
 import { stateRoutes } from './resources/state.js';
+import { auditRoutes, type AuditSource } from './audit/audit-routes.js';
+import { FileAuditLog } from './audit/file-audit-log.js';
 import type { Store } from './store/store.js';
 import { WorkspaceStore } from './store/workspace-store.js';
 import { webRoutes } from './web/page.js';
+import { ServerMetrics } from './observability/metrics.js';
+import { RequestLog } from './observability/request-log.js';
 
 export interface ServerOptions {
   /**
@@ -56,8 +62,18 @@ export interface ServerOptions {
   readonly lock?: LockOptions;
   /** The coordination map's built files (index.html, app.js, app.css); default this package's dist/web. */
   readonly webRoot?: string;
-  /** Receives one line per request (`POST /v1/segments 200 12ms`) and notices; default: none. */
+  /** Receives one line per request (`POST /v1/segments 200 12ms`) and notices; default: none. Unused when `logger` is given. */
   readonly log?: (line: string) => void;
+  /**
+   * A pino logger: one structured JSON record per request (method, route, path, status,
+   * latencyMs, actor, revision) and the notices, instead of `log`'s text lines.
+   */
+  readonly logger?: Logger;
+  /**
+   * Where `GET /v1/auditLog` reads the audit log; by default, with `workspace`, the file
+   * beside it. Without either, the endpoint answers 404.
+   */
+  readonly auditLog?: AuditSource;
 }
 
 /** A configuration the server refuses to start with. */
@@ -77,6 +93,13 @@ export function isLoopback(host: string): boolean {
 }
 
 export const DEFAULT_PORT = 4747;
+
+/** What `serve` learns about a request while dispatching it, for the log and the metrics. */
+interface Seen {
+  route: Route | null;
+  actor: string | null;
+  write: boolean;
+}
 const MB = 1024 * 1024;
 
 export class AllotServer {
@@ -84,27 +107,45 @@ export class AllotServer {
   private readonly server: Server;
   private readonly router: Router;
   private readonly authority: TokenAuthority;
-  private readonly log: (line: string) => void;
+  private readonly requestLog: RequestLog;
+  /** The numbers `GET /metrics` serves; a store with change notifications reports its lag here. */
+  readonly metrics: ServerMetrics;
   private readonly maxBodyBytes: number;
   private inFlight = 0;
   private closing: Promise<void> | null = null;
   private drained: (() => void) | null = null;
 
   private constructor(private readonly options: ServerOptions) {
+    let audit = options.auditLog;
     if (options.store !== undefined) this.store = options.store;
-    else if (options.workspace !== undefined) this.store = new WorkspaceStore(options.workspace, options.lock === undefined ? {} : { lock: options.lock });
+    else if (options.workspace !== undefined) {
+      const log = new FileAuditLog(options.workspace);
+      audit ??= log;
+      this.store = new WorkspaceStore(options.workspace, { ...(options.lock === undefined ? {} : { lock: options.lock }), audit: log });
+    }
     else throw new TypeError('AllotServer needs a workspace file (options.workspace) or a store (options.store)');
     this.authority = new TokenAuthority(options.tokens ?? []);
-    this.log = options.log ?? (() => undefined);
+    this.requestLog = new RequestLog(options.logger, options.log ?? (() => undefined));
+    this.metrics = new ServerMetrics(() => this.store.status().revision);
     this.maxBodyBytes = options.maxBodyBytes ?? MB;
     this.router = new Router().add(
       { method: 'GET', path: '/healthz', scope: 'public', handle: () => this.health() },
+      {
+        method: 'GET',
+        path: '/metrics',
+        scope: 'read',
+        handle: async () => {
+          const { text, contentType } = await this.metrics.render();
+          return { body: text, headers: { 'content-type': contentType } };
+        },
+      },
       ...segmentRoutes(this.store),
       ...flagRoutes(this.store),
       ...groupRoutes(this.store),
       ...resolveRoutes(this.store),
       ...stateRoutes(this.store),
       ...bucketMapRoutes(this.store),
+      ...(audit === undefined ? [] : auditRoutes(audit)),
       ...webRoutes(options.webRoot),
     );
     this.server = createServer({ requestTimeout: options.requestTimeoutMs ?? 30_000, headersTimeout: options.headersTimeoutMs ?? 10_000 }, (req, res) => {
@@ -144,6 +185,11 @@ export class AllotServer {
     return server;
   }
 
+  /** Every route the server answers (tests enumerate the write routes from here). */
+  routes(): readonly Route[] {
+    return this.router.list();
+  }
+
   /** Whether requests need no token (no tokens configured; loopback only). */
   get open(): boolean {
     return this.authority.open;
@@ -173,7 +219,7 @@ export class AllotServer {
       this.server.closeIdleConnections();
       const grace = new Promise<'timeout'>((resolve) => setTimeout(() => { resolve('timeout'); }, this.options.shutdownGraceMs ?? 10_000).unref());
       const drained = this.inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => (this.drained = resolve));
-      if ((await Promise.race([drained, grace])) === 'timeout') this.log(`shutdown: cutting ${this.inFlight} request(s) still running after the grace period`);
+      if ((await Promise.race([drained, grace])) === 'timeout') this.requestLog.notice(`shutdown: cutting ${this.inFlight} request(s) still running after the grace period`);
       this.server.closeAllConnections();
       await this.store.idle();
       await closed;
@@ -188,29 +234,48 @@ export class AllotServer {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
+    const seen: Seen = { route: null, actor: null, write: false };
     let reply: Reply;
     try {
-      reply = await this.dispatch(req, path, q < 0 ? '' : url.slice(q + 1));
+      reply = await this.dispatch(req, path, q < 0 ? '' : url.slice(q + 1), seen);
     } catch (error) {
       reply = this.errorReply(error);
     }
     try {
       this.send(req, res, reply);
     } finally {
-      this.log(`${req.method ?? '?'} ${path.length > 200 ? `${path.slice(0, 200)}…` : path} ${reply.status ?? 200} ${Math.round(performance.now() - started)}ms`);
+      const status = reply.status ?? 200;
+      const latencyMs = performance.now() - started;
+      const method = req.method ?? '?';
+      this.requestLog.request({ method, route: seen.route?.path ?? null, path, status, latencyMs, actor: seen.actor, revision: this.store.status().revision });
+      this.metrics.observe({ method, route: seen.route?.path ?? '(unmatched)', status, seconds: latencyMs / 1000, write: seen.write });
       if (--this.inFlight === 0 && this.drained !== null) this.drained();
     }
   }
 
-  private async dispatch(req: IncomingMessage, path: string, search: string): Promise<Reply> {
+  private async dispatch(req: IncomingMessage, path: string, search: string, seen: Seen): Promise<Reply> {
     if (this.authority.open) checkLoopbackRequest(req, this.port);
     const match = this.router.match(req.method ?? 'GET', path);
     const { route } = match;
+    seen.route = route;
     // A preview changes nothing, so a read token may ask for one (see the README).
     const previewScope = route.validateOnly === true && asksValidateOnly(search);
-    if (route.scope !== 'public') this.authority.authorize(req.headers.authorization, previewScope ? 'read' : route.scope);
+    const principal = route.scope === 'public' ? OPEN_PRINCIPAL : this.authority.authorize(req.headers.authorization, previewScope ? 'read' : route.scope);
     const query = new Query(search, route.validateOnly === true ? [...(route.query ?? []), 'validateOnly', 'bucketMapCells'] : (route.query ?? []));
     const validateOnly = route.validateOnly === true && (query.boolean('validateOnly') ?? false);
+    seen.actor = route.scope === 'public' ? null : principal.name;
+    seen.write = route.scope === 'write' && !validateOnly;
+    // A team token learns it is out of scope before its body is read; the store checks
+    // again on what the write actually changes.
+    if (route.scope === 'write' && !validateOnly) {
+      for (const [collection, name, id] of [
+        ['segments', 'segment', match.params.segment ?? query.string('segmentId')],
+        ['flags', 'flag', match.params.flag ?? query.string('flagId')],
+        ['groups', 'group', match.params.group ?? query.string('groupId')],
+      ] as const) {
+        if (id !== undefined && (route.path.includes(`{${name}}`) || route.query?.includes(`${name}Id`) === true)) checkTargetId(principal, collection, id);
+      }
+    }
     let body: Promise<unknown> | null = null;
     const readJson = async (): Promise<unknown> => parseJsonBody(req, await readBody(req, this.maxBodyBytes));
     return route.handle({
@@ -219,6 +284,8 @@ export class AllotServer {
       query,
       validateOnly,
       body: () => (body ??= readJson()),
+      principal,
+      operation: `${route.method} ${route.path}`,
     });
   }
 
@@ -266,7 +333,7 @@ export class AllotServer {
           ? ([408, 'REQUEST_TIMEOUT', 'the request took too long to arrive'] as const)
           : ([400, 'INVALID_ARGUMENT', `not a valid HTTP/1.1 request (${error.code ?? 'parse error'})`] as const);
     const text = JSON.stringify(new ApiError(status, code, message, { field: 'request' }).body());
-    this.log(`- - ${status} (${error.code ?? 'client error'})`);
+    this.requestLog.notice(`- - ${status} (${error.code ?? 'client error'})`);
     socket.end(
       `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: application/json; charset=utf-8\r\n` +
         `content-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`,
@@ -277,7 +344,7 @@ export class AllotServer {
     let error = thrown;
     if (error instanceof AdminError) error = fromAdminError(error);
     if (error instanceof ApiError) return { status: error.status, body: error.body(), headers: error.headers };
-    this.log(`internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    this.requestLog.notice(`internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`, 'error');
     const e = new ApiError(500, 'INTERNAL', 'internal error; the server log has the details');
     return { status: 500, body: e.body() };
   }

@@ -44,6 +44,23 @@ export interface UpdateOptions {
   readonly ifMatch?: string;
   /** Create the file (an empty workspace with these options) when it does not exist. */
   readonly create?: NewWorkspaceOptions | boolean;
+  /**
+   * Runs under the lock once the file holds the result (or was left as it was), before the
+   * lock is released: whatever must be recorded with the change (an audit log) is recorded
+   * before another writer can follow it. If it throws, the update rejects with its error.
+   */
+  readonly afterWrite?: (update: AfterWrite) => Promise<void>;
+}
+
+/** What `UpdateOptions.afterWrite` is told. */
+export interface AfterWrite {
+  /** The workspace as read under the lock, and the etag of those bytes ('' when the file was created). */
+  readonly before: Workspace;
+  readonly beforeEtag: string;
+  /** The workspace now in the file, and its etag. */
+  readonly workspace: Workspace;
+  readonly etag: string;
+  readonly written: boolean;
 }
 
 export interface WorkspaceFileOptions {
@@ -110,6 +127,7 @@ export class WorkspaceFile {
         await removeOrphanTemps(this.path, this.lockOptions.staleMs ?? 60_000);
         await writeAtomically(this.path, next, { unlessChangedFrom: text });
       }
+      await options.afterWrite?.({ before, beforeEtag: etag, workspace: outcome.workspace, etag: etagOf(next), written });
       return { workspace: outcome.workspace, etag: etagOf(next), result: outcome.result, warnings: outcome.warnings, written, created };
     }, this.lockOptions);
   }

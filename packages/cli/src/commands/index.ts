@@ -64,6 +64,11 @@ export const commands: readonly CommandEntry[] = [
     load: async () => (await import('./simulate.js')).simulate,
   },
   {
+    name: 'log',
+    summary: 'the audit log beside a workspace: who changed what, before and after, whom it moved; "log verify" checks its hash chain',
+    load: async () => (await import('./log.js')).log,
+  },
+  {
     name: 'serve',
     summary: 'serve the HTTP admin and resolve API (Confidence-shaped /v1/segments, flags, groups, resolve, /v1/state) and the coordination map over a workspace',
     load: async () => (await import('./serve.js')).serve,

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 
 import { AdminError } from '@allot/admin';
-import { AllotServer, DEFAULT_PORT, parseTokens, ServerConfigError, TokenConfigError, type Store, type TokenEntry } from '@allot/server';
+import { AllotServer, DEFAULT_PORT, jsonLogger, parseTokens, ServerConfigError, TokenConfigError, type Store, type TokenEntry } from '@allot/server';
 
 import { optionalString, parse, type Parsed } from '../args.js';
 import type { Command } from '../command.js';
@@ -14,7 +14,8 @@ const usage =
   'allot serve (--workspace W | --store postgres://…) [--host 127.0.0.1] [--port 4747] [--tokens-file F] [--max-body-bytes N] [--quiet]\n' +
   '  store: a workspace file (the default), or a PostgreSQL database (--store or ALLOT_STORE) that several\n' +
   '  instances can share; --store with a file path is the same as --workspace\n' +
-  '  tokens: ALLOT_TOKENS="TOKEN:write,TOKEN:read" and/or --tokens-file (one TOKEN:scope per line, # comments);\n' +
+  '  tokens: ALLOT_TOKENS="admin=TOKEN:write,ci=TOKEN:read,search=TOKEN:write(prefix=search-;family=search)"\n' +
+  '  and/or --tokens-file (one [NAME=]TOKEN:scope per line, # comments);\n' +
   '  without any, only a loopback host is allowed and every request is accepted\n' +
   '  the coordination map is at / (the printed link carries a read token valid while this process runs)';
 
@@ -108,10 +109,10 @@ export const serve: Command = {
           : { store: await postgresStore(where.url, quiet ? () => undefined : (line) => { io.err(line); }) }),
         host: optionalString(args, 'host') ?? '127.0.0.1',
         port: port(optionalString(args, 'port')),
-        tokens: mapToken === null ? configured : [...configured, { token: mapToken, scope: 'read' }],
+        tokens: mapToken === null ? configured : [...configured, { name: 'coordination-map', token: mapToken, scope: 'read' }],
         ...(maxBody === undefined ? {} : { maxBodyBytes: Number(maxBody) }),
         shutdownGraceMs: SHUTDOWN_GRACE_MS,
-        log: quiet ? () => undefined : (line) => { io.err(line); },
+        ...(quiet ? {} : { logger: jsonLogger((line) => { io.err(line); }) }),
       });
     } catch (error) {
       if (error instanceof ServerConfigError) throw new CliError(error.message);

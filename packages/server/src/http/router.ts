@@ -7,7 +7,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 
-import type { Scope } from '../auth/tokens.js';
+import type { Principal, Scope } from '../auth/tokens.js';
 import { ApiError, invalid } from './api-error.js';
 
 export type Method = 'GET' | 'POST' | 'PATCH';
@@ -28,6 +28,10 @@ export interface RequestContext {
   readonly validateOnly: boolean;
   /** The JSON body (`{}` when empty); read on first call. */
   body(): Promise<unknown>;
+  /** Whose token the request carries (`local` when no tokens are configured). */
+  readonly principal: Principal;
+  /** The route as `METHOD /path/{param}`, for the audit log. */
+  readonly operation: string;
 }
 
 export interface Route {
@@ -65,6 +69,11 @@ export class Router {
   add(...routes: readonly Route[]): this {
     for (const route of routes) this.routes.push(compile(route));
     return this;
+  }
+
+  /** Every route, in the order added (tests enumerate the write routes from here). */
+  list(): readonly Route[] {
+    return this.routes.map((r) => r.route);
   }
 
   /** The route for `method` and the raw `path`; a 404 or 405 ApiError when there is none. */

@@ -9,6 +9,7 @@
  */
 import { checkTargetingTotals, previewImpact, type ImpactPreview, type Outcome, type Workspace } from '@allot/admin';
 
+import { requestChange } from '../audit/write-context.js';
 import { invalid } from '../http/api-error.js';
 import type { Reply, RequestContext } from '../http/router.js';
 import { bucketMap, parseCells, type BucketMap } from '../map/bucket-map.js';
@@ -53,7 +54,7 @@ export async function commit<R>(store: Store, ctx: RequestContext, operation: (w
   const cellsText = ctx.query.string('bucketMapCells');
   if (!ctx.validateOnly) {
     if (cellsText !== undefined) throw invalid('bucketMapCells', 'a bucket map of the result is part of a preview: add validateOnly=true, or leave bucketMapCells out');
-    const out = await store.write(operation);
+    const out = await store.write(operation, await requestChange(ctx));
     return { result: out.result, warnings: out.warnings, impact: null };
   }
   const cells = cellsText === undefined ? undefined : parseCells(cellsText, 'bucketMapCells');

@@ -8,9 +8,10 @@
  */
 import { stat, readFile } from 'node:fs/promises';
 
-import { checkTargetingTotals, compile, etagOf, parseWorkspace, WorkspaceFile, type LockOptions, type Outcome, type Workspace } from '@allot/admin';
+import { checkTargetingTotals, compile, etagOf, parseWorkspace, WorkspaceFile, type AfterWrite, type LockOptions, type Outcome, type Workspace } from '@allot/admin';
 import { loadState, type ResolverState } from '@allot/core';
 
+import { FileAuditLog } from '../audit/file-audit-log.js';
 import { ApiError } from '../http/api-error.js';
 import { auditEntry, type AuditChange, type AuditEntry, type AuditLog } from './audit-hook.js';
 import type { Store, StoreStatus, WriteResult } from './store.js';
@@ -91,7 +92,10 @@ export class WorkspaceStore implements Store {
 
   /** Creates the file (a fresh account, seed and default client) when it does not exist. */
   async ensureExists(): Promise<{ created: boolean }> {
-    const out = await this.file.update((workspace) => ({ workspace, result: null, warnings: [] }), { create: true });
+    const out = await this.file.update((workspace) => ({ workspace, result: null, warnings: [] }), {
+      create: true,
+      afterWrite: (update) => this.record(update, []),
+    });
     this.install(new WorkspaceSnapshot(out.workspace, out.etag));
     return { created: out.created };
   }
@@ -189,8 +193,7 @@ export class WorkspaceStore implements Store {
           }
         }
         return { workspace, result: null, warnings: [] };
-      });
-      if (this.audit !== undefined && entries.length > 0) await this.audit.append(entries);
+      }, { afterWrite: (update) => this.record(update, entries) });
     } catch (error) {
       for (const w of batch) w.reject(error);
       return;
@@ -203,6 +206,16 @@ export class WorkspaceStore implements Store {
       if (o.ok) w.resolve({ result: o.result, warnings: o.warnings, snapshot });
       else w.reject(o.error);
     });
+  }
+
+  /**
+   * Appends the batch's entries under the file lock, before any write is acknowledged. The
+   * file audit log first records a change made to the file outside the server since its
+   * newest entry (a hand edit), and notes the file's etag with the batch.
+   */
+  private async record(update: AfterWrite, entries: readonly AuditEntry[]): Promise<void> {
+    if (this.audit instanceof FileAuditLog) await this.audit.appendAfterWrite(update, entries);
+    else if (this.audit !== undefined && entries.length > 0) await this.audit.append(entries);
   }
 
   private install(snapshot: WorkspaceSnapshot): void {
