@@ -6,7 +6,7 @@
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
-import { AdminError, type LockOptions } from '@allot/admin';
+import { AdminError, workspaceNeedsRepair, type LockOptions } from '@allot/admin';
 
 import { TokenAuthority, type TokenEntry } from './auth/tokens.js';
 import { ApiError, fromAdminError } from './http/api-error.js';
@@ -204,10 +204,16 @@ export class AllotServer {
     });
   }
 
-  /** 200 `{"status": "ok"}`, or 503 with the error when the workspace cannot be read or is invalid. */
+  /**
+   * 200 `{"status": "ok"}`; 200 `{"status": "degraded", error}` while the file is invalid and
+   * reads are served from its last good version (restarting would not help: it would refuse
+   * to start); 503 with the error when the workspace cannot be read at all.
+   */
   private async health(): Promise<Reply> {
     try {
       await this.store.current();
+      const invalid = this.store.invalid;
+      if (invalid !== null) return { body: { status: 'degraded', ...(this.errorReply(workspaceNeedsRepair(invalid, this.store.file.path)).body as object) } };
       return { body: { status: 'ok' } };
     } catch (error) {
       const reply = this.errorReply(error);

@@ -16,7 +16,7 @@ import { open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path';
 
 import { AdminError } from '../errors.js';
-import { checkTargetingTotals } from '../targeting/totals.js';
+import { applyOperation } from '../operations/apply.js';
 import type { Outcome } from '../operations/outcome.js';
 import { newWorkspace, type NewWorkspaceOptions } from '../workspace/create.js';
 import type { Workspace } from '../workspace/model.js';
@@ -81,8 +81,9 @@ export class WorkspaceFile {
   }
 
   /**
-   * Applies `operation` to the current workspace under the lock and writes the result. When
-   * the operation throws, the file is left exactly as it was and the error propagates.
+   * Applies `operation` to the current workspace under the lock, through `applyOperation`
+   * (so a result that would not load again is refused), and writes the result. When the
+   * operation throws or is refused, the file is left exactly as it was and the error propagates.
    */
   async update<R>(operation: (workspace: Workspace) => Outcome<R>, options: UpdateOptions = {}): Promise<UpdateResult<R>> {
     return withLock(`${this.path}.lock`, async () => {
@@ -102,8 +103,7 @@ export class WorkspaceFile {
       if (options.ifMatch !== undefined && options.ifMatch !== etag) {
         throw new AdminError('ETAG_MISMATCH', `the workspace changed since it was read (etag ${etag || 'none'}, expected ${options.ifMatch}); read it again and retry`, { path: this.path });
       }
-      const outcome = operation(before);
-      checkTargetingTotals(before, outcome.workspace);
+      const outcome = applyOperation(before, operation);
       const next = serializeWorkspace(outcome.workspace, this.format);
       const written = next !== text;
       if (written) {

@@ -51,6 +51,12 @@ export interface ParseOptions {
    * per allocated segment); by default they are released, as compiling never needs them.
    */
   readonly retainBitsets?: boolean;
+  /**
+   * Sets already in memory, by the text that stands for them in the document: a segment
+   * whose `buckets.bitset` is one of these keys, with the same count, takes that set instead
+   * of decoding one (how `applyOperation` checks a document without re-reading its bitsets).
+   */
+  readonly knownBitsets?: ReadonlyMap<string, BucketSet>;
 }
 
 /** Parses a workspace document (YAML, or JSON, which is YAML too). Throws INVALID_WORKSPACE. */
@@ -90,7 +96,7 @@ export function workspaceFromData(data: unknown, options: ParseOptions = {}): Wo
     seed: readRequiredString(data, 'seed', '', issues),
     environments: readStringList(data, 'environments', '', issues),
     clients: entries(data, 'clients', issues).map(([id, raw, path]) => readClient(id, raw, path, issues)),
-    segments: entries(data, 'segments', issues).map(([id, raw, path]) => readSegment(id, raw, path, issues)),
+    segments: entries(data, 'segments', issues).map(([id, raw, path]) => readSegment(id, raw, path, issues, options.knownBitsets)),
     flags: entries(data, 'flags', issues).map(([id, raw, path]) => readFlag(id, raw, path, issues)),
     groups: entries(data, 'groups', issues).map(([id, raw, path]) => readGroup(id, raw, path, issues)),
   };
@@ -137,7 +143,7 @@ function readTags(obj: Doc, key: string, path: string, issues: Issues): string[]
   return canonicalTags(tags);
 }
 
-function readSegment(id: string, raw: Doc, path: string, issues: Issues): Segment {
+function readSegment(id: string, raw: Doc, path: string, issues: Issues, known: ReadonlyMap<string, BucketSet> | undefined): Segment {
   unknownKeys(raw, ['displayName', 'targeting', 'allocation', 'state', 'buckets'], path, issues);
   const allocationPath = join(path, 'allocation');
   const allocation = readMap(field(raw, 'allocation'), allocationPath, issues);
@@ -151,11 +157,11 @@ function readSegment(id: string, raw: Doc, path: string, issues: Issues): Segmen
     exclusivityTags: readTags(allocation, 'exclusivityTags', allocationPath, issues),
     exclusiveTo: readTags(allocation, 'exclusiveTo', allocationPath, issues),
     state,
-    buckets: readBuckets(raw, path, issues),
+    buckets: readBuckets(raw, path, issues, known),
   };
 }
 
-function readBuckets(raw: Doc, path: string, issues: Issues): BucketSet | null {
+function readBuckets(raw: Doc, path: string, issues: Issues, known: ReadonlyMap<string, BucketSet> | undefined): BucketSet | null {
   const value = field(raw, 'buckets');
   if (value === undefined || value === null) return null;
   const p = join(path, 'buckets');
@@ -176,6 +182,8 @@ function readBuckets(raw: Doc, path: string, issues: Issues): BucketSet | null {
     issues.add(join(p, 'bitset'), 'expected base64 of the gzipped bitset; the tool writes this field: restore it from version control');
     return null;
   }
+  const same = known?.get(encoded);
+  if (same?.count === count) return same;
   // Decoded and counted by checkWorkspace.
   return BucketSet.fromEncoded(encoded, count);
 }
