@@ -11,6 +11,7 @@ import { AdminError, workspaceNeedsRepair, type LockOptions } from '@allot/admin
 import { TokenAuthority, type TokenEntry } from './auth/tokens.js';
 import { ApiError, fromAdminError } from './http/api-error.js';
 import { parseJsonBody, readBody } from './http/body.js';
+import { PreviewBudget, type PreviewBudgetOptions } from './http/preview-budget.js';
 import { checkLoopbackRequest } from './http/loopback-guard.js';
 import { Query, Router, type Reply } from './http/router.js';
 import { asksValidateOnly } from './resources/validate-only.js';
@@ -47,6 +48,8 @@ export interface ServerOptions {
   readonly lock?: LockOptions;
   /** The coordination map's built files (index.html, app.js, app.css); default this package's dist/web. */
   readonly webRoot?: string;
+  /** How much server time each caller's previews (`?validateOnly=true`) may take; see the README. */
+  readonly previewBudget?: PreviewBudgetOptions;
   /** Receives one line per request (`POST /v1/segments 200 12ms`) and notices; default: none. */
   readonly log?: (line: string) => void;
 }
@@ -60,6 +63,12 @@ export class ServerConfigError extends Error {
     this.name = 'ServerConfigError';
     this.code = code;
   }
+}
+
+/** Whom a preview is charged to: the bearer token, or the peer's address when there is none. */
+function previewCaller(req: IncomingMessage): string {
+  const header = req.headers.authorization;
+  return header === undefined ? `address ${req.socket.remoteAddress ?? '?'}` : `token ${header}`;
 }
 
 /** Whether `host` only accepts connections from this machine. */
@@ -77,6 +86,7 @@ export class AllotServer {
   private readonly authority: TokenAuthority;
   private readonly log: (line: string) => void;
   private readonly maxBodyBytes: number;
+  private readonly previews: PreviewBudget;
   private inFlight = 0;
   private closing: Promise<void> | null = null;
   private drained: (() => void) | null = null;
@@ -86,6 +96,7 @@ export class AllotServer {
     this.authority = new TokenAuthority(options.tokens ?? []);
     this.log = options.log ?? (() => undefined);
     this.maxBodyBytes = options.maxBodyBytes ?? MB;
+    this.previews = new PreviewBudget(options.previewBudget);
     this.router = new Router().add(
       { method: 'GET', path: '/healthz', scope: 'public', handle: () => this.health() },
       ...segmentRoutes(this.store),
@@ -195,13 +206,16 @@ export class AllotServer {
     const validateOnly = route.validateOnly === true && (query.boolean('validateOnly') ?? false);
     let body: Promise<unknown> | null = null;
     const readJson = async (): Promise<unknown> => parseJsonBody(req, await readBody(req, this.maxBodyBytes));
-    return route.handle({
-      req,
-      params: match.params,
-      query,
-      validateOnly,
-      body: () => (body ??= readJson()),
-    });
+    const handle = async (): Promise<Reply> => route.handle({ req, params: match.params, query, validateOnly, body: () => (body ??= readJson()) });
+    if (!validateOnly) return handle();
+    const caller = previewCaller(req);
+    this.previews.admit(caller);
+    const started = performance.now();
+    try {
+      return await handle();
+    } finally {
+      this.previews.charge(caller, performance.now() - started);
+    }
   }
 
   /**
