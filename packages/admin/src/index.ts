@@ -122,3 +122,4 @@ export {
   type WorkspaceFileOptions,
 } from './persistence/workspace-file.js';
 export type { LockOptions } from './persistence/lock.js';
+export { secretsPathOf } from './persistence/secrets-file.js';

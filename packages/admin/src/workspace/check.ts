@@ -27,7 +27,7 @@ export function checkWorkspace(workspace: Workspace, retainBitsets = false): Wor
   for (const c of workspace.clients) {
     const other = secrets.get(c.secret);
     if (other !== undefined) add(`clients.${c.id}.secret`, `is also the secret of client ${other}`);
-    secrets.set(c.secret, c.id);
+    if (c.secret !== '') secrets.set(c.secret, c.id);
     c.environments.forEach((e, i) => {
       if (!environments.has(e)) add(`clients.${c.id}.environments[${i}]`, `unknown environment ${JSON.stringify(e)}; declare it under environments`);
     });

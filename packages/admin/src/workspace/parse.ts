@@ -57,6 +57,12 @@ export interface ParseOptions {
    * of decoding one (how `applyOperation` checks a document without re-reading its bitsets).
    */
   readonly knownBitsets?: ReadonlyMap<string, BucketSet>;
+  /**
+   * Client secrets by client id, kept outside the document (see `WorkspaceFile`); they take
+   * the place of a `secret` the document holds (documents written before secrets moved out).
+   * A client with neither has the secret "" and is compiled under `clients/<id>`.
+   */
+  readonly secrets?: ReadonlyMap<string, string>;
 }
 
 /** Parses a workspace document (YAML, or JSON, which is YAML too). Throws INVALID_WORKSPACE. */
@@ -95,7 +101,7 @@ export function workspaceFromData(data: unknown, options: ParseOptions = {}): Wo
     account: readRequiredString(data, 'account', '', issues),
     seed: readRequiredString(data, 'seed', '', issues),
     environments: readStringList(data, 'environments', '', issues),
-    clients: entries(data, 'clients', issues).map(([id, raw, path]) => readClient(id, raw, path, issues)),
+    clients: entries(data, 'clients', issues).map(([id, raw, path]) => readClient(id, raw, path, issues, options.secrets)),
     segments: entries(data, 'segments', issues).map(([id, raw, path]) => readSegment(id, raw, path, issues, options.knownBitsets)),
     flags: entries(data, 'flags', issues).map(([id, raw, path]) => readFlag(id, raw, path, issues)),
     groups: entries(data, 'groups', issues).map(([id, raw, path]) => readGroup(id, raw, path, issues)),
@@ -346,12 +352,13 @@ function readGroup(id: string, raw: Doc, path: string, issues: Issues): Exclusio
   };
 }
 
-function readClient(id: string, raw: Doc, path: string, issues: Issues): Client {
+function readClient(id: string, raw: Doc, path: string, issues: Issues, secrets: ReadonlyMap<string, string> | undefined): Client {
   unknownKeys(raw, ['displayName', 'secret', 'environments'], path, issues);
+  const inDocument = readString(raw, 'secret', path, issues, '');
   return {
     id,
     displayName: readString(raw, 'displayName', path, issues, id),
-    secret: readRequiredString(raw, 'secret', path, issues),
+    secret: secrets?.get(id) ?? inDocument,
     environments: readStringList(raw, 'environments', path, issues),
   };
 }

@@ -10,7 +10,7 @@
  */
 import { stat, readFile } from 'node:fs/promises';
 
-import { AdminError, applyOperation, compile, workspaceNeedsRepair, etagOf, parseWorkspace, WorkspaceFile, type LockOptions, type Outcome, type Workspace } from '@allot/admin';
+import { AdminError, applyOperation, compile, workspaceNeedsRepair, etagOf, WorkspaceFile, type LockOptions, type Outcome, type Workspace } from '@allot/admin';
 import { loadState, type ResolverState } from '@allot/core';
 
 import { ApiError } from '../http/api-error.js';
@@ -121,7 +121,9 @@ export class WorkspaceStore {
       const etag = etagOf(text);
       if (this.snapshot === null || this.snapshot.etag !== etag) {
         try {
-          this.snapshot = new WorkspaceSnapshot(parseWorkspace(text, { source: this.file.path }), etag);
+          const workspace = await this.file.parse(text);
+          if (generation !== this.generation) continue; // a write landed meanwhile: read again
+          this.snapshot = new WorkspaceSnapshot(workspace, etag);
           this.invalid = null;
         } catch (error) {
           // Edited by hand into an invalid document: reads keep the last good snapshot, and
