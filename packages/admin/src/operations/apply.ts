@@ -26,11 +26,18 @@ import type { Outcome } from './outcome.js';
  */
 export function applyOperation<R>(before: Workspace, operation: (workspace: Workspace) => Outcome<R>): Outcome<R> {
   const outcome = operation(before);
+  // Workspaces are immutable: one that passed here already (the last write of a batch the
+  // server applied one by one, each through this gate) need not be checked again.
+  if (passed.has(outcome.workspace)) return outcome;
   checkTargetingTotals(before, outcome.workspace);
   const issues = workspaceIssues(outcome.workspace);
   if (issues.length > 0) throw invalidResult(issues);
+  passed.add(outcome.workspace);
   return outcome;
 }
+
+/** Results that passed the gate. */
+const passed = new WeakSet<Workspace>();
 
 /**
  * What is wrong with `workspace` as a document allot can load again: the problems its
