@@ -87,3 +87,17 @@ export function invalidWorkspace(issues: readonly WorkspaceIssue[], source?: str
     { issues },
   );
 }
+
+/**
+ * What a write meets when the stored workspace is invalid (edited by hand, or a bad merge):
+ * FAILED_PRECONDITION with the problems of `invalid` (an INVALID_WORKSPACE error) and how to
+ * repair them. Nothing the write asks for can be applied until the document is repaired.
+ */
+export function workspaceNeedsRepair(invalid: AdminError, where: string): AdminError {
+  return new AdminError(
+    'FAILED_PRECONDITION',
+    `no change can be applied until the stored workspace is repaired, so nothing was written: ${invalid.message}\n` +
+      `repair: fix what is listed above in ${where} (or restore its last good version from version control, e.g. "git checkout -- ${where}"), then retry`,
+    { issues: invalid.issues },
+  );
+}

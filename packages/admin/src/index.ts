@@ -1,7 +1,8 @@
 /**
  * @allot/admin: allot's control plane. A workspace document (YAML or JSON) declares an
  * account, segments, flags, exclusion groups, clients and environments; pure operations
- * return a new workspace or throw an `AdminError`; `compile` turns a workspace into the
+ * return a new workspace or throw an `AdminError`; `applyOperation` runs one and refuses a
+ * result that would not load again (every store writes through it); `compile` turns a workspace into the
  * resolver state `@allot/core` loads; `WorkspaceFile` applies operations to a file on disk
  * under a lock, atomically.
  *
@@ -13,7 +14,7 @@
  * const state = loadState(compile((await file.read()).workspace));
  * ```
  */
-export { AdminError, type AdminErrorCode, type InsufficientSpaceDetails, type LimitDetails, type WorkspaceIssue } from './errors.js';
+export { AdminError, workspaceNeedsRepair, type AdminErrorCode, type InsufficientSpaceDetails, type LimitDetails, type WorkspaceIssue } from './errors.js';
 export type {
   AbTestRule,
   Audience,
@@ -54,6 +55,7 @@ export { BUCKETS, BucketSet } from './allocation/bucket-set.js';
 export { bucketsFor, conflictsWith, occupiedFor, type Occupied } from './allocation/allocator.js';
 
 export type { Outcome } from './operations/outcome.js';
+export { applyOperation, workspaceIssues } from './operations/apply.js';
 export {
   SEGMENT_FIELDS,
   allocateSegment,
@@ -121,3 +123,4 @@ export {
   type WorkspaceFileOptions,
 } from './persistence/workspace-file.js';
 export type { LockOptions } from './persistence/lock.js';
+export { secretsPathOf } from './persistence/secrets-file.js';

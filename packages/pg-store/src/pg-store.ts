@@ -14,7 +14,7 @@
  * listening connection is down). While the database is unreachable, reads keep serving the
  * last good snapshot, `status()` says since when, and writes fail with 503 and Retry-After.
  */
-import { checkTargetingTotals, etagOf, newWorkspace, parseWorkspace, serializeWorkspace, type Outcome, type Workspace, type WorkspaceFormat } from '@allot/admin';
+import { applyOperation, etagOf, newWorkspace, parseWorkspace, serializeWorkspace, type Outcome, type Workspace, type WorkspaceFormat } from '@allot/admin';
 import { ApiError, auditEntry, WorkspaceSnapshot, type AuditChange, type AuditEntry, type Store, type StoreStatus, type WriteResult } from '@allot/server';
 import pg from 'pg';
 
@@ -386,8 +386,9 @@ export class PgStore implements Store {
       let revision = startRevision;
       for (const w of batch) {
         try {
-          const o = w.operation(workspace);
-          checkTargetingTotals(workspace, o.workspace);
+          // The one gate every change passes (as on the file store): a result that would
+          // not parse, validate and compile again is refused, and this write fails alone.
+          const o = applyOperation(workspace, w.operation);
           revision++;
           entries.push(auditEntry(w.change ?? UNDESCRIBED, revision, time, workspace, o.workspace));
           workspace = o.workspace;

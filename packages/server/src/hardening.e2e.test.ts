@@ -80,17 +80,20 @@ describe('a huge targeting expression', () => {
     expect(await serve.fileBytes()).toBe(before);
   });
 
-  it('a workspace file holding one (edited by hand) makes /healthz unhealthy at once, and requests fail fast', async () => {
+  it('a workspace file holding one (edited by hand) makes /healthz degraded at once, reads keep the last good state, and requests answer fast', async () => {
     const before = await serve.fileBytes();
     await writeFile(serve.workspace, before.replace('targeting: country == SE', `targeting: ${HUGE}`));
     const health = await serve.send('GET', '/healthz');
     expect(health.ms).toBeLessThan(1_000);
-    expect(health.status).toBe(503);
-    expect(health.json).toMatchObject({ status: 'unhealthy', error: { code: 'INVALID_WORKSPACE' } });
+    expect(health.status).toBe(200);
+    expect(health.json).toMatchObject({ status: 'degraded', error: { code: 'FAILED_PRECONDITION' } });
     expect((health.json!.error as { message: string }).message).toContain('segments.beta.targeting: the expression is');
     const list = await serve.send('GET', '/v1/segments');
     expect(list.ms).toBeLessThan(2_000);
-    expect(list.status).toBe(500);
+    expect(list.status).toBe(200);
+    const write = await serve.send('POST', '/v1/segments?segmentId=late', { headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(write.ms).toBeLessThan(2_000);
+    expect(write.status).toBe(409);
     // `allot compile` on that file is refused at once instead of running for minutes.
     const started = performance.now();
     const compiled = await serve.cli(['compile', '--workspace', serve.workspace, '--out', `${serve.dir}/state.json`]);

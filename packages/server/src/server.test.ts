@@ -100,18 +100,31 @@ describe('etags', () => {
 });
 
 describe('a workspace file broken or removed behind the server', () => {
-  it.skipIf(otherStore)('answers 500 INVALID_WORKSPACE with the issues, or 503 when the file is gone, and recovers when it is fixed', async () => {
+  it.skipIf(otherStore)('keeps serving reads from the last good state, refuses writes with 409 FAILED_PRECONDITION naming the problem and the repair, 503 when the file is gone, and recovers when it is fixed', async () => {
     const s = await start();
+    expect((await s.call('POST', '/v1/segments?segmentId=a', {})).status).toBe(200);
     const good = await s.fileBytes();
     await writeFile(s.workspace, good.replace(/^account: .*$/m, 'account: 42\nbogus: true'));
-    const broken = await s.call('GET', '/v1/segments');
-    expect(broken.status).toBe(500);
-    expect(broken.body.error).toMatchObject({ code: 'INVALID_WORKSPACE', issues: expect.arrayContaining([expect.objectContaining({ path: 'bogus' })]) });
-    expect((await s.call('POST', '/v1/segments?segmentId=a', {})).body.error).toMatchObject({ code: 'INVALID_WORKSPACE' });
+    const read = await s.call('GET', '/v1/segments');
+    expect(read.status).toBe(200);
+    expect(read.body.segments).toEqual([expect.objectContaining({ name: 'segments/a' })]);
+    expect((await s.call('GET', '/v1/state')).status).toBe(200);
+    const health = await s.call('GET', '/healthz');
+    expect(health.status).toBe(200);
+    expect(health.body).toMatchObject({ status: 'degraded', error: { code: 'FAILED_PRECONDITION' } });
+    const write = await s.call('POST', '/v1/segments?segmentId=b', {});
+    expect(write.status).toBe(409);
+    expect(write.body.error).toMatchObject({ code: 'FAILED_PRECONDITION', issues: expect.arrayContaining([expect.objectContaining({ path: 'bogus' })]) });
+    const message = (write.body.error as { message: string }).message;
+    expect(message).toContain('no change can be applied until the stored workspace is repaired, so nothing was written');
+    expect(message).toContain('bogus: unknown field');
+    expect(message).toContain(`repair: fix what is listed above in ${s.workspace}`);
+    expect(await s.fileBytes()).toContain('bogus: true');
     await rm(s.workspace);
     expect((await s.call('GET', '/v1/state')).body.error).toMatchObject({ code: 'UNAVAILABLE' });
     await writeFile(s.workspace, good);
-    expect((await s.call('GET', '/v1/segments')).status).toBe(200);
+    expect((await s.call('GET', '/healthz')).body).toEqual({ status: 'ok' });
+    expect((await s.call('POST', '/v1/segments?segmentId=b', {})).status).toBe(200);
   });
 });
 

@@ -6,13 +6,14 @@
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
-import { AdminError, type LockOptions } from '@allot/admin';
+import { AdminError, workspaceNeedsRepair, type LockOptions } from '@allot/admin';
 import type { Logger } from 'pino';
 
 import { OPEN_PRINCIPAL, TokenAuthority, type TokenEntry } from './auth/tokens.js';
 import { checkTargetId } from './auth/write-limits.js';
 import { ApiError, fromAdminError } from './http/api-error.js';
 import { parseJsonBody, readBody } from './http/body.js';
+import { PreviewBudget, type PreviewBudgetOptions } from './http/preview-budget.js';
 import { checkLoopbackRequest } from './http/loopback-guard.js';
 import { Query, Router, type Reply, type Route } from './http/router.js';
 import { asksValidateOnly } from './resources/validate-only.js';
@@ -62,6 +63,8 @@ export interface ServerOptions {
   readonly lock?: LockOptions;
   /** The coordination map's built files (index.html, app.js, app.css); default this package's dist/web. */
   readonly webRoot?: string;
+  /** How much server time each caller's previews (`?validateOnly=true`) may take; see the README. */
+  readonly previewBudget?: PreviewBudgetOptions;
   /** Receives one line per request (`POST /v1/segments 200 12ms`) and notices; default: none. Unused when `logger` is given. */
   readonly log?: (line: string) => void;
   /**
@@ -85,6 +88,12 @@ export class ServerConfigError extends Error {
     this.name = 'ServerConfigError';
     this.code = code;
   }
+}
+
+/** Whom a preview is charged to: the bearer token, or the peer's address when there is none. */
+function previewCaller(req: IncomingMessage): string {
+  const header = req.headers.authorization;
+  return header === undefined ? `address ${req.socket.remoteAddress ?? '?'}` : `token ${header}`;
 }
 
 /** Whether `host` only accepts connections from this machine. */
@@ -111,6 +120,7 @@ export class AllotServer {
   /** The numbers `GET /metrics` serves; a store with change notifications reports its lag here. */
   readonly metrics: ServerMetrics;
   private readonly maxBodyBytes: number;
+  private readonly previews: PreviewBudget;
   private inFlight = 0;
   private closing: Promise<void> | null = null;
   private drained: (() => void) | null = null;
@@ -128,6 +138,7 @@ export class AllotServer {
     this.requestLog = new RequestLog(options.logger, options.log ?? (() => undefined));
     this.metrics = new ServerMetrics(() => this.store.status().revision);
     this.maxBodyBytes = options.maxBodyBytes ?? MB;
+    this.previews = new PreviewBudget(options.previewBudget);
     this.router = new Router().add(
       { method: 'GET', path: '/healthz', scope: 'public', handle: () => this.health() },
       {
@@ -278,26 +289,41 @@ export class AllotServer {
     }
     let body: Promise<unknown> | null = null;
     const readJson = async (): Promise<unknown> => parseJsonBody(req, await readBody(req, this.maxBodyBytes));
-    return route.handle({
-      req,
-      params: match.params,
-      query,
-      validateOnly,
-      body: () => (body ??= readJson()),
-      principal,
-      operation: `${route.method} ${route.path}`,
-    });
+    const handle = async (): Promise<Reply> =>
+      route.handle({
+        req,
+        params: match.params,
+        query,
+        validateOnly,
+        body: () => (body ??= readJson()),
+        principal,
+        operation: `${route.method} ${route.path}`,
+      });
+    if (!validateOnly) return handle();
+    const caller = previewCaller(req);
+    this.previews.admit(caller);
+    const started = performance.now();
+    try {
+      return await handle();
+    } finally {
+      this.previews.charge(caller, performance.now() - started);
+    }
   }
 
   /**
-   * 200 `{"status": "ok"}`, or 503 with the error when the workspace cannot be read or is
-   * invalid. On a store with revisions (PostgreSQL) also the revision served, its age and
-   * whether the database answers; with the database unreachable the status is "degraded"
-   * (still 200: reads are served from the last good state, writes answer 503).
+   * 200 `{"status": "ok"}`; 200 `{"status": "degraded", error}` while the workspace file is
+   * invalid and reads are served from its last good version (restarting would not help: it
+   * would refuse to start); 503 with the error when the workspace cannot be read at all. On a
+   * store with revisions (PostgreSQL) also the revision served, its age and whether the
+   * database answers; with the database unreachable the status is "degraded" (still 200:
+   * reads are served from the last good state, writes answer 503).
    */
   private async health(): Promise<Reply> {
     try {
       await this.store.current();
+      if (this.store instanceof WorkspaceStore && this.store.invalid !== null) {
+        return { body: { status: 'degraded', ...(this.errorReply(workspaceNeedsRepair(this.store.invalid, this.store.file.path)).body as object) } };
+      }
     } catch (error) {
       const reply = this.errorReply(error);
       return { status: 503, body: { status: 'unhealthy', ...(reply.body as object) } };

@@ -67,11 +67,13 @@ export function compileState(workspace: Workspace): JsonObject {
   }
   const clients: JsonObject = {};
   for (const c of workspace.clients) {
-    clients[c.secret] = {
+    // A client whose secret is not known (no secrets file) is still served, under its name.
+    const secret = c.secret === '' ? `clients/${c.id}` : c.secret;
+    clients[secret] = {
       client: { name: `clients/${c.id}`, displayName: c.displayName },
       clientCredential: {
         name: `clients/${c.id}/credentials/default`,
-        clientSecret: { secret: c.secret },
+        clientSecret: { secret },
         environments: [...c.environments],
       },
     };

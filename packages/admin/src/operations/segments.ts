@@ -162,7 +162,9 @@ export function reshape(
       throw new AdminError(
         'FAILED_PRECONDITION',
         `lowering the proportion from ${current.proportion} to ${next.proportion} would take units out of a live experiment ` +
-          `(enabled rules: ${rulePaths(serving)}); disable those rules first, or force it`,
+          `(enabled rules: ${rulePaths(serving)}); disable those rules first, or lower it anyway: ` +
+          `"allot segments update ${current.id} --update-mask proportion --proportion ${next.proportion} --force" ` +
+          `(over HTTP: PATCH /v1/segments/${current.id}?updateMask=allocation.proportion&force=true)`,
         { path: `segments.${current.id}.allocation.proportion` },
       );
     }

@@ -16,11 +16,12 @@ import { open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path';
 
 import { AdminError } from '../errors.js';
-import { checkTargetingTotals } from '../targeting/totals.js';
+import { applyOperation } from '../operations/apply.js';
 import type { Outcome } from '../operations/outcome.js';
 import { newWorkspace, type NewWorkspaceOptions } from '../workspace/create.js';
 import type { Workspace } from '../workspace/model.js';
-import { parseWorkspace } from '../workspace/parse.js';
+import { parseWorkspace, type ParseOptions } from '../workspace/parse.js';
+import { readSecrets, secretsPathOf, secretsText } from './secrets-file.js';
 import { serializeWorkspace, type WorkspaceFormat } from '../workspace/serialize.js';
 import { processAlive, withLock, type LockOptions } from './lock.js';
 
@@ -69,6 +70,12 @@ export interface WorkspaceFileOptions {
   readonly format?: WorkspaceFormat;
 }
 
+/** `workspace` with a fresh secret for every client that has none (its secrets file was missing). */
+function withSecrets(workspace: Workspace): Workspace {
+  if (workspace.clients.every((c) => c.secret !== '')) return workspace;
+  return { ...workspace, clients: workspace.clients.map((c) => (c.secret === '' ? { ...c, secret: `secret-${randomBytes(16).toString('hex')}` } : c)) };
+}
+
 /** The etag of a document's bytes. */
 export function etagOf(bytes: string | Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex').slice(0, 32);
@@ -76,11 +83,14 @@ export function etagOf(bytes: string | Uint8Array): string {
 
 export class WorkspaceFile {
   readonly path: string;
+  /** Where the clients' secrets are kept, beside the workspace (see `secretsPathOf`). */
+  readonly secretsPath: string;
   readonly format: WorkspaceFormat;
   private readonly lockOptions: LockOptions;
 
   constructor(path: string, options: WorkspaceFileOptions = {}) {
     this.path = path;
+    this.secretsPath = secretsPathOf(path);
     this.format = options.format ?? (path.toLowerCase().endsWith('.json') ? 'json' : 'yaml');
     this.lockOptions = options.lock ?? {};
   }
@@ -89,7 +99,12 @@ export class WorkspaceFile {
   async read(): Promise<Snapshot> {
     const text = await this.readText();
     if (text === null) throw new AdminError('NOT_FOUND', `workspace file ${this.path} does not exist`, { path: this.path });
-    return { workspace: parseWorkspace(text, { source: this.path }), etag: etagOf(text) };
+    return { workspace: await this.parse(text), etag: etagOf(text) };
+  }
+
+  /** Parses `text`, this file's content, with the clients' secrets from the secrets file. */
+  async parse(text: string, options: Omit<ParseOptions, 'source' | 'secrets'> = {}): Promise<Workspace> {
+    return parseWorkspace(text, { ...options, source: this.path, secrets: await readSecrets(this.secretsPath) });
   }
 
   /** Whether the file exists. */
@@ -98,8 +113,9 @@ export class WorkspaceFile {
   }
 
   /**
-   * Applies `operation` to the current workspace under the lock and writes the result. When
-   * the operation throws, the file is left exactly as it was and the error propagates.
+   * Applies `operation` to the current workspace under the lock, through `applyOperation`
+   * (so a result that would not load again is refused), and writes the result. When the
+   * operation throws or is refused, the file is left exactly as it was and the error propagates.
    */
   async update<R>(operation: (workspace: Workspace) => Outcome<R>, options: UpdateOptions = {}): Promise<UpdateResult<R>> {
     return withLock(`${this.path}.lock`, async () => {
@@ -113,23 +129,40 @@ export class WorkspaceFile {
         before = newWorkspace(options.create === true ? {} : options.create);
         created = true;
       } else {
-        before = parseWorkspace(text, { source: this.path, retainBitsets: true });
+        before = await this.parse(text, { retainBitsets: true });
       }
       const etag = text === null ? '' : etagOf(text);
       if (options.ifMatch !== undefined && options.ifMatch !== etag) {
         throw new AdminError('ETAG_MISMATCH', `the workspace changed since it was read (etag ${etag || 'none'}, expected ${options.ifMatch}); read it again and retry`, { path: this.path });
       }
-      const outcome = operation(before);
-      checkTargetingTotals(before, outcome.workspace);
-      const next = serializeWorkspace(outcome.workspace, this.format);
+      const outcome = applyOperation(before, operation);
+      const workspace = withSecrets(outcome.workspace);
+      const next = serializeWorkspace(workspace, this.format);
+      // The secrets first: a workspace written without its secrets (moved out of a document
+      // written before they were) never depends on a secrets file that was not written.
+      const secretsWritten = await this.writeSecrets(workspace);
       const written = next !== text;
       if (written) {
         await removeOrphanTemps(this.path, this.lockOptions.staleMs ?? 60_000);
         await writeAtomically(this.path, next, { unlessChangedFrom: text });
       }
-      await options.afterWrite?.({ before, beforeEtag: etag, workspace: outcome.workspace, etag: etagOf(next), written });
-      return { workspace: outcome.workspace, etag: etagOf(next), result: outcome.result, warnings: outcome.warnings, written, created };
+      await options.afterWrite?.({ before, beforeEtag: etag, workspace, etag: etagOf(next), written });
+      return { workspace, etag: etagOf(next), result: outcome.result, warnings: outcome.warnings, written: written || secretsWritten, created };
     }, this.lockOptions);
+  }
+
+  /** Writes the secrets file when its content is not `workspace`'s secrets; whether it did. */
+  private async writeSecrets(workspace: Workspace): Promise<boolean> {
+    const text = secretsText(new Map(workspace.clients.map((c) => [c.id, c.secret])), this.format);
+    let current: string | null = null;
+    try {
+      current = await readFile(this.secretsPath, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    if (current === text) return false;
+    await writeAtomically(this.secretsPath, text, { mode: 0o600 });
+    return true;
   }
 
   private async readText(): Promise<string | null> {
@@ -149,13 +182,15 @@ export interface WriteOptions {
    * ETAG_MISMATCH is thrown: someone changed it in between, without the lock.
    */
   readonly unlessChangedFrom?: string | null;
+  /** The new file's permissions; default 0644 (the secrets file: 0600). */
+  readonly mode?: number;
 }
 
 /** Writes `text` to `path` so that readers see the old file or the new one, never a mix. */
 export async function writeAtomically(path: string, text: string, options: WriteOptions = {}): Promise<void> {
   const dir = dirname(path);
   const temp = join(dir, `${tempPrefix(path)}${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  const handle = await open(temp, 'wx', 0o644);
+  const handle = await open(temp, 'wx', options.mode ?? 0o644);
   try {
     await handle.writeFile(text);
     await handle.sync();

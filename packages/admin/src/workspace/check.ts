@@ -27,7 +27,7 @@ export function checkWorkspace(workspace: Workspace, retainBitsets = false): Wor
   for (const c of workspace.clients) {
     const other = secrets.get(c.secret);
     if (other !== undefined) add(`clients.${c.id}.secret`, `is also the secret of client ${other}`);
-    secrets.set(c.secret, c.id);
+    if (c.secret !== '') secrets.set(c.secret, c.id);
     c.environments.forEach((e, i) => {
       if (!environments.has(e)) add(`clients.${c.id}.environments[${i}]`, `unknown environment ${JSON.stringify(e)}; declare it under environments`);
     });
@@ -54,7 +54,7 @@ export function checkWorkspace(workspace: Workspace, retainBitsets = false): Wor
       r.environments.forEach((e, j) => {
         if (!environments.has(e)) add(`${rp}.environments[${j}]`, `unknown environment ${JSON.stringify(e)}; declare it under environments`);
       });
-      checkRule(r, rp, variants, segments, add);
+      checkRule(r, rp, f.state === 'ARCHIVED', variants, segments, add);
     });
   }
   return issues;
@@ -186,7 +186,7 @@ function sharesBuckets(a: Segment, b: Segment): boolean {
   return false;
 }
 
-function checkRule(r: Rule, path: string, variants: ReadonlySet<string>, segments: ReadonlyMap<string, Segment>, add: Add): void {
+function checkRule(r: Rule, path: string, flagArchived: boolean, variants: ReadonlySet<string>, segments: ReadonlyMap<string, Segment>, add: Add): void {
   const variant = (name: string, at: string): void => {
     if (!variants.has(name)) add(at, `unknown variant ${JSON.stringify(name)}; the flag has ${[...variants].join(', ') || 'no variants'}`);
   };
@@ -216,7 +216,9 @@ function checkRule(r: Rule, path: string, variants: ReadonlySet<string>, segment
   if (r.audience.kind === 'segment') {
     const s = segments.get(r.audience.segment);
     if (s === undefined) add(`${path}.segment`, `unknown segment ${JSON.stringify(r.audience.segment)}`);
-    else if (r.state === 'ENABLED' && s.state !== 'ALLOCATED') {
+    // An archived flag serves no one (FLAG_ARCHIVED), so its rules hold no segment: the
+    // segment can be archived, its buckets freed, and the flag kept as a record.
+    else if (r.state === 'ENABLED' && !flagArchived && s.state !== 'ALLOCATED') {
       add(`${path}.state`, `an enabled rule needs an ALLOCATED segment, and ${s.id} is ${s.state}`);
     }
   } else if (r.audience.targeting !== null) {

@@ -128,7 +128,10 @@ export interface ExclusionGroup {
 export interface Client {
   readonly id: string;
   readonly displayName: string;
-  /** The client secret resolves authenticate with. */
+  /**
+   * The client secret resolves authenticate with; "" when unknown (the secrets file beside
+   * the workspace is missing). Never written into the workspace document.
+   */
   readonly secret: string;
   /** Environments the client's credential belongs to. */
   readonly environments: readonly string[];

@@ -51,6 +51,18 @@ export interface ParseOptions {
    * per allocated segment); by default they are released, as compiling never needs them.
    */
   readonly retainBitsets?: boolean;
+  /**
+   * Sets already in memory, by the text that stands for them in the document: a segment
+   * whose `buckets.bitset` is one of these keys, with the same count, takes that set instead
+   * of decoding one (how `applyOperation` checks a document without re-reading its bitsets).
+   */
+  readonly knownBitsets?: ReadonlyMap<string, BucketSet>;
+  /**
+   * Client secrets by client id, kept outside the document (see `WorkspaceFile`); they take
+   * the place of a `secret` the document holds (documents written before secrets moved out).
+   * A client with neither has the secret "" and is compiled under `clients/<id>`.
+   */
+  readonly secrets?: ReadonlyMap<string, string>;
 }
 
 /** Parses a workspace document (YAML, or JSON, which is YAML too). Throws INVALID_WORKSPACE. */
@@ -89,8 +101,8 @@ export function workspaceFromData(data: unknown, options: ParseOptions = {}): Wo
     account: readRequiredString(data, 'account', '', issues),
     seed: readRequiredString(data, 'seed', '', issues),
     environments: readStringList(data, 'environments', '', issues),
-    clients: entries(data, 'clients', issues).map(([id, raw, path]) => readClient(id, raw, path, issues)),
-    segments: entries(data, 'segments', issues).map(([id, raw, path]) => readSegment(id, raw, path, issues)),
+    clients: entries(data, 'clients', issues).map(([id, raw, path]) => readClient(id, raw, path, issues, options.secrets)),
+    segments: entries(data, 'segments', issues).map(([id, raw, path]) => readSegment(id, raw, path, issues, options.knownBitsets)),
     flags: entries(data, 'flags', issues).map(([id, raw, path]) => readFlag(id, raw, path, issues)),
     groups: entries(data, 'groups', issues).map(([id, raw, path]) => readGroup(id, raw, path, issues)),
   };
@@ -137,7 +149,7 @@ function readTags(obj: Doc, key: string, path: string, issues: Issues): string[]
   return canonicalTags(tags);
 }
 
-function readSegment(id: string, raw: Doc, path: string, issues: Issues): Segment {
+function readSegment(id: string, raw: Doc, path: string, issues: Issues, known: ReadonlyMap<string, BucketSet> | undefined): Segment {
   unknownKeys(raw, ['displayName', 'targeting', 'allocation', 'state', 'buckets'], path, issues);
   const allocationPath = join(path, 'allocation');
   const allocation = readMap(field(raw, 'allocation'), allocationPath, issues);
@@ -151,11 +163,11 @@ function readSegment(id: string, raw: Doc, path: string, issues: Issues): Segmen
     exclusivityTags: readTags(allocation, 'exclusivityTags', allocationPath, issues),
     exclusiveTo: readTags(allocation, 'exclusiveTo', allocationPath, issues),
     state,
-    buckets: readBuckets(raw, path, issues),
+    buckets: readBuckets(raw, path, issues, known),
   };
 }
 
-function readBuckets(raw: Doc, path: string, issues: Issues): BucketSet | null {
+function readBuckets(raw: Doc, path: string, issues: Issues, known: ReadonlyMap<string, BucketSet> | undefined): BucketSet | null {
   const value = field(raw, 'buckets');
   if (value === undefined || value === null) return null;
   const p = join(path, 'buckets');
@@ -176,6 +188,8 @@ function readBuckets(raw: Doc, path: string, issues: Issues): BucketSet | null {
     issues.add(join(p, 'bitset'), 'expected base64 of the gzipped bitset; the tool writes this field: restore it from version control');
     return null;
   }
+  const same = known?.get(encoded);
+  if (same?.count === count) return same;
   // Decoded and counted by checkWorkspace.
   return BucketSet.fromEncoded(encoded, count);
 }
@@ -338,12 +352,13 @@ function readGroup(id: string, raw: Doc, path: string, issues: Issues): Exclusio
   };
 }
 
-function readClient(id: string, raw: Doc, path: string, issues: Issues): Client {
+function readClient(id: string, raw: Doc, path: string, issues: Issues, secrets: ReadonlyMap<string, string> | undefined): Client {
   unknownKeys(raw, ['displayName', 'secret', 'environments'], path, issues);
+  const inDocument = readString(raw, 'secret', path, issues, '');
   return {
     id,
     displayName: readString(raw, 'displayName', path, issues, id),
-    secret: readRequiredString(raw, 'secret', path, issues),
+    secret: secrets?.get(id) ?? inDocument,
     environments: readStringList(raw, 'environments', path, issues),
   };
 }

@@ -24,7 +24,8 @@ export function workspaceDocument(workspace: Workspace): Record<string, unknown>
     account: workspace.account,
     seed: workspace.seed,
     environments: [...workspace.environments],
-    clients: byId(workspace.clients, (c) => ({ displayName: c.displayName, secret: c.secret, environments: [...c.environments] })),
+    // Secrets are kept out of the document, which is meant for git (see WorkspaceFile).
+    clients: byId(workspace.clients, (c) => ({ displayName: c.displayName, environments: [...c.environments] })),
     segments: byId(workspace.segments, segmentDocument),
     flags: byId(workspace.flags, flagDocument),
     groups: byId(workspace.groups, (g) => ({ displayName: g.displayName, state: g.state, members: [...g.members] })),

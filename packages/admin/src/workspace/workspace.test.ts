@@ -57,7 +57,8 @@ describe('workspace document', () => {
   it('compiles deterministically to a state core loads', () => {
     const ws = sample();
     const a = compile(ws);
-    expect(compile(parseWorkspace(serializeWorkspace(ws)))).toBe(a);
+    expect(serializeWorkspace(ws)).not.toContain(ws.clients[0]!.secret); // secrets stay out of the document
+    expect(compile(parseWorkspace(serializeWorkspace(ws), { secrets: new Map(ws.clients.map((c) => [c.id, c.secret])) }))).toBe(a);
     const state = loadState(a);
     expect(state.summary()).toMatchObject({ accountId: 'acct', flags: 1, rules: 1, segments: 4, clients: 1 });
     const exp1 = state.segments.get('segments/exp-1')!;

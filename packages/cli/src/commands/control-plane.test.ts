@@ -166,6 +166,8 @@ describe('allot segments', () => {
     const lowered = await allot('segments', 'update', 'exp', ...W, '--update-mask', 'proportion', '--proportion', '0.1');
     expect(lowered.code).toBe(1);
     expect(lowered.err).toContain('FAILED_PRECONDITION: segments.exp.allocation.proportion: lowering the proportion from 0.2 to 0.1');
+    expect(lowered.err).toContain('disable those rules first, or lower it anyway: "allot segments update exp --update-mask proportion --proportion 0.1 --force"');
+    expect(lowered.err).toContain('(over HTTP: PATCH /v1/segments/exp?updateMask=allocation.proportion&force=true)');
     await ok('segments', 'update', 'exp', ...W, '--update-mask', 'proportion', '--proportion', '0.1', '--force');
     const retag = await ok('segments', 'update', 'exp', ...W, '--update-mask', 'allocation.exclusivityTags,allocation.exclusiveTo', '--tags', 'ranking', '--exclusive-to', 'ranking,search');
     expect(retag).toMatch(/kept \d+, added \d+, removed \d+; units moved: /);
@@ -183,6 +185,8 @@ describe('allot segments', () => {
       [['segments', 'create', 'Bad_Id', ...W], /not a valid id/],
       [['segments', 'create', 'd', ...W, '--tags', 'group:x'], /belong to exclusion groups/],
       [['segments', 'update', 'a', ...W, '--update-mask', 'colour'], /unknown field "colour"/],
+      [['segments', 'update', 'a', ...W, '--update-mask', 'proportoin'], /unknown field "proportoin" \(did you mean proportion\?\)/],
+      [['segments', 'update', 'a', ...W, '--update-mask', 'allocation.exclusivTags'], /unknown field "allocation\.exclusivTags" \(did you mean allocation\.exclusivityTags\?\)/],
       [['segments', 'frobnicate', ...W], /unknown subcommand "frobnicate"/],
       [['segments', 'list'], /missing --workspace/],
       [['segments', 'list', '--workspace', 'missing.yaml'], /NOT_FOUND: .*missing\.yaml does not exist/],

@@ -16,6 +16,7 @@ import {
 import { listOption, optionalString } from '../args.js';
 import type { Command } from '../command.js';
 import type { Io } from '../io.js';
+import { didYouMean } from '../suggest.js';
 import { apply, CliError, fractionOption, positional, printJson, query, read, splitSubcommand, subcommand } from './workspace-io.js';
 
 const SEGMENT_OPTIONS = {
@@ -71,7 +72,10 @@ function maskOption(value: string[] | undefined): SegmentField[] {
   if (value === undefined || value.length === 0) throw new CliError(`missing --update-mask\nusage: ${USAGES.update}`);
   return value.map((f) => {
     const full = SEGMENT_FIELDS.find((x) => x === f || x === `allocation.${f}`);
-    if (full === undefined) throw new CliError(`--update-mask: unknown field ${JSON.stringify(f)}; expected ${SEGMENT_FIELDS.join(', ')}`);
+    if (full === undefined) {
+      const names = [...SEGMENT_FIELDS, ...SEGMENT_FIELDS.filter((x) => x.startsWith('allocation.')).map((x) => x.slice('allocation.'.length))];
+      throw new CliError(`--update-mask: unknown field ${JSON.stringify(f)}${didYouMean(f, names)}; expected ${SEGMENT_FIELDS.join(', ')}`);
+    }
     return full;
   });
 }

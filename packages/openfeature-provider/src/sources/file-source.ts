@@ -52,7 +52,7 @@ class FileSource implements StateSource {
     this.lastStat = await this.statKey();
     const text = await this.read();
     this.lastText = text;
-    return parseState(text, this.description, this.options);
+    return parseState(text, this.description, { ...this.options, workspacePath: this.path });
   }
 
   stop(): Promise<void> {
@@ -121,7 +121,7 @@ class FileSource implements StateSource {
       const text = await this.read();
       if (text === this.lastText || this.stopped) return;
       this.lastText = text;
-      listener.update(await parseState(text, this.description, this.options));
+      listener.update(await parseState(text, this.description, { ...this.options, workspacePath: this.path }));
     } catch (error) {
       if (!this.stopped) listener.error(error as Error);
     }

@@ -11,6 +11,8 @@ import { SourceError } from './source-error.js';
 export interface ParseOptions {
   /** Account id for proto-shaped states, which carry none. */
   readonly accountId?: string;
+  /** The file the text came from: a workspace's client secrets are read from the secrets file beside it. */
+  readonly workspacePath?: string;
 }
 
 /** Parses and compiles `text` from `origin`; throws `SourceError` naming every problem. */
@@ -61,6 +63,7 @@ const ADMIN_MODULE: string = '@allot/admin';
 interface AdminModule {
   parseWorkspace?: (text: string, options: { source?: string }) => unknown;
   compileState?: (workspace: never) => unknown;
+  WorkspaceFile?: new (path: string) => { parse(text: string): Promise<unknown> };
 }
 
 async function parseWorkspace(input: unknown, origin: string, options: ParseOptions): Promise<LoadedState> {
@@ -80,7 +83,12 @@ async function parseWorkspace(input: unknown, origin: string, options: ParseOpti
   }
   let state: unknown;
   try {
-    const workspace = admin.parseWorkspace(typeof input === 'string' ? input : JSON.stringify(input), { source: origin });
+    const text = typeof input === 'string' ? input : JSON.stringify(input);
+    // From a file, with the clients' secrets kept beside it (allot.secrets.yaml for allot.yaml).
+    const workspace =
+      options.workspacePath !== undefined && admin.WorkspaceFile !== undefined
+        ? await new admin.WorkspaceFile(options.workspacePath).parse(text)
+        : admin.parseWorkspace(text, { source: origin });
     state = admin.compileState(workspace as never);
   } catch (error) {
     // admin's messages already name the document and the path of each problem.

@@ -17,6 +17,8 @@ export type ApiErrorCode =
   | 'REQUEST_TIMEOUT'
   | 'CLIENT_NOT_FOUND'
   | 'UNAVAILABLE'
+  /** A caller's share of the server's time is spent (429, with Retry-After). */
+  | 'RESOURCE_EXHAUSTED'
   | 'INTERNAL';
 
 export interface ApiErrorOptions {

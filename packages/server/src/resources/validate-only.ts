@@ -7,7 +7,7 @@
  * Nothing is written, nothing is locked, and a read token is enough: a preview changes
  * nothing, and the coordination map asks for previews before anyone uses a write token.
  */
-import { checkTargetingTotals, previewImpact, type ImpactPreview, type Outcome, type Workspace } from '@allot/admin';
+import { applyOperation, previewImpact, type ImpactPreview, type Outcome, type Workspace } from '@allot/admin';
 
 import { requestChange } from '../audit/write-context.js';
 import { invalid } from '../http/api-error.js';
@@ -47,8 +47,8 @@ export interface Committed<R> {
 
 /**
  * Runs `operation` as the request asks: through the store's locked write path, or, for
- * validateOnly, on the current snapshot with the same checks the write makes (the
- * operation's own, then the workspace's targeting totals) and without writing.
+ * validateOnly, on the current snapshot with the same checks the write makes
+ * (`applyOperation`: the operation's own, then the result's) and without writing.
  */
 export async function commit<R>(store: Store, ctx: RequestContext, operation: (workspace: Workspace) => Outcome<R>): Promise<Committed<R>> {
   const cellsText = ctx.query.string('bucketMapCells');
@@ -59,8 +59,7 @@ export async function commit<R>(store: Store, ctx: RequestContext, operation: (w
   }
   const cells = cellsText === undefined ? undefined : parseCells(cellsText, 'bucketMapCells');
   const before = (await store.current()).workspace;
-  const out = operation(before);
-  checkTargetingTotals(before, out.workspace);
+  const out = applyOperation(before, operation);
   const impact = impactJson(previewImpact(before, out.workspace));
   return { result: out.result, warnings: out.warnings, impact: cells === undefined ? impact : { ...impact, bucketMap: bucketMap(out.workspace, cells) } };
 }

@@ -5,10 +5,12 @@
  * no update is lost within this process or across processes. Writes that queue up while
  * one is being written are applied together, in arrival order, in the next single locked
  * update (group commit): each still sees the result of the ones before it and fails alone.
+ * A file edited into an invalid document keeps reads on the last good snapshot; writes are
+ * refused with FAILED_PRECONDITION (409) naming the problems until it is repaired.
  */
 import { stat, readFile } from 'node:fs/promises';
 
-import { checkTargetingTotals, compile, etagOf, parseWorkspace, WorkspaceFile, type AfterWrite, type LockOptions, type Outcome, type Workspace } from '@allot/admin';
+import { AdminError, applyOperation, compile, workspaceNeedsRepair, etagOf, WorkspaceFile, type AfterWrite, type LockOptions, type Outcome, type Workspace } from '@allot/admin';
 import { loadState, type ResolverState } from '@allot/core';
 
 import { FileAuditLog } from '../audit/file-audit-log.js';
@@ -81,6 +83,8 @@ export class WorkspaceStore implements Store {
   private writing = false;
   private readonly maxBatch: number;
   private readonly audit: AuditLog | undefined;
+  /** Why the file on disk is invalid, while reads are served from the last good snapshot. */
+  invalid: AdminError | null = null;
 
   constructor(path: string, options: WorkspaceStoreOptions = {}) {
     // A request is answered within 2 s: a write gives up waiting for another process's lock
@@ -124,7 +128,19 @@ export class WorkspaceStore implements Store {
       if (generation !== this.generation) continue;
       const etag = etagOf(text);
       if (this.snapshot === null || this.snapshot.etag !== etag) {
-        this.snapshot = new WorkspaceSnapshot(parseWorkspace(text, { source: this.file.path }), etag);
+        try {
+          const workspace = await this.file.parse(text);
+          if (generation !== this.generation) continue; // a write landed meanwhile: read again
+          this.snapshot = new WorkspaceSnapshot(workspace, etag);
+          this.invalid = null;
+        } catch (error) {
+          // Edited by hand into an invalid document: reads keep the last good snapshot, and
+          // writes are refused (409, see `commit`) until the file is repaired.
+          if (!(error instanceof AdminError) || error.code !== 'INVALID_WORKSPACE' || this.snapshot === null) throw error;
+          this.invalid = error;
+        }
+      } else {
+        this.invalid = null;
       }
       // If the file changed between stat and read, the next request looks again.
       this.signature = before;
@@ -181,10 +197,9 @@ export class WorkspaceStore implements Store {
         let workspace = start;
         for (const w of batch) {
           try {
-            const o = w.operation(workspace);
             // Checked per write (the file update checks the batch again), so that one write
-            // past the workspace's targeting limits fails alone.
-            checkTargetingTotals(workspace, o.workspace);
+            // that would leave the workspace invalid fails alone.
+            const o = applyOperation(workspace, w.operation);
             if (w.change !== undefined) entries.push(auditEntry(w.change, null, time, workspace, o.workspace));
             workspace = o.workspace;
             outcomes.push({ ok: true, result: o.result, warnings: o.warnings });
@@ -195,7 +210,8 @@ export class WorkspaceStore implements Store {
         return { workspace, result: null, warnings: [] };
       }, { afterWrite: (update) => this.record(update, entries) });
     } catch (error) {
-      for (const w of batch) w.reject(error);
+      const refusal = error instanceof AdminError && error.code === 'INVALID_WORKSPACE' ? workspaceNeedsRepair(error, this.file.path) : error;
+      for (const w of batch) w.reject(refusal);
       return;
     }
     this.generation++;
