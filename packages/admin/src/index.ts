@@ -115,6 +115,7 @@ export * from './impact/index.js';
 export {
   WorkspaceFile,
   etagOf,
+  withClientSecrets,
   writeAtomically,
   type AfterWrite,
   type Snapshot,
@@ -123,4 +124,4 @@ export {
   type WorkspaceFileOptions,
 } from './persistence/workspace-file.js';
 export type { LockOptions } from './persistence/lock.js';
-export { secretsPathOf } from './persistence/secrets-file.js';
+export { readSecrets, secretsPathOf, secretsText } from './persistence/secrets-file.js';

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 
-import { parseWorkspace, serializeWorkspace, writeAtomically, type WorkspaceFormat } from '@allot/admin';
+import { parseWorkspace, readSecrets, secretsPathOf, secretsText, serializeWorkspace, writeAtomically, type WorkspaceFormat } from '@allot/admin';
 import pg from 'pg';
 
 import { migrate } from './migrations.js';
@@ -80,7 +80,10 @@ export async function copyFileToDatabase(path: string, url: string): Promise<Cop
   } catch (error) {
     throw new CopyError(`cannot read the workspace file ${path}: ${(error as Error).message}`);
   }
-  const workspace = parseWorkspace(text, { source: path });
+  // The secrets file beside the workspace, or secrets still inside a document written before
+  // they moved out: either way they go to the row's secrets column, never into the document.
+  const workspace = parseWorkspace(text, { source: path, secrets: await readSecrets(secretsPathOf(path)) });
+  const secrets = JSON.stringify(Object.fromEntries(workspace.clients.filter((c) => c.secret !== '').map((c) => [c.id, c.secret])));
   const auditPath = auditFileOf(path);
   const lines = existsSync(auditPath) ? (await readFile(auditPath, 'utf8')).split('\n') : [];
   if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
@@ -96,7 +99,13 @@ export async function copyFileToDatabase(path: string, url: string): Promise<Cop
     if (exists.rows.length > 0) {
       throw new CopyError(`the database already holds account ${workspace.account}; copy into a database without it (allot never overwrites a stored workspace)`);
     }
-    await client.query('INSERT INTO allot_workspace (account, revision, format, document) VALUES ($1, $2, $3, $4)', [workspace.account, revision, formatOf(path), text]);
+    await client.query('INSERT INTO allot_workspace (account, revision, format, document, secrets) VALUES ($1, $2, $3, $4, $5)', [
+      workspace.account,
+      revision,
+      formatOf(path),
+      text,
+      secrets,
+    ]);
     for (const [i, e] of entries.entries()) {
       await client.query(
         'INSERT INTO allot_audit_log (account, seq, revision, time, actor, operation, resource, entry, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)',
@@ -119,7 +128,8 @@ export async function copyFileToDatabase(path: string, url: string): Promise<Cop
  */
 export async function copyDatabaseToFile(url: string, path: string, account?: string): Promise<CopyReport> {
   const auditPath = auditFileOf(path);
-  for (const p of [path, auditPath]) {
+  const secretsPath = secretsPathOf(path);
+  for (const p of [path, auditPath, secretsPath]) {
     if (existsSync(p)) throw new CopyError(`${p} exists; copy to a new path (allot never overwrites a workspace or its audit log)`);
   }
   const client = new pg.Client({ connectionString: url });
@@ -129,8 +139,8 @@ export async function copyDatabaseToFile(url: string, path: string, account?: st
     // A repeatable-read snapshot: the row and its audit entries as of one moment.
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     const rows = (
-      await client.query<{ account: string; revision: string; format: WorkspaceFormat; document: string }>(
-        'SELECT account, revision, format, document FROM allot_workspace WHERE $1::text IS NULL OR account = $1 ORDER BY account',
+      await client.query<{ account: string; revision: string; format: WorkspaceFormat; document: string; secrets: Record<string, string> }>(
+        'SELECT account, revision, format, document, secrets FROM allot_workspace WHERE $1::text IS NULL OR account = $1 ORDER BY account',
         [account ?? null],
       )
     ).rows;
@@ -140,6 +150,8 @@ export async function copyDatabaseToFile(url: string, path: string, account?: st
     const audit = await client.query<{ entry: string }>('SELECT entry FROM allot_audit_log WHERE account = $1 ORDER BY seq', [row.account]);
     await client.query('COMMIT');
     const text = row.format === formatOf(path) ? row.document : serializeWorkspace(parseWorkspace(row.document), formatOf(path));
+    const secrets = new Map(Object.entries(row.secrets));
+    if (secrets.size > 0) await writeAtomically(secretsPath, secretsText(secrets, formatOf(path)), { mode: 0o600 });
     if (audit.rows.length > 0) await writeAtomically(auditPath, audit.rows.map((r) => `${r.entry}\n`).join(''));
     await writeAtomically(path, text);
     report = { account: row.account, revision: Number(row.revision), auditEntries: audit.rows.length };

@@ -42,6 +42,15 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX allot_audit_log_resource ON allot_audit_log (account, resource, seq);
     `,
   },
+  {
+    version: 2,
+    name: 'client secrets beside the document',
+    // As on the file store, the document holds no client secrets (it is what `allot store
+    // copy` writes to a workspace file meant for git); they are kept by client id here.
+    sql: `
+      ALTER TABLE allot_workspace ADD COLUMN secrets jsonb NOT NULL DEFAULT '{}'::jsonb;
+    `,
+  },
 ];
 
 /** The newest schema version this build knows. */

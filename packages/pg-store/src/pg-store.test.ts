@@ -83,7 +83,10 @@ describe.skipIf(pgMissing !== null)(`the PostgreSQL store${pgMissing === null ? 
     const url = await fresh();
     const server = await serve(url);
     try {
-      expect(await sql(url, 'SELECT version, name FROM allot_schema_migrations ORDER BY version')).toEqual([{ version: 1, name: 'workspace and audit log' }]);
+      expect(await sql(url, 'SELECT version, name FROM allot_schema_migrations ORDER BY version')).toEqual([
+        { version: 1, name: 'workspace and audit log' },
+        { version: 2, name: 'client secrets beside the document' },
+      ]);
       const rows = await sql<{ account: string; revision: string }>(url, 'SELECT account, revision FROM allot_workspace');
       expect(rows).toHaveLength(1);
       expect(rows[0]!.revision).toBe('0');

@@ -14,7 +14,7 @@
  * listening connection is down). While the database is unreachable, reads keep serving the
  * last good snapshot, `status()` says since when, and writes fail with 503 and Retry-After.
  */
-import { applyOperation, etagOf, newWorkspace, parseWorkspace, serializeWorkspace, type Outcome, type Workspace, type WorkspaceFormat } from '@allot/admin';
+import { applyOperation, etagOf, newWorkspace, parseWorkspace, serializeWorkspace, withClientSecrets, type Outcome, type Workspace, type WorkspaceFormat } from '@allot/admin';
 import { ApiError, auditEntry, WorkspaceSnapshot, type AuditChange, type AuditEntry, type Store, type StoreStatus, type WriteResult } from '@allot/server';
 import pg from 'pg';
 
@@ -57,6 +57,17 @@ interface Row {
   readonly revision: string;
   readonly format: WorkspaceFormat;
   readonly document: string;
+  /** Client secrets by client id (node-postgres parses jsonb). */
+  readonly secrets: Record<string, string>;
+}
+
+/** The row's `secrets` column for `workspace`'s clients (a client without a secret has none). */
+function secretsOf(workspace: Workspace): string {
+  return JSON.stringify(Object.fromEntries(workspace.clients.filter((c) => c.secret !== '').map((c) => [c.id, c.secret])));
+}
+
+function secretsMap(secrets: Record<string, string>): Map<string, string> {
+  return new Map(Object.entries(secrets));
 }
 
 /**
@@ -162,8 +173,8 @@ export class PgStore implements Store {
         const workspace = newWorkspace(this.accountId === null ? {} : { account: this.accountId });
         const account = this.accountId ?? workspace.account;
         const inserted = await client.query(
-          'INSERT INTO allot_workspace (account, revision, format, document) VALUES ($1, 0, $2, $3) ON CONFLICT (account) DO NOTHING',
-          [account, this.options.format ?? 'yaml', serializeWorkspace(workspace, this.options.format ?? 'yaml')],
+          'INSERT INTO allot_workspace (account, revision, format, document, secrets) VALUES ($1, 0, $2, $3, $4) ON CONFLICT (account) DO NOTHING',
+          [account, this.options.format ?? 'yaml', serializeWorkspace(workspace, this.options.format ?? 'yaml'), secretsOf(workspace)],
         );
         created = inserted.rowCount === 1;
         this.accountId = account;
@@ -223,7 +234,7 @@ export class PgStore implements Store {
 
   /** Reads the row and installs its snapshot (when newer than the one served). */
   private async load(): Promise<void> {
-    const { rows } = await this.pool.query<Row>('SELECT revision, format, document FROM allot_workspace WHERE account = $1', [this.account]);
+    const { rows } = await this.pool.query<Row>('SELECT revision, format, document, secrets FROM allot_workspace WHERE account = $1', [this.account]);
     const row = rows[0];
     if (row === undefined) throw new ApiError(503, 'UNAVAILABLE', `the account ${this.account} is gone from the database; restart the server to create it again`);
     this.confirmed();
@@ -231,7 +242,7 @@ export class PgStore implements Store {
     if (this.snapshot !== null && this.snapshot.revision !== null && this.snapshot.revision >= revision) return;
     // Parsed as a write needs it (bitsets retained), here, outside any write's lock: the next
     // write on this instance starts from it instead of parsing the row again.
-    const workspace = parseWorkspace(row.document, { source: `account ${this.account} in the database`, retainBitsets: true });
+    const workspace = parseWorkspace(row.document, { source: `account ${this.account} in the database`, retainBitsets: true, secrets: secretsMap(row.secrets) });
     if (this.snapshot !== null && this.snapshot.revision !== null && this.snapshot.revision >= revision) return;
     this.snapshot = new WorkspaceSnapshot(workspace, etagOf(row.document), revision);
     if ((this.writeBase?.revision ?? -1) < revision) this.writeBase = { revision, workspace };
@@ -377,8 +388,8 @@ export class PgStore implements Store {
       if (this.writeBase !== null && this.writeBase.revision === startRevision) {
         start = this.writeBase.workspace;
       } else {
-        const { rows } = await client.query<{ document: string }>('SELECT document FROM allot_workspace WHERE account = $1', [this.account]);
-        start = parseWorkspace(rows[0]!.document, { source: `account ${this.account} in the database`, retainBitsets: true });
+        const { rows } = await client.query<{ document: string; secrets: Record<string, string> }>('SELECT document, secrets FROM allot_workspace WHERE account = $1', [this.account]);
+        start = parseWorkspace(rows[0]!.document, { source: `account ${this.account} in the database`, retainBitsets: true, secrets: secretsMap(rows[0]!.secrets) });
       }
       const time = new Date();
       const entries: AuditEntry[] = [];
@@ -402,8 +413,16 @@ export class PgStore implements Store {
         for (const [i, w] of batch.entries()) w.reject((outcomes[i] as { error: unknown }).error);
         return;
       }
+      // A client whose secret is unknown (a document copied in from a file without its
+      // secrets file) gets one, kept in the row beside the document, never in it.
+      workspace = withClientSecrets(workspace);
       const document = serializeWorkspace(workspace, format);
-      await client.query('UPDATE allot_workspace SET revision = $2, document = $3, updated_at = now() WHERE account = $1', [this.account, revision, document]);
+      await client.query('UPDATE allot_workspace SET revision = $2, document = $3, secrets = $4, updated_at = now() WHERE account = $1', [
+        this.account,
+        revision,
+        document,
+        secretsOf(workspace),
+      ]);
       await appendAudit(client, this.account, entries);
       await client.query('SELECT pg_notify($1, $2)', [NOTIFY_CHANNEL, String(revision)]);
       committing = true;

@@ -70,8 +70,11 @@ export interface WorkspaceFileOptions {
   readonly format?: WorkspaceFormat;
 }
 
-/** `workspace` with a fresh secret for every client that has none (its secrets file was missing). */
-function withSecrets(workspace: Workspace): Workspace {
+/**
+ * `workspace` with a fresh secret for every client that has none (its secrets were not
+ * found: a secrets file missing, or a store that keeps secrets apart from the document).
+ */
+export function withClientSecrets(workspace: Workspace): Workspace {
   if (workspace.clients.every((c) => c.secret !== '')) return workspace;
   return { ...workspace, clients: workspace.clients.map((c) => (c.secret === '' ? { ...c, secret: `secret-${randomBytes(16).toString('hex')}` } : c)) };
 }
@@ -136,7 +139,7 @@ export class WorkspaceFile {
         throw new AdminError('ETAG_MISMATCH', `the workspace changed since it was read (etag ${etag || 'none'}, expected ${options.ifMatch}); read it again and retry`, { path: this.path });
       }
       const outcome = applyOperation(before, operation);
-      const workspace = withSecrets(outcome.workspace);
+      const workspace = withClientSecrets(outcome.workspace);
       const next = serializeWorkspace(workspace, this.format);
       // The secrets first: a workspace written without its secrets (moved out of a document
       // written before they were) never depends on a secrets file that was not written.
