@@ -6,11 +6,10 @@
  * last good state and say so, writes 503 with Retry-After, all back when it returns).
  */
 import { BUCKETS, parseWorkspace, type Workspace } from '@allot/admin';
-import { AllotServer, type AuditChange } from '@allot/server';
+import { AllotServer, chainEntry, GENESIS, verifyChain, type AuditChange, type ChainedEntry } from '@allot/server';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { canonicalJson, entryHash, GENESIS } from './audit-table.js';
 import { SCHEMA_VERSION, SchemaTooNewError } from './migrations.js';
 import { PgStore, type PgStoreOptions } from './pg-store.js';
 import { PgCluster, pgMissing } from './testing/pg-cluster.js';
@@ -156,15 +155,19 @@ describe.skipIf(pgMissing !== null)(`the PostgreSQL store${pgMissing === null ? 
         [1, 1],
         [2, 2],
       ]);
-      let prev = GENESIS;
+      // Each row holds the audit module's entry, chained by its chainEntry, as a line of the file's log holds it.
+      let previous: ChainedEntry | null = null;
       for (const r of rows) {
-        const { prev: storedPrev, hash, ...entry } = JSON.parse(r.entry) as Record<string, unknown>;
-        expect([storedPrev, r.prev_hash]).toEqual([prev, prev]);
-        expect([hash, r.hash]).toEqual([entryHash(entry, prev), entryHash(entry, prev)]);
-        expect(r.entry).toBe(canonicalJson({ ...entry, prev, hash }));
-        prev = r.hash;
+        const { seq, prev, hash, ...content } = JSON.parse(r.entry) as ChainedEntry;
+        const expected: ChainedEntry = chainEntry(previous, content);
+        expect(r.entry).toBe(JSON.stringify(expected));
+        expect([seq, prev, hash]).toEqual([expected.seq, expected.prev, expected.hash]);
+        expect([Number(r.seq), r.prev_hash, r.hash]).toEqual([expected.seq, expected.prev, expected.hash]);
+        previous = expected;
       }
-      expect(JSON.parse(rows[1]!.entry)).toMatchObject({ revision: 2, actor: 'ci', operation: 'Op3', request: { n: 3 }, resource: 'segments/s3', before: 0, after: 0 });
+      expect(rows[0]!.prev_hash).toBe(GENESIS);
+      expect(JSON.parse(rows[1]!.entry)).toMatchObject({ seq: 2, revision: 2, actor: 'ci', operation: 'Op3', request: { n: 3 }, resource: 'segments/s3', before: 0, after: 0 });
+      expect(await verifyChain(store.auditLog.entries())).toMatchObject({ ok: true, entries: 2 });
     } finally {
       await store.close();
     }

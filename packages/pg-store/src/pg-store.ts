@@ -18,7 +18,7 @@ import { checkTargetingTotals, etagOf, newWorkspace, parseWorkspace, serializeWo
 import { ApiError, auditEntry, WorkspaceSnapshot, type AuditChange, type AuditEntry, type Store, type StoreStatus, type WriteResult } from '@allot/server';
 import pg from 'pg';
 
-import { appendAudit } from './audit-table.js';
+import { appendAudit, PgAuditLog } from './audit-table.js';
 import { migrate } from './migrations.js';
 
 /** The channel instances notify each other on; the payload is the new revision. */
@@ -114,6 +114,11 @@ export class PgStore implements Store {
   private closed = false;
   private readonly queue: PendingWrite[] = [];
   private writing = false;
+  /** The newest revision another instance notified and when it arrived, until this one serves it. */
+  private notified: { revision: number; at: number } | null = null;
+  private readonly lagObservers: ((seconds: number) => void)[] = [];
+  /** The audit table of the account served, for `GET /v1/auditLog` and `allot log`. */
+  readonly auditLog: PgAuditLog;
 
   constructor(
     /** `postgres://user:password@host:port/database` */
@@ -128,6 +133,15 @@ export class PgStore implements Store {
     this.pool.on('error', (error) => {
       this.lost(error);
     });
+    this.auditLog = new PgAuditLog(this.pool, () => this.account);
+  }
+
+  /**
+   * Calls `observe` with the time, in seconds, from a notification of another instance's
+   * write (its NOTIFY arriving here) to this instance serving that revision.
+   */
+  onNotificationLag(observe: (seconds: number) => void): void {
+    this.lagObservers.push(observe);
   }
 
   /** The account served; known once `ensureExists` resolved. */
@@ -235,6 +249,15 @@ export class PgStore implements Store {
     if (this.snapshot !== null && this.snapshot.revision !== null && this.snapshot.revision >= revision) return;
     this.snapshot = new WorkspaceSnapshot(workspace, etagOf(row.document), revision);
     if ((this.writeBase?.revision ?? -1) < revision) this.writeBase = { revision, workspace };
+    this.served(revision);
+  }
+
+  /** Reports the lag of a notified revision once the one served has reached it. */
+  private served(revision: number): void {
+    if (this.notified === null || this.notified.revision > revision) return;
+    const seconds = (performance.now() - this.notified.at) / 1000;
+    this.notified = null;
+    for (const observe of this.lagObservers) observe(seconds);
   }
 
   /** Checks the latest revision and loads it when it is newer; coalesces concurrent calls. */
@@ -314,7 +337,12 @@ export class PgStore implements Store {
       drop();
     });
     client.on('end', drop);
-    client.on('notification', () => {
+    client.on('notification', (message) => {
+      const revision = Number(message.payload);
+      // The lag runs from the arrival of the newest revision notified and not yet served.
+      if (Number.isSafeInteger(revision) && revision > (this.snapshot?.revision ?? -1) && revision > (this.notified?.revision ?? -1)) {
+        this.notified = { revision, at: performance.now() };
+      }
       this.refresh();
     });
     try {
@@ -410,6 +438,8 @@ export class PgStore implements Store {
       this.confirmed();
       const snapshot = new WorkspaceSnapshot(workspace, etagOf(document), revision);
       if ((this.snapshot?.revision ?? -1) < revision) this.snapshot = snapshot;
+      // This instance's own notification is no other instance's write to wait for.
+      if (this.notified !== null && this.notified.revision <= revision) this.notified = null;
       this.writeBase = { revision, workspace };
       batch.forEach((w, i) => {
         const o = outcomes[i]!;
