@@ -145,8 +145,21 @@ describe.skipIf(pgMissing !== null)(`the PostgreSQL store${pgMissing === null ? 
           throw new Error('refused');
         }, change(2)),
         store.write((w) => ({ workspace: w, result: 3, warnings: [] }), change(3)),
+        // A change its description refuses (as a team token's scope does, in describe): it
+        // fails alone, inside the transaction, and leaves no trace.
+        store.write((w) => ({ workspace: { ...w, environments: [...w.environments, 'out-of-scope'] }, result: 4, warnings: [] }), {
+          ...change(4),
+          describe: () => {
+            throw new Error('refused by its description');
+          },
+        }),
       ]);
-      expect(writes.map((w) => w.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect(writes.map((w) => w.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'rejected']);
+      expect((writes[3] as PromiseRejectedResult).reason).toMatchObject({ message: 'refused by its description' });
+      const [row] = await sql<{ revision: string; document: string }>(url, 'SELECT revision, document FROM allot_workspace');
+      expect(Number(row!.revision)).toBe(2);
+      expect(row!.document).toContain('staging');
+      expect(row!.document).not.toContain('out-of-scope');
       const rows = await sql<{ seq: string; revision: string; entry: string; prev_hash: string; hash: string }>(
         url,
         'SELECT seq, revision, entry, prev_hash, hash FROM allot_audit_log ORDER BY seq',
@@ -190,6 +203,18 @@ describe.skipIf(pgMissing !== null)(`the PostgreSQL store${pgMissing === null ? 
       }
       expect(Math.max(...lags)).toBeLessThan(1_000);
       expect((await call(notified, 'GET', '/healthz')).body.revision).toBe(5);
+      // /metrics: the revision each serves, and on the one woken by NOTIFY the time from the
+      // notification to serving it; the writer's own notifications and the poller count none.
+      const metrics = async (server: AllotServer): Promise<Record<string, number>> => {
+        const text = await (await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
+        return Object.fromEntries([...text.matchAll(/^(allot_revision|allot_notification_lag_seconds) (\S+)$/gm)].map((m) => [m[1]!, Number(m[2])]));
+      };
+      const [fromNotify, fromWriter, fromPoll] = await Promise.all([metrics(notified), metrics(writer), metrics(polling)]);
+      expect(fromNotify.allot_revision).toBe(5);
+      expect(fromNotify.allot_notification_lag_seconds).toBeGreaterThan(0);
+      expect(fromNotify.allot_notification_lag_seconds).toBeLessThan(1);
+      expect(fromWriter).toEqual({ allot_revision: 5, allot_notification_lag_seconds: 0 });
+      expect(fromPoll).toEqual({ allot_revision: 5, allot_notification_lag_seconds: 0 });
       // Cut every listening connection: `notified` listens again by itself and catches up.
       await sql(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = 'LISTEN allot_revision'");
       expect((await call(writer, 'POST', '/v1/segments?segmentId=after-cut', {})).status).toBe(200);

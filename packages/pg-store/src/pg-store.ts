@@ -116,6 +116,8 @@ export class PgStore implements Store {
   private writing = false;
   /** The newest revision another instance notified and when it arrived, until this one serves it. */
   private notified: { revision: number; at: number } | null = null;
+  /** The revision this instance's latest write commits: its own notification is not another instance's write. */
+  private ownRevision = -1;
   private readonly lagObservers: ((seconds: number) => void)[] = [];
   /** The audit table of the account served, for `GET /v1/auditLog` and `allot log`. */
   readonly auditLog: PgAuditLog;
@@ -340,7 +342,7 @@ export class PgStore implements Store {
     client.on('notification', (message) => {
       const revision = Number(message.payload);
       // The lag runs from the arrival of the newest revision notified and not yet served.
-      if (Number.isSafeInteger(revision) && revision > (this.snapshot?.revision ?? -1) && revision > (this.notified?.revision ?? -1)) {
+      if (Number.isSafeInteger(revision) && revision !== this.ownRevision && revision > (this.snapshot?.revision ?? -1) && revision > (this.notified?.revision ?? -1)) {
         this.notified = { revision, at: performance.now() };
       }
       this.refresh();
@@ -416,8 +418,11 @@ export class PgStore implements Store {
         try {
           const o = w.operation(workspace);
           checkTargetingTotals(workspace, o.workspace);
+          // Described before it counts: a description that refuses the change (a team
+          // token's scope) fails this write alone, and takes no revision.
+          const entry = auditEntry(w.change ?? UNDESCRIBED, revision + 1, time, workspace, o.workspace);
           revision++;
-          entries.push(auditEntry(w.change ?? UNDESCRIBED, revision, time, workspace, o.workspace));
+          entries.push(entry);
           workspace = o.workspace;
           outcomes.push({ ok: true, result: o.result, warnings: o.warnings });
         } catch (error) {
@@ -434,12 +439,13 @@ export class PgStore implements Store {
       await appendAudit(client, this.account, entries);
       await client.query('SELECT pg_notify($1, $2)', [NOTIFY_CHANNEL, String(revision)]);
       committing = true;
+      this.ownRevision = revision;
       await client.query('COMMIT');
       this.confirmed();
       const snapshot = new WorkspaceSnapshot(workspace, etagOf(document), revision);
       if ((this.snapshot?.revision ?? -1) < revision) this.snapshot = snapshot;
-      // This instance's own notification is no other instance's write to wait for.
-      if (this.notified !== null && this.notified.revision <= revision) this.notified = null;
+      // A revision another instance notified, which this write started from, is served now.
+      this.served(revision);
       this.writeBase = { revision, workspace };
       batch.forEach((w, i) => {
         const o = outcomes[i]!;
