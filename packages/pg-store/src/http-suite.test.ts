@@ -1,7 +1,7 @@
 /**
- * The server's HTTP test suite (server, hostile input, resources, validateOnly, bucket map) run
- * again with every test server on PostgreSQL: a fresh database per server in one private
- * cluster. What the suite checks on the file store (refusals, limits, 412 on a stale etag,
+ * The server's HTTP test suite (server, hostile input, resources, validateOnly, bucket map,
+ * team-scoped tokens, the audit log endpoint) run again with every test server on
+ * PostgreSQL: a fresh database per server in one private cluster. What the suite checks on the file store (refusals, limits, 412 on a stale etag,
  * validateOnly leaving the stored bytes alone) it checks here on the database row.
  */
 import { parseWorkspace, type Workspace } from '@allot/admin';
@@ -18,7 +18,16 @@ interface TestStoreKind {
   create(): Promise<{ store: Store; bytes(): Promise<string>; read(): Promise<Workspace>; dispose(): Promise<void> }>;
 }
 
-const SUITE = ['server.test.ts', 'hostile-input.test.ts', 'resources/resources.test.ts', 'resources/validate-only.test.ts', 'map/bucket-map.test.ts'];
+const SUITE = [
+  'server.test.ts',
+  'hostile-input.test.ts',
+  'resources/resources.test.ts',
+  'resources/validate-only.test.ts',
+  'map/bucket-map.test.ts',
+  // Team scopes (checked by the audit change's describe, inside the transaction) and GET /v1/auditLog over the table.
+  'auth/write-limits.test.ts',
+  'audit/audit-routes.test.ts',
+];
 
 if (pgMissing !== null) {
   describe('the HTTP suite on PostgreSQL', () => {
