@@ -110,6 +110,10 @@ describe.skipIf(pgMissing !== null)(`allot store copy and allot serve --store${p
       expect(created.headers.get('allot-revision')).toBe('1');
       const health = (await (await fetch(`${base}/healthz`)).json()) as Record<string, unknown>;
       expect(health).toMatchObject({ status: 'ok', store: 'postgres', database: 'reachable', revision: 1 });
+      // GET /v1/auditLog reads the table, with the same filters.
+      const audit = (await (await fetch(`${base}/v1/auditLog?resource=segments/after`)).json()) as { entries: { seq: number; operation: string }[]; nextPageToken: string };
+      expect(audit).toMatchObject({ entries: [{ seq: 1, operation: 'POST /v1/segments' }], nextPageToken: '' });
+      expect(((await (await fetch(`${base}/v1/auditLog?resource=segments/before`)).json()) as { entries: unknown[] }).entries).toEqual([]);
     } finally {
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');
