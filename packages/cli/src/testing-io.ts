@@ -29,9 +29,9 @@ export interface CliRun {
   readonly err: string;
 }
 
-/** Runs `allot ...argv` in process, in `cwd`, recording what it prints. */
-export async function runCli(cwd: string, argv: readonly string[], stdin = ''): Promise<CliRun> {
-  const io = captureIo(cwd, {}, stdin);
+/** Runs `allot ...argv` in process, in `cwd` (with `env` as its environment), recording what it prints. */
+export async function runCli(cwd: string, argv: readonly string[], stdin = '', env: Record<string, string | undefined> = {}): Promise<CliRun> {
+  const io = captureIo(cwd, env, stdin);
   const code = await main([...argv], io);
   return { code, out: io.stdout.join('\n'), err: io.stderr.join('\n') };
 }

@@ -7,19 +7,13 @@
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { basename, dirname, extname, join } from 'node:path';
 
 import { parseWorkspace, readSecrets, secretsPathOf, secretsText, serializeWorkspace, writeAtomically, type WorkspaceFormat } from '@allot/admin';
+import { auditLogPath, parseEntryLine, type ChainedEntry } from '@allot/server';
 import pg from 'pg';
 
+import { insertEntries } from './audit-table.js';
 import { migrate } from './migrations.js';
-
-/** `dir/allot.yaml` → `dir/allot.audit.jsonl` (a .yaml, .yml or .json extension replaced). */
-export function auditFileOf(workspacePath: string): string {
-  const ext = extname(workspacePath);
-  const stem = ['.yaml', '.yml', '.json'].includes(ext.toLowerCase()) ? basename(workspacePath, ext) : basename(workspacePath);
-  return join(dirname(workspacePath), `${stem}.audit.jsonl`);
-}
 
 function formatOf(path: string): WorkspaceFormat {
   return path.toLowerCase().endsWith('.json') ? 'json' : 'yaml';
@@ -39,34 +33,11 @@ export interface CopyReport {
   readonly auditEntries: number;
 }
 
-interface AuditLine {
-  readonly revision: number | null;
-  readonly time: string;
-  readonly actor: string;
-  readonly operation: string;
-  readonly resource: string | null;
-  readonly prev: string;
-  readonly hash: string;
-}
-
-/** The fields the table indexes, read from one audit line (`where` names it in errors). */
-function auditLine(text: string, where: string): AuditLine {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new CopyError(`${where} is not JSON (${(error as Error).message}); run "allot log verify" on the file to see what happened to it`);
-  }
-  const e = value as Record<string, unknown>;
-  const str = (key: string): string => {
-    const v = e[key];
-    if (typeof v !== 'string') throw new CopyError(`${where} has no string "${key}"; it is not an allot audit entry`);
-    return v;
-  };
-  const resources = Array.isArray(e.resources) ? (e.resources as { name?: unknown }[]) : [];
-  const resource = typeof e.resource === 'string' ? e.resource : typeof resources[0]?.name === 'string' ? resources[0].name : null;
-  const revision = typeof e.revision === 'number' && Number.isSafeInteger(e.revision) ? e.revision : null;
-  return { revision, time: str('time'), actor: str('actor'), operation: str('operation'), resource, prev: str('prev'), hash: str('hash') };
+/** One line of the file's audit log as the audit module reads it (`parseEntryLine`); `where` names it in errors. */
+function auditLine(text: string, where: string): ChainedEntry {
+  const read = parseEntryLine(text);
+  if ('unreadable' in read) throw new CopyError(`${where} is not an allot audit entry (${read.unreadable}); run "allot log verify" on the file to see what happened to it`);
+  return read;
 }
 
 /**
@@ -84,7 +55,7 @@ export async function copyFileToDatabase(path: string, url: string): Promise<Cop
   // they moved out: either way they go to the row's secrets column, never into the document.
   const workspace = parseWorkspace(text, { source: path, secrets: await readSecrets(secretsPathOf(path)) });
   const secrets = JSON.stringify(Object.fromEntries(workspace.clients.filter((c) => c.secret !== '').map((c) => [c.id, c.secret])));
-  const auditPath = auditFileOf(path);
+  const auditPath = auditLogPath(path);
   const lines = existsSync(auditPath) ? (await readFile(auditPath, 'utf8')).split('\n') : [];
   if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
   const entries = lines.map((line, i) => auditLine(line, `${auditPath} line ${i + 1}`));
@@ -106,11 +77,10 @@ export async function copyFileToDatabase(path: string, url: string): Promise<Cop
       text,
       secrets,
     ]);
-    for (const [i, e] of entries.entries()) {
-      await client.query(
-        'INSERT INTO allot_audit_log (account, seq, revision, time, actor, operation, resource, entry, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)',
-        [workspace.account, i + 1, e.revision, e.time, e.actor, e.operation, e.resource, lines[i], e.prev, e.hash],
-      );
+    // Each line as it is, ordered (the seq column) by its place in the file, so a file edited by
+    // hand copies as it is and verifies (or fails to) as it did.
+    for (let i = 0; i < entries.length; i += 500) {
+      await insertEntries(client, workspace.account, entries.slice(i, i + 500).map((entry, k) => ({ entry: { ...entry, seq: i + k + 1 }, line: lines[i + k]! })));
     }
     await client.query('COMMIT');
   } catch (error) {
@@ -127,7 +97,7 @@ export async function copyFileToDatabase(path: string, url: string): Promise<Cop
  * new workspace file at `path`. Refuses to overwrite an existing file or audit log.
  */
 export async function copyDatabaseToFile(url: string, path: string, account?: string): Promise<CopyReport> {
-  const auditPath = auditFileOf(path);
+  const auditPath = auditLogPath(path);
   const secretsPath = secretsPathOf(path);
   for (const p of [path, auditPath, secretsPath]) {
     if (existsSync(p)) throw new CopyError(`${p} exists; copy to a new path (allot never overwrites a workspace or its audit log)`);

@@ -1,7 +1,7 @@
 /**
- * The server's HTTP test suite (server, hostile input, resources, validateOnly, bucket map) run
- * again with every test server on PostgreSQL: a fresh database per server in one private
- * cluster. What the suite checks on the file store (refusals, limits, 412 on a stale etag,
+ * The server's HTTP test suite (server, hostile input, resources, validateOnly, bucket map,
+ * team-scoped tokens, the audit log endpoint) run again with every test server on
+ * PostgreSQL: a fresh database per server in one private cluster. What the suite checks on the file store (refusals, limits, 412 on a stale etag,
  * validateOnly leaving the stored bytes alone) it checks here on the database row.
  */
 import { parseWorkspace, type Workspace } from '@allot/admin';
@@ -18,7 +18,16 @@ interface TestStoreKind {
   create(): Promise<{ store: Store; bytes(): Promise<string>; read(): Promise<Workspace>; dispose(): Promise<void> }>;
 }
 
-const SUITE = ['server.test.ts', 'hostile-input.test.ts', 'resources/resources.test.ts', 'resources/validate-only.test.ts', 'map/bucket-map.test.ts'];
+const SUITE = [
+  'server.test.ts',
+  'hostile-input.test.ts',
+  'resources/resources.test.ts',
+  'resources/validate-only.test.ts',
+  'map/bucket-map.test.ts',
+  // Team scopes (checked by the audit change's describe, inside the transaction) and GET /v1/auditLog over the table.
+  'auth/write-limits.test.ts',
+  'audit/audit-routes.test.ts',
+];
 
 if (pgMissing !== null) {
   describe('the HTTP suite on PostgreSQL', () => {
@@ -35,21 +44,26 @@ if (pgMissing !== null) {
     async create() {
       cluster ??= PgCluster.start();
       const url = await (await cluster).createDatabase(`suite_${databases++}`);
-      const document = async (): Promise<string> => {
+      const row = async (): Promise<{ document: string; secrets: Record<string, string> }> => {
         const client = new pg.Client({ connectionString: url });
         await client.connect();
         try {
-          const { rows } = await client.query<{ document: string }>('SELECT document FROM allot_workspace');
+          const { rows } = await client.query<{ document: string; secrets: Record<string, string> }>('SELECT document, secrets FROM allot_workspace');
           if (rows.length !== 1) throw new Error(`expected one account in ${url}, found ${rows.length}`);
-          return rows[0]!.document;
+          return rows[0]!;
         } finally {
           await client.end();
         }
       };
+      const document = async (): Promise<string> => (await row()).document;
       return {
         store: new PgStore(url),
         bytes: document,
-        read: async () => parseWorkspace(await document()),
+        // The workspace with its clients' secrets, kept beside the document as on the file store.
+        read: async () => {
+          const { document: text, secrets } = await row();
+          return parseWorkspace(text, { secrets: new Map(Object.entries(secrets)) });
+        },
         // The database goes with the cluster, stopped after the file's last test.
         dispose: () => Promise.resolve(),
       };

@@ -12,5 +12,5 @@
  */
 export { PgStore, NOTIFY_CHANNEL, isConnectionError, type PgStoreOptions } from './pg-store.js';
 export { MIGRATIONS, SCHEMA_VERSION, SchemaTooNewError, type Migration } from './migrations.js';
-export { canonicalJson, entryHash, GENESIS } from './audit-table.js';
-export { auditFileOf, copyDatabaseToFile, copyFileToDatabase, CopyError, redact, type CopyReport } from './copy.js';
+export { openAuditLog, PgAuditLog } from './audit-table.js';
+export { copyDatabaseToFile, copyFileToDatabase, CopyError, redact, type CopyReport } from './copy.js';

@@ -6,11 +6,10 @@
  * last good state and say so, writes 503 with Retry-After, all back when it returns).
  */
 import { BUCKETS, parseWorkspace, type Workspace } from '@allot/admin';
-import { AllotServer, type AuditChange } from '@allot/server';
+import { AllotServer, chainEntry, GENESIS, verifyChain, type AuditChange, type ChainedEntry } from '@allot/server';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { canonicalJson, entryHash, GENESIS } from './audit-table.js';
 import { SCHEMA_VERSION, SchemaTooNewError } from './migrations.js';
 import { PgStore, type PgStoreOptions } from './pg-store.js';
 import { PgCluster, pgMissing } from './testing/pg-cluster.js';
@@ -149,8 +148,21 @@ describe.skipIf(pgMissing !== null)(`the PostgreSQL store${pgMissing === null ? 
           throw new Error('refused');
         }, change(2)),
         store.write((w) => ({ workspace: w, result: 3, warnings: [] }), change(3)),
+        // A change its description refuses (as a team token's scope does, in describe): it
+        // fails alone, inside the transaction, and leaves no trace.
+        store.write((w) => ({ workspace: { ...w, environments: [...w.environments, 'out-of-scope'] }, result: 4, warnings: [] }), {
+          ...change(4),
+          describe: () => {
+            throw new Error('refused by its description');
+          },
+        }),
       ]);
-      expect(writes.map((w) => w.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect(writes.map((w) => w.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'rejected']);
+      expect((writes[3] as PromiseRejectedResult).reason).toMatchObject({ message: 'refused by its description' });
+      const [row] = await sql<{ revision: string; document: string }>(url, 'SELECT revision, document FROM allot_workspace');
+      expect(Number(row!.revision)).toBe(2);
+      expect(row!.document).toContain('staging');
+      expect(row!.document).not.toContain('out-of-scope');
       const rows = await sql<{ seq: string; revision: string; entry: string; prev_hash: string; hash: string }>(
         url,
         'SELECT seq, revision, entry, prev_hash, hash FROM allot_audit_log ORDER BY seq',
@@ -159,15 +171,19 @@ describe.skipIf(pgMissing !== null)(`the PostgreSQL store${pgMissing === null ? 
         [1, 1],
         [2, 2],
       ]);
-      let prev = GENESIS;
+      // Each row holds the audit module's entry, chained by its chainEntry, as a line of the file's log holds it.
+      let previous: ChainedEntry | null = null;
       for (const r of rows) {
-        const { prev: storedPrev, hash, ...entry } = JSON.parse(r.entry) as Record<string, unknown>;
-        expect([storedPrev, r.prev_hash]).toEqual([prev, prev]);
-        expect([hash, r.hash]).toEqual([entryHash(entry, prev), entryHash(entry, prev)]);
-        expect(r.entry).toBe(canonicalJson({ ...entry, prev, hash }));
-        prev = r.hash;
+        const { seq, prev, hash, ...content } = JSON.parse(r.entry) as ChainedEntry;
+        const expected: ChainedEntry = chainEntry(previous, content);
+        expect(r.entry).toBe(JSON.stringify(expected));
+        expect([seq, prev, hash]).toEqual([expected.seq, expected.prev, expected.hash]);
+        expect([Number(r.seq), r.prev_hash, r.hash]).toEqual([expected.seq, expected.prev, expected.hash]);
+        previous = expected;
       }
-      expect(JSON.parse(rows[1]!.entry)).toMatchObject({ revision: 2, actor: 'ci', operation: 'Op3', request: { n: 3 }, resource: 'segments/s3', before: 0, after: 0 });
+      expect(rows[0]!.prev_hash).toBe(GENESIS);
+      expect(JSON.parse(rows[1]!.entry)).toMatchObject({ seq: 2, revision: 2, actor: 'ci', operation: 'Op3', request: { n: 3 }, resource: 'segments/s3', before: 0, after: 0 });
+      expect(await verifyChain(store.auditLog.entries())).toMatchObject({ ok: true, entries: 2 });
     } finally {
       await store.close();
     }
@@ -190,6 +206,18 @@ describe.skipIf(pgMissing !== null)(`the PostgreSQL store${pgMissing === null ? 
       }
       expect(Math.max(...lags)).toBeLessThan(1_000);
       expect((await call(notified, 'GET', '/healthz')).body.revision).toBe(5);
+      // /metrics: the revision each serves, and on the one woken by NOTIFY the time from the
+      // notification to serving it; the writer's own notifications and the poller count none.
+      const metrics = async (server: AllotServer): Promise<Record<string, number>> => {
+        const text = await (await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
+        return Object.fromEntries([...text.matchAll(/^(allot_revision|allot_notification_lag_seconds) (\S+)$/gm)].map((m) => [m[1]!, Number(m[2])]));
+      };
+      const [fromNotify, fromWriter, fromPoll] = await Promise.all([metrics(notified), metrics(writer), metrics(polling)]);
+      expect(fromNotify.allot_revision).toBe(5);
+      expect(fromNotify.allot_notification_lag_seconds).toBeGreaterThan(0);
+      expect(fromNotify.allot_notification_lag_seconds).toBeLessThan(1);
+      expect(fromWriter).toEqual({ allot_revision: 5, allot_notification_lag_seconds: 0 });
+      expect(fromPoll).toEqual({ allot_revision: 5, allot_notification_lag_seconds: 0 });
       // Cut every listening connection: `notified` listens again by itself and catches up.
       await sql(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = 'LISTEN allot_revision'");
       expect((await call(writer, 'POST', '/v1/segments?segmentId=after-cut', {})).status).toBe(200);

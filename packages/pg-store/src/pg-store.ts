@@ -18,7 +18,7 @@ import { applyOperation, etagOf, newWorkspace, parseWorkspace, serializeWorkspac
 import { ApiError, auditEntry, WorkspaceSnapshot, type AuditChange, type AuditEntry, type Store, type StoreStatus, type WriteResult } from '@allot/server';
 import pg from 'pg';
 
-import { appendAudit } from './audit-table.js';
+import { appendAudit, PgAuditLog } from './audit-table.js';
 import { migrate } from './migrations.js';
 
 /** The channel instances notify each other on; the payload is the new revision. */
@@ -125,6 +125,13 @@ export class PgStore implements Store {
   private closed = false;
   private readonly queue: PendingWrite[] = [];
   private writing = false;
+  /** The newest revision another instance notified and when it arrived, until this one serves it. */
+  private notified: { revision: number; at: number } | null = null;
+  /** The revision this instance's latest write commits: its own notification is not another instance's write. */
+  private ownRevision = -1;
+  private readonly lagObservers: ((seconds: number) => void)[] = [];
+  /** The audit table of the account served, for `GET /v1/auditLog` and `allot log`. */
+  readonly auditLog: PgAuditLog;
 
   constructor(
     /** `postgres://user:password@host:port/database` */
@@ -139,6 +146,15 @@ export class PgStore implements Store {
     this.pool.on('error', (error) => {
       this.lost(error);
     });
+    this.auditLog = new PgAuditLog(this.pool, () => this.account);
+  }
+
+  /**
+   * Calls `observe` with the time, in seconds, from a notification of another instance's
+   * write (its NOTIFY arriving here) to this instance serving that revision.
+   */
+  onNotificationLag(observe: (seconds: number) => void): void {
+    this.lagObservers.push(observe);
   }
 
   /** The account served; known once `ensureExists` resolved. */
@@ -246,6 +262,15 @@ export class PgStore implements Store {
     if (this.snapshot !== null && this.snapshot.revision !== null && this.snapshot.revision >= revision) return;
     this.snapshot = new WorkspaceSnapshot(workspace, etagOf(row.document), revision);
     if ((this.writeBase?.revision ?? -1) < revision) this.writeBase = { revision, workspace };
+    this.served(revision);
+  }
+
+  /** Reports the lag of a notified revision once the one served has reached it. */
+  private served(revision: number): void {
+    if (this.notified === null || this.notified.revision > revision) return;
+    const seconds = (performance.now() - this.notified.at) / 1000;
+    this.notified = null;
+    for (const observe of this.lagObservers) observe(seconds);
   }
 
   /** Checks the latest revision and loads it when it is newer; coalesces concurrent calls. */
@@ -325,7 +350,12 @@ export class PgStore implements Store {
       drop();
     });
     client.on('end', drop);
-    client.on('notification', () => {
+    client.on('notification', (message) => {
+      const revision = Number(message.payload);
+      // The lag runs from the arrival of the newest revision notified and not yet served.
+      if (Number.isSafeInteger(revision) && revision !== this.ownRevision && revision > (this.snapshot?.revision ?? -1) && revision > (this.notified?.revision ?? -1)) {
+        this.notified = { revision, at: performance.now() };
+      }
       this.refresh();
     });
     try {
@@ -400,8 +430,11 @@ export class PgStore implements Store {
           // The one gate every change passes (as on the file store): a result that would
           // not parse, validate and compile again is refused, and this write fails alone.
           const o = applyOperation(workspace, w.operation);
+          // Described before it counts: a description that refuses the change (a team
+          // token's scope) fails this write alone, and takes no revision.
+          const entry = auditEntry(w.change ?? UNDESCRIBED, revision + 1, time, workspace, o.workspace);
           revision++;
-          entries.push(auditEntry(w.change ?? UNDESCRIBED, revision, time, workspace, o.workspace));
+          entries.push(entry);
           workspace = o.workspace;
           outcomes.push({ ok: true, result: o.result, warnings: o.warnings });
         } catch (error) {
@@ -426,10 +459,13 @@ export class PgStore implements Store {
       await appendAudit(client, this.account, entries);
       await client.query('SELECT pg_notify($1, $2)', [NOTIFY_CHANNEL, String(revision)]);
       committing = true;
+      this.ownRevision = revision;
       await client.query('COMMIT');
       this.confirmed();
       const snapshot = new WorkspaceSnapshot(workspace, etagOf(document), revision);
       if ((this.snapshot?.revision ?? -1) < revision) this.snapshot = snapshot;
+      // A revision another instance notified, which this write started from, is served now.
+      this.served(revision);
       this.writeBase = { revision, workspace };
       batch.forEach((w, i) => {
         const o = outcomes[i]!;

@@ -23,7 +23,7 @@ export { ServerMetrics } from './observability/metrics.js';
 export { canonicalJson } from './audit/canonical-json.js';
 export { chainEntry, describeBreak, entryHash, GENESIS, verifyChain, type ChainBreak, type ChainVerdict, type ReadEntry } from './audit/chain.js';
 export type { ChainedEntry, ImpactSummary, ShareSummary } from './audit/entry.js';
-export { auditLogPath, FileAuditLog } from './audit/file-audit-log.js';
+export { auditLogPath, FileAuditLog, parseEntryLine } from './audit/file-audit-log.js';
 export { defaultTokenName, type Principal } from './auth/tokens.js';
 export type { WriteLimits } from './auth/write-limits.js';
 export { matchesFilter, type AuditFilter } from './audit/audit-query.js';

@@ -74,7 +74,8 @@ export interface ServerOptions {
   readonly logger?: Logger;
   /**
    * Where `GET /v1/auditLog` reads the audit log; by default, with `workspace`, the file
-   * beside it. Without either, the endpoint answers 404.
+   * beside it, and with a `store` that keeps its own (`Store.auditLog`: PostgreSQL's
+   * table), that. Without any, the endpoint answers 404.
    */
   readonly auditLog?: AuditSource;
 }
@@ -127,8 +128,10 @@ export class AllotServer {
 
   private constructor(private readonly options: ServerOptions) {
     let audit = options.auditLog;
-    if (options.store !== undefined) this.store = options.store;
-    else if (options.workspace !== undefined) {
+    if (options.store !== undefined) {
+      this.store = options.store;
+      audit ??= options.store.auditLog;
+    } else if (options.workspace !== undefined) {
       const log = new FileAuditLog(options.workspace);
       audit ??= log;
       this.store = new WorkspaceStore(options.workspace, { ...(options.lock === undefined ? {} : { lock: options.lock }), audit: log });
@@ -137,6 +140,9 @@ export class AllotServer {
     this.authority = new TokenAuthority(options.tokens ?? []);
     this.requestLog = new RequestLog(options.logger, options.log ?? (() => undefined));
     this.metrics = new ServerMetrics(() => this.store.status().revision);
+    this.store.onNotificationLag?.((seconds) => {
+      this.metrics.observeNotificationLag(seconds);
+    });
     this.maxBodyBytes = options.maxBodyBytes ?? MB;
     this.previews = new PreviewBudget(options.previewBudget);
     this.router = new Router().add(

@@ -52,7 +52,7 @@ function port(text: string | undefined): number {
   return n;
 }
 
-type StoreChoice = { readonly kind: 'file'; readonly path: string } | { readonly kind: 'postgres'; readonly url: string };
+export type StoreChoice = { readonly kind: 'file'; readonly path: string } | { readonly kind: 'postgres'; readonly url: string };
 
 /** Whether `text` is a PostgreSQL connection URL. */
 export function isPostgresUrl(text: string): boolean {
@@ -60,7 +60,7 @@ export function isPostgresUrl(text: string): boolean {
 }
 
 /** The store from --workspace, --store or ALLOT_STORE (in that order; two of the flags together are refused). */
-function storeOption(args: Parsed, env: Readonly<Record<string, string | undefined>>, usage: string): StoreChoice {
+export function storeOption(args: Parsed, env: Readonly<Record<string, string | undefined>>, usage: string): StoreChoice {
   const workspace = optionalString(args, 'workspace');
   const store = optionalString(args, 'store');
   if (workspace !== undefined && store !== undefined) throw new CliError(`give --workspace or --store, not both\nusage: ${usage}`);

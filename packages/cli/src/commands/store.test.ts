@@ -12,23 +12,31 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { parseWorkspace } from '@allot/admin';
-import { canonicalJson, entryHash, GENESIS } from '@allot/pg-store';
 import { PgCluster, pgMissing } from '@allot/pg-store/testing';
+import { chainEntry, type ChainedEntry } from '@allot/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { runCli } from '../testing-io.js';
 
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '../../dist/bin.js');
 
-/** A two-entry audit log chained as the stores chain it. */
-function auditLines(): string {
-  let prev = GENESIS;
+/** An audit log of `count` entries of the audit module's shape, chained as both stores chain them (`chainEntry`). */
+function auditLines(count = 2): string {
+  let previous: ChainedEntry | null = null;
   let out = '';
-  for (const [i, op] of ['CreateSegment', 'AllocateSegment'].entries()) {
-    const entry = { revision: i + 1, time: `2026-12-0${i + 1}T10:00:00.000Z`, actor: 'ci', operation: op, request: { i }, resource: 'segments/a', before: null, after: { i }, impact: null };
-    const hash = entryHash(entry, prev);
-    out += `${canonicalJson({ ...entry, prev, hash })}\n`;
-    prev = hash;
+  for (let i = 0; i < count; i++) {
+    previous = chainEntry(previous, {
+      revision: i + 1,
+      time: `2026-12-0${i + 1}T10:00:00.000Z`,
+      actor: 'ci',
+      operation: i % 2 === 0 ? 'POST /v1/segments' : 'POST /v1/segments/{segment}:allocate',
+      request: { path: '/v1/segments?segmentId=a', body: { i } },
+      resource: 'segments/a',
+      before: { 'segments/a': i === 0 ? null : { i: i - 1 } },
+      after: { 'segments/a': { i } },
+      impact: { flags: [], segments: [] },
+    });
+    out += `${JSON.stringify(previous)}\n`;
   }
   return out;
 }
@@ -71,6 +79,10 @@ describe.skipIf(pgMissing !== null)(`allot store copy and allot serve --store${p
     const over = await runCli(dir, ['store', 'copy', '--from', url, '--to', back]);
     expect(over.code).toBe(1);
     expect(over.err).toContain('back.yaml exists; copy to a new path');
+    // The copied log verifies in the table, with the one verify of both stores.
+    const verified = await runCli(dir, ['log', 'verify', '--store', url]);
+    expect(verified.out).toMatch(/account \S+, table allot_audit_log\): 2 entries, the chain verifies/);
+    expect(verified.code).toBe(0);
     const twoFiles = await runCli(dir, ['store', 'copy', '--from', w, '--to', back]);
     expect(twoFiles.err).toContain('one of --from and --to must be a workspace file and the other a postgres:// URL (got two files)');
   });
@@ -98,6 +110,10 @@ describe.skipIf(pgMissing !== null)(`allot store copy and allot serve --store${p
       expect(created.headers.get('allot-revision')).toBe('1');
       const health = (await (await fetch(`${base}/healthz`)).json()) as Record<string, unknown>;
       expect(health).toMatchObject({ status: 'ok', store: 'postgres', database: 'reachable', revision: 1 });
+      // GET /v1/auditLog reads the table, with the same filters.
+      const audit = (await (await fetch(`${base}/v1/auditLog?resource=segments/after`)).json()) as { entries: { seq: number; operation: string }[]; nextPageToken: string };
+      expect(audit).toMatchObject({ entries: [{ seq: 1, operation: 'POST /v1/segments' }], nextPageToken: '' });
+      expect(((await (await fetch(`${base}/v1/auditLog?resource=segments/before`)).json()) as { entries: unknown[] }).entries).toEqual([]);
     } finally {
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');
@@ -106,6 +122,63 @@ describe.skipIf(pgMissing !== null)(`allot store copy and allot serve --store${p
     const back = join(dir, `served${n}.yaml`);
     expect((await runCli(dir, ['store', 'copy', '--from', url, '--to', back])).code).toBe(0);
     expect(parseWorkspace(await readFile(back, 'utf8')).segments.map((s) => s.id).sort()).toEqual(['after', 'before']);
+    // The served write's entry, described by the HTTP resource inside the transaction, in the table and in the copy.
+    const listed = await runCli(dir, ['log', '--json'], '', { ALLOT_STORE: url });
+    expect(listed.code).toBe(0);
+    expect(JSON.parse(listed.out)).toMatchObject([
+      {
+        seq: 1,
+        revision: 1,
+        operation: 'POST /v1/segments',
+        request: { path: '/v1/segments?segmentId=after', body: {} },
+        resource: 'segments/after',
+        before: { 'segments/after': null },
+        after: { 'segments/after': { name: 'segments/after' } },
+      },
+    ]);
+    const copied = await runCli(dir, ['log', 'verify', '--workspace', back]);
+    expect(copied.out).toContain('1 entries, the chain verifies');
+    expect(copied.code).toBe(0);
+  });
+
+  it('log verify --store (and ALLOT_STORE) names the row edited, deleted, inserted or swapped in the audit table', async () => {
+    const w = join(dir, `w${n}.yaml`);
+    expect((await runCli(dir, ['segments', 'create', 'a', '--workspace', w])).code).toBe(0);
+    await writeFile(join(dir, `w${n++}.audit.jsonl`), auditLines(5));
+    const cases: [string, string[], RegExp][] = [
+      ['edited', [`UPDATE allot_audit_log SET entry = replace(entry, '"actor":"ci"', '"actor":"admin"') WHERE seq = 3`], /entry #3 \(3rd in the log\) was edited/],
+      ['deleted', ['DELETE FROM allot_audit_log WHERE seq = 2'], /entry #2 was deleted/],
+      [
+        'inserted',
+        [
+          'UPDATE allot_audit_log SET seq = seq + 100 WHERE seq >= 4',
+          'UPDATE allot_audit_log SET seq = seq - 99 WHERE seq >= 104',
+          'INSERT INTO allot_audit_log (account, seq, revision, time, actor, operation, resource, entry, prev_hash, hash) SELECT account, 4, NULL, time, actor, operation, resource, entry, prev_hash, hash FROM allot_audit_log WHERE seq = 2',
+        ],
+        /entry #2 \(4th in the log\) was inserted/,
+      ],
+      [
+        'swapped',
+        ['UPDATE allot_audit_log SET seq = 100 WHERE seq = 2', 'UPDATE allot_audit_log SET seq = 2 WHERE seq = 3', 'UPDATE allot_audit_log SET seq = 3 WHERE seq = 100'],
+        /entry #3 \(2nd in the log\) was moved: it and the 3rd entry are in each other's place/,
+      ],
+    ];
+    const pg = (await import('pg')).default;
+    for (const [what, statements, message] of cases) {
+      const url = await cluster.createDatabase(`tamper_${what}`);
+      expect((await runCli(dir, ['store', 'copy', '--from', w, '--to', url])).code, what).toBe(0);
+      expect((await runCli(dir, ['log', 'verify', '--store', url])).code, what).toBe(0);
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        for (const statement of statements) await client.query(statement);
+      } finally {
+        await client.end();
+      }
+      const r = await runCli(dir, ['log', 'verify'], '', { ALLOT_STORE: url });
+      expect(r.code, what).toBe(1);
+      expect(r.err, what).toMatch(message);
+    }
   });
 
   it('refuses --workspace with --store, and a database schema newer than it knows', async () => {

@@ -1,9 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { READ_TOKEN, startTestServer, WRITE_TOKEN, type TestServer } from '../testing/test-server.js';
+import { READ_TOKEN, startTestServer, testStoreKind, WRITE_TOKEN, type TestServer } from '../testing/test-server.js';
 import type { ChainedEntry } from './entry.js';
 
 const OTHER = 'second-writer-token-0123456789abcdef';
+
+/**
+ * The file store's log starts with the entry of the workspace file's creation (resource
+ * null); on PostgreSQL the account is created without one, so the writes' entries come first.
+ */
+const created = testStoreKind() === 'file' ? 1 : 0;
 
 describe('GET /v1/auditLog', () => {
   let t: TestServer;
@@ -39,16 +45,16 @@ describe('GET /v1/auditLog', () => {
       token = p.next;
       pages++;
     } while (token !== '');
-    expect(seen).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(seen).toEqual(Array.from({ length: 7 + created }, (_, i) => i + 1));
     expect(pages).toBe(3);
-    expect((await page('')).entries).toHaveLength(8);
+    expect((await page('')).entries).toHaveLength(7 + created);
   });
 
   it('filters by resource (named or changed), actor and time range', async () => {
     expect((await page('?resource=segments/a-1')).entries.map((e) => e.operation)).toEqual(['POST /v1/segments', 'POST /v1/segments/{segment}:allocate']);
     expect((await page('?actor=bob')).entries.map((e) => e.resource)).toEqual(['segments/b-0', 'segments/b-1', 'segments/b-2', 'segments/a-1']);
     expect((await page(`?startTime=${middle}&actor=alice`)).entries).toEqual([]);
-    expect((await page(`?endTime=${middle}`)).entries.map((e) => e.resource)).toEqual([null, 'segments/a-0', 'segments/a-1', 'segments/a-2']);
+    expect((await page(`?endTime=${middle}`)).entries.map((e) => e.resource)).toEqual([...(created === 1 ? [null] : []), 'segments/a-0', 'segments/a-1', 'segments/a-2']);
   });
 
   it('refuses a page token made for other filters, and bad parameters, naming them', async () => {

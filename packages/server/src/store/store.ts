@@ -7,6 +7,7 @@
  */
 import type { Outcome, Workspace } from '@allot/admin';
 
+import type { AuditSource } from '../audit/audit-routes.js';
 import type { AuditChange } from './audit-hook.js';
 import type { WorkspaceSnapshot } from './workspace-store.js';
 
@@ -49,4 +50,15 @@ export interface Store {
   status(): StoreStatus;
   /** Releases connections and timers; the server calls it last when it closes. */
   close(): Promise<void>;
+  /**
+   * Where a store that keeps its own audit log (PostgreSQL's table) serves it from; the
+   * server's `GET /v1/auditLog` reads it when `ServerOptions.auditLog` is not given.
+   */
+  readonly auditLog?: AuditSource;
+  /**
+   * For a store that learns of other instances' writes: `observe` gets the seconds from a
+   * notification to this instance serving that revision (the server's
+   * `allot_notification_lag_seconds`).
+   */
+  onNotificationLag?(observe: (seconds: number) => void): void;
 }
