@@ -16,7 +16,8 @@ import { REFUSED, refusal, splitSubcommand } from './workspace-io.js';
 const usage =
   'allot store copy --from SOURCE --to TARGET [--account ID]\n' +
   '  SOURCE and TARGET: a workspace file (allot.yaml) and a PostgreSQL URL (postgres://…), one of each;\n' +
-  '  the audit log beside the file (allot.audit.jsonl) travels with it. --account picks the account\n' +
+  '  the audit log (allot.audit.jsonl) and the client secrets (allot.secrets.yaml) beside the file\n' +
+  '  travel with it (in the database: the audit table and the secrets column). --account picks the account\n' +
   '  to copy out of a database that holds several. Never overwrites: the target must not hold it yet';
 
 export const store: Command = {
