@@ -20,6 +20,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
+/** An ANSI colour escape (ESC [ … m), built from its code so the pattern holds no control character. */
+const ANSI_COLOUR = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
 const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
 
@@ -342,7 +344,7 @@ describe("@allot/simulation/testing's assertClaims in a fresh app's vitest suite
     );
     run('node', [tsc, '-p', '.'], claimsApp);
     // Without colours, whatever the terminal: the counts are read from the text.
-    const out = run('npx', ['vitest', 'run', '--reporter=verbose'], claimsApp, 240_000).replace(/\u001b\[[0-9;]*m/g, '');
+    const out = run('npx', ['vitest', 'run', '--reporter=verbose'], claimsApp, 240_000).replace(ANSI_COLOUR, '');
     for (const name of ['tagged ranking experiments never share a user', 'a forgotten exclusivity tag fails the exclusive claim', 'the employees override decides for employees once it exists']) {
       expect(out).toContain(name);
     }
