@@ -15,7 +15,7 @@
  * last good snapshot, `status()` says since when, and writes fail with 503 and Retry-After.
  */
 import { checkTargetingTotals, etagOf, newWorkspace, parseWorkspace, serializeWorkspace, type Outcome, type Workspace, type WorkspaceFormat } from '@allot/admin';
-import { ApiError, auditEntry, WorkspaceSnapshot, type AuditChange, type AuditEntry, type Store, type StoreStatus, type WriteResult } from '@allot/server';
+import { ApiError, auditEntry, SnapshotListeners, WorkspaceSnapshot, type AuditChange, type AuditEntry, type SnapshotListener, type Store, type StoreStatus, type WriteResult } from '@allot/server';
 import pg from 'pg';
 
 import { appendAudit } from './audit-table.js';
@@ -114,6 +114,8 @@ export class PgStore implements Store {
   private closed = false;
   private readonly queue: PendingWrite[] = [];
   private writing = false;
+  /** Told of each newer snapshot: this instance's writes, and those it follows from others. */
+  private readonly listeners = new SnapshotListeners();
 
   constructor(
     /** `postgres://user:password@host:port/database` */
@@ -200,6 +202,10 @@ export class PgStore implements Store {
     });
   }
 
+  subscribe(listener: SnapshotListener): () => void {
+    return this.listeners.add(listener);
+  }
+
   async idle(): Promise<void> {
     while (this.writing) await new Promise((r) => setTimeout(r, 5));
   }
@@ -229,6 +235,7 @@ export class PgStore implements Store {
     const workspace = parseWorkspace(row.document, { source: `account ${this.account} in the database`, retainBitsets: true });
     if (this.snapshot !== null && this.snapshot.revision !== null && this.snapshot.revision >= revision) return;
     this.snapshot = new WorkspaceSnapshot(workspace, etagOf(row.document), revision);
+    this.listeners.emit(this.snapshot);
     if ((this.writeBase?.revision ?? -1) < revision) this.writeBase = { revision, workspace };
   }
 
@@ -397,7 +404,10 @@ export class PgStore implements Store {
       await client.query('COMMIT');
       this.confirmed();
       const snapshot = new WorkspaceSnapshot(workspace, etagOf(document), revision);
-      if ((this.snapshot?.revision ?? -1) < revision) this.snapshot = snapshot;
+      if ((this.snapshot?.revision ?? -1) < revision) {
+        this.snapshot = snapshot;
+        this.listeners.emit(snapshot);
+      }
       this.writeBase = { revision, workspace };
       batch.forEach((w, i) => {
         const o = outcomes[i]!;

@@ -18,3 +18,4 @@ export { targetingExpression } from './input/confidence-targeting.js';
 export { WorkspaceStore, WorkspaceSnapshot, SERVER_LOCK_TIMEOUT_MS, type CompiledState, type WorkspaceStoreOptions } from './store/workspace-store.js';
 export type { Store, StoreStatus, WriteResult } from './store/store.js';
 export { auditEntry, type AuditChange, type AuditEntry, type AuditLog } from './store/audit-hook.js';
+export { SnapshotListeners, type SnapshotListener } from './store/snapshot-listeners.js';

@@ -22,6 +22,7 @@ import { segmentRoutes } from './resources/segments.js';
 import { stateRoutes } from './resources/state.js';
 import type { Store } from './store/store.js';
 import { WorkspaceStore } from './store/workspace-store.js';
+import { StateWatch, type StateWatchOptions } from './watch/state-watch.js';
 import { webRoutes } from './web/page.js';
 
 export interface ServerOptions {
@@ -56,6 +57,8 @@ export interface ServerOptions {
   readonly lock?: LockOptions;
   /** The coordination map's built files (index.html, app.js, app.css); default this package's dist/web. */
   readonly webRoot?: string;
+  /** `GET /v1/state:watch`: watcher limit, heartbeat, resume history (see `StateWatch`). */
+  readonly watch?: StateWatchOptions;
   /** Receives one line per request (`POST /v1/segments 200 12ms`) and notices; default: none. */
   readonly log?: (line: string) => void;
 }
@@ -81,6 +84,8 @@ const MB = 1024 * 1024;
 
 export class AllotServer {
   readonly store: Store;
+  /** The state streams of `GET /v1/state:watch`. */
+  readonly watch: StateWatch;
   private readonly server: Server;
   private readonly router: Router;
   private readonly authority: TokenAuthority;
@@ -97,6 +102,7 @@ export class AllotServer {
     this.authority = new TokenAuthority(options.tokens ?? []);
     this.log = options.log ?? (() => undefined);
     this.maxBodyBytes = options.maxBodyBytes ?? MB;
+    this.watch = new StateWatch(this.store, options.watch);
     this.router = new Router().add(
       { method: 'GET', path: '/healthz', scope: 'public', handle: () => this.health() },
       ...segmentRoutes(this.store),
@@ -104,6 +110,7 @@ export class AllotServer {
       ...groupRoutes(this.store),
       ...resolveRoutes(this.store),
       ...stateRoutes(this.store),
+      this.watch.route(),
       ...bucketMapRoutes(this.store),
       ...webRoutes(options.webRoot),
     );
@@ -170,6 +177,8 @@ export class AllotServer {
   close(): Promise<void> {
     this.closing ??= (async () => {
       const closed = new Promise<void>((resolve) => this.server.close(() => { resolve(); }));
+      // Streams never finish on their own: end them so their clients reconnect elsewhere.
+      this.watch.close();
       this.server.closeIdleConnections();
       const grace = new Promise<'timeout'>((resolve) => setTimeout(() => { resolve('timeout'); }, this.options.shutdownGraceMs ?? 10_000).unref());
       const drained = this.inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => (this.drained = resolve));
@@ -291,6 +300,11 @@ export class AllotServer {
       // The revision served and how long ago it was last confirmed as the latest (seconds).
       headers['allot-revision'] = String(store.revision);
       headers['allot-revision-age'] = String(Math.floor((store.revisionAgeMs ?? 0) / 1000));
+    }
+    if (reply.stream !== undefined && req.method !== 'HEAD') {
+      res.writeHead(status, headers);
+      reply.stream(res);
+      return;
     }
     if (reply.body === undefined) {
       res.writeHead(status, headers).end();

@@ -5,14 +5,20 @@
  * no update is lost within this process or across processes. Writes that queue up while
  * one is being written are applied together, in arrival order, in the next single locked
  * update (group commit): each still sees the result of the ones before it and fails alone.
+ * While someone subscribes (the state watch), the file is watched (`fs.watch` on its
+ * directory, since writes replace it by rename, plus a `stat` every `watchIntervalMs` where
+ * file events are not delivered), so a hand edit reaches subscribers without a request.
  */
+import { watch, type FSWatcher } from 'node:fs';
 import { stat, readFile } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 
 import { checkTargetingTotals, compile, etagOf, parseWorkspace, WorkspaceFile, type LockOptions, type Outcome, type Workspace } from '@allot/admin';
 import { loadState, type ResolverState } from '@allot/core';
 
 import { ApiError } from '../http/api-error.js';
 import { auditEntry, type AuditChange, type AuditEntry, type AuditLog } from './audit-hook.js';
+import { SnapshotListeners, type SnapshotListener } from './snapshot-listeners.js';
 import type { Store, StoreStatus, WriteResult } from './store.js';
 
 export type { WriteResult } from './store.js';
@@ -59,6 +65,8 @@ export interface WorkspaceStoreOptions {
   readonly maxBatch?: number;
   /** Receives each accepted write's entry (those given an `AuditChange`) before it is acknowledged. */
   readonly audit?: AuditLog;
+  /** How often the file is checked with `stat` while someone subscribes; default 1,000 ms. */
+  readonly watchIntervalMs?: number;
 }
 
 /** The file's identity and version as far as `stat` can tell. */
@@ -80,6 +88,10 @@ export class WorkspaceStore implements Store {
   private writing = false;
   private readonly maxBatch: number;
   private readonly audit: AuditLog | undefined;
+  private readonly listeners = new SnapshotListeners();
+  private readonly watchIntervalMs: number;
+  private fileWatcher: FSWatcher | null = null;
+  private fileCheck: NodeJS.Timeout | null = null;
 
   constructor(path: string, options: WorkspaceStoreOptions = {}) {
     // A request is answered within 2 s: a write gives up waiting for another process's lock
@@ -87,6 +99,7 @@ export class WorkspaceStore implements Store {
     this.file = new WorkspaceFile(path, { lock: { timeoutMs: SERVER_LOCK_TIMEOUT_MS, ...options.lock } });
     this.maxBatch = options.maxBatch ?? 64;
     this.audit = options.audit;
+    this.watchIntervalMs = options.watchIntervalMs ?? 1_000;
   }
 
   /** Creates the file (a fresh account, seed and default client) when it does not exist. */
@@ -121,6 +134,7 @@ export class WorkspaceStore implements Store {
       const etag = etagOf(text);
       if (this.snapshot === null || this.snapshot.etag !== etag) {
         this.snapshot = new WorkspaceSnapshot(parseWorkspace(text, { source: this.file.path }), etag);
+        this.listeners.emit(this.snapshot);
       }
       // If the file changed between stat and read, the next request looks again.
       this.signature = before;
@@ -148,9 +162,50 @@ export class WorkspaceStore implements Store {
     return { store: 'file', revision: null, revisionAgeMs: null, databaseReachable: null };
   }
 
-  /** Nothing to release: every write has finished once `idle` resolves. */
+  subscribe(listener: SnapshotListener): () => void {
+    const remove = this.listeners.add(listener);
+    this.watchFile();
+    return () => {
+      remove();
+      if (this.listeners.size === 0) this.unwatchFile();
+    };
+  }
+
+  /** Stops watching the file once every queued write has finished. */
   async close(): Promise<void> {
     await this.idle();
+    this.unwatchFile();
+  }
+
+  /** Looks at the file on each change event and every `watchIntervalMs`; `current` re-reads it when it changed. */
+  private watchFile(): void {
+    if (this.fileCheck !== null) return;
+    const check = (): void => {
+      // A file that is gone or invalid keeps the last good snapshot; requests report the error.
+      this.current().catch(() => undefined);
+    };
+    this.fileCheck = setInterval(check, this.watchIntervalMs);
+    this.fileCheck.unref();
+    try {
+      const name = basename(this.file.path);
+      this.fileWatcher = watch(dirname(this.file.path), { persistent: false }, (_event, changed) => {
+        if (changed === null || changed === name) check();
+      });
+      // Where the platform stops delivering events, the periodic stat goes on alone.
+      this.fileWatcher.on('error', () => {
+        this.fileWatcher?.close();
+        this.fileWatcher = null;
+      });
+    } catch {
+      this.fileWatcher = null;
+    }
+  }
+
+  private unwatchFile(): void {
+    if (this.fileCheck !== null) clearInterval(this.fileCheck);
+    this.fileCheck = null;
+    this.fileWatcher?.close();
+    this.fileWatcher = null;
   }
 
   private async drain(): Promise<void> {
@@ -209,5 +264,6 @@ export class WorkspaceStore implements Store {
     this.snapshot = snapshot;
     // Unknown until the next stat: that read compares bytes by etag and keeps this snapshot.
     this.signature = null;
+    this.listeners.emit(snapshot);
   }
 }
