@@ -11,7 +11,8 @@
  *   - idle cost: the two instances' CPU time (/proc/PID/stat) over IDLE_SECONDS with the
  *     watchers connected and with none, per watcher per minute.
  *
- * 127.0.0.1 only. Run: pnpm --filter @allot/bench bench:watch (or node bench/dist/watch.bench.js [--quick])
+ * 127.0.0.1 only. Run: pnpm --filter @allot/bench bench:watch (or node bench/dist/watch.bench.js [--quick]
+ *   [--providers=N] [--spacing=MS])
  */
 import { spawn, fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -24,10 +25,15 @@ import { ProviderEvents } from '@openfeature/server-sdk';
 import { PgCluster, pgMissing } from '@allot/pg-store/testing';
 
 const quick = process.argv.includes('--quick');
-const PROVIDERS = quick ? 60 : 200;
 const PROCESSES = 4;
+/** Providers in all (--providers=N). */
+const PROVIDERS_ARG = process.argv.find((a) => a.startsWith('--providers='));
+const PROVIDERS = PROVIDERS_ARG === undefined ? (quick ? 60 : 200) : Number(PROVIDERS_ARG.slice('--providers='.length));
 const WRITES = quick ? 40 : 100;
 const IDLE_SECONDS = quick ? 10 : 30;
+/** Pause between writes (--spacing=MS); default 50 ms, 20 writes a second. */
+const SPACING_MS = Number(process.argv.find((a) => a.startsWith('--spacing='))?.slice('--spacing='.length) ?? '50');
+
 const POLL_DEFAULT_MS = 30_000;
 const HERE = fileURLToPath(import.meta.url);
 const CLI = join(dirname(HERE), '../../packages/cli/dist/bin.js');
@@ -139,7 +145,7 @@ async function writeFlags(urls: readonly string[], prefix: string): Promise<Map<
     await res.text();
     if (res.status !== 200) throw new Error(`write ${key} answered ${String(res.status)}`);
     acked.set(key, Date.now());
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, SPACING_MS));
   }
   return acked;
 }
@@ -190,7 +196,7 @@ async function main(): Promise<void> {
     const p = latencies(ackedPoll, await poll.collect());
     rows.push(`poll   ${String(PROVIDERS).padStart(5)}  ${String(WRITES).padStart(6)}  ${p.p50.toFixed(0).padStart(7)}  ${p.p99.toFixed(0).padStart(7)}  ${p.max.toFixed(0).padStart(7)}  ${String(p.missing).padStart(7)}`);
 
-    console.log(`write acknowledged → flagsChanged, ms (2 instances on PostgreSQL, ${String(PROVIDERS)} providers in ${String(PROCESSES)} processes; poll = httpSource at its default ${String(POLL_DEFAULT_MS / 1000)} s)`);
+    console.log(`write acknowledged → flagsChanged, ms (2 instances on PostgreSQL, ${String(PROVIDERS)} providers in ${String(PROCESSES)} processes, a write every ${String(SPACING_MS)} ms; poll = httpSource at its default ${String(POLL_DEFAULT_MS / 1000)} s)`);
     console.log('mode   provs  writes      p50      p99      max  missing');
     for (const r of rows) console.log(r);
     const perWatcherMinute = ((idleWatching - idleNone) / PROVIDERS) * (60 / IDLE_SECONDS);
