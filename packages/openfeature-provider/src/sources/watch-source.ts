@@ -3,7 +3,7 @@
  * several server URLs. The first state comes from `GET /v1/state` (the first URL that
  * answers); then a stream is kept open to one URL at a time, reconnecting with exponential
  * backoff and jitter to the next URL in the list and resuming with `Last-Event-ID`, so no
- * revision is missed. While no stream is up, the source polls `GET /v1/state` with
+ * revision is missed. While no stream can be had, the source polls `GET /v1/state` with
  * `If-None-Match` instead. Each state is applied once and in order: an event whose revision
  * (PostgreSQL store) is not newer than the one applied, or whose id (file store: the state's
  * entity tag) is the one applied, is skipped. The SSE wire format is parsed by
@@ -130,9 +130,13 @@ class WatchSource implements StateSource {
       const outcome = await this.stream(url);
       if (this.isStopped()) break;
       failures = outcome.wasUp ? 0 : failures + 1;
-      this.startPolling();
-      const base = Math.min(this.options.maxReconnectDelayMs ?? 15_000, (this.options.reconnectDelayMs ?? 250) * 2 ** Math.max(0, failures - 1));
-      const wait = Math.max(outcome.retryAfterMs, failures === 0 ? 0 : base * (0.5 + Math.random() / 2));
+      // A stream that was up ended (the server closing, say): reconnect at once, spread over up
+      // to one reconnect delay so its watchers do not all land on the next instance together.
+      // Poll only once a connection attempt has failed.
+      if (!outcome.wasUp) this.startPolling();
+      const first = this.options.reconnectDelayMs ?? 250;
+      const base = Math.min(this.options.maxReconnectDelayMs ?? 15_000, first * 2 ** Math.max(0, failures - 1));
+      const wait = Math.max(outcome.retryAfterMs, failures === 0 ? Math.random() * first : base * (0.5 + Math.random() / 2));
       await sleep(wait, this.stopping.signal);
     }
   }
