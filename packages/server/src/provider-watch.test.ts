@@ -157,8 +157,12 @@ describe('a provider watching GET /v1/state:watch', () => {
     const relay = await Relay.start(s.server.port);
     cleanups.push(() => relay.close());
     const w = await watching([relay.url]);
-    await until(() => s.server.watch.size === 1, 'the stream');
+    // Another provider, not behind the relay, watches meanwhile, so the server sends (and
+    // remembers) every state while the first is cut off.
+    await watching([s.url]);
+    await until(() => s.server.watch.size === 2, 'the streams');
     relay.block();
+    await until(() => s.server.watch.size === 1, 'the cut stream to close');
     for (const key of ['e1', 'e2', 'e3']) expect((await createFlag(s, key)).status).toBe(200);
     relay.unblock();
     await until(() => w.changes.length > 0, 'flagsChanged after the outage');
