@@ -77,9 +77,23 @@ afterEach(async () => {
   for (const f of cleanups.splice(0).reverse()) await f().catch(() => undefined);
 });
 
-async function watching(urls: string[], options: { staleAfterMs?: number; idleTimeoutMs?: number; timeoutMs?: number } = {}): Promise<Watching> {
+async function watching(
+  urls: string[],
+  options: { staleAfterMs?: number; idleTimeoutMs?: number; timeoutMs?: number; infos?: string[] } = {},
+): Promise<Watching> {
   const applied: AppliedState[] = [];
+  const infos = options.infos;
   const provider = new AllotProvider({
+    ...(infos === undefined
+      ? {}
+      : {
+          logger: {
+            error: () => undefined,
+            warn: () => undefined,
+            info: (...args: unknown[]) => infos.push(args.map(String).join(' ')),
+            debug: () => undefined,
+          },
+        }),
     source: watchSource(urls, {
       headers: { authorization: `Bearer ${READ_TOKEN}` },
       // Polling as slow as a minute: whatever arrives sooner came over the stream.
@@ -156,7 +170,8 @@ describe('a provider watching GET /v1/state:watch', () => {
     const s = await server({ watch: { historySize: 2 } });
     const relay = await Relay.start(s.server.port);
     cleanups.push(() => relay.close());
-    const w = await watching([relay.url]);
+    const infos: string[] = [];
+    const w = await watching([relay.url], { infos });
     // Another provider, not behind the relay, watches meanwhile, so the server sends (and
     // remembers) every state while the first is cut off.
     await watching([s.url]);
@@ -167,7 +182,11 @@ describe('a provider watching GET /v1/state:watch', () => {
     relay.unblock();
     await until(() => w.changes.length > 0, 'flagsChanged after the outage');
     expect(w.changes).toEqual([['e1', 'e2', 'e3']]);
-    expect(w.applied.at(-1)).toMatchObject({ via: 'stream', reset: true });
+    const reset = w.applied.at(-1)!;
+    expect(reset).toMatchObject({ via: 'stream', reset: true });
+    expect(infos.filter((l) => l.includes('applied its whole state'))).toEqual([
+      `allot: ${relay.url} no longer had the last revision applied here (${w.applied.at(-2)!.id}); applied its whole state, ${reset.id}`,
+    ]);
   });
 });
 

@@ -228,9 +228,11 @@ class WatchSource implements StateSource {
       return null;
     }
     if (!this.isNew(applied)) return null;
+    const previous = this.appliedId;
     this.appliedId = applied.id;
     if (applied.revision !== null) this.appliedRevision = applied.revision;
     this.options.onApply?.(applied);
+    if (applied.reset) listener.notice?.(`${applied.url} no longer had the last revision applied here (${previous ?? 'none'}); applied its whole state, ${applied.id}`);
     // The first state is `start`'s answer; the provider applies it itself.
     if (this.started) listener.update(loaded);
     return loaded;
