@@ -61,7 +61,8 @@ async function worker(mode: Mode, count: number, first: string, second: string):
   process.send!({ ready: true });
   process.once('message', () => {
     void (async () => {
-      process.send!({ seen });
+      // Exit only once the report is handed to the channel: exiting at once can drop it.
+      await new Promise<void>((resolve) => process.send!({ seen }, () => { resolve(); }));
       await Promise.all(providers.map((p) => p.onClose()));
       process.exit(0);
     })();
@@ -121,8 +122,9 @@ async function startWorkers(mode: Mode, a: string, b: string): Promise<Workers> 
   return {
     children,
     async collect() {
-      const all = await Promise.all(children.map((c) => new Promise<Record<string, number>[]>((resolve) => {
+      const all = await Promise.all(children.map((c) => new Promise<Record<string, number>[]>((resolve, reject) => {
         c.removeAllListeners('exit');
+        c.once('exit', (code) => { reject(new Error(`a ${mode} worker exited with ${String(code)} before it reported`)); });
         c.once('message', (m) => { resolve((m as { seen: Record<string, number>[] }).seen); });
         c.send('report');
       })));
