@@ -16,6 +16,7 @@ export { AllotEventEmitter } from './events/allot-events.js';
 export { ClientError } from './evaluation/evaluation.js';
 export { fileSource, type FileSourceOptions } from './sources/file-source.js';
 export { httpSource, type HttpSourceOptions } from './sources/http-source.js';
+export { watchSource, type AppliedState, type WatchSourceOptions } from './sources/watch-source.js';
 export { objectSource, type ObjectSource } from './sources/object-source.js';
 export { compileState, parseState, type ParseOptions } from './sources/parse-state.js';
 export { SourceError, type SourceErrorCode } from './sources/source-error.js';

@@ -86,6 +86,10 @@ export class StateTracker implements SourceListener {
     }
   }
 
+  notice(message: string): void {
+    if (!this.closed) this.logger.info(`allot: ${message}`);
+  }
+
   close(): void {
     this.closed = true;
     this.clearStale();

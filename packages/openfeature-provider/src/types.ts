@@ -30,6 +30,8 @@ export interface SourceListener {
   error(error: Error): void;
   /** The source confirmed the current state is still current (an HTTP 304). */
   confirm(): void;
+  /** Something an operator should know that is not an error (logged at `info`). */
+  notice?(message: string): void;
 }
 
 /**

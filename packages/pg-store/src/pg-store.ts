@@ -15,7 +15,7 @@
  * last good snapshot, `status()` says since when, and writes fail with 503 and Retry-After.
  */
 import { applyOperation, etagOf, newWorkspace, parseWorkspace, serializeWorkspace, withClientSecrets, type Outcome, type Workspace, type WorkspaceFormat } from '@allot/admin';
-import { ApiError, auditEntry, WorkspaceSnapshot, type AuditChange, type AuditEntry, type Store, type StoreStatus, type WriteResult } from '@allot/server';
+import { ApiError, auditEntry, SnapshotListeners, WorkspaceSnapshot, type AuditChange, type AuditEntry, type SnapshotListener, type Store, type StoreStatus, type WriteResult } from '@allot/server';
 import pg from 'pg';
 
 import { appendAudit, PgAuditLog } from './audit-table.js';
@@ -132,6 +132,8 @@ export class PgStore implements Store {
   private readonly lagObservers: ((seconds: number) => void)[] = [];
   /** The audit table of the account served, for `GET /v1/auditLog` and `allot log`. */
   readonly auditLog: PgAuditLog;
+  /** Told of each newer snapshot: this instance's writes, and those it follows from others. */
+  private readonly listeners = new SnapshotListeners();
 
   constructor(
     /** `postgres://user:password@host:port/database` */
@@ -232,6 +234,10 @@ export class PgStore implements Store {
     });
   }
 
+  subscribe(listener: SnapshotListener): () => void {
+    return this.listeners.add(listener);
+  }
+
   async idle(): Promise<void> {
     while (this.writing) await new Promise((r) => setTimeout(r, 5));
   }
@@ -261,6 +267,7 @@ export class PgStore implements Store {
     const workspace = parseWorkspace(row.document, { source: `account ${this.account} in the database`, retainBitsets: true, secrets: secretsMap(row.secrets) });
     if (this.snapshot !== null && this.snapshot.revision !== null && this.snapshot.revision >= revision) return;
     this.snapshot = new WorkspaceSnapshot(workspace, etagOf(row.document), revision);
+    this.listeners.emit(this.snapshot);
     if ((this.writeBase?.revision ?? -1) < revision) this.writeBase = { revision, workspace };
     this.served(revision);
   }
@@ -463,7 +470,10 @@ export class PgStore implements Store {
       await client.query('COMMIT');
       this.confirmed();
       const snapshot = new WorkspaceSnapshot(workspace, etagOf(document), revision);
-      if ((this.snapshot?.revision ?? -1) < revision) this.snapshot = snapshot;
+      if ((this.snapshot?.revision ?? -1) < revision) {
+        this.snapshot = snapshot;
+        this.listeners.emit(snapshot);
+      }
       // A revision another instance notified, which this write started from, is served now.
       this.served(revision);
       this.writeBase = { revision, workspace };

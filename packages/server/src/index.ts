@@ -28,3 +28,4 @@ export { defaultTokenName, type Principal } from './auth/tokens.js';
 export type { WriteLimits } from './auth/write-limits.js';
 export { matchesFilter, type AuditFilter } from './audit/audit-query.js';
 export type { AuditSource } from './audit/audit-routes.js';
+export { SnapshotListeners, type SnapshotListener } from './store/snapshot-listeners.js';

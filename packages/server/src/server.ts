@@ -27,6 +27,7 @@ import { auditRoutes, type AuditSource } from './audit/audit-routes.js';
 import { FileAuditLog } from './audit/file-audit-log.js';
 import type { Store } from './store/store.js';
 import { WorkspaceStore } from './store/workspace-store.js';
+import { StateWatch, type StateWatchOptions } from './watch/state-watch.js';
 import { webRoutes } from './web/page.js';
 import { ServerMetrics } from './observability/metrics.js';
 import { RequestLog } from './observability/request-log.js';
@@ -65,6 +66,8 @@ export interface ServerOptions {
   readonly webRoot?: string;
   /** How much server time each caller's previews (`?validateOnly=true`) may take; see the README. */
   readonly previewBudget?: PreviewBudgetOptions;
+  /** `GET /v1/state:watch`: watcher limit, heartbeat, resume history (see `StateWatch`). */
+  readonly watch?: StateWatchOptions;
   /** Receives one line per request (`POST /v1/segments 200 12ms`) and notices; default: none. Unused when `logger` is given. */
   readonly log?: (line: string) => void;
   /**
@@ -114,6 +117,8 @@ const MB = 1024 * 1024;
 
 export class AllotServer {
   readonly store: Store;
+  /** The state streams of `GET /v1/state:watch`. */
+  readonly watch: StateWatch;
   private readonly server: Server;
   private readonly router: Router;
   private readonly authority: TokenAuthority;
@@ -145,6 +150,7 @@ export class AllotServer {
     });
     this.maxBodyBytes = options.maxBodyBytes ?? MB;
     this.previews = new PreviewBudget(options.previewBudget);
+    this.watch = new StateWatch(this.store, options.watch);
     this.router = new Router().add(
       { method: 'GET', path: '/healthz', scope: 'public', handle: () => this.health() },
       {
@@ -161,6 +167,7 @@ export class AllotServer {
       ...groupRoutes(this.store),
       ...resolveRoutes(this.store),
       ...stateRoutes(this.store),
+      this.watch.route(),
       ...bucketMapRoutes(this.store),
       ...(audit === undefined ? [] : auditRoutes(audit)),
       ...webRoutes(options.webRoot),
@@ -233,6 +240,8 @@ export class AllotServer {
   close(): Promise<void> {
     this.closing ??= (async () => {
       const closed = new Promise<void>((resolve) => this.server.close(() => { resolve(); }));
+      // Streams never finish on their own: end them so their clients reconnect elsewhere.
+      this.watch.close();
       this.server.closeIdleConnections();
       const grace = new Promise<'timeout'>((resolve) => setTimeout(() => { resolve('timeout'); }, this.options.shutdownGraceMs ?? 10_000).unref());
       const drained = this.inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => (this.drained = resolve));
@@ -390,6 +399,11 @@ export class AllotServer {
       // The revision served and how long ago it was last confirmed as the latest (seconds).
       headers['allot-revision'] = String(store.revision);
       headers['allot-revision-age'] = String(Math.floor((store.revisionAgeMs ?? 0) / 1000));
+    }
+    if (reply.stream !== undefined && req.method !== 'HEAD') {
+      res.writeHead(status, headers);
+      reply.stream(res);
+      return;
     }
     if (reply.body === undefined) {
       res.writeHead(status, headers).end();

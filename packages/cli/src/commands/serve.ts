@@ -11,12 +11,15 @@ import { CliError } from '../cli-error.js';
 import { refusal } from './workspace-io.js';
 
 const usage =
-  'allot serve (--workspace W | --store postgres://…) [--host 127.0.0.1] [--port 4747] [--tokens-file F] [--max-body-bytes N] [--quiet]\n' +
+  'allot serve (--workspace W | --store postgres://…) [--host 127.0.0.1] [--port 4747] [--tokens-file F] [--max-body-bytes N]\n' +
+  '            [--max-watchers N] [--watch-heartbeat-ms N] [--quiet]\n' +
   '  store: a workspace file (the default), or a PostgreSQL database (--store or ALLOT_STORE) that several\n' +
   '  instances can share; --store with a file path is the same as --workspace\n' +
   '  tokens: ALLOT_TOKENS="admin=TOKEN:write,ci=TOKEN:read,search=TOKEN:write(prefix=search-;family=search)"\n' +
   '  and/or --tokens-file (one [NAME=]TOKEN:scope per line, # comments);\n' +
   '  without any, only a loopback host is allowed and every request is accepted\n' +
+  '  GET /v1/state:watch streams the state (Server-Sent Events) to at most --max-watchers clients (default 1000),\n' +
+  '  with a heartbeat comment every --watch-heartbeat-ms (default 15000)\n' +
   '  the coordination map is at / (the printed link carries a read token valid while this process runs)';
 
 /** How long SIGTERM waits for in-flight requests before cutting their connections. */
@@ -89,6 +92,8 @@ export const serve: Command = {
         port: { type: 'string', short: 'p' },
         'tokens-file': { type: 'string' },
         'max-body-bytes': { type: 'string' },
+        'max-watchers': { type: 'string' },
+        'watch-heartbeat-ms': { type: 'string' },
         quiet: { type: 'boolean', short: 'q' },
       },
       usage,
@@ -97,6 +102,13 @@ export const serve: Command = {
     const maxBody = optionalString(args, 'max-body-bytes');
     if (maxBody !== undefined && !/^[1-9]\d*$/.test(maxBody)) throw new CliError(`--max-body-bytes: expected a positive whole number, got ${JSON.stringify(maxBody)}`);
     const quiet = args.values.quiet === true;
+    const whole = (name: string): number | undefined => {
+      const value = optionalString(args, name);
+      if (value !== undefined && !/^[1-9]\d*$/.test(value)) throw new CliError(`--${name}: expected a positive whole number, got ${JSON.stringify(value)}`);
+      return value === undefined ? undefined : Number(value);
+    };
+    const maxWatchers = whole('max-watchers');
+    const heartbeatMs = whole('watch-heartbeat-ms');
     const configured = await tokens(io.env, optionalString(args, 'tokens-file'), io.cwd);
     // The coordination map's link carries a read token made for this process only (valid
     // until it stops), so no configured secret is ever printed.
@@ -111,6 +123,7 @@ export const serve: Command = {
         port: port(optionalString(args, 'port')),
         tokens: mapToken === null ? configured : [...configured, { name: 'coordination-map', token: mapToken, scope: 'read' }],
         ...(maxBody === undefined ? {} : { maxBodyBytes: Number(maxBody) }),
+        watch: { ...(maxWatchers === undefined ? {} : { maxWatchers }), ...(heartbeatMs === undefined ? {} : { heartbeatMs }) },
         shutdownGraceMs: SHUTDOWN_GRACE_MS,
         ...(quiet ? {} : { logger: jsonLogger((line) => { io.err(line); }) }),
       });

@@ -5,7 +5,7 @@
  * percent-decoded. A custom method (`:allocate`) is the text after the last `:` of the last
  * path segment.
  */
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import type { Principal, Scope } from '../auth/tokens.js';
 import { ApiError, invalid } from './api-error.js';
@@ -17,6 +17,8 @@ export interface Reply {
   readonly status?: number;
   readonly body?: unknown;
   readonly headers?: Readonly<Record<string, string>>;
+  /** A stream instead of a body: called with the response once the status and headers are sent. */
+  readonly stream?: (res: ServerResponse) => void;
 }
 
 export interface RequestContext {

@@ -9,6 +9,7 @@ import type { Outcome, Workspace } from '@allot/admin';
 
 import type { AuditSource } from '../audit/audit-routes.js';
 import type { AuditChange } from './audit-hook.js';
+import type { SnapshotListener } from './snapshot-listeners.js';
 import type { WorkspaceSnapshot } from './workspace-store.js';
 
 /** What one write produced. */
@@ -48,6 +49,13 @@ export interface Store {
   /** Resolves once every write accepted so far has finished. */
   idle(): Promise<void>;
   status(): StoreStatus;
+  /**
+   * Calls `listener` with each new snapshot this server installs: its own writes, and the
+   * changes it follows from elsewhere (the file store watches its file; the PostgreSQL store
+   * follows other instances through LISTEN/NOTIFY and its revision check). Several writes
+   * committed together give one snapshot. Returns the function that stops the calls.
+   */
+  subscribe(listener: SnapshotListener): () => void;
   /** Releases connections and timers; the server calls it last when it closes. */
   close(): Promise<void>;
   /**

@@ -7,8 +7,13 @@
  * update (group commit): each still sees the result of the ones before it and fails alone.
  * A file edited into an invalid document keeps reads on the last good snapshot; writes are
  * refused with FAILED_PRECONDITION (409) naming the problems until it is repaired.
+ * While someone subscribes (the state watch), the file is watched (`fs.watch` on its
+ * directory, since writes replace it by rename, plus a `stat` every `watchIntervalMs` where
+ * file events are not delivered), so a hand edit reaches subscribers without a request.
  */
+import { watch, type FSWatcher } from 'node:fs';
 import { stat, readFile } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 
 import { AdminError, applyOperation, compile, workspaceNeedsRepair, etagOf, WorkspaceFile, type AfterWrite, type LockOptions, type Outcome, type Workspace } from '@allot/admin';
 import { loadState, type ResolverState } from '@allot/core';
@@ -16,6 +21,7 @@ import { loadState, type ResolverState } from '@allot/core';
 import { FileAuditLog } from '../audit/file-audit-log.js';
 import { ApiError } from '../http/api-error.js';
 import { auditEntry, type AuditChange, type AuditEntry, type AuditLog } from './audit-hook.js';
+import { SnapshotListeners, type SnapshotListener } from './snapshot-listeners.js';
 import type { Store, StoreStatus, WriteResult } from './store.js';
 
 export type { WriteResult } from './store.js';
@@ -62,6 +68,8 @@ export interface WorkspaceStoreOptions {
   readonly maxBatch?: number;
   /** Receives each accepted write's entry (those given an `AuditChange`) before it is acknowledged. */
   readonly audit?: AuditLog;
+  /** How often the file is checked with `stat` while someone subscribes; default 1,000 ms. */
+  readonly watchIntervalMs?: number;
 }
 
 /** The file's identity and version as far as `stat` can tell. */
@@ -85,6 +93,10 @@ export class WorkspaceStore implements Store {
   private readonly audit: AuditLog | undefined;
   /** Why the file on disk is invalid, while reads are served from the last good snapshot. */
   invalid: AdminError | null = null;
+  private readonly listeners = new SnapshotListeners();
+  private readonly watchIntervalMs: number;
+  private fileWatcher: FSWatcher | null = null;
+  private fileCheck: NodeJS.Timeout | null = null;
 
   constructor(path: string, options: WorkspaceStoreOptions = {}) {
     // A request is answered within 2 s: a write gives up waiting for another process's lock
@@ -92,6 +104,7 @@ export class WorkspaceStore implements Store {
     this.file = new WorkspaceFile(path, { lock: { timeoutMs: SERVER_LOCK_TIMEOUT_MS, ...options.lock } });
     this.maxBatch = options.maxBatch ?? 64;
     this.audit = options.audit;
+    this.watchIntervalMs = options.watchIntervalMs ?? 1_000;
   }
 
   /** Creates the file (a fresh account, seed and default client) when it does not exist. */
@@ -133,6 +146,7 @@ export class WorkspaceStore implements Store {
           if (generation !== this.generation) continue; // a write landed meanwhile: read again
           this.snapshot = new WorkspaceSnapshot(workspace, etag);
           this.invalid = null;
+          this.listeners.emit(this.snapshot);
         } catch (error) {
           // Edited by hand into an invalid document: reads keep the last good snapshot, and
           // writes are refused (409, see `commit`) until the file is repaired.
@@ -168,9 +182,50 @@ export class WorkspaceStore implements Store {
     return { store: 'file', revision: null, revisionAgeMs: null, databaseReachable: null };
   }
 
-  /** Nothing to release: every write has finished once `idle` resolves. */
+  subscribe(listener: SnapshotListener): () => void {
+    const remove = this.listeners.add(listener);
+    this.watchFile();
+    return () => {
+      remove();
+      if (this.listeners.size === 0) this.unwatchFile();
+    };
+  }
+
+  /** Stops watching the file once every queued write has finished. */
   async close(): Promise<void> {
     await this.idle();
+    this.unwatchFile();
+  }
+
+  /** Looks at the file on each change event and every `watchIntervalMs`; `current` re-reads it when it changed. */
+  private watchFile(): void {
+    if (this.fileCheck !== null) return;
+    const check = (): void => {
+      // A file that is gone or invalid keeps the last good snapshot; requests report the error.
+      this.current().catch(() => undefined);
+    };
+    this.fileCheck = setInterval(check, this.watchIntervalMs);
+    this.fileCheck.unref();
+    try {
+      const name = basename(this.file.path);
+      this.fileWatcher = watch(dirname(this.file.path), { persistent: false }, (_event, changed) => {
+        if (changed === null || changed === name) check();
+      });
+      // Where the platform stops delivering events, the periodic stat goes on alone.
+      this.fileWatcher.on('error', () => {
+        this.fileWatcher?.close();
+        this.fileWatcher = null;
+      });
+    } catch {
+      this.fileWatcher = null;
+    }
+  }
+
+  private unwatchFile(): void {
+    if (this.fileCheck !== null) clearInterval(this.fileCheck);
+    this.fileCheck = null;
+    this.fileWatcher?.close();
+    this.fileWatcher = null;
   }
 
   private async drain(): Promise<void> {
@@ -238,5 +293,6 @@ export class WorkspaceStore implements Store {
     this.snapshot = snapshot;
     // Unknown until the next stat: that read compares bytes by etag and keeps this snapshot.
     this.signature = null;
+    this.listeners.emit(snapshot);
   }
 }

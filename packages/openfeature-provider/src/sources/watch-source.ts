@@ -1,0 +1,315 @@
+/**
+ * States pushed by `allot serve` over Server-Sent Events (`GET /v1/state:watch`), from any of
+ * several server URLs. The first state comes from `GET /v1/state` (the first URL that
+ * answers); then a stream is kept open to one URL at a time, reconnecting with exponential
+ * backoff and jitter to the next URL in the list and resuming with `Last-Event-ID`, so no
+ * revision is missed. While no stream can be had, the source polls `GET /v1/state` with
+ * `If-None-Match` instead. Each state is applied once and in order: an event whose revision
+ * (PostgreSQL store) is not newer than the one applied, or whose id (file store: the state's
+ * entity tag) is the one applied, is skipped. The SSE wire format is parsed by
+ * `eventsource-parser`; connections, resumes and failover are this file's.
+ */
+import { createParser, type EventSourceMessage } from 'eventsource-parser';
+
+import type { LoadedState, SourceListener, StateSource } from '../types.js';
+import { parseState, type ParseOptions } from './parse-state.js';
+import { SourceError } from './source-error.js';
+
+export interface WatchSourceOptions extends ParseOptions {
+  /** Extra request headers, such as `authorization`. */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Time between `GET /v1/state` polls while no stream is up; default 30,000 ms. */
+  readonly pollIntervalMs?: number;
+  /** Longest a request (or a stream's response headers) may take; default 10,000 ms. */
+  readonly timeoutMs?: number;
+  /**
+   * A stream silent for this long (no event, no heartbeat) is taken as dead and replaced;
+   * default 45,000 ms (three of the server's 15 s heartbeats).
+   */
+  readonly idleTimeoutMs?: number;
+  /** First reconnect delay; doubled per failed attempt up to `maxReconnectDelayMs`; default 250 ms. */
+  readonly reconnectDelayMs?: number;
+  /** Default 15,000 ms. Each delay is drawn between half and all of its value (jitter). */
+  readonly maxReconnectDelayMs?: number;
+  /** Told of each state applied, for logs and metrics. */
+  readonly onApply?: (applied: AppliedState) => void;
+}
+
+/** One state the source applied. */
+export interface AppliedState {
+  /** The event id: the revision on a PostgreSQL store, else the state's entity tag. */
+  readonly id: string;
+  /** The store's revision, where it has one. */
+  readonly revision: number | null;
+  /** The server it came from. */
+  readonly url: string;
+  readonly via: 'stream' | 'poll';
+  /**
+   * The server no longer remembered the client's last revision (its history was evicted,
+   * or it restarted), so this is the whole state without knowing what changed in between.
+   */
+  readonly reset: boolean;
+}
+
+/**
+ * `watchSource(['http://flags-1:4747', 'http://flags-2:4747'], { headers: { authorization: 'Bearer …' } })`:
+ * the server base URLs (no path) of instances serving the same workspace.
+ */
+export function watchSource(urls: readonly (string | URL)[], options: WatchSourceOptions = {}): StateSource {
+  if (urls.length === 0) throw new TypeError('watchSource: give at least one server URL (e.g. http://127.0.0.1:4747)');
+  return new WatchSource(
+    urls.map((u) => new URL(u).origin),
+    options,
+  );
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    timer.unref();
+    signal.addEventListener('abort', done, { once: true });
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+  });
+}
+
+const unquote = (etag: string): string => etag.replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
+
+class WatchSource implements StateSource {
+  readonly description: string;
+  private listener: SourceListener | null = null;
+  private appliedId: string | null = null;
+  private appliedRevision: number | null = null;
+  private next = 0;
+  private readonly stopping = new AbortController();
+  private loop: Promise<void> | null = null;
+  private streaming = false;
+  private pollTimer: NodeJS.Timeout | null = null;
+  private applying: Promise<void> = Promise.resolve();
+  /** Whether `start` has its first state: later ones go to the listener. */
+  private started = false;
+
+  constructor(
+    private readonly urls: readonly string[],
+    private readonly options: WatchSourceOptions,
+  ) {
+    this.description = `watch ${urls.join(', ')}`;
+  }
+
+  async start(listener: SourceListener): Promise<LoadedState> {
+    this.listener = listener;
+    const first = await this.pollAll();
+    if (first === null) throw new SourceError('FETCH_FAILED', `${this.description}: answered 304 Not Modified to the first request`);
+    this.started = true;
+    this.loop = this.watch();
+    return first;
+  }
+
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    if (this.pollTimer !== null) clearTimeout(this.pollTimer);
+    this.pollTimer = null;
+    await this.loop;
+    await this.applying;
+  }
+
+  private isStopped(): boolean {
+    return this.stopping.signal.aborted;
+  }
+
+  /** Streams from one URL after another until stopped. */
+  private async watch(): Promise<void> {
+    let failures = 0;
+    while (!this.isStopped()) {
+      const url = this.urls[this.next % this.urls.length]!;
+      this.next++;
+      const outcome = await this.stream(url);
+      if (this.isStopped()) break;
+      failures = outcome.wasUp ? 0 : failures + 1;
+      // A stream that was up ended (the server closing, say): reconnect at once, spread over up
+      // to one reconnect delay so its watchers do not all land on the next instance together.
+      // Poll only once a connection attempt has failed.
+      if (!outcome.wasUp) this.startPolling();
+      const first = this.options.reconnectDelayMs ?? 250;
+      const base = Math.min(this.options.maxReconnectDelayMs ?? 15_000, first * 2 ** Math.max(0, failures - 1));
+      const wait = Math.max(outcome.retryAfterMs, failures === 0 ? Math.random() * first : base * (0.5 + Math.random() / 2));
+      await sleep(wait, this.stopping.signal);
+    }
+  }
+
+  /** One stream from `url`, until it ends; whether it was up, and how long the server asked to wait. */
+  private async stream(url: string): Promise<{ wasUp: boolean; retryAfterMs: number }> {
+    const abort = new AbortController();
+    const stop = (): void => {
+      abort.abort();
+    };
+    this.stopping.signal.addEventListener('abort', stop, { once: true });
+    const timeoutMs = this.options.timeoutMs ?? 10_000;
+    const idleMs = this.options.idleTimeoutMs ?? 45_000;
+    let heardAt = Date.now();
+    const up = { wasUp: false };
+    const idle = setInterval(
+      () => {
+        if (Date.now() - heardAt > (up.wasUp ? idleMs : timeoutMs)) abort.abort();
+      },
+      Math.max(10, Math.min(idleMs, timeoutMs) / 4),
+    );
+    idle.unref();
+    try {
+      const headers: Record<string, string> = { accept: 'text/event-stream', ...this.options.headers };
+      if (this.appliedId !== null) headers['last-event-id'] = this.appliedId;
+      const response = await fetch(`${url}/v1/state:watch`, { headers, signal: abort.signal });
+      if (response.status !== 200) {
+        await response.body?.cancel();
+        const retryAfter = Number(response.headers.get('retry-after') ?? '0');
+        return { wasUp: false, retryAfterMs: Number.isFinite(retryAfter) ? retryAfter * 1000 : 0 };
+      }
+      up.wasUp = true;
+      heardAt = Date.now();
+      this.streaming = true;
+      this.stopPolling();
+      const parser = createParser({
+        onEvent: (event) => {
+          this.enqueue(event, url);
+        },
+        onComment: () => {
+          // A heartbeat or "up to date": the server answers, the state applied is current.
+          this.listener?.confirm();
+        },
+      });
+      const decoder = new TextDecoder();
+      const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        heardAt = Date.now();
+        parser.feed(decoder.decode(value, { stream: true }));
+      }
+    } catch {
+      // Refused, reset, timed out or aborted: the loop moves on to the next URL.
+    } finally {
+      clearInterval(idle);
+      this.streaming = false;
+      this.stopping.signal.removeEventListener('abort', stop);
+    }
+    return { wasUp: up.wasUp, retryAfterMs: 0 };
+  }
+
+  /** Applies stream events one after another, in arrival order. */
+  private enqueue(event: EventSourceMessage, url: string): void {
+    if (event.event !== 'state' && event.event !== 'reset') return;
+    this.applying = this.applying.then(async () => {
+      const id = event.id ?? '';
+      const revision = /^\d+$/.test(id) ? Number(id) : null;
+      await this.apply(event.data, { id, revision, url, via: 'stream', reset: event.event === 'reset' });
+    });
+  }
+
+  /** Parses and hands over a state unless it was applied already (or is older). */
+  private async apply(text: string, applied: AppliedState): Promise<LoadedState | null> {
+    const listener = this.listener;
+    if (this.isStopped() || listener === null) return null;
+    if (!this.isNew(applied)) {
+      listener.confirm();
+      return null;
+    }
+    const note = applied.reset ? '; the whole state: the server no longer had the last revision applied here' : '';
+    const origin = `${applied.url} (${applied.revision === null ? `ETag "${applied.id}"` : `revision ${applied.id}`}${note})`;
+    let loaded: LoadedState;
+    try {
+      loaded = await parseState(text, origin, this.options);
+    } catch (error) {
+      if (!this.started) throw error;
+      listener.error(error as Error);
+      return null;
+    }
+    if (!this.isNew(applied)) return null;
+    const previous = this.appliedId;
+    this.appliedId = applied.id;
+    if (applied.revision !== null) this.appliedRevision = applied.revision;
+    this.options.onApply?.(applied);
+    if (applied.reset) listener.notice?.(`${applied.url} no longer had the last revision applied here (${previous ?? 'none'}); applied its whole state, ${applied.id}`);
+    // The first state is `start`'s answer; the provider applies it itself.
+    if (this.started) listener.update(loaded);
+    return loaded;
+  }
+
+  private isNew(applied: AppliedState): boolean {
+    if (applied.revision !== null && this.appliedRevision !== null) return applied.revision > this.appliedRevision;
+    return applied.id !== this.appliedId;
+  }
+
+  private startPolling(): void {
+    if (this.pollTimer !== null || this.isStopped()) return;
+    const tick = (): void => {
+      void this.pollAll()
+        .catch((error: unknown) => {
+          if (!this.isStopped() && !this.streaming) this.listener?.error(error as Error);
+        })
+        .finally(() => {
+          this.pollTimer = null;
+          if (!this.streaming && !this.isStopped()) {
+            this.pollTimer = setTimeout(tick, this.options.pollIntervalMs ?? 30_000);
+            this.pollTimer.unref();
+          }
+        });
+    };
+    // The first poll at once: the stream just went down.
+    this.pollTimer = setTimeout(tick, 0);
+    this.pollTimer.unref();
+  }
+
+  private stopPolling(): void {
+    if (this.pollTimer !== null) clearTimeout(this.pollTimer);
+    this.pollTimer = null;
+  }
+
+  /**
+   * `GET /v1/state` from each URL in turn until one answers: the state when it is new, null
+   * when it is the one applied (a 304, or an older revision). Throws when none answers.
+   */
+  private async pollAll(): Promise<LoadedState | null> {
+    const failures: string[] = [];
+    for (let i = 0; i < this.urls.length; i++) {
+      const url = this.urls[(this.next + i) % this.urls.length]!;
+      try {
+        return await this.poll(url);
+      } catch (error) {
+        if (error instanceof SourceError && error.code === 'INVALID_STATE') throw error;
+        failures.push((error as Error).message);
+      }
+    }
+    throw new SourceError('FETCH_FAILED', `${this.description}: no server answered: ${failures.join('; ')}`);
+  }
+
+  private async poll(url: string): Promise<LoadedState | null> {
+    const headers: Record<string, string> = { accept: 'application/json', ...this.options.headers };
+    if (this.appliedId !== null && this.appliedRevision === null) headers['if-none-match'] = `"${this.appliedId}"`;
+    const timeoutMs = this.options.timeoutMs ?? 10_000;
+    let response: Response;
+    try {
+      response = await fetch(`${url}/v1/state`, { headers, signal: AbortSignal.any([this.stopping.signal, AbortSignal.timeout(timeoutMs)]) });
+    } catch (error) {
+      const cause = (error as Error).cause instanceof Error ? ` (${((error as Error).cause as Error).message})` : '';
+      throw new SourceError('FETCH_FAILED', `${url}/v1/state: request failed: ${(error as Error).message}${cause}`, [], { cause: error });
+    }
+    if (response.status === 304) {
+      await response.body?.cancel();
+      this.listener?.confirm();
+      return null;
+    }
+    if (response.status !== 200) {
+      await response.body?.cancel();
+      throw new SourceError('FETCH_FAILED', `${url}/v1/state: answered ${response.status} ${response.statusText}; expected 200 with a resolver state`);
+    }
+    const text = await response.text();
+    const revisionHeader = response.headers.get('allot-revision');
+    const revision = revisionHeader !== null && /^\d+$/.test(revisionHeader) ? Number(revisionHeader) : null;
+    const id = revision === null ? unquote(response.headers.get('etag') ?? '') : String(revision);
+    return this.apply(text, { id, revision, url, via: 'poll', reset: false });
+  }
+}

@@ -1,0 +1,297 @@
+/**
+ * `GET /v1/state:watch` on a real server over a workspace file: the current state on
+ * connect, one event per change (a write, or a hand edit of the file), `Last-Event-ID`
+ * resumes, heartbeats, the watcher limit, a graceful close, and a 10 MB state streamed to
+ * several watchers without blocking the event loop for 50 ms.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+
+import { afterEach, describe, expect, it } from 'vitest';
+
+import { READ_TOKEN, startTestServer, type TestServer } from '../testing/test-server.js';
+
+/** One parsed SSE block: an event (with type, id, data) or a comment. */
+interface Block {
+  readonly event?: string;
+  readonly id?: string;
+  readonly data?: string;
+  readonly comment?: string;
+}
+
+/** A raw SSE reader over fetch, independent of the provider's client. */
+class Stream {
+  private readonly parts: string[] = [];
+  private readonly blocks: Block[] = [];
+  private waiting: (() => void) | null = null;
+  ended = false;
+
+  constructor(readonly response: Response) {
+    void this.read();
+  }
+
+  private async read(): Promise<void> {
+    const reader = this.response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        // Only the new text (and the character before it) is searched and pending text is
+        // joined once per event, so a 10 MB event reads in linear time.
+        const tail = this.parts.at(-1)?.at(-1) ?? '';
+        if (!(tail + value).includes('\n\n')) {
+          this.parts.push(value);
+        } else {
+          let buffer = this.parts.join('') + value;
+          this.parts.length = 0;
+          let at = buffer.indexOf('\n\n');
+          while (at >= 0) {
+            this.blocks.push(parseBlock(buffer.slice(0, at)));
+            buffer = buffer.slice(at + 2);
+            at = buffer.indexOf('\n\n');
+          }
+          if (buffer !== '') this.parts.push(buffer);
+        }
+        this.waiting?.();
+      }
+    } catch {
+      // aborted by the test
+    } finally {
+      this.ended = true;
+      this.waiting?.();
+    }
+  }
+
+  /** The next block, waiting at most `timeoutMs`. */
+  async next(timeoutMs = 5_000): Promise<Block> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.blocks.length === 0) {
+      if (this.ended) throw new Error('the stream ended');
+      if (Date.now() > deadline) throw new Error(`no event within ${timeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        this.waiting = resolve;
+        setTimeout(resolve, 50);
+      });
+    }
+    return this.blocks.shift()!;
+  }
+
+  /** The next event, skipping heartbeats. */
+  async nextEvent(timeoutMs = 5_000): Promise<Block> {
+    for (;;) {
+      const block = await this.next(timeoutMs);
+      if (block.comment === undefined) return block;
+    }
+  }
+}
+
+function parseBlock(text: string): Block {
+  if (text.startsWith(':')) return { comment: text.slice(1).trim() };
+  const data: string[] = [];
+  let event: string | undefined;
+  let id: string | undefined;
+  for (const line of text.split('\n')) {
+    const colon = line.indexOf(':');
+    const field = line.slice(0, colon);
+    const value = line.slice(colon + 1).replace(/^ /, '');
+    if (field === 'data') data.push(value);
+    else if (field === 'event') event = value;
+    else if (field === 'id') id = value;
+  }
+  return { ...(event === undefined ? {} : { event }), ...(id === undefined ? {} : { id }), data: data.join('\n') };
+}
+
+/** The server's build, which the worker thread imports (tests run from source). */
+const SERVER_ENTRY = new URL('../../dist/index.js', import.meta.url).href;
+
+/** A worker thread serving a workspace and measuring its own event loop's delay between `measure` and `report`. */
+const LARGE_STATE_SERVER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { monitorEventLoopDelay } = require('node:perf_hooks');
+let server;
+const histogram = monitorEventLoopDelay({ resolution: 5 });
+parentPort.on('message', async (message) => {
+  if (message === 'start') {
+    const { AllotServer } = await import(workerData.entry);
+    server = await AllotServer.start({ workspace: workerData.workspace, port: 0, maxBodyBytes: 2 * 1024 * 1024 });
+    parentPort.postMessage({ url: server.url });
+  } else if (message === 'measure') {
+    // The eleven writes compiled eleven large states: collect their garbage first, so that the
+    // delay measured is the streaming's, not a collection the writes left due.
+    require('v8').setFlagsFromString('--expose-gc');
+    require('vm').runInNewContext('gc')();
+    histogram.reset();
+    histogram.enable();
+    parentPort.postMessage({});
+  } else if (message === 'report') {
+    histogram.disable();
+    parentPort.postMessage({ maxMs: histogram.max / 1e6 });
+  } else if (message === 'close') {
+    await server?.close();
+    parentPort.postMessage({});
+  }
+});
+`;
+
+let server: TestServer | undefined;
+const controllers: AbortController[] = [];
+
+afterEach(async () => {
+  for (const c of controllers.splice(0)) c.abort();
+  await server?.stop();
+  server = undefined;
+});
+
+async function watch(s: TestServer, headers: Record<string, string> = {}): Promise<Stream> {
+  const controller = new AbortController();
+  controllers.push(controller);
+  const response = await s.request('/v1/state:watch', { token: READ_TOKEN, headers, signal: controller.signal });
+  expect(response.status).toBe(200);
+  expect(response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+  return new Stream(response);
+}
+
+async function servedState(s: TestServer): Promise<{ text: string; etag: string }> {
+  const response = await s.request('/v1/state', { token: READ_TOKEN });
+  return { text: await response.text(), etag: response.headers.get('etag')! };
+}
+
+const allocate = (s: TestServer, id: string, proportion = '0.1'): Promise<{ status: number }> =>
+  s.call('POST', `/v1/segments?segmentId=${id}`, { allocation: { proportion: { value: proportion } } });
+
+describe('GET /v1/state:watch', () => {
+  it('sends the state served by GET /v1/state on connect, then one event per write, with the etag as id', async () => {
+    server = await startTestServer();
+    const stream = await watch(server);
+    const first = await stream.nextEvent();
+    let served = await servedState(server);
+    expect(first).toEqual({ event: 'state', id: served.etag.slice(1, -1), data: served.text.trimEnd() });
+    expect((await allocate(server, 'a')).status).toBe(200);
+    const second = await stream.nextEvent();
+    served = await servedState(server);
+    expect(second).toEqual({ event: 'state', id: served.etag.slice(1, -1), data: served.text.trimEnd() });
+    expect(second.id).not.toBe(first.id);
+  });
+
+  it('sends a hand edit of the workspace file without any request', async () => {
+    server = await startTestServer();
+    expect((await server.call('POST', '/v1/flags?flagId=banner', { variants: [{ name: 'on', value: { color: 'crimson' } }] })).status).toBe(200);
+    const stream = await watch(server);
+    const first = await stream.nextEvent();
+    expect(first.data).toContain('crimson');
+    const yaml = await readFile(server.workspace, 'utf8');
+    expect(yaml).toContain('crimson');
+    await writeFile(server.workspace, yaml.replace('crimson', 'teal'));
+    const edited = await stream.nextEvent(5_000);
+    expect(edited.id).not.toBe(first.id);
+    expect(edited.data).toContain('teal');
+    expect(edited.data).not.toContain('crimson');
+  });
+
+  it('resumes by Last-Event-ID: nothing when current, the state when known, a reset when unknown', async () => {
+    server = await startTestServer();
+    const first = await (await watch(server)).nextEvent();
+    const current = await watch(server, { 'last-event-id': first.id! });
+    expect(await current.next()).toEqual({ comment: `up to date at ${first.id!}` });
+
+    expect((await allocate(server, 'b')).status).toBe(200);
+    const known = await (await watch(server, { 'last-event-id': first.id! })).nextEvent();
+    expect(known.event).toBe('state');
+    expect(known.id).not.toBe(first.id);
+    const unknown = await (await watch(server, { 'last-event-id': 'not-a-state-this-server-served' })).nextEvent();
+    expect(unknown).toEqual({ ...known, event: 'reset' });
+  });
+
+  it('forgets ids past its history size: an evicted id gets a reset', async () => {
+    server = await startTestServer({ watch: { historySize: 2 } });
+    const first = await (await watch(server)).nextEvent();
+    for (const id of ['c1', 'c2']) expect((await allocate(server, id)).status).toBe(200);
+    const evicted = await (await watch(server, { 'last-event-id': first.id! })).nextEvent();
+    expect(evicted.event).toBe('reset');
+  });
+
+  it('sends heartbeat comments', async () => {
+    server = await startTestServer({ watch: { heartbeatMs: 50 } });
+    const stream = await watch(server);
+    await stream.nextEvent();
+    expect(await stream.next(2_000)).toEqual({ comment: 'heartbeat' });
+  });
+
+  it('refuses watchers past its limit with 503 and Retry-After, and needs a token', async () => {
+    server = await startTestServer({ watch: { maxWatchers: 2, retryAfterSeconds: 7 } });
+    await watch(server);
+    await watch(server);
+    const refused = await server.request('/v1/state:watch', { token: READ_TOKEN });
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('7');
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toContain('already streams to 2 watchers');
+    expect((await server.request('/v1/state:watch', { token: null })).status).toBe(401);
+  });
+
+  it('ends its streams when the server closes', async () => {
+    const s = (server = await startTestServer());
+    const stream = await watch(s);
+    await stream.nextEvent();
+    const started = Date.now();
+    await s.server.close();
+    expect(Date.now() - started).toBeLessThan(5_000);
+    await expect(stream.next(2_000)).rejects.toThrow('the stream ended');
+  });
+
+  it('streams an 11 MB state to 8 watchers without blocking the server\'s event loop for 50 ms', async () => {
+    // The server runs in a worker thread (from its build), so the delay measured is its own
+    // event loop's, not the test's readers'.
+    const dir = await mkdtemp(join(tmpdir(), 'allot-watch-large-'));
+    const worker = new Worker(LARGE_STATE_SERVER, { eval: true, workerData: { entry: SERVER_ENTRY, workspace: join(dir, 'allot.yaml') } });
+    const ask = (message: string): Promise<Record<string, unknown>> =>
+      new Promise((resolve) => {
+        worker.once('message', resolve);
+        worker.postMessage(message);
+      });
+    try {
+      const { url } = (await ask('start')) as { url: string };
+      const blob = 'x'.repeat(1_000_000);
+      for (let i = 0; i < 11; i++) {
+        const res = await fetch(`${url}/v1/flags?flagId=big-${String(i)}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ variants: [{ name: 'on', value: { blob } }] }),
+        });
+        expect(res.status).toBe(200);
+        await res.text();
+      }
+      const state = await fetch(`${url}/v1/state`);
+      const text = await state.text();
+      expect(text.length).toBeGreaterThan(11_000_000);
+      const eventBytes = Buffer.byteLength(`event: state\nid: ${state.headers.get('etag')!.slice(1, -1)}\ndata: ${text.trimEnd().replaceAll('\n', '\ndata: ')}\n\n`);
+      const take = async (): Promise<number> => {
+        const controller = new AbortController();
+        controllers.push(controller);
+        const response = await fetch(`${url}/v1/state:watch`, { signal: controller.signal });
+        const reader = response.body!.getReader();
+        let bytes = 0;
+        while (bytes < eventBytes) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          bytes += (value as Uint8Array).length;
+        }
+        return bytes;
+      };
+      // A first watcher makes the server encode the state (once, as it would have at the
+      // write had anyone been watching); the eight measured ones stream it.
+      expect(await take()).toBe(eventBytes);
+      await ask('measure');
+      const received = await Promise.all(Array.from({ length: 8 }, take));
+      const { maxMs } = (await ask('report')) as { maxMs: number };
+      expect(received).toEqual(Array.from({ length: 8 }, () => eventBytes));
+      expect(maxMs).toBeLessThan(50);
+    } finally {
+      for (const c of controllers.splice(0)) c.abort();
+      await ask('close');
+      await worker.terminate();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
