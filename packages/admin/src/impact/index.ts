@@ -6,6 +6,7 @@
 export { previewImpact, MAX_CONDITIONS } from './impact.js';
 export { estimateImpact } from './estimate.js';
 export { printExpr } from './audience.js';
+export { TargetingProbe } from './targeting-probe.js';
 export {
   NOT_SERVED,
   type AudienceCondition,

@@ -5,16 +5,14 @@
  * missing, an empty list, one of its edge values or null, or a list of them) and compared with
  * `AudienceSpace.possible`. A pruned combination no context has; a kept one some context has.
  */
-import { loadState, resolveFlag } from '@allot/core';
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
 
-import { compileState } from '../compile/compile.js';
 import { parseTargeting } from '../targeting/parser.js';
 import type { Expr, Literal } from '../targeting/ast.js';
-import type { Workspace } from '../workspace/model.js';
 import { conditionLabel, printExpr } from './audience.js';
 import { AudienceSpace } from './possible-cases.js';
+import { TargetingProbe } from './targeting-probe.js';
 import type { AudienceCondition } from './types.js';
 
 const str = (value: string): Literal => ({ type: 'string', value });
@@ -161,46 +159,14 @@ function condition(expr: Expr, index: number): AudienceCondition {
 
 /** The combinations of matches some context of the domain has, by core's targeting. */
 function bruteForce(conditions: readonly AudienceCondition[], names: readonly Attribute[]): Set<number> {
-  const workspace: Workspace = {
-    account: 'brute-force',
-    seed: 'brute-force',
-    environments: ['e'],
-    clients: [{ id: 'c', displayName: 'c', secret: 's', environments: ['e'] }],
-    segments: [],
-    groups: [],
-    flags: conditions.map((c, i) => ({
-      id: `c${i}`,
-      displayName: c.text,
-      state: 'ACTIVE',
-      clients: [],
-      variants: [{ name: 'match', value: true }],
-      rules: [
-        {
-          kind: 'rollout',
-          id: 'match',
-          state: 'ENABLED',
-          environments: [],
-          sticky: { enabled: false, pausedIntake: false, ignoreTargetingForAssigned: false },
-          audience: { kind: 'inline', targeting: c.targeting },
-          reach: 1,
-          randomizationField: '',
-          variant: 'match',
-        },
-      ],
-    })),
-  };
-  const state = loadState(compileState(workspace));
-  const client = state.client('s')!;
-  const flags = conditions.map((_, i) => state.flags.get(`flags/c${i}`)!);
+  const probe = new TargetingProbe(conditions.map((c) => c.targeting));
   const found = new Set<number>();
   const domains = names.map(domainOf);
   const context: Record<string, unknown> = {};
   const visit = (i: number): void => {
     if (i === names.length) {
       let t = 0;
-      flags.forEach((f, j) => {
-        if (resolveFlag(state, client, f, context).variant === 'match') t |= 1 << j;
-      });
+      for (let j = 0; j < conditions.length; j++) if (probe.matches(j, context)) t |= 1 << j;
       found.add(t);
       return;
     }

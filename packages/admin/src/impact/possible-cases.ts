@@ -14,13 +14,12 @@
  * not reasoned about: every pattern is kept. Pruning is sound: a combination is dropped only
  * when no context has it.
  */
-import { loadState, resolveFlag, type ResolverState } from '@allot/core';
+import type { ResolverState } from '@allot/core';
 
-import { compileState } from '../compile/compile.js';
 import type { Expr } from '../targeting/ast.js';
-import type { Workspace } from '../workspace/model.js';
 import { printExpr } from './audience.js';
 import { representatives, type Criterion } from './attribute-values.js';
+import { TargetingProbe } from './targeting-probe.js';
 import type { AudienceCondition } from './types.js';
 
 /** One criterion over one attribute, as a positive expression (negation stays in the condition). */
@@ -33,7 +32,6 @@ interface Atom {
 /** Enumerating more attribute patterns than this (per flag or segment) keeps every combination. */
 const MAX_PATTERNS = 1 << 16;
 
-const PROBE_SECRET = 'possible-cases';
 
 export class AudienceSpace {
   private readonly atoms: Atom[] = [];
@@ -171,10 +169,8 @@ export class AudienceSpace {
   /** One flag per atom, serving `match` to the contexts that meet it, compiled by core. */
   private probeState(): NonNullable<AudienceSpace['probe']> {
     if (this.probe !== null) return this.probe;
-    const state = loadState(compileState(probeWorkspace(this.atoms)));
-    const client = state.client(PROBE_SECRET)!;
-    const flags = this.atoms.map((_, i) => state.flags.get(`flags/a${i}`)!);
-    this.probe = { state, truth: (atom, context) => resolveFlag(state, client, flags[atom]!, context).variant === 'match' };
+    const probe = new TargetingProbe(this.atoms.map((a) => ({ source: printExpr(a.expr), expr: a.expr })));
+    this.probe = { state: probe.state, truth: (atom, context) => probe.matches(atom, context) };
     return this.probe;
   }
 }
@@ -214,33 +210,3 @@ function contextWith(attribute: string, value: unknown): Record<string, unknown>
   return inner as Record<string, unknown>;
 }
 
-function probeWorkspace(atoms: readonly Atom[]): Workspace {
-  return {
-    account: 'possible-cases',
-    seed: 'possible-cases',
-    environments: ['probe'],
-    clients: [{ id: 'probe', displayName: 'probe', secret: PROBE_SECRET, environments: ['probe'] }],
-    segments: [],
-    groups: [],
-    flags: atoms.map((a, i) => ({
-      id: `a${i}`,
-      displayName: `a${i}`,
-      state: 'ACTIVE',
-      clients: [],
-      variants: [{ name: 'match', value: true }],
-      rules: [
-        {
-          kind: 'rollout',
-          id: 'match',
-          state: 'ENABLED',
-          environments: [],
-          sticky: { enabled: false, pausedIntake: false, ignoreTargetingForAssigned: false },
-          audience: { kind: 'inline', targeting: { source: printExpr(a.expr), expr: a.expr } },
-          reach: 1,
-          randomizationField: '',
-          variant: 'match',
-        },
-      ],
-    })),
-  };
-}

@@ -4,11 +4,8 @@
  * on that audience), so matching follows the resolver's rules exactly: types, missing
  * attributes, lists.
  */
-import { compileState, type AudienceCondition, type AudienceProfile, type Expr, type Workspace } from '@allot/admin';
-import { loadState, resolveFlag } from '@allot/core';
+import { TargetingProbe, type AudienceCondition, type AudienceProfile, type Expr } from '@allot/admin';
 import { Population, type PopulationSpec } from '@allot/simulation';
-
-const PROBE_SECRET = 'audience-probe';
 
 /** Profile of the first `units` units of `spec` (all of them when `units` is undefined). */
 export function audienceProfile(conditions: readonly AudienceCondition[], spec: PopulationSpec, units: number, source: string): AudienceProfile {
@@ -25,9 +22,7 @@ export function profileWithPresence(
   units: number,
   source: string,
 ): { profile: AudienceProfile; present: ReadonlyMap<string, number> } {
-  const state = loadState(compileState(probeWorkspace(conditions)));
-  const client = state.client(PROBE_SECRET)!;
-  const flags = conditions.map((_, i) => state.flags.get(`flags/c${i}`)!);
+  const probe = new TargetingProbe(conditions.map((c) => c.targeting));
   const population = new Population(spec);
   const counts = new Map<string, number>();
   const attributes = [...new Set(conditions.flatMap((c) => attributesOf(c.targeting.expr)))];
@@ -36,7 +31,7 @@ export function profileWithPresence(
   for (let u = 0; u < units; u++) {
     population.fill(u);
     let key = '';
-    for (const flag of flags) key += resolveFlag(state, client, flag, population.context).variant === 'match' ? '1' : '0';
+    for (let c = 0; c < conditions.length; c++) key += probe.matches(c, population.context) ? '1' : '0';
     counts.set(key, (counts.get(key) ?? 0) + 1);
     readers.forEach((path, i) => {
       if (read(population.context, path) != null) present[i]!++;
@@ -71,38 +66,3 @@ function read(context: unknown, path: readonly string[]): unknown {
   return cur;
 }
 
-/**
- * One flag per condition, `c<i>`, whose only rule serves everyone matching the condition:
- * a rollout to every bucket on an audience of its own, which core serves with or without a
- * unit.
- */
-function probeWorkspace(conditions: readonly AudienceCondition[]): Workspace {
-  return {
-    account: 'audience-probe',
-    seed: 'audience-probe',
-    environments: ['probe'],
-    clients: [{ id: 'probe', displayName: 'probe', secret: PROBE_SECRET, environments: ['probe'] }],
-    segments: [],
-    groups: [],
-    flags: conditions.map((c, i) => ({
-      id: `c${i}`,
-      displayName: c.text,
-      state: 'ACTIVE',
-      clients: [],
-      variants: [{ name: 'match', value: true }],
-      rules: [
-        {
-          kind: 'rollout',
-          id: 'match',
-          state: 'ENABLED',
-          environments: [],
-          sticky: { enabled: false, pausedIntake: false, ignoreTargetingForAssigned: false },
-          audience: { kind: 'inline', targeting: c.targeting },
-          reach: 1,
-          randomizationField: '',
-          variant: 'match',
-        },
-      ],
-    })),
-  };
-}
