@@ -21,6 +21,7 @@ export { objectSource, type ObjectSource } from './sources/object-source.js';
 export { compileState, parseState, type ParseOptions } from './sources/parse-state.js';
 export { SourceError, type SourceErrorCode } from './sources/source-error.js';
 export { changedFlags } from './sources/changed-flags.js';
+export { applyDelta, parseDelta, type StateDelta } from './sources/state-delta.js';
 export { MemoryStore, NINETY_DAYS_MS, type MemoryStoreOptions } from './sticky/memory-store.js';
 export type {
   AllotEvents,
@@ -29,6 +30,7 @@ export type {
   ExposureOptions,
   FlagValueType,
   LoadedState,
+  StateChanges,
   SourceListener,
   StateSource,
   StickyOptions,

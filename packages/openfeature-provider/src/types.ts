@@ -20,6 +20,22 @@ export interface LoadedState {
   readonly json: unknown;
   /** Where it came from, for messages: `file ./state.json`, `https://…` (ETag …). */
   readonly origin: string;
+  /**
+   * What changed since the state whose JSON is `changes.base`, when the source knows (a
+   * delta told it), so that the provider need not compare the two states whole.
+   */
+  readonly changes?: StateChanges;
+}
+
+/** The parts of a state a delta touched, relative to the state it applied to. */
+export interface StateChanges {
+  /** `LoadedState.json` of the state the changes apply to. */
+  readonly base: unknown;
+  /**
+   * By top-level member of the JSON (`flags`, `segments`, …): the names of the entries set or
+   * removed, or `'whole'` for a member replaced whole. Members not named are unchanged.
+   */
+  readonly members: ReadonlyMap<string, ReadonlySet<string> | 'whole'>;
 }
 
 /** What a source tells the provider after `start`. */

@@ -3,6 +3,10 @@
  * its JSON changed, or the JSON or allocation of a segment it reaches (its rules' segments
  * and the segments their targeting refers to). A change to clients, bloom filters or the
  * account can change any flag, so it reports them all.
+ *
+ * When the new state came as a delta (`LoadedState.changes`, relative to the old state), only
+ * the entries it touched are compared, and the flags reaching a changed segment are found by
+ * walking the compiled rules: no whole state is encoded.
  */
 import type { ResolverState } from '@allot/core';
 import type { LoadedState } from '../types.js';
@@ -57,8 +61,54 @@ function fingerprint(name: string, state: ResolverState, raw: RawIndex): string 
   return parts.join('\u0000');
 }
 
+/** Members whose entries are flags, segments (with their bitsets), or neither (anything else: every flag). */
+const FLAG_MEMBERS = new Set(['flags']);
+const SEGMENT_MEMBERS = new Set(['segments', 'bitsets']);
+
+const entryJson = (json: unknown, member: string, name: string): string | undefined => {
+  const entries = isRecord(json) ? json[member] : undefined;
+  const entry = isRecord(entries) ? entries[name] : undefined;
+  return entry === undefined ? undefined : JSON.stringify(entry);
+};
+
+/** `changedFlags` from a delta's changes (map-shaped states), or null when they cannot tell. */
+function changedByDelta(before: LoadedState, after: LoadedState): string[] | null {
+  const changes = after.changes;
+  if (changes === undefined || changes.base !== before.json) return null;
+  if (!isRecord(before.json) || Array.isArray(before.json.flags) || before.json.segmentsNoBitsets !== undefined) return null;
+  const flags = new Set<string>();
+  const segments = new Set<string>();
+  for (const [member, names] of changes.members) {
+    if (names === 'whole' || (!FLAG_MEMBERS.has(member) && !SEGMENT_MEMBERS.has(member))) return [...new Set([...before.state.flags.keys(), ...after.state.flags.keys()])].sort();
+    for (const name of names) {
+      if (entryJson(before.json, member, name) === entryJson(after.json, member, name)) continue;
+      (FLAG_MEMBERS.has(member) ? flags : segments).add(name);
+    }
+  }
+  if (segments.size > 0) {
+    for (const name of after.state.flags.keys()) if (!flags.has(name) && reaches(name, after.state, segments)) flags.add(name);
+  }
+  return [...flags].sort();
+}
+
+/** Whether flag `name` reaches one of `segments` through its rules and their segments' references. */
+function reaches(name: string, state: ResolverState, segments: ReadonlySet<string>): boolean {
+  const seen = new Set<string>();
+  const visit = (segment: string): boolean => {
+    if (seen.has(segment)) return false;
+    seen.add(segment);
+    if (segments.has(segment)) return true;
+    for (const ref of state.segments.get(segment)?.references ?? []) if (visit(ref)) return true;
+    return false;
+  };
+  for (const rule of state.flags.get(name)?.rules ?? []) if (visit(rule.segmentName)) return true;
+  return false;
+}
+
 /** Names (`flags/x`) of the flags that differ between two states, sorted. */
 export function changedFlags(before: LoadedState, after: LoadedState): string[] {
+  const byDelta = changedByDelta(before, after);
+  if (byDelta !== null) return byDelta;
   const a = index(before.json);
   const b = index(after.json);
   const names = new Set([...before.state.flags.keys(), ...after.state.flags.keys()]);

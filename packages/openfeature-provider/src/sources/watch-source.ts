@@ -6,14 +6,18 @@
  * revision is missed. While no stream can be had, the source polls `GET /v1/state` with
  * `If-None-Match` instead. Each state is applied once and in order: an event whose revision
  * (PostgreSQL store) is not newer than the one applied, or whose id (file store: the state's
- * entity tag) is the one applied, is skipped. The SSE wire format is parsed by
- * `eventsource-parser`; connections, resumes and failover are this file's.
+ * entity tag) is the one applied, is skipped. After the first state the server sends deltas
+ * (`state-delta.ts`), applied onto the JSON of the state applied here; a delta from another
+ * state than that one makes the source reconnect, so the server sends what changed since the
+ * state it has. The SSE wire format is parsed by `eventsource-parser`; connections, resumes
+ * and failover are this file's.
  */
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 
 import type { LoadedState, SourceListener, StateSource } from '../types.js';
-import { parseState, type ParseOptions } from './parse-state.js';
+import { compileState, parseState, type ParseOptions } from './parse-state.js';
 import { SourceError } from './source-error.js';
+import { applyDelta, parseDelta } from './state-delta.js';
 
 export interface WatchSourceOptions extends ParseOptions {
   /** Extra request headers, such as `authorization`. */
@@ -49,7 +53,12 @@ export interface AppliedState {
    * or it restarted), so this is the whole state without knowing what changed in between.
    */
   readonly reset: boolean;
+  /** It came as a delta: only what changed since the state applied before it. */
+  readonly delta: boolean;
 }
+
+/** A delta that does not apply to the state applied here: not an error, the stream is resumed. */
+class BaseMismatch extends Error {}
 
 /**
  * `watchSource(['http://flags-1:4747', 'http://flags-2:4747'], { headers: { authorization: 'Bearer …' } })`:
@@ -84,6 +93,8 @@ class WatchSource implements StateSource {
   private listener: SourceListener | null = null;
   private appliedId: string | null = null;
   private appliedRevision: number | null = null;
+  /** The JSON of the state applied, which the next delta applies to. */
+  private appliedJson: unknown = null;
   private next = 0;
   private readonly stopping = new AbortController();
   private loop: Promise<void> | null = null;
@@ -174,7 +185,7 @@ class WatchSource implements StateSource {
       this.stopPolling();
       const parser = createParser({
         onEvent: (event) => {
-          this.enqueue(event, url);
+          this.enqueue(event, url, abort);
         },
         onComment: () => {
           // A heartbeat or "up to date": the server answers, the state applied is current.
@@ -200,29 +211,48 @@ class WatchSource implements StateSource {
   }
 
   /** Applies stream events one after another, in arrival order. */
-  private enqueue(event: EventSourceMessage, url: string): void {
-    if (event.event !== 'state' && event.event !== 'reset') return;
+  private enqueue(event: EventSourceMessage, url: string, stream: AbortController): void {
+    if (event.event !== 'state' && event.event !== 'reset' && event.event !== 'delta') return;
+    const id = event.id ?? '';
+    const revision = /^\d+$/.test(id) ? Number(id) : null;
+    const applied: AppliedState = { id, revision, url, via: 'stream', reset: event.event === 'reset', delta: event.event === 'delta' };
     this.applying = this.applying.then(async () => {
-      const id = event.id ?? '';
-      const revision = /^\d+$/.test(id) ? Number(id) : null;
-      await this.apply(event.data, { id, revision, url, via: 'stream', reset: event.event === 'reset' });
+      if (event.event !== 'delta') {
+        await this.apply((origin) => parseState(event.data, origin, this.options), applied);
+        return;
+      }
+      await this.apply((origin) => {
+        const delta = parseDelta(event.data, origin);
+        if (delta.base !== this.appliedId) {
+          // Not from the state applied here (one was rejected, or the server lost track):
+          // reconnect, and the server sends what changed since the state applied here.
+          stream.abort();
+          throw new BaseMismatch(`${origin}: a delta from ${delta.base}, but ${this.appliedId ?? 'no state'} is applied here; reconnecting`);
+        }
+        const { json, changes } = applyDelta(this.appliedJson, delta, origin);
+        return { ...compileState(json, origin, this.options), changes };
+      }, applied);
     });
   }
 
-  /** Parses and hands over a state unless it was applied already (or is older). */
-  private async apply(text: string, applied: AppliedState): Promise<LoadedState | null> {
+  /** Builds (with `load`) and hands over a state unless it was applied already (or is older). */
+  private async apply(load: (origin: string) => LoadedState | Promise<LoadedState>, applied: AppliedState): Promise<LoadedState | null> {
     const listener = this.listener;
     if (this.isStopped() || listener === null) return null;
     if (!this.isNew(applied)) {
       listener.confirm();
       return null;
     }
-    const note = applied.reset ? '; the whole state: the server no longer had the last revision applied here' : '';
+    const note = applied.reset ? '; the whole state: the server no longer had the last revision applied here' : applied.delta ? '; a delta' : '';
     const origin = `${applied.url} (${applied.revision === null ? `ETag "${applied.id}"` : `revision ${applied.id}`}${note})`;
     let loaded: LoadedState;
     try {
-      loaded = await parseState(text, origin, this.options);
+      loaded = await load(origin);
     } catch (error) {
+      if (error instanceof BaseMismatch) {
+        listener.notice?.(error.message);
+        return null;
+      }
       if (!this.started) throw error;
       listener.error(error as Error);
       return null;
@@ -230,6 +260,7 @@ class WatchSource implements StateSource {
     if (!this.isNew(applied)) return null;
     const previous = this.appliedId;
     this.appliedId = applied.id;
+    this.appliedJson = loaded.json;
     if (applied.revision !== null) this.appliedRevision = applied.revision;
     this.options.onApply?.(applied);
     if (applied.reset) listener.notice?.(`${applied.url} no longer had the last revision applied here (${previous ?? 'none'}); applied its whole state, ${applied.id}`);
@@ -310,6 +341,6 @@ class WatchSource implements StateSource {
     const revisionHeader = response.headers.get('allot-revision');
     const revision = revisionHeader !== null && /^\d+$/.test(revisionHeader) ? Number(revisionHeader) : null;
     const id = revision === null ? unquote(response.headers.get('etag') ?? '') : String(revision);
-    return this.apply(text, { id, revision, url, via: 'poll', reset: false });
+    return this.apply((origin) => parseState(text, origin, this.options), { id, revision, url, via: 'poll', reset: false, delta: false });
   }
 }
