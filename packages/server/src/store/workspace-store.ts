@@ -15,8 +15,8 @@ import { watch, type FSWatcher } from 'node:fs';
 import { stat, readFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 
-import { AdminError, applyOperation, compile, workspaceNeedsRepair, etagOf, WorkspaceFile, type AfterWrite, type LockOptions, type Outcome, type Workspace } from '@allot/admin';
-import { loadState, type ResolverState } from '@allot/core';
+import { AdminError, applyOperation, compileState, workspaceNeedsRepair, etagOf, WorkspaceFile, type AfterWrite, type LockOptions, type Outcome, type Workspace } from '@allot/admin';
+import { loadState, type JsonValue, type ResolverState } from '@allot/core';
 
 import { FileAuditLog } from '../audit/file-audit-log.js';
 import { ApiError } from '../http/api-error.js';
@@ -32,6 +32,8 @@ export interface CompiledState {
   /** A strong HTTP entity tag (quoted). */
   readonly etag: string;
   readonly resolver: ResolverState;
+  /** The state as JSON (what `text` encodes), for the state watch's deltas. */
+  readonly json: { readonly [key: string]: JsonValue };
 }
 
 export class WorkspaceSnapshot {
@@ -48,8 +50,10 @@ export class WorkspaceSnapshot {
   /** The compiled state, computed once per snapshot. */
   state(): CompiledState {
     if (this.compiled === null) {
-      const text = compile(this.workspace);
-      this.compiled = { text, etag: `"${etagOf(text)}"`, resolver: loadState(text) };
+      // `compile`'s bytes, keeping the JSON they encode.
+      const json = compileState(this.workspace);
+      const text = `${JSON.stringify(json, null, 2)}\n`;
+      this.compiled = { text, etag: `"${etagOf(text)}"`, resolver: loadState(text), json };
     }
     return this.compiled;
   }

@@ -1,7 +1,7 @@
 /**
  * `GET /v1/state:watch` on a real server over a workspace file: the current state on
- * connect, one event per change (a write, or a hand edit of the file), `Last-Event-ID`
- * resumes, heartbeats, the watcher limit, a graceful close, and a 10 MB state streamed to
+ * connect, one delta per change (a write, or a hand edit of the file), `Last-Event-ID`
+ * resumes (one delta since), heartbeats, the watcher limit, a graceful close, and a 10 MB state streamed to
  * several watchers without blocking the event loop for 50 ms.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 
 import { afterEach, describe, expect, it } from 'vitest';
+
+import { applyDelta, type StateDelta } from '@allot/openfeature-provider';
 
 import { READ_TOKEN, startTestServer, type TestServer } from '../testing/test-server.js';
 
@@ -162,7 +164,7 @@ const allocate = (s: TestServer, id: string, proportion = '0.1'): Promise<{ stat
   s.call('POST', `/v1/segments?segmentId=${id}`, { allocation: { proportion: { value: proportion } } });
 
 describe('GET /v1/state:watch', () => {
-  it('sends the state served by GET /v1/state on connect, then one event per write, with the etag as id', async () => {
+  it('sends the state served by GET /v1/state on connect, then a delta per write, with the etag as id', async () => {
     server = await startTestServer();
     const stream = await watch(server);
     const first = await stream.nextEvent();
@@ -171,8 +173,14 @@ describe('GET /v1/state:watch', () => {
     expect((await allocate(server, 'a')).status).toBe(200);
     const second = await stream.nextEvent();
     served = await servedState(server);
-    expect(second).toEqual({ event: 'state', id: served.etag.slice(1, -1), data: served.text.trimEnd() });
-    expect(second.id).not.toBe(first.id);
+    expect(second).toMatchObject({ event: 'delta', id: served.etag.slice(1, -1) });
+    const delta = JSON.parse(second.data!) as StateDelta;
+    expect(delta.base).toBe(first.id);
+    // Only the new segment (and its bitset) travel.
+    expect(Object.keys(delta.set ?? {}).sort()).toEqual(['bitsets', 'segments']);
+    expect(Object.keys(delta.set!.segments!)).toEqual(['segments/a']);
+    expect(delta.remove).toBeUndefined();
+    expect(applyDelta(JSON.parse(first.data!), delta, 'test').json).toEqual(JSON.parse(served.text));
   });
 
   it('sends a hand edit of the workspace file without any request', async () => {
@@ -190,18 +198,23 @@ describe('GET /v1/state:watch', () => {
     expect(edited.data).not.toContain('crimson');
   });
 
-  it('resumes by Last-Event-ID: nothing when current, the state when known, a reset when unknown', async () => {
+  it('resumes by Last-Event-ID: nothing when current, one delta since when known, a reset when unknown', async () => {
     server = await startTestServer();
     const first = await (await watch(server)).nextEvent();
     const current = await watch(server, { 'last-event-id': first.id! });
     expect(await current.next()).toEqual({ comment: `up to date at ${first.id!}` });
 
-    expect((await allocate(server, 'b')).status).toBe(200);
+    for (const id of ['b1', 'b2', 'b3']) expect((await allocate(server, id)).status).toBe(200);
+    expect((await server.call('POST', '/v1/segments/b2:archive')).status).toBe(200);
     const known = await (await watch(server, { 'last-event-id': first.id! })).nextEvent();
-    expect(known.event).toBe('state');
-    expect(known.id).not.toBe(first.id);
+    const served = await servedState(server);
+    expect(known).toMatchObject({ event: 'delta', id: served.etag.slice(1, -1) });
+    const delta = JSON.parse(known.data!) as StateDelta;
+    expect(delta.base).toBe(first.id);
+    expect(Object.keys(delta.set!.segments!).sort()).toEqual(['segments/b1', 'segments/b3']);
+    expect(applyDelta(JSON.parse(first.data!), delta, 'test').json).toEqual(JSON.parse(served.text));
     const unknown = await (await watch(server, { 'last-event-id': 'not-a-state-this-server-served' })).nextEvent();
-    expect(unknown).toEqual({ ...known, event: 'reset' });
+    expect(unknown).toEqual({ event: 'reset', id: known.id, data: served.text.trimEnd() });
   });
 
   it('forgets ids past its history size: an evicted id gets a reset', async () => {

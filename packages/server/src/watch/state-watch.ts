@@ -1,29 +1,33 @@
 /**
  * `GET /v1/state:watch`: the compiled resolver state as Server-Sent Events, so providers
- * learn of a change as soon as this server does. Each event carries the whole state (its
- * `data` lines are the bytes `GET /v1/state` serves) and its id:
+ * learn of a change as soon as this server does. Every event's id is the state's:
  * - the store's revision where it has one (PostgreSQL: one counter shared by every
  *   instance, so a client may resume on any instance);
  * - else the compiled state's entity tag without quotes (the file store has no revisions).
  *
- * On connect the client gets the current state (`event: state`), unless its
- * `Last-Event-ID` is already current (a `: up to date` comment then). When its id is
- * older than this server's bounded history the event is `event: reset`, which tells the
- * client that the revisions in between are not individually known here. Then one event per
- * new state, and a `: heartbeat` comment every `heartbeatMs` so proxies keep the stream open.
+ * Three events (the wire format is in the README, "Watching the state"):
+ * - `state`: the whole state (its `data` lines are the bytes `GET /v1/state` serves);
+ * - `delta`: what changed since the state whose id it names as `base` (see `state-delta.ts`),
+ *   computed once per new state and shared by every watcher;
+ * - `reset`: the whole state, for a client whose last id this server does not remember.
  *
- * Every event is encoded once and shared by all watchers; each watcher writes it in
- * `chunkBytes` pieces, one piece per turn of the event loop and waiting for `drain` when
- * the socket is full, so a 10 MB state never blocks the server. A watcher too slow to take
- * an event before the next is ready skips to the newest one (states are whole, nothing is
- * lost by skipping).
+ * On connect the client gets the current state, or, with a `Last-Event-ID` this server
+ * remembers, one delta from it to the current state (a `: up to date` comment when it is
+ * current). Then one event per new state: a delta to a watcher whose last event was its
+ * base, else the whole state. A `: heartbeat` comment every `heartbeatMs` keeps proxies open.
+ *
+ * Every event is encoded once; each watcher writes it in `chunkBytes` pieces, one piece per
+ * turn of the event loop and waiting for `drain` when the socket is full, so a 10 MB state
+ * never blocks the server. A watcher so slow that the deltas waiting for it outgrow the state
+ * gets the whole state instead (nothing is lost: a state replaces everything before it).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import { ApiError } from '../http/api-error.js';
 import type { Reply, Route } from '../http/router.js';
 import type { Store } from '../store/store.js';
-import type { WorkspaceSnapshot } from '../store/workspace-store.js';
+import type { CompiledState, WorkspaceSnapshot } from '../store/workspace-store.js';
+import { composeChanges, diffStates, encodeDelta, type StateChanges } from './state-delta.js';
 
 export interface StateWatchOptions {
   /** Most watchers this instance serves at once; past it, 503 with `Retry-After`. Default 1,000. */
@@ -38,29 +42,49 @@ export interface StateWatchOptions {
   readonly retryAfterSeconds?: number;
 }
 
-/** One encoded state: its id, and its `state` and `reset` events as sent on the wire. */
+/** One installed state: its id, its JSON and its `state` event as sent on the wire. */
 interface Encoded {
   readonly id: string;
   readonly revision: number | null;
-  readonly data: string;
-  state?: Buffer;
+  readonly json: CompiledState['json'];
+  readonly state: Buffer;
+  readonly text: string;
   reset?: Buffer;
 }
 
-function eventBytes(kind: 'state' | 'reset', encoded: Encoded): Buffer {
-  return Buffer.from(`event: ${kind}\nid: ${encoded.id}\n${encoded.data}\n\n`, 'utf8');
+/** A state this server installed, with what changed since the one before it in the history. */
+interface Remembered {
+  readonly id: string;
+  /** Null when no delta can be had from the previous state (or it was let go to save memory). */
+  changes: StateChanges | null;
+  /** Bytes of its delta event, counted against the history's budget. */
+  bytes: number;
 }
 
-function bytesOf(encoded: Encoded, kind: 'state' | 'reset'): Buffer {
-  if (kind === 'state') return (encoded.state ??= eventBytes('state', encoded));
-  return (encoded.reset ??= eventBytes('reset', encoded));
+/** Bytes of the changes the history keeps beyond the state's own size: 4 states' worth, at least 4 MiB. */
+const historyBudget = (stateBytes: number): number => Math.max(4 * stateBytes, 4 * 1024 * 1024);
+
+function eventBytes(kind: 'state' | 'reset' | 'delta', id: string, data: string): Buffer {
+  return Buffer.from(`event: ${kind}\nid: ${id}\n${data}\n\n`, 'utf8');
 }
+
+/** The `data:` lines of a JSON text (one per line). */
+function dataLines(text: string): string {
+  const trimmed = text.endsWith('\n') ? text.slice(0, -1) : text;
+  return `data: ${trimmed.replaceAll('\n', '\ndata: ')}`;
+}
+
+const revisionOf = (id: string | null): number | null => (id !== null && /^\d+$/.test(id) ? Number(id) : null);
 
 class Watcher {
   private readonly queue: Buffer[] = [];
   private writing = false;
   private ended = false;
   private readonly heartbeat: NodeJS.Timeout;
+  /** The id of the last event queued: what the client will have once it takes the queue. */
+  lastId: string | null = null;
+  /** Bytes queued and not started. */
+  private pending = 0;
 
   constructor(
     private readonly res: ServerResponse,
@@ -70,7 +94,7 @@ class Watcher {
   ) {
     this.heartbeat = setInterval(() => {
       // Only between events: a comment inside an event's bytes would corrupt it.
-      if (!this.writing) this.send(Buffer.from(': heartbeat\n\n'));
+      if (!this.writing) this.comment(': heartbeat\n\n');
     }, heartbeatMs);
     this.heartbeat.unref();
     res.on('close', () => {
@@ -78,18 +102,35 @@ class Watcher {
     });
   }
 
-  /** Queues `bytes`; a `state` event replaces what has not started yet (states are whole). */
-  send(bytes: Buffer, state = false): void {
+  get pendingBytes(): number {
+    return this.pending;
+  }
+
+  /** Queues an event; a whole state (`whole`) replaces what has not started yet. */
+  send(bytes: Buffer, id: string, whole: boolean): void {
     if (this.ended) return;
-    if (state) this.queue.length = 0;
-    this.queue.push(bytes);
-    if (!this.writing) void this.pump();
+    if (whole) {
+      this.queue.length = 0;
+      this.pending = 0;
+    }
+    this.lastId = id;
+    this.push(bytes);
+  }
+
+  comment(text: string): void {
+    if (!this.ended) this.push(Buffer.from(text, 'utf8'));
   }
 
   end(): void {
     if (this.ended) return;
     this.res.end();
     this.finish();
+  }
+
+  private push(bytes: Buffer): void {
+    this.queue.push(bytes);
+    this.pending += bytes.length;
+    if (!this.writing) void this.pump();
   }
 
   private finish(): void {
@@ -110,6 +151,7 @@ class Watcher {
     try {
       while (this.isOpen() && this.queue.length > 0) {
         const bytes = this.queue.shift()!;
+        this.pending -= bytes.length;
         for (let at = 0; at < bytes.length && this.isOpen(); at += this.chunkBytes) {
           const more = this.res.write(bytes.subarray(at, at + this.chunkBytes));
           if (!more) await this.drained();
@@ -135,11 +177,20 @@ class Watcher {
   }
 }
 
+/** What a client that last saw some id is sent first. */
+type Resume =
+  | { readonly kind: 'current' | 'ahead' | 'state' | 'reset' }
+  | { readonly kind: 'delta'; readonly bytes: Buffer };
+
 export class StateWatch {
   private readonly watchers = new Set<Watcher>();
-  /** Ids of the states this server has served, oldest first, at most `historySize`. */
-  private readonly history: string[] = [];
+  /** The states this server installed, oldest first, at most `historySize`. */
+  private readonly history: Remembered[] = [];
+  /** Bytes of the deltas the history holds. */
+  private historyBytes = 0;
   private latest: Encoded | null = null;
+  /** Deltas to the latest state from older ones, by base id, composed once for every client resuming from there. */
+  private readonly resumes = new Map<string, Buffer | null>();
   private readonly unsubscribe: () => void;
   private readonly maxWatchers: number;
   private readonly heartbeatMs: number;
@@ -220,39 +271,109 @@ export class StateWatch {
     // The latest may have moved on while the reply was being sent.
     const latest = this.latest ?? current;
     const resume = this.resumeOf(lastId, latest);
-    if (resume === 'current') watcher.send(Buffer.from(`: up to date at ${latest.id}\n\n`));
-    else if (resume === 'ahead') watcher.send(Buffer.from(`: this server is at ${latest.id}, behind ${lastId ?? ''}; events follow as it catches up\n\n`));
-    else watcher.send(bytesOf(latest, resume), true);
-  }
-
-  /** What a client that last saw `lastId` needs: nothing, the state, or the state as a reset. */
-  private resumeOf(lastId: string | null, latest: Encoded): 'current' | 'ahead' | 'state' | 'reset' {
-    if (lastId === null) return 'state';
-    if (lastId === latest.id) return 'current';
-    if (latest.revision !== null && /^\d+$/.test(lastId)) {
-      // Revisions are ordered: any id from the oldest remembered on is known here.
-      const seen = Number(lastId);
-      if (seen > latest.revision) return 'ahead';
-      return seen >= Number(this.history[0] ?? latest.id) ? 'state' : 'reset';
+    switch (resume.kind) {
+      case 'current':
+        watcher.lastId = latest.id;
+        watcher.comment(`: up to date at ${latest.id}\n\n`);
+        break;
+      case 'ahead':
+        // Deltas from here on would not start from the client's state: it gets each newer state whole.
+        watcher.lastId = lastId;
+        watcher.comment(`: this server is at ${latest.id}, behind ${lastId ?? ''}; events follow as it catches up\n\n`);
+        break;
+      case 'delta':
+        watcher.send(resume.bytes, latest.id, false);
+        break;
+      case 'state':
+        watcher.send(latest.state, latest.id, true);
+        break;
+      case 'reset':
+        watcher.send((latest.reset ??= eventBytes('reset', latest.id, dataLines(latest.text))), latest.id, true);
+        break;
     }
-    return this.history.includes(lastId) ? 'state' : 'reset';
   }
 
-  /** Encodes a new snapshot, remembers its id and sends it to every watcher; answers the latest. */
+  /** What a client that last saw `lastId` needs: nothing, a delta, the state, or the state as a reset. */
+  private resumeOf(lastId: string | null, latest: Encoded): Resume {
+    if (lastId === null) return { kind: 'state' };
+    if (lastId === latest.id) return { kind: 'current' };
+    const seen = revisionOf(lastId);
+    if (latest.revision !== null && seen !== null && seen > latest.revision) return { kind: 'ahead' };
+    const delta = this.deltaFrom(lastId, latest);
+    if (delta !== null) return { kind: 'delta', bytes: delta };
+    // Revisions are ordered: any id from the oldest remembered on is known here, even one this
+    // instance skipped (several writes installed at once), and the state is all it needs.
+    if (latest.revision !== null && seen !== null) return { kind: seen >= Number(this.history[0]?.id ?? latest.id) ? 'state' : 'reset' };
+    return { kind: this.history.some((h) => h.id === lastId) ? 'state' : 'reset' };
+  }
+
+  /** The `delta` event from `base` to `latest`, when the history holds every change since and it is smaller than the state. */
+  private deltaFrom(base: string, latest: Encoded): Buffer | null {
+    const cached = this.resumes.get(base);
+    if (cached !== undefined) return cached;
+    let at = -1;
+    for (let i = this.history.length - 1; i >= 0; i--) {
+      if (this.history[i]!.id === base) {
+        at = i;
+        break;
+      }
+    }
+    let changes: StateChanges | null = at < 0 ? null : new Map();
+    for (let i = at + 1; i < this.history.length && changes !== null; i++) {
+      const next = this.history[i]!.changes;
+      changes = next === null ? null : composeChanges(changes, next);
+    }
+    let bytes: Buffer | null = null;
+    if (changes !== null) {
+      bytes = eventBytes('delta', latest.id, `data: ${encodeDelta(base, changes)}`);
+      if (bytes.length >= latest.state.length) bytes = null;
+    }
+    if (at >= 0) this.resumes.set(base, bytes);
+    return bytes;
+  }
+
+  /** Encodes a new snapshot and its delta, remembers it and sends it to every watcher; answers the latest. */
   private publish(snapshot: WorkspaceSnapshot): Encoded {
     const state = snapshot.state();
     const id = snapshot.revision === null ? state.etag.slice(1, -1) : String(snapshot.revision);
-    const latest = this.latest;
-    if (latest !== null && (latest.id === id || (latest.revision !== null && snapshot.revision !== null && snapshot.revision < latest.revision))) return latest;
-    const text = state.text.endsWith('\n') ? state.text.slice(0, -1) : state.text;
-    const encoded: Encoded = { id, revision: snapshot.revision, data: `data: ${text.replaceAll('\n', '\ndata: ')}` };
-    this.latest = encoded;
-    this.history.push(id);
-    if (this.history.length > this.historySize) this.history.splice(0, this.history.length - this.historySize);
+    const previous = this.latest;
+    if (previous !== null && (previous.id === id || (previous.revision !== null && snapshot.revision !== null && snapshot.revision < previous.revision))) return previous;
     // Encoded here, with the state's compilation, rather than when a watcher connects: for a
     // 10 MB state that is several milliseconds a streaming turn need not pay.
-    const bytes = bytesOf(encoded, 'state');
-    for (const w of this.watchers) w.send(bytes, true);
+    const encoded: Encoded = {
+      id,
+      revision: snapshot.revision,
+      json: state.json,
+      text: state.text,
+      state: eventBytes('state', id, dataLines(state.text)),
+    };
+    this.latest = encoded;
+    this.resumes.clear();
+    const changes = previous === null ? null : diffStates(previous.json, encoded.json);
+    let delta = previous === null || changes === null ? null : eventBytes('delta', id, `data: ${encodeDelta(previous.id, changes)}`);
+    if (delta !== null && delta.length >= encoded.state.length) delta = null;
+    this.remember({ id, changes: delta === null ? null : changes, bytes: delta?.length ?? 0 }, encoded.state.length);
+    for (const w of this.watchers) {
+      const seen = revisionOf(w.lastId);
+      // A watcher ahead of this server (it resumed from a newer instance) already has this state.
+      if (encoded.revision !== null && seen !== null && seen >= encoded.revision) continue;
+      if (delta !== null && previous !== null && w.lastId === previous.id && w.pendingBytes + delta.length < encoded.state.length) w.send(delta, id, false);
+      else w.send(encoded.state, id, true);
+    }
     return encoded;
+  }
+
+  /** Adds a state to the history, forgetting the oldest past `historySize` and the oldest changes past the byte budget. */
+  private remember(entry: Remembered, stateBytes: number): void {
+    this.history.push(entry);
+    this.historyBytes += entry.bytes;
+    while (this.history.length > this.historySize) this.historyBytes -= this.history.shift()!.bytes;
+    const budget = historyBudget(stateBytes);
+    for (let i = 0; i < this.history.length && this.historyBytes > budget; i++) {
+      const h = this.history[i]!;
+      this.historyBytes -= h.bytes;
+      h.changes = null;
+      h.bytes = 0;
+    }
   }
 }
