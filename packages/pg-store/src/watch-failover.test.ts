@@ -2,8 +2,9 @@
  * Providers watching two `allot serve` processes on one PostgreSQL database: a write on one
  * instance reaches the watchers of the other, and when the instance a provider streams from
  * is killed (SIGKILL) mid-run, it moves to the other one, resumes by revision, and misses
- * nothing: every provider's applied revisions only go up, end on the last one written, and
- * its flagsChanged events together name every flag written.
+ * nothing: every provider's applied revisions only go up, end on the last one written, what
+ * streams brought came as deltas (a resume on the other instance too), and its flagsChanged events together
+ * name every flag written.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -82,6 +83,7 @@ describe.skipIf(pgMissing !== null || !existsSync(CLI))(
         Array.from({ length: PROVIDERS }, async (_, i) => {
           const revisions: number[] = [];
           const changed = new Set<string>();
+          const wholeStates = { count: 0 };
           // Half list A first, half B first: each streams from the first it lists.
           const urls = i % 2 === 0 ? [a.url, b.url] : [b.url, a.url];
           const provider = new AllotProvider({
@@ -90,7 +92,10 @@ describe.skipIf(pgMissing !== null || !existsSync(CLI))(
               reconnectDelayMs: 50,
               maxReconnectDelayMs: 200,
               timeoutMs: 2_000,
-              onApply: (applied) => revisions.push(applied.revision ?? -1),
+              onApply: (applied) => {
+                revisions.push(applied.revision ?? -1);
+                if (applied.via === 'stream' && !applied.delta) wholeStates.count++;
+              },
             }),
           });
           cleanup.push(() => provider.onClose());
@@ -98,7 +103,7 @@ describe.skipIf(pgMissing !== null || !existsSync(CLI))(
             for (const key of (e?.flagsChanged ?? []) as string[]) changed.add(key);
           });
           await provider.initialize();
-          return { revisions, changed };
+          return { revisions, changed, wholeStates };
         }),
       );
 
@@ -123,6 +128,8 @@ describe.skipIf(pgMissing !== null || !existsSync(CLI))(
       for (const w of watchers) {
         for (let i = 1; i < w.revisions.length; i++) expect(w.revisions[i]).toBeGreaterThan(w.revisions[i - 1]!);
         expect([...w.changed].sort()).toEqual(keys);
+        // What came over the streams came as deltas, the resume on the other instance too.
+        expect(w.wholeStates.count).toBe(0);
       }
     }, 120_000);
   },

@@ -1,7 +1,8 @@
 /**
  * A provider watching `GET /v1/state:watch` (the provider's own `watchSource`) against real
- * servers: a write reaches it long before any poll would; after missing 50 revisions it
- * applies the final state with one `flagsChanged` covering every changed flag; past the
+ * servers: a write reaches it (as a delta) long before any poll would; after missing 50
+ * revisions it applies one delta to the final state with one `flagsChanged` covering every
+ * changed flag; past the
  * server's history it gets a reset and says so; a server stopped with SIGSTOP makes it
  * STALE, and SIGCONT makes it READY again. Connections go through a real TCP relay the test
  * can cut, so "missing revisions" is a network outage, not a mock.
@@ -141,7 +142,10 @@ describe('a provider watching GET /v1/state:watch', () => {
     await until(() => w.changes.length === 1, 'flagsChanged', 1_000);
     expect(Date.now() - started).toBeLessThan(1_000);
     expect(w.changes).toEqual([['kill-switch']]);
-    expect(w.applied.map((a) => a.via)).toEqual(['poll', 'stream']);
+    expect(w.applied.map((a) => [a.via, a.delta])).toEqual([
+      ['poll', false],
+      ['stream', true],
+    ]);
   });
 
   it('after missing 50 revisions, applies the final state once, with one flagsChanged covering every changed flag', async () => {
@@ -160,7 +164,9 @@ describe('a provider watching GET /v1/state:watch', () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(w.changes).toEqual([keys]);
     const last = w.applied.at(-1)!;
-    expect(last.reset).toBe(false);
+    // One delta composed of the 50 revisions, applied once.
+    expect(last).toMatchObject({ via: 'stream', reset: false, delta: true });
+    expect(w.applied.filter((a) => a.via === 'stream')).toHaveLength(1);
     const served = await s.request('/v1/state', { token: READ_TOKEN });
     expect(`"${last.id}"`).toBe(served.headers.get('etag'));
     expect((await w.provider.resolveObjectEvaluation('missed-49', {}, { targetingKey: 'u' })).errorCode).not.toBe('FLAG_NOT_FOUND');

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 
+import { fc } from '@fast-check/vitest';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { applyDelta, type StateDelta } from '@allot/openfeature-provider';
@@ -310,5 +311,87 @@ describe('GET /v1/state:watch', () => {
       await worker.terminate();
       await rm(dir, { recursive: true, force: true });
     }
+  }, 120_000);
+});
+
+/** One write the property below may make; many fail (an unknown flag, a taken id), which is part of the point. */
+type Write =
+  | { readonly kind: 'flag'; readonly id: string; readonly value: number }
+  | { readonly kind: 'variant'; readonly flag: string; readonly value: number }
+  | { readonly kind: 'archive-flag'; readonly flag: string }
+  | { readonly kind: 'segment'; readonly id: string; readonly proportion: string }
+  | { readonly kind: 'archive-segment'; readonly id: string }
+  | { readonly kind: 'rule'; readonly flag: string; readonly segment: string; readonly reach: string };
+
+const ids = (prefix: string): fc.Arbitrary<string> => fc.constantFrom(...[0, 1, 2, 3].map((i) => `${prefix}${String(i)}`));
+const writeArb: fc.Arbitrary<Write> = fc.oneof(
+  fc.record({ kind: fc.constant('flag' as const), id: ids('f'), value: fc.nat(9) }),
+  fc.record({ kind: fc.constant('variant' as const), flag: ids('f'), value: fc.nat(9) }),
+  fc.record({ kind: fc.constant('archive-flag' as const), flag: ids('f') }),
+  fc.record({ kind: fc.constant('segment' as const), id: ids('s'), proportion: fc.constantFrom('0.1', '0.25', '0.5') }),
+  fc.record({ kind: fc.constant('archive-segment' as const), id: ids('s') }),
+  fc.record({ kind: fc.constant('rule' as const), flag: ids('f'), segment: ids('s'), reach: fc.constantFrom('0.2', '1') }),
+);
+
+let variantCount = 0;
+function perform(s: TestServer, w: Write): Promise<{ status: number }> {
+  switch (w.kind) {
+    case 'flag':
+      return s.call('POST', `/v1/flags?flagId=${w.id}`, { variants: [{ name: 'on', value: { n: w.value } }] });
+    case 'variant':
+      return s.call('POST', `/v1/flags/${w.flag}/variants?variantId=v${String(++variantCount)}`, { value: { n: w.value } });
+    case 'archive-flag':
+      return s.call('POST', `/v1/flags/${w.flag}:archive`);
+    case 'segment':
+      return allocate(s, w.id, w.proportion);
+    case 'archive-segment':
+      return s.call('POST', `/v1/segments/${w.id}:archive`);
+    case 'rule':
+      return s.call('POST', `/v1/flags/${w.flag}/rules`, { kind: 'rollout', segment: `segments/${w.segment}`, variant: 'on', reach: w.reach });
+  }
+}
+
+describe('state deltas', () => {
+  it('applied in order onto the first state, give each state GET /v1/state served; a resume gets one delta to the last', async () => {
+    server = await startTestServer();
+    const s = server;
+    await fc.assert(
+      fc.asyncProperty(fc.array(writeArb, { minLength: 1, maxLength: 12 }), async (writes) => {
+        const stream = await watch(s);
+        const first = await stream.nextEvent();
+        expect(first.event).toBe('state');
+        // Every state the writes produced, by id, as GET /v1/state served it.
+        const served = new Map<string, unknown>();
+        let last = first.id!;
+        for (const w of writes) {
+          if ((await perform(s, w)).status !== 200) continue;
+          const state = await servedState(s);
+          last = state.etag.slice(1, -1);
+          served.set(last, JSON.parse(state.text));
+        }
+        let json: unknown = JSON.parse(first.data!);
+        let id = first.id!;
+        let deltas = 0;
+        while (id !== last) {
+          const event = await stream.nextEvent();
+          expect(event.event).toBe('delta');
+          const delta = JSON.parse(event.data!) as StateDelta;
+          expect(delta.base).toBe(id);
+          json = applyDelta(json, delta, 'test').json;
+          id = event.id!;
+          deltas++;
+          expect(served.has(id)).toBe(true);
+          expect(json).toEqual(served.get(id));
+        }
+        expect(deltas).toBeGreaterThanOrEqual(served.size > 0 ? 1 : 0);
+        if (last !== first.id) {
+          const resumed = await (await watch(s, { 'last-event-id': first.id! })).nextEvent();
+          expect(resumed).toMatchObject({ event: 'delta', id: last });
+          expect(applyDelta(JSON.parse(first.data!), JSON.parse(resumed.data!) as StateDelta, 'test').json).toEqual(served.get(last));
+        }
+        for (const c of controllers.splice(0)) c.abort();
+      }),
+      { numRuns: 25 },
+    );
   }, 120_000);
 });
