@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { testState, type Json } from '../testing/states.js';
 import { compileState } from './parse-state.js';
 import { changedFlags } from './changed-flags.js';
+import { applyDelta, type StateDelta } from './state-delta.js';
 
 type State = ReturnType<typeof testState>;
 const load = (json: State): ReturnType<typeof compileState> => compileState(json, 'test');
@@ -40,5 +41,55 @@ describe('changedFlags', () => {
       delete s.clients!['secret-ios'];
     });
     expect(changedFlags(before, load(after))).toEqual([...before.state.flags.keys()].sort());
+  });
+});
+
+/** The delta the state watch would send from `before` to `after` (entries compared as JSON text). */
+function deltaOf(before: Record<string, unknown>, after: Record<string, unknown>): StateDelta {
+  const set: Record<string, Record<string, unknown>> = {};
+  const remove: Record<string, string[]> = {};
+  const replace: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(after)) {
+    const old = before[key];
+    const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+    if (!isMap(old) || !isMap(value)) {
+      if (JSON.stringify(old) !== JSON.stringify(value)) replace[key] = value;
+      continue;
+    }
+    for (const name of Object.keys(old)) if (!(name in value)) (remove[key] ??= []).push(name);
+    for (const [name, entry] of Object.entries(value)) if (JSON.stringify(old[name]) !== JSON.stringify(entry)) (set[key] ??= {})[name] = entry;
+  }
+  return { base: 'b', set, remove, replace };
+}
+
+describe('changedFlags from a delta', () => {
+  const cases: [string, State][] = [
+    ['identical', testState()],
+    ['flags added and removed', testState({ 'flags/banner': null, 'flags/new': { name: 'flags/new', clients: ['clients/web'] } })],
+    ['a segment retargeted', edit((s) => void ((s.segments!['segments/sweden'] as { targeting: unknown }).targeting = null))],
+    ['a bitset changed', edit((s) => void (s.bitsets!['segments/sweden'] = [1, 2, 3]))],
+    [
+      'a client removed',
+      edit((s) => {
+        delete s.clients!['secret-ios'];
+      }),
+    ],
+    ['the account replaced', edit((s) => void ((s as Record<string, unknown>).account = { name: 'accounts/other' }))],
+  ];
+  it.each(cases)('agrees with comparing the whole states: %s', (_, afterJson) => {
+    const before = load(testState());
+    const { json, changes } = applyDelta(before.json, deltaOf(before.json as Record<string, unknown>, afterJson), 'test');
+    expect(json).toEqual(afterJson);
+    const viaDelta = changedFlags(before, { ...load(json as State), changes });
+    expect(viaDelta).toEqual(changedFlags(before, load(afterJson)));
+  });
+
+  it('is used only for the state it was computed from', () => {
+    const before = load(testState());
+    const other = load(testState());
+    const after = testState({ 'flags/banner': null });
+    const { json, changes } = applyDelta(other.json, deltaOf(other.json as Record<string, unknown>, after), 'test');
+    // Claimed changes that do not name their base fall back to comparing whole states.
+    expect(changedFlags(before, { ...load(json as State), changes: { ...changes, members: new Map() } })).toEqual(['flags/banner']);
   });
 });
