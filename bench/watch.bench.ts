@@ -3,16 +3,26 @@
  * providers polling `GET /v1/state` at the default interval (30 s), in one run, on two
  * `allot serve` instances over one PostgreSQL database (a private cluster started for the run).
  *
- *   - PROVIDERS providers spread over PROCESSES child processes, half listing each instance
- *     first; WRITES flag creations, one after another, alternating between the instances;
+ *   - PROVIDERS (500) providers spread over PROCESSES (4) child processes, half listing each
+ *     instance first; WRITES (200) flag creations, one every SPACING_MS (250 ms), alternating
+ *     between the instances;
  *   - latency: from each write's acknowledgment (the response received) to each provider's
- *     flagsChanged naming that flag: p50, p99, max, over every (provider, write) pair;
- *     every provider must end with every flag;
+ *     flagsChanged naming that flag: p50, p99, max, over every (provider, write) pair; every
+ *     watching provider must end on the last revision written (`behind` counts those that do
+ *     not), every polling one with every flag;
+ *   - the CPU the provider processes and the instances used while the writes went on, and the
+ *     machine's load average (the machine is shared: a latency is only as good as the CPU left);
  *   - idle cost: the two instances' CPU time (/proc/PID/stat) over IDLE_SECONDS with the
- *     watchers connected and with none, per watcher per minute.
+ *     watchers connected and with none, per watcher per minute;
+ *   - cost: what one provider spends applying one revision, as a delta and as a whole state,
+ *     and core's loading alone;
+ *   - large: an 11 MB state streamed to 8 watchers by a server in a worker thread, whose event
+ *     loop's delay (perf_hooks.monitorEventLoopDelay) is measured meanwhile; target ≤ 50 ms.
  *
- * 127.0.0.1 only. Run: pnpm --filter @allot/bench bench:watch (or node bench/dist/watch.bench.js [--quick]
- *   [--providers=N] [--spacing=MS])
+ * 127.0.0.1 only. Run: pnpm --filter @allot/bench bench:watch (or node bench/dist/watch.bench.js
+ *   [--quick] [--only=watch,poll,cost,large] [--providers=N] [--processes=N] [--writes=N]
+ *   [--spacing=MS] [--idle=S] [--cpu-prof-dir=DIR: CPU profiles of the first provider process
+ *   and the first instance])
  */
 import { spawn, fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -34,7 +44,8 @@ const PROCESSES = Number(process.argv.find((a) => a.startsWith('--processes='))?
 const PROVIDERS_ARG = process.argv.find((a) => a.startsWith('--providers='));
 const PROVIDERS = PROVIDERS_ARG === undefined ? (quick ? 60 : 500) : Number(PROVIDERS_ARG.slice('--providers='.length));
 const WRITES = Number(process.argv.find((a) => a.startsWith('--writes='))?.slice('--writes='.length) ?? (quick ? '40' : '200'));
-const IDLE_SECONDS = quick ? 10 : 30;
+/** Seconds the idle CPU is measured over (--idle=S). */
+const IDLE_SECONDS = Number(process.argv.find((a) => a.startsWith('--idle='))?.slice('--idle='.length) ?? (quick ? '10' : '30'));
 /** Pause between writes (--spacing=MS); default 250 ms, 4 writes a second. */
 const SPACING_MS = Number(process.argv.find((a) => a.startsWith('--spacing='))?.slice('--spacing='.length) ?? '250');
 /** Only these phases (--only=watch,poll,cost,large); default all. */
@@ -223,6 +234,7 @@ async function latencyRun(): Promise<void> {
     const cpu = (): number => cpuSeconds(a.child.pid!) + cpuSeconds(b.child.pid!);
     const rows: string[] = [];
     let idle = '';
+    let busy = '';
 
     if (ONLY.includes('watch')) {
       const idleBase0 = cpu();
@@ -232,8 +244,12 @@ async function latencyRun(): Promise<void> {
       const idleBase1 = cpu();
       await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
       const idleWatching = cpu() - idleBase1;
+      const workersCpu = (): number => watch.children.reduce((n, c) => n + cpuSeconds(c.pid!), 0);
+      const cpuBefore = { workers: workersCpu(), servers: cpu(), at: Date.now() };
       const written = await writeFlags(urls, 'w');
       await new Promise((r) => setTimeout(r, 2_000));
+      const wall = (Date.now() - cpuBefore.at) / 1000;
+      busy = `while writing (${wall.toFixed(0)} s): the provider processes used ${(workersCpu() - cpuBefore.workers).toFixed(1)} s of CPU, the two instances ${(cpu() - cpuBefore.servers).toFixed(1)} s (the machine has 2 cores: ${(2 * wall).toFixed(0)} s)`;
       rows.push(row('watch', written, await watch.collect()));
       const perWatcherMinute = ((idleWatching - idleNone) / PROVIDERS) * (60 / IDLE_SECONDS);
       idle =
@@ -252,6 +268,7 @@ async function latencyRun(): Promise<void> {
     console.log('mode   provs  writes      p50      p99      max  missing  behind');
     for (const r of rows) console.log(r);
     console.log('(missing: (provider, write) pairs with no flagsChanged; behind: providers not on the final revision (watch) or missing a flag (poll))');
+    if (busy !== '') console.log(busy);
     if (idle !== '') console.log(idle);
   } finally {
     for (const c of instances) await stop(c);
@@ -330,11 +347,21 @@ class ByteWatcher {
 async function largeStateRun(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'allot-watch-bench-'));
   const server = new Worker(LARGE_STATE_SERVER, { eval: true, workerData: { entry: SERVER_ENTRY, workspace: join(dir, 'allot.yaml') } });
-  const ask = (message: string): Promise<Record<string, number | string>> =>
+  // A thread with nothing to do, measured alongside: its delays are the machine's (another
+  // process holding the CPU), not the server's.
+  const control = new Worker(LARGE_STATE_SERVER, { eval: true, workerData: {} });
+  const askOne = (thread: Worker, message: string): Promise<Record<string, number | string>> =>
     new Promise((resolve) => {
-      server.once('message', resolve);
-      server.postMessage(message);
+      thread.once('message', resolve);
+      thread.postMessage(message);
     });
+  const ask = async (message: string): Promise<Record<string, number | string>> => {
+    if (message === 'measure' || message === 'report') {
+      const [own, idle] = await Promise.all([askOne(server, message), askOne(control, message)]);
+      return { ...own, idleMaxMs: idle.maxMs ?? NaN, idleP99Ms: idle.p99Ms ?? NaN };
+    }
+    return askOne(server, message);
+  };
   const watchers: ByteWatcher[] = [];
   const write = async (url: string, key: string, size: number): Promise<void> => {
     const res = await fetch(`${url}/v1/flags?flagId=${key}`, {
@@ -362,21 +389,23 @@ async function largeStateRun(): Promise<void> {
     await Promise.all(watchers.map((w) => w.until(eventBytes)));
     const streamMs = Date.now() - started;
     let r = await ask('report');
-    rows.push(`connect: ${String(LARGE_WATCHERS)} × the whole state (${(eventBytes / 1e6).toFixed(1)} MB) in ${String(streamMs)} ms   ${Number(r.maxMs).toFixed(1).padStart(6)}  ${Number(r.p99Ms).toFixed(1).padStart(6)}`);
+    const cells = (m: Record<string, number | string>): string => [m.maxMs, m.p99Ms, m.idleMaxMs, m.idleP99Ms].map((v) => Number(v).toFixed(1).padStart(6)).join('  ');
+    rows.push(`connect: ${String(LARGE_WATCHERS)} × the whole state (${(eventBytes / 1e6).toFixed(1)} MB) in ${String(streamMs).padStart(5)} ms      ${cells(r)}`);
     // A small write with the watchers connected: the server compiles the 11 MB state, finds
     // what changed, and streams a delta. The write's own compilation is in the figure.
     await ask('measure');
     await write(url, 'small', 10);
     await Promise.all(watchers.map((w) => w.until(eventBytes + 1)));
     r = await ask('report');
-    rows.push(`a small write (compiles the state; each watcher gets a delta)      ${Number(r.maxMs).toFixed(1).padStart(6)}  ${Number(r.p99Ms).toFixed(1).padStart(6)}`);
-    console.log(`\nlarge state: the server's event-loop delay, ms (allot serve's server in a worker thread, workspace file, ${String(LARGE_WATCHERS)} watchers; target ≤ 50 ms)`);
-    console.log('                                                                     max     p99');
+    rows.push(`a small write (compiles the state; each watcher gets a delta)  ${cells(r)}`);
+    console.log(`\nlarge state: event-loop delay, ms, of the server (allot serve's, in a worker thread, workspace file, ${String(LARGE_WATCHERS)} watchers; target ≤ 50 ms) and of an idle thread beside it; load average ${loadavg()[0]!.toFixed(1)}`);
+    console.log('                                                                 server max   p99  idle max   p99');
     for (const line of rows) console.log(line);
   } finally {
     for (const w of watchers) w.abort.abort();
     await ask('close');
     await server.terminate();
+    await control.terminate();
     await rm(dir, { recursive: true, force: true });
   }
 }
