@@ -192,7 +192,7 @@ async function writeFlags(urls: readonly string[], prefix: string): Promise<{ ac
   return { acked, revision };
 }
 
-function latencies(acked: Map<string, number>, seen: readonly Record<string, number>[]): { p50: number; p99: number; max: number; missing: number } {
+function latencies(acked: Map<string, number>, seen: readonly Record<string, number>[]): { min: number; p50: number; p99: number; max: number; missing: number } {
   const all: number[] = [];
   let missing = 0;
   for (const times of seen) {
@@ -203,14 +203,16 @@ function latencies(acked: Map<string, number>, seen: readonly Record<string, num
     }
   }
   all.sort((x, y) => x - y);
-  return { p50: percentile(all, 50), p99: percentile(all, 99), max: all.at(-1) ?? NaN, missing };
+  // A provider may hear of a write before its writer does (the event leaves before the
+  // response): such pairs count as they are, below zero, and `min` shows them.
+  return { min: all[0] ?? NaN, p50: percentile(all, 50), p99: percentile(all, 99), max: all.at(-1) ?? NaN, missing };
 }
 
 /** One row of the latency table, and whether every provider ended on the final state. */
 function row(mode: Mode, written: { acked: Map<string, number>; revision: number }, report: Report): string {
   const l = latencies(written.acked, report.seen);
   const behind = mode === 'watch' ? report.revisions.filter((r) => r !== written.revision).length : l.missing;
-  const cells = [l.p50, l.p99, l.max].map((n) => n.toFixed(0).padStart(7));
+  const cells = [l.min, l.p50, l.p99, l.max].map((n) => n.toFixed(0).padStart(7));
   return `${mode.padEnd(5)}  ${String(report.seen.length).padStart(5)}  ${String(WRITES).padStart(6)}  ${cells.join('  ')}  ${String(l.missing).padStart(7)}  ${String(behind).padStart(6)}`;
 }
 
@@ -265,7 +267,7 @@ async function latencyRun(): Promise<void> {
 
     console.log(`write acknowledged → flagsChanged, ms (2 instances on PostgreSQL, ${String(PROVIDERS)} providers in ${String(PROCESSES)} processes, a write every ${String(SPACING_MS)} ms; poll = httpSource at its default ${String(POLL_DEFAULT_MS / 1000)} s)`);
     console.log(`machine load average (1 min) at the start and the end of the run: ${loadAtStart.toFixed(1)}, ${loadavg()[0]!.toFixed(1)} (2 cores)`);
-    console.log('mode   provs  writes      p50      p99      max  missing  behind');
+    console.log('mode   provs  writes      min      p50      p99      max  missing  behind');
     for (const r of rows) console.log(r);
     console.log('(missing: (provider, write) pairs with no flagsChanged; behind: providers not on the final revision (watch) or missing a flag (poll))');
     if (busy !== '') console.log(busy);
