@@ -225,9 +225,11 @@ class WatchSource implements StateSource {
         const delta = parseDelta(event.data, origin);
         if (delta.base !== this.appliedId) {
           // Not from the state applied here (one was rejected, or the server lost track):
-          // reconnect, and the server sends what changed since the state applied here.
+          // reconnect, and the server sends what changed since the state applied here. Later
+          // events of the same stream are dropped without a word.
+          const first = !stream.signal.aborted;
           stream.abort();
-          throw new BaseMismatch(`${origin}: a delta from ${delta.base}, but ${this.appliedId ?? 'no state'} is applied here; reconnecting`);
+          throw new BaseMismatch(first ? `${origin}: a delta from ${delta.base}, but ${this.appliedId ?? 'no state'} is applied here; reconnecting` : '');
         }
         const { json, changes } = applyDelta(this.appliedJson, delta, origin);
         return { ...compileState(json, origin, this.options), changes };
@@ -250,7 +252,7 @@ class WatchSource implements StateSource {
       loaded = await load(origin);
     } catch (error) {
       if (error instanceof BaseMismatch) {
-        listener.notice?.(error.message);
+        if (error.message !== '') listener.notice?.(error.message);
         return null;
       }
       if (!this.started) throw error;

@@ -1,0 +1,112 @@
+/**
+ * `watchSource` against a scripted server (not `allot serve`, whose deltas always apply): a
+ * delta is applied onto the state applied here; a delta that breaks the state is rejected and
+ * the last good state stays; a delta from another state than the one applied makes the source
+ * reconnect with its `Last-Event-ID`, and it applies what the server sends then.
+ */
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+import { ProviderEvents } from '@openfeature/server-sdk';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+import { AllotProvider } from '../provider.js';
+import { SECRET, testState } from '../testing/states.js';
+import type { AppliedState } from './watch-source.js';
+import { watchSource } from './watch-source.js';
+
+let server: Server;
+let url: string;
+/** Each stream's `Last-Event-ID`, and the open streams. */
+let resumes: (string | undefined)[];
+let streams: ServerResponse[];
+/** What a new stream is sent first, by its `Last-Event-ID`. */
+let onConnect: (lastId: string | undefined) => string;
+const providers: AllotProvider[] = [];
+
+const banner = (color: string): Record<string, unknown> => {
+  const flag = structuredClone((testState().flags as Record<string, Record<string, unknown>>)['flags/banner']!);
+  (flag.variants as { value: Record<string, unknown> }[])[0]!.value.color = color;
+  return flag;
+};
+const deltaEvent = (id: string, base: string, set: Record<string, unknown>): string => `event: delta\nid: ${id}\ndata: ${JSON.stringify({ base, set })}\n\n`;
+
+beforeEach(async () => {
+  resumes = [];
+  streams = [];
+  onConnect = () => '';
+  server = createServer((req, res) => {
+    if (req.url === '/v1/state') {
+      res.writeHead(200, { 'content-type': 'application/json', 'allot-revision': '1' }).end(JSON.stringify(testState()));
+      return;
+    }
+    const lastId = req.headers['last-event-id'] as string | undefined;
+    resumes.push(lastId);
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write(onConnect(lastId));
+    streams.push(res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterEach(async () => {
+  await Promise.all(providers.splice(0).map((p) => p.onClose()));
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const start = Date.now();
+  while (!condition()) {
+    if (Date.now() - start > 5_000) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+async function watching(): Promise<{ provider: AllotProvider; changes: string[][]; errors: string[]; applied: AppliedState[]; infos: string[] }> {
+  const applied: AppliedState[] = [];
+  const infos: string[] = [];
+  const provider = new AllotProvider({
+    source: watchSource([url], { reconnectDelayMs: 10, maxReconnectDelayMs: 50, pollIntervalMs: 60_000, onApply: (a) => applied.push(a) }),
+    clientSecret: SECRET,
+    logger: { error: () => undefined, warn: () => undefined, info: (m: string) => infos.push(m), debug: () => undefined },
+  });
+  providers.push(provider);
+  const changes: string[][] = [];
+  const errors: string[] = [];
+  provider.events.addHandler(ProviderEvents.ConfigurationChanged, (e) => changes.push([...((e?.flagsChanged ?? []) as string[])]));
+  provider.events.addHandler(ProviderEvents.Error, (e) => errors.push(e?.message ?? ''));
+  await provider.initialize();
+  await until(() => streams.length === 1, 'the stream');
+  return { provider, changes, errors, applied, infos };
+}
+
+const color = async (provider: AllotProvider): Promise<string> => (await provider.resolveStringEvaluation('banner.color', '', { targetingKey: 'u' })).value;
+
+describe('watchSource with deltas', () => {
+  it('applies a delta onto the state applied, and names only the flags it changed', async () => {
+    const w = await watching();
+    streams[0]!.write(deltaEvent('2', '1', { flags: { 'flags/banner': banner('teal') } }));
+    await until(() => w.changes.length === 1, 'flagsChanged');
+    expect(w.changes).toEqual([['banner']]);
+    expect(await color(w.provider)).toBe('teal');
+    expect(w.applied.at(-1)).toMatchObject({ id: '2', delta: true, via: 'stream' });
+  });
+
+  it('rejects a delta that breaks the state, keeps the last good one, and resumes from it', async () => {
+    const w = await watching();
+    streams[0]!.write(deltaEvent('2', '1', { flags: { 'flags/banner': { name: 'flags/banner', rules: 3 } } }));
+    await until(() => w.errors.length === 1, 'the error');
+    expect(await color(w.provider)).not.toBe('');
+    // The next delta builds on the rejected state: the source reconnects from revision 1.
+    onConnect = (lastId) => (lastId === '1' ? deltaEvent('3', '1', { flags: { 'flags/banner': banner('olive') } }) : '');
+    streams[0]!.write(deltaEvent('3', '2', { flags: { 'flags/other': banner('x') } }));
+    await until(() => w.changes.length === 1, 'flagsChanged after the resume');
+    // The first stream resumed from the state polled at start, the second from the last good one.
+    expect(resumes).toEqual(['1', '1']);
+    expect(await color(w.provider)).toBe('olive');
+    expect(w.applied.map((a) => a.id)).toEqual(['1', '3']);
+    expect(w.infos.filter((m) => m.includes('a delta from 2, but 1 is applied here; reconnecting'))).toHaveLength(1);
+  });
+});
