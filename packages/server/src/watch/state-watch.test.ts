@@ -226,6 +226,24 @@ describe('GET /v1/state:watch', () => {
     expect(evicted.event).toBe('reset');
   });
 
+  it('sends the whole state to a resume whose changes it no longer keeps (past 4 MiB of deltas)', async () => {
+    server = await startTestServer();
+    expect((await server.call('POST', '/v1/flags?flagId=big', { variants: [{ name: 'on', value: { blob: 'a'.repeat(900_000) } }] })).status).toBe(200);
+    const stream = await watch(server);
+    const first = await stream.nextEvent();
+    // Six hand edits of the one large flag: six deltas of 0.9 MB each, past the 4 MiB kept.
+    for (const letter of 'bcdefg') {
+      const yaml = await readFile(server.workspace, 'utf8');
+      await writeFile(server.workspace, yaml.replace(/([a-g])\1{899999}/, letter.repeat(900_000)));
+      expect((await stream.nextEvent(10_000)).event).toBe('delta');
+    }
+    const served = await servedState(server);
+    expect(served.text).toContain('g'.repeat(900_000));
+    // The id is still remembered (no reset), but the first deltas were let go.
+    const resumed = await (await watch(server, { 'last-event-id': first.id! })).nextEvent();
+    expect(resumed).toEqual({ event: 'state', id: served.etag.slice(1, -1), data: served.text.trimEnd() });
+  }, 60_000);
+
   it('sends heartbeat comments', async () => {
     server = await startTestServer({ watch: { heartbeatMs: 50 } });
     const stream = await watch(server);
