@@ -179,13 +179,8 @@ export class CompactBitset {
       count += n;
       const bits = chunkBits(c);
       const bitmapWords = bits >>> 4;
-      let form: number;
-      let size: number;
-      if (n === 0) [form, size] = [EMPTY, 0];
-      else if (n === bits) [form, size] = [FULL, 0];
-      else if (2 * runs <= n && 2 * runs <= bitmapWords) [form, size] = [RUNS, 2 * runs];
-      else if (n <= bitmapWords) [form, size] = [ARRAY, n];
-      else [form, size] = [BITMAP, bitmapWords];
+      const form = n === 0 ? EMPTY : n === bits ? FULL : 2 * runs <= n && 2 * runs <= bitmapWords ? RUNS : n <= bitmapWords ? ARRAY : BITMAP;
+      const size = form === RUNS ? 2 * runs : form === ARRAY ? n : form === BITMAP ? bitmapWords : 0;
       forms[c] = form;
       sizes[c] = size;
       total += size;
