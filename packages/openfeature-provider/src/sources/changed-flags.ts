@@ -2,13 +2,14 @@
  * Which flags a new state changes, for `PROVIDER_CONFIGURATION_CHANGED`. A flag changed when
  * its JSON changed, or the JSON or allocation of a segment it reaches (its rules' segments
  * and the segments their targeting refers to). A change to clients, bloom filters or the
- * account can change any flag, so it reports them all.
+ * account can change any flag, so it reports them all. Allocations are compared as core
+ * holds them (`CompactBitset.equals`), not as JSON: the JSON's bitsets need not be kept.
  *
  * When the new state came as a delta (`LoadedState.changes`, relative to the old state), only
  * the entries it touched are compared, and the flags reaching a changed segment are found by
  * walking the compiled rules: no whole state is encoded.
  */
-import type { ResolverState } from '@allot/core';
+import type { CompiledSegment, ResolverState } from '@allot/core';
 import type { LoadedState } from '../types.js';
 
 type Json = Readonly<Record<string, unknown>>;
@@ -21,7 +22,6 @@ function isRecord(v: unknown): v is Json {
 interface RawIndex {
   readonly flags: ReadonlyMap<string, string>;
   readonly segments: ReadonlyMap<string, string>;
-  readonly bitsets: ReadonlyMap<string, string>;
   /** Everything that can affect any flag. */
   readonly global: string;
 }
@@ -42,23 +42,31 @@ function index(json: unknown): RawIndex {
   return {
     flags: byName(root.flags, 'name'),
     segments: byName(proto ? root.segmentsNoBitsets : root.segments, 'name'),
-    bitsets: byName(root.bitsets, 'segment'),
     global: JSON.stringify([root.account ?? null, root.clients ?? null, root.clientCredentials ?? null, root.bloomFilters ?? null]),
   };
 }
 
-/** The flag's JSON with that of every segment it reaches. */
-function fingerprint(name: string, state: ResolverState, raw: RawIndex): string {
+/** The flag's JSON with that of every segment it reaches, and the segments it reaches. */
+function fingerprint(name: string, state: ResolverState, raw: RawIndex, reached: string[]): string {
   const parts = [raw.flags.get(name) ?? ''];
   const seen = new Set<string>();
   const visit = (segment: string): void => {
     if (seen.has(segment)) return;
     seen.add(segment);
-    parts.push(segment, raw.segments.get(segment) ?? '', raw.bitsets.get(segment) ?? '');
+    reached.push(segment);
+    parts.push(segment, raw.segments.get(segment) ?? '');
     for (const ref of state.segments.get(segment)?.references ?? []) visit(ref);
   };
   for (const rule of state.flags.get(name)?.rules ?? []) visit(rule.segmentName);
   return parts.join('\u0000');
+}
+
+/** Whether a segment is allocated the same buckets in both states (absent in both counts). */
+function sameAllocation(a: CompiledSegment | undefined, b: CompiledSegment | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  if (a.allSet !== b.allSet) return false;
+  if (a.bitset === null || b.bitset === null) return a.bitset === b.bitset;
+  return a.bitset.equals(b.bitset);
 }
 
 /** Members whose entries are flags, segments (with their bitsets), or neither (anything else: every flag). */
@@ -114,9 +122,23 @@ export function changedFlags(before: LoadedState, after: LoadedState): string[] 
   const names = new Set([...before.state.flags.keys(), ...after.state.flags.keys()]);
   if (a.global !== b.global) return [...names].sort();
   const changed: string[] = [];
+  const allocation = new Map<string, boolean>();
+  const same = (segment: string): boolean => {
+    let known = allocation.get(segment);
+    if (known === undefined) {
+      known = sameAllocation(before.state.segments.get(segment), after.state.segments.get(segment));
+      allocation.set(segment, known);
+    }
+    return known;
+  };
   for (const name of names) {
-    if (!before.state.flags.has(name) || !after.state.flags.has(name)) changed.push(name);
-    else if (fingerprint(name, before.state, a) !== fingerprint(name, after.state, b)) changed.push(name);
+    if (!before.state.flags.has(name) || !after.state.flags.has(name)) {
+      changed.push(name);
+      continue;
+    }
+    const reached: string[] = [];
+    // Equal JSON reaches the same segments in both states: their allocations are compared.
+    if (fingerprint(name, before.state, a, []) !== fingerprint(name, after.state, b, reached) || !reached.every(same)) changed.push(name);
   }
   return changed.sort();
 }
