@@ -13,13 +13,14 @@ import { compileState } from '../compile/compile.js';
 import { AdminError, type WorkspaceIssue } from '../errors.js';
 import { checkTargetingTotals } from '../targeting/totals.js';
 import type { Workspace } from '../workspace/model.js';
+import { checkSegmentCount } from '../workspace/segment-count.js';
 import { workspaceFromData } from '../workspace/parse.js';
 import { workspaceDocument } from '../workspace/serialize.js';
 import type { Outcome } from './outcome.js';
 
 /**
  * Runs `operation` on `before` and returns its outcome once the result has been checked:
- * within the workspace's targeting totals, serialized and parsed back without a problem
+ * within the workspace's limits (segments, targeting totals), serialized and parsed back without a problem
  * (shape, references, lifecycle, no bucket shared by conflicting segments), and compiled to
  * a state `@allot/core` loads. Throws what the operation throws, or FAILED_PRECONDITION
  * with `issues` when the result would be invalid; either way nothing has changed.

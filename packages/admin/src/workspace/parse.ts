@@ -8,6 +8,7 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 
 import { BucketSet } from '../allocation/bucket-set.js';
 import { AdminError, invalidWorkspace } from '../errors.js';
+import { TARGETING_LIMITS, tooManyValues } from '../targeting/limits.js';
 import { parseTargeting } from '../targeting/parser.js';
 import type { Targeting } from '../targeting/ast.js';
 import { checkWorkspace } from './check.js';
@@ -260,14 +261,20 @@ function readRule(raw: unknown, path: string, issues: Issues): Rule | undefined 
   };
   const randomizationField = readString(raw, 'randomizationField', path, issues, '');
   switch (kind) {
-    case 'individual':
+    case 'individual': {
+      const values = readStringList(raw, 'values', path, issues);
+      if (values.length > TARGETING_LIMITS.maxValues) {
+        const at = join(path, 'values');
+        issues.add(at, tooManyValues(values.length, at).message.slice(at.length + 2));
+      }
       return {
         ...base,
         kind,
         attribute: readRequiredString(raw, 'attribute', path, issues),
-        values: readStringList(raw, 'values', path, issues),
+        values,
         variant: readRequiredString(raw, 'variant', path, issues),
       };
+    }
     case 'conditional':
       return {
         ...base,
