@@ -30,6 +30,7 @@ export function applyOperation<R>(before: Workspace, operation: (workspace: Work
   // Workspaces are immutable: one that passed here already (the last write of a batch the
   // server applied one by one, each through this gate) need not be checked again.
   if (passed.has(outcome.workspace)) return outcome;
+  checkSegmentCount(before, outcome.workspace);
   checkTargetingTotals(before, outcome.workspace);
   const issues = workspaceIssues(outcome.workspace);
   if (issues.length > 0) throw invalidResult(issues);
@@ -63,10 +64,14 @@ export function workspaceIssues(workspace: Workspace): WorkspaceIssue[] {
     throw error;
   }
   // Everything core checks but the bitsets' bytes, which the document check has just counted:
-  // given as "ALL", core does not decode each of them a second time.
+  // given as "ALL", core does not decode each of them a second time, nor build a zeroed
+  // 125 KB set for each unallocated segment's empty list (0.5 ms each: 10 s at 20,000).
   const state = compileState(workspace);
   const bitsets = state.bitsets as Record<string, JsonValue>;
-  for (const name of Object.keys(bitsets)) if (typeof bitsets[name] === 'string') bitsets[name] = 'ALL';
+  for (const name of Object.keys(bitsets)) {
+    const b = bitsets[name];
+    if (typeof b === 'string' || (Array.isArray(b) && b.length === 0)) bitsets[name] = 'ALL';
+  }
   const loaded = validateState(state, { specialize: 'none' });
   return loaded.ok ? [] : loaded.issues.map((i) => ({ path: `compiled state: ${i.path}`, message: i.message }));
 }
