@@ -184,8 +184,9 @@ describe('WorkspaceFile', () => {
     const before = readFileSync(file.path, 'utf8');
     const error = (await file.update((ws) => createSegment(ws, { id: 'more', targeting: 'a == 1' })).catch((e: unknown) => e)) as AdminError;
     expect(error.code).toBe('INVALID_ARGUMENT');
-    expect(error.limit).toEqual({ name: 'workspace.maxClauses', max: 10_000, actual: 10_001 });
-    expect(error.message).toContain("targeting: the workspace's targeting would hold 10001 conditions in all, over the limit of 10000 (workspace.maxClauses)");
+    const max = WORKSPACE_TARGETING_LIMITS.maxClauses;
+    expect(error.limit).toEqual({ name: 'workspace.maxClauses', max, actual: max + 1 });
+    expect(error.message).toContain(`targeting: the workspace's targeting would hold ${max + 1} conditions in all, over the limit of ${max} (workspace.maxClauses)`);
     expect(readFileSync(file.path, 'utf8')).toBe(before);
     // Untargeted segments, and smaller expressions, are fine.
     await file.update((ws) => createSegment(ws, { id: 'everyone' }));
