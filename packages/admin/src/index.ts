@@ -46,7 +46,8 @@ export { groupTag, idProblem, isValidId } from './workspace/names.js';
 
 export type { Expr, Literal, Targeting } from './targeting/ast.js';
 export { parseTargeting } from './targeting/parser.js';
-export { TARGETING_LIMITS, WORKSPACE_TARGETING_LIMITS, type TargetingLimit } from './targeting/limits.js';
+export { TARGETING_LIMITS, WORKSPACE_LIMITS, WORKSPACE_TARGETING_LIMITS, type TargetingLimit } from './targeting/limits.js';
+export { checkSegmentCount, liveSegments } from './workspace/segment-count.js';
 export { checkTargetingTotals, targetingTotals, type TargetingTotals } from './targeting/totals.js';
 export { MIN_FRACTION } from './workspace/document-reader.js';
 export { toConfidenceTargeting } from './targeting/to-confidence.js';

@@ -215,3 +215,53 @@ describe('previewImpact, errors', () => {
     }
   });
 });
+
+describe('previewImpact with affectedOnly', () => {
+  /** Segments s1–s4 (s3 refers to s1; s4 to s3), flags f1–f4 each on its segment, and g on s2 by inline reference. */
+  function account(): Workspace {
+    let ws = base();
+    for (const [id, targeting] of [['s1', 'country == SE'], ['s2', ''], ['s3', 'segment s1 and age >= 18'], ['s4', 'segment s3']] as const) {
+      ws = createSegment(ws, { id, proportion: 0.2, targeting }).workspace;
+      ws = allocateSegment(ws, id).workspace;
+    }
+    for (const n of [1, 2, 3, 4]) {
+      ws = createFlag(ws, { id: `f${n}`, variants: [{ name: 'a', value: 'a' }, { name: 'b', value: 'b' }] }).workspace;
+      ws = addRule(ws, `f${n}`, { kind: 'ab-test', id: 'r', segment: `s${n}`, weights: [{ variant: 'a', weight: 1 }, { variant: 'b', weight: 1 }], enabled: true }).workspace;
+    }
+    ws = createFlag(ws, { id: 'g', variants: [{ name: 'on', value: true }] }).workspace;
+    return addRule(ws, 'g', { kind: 'rollout', id: 'r', targeting: 'segment s2', reach: 1, variant: 'on', enabled: true }).workspace;
+  }
+  const strip = (p: ReturnType<typeof previewImpact>) => ({
+    flags: new Map(p.flags.map((f) => [f.flag, { changed: f.changed, start: f.start.exact, stop: f.stop.exact, change: f.change.exact, low: f.start.low, high: f.start.high }])),
+    segments: new Map(p.segments.map((s) => [s.segment, { changed: s.changed, buckets: s.buckets, enter: [s.enter.low, s.enter.high], leave: [s.leave.low, s.leave.high] }])),
+  });
+
+  it('lists what a change can affect, with the numbers of the whole preview; everything left out is unchanged', () => {
+    const before = account();
+    for (const after of [
+      updateSegment(before, 's1', { proportion: 0.3 }, ['allocation.proportion']).workspace,
+      updateSegment(before, 's2', { targeting: 'plan == pro' }, ['targeting']).workspace,
+      updateRule(before, 'f4', 'r', { weights: [{ variant: 'a', weight: 1 }, { variant: 'b', weight: 3 }] }).workspace,
+    ]) {
+      const whole = strip(previewImpact(before, after));
+      const part = strip(previewImpact(before, after, { affectedOnly: true }));
+      for (const [id, f] of part.flags) expect(f).toEqual(whole.flags.get(id));
+      for (const [id, s] of part.segments) expect(s).toEqual(whole.segments.get(id));
+      for (const [id, f] of whole.flags) if (!part.flags.has(id)) expect(f.changed, id).toBe(false);
+      for (const [id, s] of whole.segments) if (!part.segments.has(id)) expect(s.changed, id).toBe(false);
+    }
+    const s1 = strip(previewImpact(before, updateSegment(before, 's1', { proportion: 0.3 }, ['allocation.proportion']).workspace, { affectedOnly: true }));
+    // s1 changed; s3 refers to s1, s4 to s3: their flags too; s2 and its readers are left out.
+    expect([...s1.flags.keys()].sort()).toEqual(['f1', 'f3', 'f4']);
+    expect([...s1.segments.keys()].sort()).toEqual(['s1', 's3', 's4']);
+    const s2 = strip(previewImpact(before, updateSegment(before, 's2', { targeting: 'plan == pro' }, ['targeting']).workspace, { affectedOnly: true }));
+    expect([...s2.flags.keys()].sort()).toEqual(['f2', 'g']);
+  });
+
+  it('a flag named in `flags` is found in the whole workspaces even when the change does not affect it', () => {
+    const before = account();
+    const after = updateSegment(before, 's2', { proportion: 0.3 }, ['allocation.proportion']).workspace;
+    expect(previewImpact(before, after, { affectedOnly: true, flags: ['f1'] }).flags).toEqual([]);
+    expect(() => previewImpact(before, after, { affectedOnly: true, flags: ['nope'] })).toThrow(AdminError);
+  });
+});

@@ -10,6 +10,7 @@
  */
 import { BUCKETS, popcount, WORDS, type BucketSet } from '../allocation/bucket-set.js';
 import { AdminError } from '../errors.js';
+import { affectedPart } from './affected.js';
 import type { Workspace } from '../workspace/model.js';
 import { ConditionRegistry, type AudienceNode } from './audience.js';
 import { bucketClasses, type BucketClass } from './bucket-classes.js';
@@ -23,7 +24,8 @@ import { NOT_SERVED, type FlagImpact, type ImpactOptions, type ImpactPreview, ty
 export const MAX_CONDITIONS = 12;
 
 /** The impact of replacing `before` by `after`. Throws INVALID_ARGUMENT or NOT_FOUND (unknown flag). */
-export function previewImpact(before: Workspace, after: Workspace, options: ImpactOptions = {}): ImpactPreview {
+export function previewImpact(whole: Workspace, wholeAfter: Workspace, options: ImpactOptions = {}): ImpactPreview {
+  const [before, after] = options.affectedOnly === true ? affectedPart(whole, wholeAfter) : [whole, wholeAfter];
   if (before.account !== after.account) {
     throw new AdminError(
       'INVALID_ARGUMENT',
@@ -34,19 +36,22 @@ export function previewImpact(before: Workspace, after: Workspace, options: Impa
   const registry = new ConditionRegistry();
   const views = { before: viewOf(before, registry, options.environments), after: viewOf(after, registry, options.environments) };
   const space = new AudienceSpace(registry.conditions);
-  const flagIds = flagsInScope(views.before, views.after, options.flags);
+  const known = options.affectedOnly === true ? new Set([...whole.flags, ...wholeAfter.flags].map((f) => f.id)) : undefined;
+  const flagIds = flagsInScope(views.before, views.after, options.flags, known);
   const flags = flagIds.map((id) => flagImpact(id, views.before, views.after, registry, space, options));
   const segmentIds = segmentsInScope(views.before, views.after, options.flags === undefined ? undefined : flagIds);
   const segments = segmentIds.map((id) => segmentImpact(id, views.before, views.after, registry, space));
   return { account: after.account, conditions: registry.conditions, flags, segments, population: null };
 }
 
-function flagsInScope(before: StateView, after: StateView, wanted: readonly string[] | undefined): string[] {
+/** The flags to preview; `known`, when the views are of a part of the workspaces, is every flag of the whole. */
+function flagsInScope(before: StateView, after: StateView, wanted: readonly string[] | undefined, known?: ReadonlySet<string>): string[] {
   const all = [...new Set([...before.flags.keys(), ...after.flags.keys()])];
   if (wanted === undefined) return all;
+  const names = known ?? new Set(all);
   for (const id of wanted) {
-    if (!all.includes(id)) {
-      throw new AdminError('NOT_FOUND', `no flag ${JSON.stringify(id)} in either workspace (flags: ${all.join(', ') || 'none'})`, { path: `flags.${id}` });
+    if (!names.has(id)) {
+      throw new AdminError('NOT_FOUND', `no flag ${JSON.stringify(id)} in either workspace (flags: ${[...names].join(', ') || 'none'})`, { path: `flags.${id}` });
     }
   }
   return all.filter((id) => wanted.includes(id));

@@ -4,6 +4,7 @@
  * population.
  */
 export { previewImpact, MAX_CONDITIONS } from './impact.js';
+export { affectedPart } from './affected.js';
 export { estimateImpact } from './estimate.js';
 export { printExpr } from './audience.js';
 export { TargetingProbe } from './targeting-probe.js';

@@ -127,6 +127,14 @@ export interface ImpactOptions {
    * By default a client in every environment (every restricted rule applies).
    */
   readonly environments?: readonly string[];
+  /**
+   * Only the flags and segments the change can affect (see `affectedPart`): those that differ,
+   * segments referring to a changed one, flags whose rules use any of these. Every one left
+   * out keeps every unit's outcome, so the preview's cost follows the change, not the
+   * workspace (the server's `validateOnly` and audit entries) when `after` was made from
+   * `before` by an operation, which keeps the objects it does not change.
+   */
+  readonly affectedOnly?: boolean;
 }
 
 /**

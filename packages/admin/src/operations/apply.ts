@@ -13,13 +13,15 @@ import { compileState } from '../compile/compile.js';
 import { AdminError, type WorkspaceIssue } from '../errors.js';
 import { checkTargetingTotals } from '../targeting/totals.js';
 import type { Workspace } from '../workspace/model.js';
+import { isConsistent, markConsistent } from '../workspace/check.js';
+import { checkSegmentCount } from '../workspace/segment-count.js';
 import { workspaceFromData } from '../workspace/parse.js';
 import { workspaceDocument } from '../workspace/serialize.js';
 import type { Outcome } from './outcome.js';
 
 /**
  * Runs `operation` on `before` and returns its outcome once the result has been checked:
- * within the workspace's targeting totals, serialized and parsed back without a problem
+ * within the workspace's limits (segments, targeting totals), serialized and parsed back without a problem
  * (shape, references, lifecycle, no bucket shared by conflicting segments), and compiled to
  * a state `@allot/core` loads. Throws what the operation throws, or FAILED_PRECONDITION
  * with `issues` when the result would be invalid; either way nothing has changed.
@@ -29,10 +31,12 @@ export function applyOperation<R>(before: Workspace, operation: (workspace: Work
   // Workspaces are immutable: one that passed here already (the last write of a batch the
   // server applied one by one, each through this gate) need not be checked again.
   if (passed.has(outcome.workspace)) return outcome;
+  checkSegmentCount(before, outcome.workspace);
   checkTargetingTotals(before, outcome.workspace);
-  const issues = workspaceIssues(outcome.workspace);
+  const issues = workspaceIssues(outcome.workspace, before);
   if (issues.length > 0) throw invalidResult(issues);
   passed.add(outcome.workspace);
+  markConsistent(outcome.workspace);
   return outcome;
 }
 
@@ -42,8 +46,12 @@ const passed = new WeakSet<Workspace>();
 /**
  * What is wrong with `workspace` as a document allot can load again: the problems its
  * serialized form has when parsed back, or the one compiling it to a loadable state meets.
+ * `since`, the workspace an operation made it from: when that one is known to be consistent,
+ * only the segments that differ from it are checked for buckets shared with segments they
+ * conflict with (every other pair was apart already), so a change at 10,000 segments does not
+ * pay for the whole bucket space; every other check covers the whole workspace.
  */
-export function workspaceIssues(workspace: Workspace): WorkspaceIssue[] {
+export function workspaceIssues(workspace: Workspace, since?: Workspace): WorkspaceIssue[] {
   // A round trip through the document, read by the same reader and checks a stored file
   // meets. Bitsets travel as short keys to the sets in memory: the checks count them and test
   // exclusivity over them without gzipping, base64-ing and decoding megabytes each time.
@@ -56,18 +64,29 @@ export function workspaceIssues(workspace: Workspace): WorkspaceIssue[] {
     known.set(stored.bitset, s.buckets);
   }
   try {
-    workspaceFromData(JSON.parse(JSON.stringify(doc)), { retainBitsets: true, knownBitsets: known });
+    const changedSegments = since !== undefined && isConsistent(since) ? changedIds(since, workspace) : undefined;
+    workspaceFromData(JSON.parse(JSON.stringify(doc)), { retainBitsets: true, knownBitsets: known, ...(changedSegments === undefined ? {} : { changedSegments }) });
   } catch (error) {
     if (error instanceof AdminError && error.code === 'INVALID_WORKSPACE') return [...error.issues];
     throw error;
   }
   // Everything core checks but the bitsets' bytes, which the document check has just counted:
-  // given as "ALL", core does not decode each of them a second time.
+  // given as "ALL", core does not decode each of them a second time, nor build a zeroed
+  // 125 KB set for each unallocated segment's empty list (0.5 ms each: 10 s at 20,000).
   const state = compileState(workspace);
   const bitsets = state.bitsets as Record<string, JsonValue>;
-  for (const name of Object.keys(bitsets)) if (typeof bitsets[name] === 'string') bitsets[name] = 'ALL';
+  for (const name of Object.keys(bitsets)) {
+    const b = bitsets[name];
+    if (typeof b === 'string' || (Array.isArray(b) && b.length === 0)) bitsets[name] = 'ALL';
+  }
   const loaded = validateState(state, { specialize: 'none' });
   return loaded.ok ? [] : loaded.issues.map((i) => ({ path: `compiled state: ${i.path}`, message: i.message }));
+}
+
+/** Ids of the segments of `after` that are not the very objects `before` holds (operations keep what they do not change). */
+function changedIds(before: Workspace, after: Workspace): Set<string> {
+  const old = new Map(before.segments.map((s) => [s.id, s]));
+  return new Set(after.segments.filter((s) => old.get(s.id) !== s).map((s) => s.id));
 }
 
 function invalidResult(issues: readonly WorkspaceIssue[]): AdminError {

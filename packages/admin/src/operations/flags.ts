@@ -10,6 +10,7 @@ import type { JsonValue } from '@allot/core';
 import { AdminError } from '../errors.js';
 import { fractionProblem } from '../workspace/document-reader.js';
 import { segmentReferences } from '../targeting/ast.js';
+import { TARGETING_LIMITS, tooManyValues } from '../targeting/limits.js';
 import { parseTargeting } from '../targeting/parser.js';
 import type { Audience, Flag, Rule, RuleKind, RuleState, Sticky, Variant, WeightedVariant, Workspace } from '../workspace/model.js';
 import { NO_STICKY } from '../workspace/model.js';
@@ -287,6 +288,7 @@ function buildRule(workspace: Workspace, flag: Flag, id: string, input: RuleInpu
       if (attribute === '') throw new AdminError('INVALID_ARGUMENT', 'name the attribute to match (e.g. user_id)', { path: `${path}.attribute` });
       const values = [...new Set(input.values ?? [])];
       if (values.length === 0) throw new AdminError('INVALID_ARGUMENT', 'list at least one value that gets the variant', { path: `${path}.values` });
+      if (values.length > TARGETING_LIMITS.maxValues) throw tooManyValues(values.length, `${path}.values`);
       rule = { ...base, kind: 'individual', attribute, values, variant: variant(input.variant, `${path}.variant`) };
       break;
     }

@@ -7,9 +7,13 @@ import { fileURLToPath } from 'node:url';
 import { beforeEach, describe, expect, it } from 'vitest';
 
 import { AdminError } from '../errors.js';
-import { allocateSegment, createSegment, updateSegment } from '../operations/segments.js';
-import { TARGETING_LIMITS, WORKSPACE_TARGETING_LIMITS } from '../targeting/limits.js';
+import { addRule, createFlag, updateRule } from '../operations/flags.js';
+import { allocateSegment, archiveSegment, createSegment, updateSegment } from '../operations/segments.js';
+import { TARGETING_LIMITS, WORKSPACE_LIMITS, WORKSPACE_TARGETING_LIMITS } from '../targeting/limits.js';
+import { newWorkspace } from '../workspace/create.js';
+import type { Segment } from '../workspace/model.js';
 import { parseWorkspace } from '../workspace/parse.js';
+import { serializeWorkspace } from '../workspace/serialize.js';
 import { etagOf, WorkspaceFile } from './workspace-file.js';
 
 const DIST = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
@@ -180,12 +184,102 @@ describe('WorkspaceFile', () => {
     const before = readFileSync(file.path, 'utf8');
     const error = (await file.update((ws) => createSegment(ws, { id: 'more', targeting: 'a == 1' })).catch((e: unknown) => e)) as AdminError;
     expect(error.code).toBe('INVALID_ARGUMENT');
-    expect(error.limit).toEqual({ name: 'workspace.maxClauses', max: 10_000, actual: 10_001 });
-    expect(error.message).toContain("targeting: the workspace's targeting would hold 10001 conditions in all, over the limit of 10000 (workspace.maxClauses)");
+    const max = WORKSPACE_TARGETING_LIMITS.maxClauses;
+    expect(error.limit).toEqual({ name: 'workspace.maxClauses', max, actual: max + 1 });
+    expect(error.message).toContain(`targeting: the workspace's targeting would hold ${max + 1} conditions in all, over the limit of ${max} (workspace.maxClauses)`);
     expect(readFileSync(file.path, 'utf8')).toBe(before);
     // Untargeted segments, and smaller expressions, are fine.
     await file.update((ws) => createSegment(ws, { id: 'everyone' }));
     await file.update((ws) => updateSegment(ws, 's0', { targeting: 'a == 1' }, ['targeting']));
     await file.update((ws) => createSegment(ws, { id: 'more', targeting: 'a == 1' }));
+  });
+});
+
+describe('WORKSPACE_LIMITS and targeting.maxValues, through WorkspaceFile.update', () => {
+  const caught = async (p: Promise<unknown>): Promise<AdminError> => {
+    const e = await p.catch((error: unknown) => error);
+    if (!(e instanceof AdminError)) throw new Error(`expected an AdminError, got ${String(e)}`);
+    return e;
+  };
+  /** A JSON file of `live` unallocated segments and `archived` archived ones. */
+  const fileWith = (live: number, archived = 0): WorkspaceFile => {
+    const segment = (id: string, state: Segment['state']): Segment => ({
+      id,
+      displayName: id,
+      targeting: null,
+      proportion: 0.001,
+      exclusivityTags: [],
+      exclusiveTo: [],
+      state,
+      buckets: null,
+    });
+    const segments = [
+      ...Array.from({ length: live }, (_, i) => segment(`s${i}`, 'UNALLOCATED')),
+      ...Array.from({ length: archived }, (_, i) => segment(`old${i}`, 'ARCHIVED')),
+    ];
+    const path = join(dir, 'ws.json');
+    writeFileSync(path, serializeWorkspace({ ...newWorkspace({ account: 'a', seed: 's', clientSecret: 'x' }), segments }, 'json'));
+    return new WorkspaceFile(path);
+  };
+
+  it('segments: the limit is reached, one more is refused before anything is written; archived ones do not count', async () => {
+    const max = WORKSPACE_LIMITS.maxSegments;
+    expect(max).toBe(20_000);
+    const file = fileWith(max - 1, 50);
+    await file.update((ws) => createSegment(ws, { id: 'last' }));
+    const before = readFileSync(file.path, 'utf8');
+    const e = await caught(file.update((ws) => createSegment(ws, { id: 'one-more' })));
+    expect(e.code).toBe('INVALID_ARGUMENT');
+    expect(e.path).toBe('segments');
+    expect(e.limit).toEqual({ name: 'workspace.maxSegments', max, actual: max + 1 });
+    expect(e.message).toContain('segments: the workspace would hold 20001 segments that are not archived, over the limit of 20000 (workspace.maxSegments); archive segments');
+    expect(readFileSync(file.path, 'utf8')).toBe(before);
+    // Archiving one makes room: the archived segment stays in the file.
+    await file.update((ws) => archiveSegment(ws, 's0'));
+    const after = await file.update((ws) => createSegment(ws, { id: 'one-more' }));
+    expect(after.workspace.segments).toHaveLength(max + 1 + 50);
+  }, 120_000);
+
+  it('segments: a file past the limit loads and can shrink; growing it further is refused', async () => {
+    const file = fileWith(WORKSPACE_LIMITS.maxSegments + 2);
+    expect((await file.read()).workspace.segments).toHaveLength(20_002);
+    await file.update((ws) => archiveSegment(ws, 's1'));
+    await file.update((ws) => updateSegment(ws, 's2', { displayName: 'renamed' }, ['displayName']));
+    const e = await caught(file.update((ws) => createSegment(ws, { id: 'one-more' })));
+    expect(e.limit).toEqual({ name: 'workspace.maxSegments', max: 20_000, actual: 20_002 });
+  }, 120_000);
+
+  it('individual targeting: a rule of maxValues values is accepted, one more is refused (add and update)', async () => {
+    const file = new WorkspaceFile(join(dir, 'ws.yaml'));
+    await file.update((ws) => createFlag(ws, { id: 'f', variants: [{ name: 'on', value: true }] }), { create: true });
+    const ids = (n: number): string[] => Array.from({ length: n }, (_, i) => `user-${i}`);
+    const max = TARGETING_LIMITS.maxValues;
+    await file.update((ws) => addRule(ws, 'f', { kind: 'individual', id: 'vip', attribute: 'user_id', values: ids(max), variant: 'on' }));
+    const before = readFileSync(file.path, 'utf8');
+    const e = await caught(file.update((ws) => addRule(ws, 'f', { kind: 'individual', id: 'more', attribute: 'user_id', values: ids(max + 1), variant: 'on' })));
+    expect(e.code).toBe('INVALID_ARGUMENT');
+    expect(e.path).toBe('flags.f.rules.more.values');
+    expect(e.limit).toEqual({ name: 'targeting.maxValues', max: 10_000, actual: 10_001 });
+    expect(e.message).toContain('10001 values, over the limit of 10000 in one individual-targeting rule (targeting.maxValues); put a cohort this large in a segment');
+    const update = await caught(file.update((ws) => updateRule(ws, 'f', 'vip', { values: ids(max + 1) })));
+    expect(update.limit?.name).toBe('targeting.maxValues');
+    expect(readFileSync(file.path, 'utf8')).toBe(before);
+    // Duplicates count once.
+    await file.update((ws) => updateRule(ws, 'f', 'vip', { values: [...ids(max), 'user-0'] }));
+  });
+
+  it('individual targeting: a file with a longer list is invalid, naming the rule', () => {
+    const doc = {
+      allot: 1,
+      account: 'a',
+      seed: 's',
+      flags: { f: { variants: { on: true }, rules: [{ id: 'vip', kind: 'individual', attribute: 'id', variant: 'on', values: Array.from({ length: 10_001 }, (_, i) => `u${i}`) }] } },
+    };
+    expect(() => parseWorkspace(JSON.stringify(doc))).toThrow(
+      expect.objectContaining({
+        code: 'INVALID_WORKSPACE',
+        issues: [{ path: 'flags.f.rules[0].values', message: expect.stringContaining('10001 values, over the limit of 10000 in one individual-targeting rule (targeting.maxValues)') as string }],
+      }),
+    );
   });
 });

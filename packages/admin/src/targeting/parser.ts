@@ -21,7 +21,7 @@ import { TARGETING_LIMITS } from './limits.js';
 import { targetingError } from './syntax-error.js';
 
 const KEYWORDS = new Set(['and', 'or', 'not', 'in', 'is', 'null', 'segment', 'starts', 'ends', 'with', 'contains']);
-const { maxBytes, maxClauses, maxDepth } = TARGETING_LIMITS;
+const { maxBytes, maxClauses, maxDepth, maxValues } = TARGETING_LIMITS;
 /**
  * Parentheses and `not`s nested as written, a guard for the parser's own recursion: far
  * more than any expression within `maxDepth` needs (`((x))` adds nothing to the compiled
@@ -247,6 +247,10 @@ class Parser {
     const values: Literal[] = [];
     if (this.peek().kind === ']') throw this.error(this.peek(), 'expected at least one value in the list');
     for (;;) {
+      const at = this.peek();
+      if (values.length === maxValues) {
+        throw this.limit(at, 'targeting.maxValues', maxValues, values.length + 1, `more than ${maxValues} values in one list (targeting.maxValues); put a cohort this large in a segment of its own and refer to it with "segment ID"`);
+      }
       values.push(this.literal('in'));
       const t = this.next();
       if (t.kind === ']') return values;

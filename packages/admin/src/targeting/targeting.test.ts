@@ -171,6 +171,19 @@ describe('limits (TARGETING_LIMITS): refused with the limit named, before any pa
     expect(e.message.split('\n')[1]).toContain('segment beta');
   });
 
+  it('values: a list of the limit is accepted, one more is refused at the value past it', () => {
+    const list = (n: number): string => `id in [${Array.from({ length: n }, (_, i) => i).join(',')}]`;
+    const t = parseTargeting(list(TARGETING_LIMITS.maxValues), 't');
+    expect(t?.expr).toMatchObject({ kind: 'in' });
+    expect(t?.expr.kind === 'in' ? t.expr.values.length : 0).toBe(10_000);
+    const text = list(TARGETING_LIMITS.maxValues + 1);
+    expect(Buffer.byteLength(text)).toBeLessThan(TARGETING_LIMITS.maxBytes);
+    const e = refusal(text.replace('id in', 'id not in'));
+    expect(e.code).toBe('INVALID_ARGUMENT');
+    expect(e.limit).toEqual({ name: 'targeting.maxValues', max: 10_000, actual: 10_001 });
+    expect(e.message).toMatch(/^segments\.s\.targeting: .*more than 10000 values in one list \(targeting\.maxValues\); put a cohort this large in a segment/s);
+  });
+
   it('depth: levels of and/or/not as compiled (negated conditions count), not redundant parentheses', () => {
     const nots = (n: number, inner: string): string => `${'not ('.repeat(n)}${inner}${')'.repeat(n)}`;
     expect(parseTargeting(nots(32, 'a == 1'), 't')).not.toBeNull();

@@ -8,9 +8,10 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 
 import { BucketSet } from '../allocation/bucket-set.js';
 import { AdminError, invalidWorkspace } from '../errors.js';
+import { TARGETING_LIMITS, tooManyValues } from '../targeting/limits.js';
 import { parseTargeting } from '../targeting/parser.js';
 import type { Targeting } from '../targeting/ast.js';
-import { checkWorkspace } from './check.js';
+import { checkWorkspace, markConsistent } from './check.js';
 import {
   describe,
   field,
@@ -63,6 +64,12 @@ export interface ParseOptions {
    * A client with neither has the secret "" and is compiled under `clients/<id>`.
    */
   readonly secrets?: ReadonlyMap<string, string>;
+  /**
+   * The ids of the segments that differ from a workspace known to be consistent, of which
+   * this document is a changed copy: only they are checked for buckets shared with segments
+   * they conflict with (see `checkWorkspace`; how `applyOperation` checks one change).
+   */
+  readonly changedSegments?: ReadonlySet<string>;
 }
 
 /** Parses a workspace document (YAML, or JSON, which is YAML too). Throws INVALID_WORKSPACE. */
@@ -106,8 +113,9 @@ export function workspaceFromData(data: unknown, options: ParseOptions = {}): Wo
     flags: entries(data, 'flags', issues).map(([id, raw, path]) => readFlag(id, raw, path, issues)),
     groups: entries(data, 'groups', issues).map(([id, raw, path]) => readGroup(id, raw, path, issues)),
   };
-  if (issues.items.length === 0) issues.items.push(...checkWorkspace(workspace, options.retainBitsets ?? false));
+  if (issues.items.length === 0) issues.items.push(...checkWorkspace(workspace, options.retainBitsets ?? false, options.changedSegments));
   if (issues.items.length > 0) throw invalidWorkspace(issues.items, options.source);
+  markConsistent(workspace);
   return workspace;
 }
 
@@ -260,14 +268,20 @@ function readRule(raw: unknown, path: string, issues: Issues): Rule | undefined 
   };
   const randomizationField = readString(raw, 'randomizationField', path, issues, '');
   switch (kind) {
-    case 'individual':
+    case 'individual': {
+      const values = readStringList(raw, 'values', path, issues);
+      if (values.length > TARGETING_LIMITS.maxValues) {
+        const at = join(path, 'values');
+        issues.add(at, tooManyValues(values.length, at).message.slice(at.length + 2));
+      }
       return {
         ...base,
         kind,
         attribute: readRequiredString(raw, 'attribute', path, issues),
-        values: readStringList(raw, 'values', path, issues),
+        values,
         variant: readRequiredString(raw, 'variant', path, issues),
       };
+    }
     case 'conditional':
       return {
         ...base,

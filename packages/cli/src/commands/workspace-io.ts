@@ -5,7 +5,7 @@
  */
 import { resolve } from 'node:path';
 
-import { AdminError, checkTargetingTotals, newWorkspace, previewImpact, WorkspaceFile, type Outcome, type UpdateResult, type Workspace } from '@allot/admin';
+import { AdminError, checkSegmentCount, checkTargetingTotals, newWorkspace, previewImpact, WorkspaceFile, type Outcome, type UpdateResult, type Workspace } from '@allot/admin';
 
 import { parse, requireString, type OptionSpec, type Parsed } from '../args.js';
 import { CliError } from '../cli-error.js';
@@ -87,6 +87,7 @@ async function dryRun<R>(ctx: SubcommandContext, operation: (workspace: Workspac
     // As the write would: a create on a missing file starts from a fresh workspace.
     const before = create && !(await ctx.file.exists()) ? newWorkspace() : (await ctx.file.read()).workspace;
     const out = operation(before);
+    checkSegmentCount(before, out.workspace);
     checkTargetingTotals(before, out.workspace);
     for (const w of out.warnings) ctx.io.err(`warning: ${w}`);
     preview = previewImpact(before, out.workspace);

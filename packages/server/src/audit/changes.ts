@@ -2,7 +2,7 @@
  * What a change did, as the audit log records it: the resources that differ between two
  * workspaces (as the API shows them), and the impact summary (admin's `previewImpact`).
  */
-import { previewImpact, type Expr, type Flag, type Share, type Targeting, type Workspace } from '@allot/admin';
+import { previewImpact, type Share, type Workspace } from '@allot/admin';
 
 import { flagJson } from '../resources/flags.js';
 import { groupJson } from '../resources/groups.js';
@@ -65,69 +65,9 @@ function share(s: Share): ShareSummary {
   return s.exact ?? { low: s.low, high: s.high };
 }
 
-function references(t: Targeting | null, into: Set<string>): Set<string> {
-  const walk = (e: Expr): void => {
-    if (e.kind === 'segment') into.add(e.segment);
-    else if (e.kind === 'not') walk(e.operand);
-    else if (e.kind === 'and' || e.kind === 'or') e.operands.forEach(walk);
-  };
-  if (t !== null) walk(t.expr);
-  return into;
-}
-
-function ruleReferences(f: Flag): Set<string> {
-  const into = new Set<string>();
-  for (const r of f.rules) {
-    if (!('audience' in r)) continue;
-    if (r.audience.kind === 'segment') into.add(r.audience.segment);
-    else references(r.audience.targeting, into);
-  }
-  return into;
-}
-
-/**
- * `before` and `after` cut down to what a change can affect: the segments and flags that
- * differ, the segments whose targeting refers to a changed one (transitively), the flags
- * whose rules use any of those, and every segment these refer to (so they evaluate as in
- * the whole workspace). The impact of the rest is zero by construction, and leaving it out
- * keeps the audit entry's cost in proportion to the change, not to the workspace.
- */
-function affectedPart(before: Workspace, after: Workspace): [Workspace, Workspace] {
-  const changed = (items: (w: Workspace) => readonly { readonly id: string }[]): Set<string> => {
-    const old = new Map(items(before).map((i) => [i.id, i]));
-    const now = new Map(items(after).map((i) => [i.id, i]));
-    return new Set([...old.keys(), ...now.keys()].filter((id) => old.get(id) !== now.get(id)));
-  };
-  const segments = changed((w) => w.segments);
-  const flags = changed((w) => w.flags);
-  const both = [before, after];
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const w of both) {
-      for (const s of w.segments) {
-        if (segments.has(s.id)) continue;
-        if ([...references(s.targeting, new Set())].some((r) => segments.has(r))) {
-          segments.add(s.id);
-          grew = true;
-        }
-      }
-    }
-  }
-  for (const w of both) for (const f of w.flags) if ([...ruleReferences(f)].some((r) => segments.has(r))) flags.add(f.id);
-  const keep = new Set(segments);
-  const pending = [...both.flatMap((w) => w.flags.filter((f) => flags.has(f.id)).flatMap((f) => [...ruleReferences(f)])), ...segments];
-  while (pending.length > 0) {
-    const id = pending.pop()!;
-    keep.add(id);
-    for (const w of both) for (const r of references(w.segments.find((s) => s.id === id)?.targeting ?? null, new Set())) if (!keep.has(r)) pending.push(r);
-  }
-  const cut = (w: Workspace): Workspace => ({ ...w, segments: w.segments.filter((s) => keep.has(s.id)), flags: w.flags.filter((f) => flags.has(f.id)) });
-  return [cut(before), cut(after)];
-}
-
 /** Who starts, stops and changes variant in each changed flag; who enters and leaves each changed segment. */
 export function impactSummary(before: Workspace, after: Workspace): ImpactSummary {
-  const preview = previewImpact(...affectedPart(before, after));
+  const preview = previewImpact(before, after, { affectedOnly: true });
   return {
     flags: preview.flags.filter((f) => f.changed).map((f) => ({ flag: `flags/${f.flag}`, start: share(f.start), stop: share(f.stop), change: share(f.change) })),
     segments: preview.segments

@@ -18,7 +18,7 @@ import { describe, isObject, join, readObject, type JsonObject } from './fields.
 
 const ATTRIBUTE = /^[A-Za-z_$][A-Za-z0-9_$.-]*$/;
 const KEYWORDS = new Set(['and', 'or', 'not', 'in', 'is', 'null', 'segment', 'starts', 'ends', 'with', 'contains', 'true', 'false', 'version', 'timestamp']);
-const { maxBytes, maxClauses, maxDepth } = TARGETING_LIMITS;
+const { maxBytes, maxClauses, maxDepth, maxValues } = TARGETING_LIMITS;
 
 /**
  * The expression text for a `targeting` field (`''` for everyone), checked: a 400 naming the
@@ -138,6 +138,15 @@ class Converter {
         const values = readObject(a[kind], at, ['values']).values;
         if (!Array.isArray(values) || values.length === 0) {
           throw invalid(join(at, 'values'), `expected a non-empty list of values, got ${describe(values)}`);
+        }
+        if (values.length > maxValues) {
+          throw overLimit(
+            join(at, 'values'),
+            'targeting.maxValues',
+            maxValues,
+            values.length,
+            `${values.length} values, over the limit of ${maxValues} in one list (targeting.maxValues); put a cohort this large in a segment of its own and refer to it`,
+          );
         }
         const literals = values.map((v: unknown, i) => {
           const l = this.literal(v, `${at}.values[${i}]`);

@@ -1,5 +1,5 @@
 /**
- * `?validateOnly=true`: the answer the real write gives plus its impact, the same refusals,
+ * `?validateOnly=true`: the answer the real write gives plus its impact (on what it can affect), the same refusals,
  * a read token accepted, and the workspace file byte-identical afterwards.
  */
 import { previewImpact, type Workspace } from '@allot/admin';
@@ -36,7 +36,7 @@ describe('validateOnly', () => {
     expect(await s.fileBytes()).toBe(bytes);
     const real = await s.call(method, path, body);
     expect(real.status).toBe(200);
-    return { preview: preview.body, real: real.body, expected: impactJson(previewImpact(before, await workspace())) };
+    return { preview: preview.body, real: real.body, expected: impactJson(previewImpact(before, await workspace(), { affectedOnly: true })) };
   }
 
   it('previews an allocation: the real answer plus the impact the write then has, the file untouched', async () => {

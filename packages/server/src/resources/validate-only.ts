@@ -3,7 +3,9 @@
  * in-memory copy of the latest workspace instead of the file. The answer is the one the real
  * write would give (the same resource, or the same refusal: etag mismatch, insufficient
  * space, a live segment lowered without `force`) plus `impact`, what the change would do to
- * every flag and segment (admin's `previewImpact`, the same numbers as `allot diff`).
+ * every flag and segment it can affect (admin's `previewImpact` with `affectedOnly`, the same
+ * numbers as `allot diff`; the rest keep every unit's outcome, and listing them would make
+ * a preview's cost follow the workspace instead of the change).
  * Nothing is written, nothing is locked, and a read token is enough: a preview changes
  * nothing, and the coordination map asks for previews before anyone uses a write token.
  */
@@ -60,7 +62,7 @@ export async function commit<R>(store: Store, ctx: RequestContext, operation: (w
   const cells = cellsText === undefined ? undefined : parseCells(cellsText, 'bucketMapCells');
   const before = (await store.current()).workspace;
   const out = applyOperation(before, operation);
-  const impact = impactJson(previewImpact(before, out.workspace));
+  const impact = impactJson(previewImpact(before, out.workspace, { affectedOnly: true }));
   return { result: out.result, warnings: out.warnings, impact: cells === undefined ? impact : { ...impact, bucketMap: bucketMap(out.workspace, cells) } };
 }
 
