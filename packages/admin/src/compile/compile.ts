@@ -1,8 +1,8 @@
 /**
  * A workspace to the resolver state core loads (the conformance-suite map shape:
  * `account`, `flags`, `segments`, `bitsets`, `bloomFilters`, `clients` keyed by secret).
- * Deterministic: the same workspace gives the same bytes. Allocated bitsets pass through in
- * the encoded form the workspace stores them in (base64 of gzip), without being decoded.
+ * Deterministic: the same workspace gives the same bytes. Allocated bitsets are written as
+ * base64 of the gzipped bitset (level 9), the form Confidence's resolver and core load.
  *
  * - A segment is `segments/<id>`. Allocated ones carry their bitset (`"ALL"` when they hold
  *   every bucket); unallocated ones an empty bitset, so they match no one; archived ones
@@ -91,7 +91,7 @@ export function compileState(workspace: Workspace): JsonObject {
 function bitsetOf(s: Segment): JsonValue {
   if (s.state !== 'ALLOCATED' || s.buckets === null) return [];
   if (s.buckets.count === BUCKETS) return 'ALL';
-  return s.buckets.encoded();
+  return s.buckets.gzippedBitset();
 }
 
 /** The targeting of the rule's own segment, or undefined when it uses a workspace segment. */

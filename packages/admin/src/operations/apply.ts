@@ -47,13 +47,13 @@ export function workspaceIssues(workspace: Workspace): WorkspaceIssue[] {
   // A round trip through the document, read by the same reader and checks a stored file
   // meets. Bitsets travel as short keys to the sets in memory: the checks count them and test
   // exclusivity over them without gzipping, base64-ing and decoding megabytes each time.
-  const doc = workspaceDocument(workspace) as { segments: Record<string, { buckets?: { bitset: string } }> };
+  const doc = workspaceDocument(workspace) as { segments: Record<string, { buckets?: { runs: string } }> };
   const known = new Map<string, BucketSet>();
   for (const s of workspace.segments) {
     const stored = doc.segments[s.id]?.buckets;
     if (s.buckets === null || stored === undefined) continue;
-    stored.bitset = `inMemory${known.size}`;
-    known.set(stored.bitset, s.buckets);
+    stored.runs = `inMemory${known.size}`;
+    known.set(stored.runs, s.buckets);
   }
   try {
     workspaceFromData(JSON.parse(JSON.stringify(doc)), { retainBitsets: true, knownBitsets: known });

@@ -53,7 +53,7 @@ export interface ParseOptions {
   readonly retainBitsets?: boolean;
   /**
    * Sets already in memory, by the text that stands for them in the document: a segment
-   * whose `buckets.bitset` is one of these keys, with the same count, takes that set instead
+   * whose `buckets.runs` is one of these keys, with the same count, takes that set instead
    * of decoding one (how `applyOperation` checks a document without re-reading its bitsets).
    */
   readonly knownBitsets?: ReadonlyMap<string, BucketSet>;
@@ -172,26 +172,30 @@ function readBuckets(raw: Doc, path: string, issues: Issues, known: ReadonlyMap<
   if (value === undefined || value === null) return null;
   const p = join(path, 'buckets');
   const obj = readMap(value, p, issues);
-  unknownKeys(obj, ['count', 'bitset'], p, issues);
+  unknownKeys(obj, ['count', 'runs', 'bitset'], p, issues);
   const count = field(obj, 'count');
-  const bitset = field(obj, 'bitset');
   if (typeof count !== 'number' || !Number.isInteger(count) || count < 0) {
     issues.add(join(p, 'count'), `expected a bucket count, got ${describe(count)}`);
     return null;
   }
-  if (typeof bitset !== 'string') {
-    issues.add(join(p, 'bitset'), `expected base64 of the gzipped bitset, got ${describe(bitset)}`);
+  const runs = field(obj, 'runs');
+  const bitset = field(obj, 'bitset');
+  if (runs !== undefined && bitset !== undefined) {
+    issues.add(p, 'holds both runs and a bitset; the tool writes runs only: restore the field from version control');
     return null;
   }
-  const encoded = bitset.replace(/\s+/g, '');
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(encoded)) {
-    issues.add(join(p, 'bitset'), 'expected base64 of the gzipped bitset; the tool writes this field: restore it from version control');
+  // Workspaces written before the runs encoding hold `bitset`: read as is, rewritten as runs.
+  const key = runs !== undefined ? 'runs' : 'bitset';
+  const text = runs ?? bitset;
+  if (typeof text !== 'string' || !/^[A-Za-z0-9+/\s]*={0,2}\s*$/.test(text)) {
+    const what = key === 'runs' ? 'base64 of the bucket runs' : 'base64 of the gzipped bitset';
+    issues.add(join(p, key), `expected ${what}, got ${describe(text)}; the tool writes this field: restore it from version control`);
     return null;
   }
-  const same = known?.get(encoded);
+  const same = known?.get(text);
   if (same?.count === count) return same;
   // Decoded and counted by checkWorkspace.
-  return BucketSet.fromEncoded(encoded, count);
+  return key === 'runs' ? BucketSet.fromRunsText(text, count) : BucketSet.fromGzippedBitset(text, count);
 }
 
 function readSticky(raw: Doc, path: string, issues: Issues): Sticky {
