@@ -2,7 +2,7 @@
  * A workspace to the resolver state core loads (the conformance-suite map shape:
  * `account`, `flags`, `segments`, `bitsets`, `bloomFilters`, `clients` keyed by secret).
  * Deterministic: the same workspace gives the same bytes. Allocated bitsets are written as
- * base64 of the gzipped bitset (level 9), the form Confidence's resolver and core load.
+ * base64 of the gzipped bitset (run-length deflate), the form Confidence's resolver and core load.
  *
  * - A segment is `segments/<id>`. Allocated ones carry their bitset (`"ALL"` when they hold
  *   every bucket); unallocated ones an empty bitset, so they match no one; archived ones
