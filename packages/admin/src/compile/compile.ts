@@ -31,15 +31,23 @@ export function compile(workspace: Workspace): string {
   return `${JSON.stringify(compileState(workspace), null, 2)}\n`;
 }
 
+export interface CompileOptions {
+  /**
+   * Write every allocated bitset as `"ALL"` instead of deflating it: for checks of
+   * everything but the bitsets' bytes (`workspaceIssues`), which need not pay for them.
+   */
+  readonly bitsetsAsAll?: boolean;
+}
+
 /** The resolver state of `workspace` as a plain JSON value. */
-export function compileState(workspace: Workspace): JsonObject {
+export function compileState(workspace: Workspace, options: CompileOptions = {}): JsonObject {
   const segments: JsonObject = {};
   const bitsets: JsonObject = {};
   for (const s of workspace.segments) {
     if (s.state === 'ARCHIVED') continue;
     const name = `segments/${s.id}`;
     segments[name] = { name, targeting: toConfidenceTargeting(s.targeting) };
-    bitsets[name] = bitsetOf(s);
+    bitsets[name] = options.bitsetsAsAll === true && s.state === 'ALLOCATED' && s.buckets !== null ? 'ALL' : bitsetOf(s);
   }
   const allClients = workspace.clients.map((c) => `clients/${c.id}`);
   const flags: JsonObject = {};

@@ -5,7 +5,7 @@
  * core loads. A change that would leave the workspace invalid is refused here, with the
  * problems found, so no store (the file, the HTTP server, a database) can ever save one.
  */
-import { validateState, type JsonValue } from '@allot/core';
+import { validateState } from '@allot/core';
 
 import type { BucketSet } from '../allocation/bucket-set.js';
 
@@ -62,10 +62,8 @@ export function workspaceIssues(workspace: Workspace): WorkspaceIssue[] {
     throw error;
   }
   // Everything core checks but the bitsets' bytes, which the document check has just counted:
-  // given as "ALL", core does not decode each of them a second time.
-  const state = compileState(workspace);
-  const bitsets = state.bitsets as Record<string, JsonValue>;
-  for (const name of Object.keys(bitsets)) if (typeof bitsets[name] === 'string') bitsets[name] = 'ALL';
+  // given as "ALL", they are neither deflated here nor decoded by core.
+  const state = compileState(workspace, { bitsetsAsAll: true });
   const loaded = validateState(state, { specialize: 'none' });
   return loaded.ok ? [] : loaded.issues.map((i) => ({ path: `compiled state: ${i.path}`, message: i.message }));
 }
