@@ -100,4 +100,10 @@ describe('workspace document', () => {
   it('refuses text that is not YAML', () => {
     expect(() => parseWorkspace('segments: [')).toThrow(/not valid YAML or JSON/);
   });
+
+  it('refuses a key repeated in a map, with its position', () => {
+    const text = serializeWorkspace(sample()).replace('  exp-2:\n', '  exp-1:\n');
+    expect(() => parseWorkspace(text)).toThrow(/not valid YAML or JSON: Map keys must be unique at line \d+, column 3: "exp-1"/);
+    expect(() => parseWorkspace('a:\n  - { x: 1, x: 2 }\n')).toThrow(/Map keys must be unique at line 2, column 13: "x"/);
+  });
 });
