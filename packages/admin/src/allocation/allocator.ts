@@ -49,7 +49,12 @@ export interface Occupied {
  * allocated segment that conflicts with it, leaving out the segment `self` (if given).
  */
 export function occupiedFor(workspace: Workspace, coordination: Coordination, self?: string): Occupied {
-  const words = new Uint32Array(WORDS);
+  return occupiedInto(new Uint32Array(WORDS), workspace, coordination, self);
+}
+
+/** `occupiedFor`, written into `words` (cleared first). */
+function occupiedInto(words: Uint32Array, workspace: Workspace, coordination: Coordination, self?: string): Occupied {
+  words.fill(0);
   const conflicting: string[] = [];
   for (const s of workspace.segments) {
     if (s.id === self || s.state !== 'ALLOCATED' || s.buckets === null) continue;
@@ -92,7 +97,9 @@ export function place(
   target: number,
   purpose: string,
 ): Placement {
-  const occupied = occupiedFor(workspace, coordination, segment.id);
+  // Scratch words, reused by every placement: a fresh 125 KB pair per call is garbage the
+  // collector must chase through a large workspace's heap.
+  const occupied = occupiedInto((occupiedScratch ??= new Uint32Array(WORDS)), workspace, coordination, segment.id);
   const free = BUCKETS - occupied.count;
   if (target > free) {
     throw new AdminError(
@@ -110,7 +117,7 @@ export function place(
   const random = seededRandom(workspace.seed, segment.id, purpose, target, ...coordination.exclusivityTags, '|', ...coordination.exclusiveTo);
   const before = segment.buckets?.count ?? 0;
   // The held buckets that stay legal.
-  const legal = new Uint32Array(WORDS);
+  const legal = (legalScratch ??= new Uint32Array(WORDS)).fill(0);
   if (segment.buckets !== null) {
     orRuns(legal, segment.buckets.runs());
     const blocked = occupied.words;
@@ -120,7 +127,7 @@ export function place(
   if (legalCount > target) {
     dropFrom(legal, legalCount - target, random);
   } else if (legalCount < target) {
-    const taken = occupied.words; // ours to change: occupiedFor made it for this call
+    const taken = occupied.words; // ours to change: scratch
     for (let i = 0; i < WORDS; i++) taken[i]! |= legal[i]!;
     addFree(legal, taken, target - legalCount, random);
   }
@@ -128,9 +135,12 @@ export function place(
   return { buckets: BucketSet.fromWords(legal), kept, added: target - kept, removed: before - kept };
 }
 
-/** Scratch lists, reused: a million 32-bit indices is 4 MB. */
+/** Scratch lists and words, reused: a million 32-bit indices is 4 MB. */
 let bucketList: Int32Array | null = null;
 let blockList: Int32Array | null = null;
+let occupiedScratch: Uint32Array | null = null;
+let legalScratch: Uint32Array | null = null;
+let dropScratch: Uint32Array | null = null;
 
 /** The bits of block `b` within its word. */
 function blockMask(b: number): number {
@@ -209,7 +219,7 @@ function dropFrom(from: Uint32Array, k: number, random: Random): void {
       bits ^= low;
     }
   }
-  const drop = new Uint32Array(WORDS);
+  const drop = (dropScratch ??= new Uint32Array(WORDS)).fill(0);
   const singles = Math.min(k, m);
   pick(list, m, singles, random, drop);
   let rest = k - singles;
