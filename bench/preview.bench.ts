@@ -98,7 +98,7 @@ export function account(count: number): Workspace {
       }
       buckets = BucketSet.fromIndices(picked);
     }
-    buckets.encoded(); // as a workspace read from its file holds them
+    buckets.runsText(); // as a workspace read from its file holds them
     const tags = family >= 0 ? [`family-${family}`] : [];
     const id = `seg-${i}`;
     segments.push({

@@ -109,7 +109,7 @@ export {
 } from './operations/groups.js';
 export { enabledRulesServing, type RuleRef } from './operations/lookup.js';
 
-export { compile, compileState, splitRanges, RULE_BUCKETS } from './compile/compile.js';
+export { compile, compileState, splitRanges, RULE_BUCKETS, type CompileOptions } from './compile/compile.js';
 
 export * from './impact/index.js';
 

@@ -166,6 +166,17 @@ export interface PlanSegment {
   readonly audience: boolean;
 }
 
+/** A non-conflicting segment pair, counted for the allocation-independence check. */
+export interface SegmentPair {
+  readonly a: number;
+  readonly b: number;
+  readonly unit: 'bucket' | 'block';
+  readonly universe: number;
+  readonly inA: number;
+  readonly inB: number;
+  readonly shared: number;
+}
+
 export interface StepPlan {
   readonly label: string;
   readonly description: string;
@@ -173,10 +184,12 @@ export interface StepPlan {
   /** Conflicting segment pairs (indices) with the buckets they share (must be 0). */
   readonly conflicts: readonly { readonly a: number; readonly b: number; readonly sharedBuckets: number }[];
   /**
-   * Non-conflicting, partially allocated segment pairs, counted within the buckets held by no
-   * segment conflicting with either (`universe`): buckets of each, and shared.
+   * Non-conflicting, partially allocated segment pairs, counted in `unit`s within the space
+   * held by no segment conflicting with either (`universe`): units of each, and shared. The
+   * unit is what the allocator drew independently: aligned blocks of 16 buckets when both
+   * segments are block-allocated, buckets when either is scattered (see `allocationUnit`).
    */
-  readonly segmentPairs: readonly { readonly a: number; readonly b: number; readonly universe: number; readonly inA: number; readonly inB: number; readonly sharedBuckets: number }[];
+  readonly segmentPairs: readonly SegmentPair[];
   readonly flags: readonly PlanFlag[];
   readonly groups: readonly { readonly name: string; readonly members: readonly { readonly flag: number; readonly segment: string }[] }[];
   /** Split rules in different flags, tested for independence: [flag, rule] pairs. */

@@ -1,14 +1,20 @@
 /**
- * A set of segment buckets: 1,000,000 bits in core's layout (bit i in byte i >> 3 at bit
- * i & 7, least significant first), stored in the workspace as base64 of the gzipped bytes
- * (the form core's loader accepts directly, so compiling passes it through untouched).
+ * A set of segment buckets, held as sorted runs (see `runs.ts`). The workspace stores it as
+ * `runs` text (`runs-text.ts`); workspaces written before that stored `bitset`, base64 of the
+ * gzipped 125,000 bytes of core's layout (bit i in byte i >> 3 at bit i & 7, least
+ * significant first), which is still read. The compiled state carries the gzipped bitset,
+ * the form Confidence's resolver and core load.
  *
- * A BucketSet is immutable. It keeps the encoded text and decodes the bytes on first use,
- * so a workspace of a thousand allocated segments that is only compiled holds no bitsets.
+ * A BucketSet is immutable. It keeps the text it was read from and decodes it on first use,
+ * so parsing is linear in the text; the dense words and the gzipped bitset are made on
+ * demand and dropped by `release`.
  */
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { constants, gunzipSync, gzipSync } from 'node:zlib';
 
 import { SEGMENT_BUCKETS } from '@allot/core';
+
+import { runsCount, runsHave, runsOfWords, wordsOfRuns, type Runs } from './runs.js';
+import { runsFromText, runsToText } from './runs-text.js';
 
 export const BUCKETS: number = SEGMENT_BUCKETS;
 /** 1,000,000 / 32: the set as 32-bit words, with no partial word. */
@@ -20,22 +26,32 @@ if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
   throw new Error('@allot/admin needs a little-endian machine (bitset word layout)');
 }
 
+/** The text a set was read from: the current `runs` encoding or a legacy gzipped bitset. */
+type Source = { readonly kind: 'runs' | 'bitset'; readonly text: string };
+
 export class BucketSet {
   /** Number of buckets held. */
   readonly count: number;
-  private bytesCache: Uint8Array | null;
-  private encodedCache: string | null;
+  private runsCache: Runs | null;
+  private source: Source | null;
+  private wordsCache: Uint32Array | null = null;
+  private gzipCache: string | null = null;
 
-  private constructor(count: number, bytes: Uint8Array | null, encoded: string | null) {
+  private constructor(count: number, runs: Runs | null, source: Source | null) {
     this.count = count;
-    this.bytesCache = bytes;
-    this.encodedCache = encoded;
+    this.runsCache = runs;
+    this.source = source;
   }
 
-  /** A set over `words` (31,250 of them), which the set takes ownership of. */
+  /** A set over `runs` (see `runs.ts`: ascending, disjoint, merged), which it takes ownership of. */
+  static fromRuns(runs: Runs): BucketSet {
+    return new BucketSet(runsCount(runs), runs, null);
+  }
+
+  /** A set over `words` (31,250 of them). */
   static fromWords(words: Uint32Array): BucketSet {
     if (words.length !== WORDS) throw new RangeError(`expected ${WORDS} words, got ${words.length}`);
-    return new BucketSet(popcount(words), new Uint8Array(words.buffer, words.byteOffset, BYTES), null);
+    return BucketSet.fromRuns(runsOfWords(words));
   }
 
   /** A set holding exactly `indices`. */
@@ -46,59 +62,85 @@ export class BucketSet {
   }
 
   /**
-   * The set stored as `encoded` (base64 of gzipped bytes) that claims `count` buckets. Lazy:
-   * nothing is decoded until used; `verify` decodes and checks the claim.
+   * The set stored as `text` (the workspace's `runs` encoding) that claims `count` buckets.
+   * Lazy: nothing is decoded until used; `verify` decodes and checks the claim.
    */
-  static fromEncoded(encoded: string, count: number): BucketSet {
-    return new BucketSet(count, null, encoded);
+  static fromRunsText(text: string, count: number): BucketSet {
+    return new BucketSet(count, null, { kind: 'runs', text });
   }
 
-  /**
-   * Decodes the bytes and checks that they hold `count` buckets; throws an Error saying what
-   * is wrong. Keeps the decoded bytes only if `keep`.
-   */
-  verify(keep = false): void {
-    const bytes = this.bytesCache ?? new Uint8Array(decode(this.encodedCache!).buffer, 0, BYTES);
-    const actual = popcount(new Uint32Array(bytes.buffer, bytes.byteOffset, WORDS));
-    if (actual !== this.count) throw new Error(`the bitset holds ${actual} buckets, not ${this.count}`);
-    if (keep) this.bytesCache = bytes;
+  /** The set stored as a legacy `bitset` (base64 of gzipped bytes) claiming `count` buckets. Lazy. */
+  static fromGzippedBitset(encoded: string, count: number): BucketSet {
+    return new BucketSet(count, null, { kind: 'bitset', text: encoded });
+  }
+
+  /** Decodes the set and checks that it holds `count` buckets; throws an Error saying what is wrong. */
+  verify(): void {
+    const actual = runsCount(this.runs());
+    if (actual !== this.count) throw new Error(`the set holds ${actual} buckets, not ${this.count}`);
+  }
+
+  /** The runs (ascending `[start, end)` pairs). Do not modify them. */
+  runs(): Runs {
+    if (this.runsCache === null) {
+      const source = this.source!;
+      this.runsCache = source.kind === 'runs' ? runsFromText(source.text) : runsOfWords(decodeBitset(source.text));
+    }
+    return this.runsCache;
+  }
+
+  /** The set as 31,250 little-endian 32-bit words (kept until `release`). Do not modify them. */
+  words(): Uint32Array {
+    this.wordsCache ??= wordsOfRuns(this.runs());
+    return this.wordsCache;
   }
 
   /** The bytes, in core's layout. Do not modify them. */
   bytes(): Uint8Array {
-    this.bytesCache ??= new Uint8Array(decode(this.encodedCache!).buffer, 0, BYTES);
-    return this.bytesCache;
+    const w = this.words();
+    return new Uint8Array(w.buffer, w.byteOffset, BYTES);
   }
 
-  /** The set as 31,250 little-endian 32-bit words. Do not modify them. */
-  words(): Uint32Array {
-    const b = this.bytes();
-    return new Uint32Array(b.buffer, b.byteOffset, WORDS);
+  /** The workspace's encoding of the set (`buckets.runs`). */
+  runsText(): string {
+    if (this.source?.kind !== 'runs') this.source = { kind: 'runs', text: runsToText(this.runs()) };
+    return this.source.text;
   }
 
-  /** Base64 of the gzipped bytes: the workspace and the compiled state store this. */
-  encoded(): string {
-    this.encodedCache ??= gzipSync(this.bytes(), { level: 6 }).toString('base64');
-    return this.encodedCache;
+  /**
+   * Base64 of the gzipped bitset bytes: what the compiled state carries. Deflated with the
+   * run-length strategy: a block set is long runs of zero bytes and 0xff pairs, which it
+   * writes as small as level 9 does (~835 against ~710 bytes at 0.5%) in 1/250 of the time;
+   * level 9's match search takes 20 ms at 0.5% and 700 ms at 50% on this input.
+   */
+  gzippedBitset(): string {
+    if (this.gzipCache === null) {
+      const dropWords = this.wordsCache === null;
+      this.gzipCache = gzipSync(this.bytes(), { level: 9, strategy: constants.Z_RLE }).toString('base64');
+      if (dropWords) this.wordsCache = null;
+    }
+    return this.gzipCache;
   }
 
   has(bucket: number): boolean {
-    return (this.words()[bucket >>> 5]! & (1 << (bucket & 31))) !== 0;
+    return runsHave(this.runs(), bucket);
   }
 
-  /** Drops the decoded bytes (they are decoded again when next needed). */
+  /** The document field the set was read from (`runs`, or a legacy `bitset`), for messages. */
+  get storedAs(): 'runs' | 'bitset' {
+    return this.source?.kind ?? 'runs';
+  }
+
+  /** Drops the dense words (made again when next needed); the runs, a few KB, stay. */
   release(): void {
-    if (this.bytesCache !== null) {
-      this.encoded();
-      this.bytesCache = null;
-    }
+    this.wordsCache = null;
   }
 }
 
-function decode(encoded: string): Uint32Array {
+function decodeBitset(encoded: string): Uint32Array {
   let raw: Buffer;
   try {
-    raw = gunzipSync(Buffer.from(encoded, 'base64'), { maxOutputLength: BYTES * 2 });
+    raw = gunzipSync(Buffer.from(encoded.replace(/\s+/g, ''), 'base64'), { maxOutputLength: BYTES * 2 });
   } catch (error) {
     throw new Error(`expected base64 of gzipped bitset bytes (${(error as Error).message})`, { cause: error });
   }

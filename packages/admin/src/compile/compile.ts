@@ -1,8 +1,8 @@
 /**
  * A workspace to the resolver state core loads (the conformance-suite map shape:
  * `account`, `flags`, `segments`, `bitsets`, `bloomFilters`, `clients` keyed by secret).
- * Deterministic: the same workspace gives the same bytes. Allocated bitsets pass through in
- * the encoded form the workspace stores them in (base64 of gzip), without being decoded.
+ * Deterministic: the same workspace gives the same bytes. Allocated bitsets are written as
+ * base64 of the gzipped bitset (run-length deflate), the form Confidence's resolver and core load.
  *
  * - A segment is `segments/<id>`. Allocated ones carry their bitset (`"ALL"` when they hold
  *   every bucket); unallocated ones an empty bitset, so they match no one; archived ones
@@ -31,15 +31,23 @@ export function compile(workspace: Workspace): string {
   return `${JSON.stringify(compileState(workspace), null, 2)}\n`;
 }
 
+export interface CompileOptions {
+  /**
+   * Write every allocated bitset as `"ALL"` instead of deflating it: for checks of
+   * everything but the bitsets' bytes (`workspaceIssues`), which need not pay for them.
+   */
+  readonly bitsetsAsAll?: boolean;
+}
+
 /** The resolver state of `workspace` as a plain JSON value. */
-export function compileState(workspace: Workspace): JsonObject {
+export function compileState(workspace: Workspace, options: CompileOptions = {}): JsonObject {
   const segments: JsonObject = {};
   const bitsets: JsonObject = {};
   for (const s of workspace.segments) {
     if (s.state === 'ARCHIVED') continue;
     const name = `segments/${s.id}`;
     segments[name] = { name, targeting: toConfidenceTargeting(s.targeting) };
-    bitsets[name] = bitsetOf(s);
+    bitsets[name] = options.bitsetsAsAll === true && s.state === 'ALLOCATED' && s.buckets !== null ? 'ALL' : bitsetOf(s);
   }
   const allClients = workspace.clients.map((c) => `clients/${c.id}`);
   const flags: JsonObject = {};
@@ -91,7 +99,7 @@ export function compileState(workspace: Workspace): JsonObject {
 function bitsetOf(s: Segment): JsonValue {
   if (s.state !== 'ALLOCATED' || s.buckets === null) return [];
   if (s.buckets.count === BUCKETS) return 'ALL';
-  return s.buckets.encoded();
+  return s.buckets.gzippedBitset();
 }
 
 /** The targeting of the rule's own segment, or undefined when it uses a workspace segment. */

@@ -63,11 +63,11 @@ function changedIds<T extends { readonly id: string }>(before: readonly T[], aft
   return changed;
 }
 
-/** Equal field by field; buckets by their encoded text (a set read twice from one file is equal). */
+/** Equal field by field; buckets by their runs text (canonical: equal sets give equal text). */
 function sameSegment(a: Segment, b: Segment): boolean {
   const { buckets: x, targeting: tx, ...restA } = a;
   const { buckets: y, targeting: ty, ...restB } = b;
-  const sameBuckets = x === y || (x !== null && y !== null && x.count === y.count && x.encoded() === y.encoded());
+  const sameBuckets = x === y || (x !== null && y !== null && x.count === y.count && x.runsText() === y.runsText());
   return sameBuckets && tx?.source === ty?.source && JSON.stringify(restA) === JSON.stringify(restB);
 }
 

@@ -6,6 +6,7 @@
  */
 import { bucketsFor, conflictsWith } from '../allocation/allocator.js';
 import { WORDS, type BucketSet } from '../allocation/bucket-set.js';
+import { meetsWords, orRuns, type Runs } from '../allocation/runs.js';
 import type { WorkspaceIssue } from '../errors.js';
 import { segmentReferences } from '../targeting/ast.js';
 import type { Rule, Segment, Workspace } from './model.js';
@@ -13,8 +14,8 @@ import { groupTag, isGroupTag } from './names.js';
 
 /**
  * Every consistency problem of `workspace` (empty when it is sound). The check decodes
- * every bitset; with `retainBitsets` false they are released afterwards, keeping memory
- * flat for a workspace that is only compiled. With `changed`, the ids of the segments that
+ * every bucket set to its runs (a few KB each); with `retainBitsets` false any dense words
+ * made meanwhile are released afterwards. With `changed`, the ids of the segments that
  * differ from a workspace known to be consistent (`isConsistent`), only those are checked
  * for buckets shared with segments they conflict with: every other pair was apart before.
  */
@@ -79,9 +80,9 @@ export function isConsistent(workspace: Workspace): boolean {
 }
 
 /**
- * Sets whose bytes were found to hold their count. Sets are immutable, so one checked when
- * the workspace was read, or made by the allocator and checked by the last write, is not
- * decoded and counted again by every write after it (1.5 s of a write at 10,000 segments).
+ * Sets whose stored form was found to hold their count. Sets are immutable, so one checked
+ * when the workspace was read, or made by the allocator and checked by the last write, is
+ * not decoded and counted again by every write after it.
  */
 const verified = new WeakSet<BucketSet>();
 
@@ -100,11 +101,11 @@ function checkSegment(s: Segment, segments: ReadonlyMap<string, Segment>, add: A
       }
       try {
         if (!verified.has(s.buckets)) {
-          s.buckets.verify(true);
+          s.buckets.verify();
           verified.add(s.buckets);
         }
       } catch (error) {
-        add(`${path}.buckets.bitset`, `${(error as Error).message}; the tool writes this field: restore it from version control`);
+        add(`${path}.buckets.${s.buckets.storedAs}`, `${(error as Error).message}; the tool writes this field: restore it from version control`);
       }
     }
   } else if (s.buckets !== null) {
@@ -167,24 +168,21 @@ function checkExclusivity(all: readonly Segment[], add: Add): void {
         byTag.set(t, acc);
       }
       acc.holders.push(s);
-      const w = wordsOf(s);
-      if (w === null) continue;
-      for (let i = 0; i < WORDS; i++) {
-        acc.twice[i]! |= acc.once[i]! & w[i]!;
-        acc.once[i]! |= w[i]!;
-      }
+      const runs = runsOf(s);
+      if (runs === null) continue;
+      // Buckets already held once become held twice; then all of them are held once.
+      andRunsInto(acc.twice, acc.once, runs);
+      orRuns(acc.once, runs);
     }
   }
   for (const s of allocated) {
-    const w = wordsOf(s);
-    if (w === null) continue;
+    const runs = runsOf(s);
+    if (runs === null) continue;
     for (const t of s.exclusiveTo) {
       const acc = byTag.get(t);
       if (acc === undefined) continue;
       const region = s.exclusivityTags.includes(t) ? acc.twice : acc.once;
-      let i = 0;
-      while (i < WORDS && (w[i]! & region[i]!) === 0) i++;
-      if (i === WORDS) continue;
+      if (!meetsWords(runs, region)) continue;
       const others = acc.holders.filter((o) => o !== s && sharesBuckets(s, o)).map((o) => o.id);
       add(
         `segments.${s.id}.buckets`,
@@ -214,19 +212,38 @@ function checkExclusivityOf(all: readonly Segment[], changed: ReadonlySet<string
   }
 }
 
-function wordsOf(s: Segment): Uint32Array | null {
+function runsOf(s: Segment): Runs | null {
   try {
-    return s.buckets!.words();
+    return s.buckets!.runs();
   } catch {
     return null; // reported by checkSegment
   }
 }
 
+/** Sets in `into` the buckets of `runs` that `from` holds. */
+function andRunsInto(into: Uint32Array, from: Uint32Array, runs: Runs): void {
+  for (let i = 0; i < runs.length; i += 2) {
+    const start = runs[i]!;
+    const end = runs[i + 1]!;
+    for (let w = start >>> 5; w <= (end - 1) >>> 5; w++) {
+      const lo = w === start >>> 5 ? ~0 << (start & 31) : ~0;
+      const hi = w === (end - 1) >>> 5 ? ~0 >>> (31 - ((end - 1) & 31)) : ~0;
+      into[w]! |= from[w]! & lo & hi;
+    }
+  }
+}
+
 function sharesBuckets(a: Segment, b: Segment): boolean {
-  const x = wordsOf(a);
-  const y = wordsOf(b);
+  const x = runsOf(a);
+  const y = runsOf(b);
   if (x === null || y === null) return false;
-  for (let i = 0; i < WORDS; i++) if ((x[i]! & y[i]!) !== 0) return true;
+  let i = 0;
+  let j = 0;
+  while (i < x.length && j < y.length) {
+    if (x[i + 1]! <= y[j]!) i += 2;
+    else if (y[j + 1]! <= x[i]!) j += 2;
+    else return true;
+  }
   return false;
 }
 

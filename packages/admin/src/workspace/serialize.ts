@@ -48,7 +48,7 @@ function segmentDocument(s: Segment): Record<string, unknown> {
       exclusiveTo: [...s.exclusiveTo],
     },
     state: s.state,
-    ...(s.buckets === null ? {} : { buckets: { count: s.buckets.count, bitset: s.buckets.encoded() } }),
+    ...(s.buckets === null ? {} : { buckets: { count: s.buckets.count, runs: s.buckets.runsText() } }),
   };
 }
 

@@ -73,8 +73,12 @@ describe('workspace document', () => {
     ['a proportion out of range', (d) => { d.segments['exp-2'].allocation.proportion = 1.5; }, 'segments.exp-2.allocation.proportion: must be in (0, 1], got 1.5'],
     ['a proportion that no longer matches the buckets', (d) => { d.segments['exp-2'].allocation.proportion = 0.3; }, 'segments.exp-2.allocation.proportion: is 0.3, which needs 300000 buckets, but the segment holds 200000'],
     ['coordination tags edited by hand', (d) => { d.segments['free-1'].allocation.exclusivityTags = ['ranking']; }, 'segments.exp-1.buckets: shares buckets with free-1, which carry tag "ranking" it is exclusive to'],
-    ['a corrupted bitset', (d) => { d.segments['exp-1'].buckets.bitset = 'AAAA'; }, 'segments.exp-1.buckets.bitset: expected base64 of gzipped bitset bytes'],
-    ['a wrong bucket count', (d) => { d.segments['exp-1'].buckets.count = 5; }, 'segments.exp-1.buckets.bitset: the bitset holds 100000 buckets, not 5'],
+    ['corrupted runs', (d) => { d.segments['exp-1'].buckets.runs = '////'; }, 'segments.exp-1.buckets.runs: the bucket runs go on past their last run'],
+    ['truncated runs', (d) => { d.segments['exp-1'].buckets.runs = d.segments['exp-1'].buckets.runs.slice(0, 8); }, 'segments.exp-1.buckets.runs: the bucket runs end inside a run'],
+    ['runs that are not base64', (d) => { d.segments['exp-1'].buckets.runs = 'A-B'; }, 'segments.exp-1.buckets.runs: expected base64 of the bucket runs'],
+    ['a corrupted legacy bitset', (d) => { delete d.segments['exp-1'].buckets.runs; d.segments['exp-1'].buckets.bitset = 'AAAA'; }, 'segments.exp-1.buckets.bitset: expected base64 of gzipped bitset bytes'],
+    ['both runs and a bitset', (d) => { d.segments['exp-1'].buckets.bitset = 'AAAA'; }, 'segments.exp-1.buckets: holds both runs and a bitset'],
+    ['a wrong bucket count', (d) => { d.segments['exp-1'].buckets.count = 5; }, 'segments.exp-1.buckets.runs: the set holds 100000 buckets, not 5'],
     ['an allocated segment without buckets', (d) => { delete d.segments['exp-1'].buckets; }, 'segments.exp-1.buckets: an ALLOCATED segment holds buckets'],
     ['bad targeting', (d) => { d.segments['exp-1'].targeting = 'country in'; }, 'segments.exp-1.targeting: column 11: expected a list such as [SE, NO]'],
     ['an unknown field', (d) => { d.segments['exp-1'].colour = 'red'; }, 'segments.exp-1.colour: unknown field'],
@@ -93,5 +97,11 @@ describe('workspace document', () => {
 
   it('refuses text that is not YAML', () => {
     expect(() => parseWorkspace('segments: [')).toThrow(/not valid YAML or JSON/);
+  });
+
+  it('refuses a key repeated in a map, with its position', () => {
+    const text = serializeWorkspace(sample()).replace('  exp-2:\n', '  exp-1:\n');
+    expect(() => parseWorkspace(text)).toThrow(/not valid YAML or JSON: Map keys must be unique at line \d+, column 3: "exp-1"/);
+    expect(() => parseWorkspace('a:\n  - { x: 1, x: 2 }\n')).toThrow(/Map keys must be unique at line 2, column 13: "x"/);
   });
 });

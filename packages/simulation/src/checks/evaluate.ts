@@ -7,6 +7,7 @@
 import { StepLayout } from '../plan/layout.js';
 import { SEGMENT_BUCKETS } from '../reference/reference.js';
 import { chiSquareIndependence } from '../stats/chi-square.js';
+import { hypergeometricTest } from '../stats/hypergeometric.js';
 import type { CheckResult, Plan, PlanRule, StepPlan, Tally } from '../types.js';
 import { claimChecks } from './claims.js';
 import { count, goodnessOfFit, type Draft } from './draft.js';
@@ -77,21 +78,26 @@ function stepChecks(step: StepPlan, counts: readonly number[], out: Draft[]): vo
   });
 
   for (const p of step.segmentPairs) {
-    const { universe: u, inA: a, inB: b, sharedBuckets: both } = p;
+    const { unit, universe: u, inA: a, inB: b, shared: both } = p;
     if (a === 0 || b === 0 || a === u || b === u) continue;
     const r = chiSquareIndependence([
       [both, a - both],
       [b - both, u - a - b + both],
     ]);
+    // Counted in the unit the allocator drew independently (see pairWithin in plan.ts), and
+    // tested exactly: the overlap expected is often one or two blocks, too few for χ².
+    const pValue = hypergeometricTest(u, a, b, both);
+    const units = unit === 'block' ? 'blocks of 16 buckets' : 'buckets';
+    const why = unit === 'block' ? 'both placed in aligned blocks, so counted by block' : 'one placed bucket by bucket, so counted by bucket';
     out.push({
       kind: 'independence',
       step: step.label,
-      test: { key: `allocation|${segName(p.a)}|${segName(p.b)}|${u},${a},${b},${both}` },
+      test: { key: `allocation|${segName(p.a)}|${segName(p.b)}|${unit}|${u},${a},${b},${both}` },
       subject: `${segName(p.a)} × ${segName(p.b)} (allocation)`,
-      detail: `${count(both)} buckets shared, ${count((a * b) / u)} expected if allocated independently (within the ${count(u)} buckets open to both); Cramér's V ${r.cramersV.toFixed(4)}`,
+      detail: `${count(both)} ${units} shared, ${count((a * b) / u)} expected if allocated independently (within the ${count(u)} ${units} open to both; ${why}; Fisher's exact test); Cramér's V ${r.cramersV.toFixed(4)}`,
       statistic: r.statistic,
       df: r.df,
-      pValue: r.pValue,
+      pValue,
       cramersV: r.cramersV,
     });
   }

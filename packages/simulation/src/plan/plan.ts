@@ -4,7 +4,7 @@
  * raise, compiled splits and proportions against the configured ones).
  */
 import { ReferenceModel, SEGMENT_BUCKETS, type ReferenceRule } from '../reference/reference.js';
-import type { ClaimSpec, ClaimTarget, ConfiguredStep, Coordination, Plan, PlanAssignment, PlanClaimTarget, PlanFlag, PlanRule, Scenario, StepClaim, StepPlan } from '../types.js';
+import type { ClaimSpec, ClaimTarget, ConfiguredStep, Coordination, Plan, PlanAssignment, PlanClaimTarget, PlanFlag, PlanRule, Scenario, SegmentPair, StepClaim, StepPlan } from '../types.js';
 
 function popcount(bits: Uint8Array | null): number {
   if (bits === null) return SEGMENT_BUCKETS;
@@ -39,26 +39,62 @@ export function sharedBuckets(a: Uint8Array | null, b: Uint8Array | null, negate
 }
 
 /**
- * Buckets of two segments counted within the space both could be allocated in: buckets held
- * by no segment that conflicts with either. Within it, independently allocated segments are
- * independent random subsets (outside it, shared exclusions make them correlated by design).
+ * Whether a segment's buckets were placed in aligned blocks of 16 (the allocator's unit since
+ * the runs encoding): at least half of them lie in whole blocks. A scattered set of up to 90%
+ * of the buckets holds under a fifth of them in whole blocks by chance.
  */
-function pairWithin(a: Uint8Array, b: Uint8Array, excluded: readonly (Uint8Array | null)[]): { universe: number; inA: number; inB: number; sharedBuckets: number } {
+export function blockAllocated(bits: Uint8Array): boolean {
+  let inBlocks = 0;
+  let all = 0;
+  for (let i = 0; i < bits.length; i += 2) {
+    const x = bits[i]!;
+    const y = bits[i + 1]!;
+    if (x === 0xff && y === 0xff) inBlocks += 16;
+    all += bitCount(x) + bitCount(y);
+  }
+  return all > 0 && inBlocks * 2 >= all;
+}
+
+/**
+ * Two segments counted within the space both could be allocated in: the space held by no
+ * segment that conflicts with either. Within it, independently allocated segments are
+ * independent random subsets of the allocator's unit (outside it, shared exclusions make
+ * them correlated by design). The unit is the block when both are block-allocated, a block
+ * counting as in a segment when the segment holds any of its buckets and as open when no
+ * conflicting segment holds any; otherwise the bucket, as a random scattered set is
+ * hypergeometric against any set at bucket level. Counting blocks at bucket level would
+ * treat 16 buckets drawn together as 16 draws and inflate χ² about 16 times.
+ */
+export function pairWithin(a: Uint8Array, b: Uint8Array, excluded: readonly (Uint8Array | null)[]): Omit<SegmentPair, 'a' | 'b'> {
+  const unit = blockAllocated(a) && blockAllocated(b) ? 'block' : 'bucket';
   let universe = 0;
   let inA = 0;
   let inB = 0;
   let shared = 0;
-  for (let i = 0; i < a.length; i++) {
-    let free = 0xff;
-    for (const x of excluded) free &= x === null ? 0 : ~x[i]!;
-    const fa = a[i]! & free;
-    const fb = b[i]! & free;
-    universe += bitCount(free);
-    inA += bitCount(fa);
-    inB += bitCount(fb);
-    shared += bitCount(fa & fb);
+  if (excluded.includes(null)) return { unit, universe, inA, inB, shared };
+  const free = new Uint8Array(a.length).fill(0xff);
+  for (const x of excluded) for (let i = 0; i < a.length; i++) free[i]! &= ~x![i]!;
+  if (unit === 'bucket') {
+    for (let i = 0; i < a.length; i++) {
+      const fa = a[i]! & free[i]!;
+      const fb = b[i]! & free[i]!;
+      universe += bitCount(free[i]!);
+      inA += bitCount(fa);
+      inB += bitCount(fb);
+      shared += bitCount(fa & fb);
+    }
+  } else {
+    for (let i = 0; i < a.length; i += 2) {
+      if (free[i] !== 0xff || free[i + 1] !== 0xff) continue;
+      const ha = (a[i]! | a[i + 1]!) !== 0;
+      const hb = (b[i]! | b[i + 1]!) !== 0;
+      universe++;
+      if (ha) inA++;
+      if (hb) inB++;
+      if (ha && hb) shared++;
+    }
   }
-  return { universe, inA, inB, sharedBuckets: shared };
+  return { unit, universe, inA, inB, shared };
 }
 
 function bitCount(x: number): number {
