@@ -1,0 +1,316 @@
+/**
+ * Loading a state in two halves, for hosts that must not block their thread: `prepareState`
+ * validates and compiles the whole state (on a worker thread, say) and returns a *prepared*
+ * form that is cheap to move between threads: small JSON strings per flag and per segment,
+ * and bitsets as transferable buffers. `StateAssembler` builds the `ResolverState` from it in
+ * steps of bounded time, so the receiving thread can yield between them. The state it
+ * finishes with answers exactly as `loadState`'s would (prepare.test.ts).
+ *
+ * A compiled state itself cannot cross threads: it is a graph of closures, and a structured
+ * clone of a large object graph is decoded in one synchronous go on the receiving side.
+ */
+import { StateError } from '../errors.js';
+import { HashPrefix } from '../hash/bucket.js';
+import { specializeFlag } from '../resolve/specialize.js';
+import type { StateIssue } from '../types.js';
+import type { Bitset } from './bitset.js';
+import { BloomFilter } from './bloom.js';
+import { compileFlag, type CompiledFlag } from './flags.js';
+import { entriesOf, isObject, IssueList, keyPath, own, type JsonObject } from './json-input.js';
+import { SPECIALIZE_AFTER, validateState, type LoadOptions } from './load.js';
+import { ResolverState, type CompiledClient } from './resolver-state.js';
+import { CompiledSegment, collectReferences, compileTargeting, targetingClosure } from './segments.js';
+
+/** A bitset as it crosses threads: its bytes (whose buffer is transferred), or null for "every bucket". */
+export type PreparedBitset = Uint8Array | null;
+
+export interface PreparedSegment {
+  readonly name: string;
+  /** The segment's `targeting` as JSON; `""` for none. */
+  readonly targeting: string;
+  readonly bitset: PreparedBitset;
+  readonly allSet: boolean;
+}
+
+/** A validated state in a form that structured-clones cheaply: strings, plain records and bytes. */
+export interface PreparedState {
+  readonly accountId: string;
+  /** Loaded from the proto-JSON shape (a flag without `state` is archived there). */
+  readonly proto: boolean;
+  readonly targetingKeyAlias: string;
+  readonly specialize: 'hot' | 'all' | 'none';
+  /** Each flag's JSON, in state order. */
+  readonly flags: readonly { readonly name: string; readonly json: string }[];
+  readonly segments: readonly PreparedSegment[];
+  /** Each bloom filter's JSON (`data`, `hashFunctionCount`), validated. */
+  readonly bloomFilters: readonly { readonly name: string; readonly json: string }[];
+  readonly clients: readonly { readonly name: string; readonly secret: string; readonly credential: string; readonly environments: readonly string[] }[];
+}
+
+export type PrepareResult =
+  | {
+      readonly ok: true;
+      readonly prepared: PreparedState;
+      /** The buffers to transfer (`postMessage(prepared, transfer)`) rather than copy. */
+      readonly transfer: readonly ArrayBuffer[];
+      /** The state `validateState` compiled on the way; its bitsets belong to `prepared` now. */
+      readonly state: ResolverState;
+    }
+  | { readonly ok: false; readonly issues: readonly StateIssue[] };
+
+/**
+ * Validates `input` exactly as `validateState` does (same issues, same paths) and returns the
+ * prepared form of a good state. The compiled state returned beside it shares its bitsets
+ * with the prepared form: once these are transferred, use the state for names only.
+ */
+export function prepareState(input: unknown, options: LoadOptions = {}): PrepareResult {
+  let json = input;
+  if (typeof input === 'string') {
+    try {
+      json = JSON.parse(input);
+    } catch {
+      return validateState(input, options) as PrepareResult; // reports the parse error
+    }
+  }
+  const result = validateState(json, options);
+  if (!result.ok) return result;
+  const state = result.state;
+  const root = json as JsonObject;
+  const proto = Array.isArray(own(root, 'flags')) || own(root, 'segmentsNoBitsets') !== undefined;
+  const flagsRaw = rawByName(own(root, 'flags'), 'name');
+  const segmentsRaw = rawByName(own(root, proto ? 'segmentsNoBitsets' : 'segments'), 'name');
+  const bloomRaw = rawByName(own(root, 'bloomFilters'), 'materializedSegment');
+  const transfer: ArrayBuffer[] = [];
+  const segments: PreparedSegment[] = [];
+  for (const seg of state.segments.values()) {
+    const raw = segmentsRaw.get(seg.name);
+    const targeting = isObject(raw) ? own(raw, 'targeting') : undefined;
+    const bitset = transferable(seg.bitset);
+    if (bitset !== null) transfer.push(bitset.buffer as ArrayBuffer);
+    segments.push({ name: seg.name, targeting: targeting === undefined || targeting === null ? '' : JSON.stringify(targeting), bitset, allSet: seg.allSet });
+  }
+  const prepared: PreparedState = {
+    accountId: state.accountId,
+    proto,
+    targetingKeyAlias: options.targetingKeyAlias ?? '',
+    specialize: options.specialize ?? 'hot',
+    flags: [...state.flags.keys()].map((name) => ({ name, json: JSON.stringify(flagsRaw.get(name)) })),
+    segments,
+    bloomFilters: [...bloomRaw].map(([name, raw]) => ({ name, json: JSON.stringify(raw) })),
+    clients: [...state.clients.values()].map((c) => ({ name: c.name, secret: c.secret, credential: c.credential, environments: [...c.environments] })),
+  };
+  return { ok: true, prepared, transfer, state };
+}
+
+/** The items of a map-shaped or list-shaped part by name (a list names them by `nameField`). */
+function rawByName(part: unknown, nameField: string): Map<string, unknown> {
+  const out = new Map<string, unknown>();
+  if (Array.isArray(part)) {
+    for (const item of part as unknown[]) if (isObject(item) && typeof own(item, nameField) === 'string') out.set(own(item, nameField) as string, item);
+  } else if (isObject(part)) {
+    for (const [name, raw] of entriesOf(part)) out.set(name, raw);
+  }
+  return out;
+}
+
+/** Bytes whose buffer is theirs alone, so that transferring it moves nothing else. */
+function transferable(bits: Bitset): PreparedBitset {
+  if (bits === null) return null;
+  return bits.byteOffset === 0 && bits.byteLength === bits.buffer.byteLength ? bits : bits.slice();
+}
+
+function received(bits: PreparedBitset): Bitset {
+  return bits;
+}
+
+/** The assembly's phases, in order. */
+type Phase = 'segments' | 'blooms' | 'cycles' | 'targeting' | 'materializations' | 'flags' | 'specialize' | 'done';
+
+/**
+ * Builds a `ResolverState` from a prepared one in bounded steps: `step(budgetMs)` does at
+ * least one item of work and stops once `budgetMs` has passed; `finish()` returns the state.
+ * Each step is pure and synchronous; between steps the caller may yield.
+ *
+ * ```ts
+ * const assembler = new StateAssembler(prepared);
+ * while (!assembler.step(4)) await new Promise((r) => setImmediate(r));
+ * const state = assembler.finish();
+ * ```
+ */
+export class StateAssembler {
+  private phase: Phase = 'segments';
+  private next = 0;
+  private readonly salt: HashPrefix;
+  private readonly segments = new Map<string, CompiledSegment>();
+  private readonly targetingRaw: unknown[] = [];
+  private readonly direct = new Map<string, Set<string>>();
+  private readonly bloomFilters = new Map<string, BloomFilter>();
+  private readonly flags = new Map<string, CompiledFlag>();
+  private readonly issues = new IssueList();
+  private state: ResolverState | null = null;
+
+  constructor(private readonly prepared: PreparedState) {
+    this.salt = new HashPrefix(`MegaSalt-${prepared.accountId}|`);
+  }
+
+  /** Works for about `budgetMs` (at least one item); true once `finish` can be called. */
+  step(budgetMs: number): boolean {
+    const until = performance.now() + budgetMs;
+    while (!this.done()) {
+      this.work();
+      if (performance.now() >= until) break;
+    }
+    return this.done();
+  }
+
+  private done(): boolean {
+    return this.phase === 'done';
+  }
+
+  /** The assembled state; throws `StateError` if the prepared form was not `prepareState`'s. */
+  finish(): ResolverState {
+    while (!this.step(Infinity));
+    if (this.issues.items.length > 0) throw new StateError(this.issues.items);
+    return this.state!;
+  }
+
+  /** One item of the current phase. */
+  private work(): void {
+    const p = this.prepared;
+    const i = this.next++;
+    switch (this.phase) {
+      case 'segments': {
+        const s = p.segments[i];
+        if (s === undefined) {
+          this.advance(p.bloomFilters.length === 0 ? 'cycles' : 'blooms');
+          return;
+        }
+        const seg = new CompiledSegment(s.name, this.salt);
+        const raw: unknown = s.targeting === '' ? undefined : JSON.parse(s.targeting);
+        collectReferences(raw, seg.references);
+        seg.bitset = received(s.bitset);
+        seg.allSet = s.bitset === null || s.allSet;
+        this.segments.set(s.name, seg);
+        this.targetingRaw.push(raw);
+        return;
+      }
+      case 'blooms': {
+        const b = p.bloomFilters[i];
+        if (b === undefined) {
+          this.advance('cycles');
+          return;
+        }
+        const raw = JSON.parse(b.json) as { data: string; hashFunctionCount: number };
+        this.bloomFilters.set(b.name, new BloomFilter(Buffer.from(raw.data, 'base64'), raw.hashFunctionCount));
+        return;
+      }
+      case 'cycles': {
+        const s = p.segments[i];
+        if (s === undefined) {
+          this.advance('targeting');
+          return;
+        }
+        markCycle(this.segments.get(s.name)!, this.segments);
+        return;
+      }
+      case 'targeting': {
+        const s = p.segments[i];
+        if (s === undefined) {
+          this.advance('materializations');
+          return;
+        }
+        const seg = this.segments.get(s.name)!;
+        const mats = new Set<string>();
+        const scope = { segments: this.segments, bloomFilters: this.bloomFilters, targetingKeyAlias: p.targetingKeyAlias };
+        const tree = compileTargeting(seg, this.targetingRaw[i], keyPath(keyPath('segments', s.name), 'targeting'), scope, this.issues, mats);
+        seg.targetingTree = tree;
+        seg.targeting = tree === null ? null : targetingClosure(tree);
+        this.direct.set(s.name, mats);
+        return;
+      }
+      case 'materializations': {
+        const s = p.segments[i];
+        if (s === undefined) {
+          this.advance('flags');
+          return;
+        }
+        const seg = this.segments.get(s.name)!;
+        seg.materializations = this.reachableMaterializations(seg.name);
+        return;
+      }
+      case 'flags': {
+        const f = p.flags[i];
+        if (f === undefined) {
+          this.advance(p.specialize === 'all' ? 'specialize' : 'done');
+          return;
+        }
+        const flag = compileFlag(f.name, JSON.parse(f.json), keyPath('flags', f.name), this.segments, this.issues, p.targetingKeyAlias, !p.proto);
+        if (flag === undefined) return;
+        this.flags.set(f.name, flag);
+        if (!flag.archived && p.specialize === 'hot') flag.resolvesUntilSpecialized = SPECIALIZE_AFTER;
+        return;
+      }
+      case 'specialize': {
+        const f = p.flags[i];
+        if (f === undefined) {
+          this.advance('done');
+          return;
+        }
+        const flag = this.flags.get(f.name);
+        if (flag !== undefined && !flag.archived) flag.program = specializeFlag(flag, p.targetingKeyAlias);
+        return;
+      }
+      case 'done':
+        return;
+    }
+  }
+
+  private advance(phase: Phase): void {
+    this.phase = phase;
+    this.next = 0;
+    if (phase !== 'done') return;
+    const clients = new Map<string, CompiledClient>();
+    for (const c of this.prepared.clients) {
+      clients.set(c.secret, Object.freeze({ name: c.name, secret: c.secret, credential: c.credential, environments: new Set(c.environments) }));
+    }
+    const state = new ResolverState(this.prepared.accountId, this.flags, this.segments, clients, this.salt);
+    state.targetingKeyAlias = this.prepared.targetingKeyAlias;
+    this.state = state;
+  }
+
+  /** Materializations a segment may read, through the references it follows. */
+  private reachableMaterializations(name: string): string[] {
+    const all = new Set<string>();
+    const seen = new Set<string>();
+    const stack = [name];
+    while (stack.length > 0) {
+      const n = stack.pop()!;
+      if (seen.has(n)) continue;
+      seen.add(n);
+      for (const m of this.direct.get(n) ?? []) all.add(m);
+      for (const r of this.segments.get(n)?.references ?? []) stack.push(r);
+    }
+    return [...all];
+  }
+}
+
+/** Marks a segment that reaches itself through references (as load.ts's `markCycles`, for one). */
+function markCycle(seg: CompiledSegment, segments: ReadonlyMap<string, CompiledSegment>): void {
+  const seen = new Set<string>();
+  const stack = [...seg.references];
+  while (stack.length > 0) {
+    const n = stack.pop()!;
+    if (n === seg.name) {
+      seg.inCycle = true;
+      return;
+    }
+    if (seen.has(n)) continue;
+    seen.add(n);
+    for (const r of segments.get(n)?.references ?? []) stack.push(r);
+  }
+}
+
+/** Assembles a prepared state in one go (small states, tests). */
+export function assembleState(prepared: PreparedState): ResolverState {
+  return new StateAssembler(prepared).finish();
+}
