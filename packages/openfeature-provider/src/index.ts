@@ -30,6 +30,7 @@ export type {
   FlagValueType,
   LoadedState,
   SourceListener,
+  StateFingerprints,
   StateSource,
   StickyOptions,
   StickyStore,

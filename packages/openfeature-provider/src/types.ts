@@ -9,15 +9,18 @@ import type {
   ResolverState,
 } from '@allot/core';
 import type { Logger } from '@openfeature/server-sdk';
+import type { StateFingerprints } from './loading/fingerprints.js';
+
+export type { StateFingerprints } from './loading/fingerprints.js';
 
 /** The value types OpenFeature resolves. */
 export type FlagValueType = 'boolean' | 'string' | 'number' | 'object';
 
-/** A state as a source delivers it: compiled, with the JSON it came from (for change detection). */
+/** A state as a source delivers it: compiled, with a digest per flag (for change detection). */
 export interface LoadedState {
   readonly state: ResolverState;
-  /** The resolver-state JSON the state was compiled from. */
-  readonly json: unknown;
+  /** Digests of each flag and what it reaches, and of the rest (`changedFlags` compares them). */
+  readonly fingerprints: StateFingerprints;
   /** Where it came from, for messages: `file ./state.json`, `https://…` (ETag …). */
   readonly origin: string;
 }

@@ -1,72 +1,21 @@
 /**
- * Which flags a new state changes, for `PROVIDER_CONFIGURATION_CHANGED`. A flag changed when
- * its JSON changed, or the JSON or allocation of a segment it reaches (its rules' segments
- * and the segments their targeting refers to). A change to clients, bloom filters or the
- * account can change any flag, so it reports them all.
+ * Which flags a new state changes, for `PROVIDER_CONFIGURATION_CHANGED`: those whose
+ * fingerprint differs (the flag's JSON, or the JSON or allocation of a segment it reaches;
+ * see loading/fingerprints.ts), and those added or removed. A change to clients, bloom
+ * filters or the account can change any flag, so it reports them all.
  */
-import type { ResolverState } from '@allot/core';
 import type { LoadedState } from '../types.js';
-
-type Json = Readonly<Record<string, unknown>>;
-
-function isRecord(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** The parts of a state's JSON by name, in either of the two shapes core accepts. */
-interface RawIndex {
-  readonly flags: ReadonlyMap<string, string>;
-  readonly segments: ReadonlyMap<string, string>;
-  readonly bitsets: ReadonlyMap<string, string>;
-  /** Everything that can affect any flag. */
-  readonly global: string;
-}
-
-function byName(value: unknown, nameField: string): Map<string, string> {
-  const out = new Map<string, string>();
-  if (Array.isArray(value)) {
-    for (const item of value) if (isRecord(item) && typeof item[nameField] === 'string') out.set(item[nameField], JSON.stringify(item));
-  } else if (isRecord(value)) {
-    for (const [name, item] of Object.entries(value)) out.set(name, JSON.stringify(item));
-  }
-  return out;
-}
-
-function index(json: unknown): RawIndex {
-  const root = isRecord(json) ? json : {};
-  const proto = Array.isArray(root.flags) || root.segmentsNoBitsets !== undefined;
-  return {
-    flags: byName(root.flags, 'name'),
-    segments: byName(proto ? root.segmentsNoBitsets : root.segments, 'name'),
-    bitsets: byName(root.bitsets, 'segment'),
-    global: JSON.stringify([root.account ?? null, root.clients ?? null, root.clientCredentials ?? null, root.bloomFilters ?? null]),
-  };
-}
-
-/** The flag's JSON with that of every segment it reaches. */
-function fingerprint(name: string, state: ResolverState, raw: RawIndex): string {
-  const parts = [raw.flags.get(name) ?? ''];
-  const seen = new Set<string>();
-  const visit = (segment: string): void => {
-    if (seen.has(segment)) return;
-    seen.add(segment);
-    parts.push(segment, raw.segments.get(segment) ?? '', raw.bitsets.get(segment) ?? '');
-    for (const ref of state.segments.get(segment)?.references ?? []) visit(ref);
-  };
-  for (const rule of state.flags.get(name)?.rules ?? []) visit(rule.segmentName);
-  return parts.join('\u0000');
-}
 
 /** Names (`flags/x`) of the flags that differ between two states, sorted. */
 export function changedFlags(before: LoadedState, after: LoadedState): string[] {
-  const a = index(before.json);
-  const b = index(after.json);
+  const a = before.fingerprints;
+  const b = after.fingerprints;
   const names = new Set([...before.state.flags.keys(), ...after.state.flags.keys()]);
   if (a.global !== b.global) return [...names].sort();
   const changed: string[] = [];
   for (const name of names) {
-    if (!before.state.flags.has(name) || !after.state.flags.has(name)) changed.push(name);
-    else if (fingerprint(name, before.state, a) !== fingerprint(name, after.state, b)) changed.push(name);
+    const was = a.flags.get(name);
+    if (was === undefined || was !== b.flags.get(name)) changed.push(name);
   }
   return changed.sort();
 }
