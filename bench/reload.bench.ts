@@ -1,0 +1,131 @@
+/**
+ * How long a state load stalls the application's event loop (issue 21, "No stall"): a
+ * provider watching a file of 1k / 3k / 10k segments is reloaded while the main loop is
+ * measured two ways: `perf_hooks.monitorEventLoopDelay({ resolution: 1 })` (max, p99) and a
+ * 1 ms interval timer (the longest gap between two ticks, less its 1 ms). Rows side by side,
+ * in one process:
+ *
+ *   main thread   `offThread: false`: read, parse, validate and compile on the app's thread (the path before the loader)
+ *   worker        the default: a worker reads, parses, validates and prepares; the app's thread assembles in slices
+ *
+ * Also: the time from the file's rename to `PROVIDER_CONFIGURATION_CHANGED` (swap), and the
+ * memory the loaded state holds (heap + array buffers, after gc, less the baseline).
+ *
+ * States are compiled-state JSON generated here, in the shape `@allot/admin` compiles to
+ * (segments keyed by name, bitsets as base64 gzip): each segment has a one-criterion
+ * audience and an allocation, half scattered (2,000 random buckets, as the allocator picks
+ * them) and half blocks of 16 buckets (1%); one flag per 5 segments, a rule on each.
+ *
+ * Run: pnpm --filter @allot/bench bench:reload [--quick] [--sizes 1000,3000,10000]
+ */
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+
+import { AllotProvider, fileSource } from '@allot/openfeature-provider';
+import { ProviderEvents } from '@openfeature/server-sdk';
+import { SECRET, stateText } from './generated-state.js';
+
+const quick = process.argv.includes('--quick');
+const sizesArg = process.argv.indexOf('--sizes');
+const SIZES = sizesArg > 0 ? process.argv[sizesArg + 1]!.split(',').map(Number) : quick ? [1_000, 3_000] : [1_000, 3_000, 10_000];
+const RELOADS = quick ? 2 : 3;
+
+/** The main loop's delays while `run` runs: histogram max and p99, and the longest gap of a 1 ms timer. */
+async function measured<T>(run: () => Promise<T>): Promise<{ result: T; maxMs: number; p99Ms: number; gapMs: number }> {
+  const histogram = monitorEventLoopDelay({ resolution: 1 });
+  let last = performance.now();
+  let gap = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    gap = Math.max(gap, now - last - 1);
+    last = now;
+  }, 1);
+  histogram.enable();
+  try {
+    const result = await run();
+    return { result, maxMs: histogram.max / 1e6, p99Ms: histogram.percentile(99) / 1e6, gapMs: gap };
+  } finally {
+    histogram.disable();
+    clearInterval(timer);
+  }
+}
+
+function heldBytes(): number {
+  globalThis.gc?.();
+  globalThis.gc?.();
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
+}
+
+interface RowResult {
+  readonly loadMaxMs: number;
+  readonly maxMs: number;
+  readonly p99Ms: number;
+  readonly gapMs: number;
+  readonly swapMs: number;
+  readonly heldMb: number;
+}
+
+async function row(dir: string, texts: readonly string[], offThread: boolean): Promise<RowResult> {
+  const file = join(dir, 'state.json');
+  writeFileSync(file, texts[0]!);
+  const before = heldBytes();
+  const provider = new AllotProvider({ source: fileSource(file, { offThread, debounceMs: 5, pollIntervalMs: 60_000 }), clientSecret: SECRET, stickyStore: false });
+  const initial = await measured(() => provider.initialize());
+  const swaps: number[] = [];
+  let maxMs = 0;
+  let p99Ms = 0;
+  let gapMs = 0;
+  for (let r = 1; r <= RELOADS; r++) {
+    const next = join(dir, `state.${r}.tmp`);
+    writeFileSync(next, texts[r % texts.length]!);
+    const m = await measured(
+      () =>
+        new Promise<number>((resolve, reject) => {
+          const started = performance.now();
+          const done = (): void => {
+            provider.events.removeHandler(ProviderEvents.ConfigurationChanged, done);
+            provider.events.removeHandler(ProviderEvents.Error, failed);
+            resolve(performance.now() - started);
+          };
+          const failed = (): void => {
+            reject(new Error('the reload failed'));
+          };
+          provider.events.addHandler(ProviderEvents.ConfigurationChanged, done);
+          provider.events.addHandler(ProviderEvents.Error, failed);
+          renameSync(next, file);
+        }),
+    );
+    swaps.push(m.result);
+    maxMs = Math.max(maxMs, m.maxMs);
+    p99Ms = Math.max(p99Ms, m.p99Ms);
+    gapMs = Math.max(gapMs, m.gapMs);
+  }
+  const held = heldBytes() - before;
+  await provider.onClose();
+  swaps.sort((a, b) => a - b);
+  return { loadMaxMs: initial.maxMs, maxMs, p99Ms, gapMs, swapMs: swaps[Math.floor(swaps.length / 2)]!, heldMb: held / 2 ** 20 };
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'allot-reload-bench-'));
+try {
+  console.log(`reload bench: ${RELOADS} reloads per row; delays of the app's event loop (ms); swap = rename to PROVIDER_CONFIGURATION_CHANGED (median)`);
+  console.log('segments  path         state MB  initial max  reload max  reload p99  1ms-timer gap  swap ms  held MB');
+  for (const size of SIZES) {
+    const texts = [stateText(size, 1), stateText(size, 2)];
+    for (const [name, offThread] of [
+      ['main thread', false],
+      ['worker', true],
+    ] as const) {
+      const r = await row(dir, texts, offThread);
+      const mb = (texts[0]!.length / 2 ** 20).toFixed(1);
+      console.log(
+        `${String(size).padStart(8)}  ${name.padEnd(11)}  ${mb.padStart(8)}  ${r.loadMaxMs.toFixed(1).padStart(11)}  ${r.maxMs.toFixed(1).padStart(10)}  ${r.p99Ms.toFixed(1).padStart(10)}  ${r.gapMs.toFixed(1).padStart(13)}  ${r.swapMs.toFixed(0).padStart(7)}  ${r.heldMb.toFixed(0).padStart(7)}`,
+      );
+    }
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
