@@ -59,6 +59,8 @@ export { murmur3Hex, murmur3String, out as murmur3Out } from './hash/murmur3.js'
 export {
   BITSET_BYTES,
   SEGMENT_BUCKETS,
+  CompactBitset,
+  type BitsetTransfer,
   bitsetFromIndices,
   countBits,
   hasBit,

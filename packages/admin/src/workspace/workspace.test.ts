@@ -62,11 +62,9 @@ describe('workspace document', () => {
     const state = loadState(a);
     expect(state.summary()).toMatchObject({ accountId: 'acct', flags: 1, rules: 1, segments: 4, clients: 1 });
     const exp1 = state.segments.get('segments/exp-1')!;
-    let bits = 0;
-    for (const byte of exp1.bitset!) for (let b = byte; b !== 0; b &= b - 1) bits++;
-    expect(bits).toBe(100_000);
+    expect(exp1.bitset!.count).toBe(100_000);
     // An unallocated segment compiles to an empty bitset: it matches no one.
-    expect(state.segments.get('segments/later')!.bitset!.every((b) => b === 0)).toBe(true);
+    expect(state.segments.get('segments/later')!.bitset!.count).toBe(0);
     const rule = state.flag('f')!.rules[0]!;
     expect([...rule.ranges]).toEqual([0, 250_000, 0, 250_000, 1_000_000, 1]);
   });

@@ -1,18 +1,22 @@
 /**
- * Segment bitsets over the 1,000,000 buckets of the account salt hash. Bit i lives in byte
- * i >> 3 at bit i & 7, least significant first (the layout of Confidence's bitsets).
+ * Segment bitsets over the 1,000,000 buckets of the account salt hash, as states carry them:
+ * bit i in byte i >> 3 at bit i & 7, least significant first (Confidence's layout), gzipped
+ * and base64 in both shapes, or a list of bucket indices in the conformance shape. Each is
+ * decoded into one scratch buffer per load and kept as a `CompactBitset`, so a load never
+ * holds more than one 125,000-byte set at a time.
  * `null` stands for the full bitset (`"ALL"`, `fullBitset: true`, or no bitset at all).
  */
 import { gunzipSync } from 'node:zlib';
 
+import { BITSET_BYTES, CompactBitset, SEGMENT_BUCKETS } from './compact-bitset.js';
 import { describe, indexPath, type IssueList } from './json-input.js';
 
-export const SEGMENT_BUCKETS = 1_000_000;
-export const BITSET_BYTES: number = SEGMENT_BUCKETS / 8;
+export { BITSET_BYTES, CompactBitset, SEGMENT_BUCKETS, type BitsetTransfer } from './compact-bitset.js';
 
-/** A bitset of SEGMENT_BUCKETS bits, or null for "every bucket". */
-export type Bitset = Uint8Array | null;
+/** A segment's allocation, or null for "every bucket". */
+export type Bitset = CompactBitset | null;
 
+/** Whether bit i of Confidence's byte layout is set. */
 export function hasBit(bits: Uint8Array, i: number): boolean {
   return (bits[i >> 3]! & (1 << (i & 7))) !== 0;
 }
@@ -23,16 +27,13 @@ export function setBit(bits: Uint8Array, i: number): void {
 
 /** Number of set bits. */
 export function countBits(bits: Bitset): number {
-  if (bits === null) return SEGMENT_BUCKETS;
-  let n = 0;
-  for (const byte of bits) {
-    let b = byte;
-    while (b !== 0) {
-      b &= b - 1;
-      n++;
-    }
-  }
-  return n;
+  return bits === null ? SEGMENT_BUCKETS : bits.count;
+}
+
+/** The one 125,000-byte buffer a load decodes every bitset into before compacting it. */
+export class BitsetScratch {
+  readonly bytes: Uint8Array = new Uint8Array(BITSET_BYTES);
+  readonly words: Uint32Array = new Uint32Array(this.bytes.buffer);
 }
 
 /** A bitset from a list of set bucket indices (the conformance `state.json` form). */
@@ -40,8 +41,10 @@ export function bitsetFromIndices(
   list: readonly unknown[],
   path: string,
   issues: IssueList,
-): Uint8Array {
-  const bits = new Uint8Array(BITSET_BYTES);
+  scratch: BitsetScratch = new BitsetScratch(),
+): CompactBitset {
+  const bits = scratch.bytes;
+  bits.fill(0);
   for (let i = 0; i < list.length; i++) {
     const v = list[i];
     if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < SEGMENT_BUCKETS) {
@@ -51,7 +54,7 @@ export function bitsetFromIndices(
       if (issues.full) break;
     }
   }
-  return bits;
+  return CompactBitset.fromWords(scratch.words);
 }
 
 /** A bitset from base64 bytes, gzipped or raw (the proto `gzippedBitset` form). */
@@ -60,7 +63,8 @@ export function bitsetFromBase64(
   gzipped: boolean,
   path: string,
   issues: IssueList,
-): { bits: Uint8Array; allSet: boolean } | undefined {
+  scratch: BitsetScratch = new BitsetScratch(),
+): { bits: CompactBitset; allSet: boolean } | undefined {
   if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(text)) {
     issues.add(path, 'expected base64 bytes');
     return undefined;
@@ -79,9 +83,10 @@ export function bitsetFromBase64(
     issues.add(path, `expected at most ${BITSET_BYTES} bytes of bitset, got ${bytes.length}`);
     return undefined;
   }
-  const bits = new Uint8Array(BITSET_BYTES);
-  bits.set(bytes);
+  scratch.bytes.set(bytes);
+  scratch.bytes.fill(0, bytes.length);
+  const bits = CompactBitset.fromWords(scratch.words);
   // Confidence lets a segment match without a unit when every bit the input holds is set
-  // (even when it holds fewer than 1,000,000).
-  return { bits, allSet: bytes.every((b) => b === 0xff) };
+  // (even when it holds fewer than 1,000,000): the bytes past the input are zero.
+  return { bits, allSet: bits.count === bytes.length * 8 };
 }

@@ -10,7 +10,7 @@
  */
 import { StateError } from '../errors.js';
 import { HashPrefix } from '../hash/bucket.js';
-import { bitsetFromBase64, bitsetFromIndices, type Bitset } from './bitset.js';
+import { bitsetFromBase64, bitsetFromIndices, BitsetScratch, type Bitset } from './bitset.js';
 import { BloomFilter } from './bloom.js';
 import { compileFlag, type CompiledFlag } from './flags.js';
 import {
@@ -176,13 +176,14 @@ function accountIdFrom(root: JsonObject, options: LoadOptions, issues: IssueList
 function mapParts(root: JsonObject, options: LoadOptions, issues: IssueList): StateParts {
   const accountId = accountIdFrom(root, options, issues, false);
   const bitsets = new Map<string, LoadedBitset>();
+  const scratch = new BitsetScratch();
   for (const b of located(root, 'bitsets', issues)) {
     if (b.raw === 'ALL' || b.raw === null) {
       bitsets.set(b.name, { bits: null, allSet: true, path: b.path });
     } else if (Array.isArray(b.raw)) {
-      bitsets.set(b.name, { bits: bitsetFromIndices(b.raw, b.path, issues), allSet: false, path: b.path });
+      bitsets.set(b.name, { bits: bitsetFromIndices(b.raw, b.path, issues, scratch), allSet: false, path: b.path });
     } else if (typeof b.raw === 'string') {
-      const bits = bitsetFromBase64(b.raw, true, b.path, issues);
+      const bits = bitsetFromBase64(b.raw, true, b.path, issues, scratch);
       if (bits) bitsets.set(b.name, { bits: bits.bits, allSet: bits.allSet, path: b.path });
     } else {
       issues.add(b.path, `expected "ALL", a list of bucket indices or base64 gzipped bytes, got ${describe(b.raw)}`);
@@ -219,6 +220,7 @@ function mapParts(root: JsonObject, options: LoadOptions, issues: IssueList): St
 function protoParts(root: JsonObject, options: LoadOptions, issues: IssueList): StateParts {
   const accountId = accountIdFrom(root, options, issues, true);
   const bitsets = new Map<string, LoadedBitset>();
+  const scratch = new BitsetScratch();
   for (const b of locatedList(root, 'bitsets', issues, 'segment')) {
     const obj = b.raw as JsonObject;
     if (optionalBoolean(obj, 'fullBitset', b.path, issues, false)) {
@@ -230,7 +232,7 @@ function protoParts(root: JsonObject, options: LoadOptions, issues: IssueList): 
       issues.add(keyPath(b.path, 'gzippedBitset'), `expected base64 gzipped bytes (or fullBitset: true), got ${describe(gz)}`);
       continue;
     }
-    const bits = bitsetFromBase64(gz, true, keyPath(b.path, 'gzippedBitset'), issues);
+    const bits = bitsetFromBase64(gz, true, keyPath(b.path, 'gzippedBitset'), issues, scratch);
     if (bits) bitsets.set(b.name, { bits: bits.bits, allSet: bits.allSet, path: b.path });
   }
   const clients = credentialsOf(root, issues);

@@ -5,7 +5,7 @@
  * write the same tree as code instead. References between segments are resolved to the
  * compiled segments, and a reference that closes a cycle compiles to "no match".
  */
-import { hasBit, type Bitset } from './bitset.js';
+import type { Bitset } from './bitset.js';
 import type { BloomFilter } from './bloom.js';
 import { compileContextPath, plainKeyOf, type ContextReader } from './context-path.js';
 import {
@@ -132,7 +132,7 @@ export function inAllocation(segment: CompiledSegment, f: SegmentFrame): boolean
     f.saltBucket = segment.salt.bucket(unit, SEGMENT_BUCKET_COUNT);
     f.saltUnit = unit;
   }
-  return hasBit(segment.bitset!, f.saltBucket);
+  return segment.bitset!.has(f.saltBucket);
 }
 
 /** What compiling a segment's targeting can reach. */

@@ -101,8 +101,8 @@ function prepare(job: RangeJob, store: UnitStickyStore, remembered: Int32Array):
     prefixes.adopt(state.salt);
     for (const flag of state.flags.values()) for (const rule of flag.rules) prefixes.adopt(rule.prefix);
     const model = new ReferenceModel(step.referenceState ?? step.state, prefixes);
-    // Where core decoded a bitset to the same bytes, both read one copy (see shareEqualBitsets).
-    model.shareEqualBitsets((name) => state.segments.get(name)?.bitset ?? null);
+    // Core keeps its bitsets compact (CompactBitset), the reference its own bytes: no copy to
+    // share between them (shareEqualBitsets), and core's sets are small enough to stay cached.
     const refFlags = plan.flags.map((f) => model.flags.find((x) => x.name === f.name)!);
     const coreFlags = plan.flags.map((f) => {
       const flag = state.flag(f.name);

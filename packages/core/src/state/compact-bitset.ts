@@ -1,0 +1,332 @@
+/**
+ * A set of buckets of 1,000,000 held in the space its information needs, not 125,000 bytes.
+ *
+ * Roaring's layout, without its dependency: the buckets split into 16 chunks of 2^16 (the last
+ * holds 16,960), and each chunk is stored in the smallest of five forms: empty, full, a sorted
+ * list of its members (2 bytes each), a list of runs (`first, last` pairs, 4 bytes each) or a
+ * bitmap (8 KB). A 0.5% segment of scattered buckets takes 10 KB, one allocated in blocks of 16
+ * about 1.3 KB, a 50% random one 122 KB (bitmaps, no worse than bytes), the full set 72 bytes.
+ * The form chosen is a function of the members alone, so equal sets have equal bytes.
+ *
+ * One region of one ArrayBuffer holds a set: 18 Int32 (per chunk `offset << 3 | form`, the end
+ * offset, the member count), then the Uint16 words of the chunks. Regions are self-describing,
+ * which is what the transfer form (`toTransfer`, `fromTransfer`) relies on.
+ */
+
+export const SEGMENT_BUCKETS = 1_000_000;
+export const BITSET_BYTES: number = SEGMENT_BUCKETS / 8;
+
+const CHUNKS = 16;
+const EMPTY = 0;
+const FULL = 1;
+const ARRAY = 2;
+const RUNS = 3;
+const BITMAP = 4;
+/** Int32 entries before the chunk words: 16 chunk entries, the end entry, the count. */
+const HEADER = CHUNKS + 2;
+const HEADER_BYTES = HEADER * 4;
+/** 32-bit words of the whole set as a bitmap (125,000 bytes). */
+const WORDS32 = SEGMENT_BUCKETS / 32;
+
+function chunkBits(c: number): number {
+  return c === CHUNKS - 1 ? SEGMENT_BUCKETS - (CHUNKS - 1) * 65_536 : 65_536;
+}
+
+function popcount32(w: number): number {
+  let v = w - ((w >>> 1) & 0x55555555);
+  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+  return (Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24);
+}
+
+/** Index of the lowest set bit of a non-zero 32-bit word. */
+function lowestBit(w: number): number {
+  return 31 - Math.clz32(w & -w);
+}
+
+export class CompactBitset {
+  /** Per chunk `wordOffset << 3 | form`; entry 16 is the end offset, entry 17 the count. */
+  private readonly header: Int32Array;
+  /** The chunks' Uint16 words, at the offsets the header gives. */
+  private readonly data: Uint16Array;
+  /** Number of buckets in the set. */
+  readonly count: number;
+
+  private constructor(buffer: ArrayBufferLike, byteOffset: number) {
+    this.header = new Int32Array(buffer, byteOffset, HEADER);
+    const words = this.header[CHUNKS]! >>> 3;
+    this.data = new Uint16Array(buffer, byteOffset + HEADER_BYTES, words);
+    this.count = this.header[CHUNKS + 1]!;
+  }
+
+  /** Whether `bucket` (an integer in [0, SEGMENT_BUCKETS)) is in the set. The hot path. */
+  has(bucket: number): boolean {
+    const c = bucket >>> 16;
+    const entry = this.header[c]!;
+    const form = entry & 7;
+    if (form <= FULL) return form === FULL;
+    const lo = bucket & 0xffff;
+    const d = this.data;
+    let from = entry >>> 3;
+    if (form === BITMAP) return (d[from + (lo >>> 4)]! & (1 << (lo & 15))) !== 0;
+    // Branch-free binary searches (a mask instead of a branch the CPU would mispredict half
+    // the time): the last member, or the last run's first bucket, at or below lo.
+    let n = (this.header[c + 1]! >>> 3) - from;
+    if (form === ARRAY) {
+      while (n > 1) {
+        const half = n >>> 1;
+        from += half & ((d[from + half]! - lo - 1) >> 31);
+        n -= half;
+      }
+      return d[from] === lo;
+    }
+    // Runs: (first, last) pairs.
+    n >>>= 1;
+    while (n > 1) {
+      const half = n >>> 1;
+      from += (2 * half) & ((d[from + 2 * half]! - lo - 1) >> 31);
+      n -= half;
+    }
+    return d[from]! <= lo && lo <= d[from + 1]!;
+  }
+
+  /** Bytes held by the set's region (header and words). */
+  get byteLength(): number {
+    return regionBytes(this.data.length);
+  }
+
+  /** Whether both sets hold the same buckets (their regions are then equal). */
+  equals(other: CompactBitset): boolean {
+    if (this.count !== other.count || this.data.length !== other.data.length) return false;
+    for (let i = 0; i < HEADER; i++) if (this.header[i] !== other.header[i]) return false;
+    const a = this.data;
+    const b = other.data;
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+    return true;
+  }
+
+  /**
+   * The set as Confidence's bytes: bucket i at byte i >> 3, bit i & 7 (least significant
+   * first), BITSET_BYTES long. Written into `into` when given (it is cleared first).
+   */
+  toBytes(into: Uint8Array = new Uint8Array(BITSET_BYTES)): Uint8Array {
+    if (into.length < BITSET_BYTES) throw new RangeError(`toBytes needs ${BITSET_BYTES} bytes, got ${into.length}`);
+    into.fill(0, 0, BITSET_BYTES);
+    const d = this.data;
+    for (let c = 0; c < CHUNKS; c++) {
+      const entry = this.header[c]!;
+      const form = entry & 7;
+      const base = c << 16;
+      const from = entry >>> 3;
+      const end = this.header[c + 1]! >>> 3;
+      if (form === FULL) {
+        fillRange(into, base, base + chunkBits(c) - 1);
+      } else if (form === ARRAY) {
+        for (let i = from; i < end; i++) {
+          const bucket = base + d[i]!;
+          into[bucket >>> 3] = into[bucket >>> 3]! | (1 << (bucket & 7));
+        }
+      } else if (form === RUNS) {
+        for (let i = from; i < end; i += 2) fillRange(into, base + d[i]!, base + d[i + 1]!);
+      } else if (form === BITMAP) {
+        const byteBase = base >>> 3;
+        for (let w = 0; w < end - from; w++) {
+          const word = d[from + w]!;
+          into[byteBase + 2 * w] = word & 0xff;
+          into[byteBase + 2 * w + 1] = word >>> 8;
+        }
+      }
+    }
+    return into;
+  }
+
+  /** The buckets of the set, ascending (for tests and tools, not for hot paths). */
+  *buckets(): IterableIterator<number> {
+    const bytes = this.toBytes();
+    for (let i = 0; i < BITSET_BYTES; i++) {
+      const byte = bytes[i]!;
+      if (byte === 0) continue;
+      for (let bit = 0; bit < 8; bit++) if ((byte & (1 << bit)) !== 0) yield i * 8 + bit;
+    }
+  }
+
+  /**
+   * The set of the first BITSET_BYTES bytes of `bytes` (Confidence's layout; missing bytes are
+   * zero). `words` must view the same memory as 31,250 Uint32 (little-endian, as every
+   * platform Node runs on): the caller's scratch buffer, reused for every set of a load.
+   */
+  static fromWords(words: Uint32Array): CompactBitset {
+    if (words.length < WORDS32) throw new RangeError(`fromWords needs ${WORDS32} words, got ${words.length}`);
+    const forms = new Int32Array(CHUNKS);
+    const sizes = new Int32Array(CHUNKS);
+    let total = 0;
+    let count = 0;
+    for (let c = 0; c < CHUNKS; c++) {
+      const first = c * 2048;
+      const last = Math.min(first + 2048, WORDS32);
+      let n = 0;
+      let runs = 0;
+      let carry = 0;
+      for (let j = first; j < last; j++) {
+        const w = words[j]! | 0;
+        if (w === 0) {
+          carry = 0;
+          continue;
+        }
+        n += popcount32(w);
+        runs += popcount32(w & ~((w << 1) | carry));
+        carry = w >>> 31;
+      }
+      count += n;
+      const bits = chunkBits(c);
+      const bitmapWords = bits >>> 4;
+      let form: number;
+      let size: number;
+      if (n === 0) [form, size] = [EMPTY, 0];
+      else if (n === bits) [form, size] = [FULL, 0];
+      else if (2 * runs <= n && 2 * runs <= bitmapWords) [form, size] = [RUNS, 2 * runs];
+      else if (n <= bitmapWords) [form, size] = [ARRAY, n];
+      else [form, size] = [BITMAP, bitmapWords];
+      forms[c] = form;
+      sizes[c] = size;
+      total += size;
+    }
+    const buffer = new ArrayBuffer(regionBytes(total));
+    const header = new Int32Array(buffer, 0, HEADER);
+    const data = new Uint16Array(buffer, HEADER_BYTES, total);
+    let at = 0;
+    for (let c = 0; c < CHUNKS; c++) {
+      header[c] = (at << 3) | forms[c]!;
+      const first = c * 2048;
+      const last = Math.min(first + 2048, WORDS32);
+      if (forms[c] === ARRAY) writeMembers(words, first, last, data, at);
+      else if (forms[c] === RUNS) writeRuns(words, first, last, data, at);
+      else if (forms[c] === BITMAP) {
+        for (let j = first; j < last; j++) {
+          const w = words[j]!;
+          data[at + 2 * (j - first)] = w & 0xffff;
+          data[at + 2 * (j - first) + 1] = w >>> 16;
+        }
+      }
+      at += sizes[c]!;
+    }
+    header[CHUNKS] = at << 3;
+    header[CHUNKS + 1] = count;
+    return new CompactBitset(buffer, 0);
+  }
+
+  /** A set from sorted or unsorted bucket indices in [0, SEGMENT_BUCKETS) (tests, tools). */
+  static fromBuckets(buckets: Iterable<number>, scratch: Uint32Array = new Uint32Array(WORDS32)): CompactBitset {
+    scratch.fill(0);
+    for (const b of buckets) scratch[b >>> 5] = scratch[b >>> 5]! | (1 << (b & 31));
+    return CompactBitset.fromWords(scratch);
+  }
+
+  /**
+   * Packs sets into one ArrayBuffer, to move them between threads: post `buffer` in the
+   * transfer list (zero copy) with `offsets`, and rebuild with `fromTransfer` on the other
+   * side. `offsets[i]` is the byte offset of set i's region; a region's header says its length.
+   */
+  static toTransfer(sets: readonly CompactBitset[]): BitsetTransfer {
+    const offsets = new Uint32Array(sets.length);
+    let bytes = 0;
+    for (let i = 0; i < sets.length; i++) {
+      offsets[i] = bytes;
+      bytes += sets[i]!.byteLength;
+    }
+    const buffer = new ArrayBuffer(bytes);
+    const into = new Uint8Array(buffer);
+    for (let i = 0; i < sets.length; i++) {
+      const s = sets[i]!;
+      into.set(new Uint8Array(s.header.buffer, s.header.byteOffset, s.byteLength), offsets[i]);
+    }
+    return { buffer, offsets };
+  }
+
+  /**
+   * The sets `toTransfer` packed, as views of `transfer.buffer` (no copy: the sets keep the
+   * buffer alive). Checks every region's header, so a damaged buffer throws here, not later.
+   */
+  static fromTransfer(transfer: BitsetTransfer): CompactBitset[] {
+    const { buffer, offsets } = transfer;
+    const sets: CompactBitset[] = [];
+    for (let i = 0; i < offsets.length; i++) {
+      const at = offsets[i]!;
+      if (at % 4 !== 0 || at + HEADER_BYTES > buffer.byteLength) throw new RangeError(`bitset ${i}: offset ${at} is outside the buffer`);
+      checkRegion(new Int32Array(buffer, at, HEADER), buffer.byteLength - at - HEADER_BYTES, i);
+      sets.push(new CompactBitset(buffer, at));
+    }
+    return sets;
+  }
+}
+
+/** Sets packed into one buffer (see `CompactBitset.toTransfer`). */
+export interface BitsetTransfer {
+  readonly buffer: ArrayBufferLike;
+  /** Byte offset of each set's region in `buffer`. */
+  readonly offsets: Uint32Array;
+}
+
+/** Bytes of a region of `words` chunk words, rounded to whole Int32 so regions pack aligned. */
+function regionBytes(words: number): number {
+  return HEADER_BYTES + ((2 * words + 3) & ~3);
+}
+
+function checkRegion(header: Int32Array, available: number, i: number): void {
+  const end = header[CHUNKS]! >>> 3;
+  if ((header[CHUNKS]! & 7) !== 0 || regionBytes(end) - HEADER_BYTES > available) throw new RangeError(`bitset ${i}: its region overruns the buffer`);
+  let count = 0;
+  for (let c = 0; c < CHUNKS; c++) {
+    const form = header[c]! & 7;
+    const size = (header[c + 1]! >>> 3) - (header[c]! >>> 3);
+    const bits = chunkBits(c);
+    const ok =
+      form === EMPTY || form === FULL ? size === 0
+      : form === ARRAY ? size > 0 && size <= bits >>> 4
+      : form === RUNS ? size > 0 && size % 2 === 0
+      : form === BITMAP && size === bits >>> 4;
+    if (!ok) throw new RangeError(`bitset ${i}: chunk ${c} has form ${form} and ${size} words`);
+    if (form === FULL) count += bits;
+  }
+  if (header[CHUNKS + 1]! < count || header[CHUNKS + 1]! > SEGMENT_BUCKETS) throw new RangeError(`bitset ${i}: count ${header[CHUNKS + 1]} is impossible`);
+}
+
+function fillRange(bytes: Uint8Array, first: number, last: number): void {
+  for (let i = first; i <= last; i++) bytes[i >>> 3] = bytes[i >>> 3]! | (1 << (i & 7));
+}
+
+/** Writes the chunk's members (low 16 bits) ascending at `data[at]`. */
+function writeMembers(words: Uint32Array, first: number, last: number, data: Uint16Array, at: number): void {
+  for (let j = first; j < last; j++) {
+    let w = words[j]! | 0;
+    const base = (j - first) << 5;
+    while (w !== 0) {
+      data[at++] = base + lowestBit(w);
+      w &= w - 1;
+    }
+  }
+}
+
+/** Writes the chunk's runs as (first, last) pairs of low 16 bits at `data[at]`. */
+function writeRuns(words: Uint32Array, first: number, last: number, data: Uint16Array, at: number): void {
+  let inRun = false;
+  for (let j = first; j < last; j++) {
+    let w = words[j]! | 0;
+    const base = (j - first) << 5;
+    for (;;) {
+      if (inRun) {
+        const zeros = ~w;
+        if (zeros === 0) break; // the run goes on into the next word
+        const end = lowestBit(zeros);
+        data[at++] = base + end - 1;
+        inRun = false;
+        w &= -1 << end;
+      }
+      if (w === 0) break;
+      const start = lowestBit(w);
+      data[at++] = base + start;
+      inRun = true;
+      w |= (1 << start) - 1; // below the start counts as ones, so the run's end is the first zero above it
+    }
+  }
+  if (inRun) data[at] = ((last - first) << 5) - 1;
+}
