@@ -66,11 +66,13 @@ describe('prepareState and StateAssembler', () => {
     expect(prepareState('{nope')).toEqual(validateState('{nope'));
   });
 
-  it('lists every bitset buffer for transfer, and each buffer holds one bitset only', () => {
-    const json = { account: { name: 'accounts/a' }, segments: { 'segments/a': {}, 'segments/b': {}, 'segments/c': {} }, bitsets: { 'segments/a': [1, 2], 'segments/b': 'ALL' } };
+  it('packs every bitset in the one buffer it lists for transfer', () => {
+    const json = { account: { name: 'accounts/a' }, segments: { 'segments/a': {}, 'segments/b': {}, 'segments/c': {}, 'segments/d': {} }, bitsets: { 'segments/a': [1, 2], 'segments/b': 'ALL', 'segments/d': [7] } };
     const result = prepareState(json);
     if (!result.ok) throw new Error('not valid');
-    expect(result.transfer).toHaveLength(1);
-    expect(result.prepared.segments.map((s) => s.bitset?.byteLength ?? null)).toEqual([125_000, null, null]);
+    expect(result.transfer).toEqual([result.prepared.bitsets.buffer]);
+    expect(result.prepared.segments.map((s) => s.bitset)).toEqual([0, -1, -1, 1]);
+    const state = new StateAssembler(structuredClone(result.prepared, { transfer: [...result.transfer] })).finish();
+    expect([...state.segments.values()].map((s) => s.bitset?.count ?? null)).toEqual([2, null, null, 1]);
   });
 });

@@ -2,7 +2,7 @@
  * Loading a state in two halves, for hosts that must not block their thread: `prepareState`
  * validates and compiles the whole state (on a worker thread, say) and returns a *prepared*
  * form that is cheap to move between threads: small JSON strings per flag and per segment,
- * and bitsets as transferable buffers. `StateAssembler` builds the `ResolverState` from it in
+ * and every bitset packed in one transferable buffer (`CompactBitset.toTransfer`). `StateAssembler` builds the `ResolverState` from it in
  * steps of bounded time, so the receiving thread can yield between them. The state it
  * finishes with answers exactly as `loadState`'s would (prepare.test.ts).
  *
@@ -13,7 +13,7 @@ import { StateError } from '../errors.js';
 import { HashPrefix } from '../hash/bucket.js';
 import { specializeFlag } from '../resolve/specialize.js';
 import type { StateIssue } from '../types.js';
-import type { Bitset } from './bitset.js';
+import { CompactBitset, type BitsetTransfer } from './bitset.js';
 import { BloomFilter } from './bloom.js';
 import { compileFlag, type CompiledFlag } from './flags.js';
 import { entriesOf, isObject, IssueList, keyPath, own, type JsonObject } from './json-input.js';
@@ -21,14 +21,12 @@ import { SPECIALIZE_AFTER, validateState, type LoadOptions } from './load.js';
 import { ResolverState, type CompiledClient } from './resolver-state.js';
 import { CompiledSegment, collectReferences, compileTargeting, targetingClosure } from './segments.js';
 
-/** A bitset as it crosses threads: its bytes (whose buffer is transferred), or null for "every bucket". */
-export type PreparedBitset = Uint8Array | null;
-
 export interface PreparedSegment {
   readonly name: string;
   /** The segment's `targeting` as JSON; `""` for none. */
   readonly targeting: string;
-  readonly bitset: PreparedBitset;
+  /** Index of the segment's bitset in `PreparedState.bitsets`; -1 for none ("every bucket"). */
+  readonly bitset: number;
   readonly allSet: boolean;
 }
 
@@ -42,6 +40,8 @@ export interface PreparedState {
   /** Each flag's JSON, in state order. */
   readonly flags: readonly { readonly name: string; readonly json: string }[];
   readonly segments: readonly PreparedSegment[];
+  /** The segments' bitsets in one buffer: transfer `bitsets.buffer`. */
+  readonly bitsets: BitsetTransfer;
   /** Each bloom filter's JSON (`data`, `hashFunctionCount`), validated. */
   readonly bloomFilters: readonly { readonly name: string; readonly json: string }[];
   readonly clients: readonly { readonly name: string; readonly secret: string; readonly credential: string; readonly environments: readonly string[] }[];
@@ -53,15 +53,15 @@ export type PrepareResult =
       readonly prepared: PreparedState;
       /** The buffers to transfer (`postMessage(prepared, transfer)`) rather than copy. */
       readonly transfer: readonly ArrayBuffer[];
-      /** The state `validateState` compiled on the way; its bitsets belong to `prepared` now. */
+      /** The state `validateState` compiled on the way. */
       readonly state: ResolverState;
     }
   | { readonly ok: false; readonly issues: readonly StateIssue[] };
 
 /**
  * Validates `input` exactly as `validateState` does (same issues, same paths) and returns the
- * prepared form of a good state. The compiled state returned beside it shares its bitsets
- * with the prepared form: once these are transferred, use the state for names only.
+ * prepared form of a good state, with the state it compiled on the way (the prepared form
+ * holds copies of its bitsets, packed).
  */
 export function prepareState(input: unknown, options: LoadOptions = {}): PrepareResult {
   let json = input;
@@ -80,15 +80,15 @@ export function prepareState(input: unknown, options: LoadOptions = {}): Prepare
   const flagsRaw = rawByName(own(root, 'flags'), 'name');
   const segmentsRaw = rawByName(own(root, proto ? 'segmentsNoBitsets' : 'segments'), 'name');
   const bloomRaw = rawByName(own(root, 'bloomFilters'), 'materializedSegment');
-  const transfer: ArrayBuffer[] = [];
+  const sets: CompactBitset[] = [];
   const segments: PreparedSegment[] = [];
   for (const seg of state.segments.values()) {
     const raw = segmentsRaw.get(seg.name);
     const targeting = isObject(raw) ? own(raw, 'targeting') : undefined;
-    const bitset = transferable(seg.bitset);
-    if (bitset !== null) transfer.push(bitset.buffer as ArrayBuffer);
+    const bitset = seg.bitset === null ? -1 : sets.push(seg.bitset) - 1;
     segments.push({ name: seg.name, targeting: targeting === undefined || targeting === null ? '' : JSON.stringify(targeting), bitset, allSet: seg.allSet });
   }
+  const bitsets = CompactBitset.toTransfer(sets);
   const prepared: PreparedState = {
     accountId: state.accountId,
     proto,
@@ -96,10 +96,11 @@ export function prepareState(input: unknown, options: LoadOptions = {}): Prepare
     specialize: options.specialize ?? 'hot',
     flags: [...state.flags.keys()].map((name) => ({ name, json: JSON.stringify(flagsRaw.get(name)) })),
     segments,
+    bitsets,
     bloomFilters: [...bloomRaw].map(([name, raw]) => ({ name, json: JSON.stringify(raw) })),
     clients: [...state.clients.values()].map((c) => ({ name: c.name, secret: c.secret, credential: c.credential, environments: [...c.environments] })),
   };
-  return { ok: true, prepared, transfer, state };
+  return { ok: true, prepared, transfer: [bitsets.buffer as ArrayBuffer], state };
 }
 
 /** The items of a map-shaped or list-shaped part by name (a list names them by `nameField`). */
@@ -111,16 +112,6 @@ function rawByName(part: unknown, nameField: string): Map<string, unknown> {
     for (const [name, raw] of entriesOf(part)) out.set(name, raw);
   }
   return out;
-}
-
-/** Bytes whose buffer is theirs alone, so that transferring it moves nothing else. */
-function transferable(bits: Bitset): PreparedBitset {
-  if (bits === null) return null;
-  return bits.byteOffset === 0 && bits.byteLength === bits.buffer.byteLength ? bits : bits.slice();
-}
-
-function received(bits: PreparedBitset): Bitset {
-  return bits;
 }
 
 /** The assembly's phases, in order. */
@@ -148,6 +139,7 @@ export class StateAssembler {
   private readonly flags = new Map<string, CompiledFlag>();
   private readonly issues = new IssueList();
   private state: ResolverState | null = null;
+  private bitsets: CompactBitset[] | null = null;
 
   constructor(private readonly prepared: PreparedState) {
     this.salt = new HashPrefix(`MegaSalt-${prepared.accountId}|`);
@@ -188,8 +180,10 @@ export class StateAssembler {
         const seg = new CompiledSegment(s.name, this.salt);
         const raw: unknown = s.targeting === '' ? undefined : JSON.parse(s.targeting);
         collectReferences(raw, seg.references);
-        seg.bitset = received(s.bitset);
-        seg.allSet = s.bitset === null || s.allSet;
+        // Views of the one transferred buffer: nothing is copied.
+        this.bitsets ??= CompactBitset.fromTransfer(p.bitsets);
+        seg.bitset = s.bitset < 0 ? null : this.bitsets[s.bitset]!;
+        seg.allSet = s.bitset < 0 || s.allSet;
         this.segments.set(s.name, seg);
         this.targetingRaw.push(raw);
         return;
