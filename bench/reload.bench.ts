@@ -7,6 +7,7 @@
  *
  *   main thread   `offThread: false`: read, parse, validate and compile on the app's thread (the path before the loader)
  *   worker        the default: a worker reads, parses, validates and prepares; the app's thread assembles in slices
+ *   idle          nothing loading, measured as long as the worker's swap took: the machine's own noise
  *
  * Also: the time from the file's rename to `PROVIDER_CONFIGURATION_CHANGED` (swap), and the
  * memory the loaded state holds (heap + array buffers, after gc, less the baseline).
@@ -45,6 +46,8 @@ async function measured<T>(run: () => Promise<T>): Promise<{ result: T; maxMs: n
   histogram.enable();
   try {
     const result = await run();
+    // A stall that ends with `run` is recorded at the timers' next ticks: let them come.
+    await new Promise((resolve) => setTimeout(resolve, 20));
     return { result, maxMs: histogram.max / 1e6, p99Ms: histogram.percentile(99) / 1e6, gapMs: gap };
   } finally {
     histogram.disable();
@@ -66,6 +69,12 @@ interface RowResult {
   readonly gapMs: number;
   readonly swapMs: number;
   readonly heldMb: number;
+}
+
+/** The machine's own noise: the same measures over `ms` with nothing loading. */
+async function idle(ms: number): Promise<RowResult> {
+  const m = await measured(() => new Promise((resolve) => setTimeout(resolve, ms)));
+  return { loadMaxMs: 0, maxMs: m.maxMs, p99Ms: m.p99Ms, gapMs: m.gapMs, swapMs: 0, heldMb: 0 };
 }
 
 async function row(dir: string, texts: readonly string[], offThread: boolean): Promise<RowResult> {
@@ -103,8 +112,9 @@ async function row(dir: string, texts: readonly string[], offThread: boolean): P
     p99Ms = Math.max(p99Ms, m.p99Ms);
     gapMs = Math.max(gapMs, m.gapMs);
   }
-  const held = heldBytes() - before;
+  const loaded = heldBytes();
   await provider.onClose();
+  const held = loaded - before;
   swaps.sort((a, b) => a - b);
   return { loadMaxMs: initial.maxMs, maxMs, p99Ms, gapMs, swapMs: swaps[Math.floor(swaps.length / 2)]!, heldMb: held / 2 ** 20 };
 }
@@ -115,11 +125,14 @@ try {
   console.log('segments  path         state MB  initial max  reload max  reload p99  1ms-timer gap  swap ms  held MB');
   for (const size of SIZES) {
     const texts = [stateText(size, 1), stateText(size, 2)];
+    let swapMs = 1_000;
     for (const [name, offThread] of [
       ['main thread', false],
       ['worker', true],
+      ['idle', null],
     ] as const) {
-      const r = await row(dir, texts, offThread);
+      const r = offThread === null ? await idle(swapMs) : await row(dir, texts, offThread);
+      if (offThread) swapMs = r.swapMs;
       const mb = (texts[0]!.length / 2 ** 20).toFixed(1);
       console.log(
         `${String(size).padStart(8)}  ${name.padEnd(11)}  ${mb.padStart(8)}  ${r.loadMaxMs.toFixed(1).padStart(11)}  ${r.maxMs.toFixed(1).padStart(10)}  ${r.p99Ms.toFixed(1).padStart(10)}  ${r.gapMs.toFixed(1).padStart(13)}  ${r.swapMs.toFixed(0).padStart(7)}  ${r.heldMb.toFixed(0).padStart(7)}`,

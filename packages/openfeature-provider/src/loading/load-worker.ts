@@ -37,4 +37,5 @@ if (port !== null) {
       port.postMessage(reply, [...transfer]);
     });
   });
+  port.postMessage({ id: 0, kind: 'ready' } satisfies LoadReply);
 }

@@ -23,6 +23,8 @@ export type LoadRequest =
     };
 
 export type LoadReply =
+  /** Posted once the worker's script has loaded: from then on a worker that exits has crashed. */
+  | { readonly id: 0; readonly kind: 'ready' }
   | { readonly id: number; readonly kind: 'prepared'; readonly load: Omit<PreparedLoad, 'transfer'>; readonly digest: string | null }
   | { readonly id: number; readonly kind: 'unchanged'; readonly digest: string }
   | {

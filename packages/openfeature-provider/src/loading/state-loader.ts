@@ -34,11 +34,11 @@ export interface LoadedFile {
 type Request = LoadRequest extends infer R ? (R extends LoadRequest ? Omit<R, 'id'> : never) : never;
 
 /** A worker's answer, or a state loaded on this thread when no worker can run. */
-type Outcome = Exclude<LoadReply, { kind: 'failed' }> | { readonly kind: 'loaded'; readonly file: LoadedFile };
+type Outcome = Exclude<LoadReply, { kind: 'failed' | 'ready' }> | { readonly kind: 'loaded'; readonly file: LoadedFile };
 
 interface Pending {
   readonly request: Request;
-  readonly resolve: (outcome: Outcome | LoadReply) => void;
+  readonly resolve: (outcome: Outcome | Exclude<LoadReply, { kind: 'ready' }>) => void;
   readonly reject: (error: Error) => void;
 }
 
@@ -98,7 +98,7 @@ export class StateLoader {
   }
 
   private request(request: Request): Promise<Outcome> {
-    return new Promise<Outcome | LoadReply>((resolve, reject) => {
+    return new Promise<Outcome | Exclude<LoadReply, { kind: 'ready' }>>((resolve, reject) => {
       const id = this.nextId++;
       this.pending.set(id, { request, resolve, reject });
       const worker = this.start();
@@ -125,22 +125,22 @@ export class StateLoader {
       this.unavailable = true;
       return null;
     }
-    let online = false;
+    let ready = false;
     let failure: Error | null = null;
-    worker.on('online', () => {
-      online = true;
-    });
     worker.on('message', (reply: LoadReply) => {
-      this.settle(reply.id)?.resolve(reply);
+      if (reply.kind === 'ready') ready = true;
+      else this.settle(reply.id)?.resolve(reply);
     });
     worker.on('error', (error) => {
       failure = error;
     });
     worker.on('exit', (code) => {
-      if (this.worker === worker) this.worker = null;
+      // A worker this loader ended itself (idle, unused) had nothing in flight.
+      if (this.worker !== worker) return;
+      this.worker = null;
       const inFlight = [...this.pending];
       this.pending.clear();
-      if (!online) {
+      if (!ready) {
         // It never started (no worker support, the script missing): load here from now on.
         this.unavailable = true;
         for (const [, p] of inFlight) this.runHere(p.request).then(p.resolve, p.reject);

@@ -1,0 +1,13 @@
+import { stateLoader } from '../packages/openfeature-provider/dist/loading/state-loader.js';
+import { readFileSync } from 'node:fs';
+const text = readFileSync(process.argv[2], 'utf8');
+stateLoader.acquire();
+await stateLoader.loadText('{"account":{"name":"accounts/x"}}', 'warm', { offThread: true });
+let last = performance.now(); const gaps = []; const t0 = performance.now();
+const timer = setInterval(() => { const now = performance.now(); if (now - last > 15) gaps.push([Math.round(last - t0), Math.round(now - last)]); last = now; }, 1);
+const r = await stateLoader.loadFile(process.argv[2], 'x', {}, null);
+console.log('loaded at', Math.round(performance.now() - t0));
+await new Promise((res) => setTimeout(res, 20));
+console.log(JSON.stringify(gaps));
+clearInterval(timer);
+await stateLoader.release();
