@@ -19,7 +19,8 @@
  *
  * Run: pnpm --filter @allot/bench bench:reload [--quick] [--sizes 1000,3000,10000]
  */
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -29,6 +30,10 @@ import { ProviderEvents } from '@openfeature/server-sdk';
 import { SECRET, stateText } from './generated-state.js';
 
 const quick = process.argv.includes('--quick');
+const arg = (name: string): string | undefined => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1] : undefined;
+};
 const sizesArg = process.argv.indexOf('--sizes');
 const SIZES = sizesArg > 0 ? process.argv[sizesArg + 1]!.split(',').map(Number) : quick ? [1_000, 3_000] : [1_000, 3_000, 10_000];
 const RELOADS = quick ? 2 : 3;
@@ -69,18 +74,22 @@ interface RowResult {
   readonly gapMs: number;
   readonly swapMs: number;
   readonly heldMb: number;
+  readonly rssMb: number;
 }
 
 /** The machine's own noise: the same measures over `ms` with nothing loading. */
 async function idle(ms: number): Promise<RowResult> {
   const m = await measured(() => new Promise((resolve) => setTimeout(resolve, ms)));
-  return { loadMaxMs: 0, maxMs: m.maxMs, p99Ms: m.p99Ms, gapMs: m.gapMs, swapMs: 0, heldMb: 0 };
+  return { loadMaxMs: 0, maxMs: m.maxMs, p99Ms: m.p99Ms, gapMs: m.gapMs, swapMs: 0, heldMb: 0, rssMb: 0 };
 }
 
-async function row(dir: string, texts: readonly string[], offThread: boolean): Promise<RowResult> {
+/** A provider watching `dir`/state.json, reloaded RELOADS times between the states in `a.json` and `b.json`. */
+async function row(dir: string, offThread: boolean): Promise<RowResult> {
   const file = join(dir, 'state.json');
-  writeFileSync(file, texts[0]!);
+  const texts = [join(dir, 'a.json'), join(dir, 'b.json')];
+  copyFileSync(texts[0]!, file);
   const before = heldBytes();
+  const rssBefore = process.memoryUsage().rss;
   const provider = new AllotProvider({ source: fileSource(file, { offThread, debounceMs: 5, pollIntervalMs: 60_000 }), clientSecret: SECRET, stickyStore: false });
   const initial = await measured(() => provider.initialize());
   const swaps: number[] = [];
@@ -89,7 +98,7 @@ async function row(dir: string, texts: readonly string[], offThread: boolean): P
   let gapMs = 0;
   for (let r = 1; r <= RELOADS; r++) {
     const next = join(dir, `state.${r}.tmp`);
-    writeFileSync(next, texts[r % texts.length]!);
+    copyFileSync(texts[r % texts.length]!, next);
     const m = await measured(
       () =>
         new Promise<number>((resolve, reject) => {
@@ -113,32 +122,61 @@ async function row(dir: string, texts: readonly string[], offThread: boolean): P
     gapMs = Math.max(gapMs, m.gapMs);
   }
   const loaded = heldBytes();
+  const rss = process.memoryUsage().rss;
   await provider.onClose();
-  const held = loaded - before;
   swaps.sort((a, b) => a - b);
-  return { loadMaxMs: initial.maxMs, maxMs, p99Ms, gapMs, swapMs: swaps[Math.floor(swaps.length / 2)]!, heldMb: held / 2 ** 20 };
+  return {
+    loadMaxMs: initial.maxMs,
+    maxMs,
+    p99Ms,
+    gapMs,
+    swapMs: swaps[Math.floor(swaps.length / 2)]!,
+    heldMb: (loaded - before) / 2 ** 20,
+    rssMb: (rss - rssBefore) / 2 ** 20,
+  };
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'allot-reload-bench-'));
-try {
-  console.log(`reload bench: ${RELOADS} reloads per row; delays of the app's event loop (ms); swap = rename to PROVIDER_CONFIGURATION_CHANGED (median)`);
-  console.log('segments  path         state MB  initial max  reload max  reload p99  1ms-timer gap  swap ms  held MB');
-  for (const size of SIZES) {
-    const texts = [stateText(size, 1), stateText(size, 2)];
-    let swapMs = 1_000;
-    for (const [name, offThread] of [
-      ['main thread', false],
-      ['worker', true],
-      ['idle', null],
-    ] as const) {
-      const r = offThread === null ? await idle(swapMs) : await row(dir, texts, offThread);
-      if (offThread) swapMs = r.swapMs;
-      const mb = (texts[0]!.length / 2 ** 20).toFixed(1);
-      console.log(
-        `${String(size).padStart(8)}  ${name.padEnd(11)}  ${mb.padStart(8)}  ${r.loadMaxMs.toFixed(1).padStart(11)}  ${r.maxMs.toFixed(1).padStart(10)}  ${r.p99Ms.toFixed(1).padStart(10)}  ${r.gapMs.toFixed(1).padStart(13)}  ${r.swapMs.toFixed(0).padStart(7)}  ${r.heldMb.toFixed(0).padStart(7)}`,
-      );
+/** One row in a process of its own, so that rows share no heap, garbage or worker. */
+function inChild(dir: string, rowName: 'main' | 'worker' | 'idle', swapMs: number): RowResult {
+  const child = spawnSync(process.execPath, ['--expose-gc', process.argv[1]!, '--row', rowName, '--dir', dir, '--swap-ms', String(swapMs), ...(quick ? ['--quick'] : [])], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 1 << 20,
+  });
+  if (child.status !== 0) throw new Error(`row ${rowName} failed (${child.status}): ${child.stdout}`);
+  return JSON.parse(child.stdout.trim().split('\n').pop()!) as RowResult;
+}
+
+const rowArg = arg('--row');
+if (rowArg !== undefined) {
+  const dir = arg('--dir')!;
+  const result = rowArg === 'idle' ? await idle(Number(arg('--swap-ms'))) : await row(dir, rowArg === 'worker');
+  console.log(JSON.stringify(result));
+} else {
+  const dir = mkdtempSync(join(tmpdir(), 'allot-reload-bench-'));
+  try {
+    console.log(`reload bench: ${RELOADS} reloads per row, each row in a process of its own; delays of the app's event loop (ms);`);
+    console.log('swap = rename to PROVIDER_CONFIGURATION_CHANGED (median); held = heap + array buffers after gc, less the baseline; rss = growth');
+    console.log('segments  path         state MB  initial max  reload max  reload p99  1ms-timer gap  swap ms  held MB  rss MB');
+    for (const size of SIZES) {
+      const text = stateText(size, 1);
+      writeFileSync(join(dir, 'a.json'), text);
+      writeFileSync(join(dir, 'b.json'), stateText(size, 2));
+      const mb = (text.length / 2 ** 20).toFixed(1);
+      let swapMs = 1_000;
+      for (const [name, rowName] of [
+        ['main thread', 'main'],
+        ['worker', 'worker'],
+        ['idle', 'idle'],
+      ] as const) {
+        const r = inChild(dir, rowName, swapMs);
+        if (rowName === 'worker') swapMs = r.swapMs;
+        console.log(
+          `${String(size).padStart(8)}  ${name.padEnd(11)}  ${mb.padStart(8)}  ${r.loadMaxMs.toFixed(1).padStart(11)}  ${r.maxMs.toFixed(1).padStart(10)}  ${r.p99Ms.toFixed(1).padStart(10)}  ${r.gapMs.toFixed(1).padStart(13)}  ${r.swapMs.toFixed(0).padStart(7)}  ${r.heldMb.toFixed(0).padStart(7)}  ${r.rssMb.toFixed(0).padStart(6)}`,
+        );
+      }
     }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
-} finally {
-  rmSync(dir, { recursive: true, force: true });
 }

@@ -7,7 +7,8 @@
  *
  * One worker per process, shared by every source: started at the first load, referenced
  * only while a load is in flight (so it never keeps the process alive), ended when the last
- * provider holding it closes, or when it is idle and no provider holds it. A worker that
+ * provider holding it closes, when it is idle and no provider holds it, or after
+ * WORKER_IDLE_MS without a load (its heap is given back; the next load starts another). A worker that
  * dies fails the loads in flight with `LOADER_FAILED`; the next load starts a new one.
  * States under INLINE_BELOW, and hosts where a worker cannot start, load on this thread.
  */
@@ -24,6 +25,8 @@ import { compileJson, contentDigest, readStateFile, stateJsonOf, type PreparedLo
 export const INLINE_BELOW: number = 64 * 1024;
 /** Longest piece of assembly between two turns of the event loop. */
 export const SLICE_MS: number = 4;
+/** A worker idle this long is ended, giving back its heap (tens of MB); the next load starts another. */
+export const WORKER_IDLE_MS: number = 30_000;
 
 /** A file's state, or null when its content is the one loaded last; with the content's digest. */
 export interface LoadedFile {
@@ -58,6 +61,7 @@ export class StateLoader {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private holders = 0;
+  private idleTimer: NodeJS.Timeout | null = null;
 
   /** A provider uses the loader until `release`: the worker stays up between its loads. */
   acquire(): void {
@@ -101,6 +105,7 @@ export class StateLoader {
     return new Promise<Outcome | Exclude<LoadReply, { kind: 'ready' }>>((resolve, reject) => {
       const id = this.nextId++;
       this.pending.set(id, { request, resolve, reject });
+      this.clearIdle();
       const worker = this.start();
       if (worker === null) {
         this.pending.delete(id);
@@ -171,11 +176,31 @@ export class StateLoader {
     return p;
   }
 
+  /** Ends the worker when nothing is in flight and no provider holds it; else, once it has idled WORKER_IDLE_MS. */
   private endIfUnused(): Promise<void> {
     const worker = this.worker;
-    if (worker === null || this.holders > 0 || this.pending.size > 0) return Promise.resolve();
+    if (worker === null || this.pending.size > 0) return Promise.resolve();
+    if (this.holders > 0) {
+      this.clearIdle();
+      this.idleTimer = setTimeout(() => {
+        this.idleTimer = null;
+        if (this.worker === worker && this.pending.size === 0) void this.end(worker);
+      }, WORKER_IDLE_MS);
+      this.idleTimer.unref();
+      return Promise.resolve();
+    }
+    return this.end(worker);
+  }
+
+  private end(worker: Worker): Promise<void> {
+    this.clearIdle();
     this.worker = null;
     return worker.terminate().then(() => undefined);
+  }
+
+  private clearIdle(): void {
+    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
   }
 
   /** A request answered on this thread (no worker here). */
