@@ -3,6 +3,7 @@
  * prepares states, and hands back the prepared form with its bitsets transferred, so that the
  * application's thread only assembles (loading/state-loader.ts).
  */
+import { setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 
 import { SourceError } from '../sources/source-error.js';
@@ -30,8 +31,19 @@ async function answer(request: LoadRequest): Promise<{ reply: LoadReply; transfe
   }
 }
 
+/** Loading is background work: on Linux, where a nice value belongs to one thread, this one yields the CPU to the application's thread. */
+function lowerPriority(): void {
+  if (process.platform !== 'linux') return; // elsewhere it would lower the whole process
+  try {
+    setPriority(10);
+  } catch {
+    // Not permitted here: load at the usual priority.
+  }
+}
+
 const port = parentPort;
 if (port !== null) {
+  lowerPriority();
   port.on('message', (request: LoadRequest) => {
     void answer(request).then(({ reply, transfer }) => {
       port.postMessage(reply, [...transfer]);
