@@ -34,6 +34,8 @@ export function countBits(bits: Bitset): number {
 export class BitsetScratch {
   readonly bytes: Uint8Array = new Uint8Array(BITSET_BYTES);
   readonly words: Uint32Array = new Uint32Array(this.bytes.buffer);
+  /** Base64-decoded input (gzipped, so usually far smaller than the set). */
+  readonly input: Buffer = Buffer.alloc(BITSET_BYTES + 1024);
 }
 
 /** A bitset from a list of set bucket indices (the conformance `state.json` form). */
@@ -69,11 +71,14 @@ export function bitsetFromBase64(
     issues.add(path, 'expected base64 bytes');
     return undefined;
   }
-  let bytes: Uint8Array = Buffer.from(text, 'base64');
+  // Decoded into the scratch's input buffer when it fits (no allocation per bitset).
+  let bytes: Uint8Array =
+    text.length <= scratch.input.length * 1.3 ? scratch.input.subarray(0, scratch.input.write(text, 'base64')) : Buffer.from(text, 'base64');
   if (gzipped) {
     try {
-      // A 1,000,000-bit set is 125,000 bytes; refuse to inflate a bomb far past that.
-      bytes = gunzipSync(bytes, { maxOutputLength: BITSET_BYTES * 2 });
+      // A 1,000,000-bit set is 125,000 bytes; refuse to inflate a bomb far past that. One
+      // output chunk of that size: no chunks to concatenate.
+      bytes = gunzipSync(bytes, { maxOutputLength: BITSET_BYTES * 2, chunkSize: 128 * 1024 });
     } catch (error) {
       issues.add(path, `expected gzipped bitset bytes: ${(error as Error).message}`);
       return undefined;

@@ -2,12 +2,13 @@
  * What `PROVIDER_CONFIGURATION_CHANGED` compares between two states, computed where the state
  * is parsed (on the loader's worker) so that the provider keeps a digest per flag rather than
  * the state's JSON. A flag's digest covers its JSON and the JSON and bitset of every segment
- * it reaches (its rules' segments and the segments their targeting refers to); `global`
+ * it reaches (its rules' segments and the segments their targeting refers to), allocations
+ * as core holds them; `global`
  * covers what can change any flag: the account, clients, credentials and bloom filters.
  */
 import { createHash } from 'node:crypto';
 
-import type { ResolverState } from '@allot/core';
+import { CompactBitset, type CompiledSegment, type ResolverState } from '@allot/core';
 
 export interface StateFingerprints {
   /** Digest of the account, clients, credentials and bloom filters. */
@@ -22,10 +23,20 @@ function isRecord(v: unknown): v is Json {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function digest(...parts: string[]): string {
+function digest(...parts: (string | Uint8Array)[]): string {
   const hash = createHash('sha1');
   for (const part of parts) hash.update(part).update('\u0000');
   return hash.digest('base64');
+}
+
+/**
+ * A segment's allocation as core holds it, not as the JSON wrote it: the same buckets
+ * gzipped differently are the same allocation. (A set's compact form is a function of its
+ * members, so equal sets have equal bytes.)
+ */
+function allocation(segment: CompiledSegment): Uint8Array | string {
+  if (segment.bitset === null) return 'all';
+  return new Uint8Array(CompactBitset.toTransfer([segment.bitset]).buffer);
 }
 
 /** The JSON of each item of a map-shaped or list-shaped part, by name. */
@@ -45,9 +56,8 @@ export function fingerprintsOf(json: unknown, state: ResolverState): StateFinger
   const proto = Array.isArray(root.flags) || root.segmentsNoBitsets !== undefined;
   const flagJson = byName(root.flags, 'name');
   const segmentJson = byName(proto ? root.segmentsNoBitsets : root.segments, 'name');
-  const bitsetJson = byName(root.bitsets, 'segment');
   const segments = new Map<string, string>();
-  for (const name of state.segments.keys()) segments.set(name, digest(segmentJson.get(name) ?? '', bitsetJson.get(name) ?? ''));
+  for (const [name, segment] of state.segments) segments.set(name, digest(segmentJson.get(name) ?? '', String(segment.allSet), allocation(segment)));
   const flags = new Map<string, string>();
   for (const [name, flag] of state.flags) {
     const parts = [flagJson.get(name) ?? ''];
