@@ -139,7 +139,6 @@ export class StateAssembler {
   private readonly flags = new Map<string, CompiledFlag>();
   private readonly issues = new IssueList();
   private state: ResolverState | null = null;
-  private bitsets: CompactBitset[] | null = null;
 
   constructor(private readonly prepared: PreparedState) {
     this.salt = new HashPrefix(`MegaSalt-${prepared.accountId}|`);
@@ -180,9 +179,8 @@ export class StateAssembler {
         const seg = new CompiledSegment(s.name, this.salt);
         const raw: unknown = s.targeting === '' ? undefined : JSON.parse(s.targeting);
         collectReferences(raw, seg.references);
-        // Views of the one transferred buffer: nothing is copied.
-        this.bitsets ??= CompactBitset.fromTransfer(p.bitsets);
-        seg.bitset = s.bitset < 0 ? null : this.bitsets[s.bitset]!;
+        // A view of the one transferred buffer (nothing is copied), checked one set at a time.
+        seg.bitset = s.bitset < 0 ? null : CompactBitset.fromTransfer({ buffer: p.bitsets.buffer, offsets: p.bitsets.offsets.subarray(s.bitset, s.bitset + 1) })[0]!;
         seg.allSet = s.bitset < 0 || s.allSet;
         this.segments.set(s.name, seg);
         this.targetingRaw.push(raw);
