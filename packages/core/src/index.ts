@@ -34,7 +34,6 @@ export {
   assembleState,
   prepareState,
   type PrepareResult,
-  type PreparedSegment,
   type PreparedState,
 } from './state/prepare.js';
 export {

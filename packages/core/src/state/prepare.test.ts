@@ -23,7 +23,7 @@ function roundTrip(json: unknown, options: LoadOptions): ResolverState {
   let steps = 1;
   while (!assembler.step(0)) steps++;
   // A zero budget does one item per step: the work really is sliced.
-  expect(steps).toBeGreaterThan(moved.segments.length);
+  expect(steps).toBeGreaterThan(moved.segmentBitsets.length);
   return assembler.finish();
 }
 
@@ -70,8 +70,8 @@ describe('prepareState and StateAssembler', () => {
     const json = { account: { name: 'accounts/a' }, segments: { 'segments/a': {}, 'segments/b': {}, 'segments/c': {}, 'segments/d': {} }, bitsets: { 'segments/a': [1, 2], 'segments/b': 'ALL', 'segments/d': [7] } };
     const result = prepareState(json);
     if (!result.ok) throw new Error('not valid');
-    expect(result.transfer).toEqual([result.prepared.bitsets.buffer]);
-    expect(result.prepared.segments.map((s) => s.bitset)).toEqual([0, -1, -1, 1]);
+    expect(result.transfer).toContain(result.prepared.bitsets.buffer);
+    expect([...result.prepared.segmentBitsets]).toEqual([0, -1, -1, 1]);
     const state = new StateAssembler(structuredClone(result.prepared, { transfer: [...result.transfer] })).finish();
     expect([...state.segments.values()].map((s) => s.bitset?.count ?? null)).toEqual([2, null, null, 1]);
   });

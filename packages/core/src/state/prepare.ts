@@ -21,14 +21,6 @@ import { SPECIALIZE_AFTER, validateState, type LoadOptions } from './load.js';
 import { ResolverState, type CompiledClient } from './resolver-state.js';
 import { CompiledSegment, collectReferences, compileTargeting, targetingClosure } from './segments.js';
 
-export interface PreparedSegment {
-  readonly name: string;
-  /** The segment's `targeting` as JSON; `""` for none. */
-  readonly targeting: string;
-  /** Index of the segment's bitset in `PreparedState.bitsets`; -1 for none ("every bucket"). */
-  readonly bitset: number;
-  readonly allSet: boolean;
-}
 
 /** A validated state in a form that structured-clones cheaply: strings, plain records and bytes. */
 export interface PreparedState {
@@ -37,9 +29,20 @@ export interface PreparedState {
   readonly proto: boolean;
   readonly targetingKeyAlias: string;
   readonly specialize: 'hot' | 'all' | 'none';
-  /** Each flag's JSON, in state order. */
-  readonly flags: readonly { readonly name: string; readonly json: string }[];
-  readonly segments: readonly PreparedSegment[];
+  /**
+   * Every flag's name and JSON, then every segment's name and `targeting` (`""` for none), as
+   * JSON, one after another: one string is received in one copy, where thousands of small
+   * ones would be decoded one by one in the receiving thread's turn.
+   */
+  readonly text: string;
+  /** Per flag, where in `text` its name and its JSON end (each piece starts where the last ended). */
+  readonly flagEnds: Uint32Array;
+  /** Per segment, where in `text` its name and its targeting end (after the flags). */
+  readonly segmentEnds: Uint32Array;
+  /** Per segment, the index of its bitset in `bitsets`; -1 for none ("every bucket"). */
+  readonly segmentBitsets: Int32Array;
+  /** Per segment, 1 when every bit its input held was set. */
+  readonly segmentAllSet: Uint8Array;
   /** The segments' bitsets in one buffer: transfer `bitsets.buffer`. */
   readonly bitsets: BitsetTransfer;
   /** Each bloom filter's JSON (`data`, `hashFunctionCount`), validated. */
@@ -80,13 +83,32 @@ export function prepareState(input: unknown, options: LoadOptions = {}): Prepare
   const flagsRaw = rawByName(own(root, 'flags'), 'name');
   const segmentsRaw = rawByName(own(root, proto ? 'segmentsNoBitsets' : 'segments'), 'name');
   const bloomRaw = rawByName(own(root, 'bloomFilters'), 'materializedSegment');
+  const pieces: string[] = [];
+  let length = 0;
+  const piece = (text: string): number => {
+    pieces.push(text);
+    return (length += text.length);
+  };
+  const flagEnds = new Uint32Array(2 * state.flags.size);
+  let f = 0;
+  for (const name of state.flags.keys()) {
+    flagEnds[f++] = piece(JSON.stringify(name));
+    flagEnds[f++] = piece(JSON.stringify(flagsRaw.get(name)));
+  }
+  const n = state.segments.size;
+  const segmentEnds = new Uint32Array(2 * n);
+  const segmentBitsets = new Int32Array(n);
+  const segmentAllSet = new Uint8Array(n);
   const sets: CompactBitset[] = [];
-  const segments: PreparedSegment[] = [];
+  let i = 0;
   for (const seg of state.segments.values()) {
     const raw = segmentsRaw.get(seg.name);
     const targeting = isObject(raw) ? own(raw, 'targeting') : undefined;
-    const bitset = seg.bitset === null ? -1 : sets.push(seg.bitset) - 1;
-    segments.push({ name: seg.name, targeting: targeting === undefined || targeting === null ? '' : JSON.stringify(targeting), bitset, allSet: seg.allSet });
+    segmentEnds[2 * i] = piece(JSON.stringify(seg.name));
+    segmentEnds[2 * i + 1] = piece(targeting === undefined || targeting === null ? '' : JSON.stringify(targeting));
+    segmentBitsets[i] = seg.bitset === null ? -1 : sets.push(seg.bitset) - 1;
+    segmentAllSet[i] = seg.allSet ? 1 : 0;
+    i++;
   }
   const bitsets = CompactBitset.toTransfer(sets);
   const prepared: PreparedState = {
@@ -94,13 +116,17 @@ export function prepareState(input: unknown, options: LoadOptions = {}): Prepare
     proto,
     targetingKeyAlias: options.targetingKeyAlias ?? '',
     specialize: options.specialize ?? 'hot',
-    flags: [...state.flags.keys()].map((name) => ({ name, json: JSON.stringify(flagsRaw.get(name)) })),
-    segments,
+    text: pieces.join(''),
+    flagEnds,
+    segmentEnds,
+    segmentBitsets,
+    segmentAllSet,
     bitsets,
     bloomFilters: [...bloomRaw].map(([name, raw]) => ({ name, json: JSON.stringify(raw) })),
     clients: [...state.clients.values()].map((c) => ({ name: c.name, secret: c.secret, credential: c.credential, environments: [...c.environments] })),
   };
-  return { ok: true, prepared, transfer: [bitsets.buffer as ArrayBuffer], state };
+  const transfer = [bitsets.buffer, flagEnds.buffer, segmentEnds.buffer, segmentBitsets.buffer, segmentAllSet.buffer] as ArrayBuffer[];
+  return { ok: true, prepared, transfer, state };
 }
 
 /** The items of a map-shaped or list-shaped part by name (a list names them by `nameField`). */
@@ -134,6 +160,8 @@ export class StateAssembler {
   private readonly salt: HashPrefix;
   private readonly segments = new Map<string, CompiledSegment>();
   private readonly targetingRaw: unknown[] = [];
+  private readonly segmentNames: string[] = [];
+  private readonly flagNames: string[] = [];
   private readonly direct = new Map<string, Set<string>>();
   private readonly bloomFilters = new Map<string, BloomFilter>();
   private readonly flags = new Map<string, CompiledFlag>();
@@ -171,18 +199,22 @@ export class StateAssembler {
     const i = this.next++;
     switch (this.phase) {
       case 'segments': {
-        const s = p.segments[i];
-        if (s === undefined) {
+        if (i >= p.segmentBitsets.length) {
           this.advance(p.bloomFilters.length === 0 ? 'cycles' : 'blooms');
           return;
         }
-        const seg = new CompiledSegment(s.name, this.salt);
-        const raw: unknown = s.targeting === '' ? undefined : JSON.parse(s.targeting);
+        const start = i === 0 ? this.flagsEnd() : p.segmentEnds[2 * i - 1]!;
+        const name = JSON.parse(p.text.slice(start, p.segmentEnds[2 * i])) as string;
+        const targeting = p.text.slice(p.segmentEnds[2 * i], p.segmentEnds[2 * i + 1]);
+        const seg = new CompiledSegment(name, this.salt);
+        const raw: unknown = targeting === '' ? undefined : JSON.parse(targeting);
         collectReferences(raw, seg.references);
+        const b = p.segmentBitsets[i]!;
         // A view of the one transferred buffer (nothing is copied), checked one set at a time.
-        seg.bitset = s.bitset < 0 ? null : CompactBitset.fromTransfer({ buffer: p.bitsets.buffer, offsets: p.bitsets.offsets.subarray(s.bitset, s.bitset + 1) })[0]!;
-        seg.allSet = s.bitset < 0 || s.allSet;
-        this.segments.set(s.name, seg);
+        seg.bitset = b < 0 ? null : CompactBitset.fromTransfer({ buffer: p.bitsets.buffer, offsets: p.bitsets.offsets.subarray(b, b + 1) })[0]!;
+        seg.allSet = b < 0 || p.segmentAllSet[i] === 1;
+        this.segments.set(name, seg);
+        this.segmentNames.push(name);
         this.targetingRaw.push(raw);
         return;
       }
@@ -197,64 +229,72 @@ export class StateAssembler {
         return;
       }
       case 'cycles': {
-        const s = p.segments[i];
+        const s = this.segmentNames[i];
         if (s === undefined) {
           this.advance('targeting');
           return;
         }
-        markCycle(this.segments.get(s.name)!, this.segments);
+        markCycle(this.segments.get(s)!, this.segments);
         return;
       }
       case 'targeting': {
-        const s = p.segments[i];
+        const s = this.segmentNames[i];
         if (s === undefined) {
           this.advance('materializations');
           return;
         }
-        const seg = this.segments.get(s.name)!;
+        const seg = this.segments.get(s)!;
         const mats = new Set<string>();
         const scope = { segments: this.segments, bloomFilters: this.bloomFilters, targetingKeyAlias: p.targetingKeyAlias };
-        const tree = compileTargeting(seg, this.targetingRaw[i], keyPath(keyPath('segments', s.name), 'targeting'), scope, this.issues, mats);
+        const tree = compileTargeting(seg, this.targetingRaw[i], keyPath(keyPath('segments', s), 'targeting'), scope, this.issues, mats);
         seg.targetingTree = tree;
         seg.targeting = tree === null ? null : targetingClosure(tree);
-        this.direct.set(s.name, mats);
+        this.direct.set(s, mats);
         return;
       }
       case 'materializations': {
-        const s = p.segments[i];
+        const s = this.segmentNames[i];
         if (s === undefined) {
           this.advance('flags');
           return;
         }
-        const seg = this.segments.get(s.name)!;
+        const seg = this.segments.get(s)!;
         seg.materializations = this.reachableMaterializations(seg.name);
         return;
       }
       case 'flags': {
-        const f = p.flags[i];
-        if (f === undefined) {
+        if (2 * i >= p.flagEnds.length) {
           this.advance(p.specialize === 'all' ? 'specialize' : 'done');
           return;
         }
-        const flag = compileFlag(f.name, JSON.parse(f.json), keyPath('flags', f.name), this.segments, this.issues, p.targetingKeyAlias, !p.proto);
+        const name = JSON.parse(p.text.slice(i === 0 ? 0 : p.flagEnds[2 * i - 1], p.flagEnds[2 * i])) as string;
+        const json: unknown = JSON.parse(p.text.slice(p.flagEnds[2 * i], p.flagEnds[2 * i + 1]));
+        const flag = compileFlag(name, json, keyPath('flags', name), this.segments, this.issues, p.targetingKeyAlias, !p.proto);
         if (flag === undefined) return;
-        this.flags.set(f.name, flag);
+        this.flags.set(name, flag);
+        this.flagNames.push(name);
         if (!flag.archived && p.specialize === 'hot') flag.resolvesUntilSpecialized = SPECIALIZE_AFTER;
         return;
       }
       case 'specialize': {
-        const f = p.flags[i];
+        const f = this.flagNames[i];
         if (f === undefined) {
           this.advance('done');
           return;
         }
-        const flag = this.flags.get(f.name);
+        const flag = this.flags.get(f);
         if (flag !== undefined && !flag.archived) flag.program = specializeFlag(flag, p.targetingKeyAlias);
         return;
       }
       case 'done':
         return;
     }
+  }
+
+  /** Where the flags' pieces of `text` end and the segments' begin. */
+  private flagsEnd(): number {
+    const ends = this.prepared.flagEnds;
+    return ends.length === 0 ? 0 : ends[ends.length - 1]!;
   }
 
   private advance(phase: Phase): void {
