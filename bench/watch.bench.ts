@@ -467,7 +467,8 @@ function providerCostRun(): void {
   console.log('\none provider applying one revision (a new flag), ms per revision; core = compileState (core\'s validateState) alone');
   console.log(' flags   whole state  delta   core load  core share of delta');
   for (const size of [100, 200, 1000]) {
-    const before = compileState(benchState(size), 'bench');
+    const beforeJson = benchState(size);
+    const before = compileState(beforeJson, 'bench');
     const afterJson = benchState(size + 1);
     const afterText = JSON.stringify(afterJson, null, 2);
     const deltaText = JSON.stringify({ base: '1', set: { flags: { [`flags/w-${String(size)}`]: (afterJson.flags as Record<string, unknown>)[`flags/w-${String(size)}`] } } });
@@ -480,8 +481,8 @@ function providerCostRun(): void {
         changedFlags(before, compileState(JSON.parse(afterText), 'bench'));
       });
       delta += msPer(n, () => {
-        const { json, changes } = applyDelta(before.json, parseDelta(deltaText, 'bench'), 'bench');
-        changedFlags(before, { ...compileState(json, 'bench'), changes });
+        const { json } = applyDelta(beforeJson, parseDelta(deltaText, 'bench'), 'bench');
+        changedFlags(before, compileState(json, 'bench'));
       });
       core += msPer(n, () => {
         compileState(afterJson, 'bench');

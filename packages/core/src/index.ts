@@ -30,6 +30,13 @@ export type {
 export { ResolveError, StateError, type ResolveErrorCode } from './errors.js';
 export { loadState, validateState, type LoadOptions, type ValidationResult } from './state/load.js';
 export {
+  StateAssembler,
+  assembleState,
+  prepareState,
+  type PrepareResult,
+  type PreparedState,
+} from './state/prepare.js';
+export {
   ResolverState,
   type CompiledClient,
   type StateSummary,

@@ -22,6 +22,7 @@ import type { Evaluation } from './evaluation/evaluation.js';
 import type { FlagKey } from './evaluation/flag-key.js';
 import { AllotEventEmitter } from './events/allot-events.js';
 import { ExposureLog } from './exposure/exposure-log.js';
+import { stateLoader } from './loading/state-loader.js';
 import { ProviderLogger } from './logging/provider-logger.js';
 import { objectSource } from './sources/object-source.js';
 import { StateTracker } from './state-tracker.js';
@@ -49,6 +50,7 @@ export class AllotProvider implements Provider {
   private readonly sticky: StickyAssignments | null;
   private readonly ownStore: MemoryStore | null;
   private readonly exposures: ExposureLog | null;
+  private holdsLoader = false;
 
   constructor(private readonly options: AllotProviderOptions) {
     const logger = (this.logger = new ProviderLogger(options.logger));
@@ -102,6 +104,9 @@ export class AllotProvider implements Provider {
    */
   async initialize(): Promise<void> {
     const storeReady = this.sticky?.ready();
+    // The loader's worker stays up between this provider's loads, until onClose.
+    if (!this.holdsLoader) stateLoader.acquire();
+    this.holdsLoader = true;
     try {
       this.tracker.initial(await this.source.start(this.tracker));
     } catch (error) {
@@ -111,10 +116,14 @@ export class AllotProvider implements Provider {
     await storeReady;
   }
 
-  /** Stops the source's watchers and timers and flushes pending sticky writes. */
+  /** Stops the source's watchers and timers, ends the loader's worker if no other provider uses it, and flushes pending sticky writes. */
   async onClose(): Promise<void> {
     this.tracker.close();
     await this.source.stop();
+    if (this.holdsLoader) {
+      this.holdsLoader = false;
+      await stateLoader.release();
+    }
     await this.sticky?.close();
     await this.ownStore?.close();
   }

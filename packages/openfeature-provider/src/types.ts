@@ -9,33 +9,20 @@ import type {
   ResolverState,
 } from '@allot/core';
 import type { Logger } from '@openfeature/server-sdk';
+import type { StateFingerprints } from './loading/fingerprints.js';
+
+export type { StateFingerprints } from './loading/fingerprints.js';
 
 /** The value types OpenFeature resolves. */
 export type FlagValueType = 'boolean' | 'string' | 'number' | 'object';
 
-/** A state as a source delivers it: compiled, with the JSON it came from (for change detection). */
+/** A state as a source delivers it: compiled, with a digest per flag (for change detection). */
 export interface LoadedState {
   readonly state: ResolverState;
-  /** The resolver-state JSON the state was compiled from. */
-  readonly json: unknown;
+  /** Digests of each flag and what it reaches, and of the rest (`changedFlags` compares them). */
+  readonly fingerprints: StateFingerprints;
   /** Where it came from, for messages: `file ./state.json`, `https://…` (ETag …). */
   readonly origin: string;
-  /**
-   * What changed since the state whose JSON is `changes.base`, when the source knows (a
-   * delta told it), so that the provider need not compare the two states whole.
-   */
-  readonly changes?: StateChanges;
-}
-
-/** The parts of a state a delta touched, relative to the state it applied to. */
-export interface StateChanges {
-  /** `LoadedState.json` of the state the changes apply to. */
-  readonly base: unknown;
-  /**
-   * By top-level member of the JSON (`flags`, `segments`, …): the names of the entries set or
-   * removed, or `'whole'` for a member replaced whole. Members not named are unchanged.
-   */
-  readonly members: ReadonlyMap<string, ReadonlySet<string> | 'whole'>;
 }
 
 /** What a source tells the provider after `start`. */

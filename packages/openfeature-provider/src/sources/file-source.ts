@@ -5,11 +5,11 @@
  * debounced, and identical content is not reloaded.
  */
 import { watch, type FSWatcher } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import type { LoadedState, SourceListener, StateSource } from '../types.js';
-import { parseState, type ParseOptions } from './parse-state.js';
-import { SourceError } from './source-error.js';
+import { stateLoader } from '../loading/state-loader.js';
+import type { ParseOptions } from './parse-state.js';
 
 export interface FileSourceOptions extends ParseOptions {
   /** Watch the file and reload it when it changes; default true. */
@@ -32,7 +32,8 @@ class FileSource implements StateSource {
   private watcher: FSWatcher | null = null;
   private poller: NodeJS.Timeout | null = null;
   private debounce: NodeJS.Timeout | null = null;
-  private lastText: string | null = null;
+  /** Digest of the content loaded last: a change event with the same content loads nothing. */
+  private lastDigest: string | null = null;
   private lastStat = '';
   private loading: Promise<void> | null = null;
   private again = false;
@@ -50,9 +51,9 @@ class FileSource implements StateSource {
     this.listener = listener;
     if (this.options.watch !== false) this.watch();
     this.lastStat = await this.statKey();
-    const text = await this.read();
-    this.lastText = text;
-    return parseState(text, this.description, { ...this.options, workspacePath: this.path });
+    const { loaded, digest } = await this.load();
+    this.lastDigest = digest;
+    return loaded!;
   }
 
   stop(): Promise<void> {
@@ -118,23 +119,18 @@ class FileSource implements StateSource {
     if (listener === null) return;
     try {
       this.lastStat = await this.statKey();
-      const text = await this.read();
-      if (text === this.lastText || this.stopped) return;
-      this.lastText = text;
-      listener.update(await parseState(text, this.description, { ...this.options, workspacePath: this.path }));
+      const { loaded, digest } = await this.load();
+      if (loaded === null || this.stopped) return;
+      this.lastDigest = digest;
+      listener.update(loaded);
     } catch (error) {
       if (!this.stopped) listener.error(error as Error);
     }
   }
 
-  private async read(): Promise<string> {
-    try {
-      return await readFile(this.path, 'utf8');
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      const why = code === 'ENOENT' ? 'no such file' : (error as Error).message;
-      throw new SourceError('READ_FAILED', `${this.description}: cannot read it (${why})`, [], { cause: error });
-    }
+  /** Read, parsed and compiled on the loader's worker; null when the content is the one loaded last. */
+  private load(): ReturnType<typeof stateLoader.loadFile> {
+    return stateLoader.loadFile(this.path, this.description, { ...this.options, workspacePath: this.path }, this.lastDigest);
   }
 
   private async statKey(): Promise<string> {

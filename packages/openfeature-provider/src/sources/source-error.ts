@@ -8,7 +8,9 @@ export type SourceErrorCode =
   /** The HTTP request failed or answered with an unexpected status. */
   | 'FETCH_FAILED'
   /** A workspace file needs `@allot/admin`, which is not installed. */
-  | 'ADMIN_MISSING';
+  | 'ADMIN_MISSING'
+  /** The worker thread loading the state stopped before it answered (it is replaced at the next load). */
+  | 'LOADER_FAILED';
 
 /** Why a source could not deliver a state. Messages name the source and what to do. */
 export class SourceError extends Error {

@@ -19,6 +19,13 @@ import { compileState, parseState, type ParseOptions } from './parse-state.js';
 import { SourceError } from './source-error.js';
 import { applyDelta, parseDelta } from './state-delta.js';
 
+/** A state built for applying, with what the next delta applies to: its text or its JSON. */
+interface Loaded {
+  readonly loaded: LoadedState;
+  readonly text: string | null;
+  readonly json: unknown;
+}
+
 export interface WatchSourceOptions extends ParseOptions {
   /** Extra request headers, such as `authorization`. */
   readonly headers?: Readonly<Record<string, string>>;
@@ -93,7 +100,11 @@ class WatchSource implements StateSource {
   private listener: SourceListener | null = null;
   private appliedId: string | null = null;
   private appliedRevision: number | null = null;
-  /** The JSON of the state applied, which the next delta applies to. */
+  /**
+   * The state applied, which the next delta applies to: its text as it came (a whole state,
+   * loaded on the loader's thread and parsed here only when a delta needs it), or its JSON.
+   */
+  private appliedText: string | null = null;
   private appliedJson: unknown = null;
   private next = 0;
   private readonly stopping = new AbortController();
@@ -218,7 +229,7 @@ class WatchSource implements StateSource {
     const applied: AppliedState = { id, revision, url, via: 'stream', reset: event.event === 'reset', delta: event.event === 'delta' };
     this.applying = this.applying.then(async () => {
       if (event.event !== 'delta') {
-        await this.apply((origin) => parseState(event.data, origin, this.options), applied);
+        await this.apply(async (origin) => ({ loaded: await parseState(event.data, origin, this.options), text: event.data, json: null }), applied);
         return;
       }
       await this.apply((origin) => {
@@ -231,14 +242,27 @@ class WatchSource implements StateSource {
           stream.abort();
           throw new BaseMismatch(first ? `${origin}: a delta from ${delta.base}, but ${this.appliedId ?? 'no state'} is applied here; reconnecting` : '');
         }
-        const { json, changes } = applyDelta(this.appliedJson, delta, origin);
-        return { ...compileState(json, origin, this.options), changes };
+        const { json } = applyDelta(this.baseJson(origin), delta, origin);
+        return { loaded: compileState(json, origin, this.options), text: null, json };
       }, applied);
     });
   }
 
   /** Builds (with `load`) and hands over a state unless it was applied already (or is older). */
-  private async apply(load: (origin: string) => LoadedState | Promise<LoadedState>, applied: AppliedState): Promise<LoadedState | null> {
+  /** The JSON of the state applied (parsed from its text the first time a delta needs it). */
+  private baseJson(origin: string): unknown {
+    if (this.appliedJson === null && this.appliedText !== null) {
+      try {
+        this.appliedJson = JSON.parse(this.appliedText) as unknown;
+      } catch (error) {
+        throw new SourceError('INVALID_STATE', `${origin}: the state the delta applies to is not valid JSON: ${(error as Error).message}`);
+      }
+      this.appliedText = null;
+    }
+    return this.appliedJson;
+  }
+
+  private async apply(load: (origin: string) => Loaded | Promise<Loaded>, applied: AppliedState): Promise<LoadedState | null> {
     const listener = this.listener;
     if (this.isStopped() || listener === null) return null;
     if (!this.isNew(applied)) {
@@ -248,8 +272,10 @@ class WatchSource implements StateSource {
     const note = applied.reset ? '; the whole state: the server no longer had the last revision applied here' : applied.delta ? '; a delta' : '';
     const origin = `${applied.url} (${applied.revision === null ? `ETag "${applied.id}"` : `revision ${applied.id}`}${note})`;
     let loaded: LoadedState;
+    let base: Loaded;
     try {
-      loaded = await load(origin);
+      base = await load(origin);
+      loaded = base.loaded;
     } catch (error) {
       if (error instanceof BaseMismatch) {
         if (error.message !== '') listener.notice?.(error.message);
@@ -262,7 +288,8 @@ class WatchSource implements StateSource {
     if (!this.isNew(applied)) return null;
     const previous = this.appliedId;
     this.appliedId = applied.id;
-    this.appliedJson = loaded.json;
+    this.appliedText = base.text;
+    this.appliedJson = base.json;
     if (applied.revision !== null) this.appliedRevision = applied.revision;
     this.options.onApply?.(applied);
     if (applied.reset) listener.notice?.(`${applied.url} no longer had the last revision applied here (${previous ?? 'none'}); applied its whole state, ${applied.id}`);
@@ -343,6 +370,6 @@ class WatchSource implements StateSource {
     const revisionHeader = response.headers.get('allot-revision');
     const revision = revisionHeader !== null && /^\d+$/.test(revisionHeader) ? Number(revisionHeader) : null;
     const id = revision === null ? unquote(response.headers.get('etag') ?? '') : String(revision);
-    return this.apply((origin) => parseState(text, origin, this.options), { id, revision, url, via: 'poll', reset: false, delta: false });
+    return this.apply(async (origin) => ({ loaded: await parseState(text, origin, this.options), text, json: null }), { id, revision, url, via: 'poll', reset: false, delta: false });
   }
 }

@@ -1,0 +1,78 @@
+import { fc, test } from '@fast-check/vitest';
+import { describe, expect, it } from 'vitest';
+
+import { resolveFlags } from '../resolve/resolve.js';
+import { arbContext, arbState } from '../testing/arbitraries.js';
+import { ACCOUNT, context as protoContext, protoState, SECRETS } from '../testing/proto-states.js';
+import { SECRET } from '../testing/states.js';
+import type { MaterializationAccess } from '../types.js';
+import { loadState, validateState, type LoadOptions } from './load.js';
+import { prepareState, StateAssembler, type PreparedState } from './prepare.js';
+import type { ResolverState } from './resolver-state.js';
+
+const sticky: MaterializationAccess = {
+  read: (unit: string) => ({ isUnitInMaterialization: unit.length % 2 === 0, ruleToVariant: { 'flags/f0/rules/r1': 'v1' } }),
+};
+
+/** Prepares `json`, moves the prepared form across a (simulated) thread boundary, and assembles it in tiny steps. */
+function roundTrip(json: unknown, options: LoadOptions): ResolverState {
+  const result = prepareState(JSON.stringify(json), options);
+  if (!result.ok) throw new Error(`not valid: ${JSON.stringify(result.issues)}`);
+  const moved: PreparedState = structuredClone(result.prepared, { transfer: [...result.transfer] });
+  const assembler = new StateAssembler(moved);
+  let steps = 1;
+  while (!assembler.step(0)) steps++;
+  // A zero budget does one item per step: the work really is sliced.
+  expect(steps).toBeGreaterThan(moved.segmentBitsets.length);
+  return assembler.finish();
+}
+
+function expectSameAnswers(a: ResolverState, b: ResolverState, secrets: readonly string[], contexts: readonly Record<string, unknown>[]): void {
+  expect(b.summary()).toEqual(a.summary());
+  expect([...b.flags.keys()]).toEqual([...a.flags.keys()]);
+  for (const secret of secrets) {
+    if (a.client(secret) === undefined) continue;
+    for (const evaluationContext of contexts) {
+      for (const access of [null, sticky]) {
+        const request = { evaluationContext, clientSecret: secret };
+        expect(resolveFlags(b, request, access)).toEqual(resolveFlags(a, request, access));
+      }
+    }
+  }
+}
+
+describe('prepareState and StateAssembler', () => {
+  test.prop([arbState, fc.array(arbContext, { minLength: 1, maxLength: 5 }), fc.constantFrom('hot', 'all', 'none')], { numRuns: 150 })(
+    'assemble the state loadState loads (conformance shape): same summary, same answers',
+    (json, contexts, specialize) => {
+      const options = { specialize } as const;
+      expectSameAnswers(loadState(json, options), roundTrip(json, options), [SECRET], contexts);
+    },
+  );
+
+  test.prop([protoState, fc.array(protoContext, { minLength: 1, maxLength: 5 })], { numRuns: 100 })(
+    'assemble the state loadState loads (proto shape, bloom filters, cycles, gzipped bitsets)',
+    (json, contexts) => {
+      const options = { accountId: ACCOUNT, targetingKeyAlias: 'targetingKey' };
+      expectSameAnswers(loadState(json, options), roundTrip(json, options), SECRETS, contexts);
+    },
+  );
+
+  it('reports exactly the problems validateState reports, with their paths', () => {
+    const bad = { account: { name: 'accounts/a' }, flags: { 'flags/x': { rules: 3 } }, segments: {}, bitsets: { s: 'not base64!' } };
+    const result = prepareState(bad);
+    expect(result.ok).toBe(false);
+    expect(result).toEqual(validateState(bad));
+    expect(prepareState('{nope')).toEqual(validateState('{nope'));
+  });
+
+  it('packs every bitset in the one buffer it lists for transfer', () => {
+    const json = { account: { name: 'accounts/a' }, segments: { 'segments/a': {}, 'segments/b': {}, 'segments/c': {}, 'segments/d': {} }, bitsets: { 'segments/a': [1, 2], 'segments/b': 'ALL', 'segments/d': [7] } };
+    const result = prepareState(json);
+    if (!result.ok) throw new Error('not valid');
+    expect(result.transfer).toContain(result.prepared.bitsets.buffer);
+    expect([...result.prepared.segmentBitsets]).toEqual([0, -1, -1, 1]);
+    const state = new StateAssembler(structuredClone(result.prepared, { transfer: [...result.transfer] })).finish();
+    expect([...state.segments.values()].map((s) => s.bitset?.count ?? null)).toEqual([2, null, null, 1]);
+  });
+});

@@ -1,0 +1,348 @@
+/**
+ * Loading a state in two halves, for hosts that must not block their thread: `prepareState`
+ * validates and compiles the whole state (on a worker thread, say) and returns a *prepared*
+ * form that is cheap to move between threads: small JSON strings per flag and per segment,
+ * and every bitset packed in one transferable buffer (`CompactBitset.toTransfer`). `StateAssembler` builds the `ResolverState` from it in
+ * steps of bounded time, so the receiving thread can yield between them. The state it
+ * finishes with answers exactly as `loadState`'s would (prepare.test.ts).
+ *
+ * A compiled state itself cannot cross threads: it is a graph of closures, and a structured
+ * clone of a large object graph is decoded in one synchronous go on the receiving side.
+ */
+import { StateError } from '../errors.js';
+import { HashPrefix } from '../hash/bucket.js';
+import { specializeFlag } from '../resolve/specialize.js';
+import type { StateIssue } from '../types.js';
+import { CompactBitset, type BitsetTransfer } from './bitset.js';
+import { BloomFilter } from './bloom.js';
+import { compileFlag, type CompiledFlag } from './flags.js';
+import { entriesOf, isObject, IssueList, keyPath, own, type JsonObject } from './json-input.js';
+import { SPECIALIZE_AFTER, validateState, type LoadOptions } from './load.js';
+import { ResolverState, type CompiledClient } from './resolver-state.js';
+import { CompiledSegment, collectReferences, compileTargeting, targetingClosure } from './segments.js';
+
+
+/** A validated state in a form that structured-clones cheaply: strings, plain records and bytes. */
+export interface PreparedState {
+  readonly accountId: string;
+  /** Loaded from the proto-JSON shape (a flag without `state` is archived there). */
+  readonly proto: boolean;
+  readonly targetingKeyAlias: string;
+  readonly specialize: 'hot' | 'all' | 'none';
+  /**
+   * Every flag's name and JSON, then every segment's name and `targeting` (`""` for none), as
+   * JSON, one after another: one string is received in one copy, where thousands of small
+   * ones would be decoded one by one in the receiving thread's turn.
+   */
+  readonly text: string;
+  /** Per flag, where in `text` its name and its JSON end (each piece starts where the last ended). */
+  readonly flagEnds: Uint32Array;
+  /** Per segment, where in `text` its name and its targeting end (after the flags). */
+  readonly segmentEnds: Uint32Array;
+  /** Per segment, the index of its bitset in `bitsets`; -1 for none ("every bucket"). */
+  readonly segmentBitsets: Int32Array;
+  /** Per segment, 1 when every bit its input held was set. */
+  readonly segmentAllSet: Uint8Array;
+  /** The segments' bitsets in one buffer: transfer `bitsets.buffer`. */
+  readonly bitsets: BitsetTransfer;
+  /** Each bloom filter's JSON (`data`, `hashFunctionCount`), validated. */
+  readonly bloomFilters: readonly { readonly name: string; readonly json: string }[];
+  readonly clients: readonly { readonly name: string; readonly secret: string; readonly credential: string; readonly environments: readonly string[] }[];
+}
+
+export type PrepareResult =
+  | {
+      readonly ok: true;
+      readonly prepared: PreparedState;
+      /** The buffers to transfer (`postMessage(prepared, transfer)`) rather than copy. */
+      readonly transfer: readonly ArrayBuffer[];
+      /** The state `validateState` compiled on the way. */
+      readonly state: ResolverState;
+    }
+  | { readonly ok: false; readonly issues: readonly StateIssue[] };
+
+/**
+ * Validates `input` exactly as `validateState` does (same issues, same paths) and returns the
+ * prepared form of a good state, with the state it compiled on the way (the prepared form
+ * holds copies of its bitsets, packed).
+ */
+export function prepareState(input: unknown, options: LoadOptions = {}): PrepareResult {
+  let json = input;
+  if (typeof input === 'string') {
+    try {
+      json = JSON.parse(input);
+    } catch {
+      return validateState(input, options) as PrepareResult; // reports the parse error
+    }
+  }
+  const result = validateState(json, options);
+  if (!result.ok) return result;
+  const state = result.state;
+  const root = json as JsonObject;
+  const proto = Array.isArray(own(root, 'flags')) || own(root, 'segmentsNoBitsets') !== undefined;
+  const flagsRaw = rawByName(own(root, 'flags'), 'name');
+  const segmentsRaw = rawByName(own(root, proto ? 'segmentsNoBitsets' : 'segments'), 'name');
+  const bloomRaw = rawByName(own(root, 'bloomFilters'), 'materializedSegment');
+  const pieces: string[] = [];
+  let length = 0;
+  const piece = (text: string): number => {
+    pieces.push(text);
+    return (length += text.length);
+  };
+  const flagEnds = new Uint32Array(2 * state.flags.size);
+  let f = 0;
+  for (const name of state.flags.keys()) {
+    flagEnds[f++] = piece(JSON.stringify(name));
+    flagEnds[f++] = piece(JSON.stringify(flagsRaw.get(name)));
+  }
+  const n = state.segments.size;
+  const segmentEnds = new Uint32Array(2 * n);
+  const segmentBitsets = new Int32Array(n);
+  const segmentAllSet = new Uint8Array(n);
+  const sets: CompactBitset[] = [];
+  let i = 0;
+  for (const seg of state.segments.values()) {
+    const raw = segmentsRaw.get(seg.name);
+    const targeting = isObject(raw) ? own(raw, 'targeting') : undefined;
+    segmentEnds[2 * i] = piece(JSON.stringify(seg.name));
+    segmentEnds[2 * i + 1] = piece(targeting === undefined || targeting === null ? '' : JSON.stringify(targeting));
+    segmentBitsets[i] = seg.bitset === null ? -1 : sets.push(seg.bitset) - 1;
+    segmentAllSet[i] = seg.allSet ? 1 : 0;
+    i++;
+  }
+  const bitsets = CompactBitset.toTransfer(sets);
+  const prepared: PreparedState = {
+    accountId: state.accountId,
+    proto,
+    targetingKeyAlias: options.targetingKeyAlias ?? '',
+    specialize: options.specialize ?? 'hot',
+    text: pieces.join(''),
+    flagEnds,
+    segmentEnds,
+    segmentBitsets,
+    segmentAllSet,
+    bitsets,
+    bloomFilters: [...bloomRaw].map(([name, raw]) => ({ name, json: JSON.stringify(raw) })),
+    clients: [...state.clients.values()].map((c) => ({ name: c.name, secret: c.secret, credential: c.credential, environments: [...c.environments] })),
+  };
+  const transfer = [bitsets.buffer, flagEnds.buffer, segmentEnds.buffer, segmentBitsets.buffer, segmentAllSet.buffer] as ArrayBuffer[];
+  return { ok: true, prepared, transfer, state };
+}
+
+/** The items of a map-shaped or list-shaped part by name (a list names them by `nameField`). */
+function rawByName(part: unknown, nameField: string): Map<string, unknown> {
+  const out = new Map<string, unknown>();
+  if (Array.isArray(part)) {
+    for (const item of part as unknown[]) if (isObject(item) && typeof own(item, nameField) === 'string') out.set(own(item, nameField) as string, item);
+  } else if (isObject(part)) {
+    for (const [name, raw] of entriesOf(part)) out.set(name, raw);
+  }
+  return out;
+}
+
+/** The assembly's phases, in order. */
+type Phase = 'segments' | 'blooms' | 'cycles' | 'targeting' | 'materializations' | 'flags' | 'specialize' | 'done';
+
+/**
+ * Builds a `ResolverState` from a prepared one in bounded steps: `step(budgetMs)` does at
+ * least one item of work and stops once `budgetMs` has passed; `finish()` returns the state.
+ * Each step is pure and synchronous; between steps the caller may yield.
+ *
+ * ```ts
+ * const assembler = new StateAssembler(prepared);
+ * while (!assembler.step(4)) await new Promise((r) => setImmediate(r));
+ * const state = assembler.finish();
+ * ```
+ */
+export class StateAssembler {
+  private phase: Phase = 'segments';
+  private next = 0;
+  private readonly salt: HashPrefix;
+  private readonly segments = new Map<string, CompiledSegment>();
+  private readonly targetingRaw: unknown[] = [];
+  private readonly segmentNames: string[] = [];
+  private readonly flagNames: string[] = [];
+  private readonly direct = new Map<string, Set<string>>();
+  private readonly bloomFilters = new Map<string, BloomFilter>();
+  private readonly flags = new Map<string, CompiledFlag>();
+  private readonly issues = new IssueList();
+  private state: ResolverState | null = null;
+
+  constructor(private readonly prepared: PreparedState) {
+    this.salt = new HashPrefix(`MegaSalt-${prepared.accountId}|`);
+  }
+
+  /** Works for about `budgetMs` (at least one item); true once `finish` can be called. */
+  step(budgetMs: number): boolean {
+    const until = performance.now() + budgetMs;
+    while (!this.done()) {
+      this.work();
+      if (performance.now() >= until) break;
+    }
+    return this.done();
+  }
+
+  private done(): boolean {
+    return this.phase === 'done';
+  }
+
+  /** The assembled state; throws `StateError` if the prepared form was not `prepareState`'s. */
+  finish(): ResolverState {
+    while (!this.step(Infinity));
+    if (this.issues.items.length > 0) throw new StateError(this.issues.items);
+    return this.state!;
+  }
+
+  /** One item of the current phase. */
+  private work(): void {
+    const p = this.prepared;
+    const i = this.next++;
+    switch (this.phase) {
+      case 'segments': {
+        if (i >= p.segmentBitsets.length) {
+          this.advance(p.bloomFilters.length === 0 ? 'cycles' : 'blooms');
+          return;
+        }
+        const start = i === 0 ? this.flagsEnd() : p.segmentEnds[2 * i - 1]!;
+        const name = JSON.parse(p.text.slice(start, p.segmentEnds[2 * i])) as string;
+        const targeting = p.text.slice(p.segmentEnds[2 * i], p.segmentEnds[2 * i + 1]);
+        const seg = new CompiledSegment(name, this.salt);
+        const raw: unknown = targeting === '' ? undefined : JSON.parse(targeting);
+        collectReferences(raw, seg.references);
+        const b = p.segmentBitsets[i]!;
+        // A view of the one transferred buffer (nothing is copied), checked one set at a time.
+        seg.bitset = b < 0 ? null : CompactBitset.fromTransfer({ buffer: p.bitsets.buffer, offsets: p.bitsets.offsets.subarray(b, b + 1) })[0]!;
+        seg.allSet = b < 0 || p.segmentAllSet[i] === 1;
+        this.segments.set(name, seg);
+        this.segmentNames.push(name);
+        this.targetingRaw.push(raw);
+        return;
+      }
+      case 'blooms': {
+        const b = p.bloomFilters[i];
+        if (b === undefined) {
+          this.advance('cycles');
+          return;
+        }
+        const raw = JSON.parse(b.json) as { data: string; hashFunctionCount: number };
+        this.bloomFilters.set(b.name, new BloomFilter(Buffer.from(raw.data, 'base64'), raw.hashFunctionCount));
+        return;
+      }
+      case 'cycles': {
+        const s = this.segmentNames[i];
+        if (s === undefined) {
+          this.advance('targeting');
+          return;
+        }
+        markCycle(this.segments.get(s)!, this.segments);
+        return;
+      }
+      case 'targeting': {
+        const s = this.segmentNames[i];
+        if (s === undefined) {
+          this.advance('materializations');
+          return;
+        }
+        const seg = this.segments.get(s)!;
+        const mats = new Set<string>();
+        const scope = { segments: this.segments, bloomFilters: this.bloomFilters, targetingKeyAlias: p.targetingKeyAlias };
+        const tree = compileTargeting(seg, this.targetingRaw[i], keyPath(keyPath('segments', s), 'targeting'), scope, this.issues, mats);
+        seg.targetingTree = tree;
+        seg.targeting = tree === null ? null : targetingClosure(tree);
+        this.direct.set(s, mats);
+        return;
+      }
+      case 'materializations': {
+        const s = this.segmentNames[i];
+        if (s === undefined) {
+          this.advance('flags');
+          return;
+        }
+        const seg = this.segments.get(s)!;
+        seg.materializations = this.reachableMaterializations(seg.name);
+        return;
+      }
+      case 'flags': {
+        if (2 * i >= p.flagEnds.length) {
+          this.advance(p.specialize === 'all' ? 'specialize' : 'done');
+          return;
+        }
+        const name = JSON.parse(p.text.slice(i === 0 ? 0 : p.flagEnds[2 * i - 1], p.flagEnds[2 * i])) as string;
+        const json: unknown = JSON.parse(p.text.slice(p.flagEnds[2 * i], p.flagEnds[2 * i + 1]));
+        const flag = compileFlag(name, json, keyPath('flags', name), this.segments, this.issues, p.targetingKeyAlias, !p.proto);
+        if (flag === undefined) return;
+        this.flags.set(name, flag);
+        this.flagNames.push(name);
+        if (!flag.archived && p.specialize === 'hot') flag.resolvesUntilSpecialized = SPECIALIZE_AFTER;
+        return;
+      }
+      case 'specialize': {
+        const f = this.flagNames[i];
+        if (f === undefined) {
+          this.advance('done');
+          return;
+        }
+        const flag = this.flags.get(f);
+        if (flag !== undefined && !flag.archived) flag.program = specializeFlag(flag, p.targetingKeyAlias);
+        return;
+      }
+      case 'done':
+        return;
+    }
+  }
+
+  /** Where the flags' pieces of `text` end and the segments' begin. */
+  private flagsEnd(): number {
+    const ends = this.prepared.flagEnds;
+    return ends.length === 0 ? 0 : ends[ends.length - 1]!;
+  }
+
+  private advance(phase: Phase): void {
+    this.phase = phase;
+    this.next = 0;
+    if (phase !== 'done') return;
+    const clients = new Map<string, CompiledClient>();
+    for (const c of this.prepared.clients) {
+      clients.set(c.secret, Object.freeze({ name: c.name, secret: c.secret, credential: c.credential, environments: new Set(c.environments) }));
+    }
+    const state = new ResolverState(this.prepared.accountId, this.flags, this.segments, clients, this.salt);
+    state.targetingKeyAlias = this.prepared.targetingKeyAlias;
+    this.state = state;
+  }
+
+  /** Materializations a segment may read, through the references it follows. */
+  private reachableMaterializations(name: string): string[] {
+    const all = new Set<string>();
+    const seen = new Set<string>();
+    const stack = [name];
+    while (stack.length > 0) {
+      const n = stack.pop()!;
+      if (seen.has(n)) continue;
+      seen.add(n);
+      for (const m of this.direct.get(n) ?? []) all.add(m);
+      for (const r of this.segments.get(n)?.references ?? []) stack.push(r);
+    }
+    return [...all];
+  }
+}
+
+/** Marks a segment that reaches itself through references (as load.ts's `markCycles`, for one). */
+function markCycle(seg: CompiledSegment, segments: ReadonlyMap<string, CompiledSegment>): void {
+  const seen = new Set<string>();
+  const stack = [...seg.references];
+  while (stack.length > 0) {
+    const n = stack.pop()!;
+    if (n === seg.name) {
+      seg.inCycle = true;
+      return;
+    }
+    if (seen.has(n)) continue;
+    seen.add(n);
+    for (const r of segments.get(n)?.references ?? []) stack.push(r);
+  }
+}
+
+/** Assembles a prepared state in one go (small states, tests). */
+export function assembleState(prepared: PreparedState): ResolverState {
+  return new StateAssembler(prepared).finish();
+}

@@ -1,0 +1,53 @@
+/**
+ * The state loader's worker thread: reads (files), parses, compiles workspaces, validates and
+ * prepares states, and hands back the prepared form with its bitsets transferred, so that the
+ * application's thread only assembles (loading/state-loader.ts).
+ */
+import { setPriority } from 'node:os';
+import { parentPort } from 'node:worker_threads';
+
+import { SourceError } from '../sources/source-error.js';
+import type { LoadReply, LoadRequest } from './protocol.js';
+import { contentDigest, prepareJson, readStateFile, stateJsonOf } from './state-text.js';
+
+async function answer(request: LoadRequest): Promise<{ reply: LoadReply; transfer: readonly ArrayBuffer[] }> {
+  const { id, origin, options } = request;
+  let digest: string | null = null;
+  try {
+    let text: string;
+    if (request.kind === 'file') {
+      const bytes = await readStateFile(request.path, origin);
+      digest = contentDigest(bytes);
+      if (digest === request.unlessDigest) return { reply: { id, kind: 'unchanged', digest }, transfer: [] };
+      text = bytes.toString('utf8');
+    } else {
+      text = request.text;
+    }
+    const { transfer, ...load } = prepareJson(await stateJsonOf(text, origin, options), origin, options);
+    return { reply: { id, kind: 'prepared', load, digest }, transfer };
+  } catch (error) {
+    const e = error instanceof SourceError ? error : new SourceError('LOADER_FAILED', `${origin}: loading failed: ${(error as Error).message}`);
+    return { reply: { id, kind: 'failed', error: { code: e.code, message: e.message, issues: e.issues } }, transfer: [] };
+  }
+}
+
+/** Loading is background work: on Linux, where a nice value belongs to one thread, this one yields the CPU to the application's thread. */
+function lowerPriority(): void {
+  if (process.platform !== 'linux') return; // elsewhere it would lower the whole process
+  try {
+    setPriority(10);
+  } catch {
+    // Not permitted here: load at the usual priority.
+  }
+}
+
+const port = parentPort;
+if (port !== null) {
+  lowerPriority();
+  port.on('message', (request: LoadRequest) => {
+    void answer(request).then(({ reply, transfer }) => {
+      port.postMessage(reply, [...transfer]);
+    });
+  });
+  port.postMessage({ id: 0, kind: 'ready' } satisfies LoadReply);
+}

@@ -1,0 +1,223 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+
+import { ProviderEvents } from '@openfeature/server-sdk';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+import { AllotProvider } from '../provider.js';
+import { fileSource } from '../sources/file-source.js';
+import { compileState, parseState } from '../sources/parse-state.js';
+import { SourceError } from '../sources/source-error.js';
+import { stateLoader } from './state-loader.js';
+
+const SECRET = 'secret';
+
+/** A state of `segments` segments with allocations; flags `a` and `b` both serve `{ revision }`. */
+function bigState(segments: number, revision: number): string {
+  const seg: Record<string, object> = {};
+  const bits: Record<string, string> = {};
+  for (let i = 0; i < segments; i++) {
+    seg[`segments/s${i}`] = { targeting: { criteria: { c: { attribute: { attributeName: 'country', eqRule: { value: { stringValue: `C${i % 7}` } } } } }, expression: { ref: 'c' } } };
+    const bytes = new Uint8Array(125_000);
+    for (let k = 0; k < 500; k++) bytes[(i * 7919 + k * 104_729) % 125_000] = 1 << (k & 7);
+    bits[`segments/s${i}`] = gzipSync(bytes).toString('base64');
+  }
+  seg['segments/all'] = {};
+  const flag = (name: string): object => ({
+    name,
+    state: 'ACTIVE',
+    clients: ['clients/app'],
+    variants: [{ name: `${name}/variants/v`, value: { revision } }],
+    rules: [
+      {
+        name: `${name}/rules/r`,
+        segment: 'segments/all',
+        enabled: true,
+        targetingKeySelector: '',
+        assignmentSpec: { bucketCount: 1, assignments: [{ assignmentId: 'x', variant: { variant: `${name}/variants/v` }, bucketRanges: [{ lower: 0, upper: 1 }] }] },
+      },
+    ],
+  });
+  return JSON.stringify({
+    account: { name: 'accounts/test' },
+    clients: { [SECRET]: { client: { name: 'clients/app' }, clientCredential: { name: 'clients/app/credentials/c' } } },
+    segments: seg,
+    bitsets: bits,
+    flags: { 'flags/a': flag('flags/a'), 'flags/b': flag('flags/b') },
+  });
+}
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'allot-loader-'));
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('loading off the main thread', () => {
+  it('keeps answering from the previous state while a reload runs, swaps the new one in whole, and lets the event loop run meanwhile', async () => {
+    const file = join(dir, 'state.json');
+    writeFileSync(file, bigState(800, 1));
+    const next = bigState(800, 2);
+    writeFileSync(join(dir, 'next.tmp'), next);
+    // What the same load blocks the thread for when it runs here.
+    const started = performance.now();
+    compileState(JSON.parse(next), 'here');
+    const blockingMs = performance.now() - started;
+    const provider = new AllotProvider({ source: fileSource(file, { debounceMs: 5 }), clientSecret: SECRET, stickyStore: false });
+    await provider.initialize();
+    const seen: number[] = [];
+    const problems: string[] = [];
+    let last = performance.now();
+    let longestGapMs = 0;
+    const timer = setInterval(() => {
+      const now = performance.now();
+      longestGapMs = Math.max(longestGapMs, now - last);
+      last = now;
+      const bundle = provider.resolveAllSync({ targetingKey: 'u' });
+      const a = bundle.details('a.revision', 'number', -1);
+      const b = bundle.details('b.revision', 'number', -1);
+      if (a.errorCode !== undefined || b.errorCode !== undefined) problems.push(`${a.errorCode ?? ''} ${b.errorCode ?? ''}`);
+      if (a.value !== b.value) problems.push(`mixed: a ${a.value}, b ${b.value}`);
+      seen.push(a.value);
+    }, 1);
+    try {
+      const swapped = new Promise<void>((resolve) => {
+        provider.events.addHandler(ProviderEvents.ConfigurationChanged, () => {
+          resolve();
+        });
+      });
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      longestGapMs = 0;
+      renameSync(join(dir, 'next.tmp'), file);
+      await swapped;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(problems).toEqual([]);
+      // Revision 1 until the swap, revision 2 after it, never back.
+      expect(seen.join('')).toMatch(/^1+2+$/);
+      // The timer kept running while the state loaded: no wait came near the load's own length.
+      expect(longestGapMs).toBeLessThan(blockingMs / 2);
+    } finally {
+      clearInterval(timer);
+      await provider.onClose();
+    }
+  });
+
+  it('rejects a bad state with the same error, issues and paths as loading on the calling thread', async () => {
+    const bad = JSON.stringify({ account: { name: 'accounts/a' }, flags: { 'flags/x': { rules: 3 } }, segments: {}, bitsets: { s: 'not base64!' } });
+    const failure = (options: { offThread: boolean }): Promise<SourceError> =>
+      parseState(bad, 'file bad.json', options).then(
+        () => {
+          throw new Error('loaded a bad state');
+        },
+        (e: unknown) => e as SourceError,
+      );
+    const here = await failure({ offThread: false });
+    const there = await failure({ offThread: true });
+    expect(there).toBeInstanceOf(SourceError);
+    expect(here).toBeInstanceOf(SourceError);
+    expect({ code: there.code, message: there.message, issues: there.issues }).toEqual({ code: here.code, message: here.message, issues: here.issues });
+    expect(there.message).toMatch(/file bad\.json: invalid resolver state \(\d+ problems\); the last good state stays in use:\n {2}bitsets\.s: expected base64 bytes\n {2}flags\["flags\/x"\]\.rules: /);
+    const notJson = await parseState('{nope', 'file bad.json', { offThread: true }).catch((e: unknown) => e as Error);
+    expect((notJson as Error).message).toMatch(/^file bad\.json: not valid JSON: /);
+  });
+
+  it('replaces a worker that crashed, and fails the load in flight with LOADER_FAILED', async () => {
+    stateLoader.acquire();
+    try {
+      await parseState(bigState(5, 1), 'first', { offThread: true });
+      expect(stateLoader.running).toBe(true);
+      const inFlight = parseState(bigState(300, 1), 'second', { offThread: true });
+      await stateLoader.crashForTesting();
+      const error = (await inFlight.catch((e: unknown) => e)) as SourceError;
+      expect(error).toBeInstanceOf(SourceError);
+      expect(error.code).toBe('LOADER_FAILED');
+      expect(error.message).toMatch(/^second: the worker thread loading states stopped \(.*\) before it answered; the last good state stays in use/);
+      const again = await parseState(bigState(5, 3), 'third', { offThread: true });
+      expect(again.state.flags.size).toBe(2);
+      expect(stateLoader.running).toBe(true);
+    } finally {
+      await stateLoader.release();
+    }
+    expect(stateLoader.running).toBe(false);
+  });
+
+  it('reports a crash during a reload as a state error and keeps the last good state', async () => {
+    const file = join(dir, 'state.json');
+    writeFileSync(file, bigState(5, 1));
+    const provider = new AllotProvider({ source: fileSource(file, { debounceMs: 5 }), clientSecret: SECRET, stickyStore: false });
+    await provider.initialize();
+    const errors: string[] = [];
+    provider.allotEvents.on('state-error', (e) => errors.push(e.message));
+    const failed = new Promise<void>((resolve) => {
+      provider.events.addHandler(ProviderEvents.Error, () => {
+        resolve();
+      });
+    });
+    writeFileSync(join(dir, 'next.tmp'), bigState(400, 2));
+    renameSync(join(dir, 'next.tmp'), file);
+    // Crash the worker as soon as the reload has reached it.
+    while (!stateLoader.running) await new Promise((resolve) => setTimeout(resolve, 1));
+    await new Promise((resolve) => setTimeout(resolve, 15));
+    await stateLoader.crashForTesting();
+    await failed;
+    expect(errors[0]).toMatch(/worker thread loading states stopped/);
+    expect(provider.resolveAllSync({ targetingKey: 'u' }).getNumberValue('a.revision', -1)).toBe(1);
+    await provider.onClose();
+    expect(stateLoader.running).toBe(false);
+  });
+});
+
+describe('the worker and the process', () => {
+  const providerEntry = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
+
+  /** Runs an ES module script with node; resolves with its exit code and output, or 'hung'. */
+  function run(script: string): Promise<{ code: number | 'hung'; out: string }> {
+    return new Promise((resolve) => {
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      const timer = setTimeout(() => {
+        child.kill();
+        resolve({ code: 'hung', out });
+      }, 20_000);
+      child.on('exit', (code) => {
+        clearTimeout(timer);
+        resolve({ code: code ?? -1, out });
+      });
+    });
+  }
+
+  function script(file: string, close: boolean): string {
+    return `
+      import { AllotProvider, fileSource } from ${JSON.stringify(providerEntry)};
+      const provider = new AllotProvider({ source: fileSource(${JSON.stringify(file)}), clientSecret: 'secret', stickyStore: false });
+      await provider.initialize();
+      console.log('value', JSON.stringify((await provider.resolveObjectEvaluation('a', {}, { targetingKey: 'u' })).value));
+      ${close ? "await provider.onClose(); console.log('closed');" : "console.log('left open');"}
+    `;
+  }
+
+  it('ends the worker on close: the process exits by itself', async () => {
+    const file = join(dir, 'state.json');
+    writeFileSync(file, bigState(20, 7));
+    const { code, out } = await run(script(file, true));
+    expect(out).toContain('value {"revision":7}');
+    expect(out).toContain('closed');
+    expect(code).toBe(0);
+  });
+
+  it('never keeps the process alive while idle, even when the provider is not closed', async () => {
+    const file = join(dir, 'state.json');
+    writeFileSync(file, bigState(20, 8));
+    const { code, out } = await run(script(file, false));
+    expect(out).toContain('value {"revision":8}');
+    expect(code).toBe(0);
+  });
+});

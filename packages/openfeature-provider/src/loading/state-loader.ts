@@ -1,0 +1,236 @@
+/**
+ * Loads states without stalling the application: a worker thread reads, parses, compiles and
+ * validates, and posts back a prepared form (small JSON strings per flag and segment, bitsets
+ * as transferred buffers); this thread assembles the compiled state from it in slices of
+ * SLICE_MS, yielding to the event loop between them. The caller swaps the finished state in
+ * whole; evaluations use the previous one meanwhile.
+ *
+ * One worker per process, shared by every source: started at the first load, referenced
+ * only while a load is in flight (so it never keeps the process alive), ended when the last
+ * provider holding it closes, when it is idle and no provider holds it, or after
+ * WORKER_IDLE_MS without a load (its heap is given back; the next load starts another). A worker that
+ * dies fails the loads in flight with `LOADER_FAILED`; the next load starts a new one.
+ * States under INLINE_BELOW, and hosts where a worker cannot start, load on this thread.
+ */
+import { Worker } from 'node:worker_threads';
+
+import { StateAssembler } from '@allot/core';
+import type { ParseOptions } from '../sources/parse-state.js';
+import { SourceError } from '../sources/source-error.js';
+import type { LoadedState } from '../types.js';
+import type { LoadReply, LoadRequest, WorkerParseOptions } from './protocol.js';
+import { compileJson, contentDigest, readStateFile, stateJsonOf, type PreparedLoad } from './state-text.js';
+
+/** Texts shorter than this (in UTF-16 units) load on the calling thread: a worker round trip costs more. */
+export const INLINE_BELOW: number = 64 * 1024;
+/** Longest piece of assembly between two turns of the event loop. */
+export const SLICE_MS: number = 4;
+/** A worker idle this long is ended, giving back its heap (tens of MB); the next load starts another. */
+export const WORKER_IDLE_MS: number = 30_000;
+
+/** A file's state, or null when its content is the one loaded last; with the content's digest. */
+export interface LoadedFile {
+  readonly loaded: LoadedState | null;
+  readonly digest: string;
+}
+
+type Request = LoadRequest extends infer R ? (R extends LoadRequest ? Omit<R, 'id'> : never) : never;
+
+/** A worker's answer, or a state loaded on this thread when no worker can run. */
+type Outcome = Exclude<LoadReply, { kind: 'failed' | 'ready' }> | { readonly kind: 'loaded'; readonly file: LoadedFile };
+
+interface Pending {
+  readonly request: Request;
+  readonly resolve: (outcome: Outcome | Exclude<LoadReply, { kind: 'ready' }>) => void;
+  readonly reject: (error: Error) => void;
+}
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** The compiled worker script (tests run from src/, where only the .ts exists). */
+function workerUrl(): URL {
+  const here = import.meta.url;
+  if (here.endsWith('.ts')) return new URL(here.replace(/\/src\/loading\/state-loader\.ts$/, '/dist/loading/load-worker.js'));
+  return new URL('./load-worker.js', here);
+}
+
+export class StateLoader {
+  private worker: Worker | null = null;
+  /** Set when a worker could not start here: loads run on this thread from then on. */
+  private unavailable = false;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private holders = 0;
+  private idleTimer: NodeJS.Timeout | null = null;
+
+  /** A provider uses the loader until `release`: the worker stays up between its loads. */
+  acquire(): void {
+    this.holders++;
+  }
+
+  /** Resolves once the worker has ended, if this was the last holder and no load is in flight. */
+  release(): Promise<void> {
+    this.holders = Math.max(0, this.holders - 1);
+    return this.endIfUnused();
+  }
+
+  /** Whether a worker thread is running (for tests and diagnostics). */
+  get running(): boolean {
+    return this.worker !== null;
+  }
+
+  /** Ends the worker as if it had crashed (tests). */
+  crashForTesting(): Promise<number> {
+    return this.worker?.terminate() ?? Promise.resolve(0);
+  }
+
+  async loadText(text: string, origin: string, options: ParseOptions): Promise<LoadedState> {
+    const offThread = options.offThread ?? text.length >= INLINE_BELOW;
+    if (!offThread || this.unavailable) return compileJson(await stateJsonOf(text, origin, options), origin, options);
+    const outcome = await this.request({ kind: 'text', text, origin, options: workerOptions(options) });
+    if (outcome.kind === 'loaded' && outcome.file.loaded !== null) return outcome.file.loaded;
+    if (outcome.kind !== 'prepared') throw new SourceError('LOADER_FAILED', `${origin}: the loader answered ${outcome.kind}`);
+    return assemble(outcome.load, origin);
+  }
+
+  async loadFile(path: string, origin: string, options: ParseOptions, unlessDigest: string | null): Promise<LoadedFile> {
+    if (options.offThread === false || this.unavailable) return loadFileHere(path, origin, options, unlessDigest);
+    const outcome = await this.request({ kind: 'file', path, unlessDigest, origin, options: workerOptions(options) });
+    if (outcome.kind === 'loaded') return outcome.file;
+    if (outcome.kind === 'unchanged') return { loaded: null, digest: outcome.digest };
+    return { loaded: await assemble(outcome.load, origin), digest: outcome.digest ?? '' };
+  }
+
+  private request(request: Request): Promise<Outcome> {
+    return new Promise<Outcome | Exclude<LoadReply, { kind: 'ready' }>>((resolve, reject) => {
+      const id = this.nextId++;
+      this.pending.set(id, { request, resolve, reject });
+      this.clearIdle();
+      const worker = this.start();
+      if (worker === null) {
+        this.pending.delete(id);
+        this.runHere(request).then(resolve, reject);
+        return;
+      }
+      worker.ref();
+      worker.postMessage({ ...request, id });
+    }).then((outcome) => {
+      if (outcome.kind === 'failed') throw new SourceError(outcome.error.code, outcome.error.message, outcome.error.issues);
+      return outcome;
+    });
+  }
+
+  private start(): Worker | null {
+    if (this.worker !== null) return this.worker;
+    if (this.unavailable) return null;
+    let worker: Worker;
+    try {
+      worker = new Worker(workerUrl());
+    } catch {
+      this.unavailable = true;
+      return null;
+    }
+    let ready = false;
+    let failure: Error | null = null;
+    worker.on('message', (reply: LoadReply) => {
+      if (reply.kind === 'ready') ready = true;
+      else this.settle(reply.id)?.resolve(reply);
+    });
+    worker.on('error', (error) => {
+      failure = error;
+    });
+    worker.on('exit', (code) => {
+      // A worker this loader ended itself (idle, unused) had nothing in flight.
+      if (this.worker !== worker) return;
+      this.worker = null;
+      const inFlight = [...this.pending];
+      this.pending.clear();
+      if (!ready) {
+        // It never started (no worker support, the script missing): load here from now on.
+        this.unavailable = true;
+        for (const [, p] of inFlight) this.runHere(p.request).then(p.resolve, p.reject);
+        return;
+      }
+      const why = failure === null ? `exit code ${code}` : failure.message;
+      for (const [, p] of inFlight) {
+        p.reject(
+          new SourceError(
+            'LOADER_FAILED',
+            `${p.request.origin}: the worker thread loading states stopped (${why}) before it answered; the last good state stays in use, and the next load starts a new worker`,
+          ),
+        );
+      }
+    });
+    worker.unref();
+    this.worker = worker;
+    return worker;
+  }
+
+  private settle(id: number): Pending | undefined {
+    const p = this.pending.get(id);
+    this.pending.delete(id);
+    if (this.pending.size === 0) {
+      this.worker?.unref();
+      void this.endIfUnused();
+    }
+    return p;
+  }
+
+  /** Ends the worker when nothing is in flight and no provider holds it; else, once it has idled WORKER_IDLE_MS. */
+  private endIfUnused(): Promise<void> {
+    const worker = this.worker;
+    if (worker === null || this.pending.size > 0) return Promise.resolve();
+    if (this.holders > 0) {
+      this.clearIdle();
+      this.idleTimer = setTimeout(() => {
+        this.idleTimer = null;
+        if (this.worker === worker && this.pending.size === 0) void this.end(worker);
+      }, WORKER_IDLE_MS);
+      this.idleTimer.unref();
+      return Promise.resolve();
+    }
+    return this.end(worker);
+  }
+
+  private end(worker: Worker): Promise<void> {
+    this.clearIdle();
+    this.worker = null;
+    return worker.terminate().then(() => undefined);
+  }
+
+  private clearIdle(): void {
+    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+  }
+
+  /** A request answered on this thread (no worker here). */
+  private async runHere(request: Request): Promise<Outcome> {
+    const { origin, options } = request;
+    if (request.kind === 'file') return { kind: 'loaded', file: await loadFileHere(request.path, origin, options, request.unlessDigest) };
+    return { kind: 'loaded', file: { loaded: compileJson(await stateJsonOf(request.text, origin, options), origin, options), digest: '' } };
+  }
+}
+
+async function loadFileHere(path: string, origin: string, options: ParseOptions, unlessDigest: string | null): Promise<LoadedFile> {
+  const bytes = await readStateFile(path, origin);
+  const digest = contentDigest(bytes);
+  if (digest === unlessDigest) return { loaded: null, digest };
+  return { loaded: compileJson(await stateJsonOf(bytes.toString('utf8'), origin, options), origin, options), digest };
+}
+
+/** Builds the state from its prepared form in slices, letting the event loop run between them. */
+async function assemble(load: Omit<PreparedLoad, 'transfer'>, origin: string): Promise<LoadedState> {
+  const assembler = new StateAssembler(load.prepared);
+  while (!assembler.step(SLICE_MS)) await nextTurn();
+  return { state: assembler.finish(), fingerprints: load.fingerprints, origin };
+}
+
+function workerOptions(options: ParseOptions): WorkerParseOptions {
+  return {
+    ...(options.accountId === undefined ? {} : { accountId: options.accountId }),
+    ...(options.workspacePath === undefined ? {} : { workspacePath: options.workspacePath }),
+  };
+}
+
+/** The process's loader, shared by every source. */
+export const stateLoader: StateLoader = new StateLoader();

@@ -1,0 +1,125 @@
+/**
+ * Turning bytes from a file or a response into a state, in the steps the loader runs on
+ * either thread. Resolver-state JSON is validated by core; a workspace document (YAML, or JSON
+ * with the `allot: 1` marker) is compiled by `@allot/admin` (a dependency), imported only when
+ * one is met so that applications that load compiled states never load it.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+
+import { prepareState, validateState, type LoadOptions, type PreparedState, type StateIssue } from '@allot/core';
+import type { ParseOptions } from '../sources/parse-state.js';
+import { SourceError } from '../sources/source-error.js';
+import type { LoadedState } from '../types.js';
+import { fingerprintsOf, type StateFingerprints } from './fingerprints.js';
+
+/** A validated state ready to cross to another thread (see core's `prepareState`). */
+export interface PreparedLoad {
+  readonly prepared: PreparedState;
+  readonly transfer: readonly ArrayBuffer[];
+  readonly fingerprints: StateFingerprints;
+}
+
+/** The resolver-state JSON in `text`, compiling a workspace document; throws `SourceError`. */
+export async function stateJsonOf(text: string, origin: string, options: ParseOptions): Promise<unknown> {
+  const trimmed = text.trimStart();
+  if (!trimmed.startsWith('{') && !trimmed.startsWith('[')) return compileWorkspace(text, origin, options);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new SourceError('INVALID_STATE', `${origin}: not valid JSON: ${(error as Error).message}`);
+  }
+  return isWorkspace(json) ? compileWorkspace(json, origin, options) : json;
+}
+
+/** Validates and compiles resolver-state JSON on this thread; throws `SourceError` listing the problems. */
+export function compileJson(json: unknown, origin: string, options: ParseOptions): LoadedState {
+  const result = validateState(json, loadOptionsOf(options));
+  if (!result.ok) throw invalidState(origin, result.issues);
+  const parsed = typeof json === 'string' ? (JSON.parse(json) as unknown) : json;
+  return { state: result.state, fingerprints: fingerprintsOf(parsed, result.state), origin };
+}
+
+/** Validates resolver-state JSON and prepares it for assembly on another thread; throws `SourceError`. */
+export function prepareJson(json: unknown, origin: string, options: ParseOptions): PreparedLoad {
+  const result = prepareState(json, loadOptionsOf(options));
+  if (!result.ok) throw invalidState(origin, result.issues);
+  return { prepared: result.prepared, transfer: result.transfer, fingerprints: fingerprintsOf(json, result.state) };
+}
+
+function loadOptionsOf(options: ParseOptions): LoadOptions {
+  // OpenFeature contexts carry the unit as `targetingKey`: core reads it as `targeting_key`.
+  return { targetingKeyAlias: 'targetingKey', ...(options.accountId === undefined ? {} : { accountId: options.accountId }) };
+}
+
+/** The error for a state with problems: the first ten with their paths, and how many more. */
+export function invalidState(origin: string, issues: readonly StateIssue[]): SourceError {
+  const shown = issues.slice(0, 10).map((i) => `\n  ${i.path}: ${i.message}`).join('');
+  const more = issues.length > 10 ? `\n  … and ${issues.length - 10} more` : '';
+  return new SourceError(
+    'INVALID_STATE',
+    `${origin}: invalid resolver state (${issues.length} problem${issues.length === 1 ? '' : 's'}); the last good state stays in use:${shown}${more}`,
+    issues,
+  );
+}
+
+/** A workspace document rather than a resolver state: admin's documents carry `allot: <format version>`. */
+function isWorkspace(json: unknown): boolean {
+  return typeof json === 'object' && json !== null && !Array.isArray(json) && 'allot' in json;
+}
+
+/** Held in a variable so that TypeScript does not require the optional module at build time. */
+const ADMIN_MODULE: string = '@allot/admin';
+
+/** The part of `@allot/admin` a source uses. */
+interface AdminModule {
+  parseWorkspace?: (text: string, options: { source?: string }) => unknown;
+  compileState?: (workspace: never) => unknown;
+  WorkspaceFile?: new (path: string) => { parse(text: string): Promise<unknown> };
+}
+
+async function compileWorkspace(input: unknown, origin: string, options: ParseOptions): Promise<unknown> {
+  let admin: AdminModule;
+  try {
+    admin = (await import(ADMIN_MODULE)) as AdminModule;
+  } catch (error) {
+    throw new SourceError(
+      'ADMIN_MISSING',
+      `${origin}: this is a workspace document, not a resolver state; compiling it needs @allot/admin, a dependency of @allot/openfeature-provider that could not be loaded (reinstall: npm install @allot/openfeature-provider), or point the source at a compiled state`,
+      [],
+      { cause: error },
+    );
+  }
+  if (typeof admin.parseWorkspace !== 'function' || typeof admin.compileState !== 'function') {
+    throw new SourceError('ADMIN_MISSING', `${origin}: the installed @allot/admin cannot compile workspace documents; upgrade it`);
+  }
+  try {
+    const text = typeof input === 'string' ? input : JSON.stringify(input);
+    // From a file, with the clients' secrets kept beside it (allot.secrets.yaml for allot.yaml).
+    const workspace =
+      options.workspacePath !== undefined && admin.WorkspaceFile !== undefined
+        ? await new admin.WorkspaceFile(options.workspacePath).parse(text)
+        : admin.parseWorkspace(text, { source: origin });
+    return admin.compileState(workspace as never);
+  } catch (error) {
+    // admin's messages already name the document and the path of each problem.
+    throw new SourceError('INVALID_STATE', (error as Error).message, [], { cause: error });
+  }
+}
+
+/** A state file's bytes; throws `SourceError` (`READ_FAILED`) saying why it cannot be read. */
+export async function readStateFile(path: string, origin: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : (error as Error).message;
+    throw new SourceError('READ_FAILED', `${origin}: cannot read it (${why})`, [], { cause: error });
+  }
+}
+
+/** A digest of a file's bytes: identical content is not loaded again. */
+export function contentDigest(bytes: Uint8Array): string {
+  return createHash('sha1').update(bytes).digest('base64');
+}
