@@ -5,9 +5,10 @@
  * (`allot simulate --workers 2`). A plain timed script: both rows are the `allot` command as a
  * user runs it, wall-clock from start to exit, rows interleaved, median of the rounds.
  *
- *   node bench/dist/sim-queue.bench.js [units] [rounds] [shards]
+ *   node bench/dist/sim-queue.bench.js [units] [rounds] [shards,…]
  *
- * `units` defaults to 10,000,000, `rounds` to 3, `shards` to the command's default. The
+ * `units` defaults to 10,000,000, `rounds` to 3, `shards` to the command's default; several
+ * shard counts (`20,40`) make one queued row each, interleaved with the others. The
  * workers run for the whole bench, as a deployment's would: one small queued run first warms
  * their sandboxed processes and is not measured. Every round checks that both rows wrote the
  * same report (all but the run's timings) and that the local row counted on 2 threads.
@@ -34,7 +35,7 @@ const scenario = fileURLToPath(new URL('../../simulations/ranking.yaml', import.
 
 const units = Number(process.argv[2] ?? 10_000_000);
 const rounds = Number(process.argv[3] ?? 3);
-const shards = process.argv[4];
+const shardCounts: (string | undefined)[] = process.argv[4]?.split(',') ?? [undefined];
 
 const TICKS = 100; // clock ticks per second (USER_HZ) on Linux
 /** Fields 14–17 of /proc/PID/stat: user and system ticks of the process, and of its reaped children. */
@@ -108,47 +109,64 @@ const range = (xs: readonly number[], digits = 1): string => `${Math.min(...xs).
 
 try {
   await timed(['simulate', scenario, '--queue', server.url, '--units', '200000', '--shards', '2', '--out', 'warm-up']);
-  const queueArgs = ['simulate', scenario, '--queue', server.url, '--units', String(units), ...(shards === undefined ? [] : ['--shards', shards]), '--out', 'queue'];
   const localArgs = ['simulate', scenario, '--units', String(units), '--workers', '2', '--out', 'local'];
-  const rows = { queue: { wall: [] as number[], cpu: [] as number[], loads: [] as number[], busy: [] as number[] }, local: { wall: [] as number[], cpu: [] as number[], loads: [] as number[], busy: [] as number[] } };
-  const traffic: { commands: number; input: number; output: number }[] = [];
-  let shardCount = 0;
+  interface Row {
+    readonly name: string;
+    readonly args: readonly string[];
+    readonly queued: boolean;
+    readonly wall: number[];
+    readonly cpu: number[];
+    readonly loads: number[];
+    readonly busy: number[];
+    readonly traffic: { commands: number; input: number; output: number }[];
+    shards: number;
+  }
+  const row = (name: string, args: readonly string[], queued: boolean): Row => ({ name, args, queued, wall: [], cpu: [], loads: [], busy: [], traffic: [], shards: 0 });
+  const local = row('local, --workers 2', localArgs, false);
+  const queues = shardCounts.map((n, i) =>
+    row(`queue, ${n ?? 'default'} shards`, ['simulate', scenario, '--queue', server.url, '--units', String(units), ...(n === undefined ? [] : ['--shards', n]), '--out', `queue-${i}`], true),
+  );
+  const all = [...queues, local];
   for (let round = 0; round < rounds; round++) {
-    const order = round % 2 === 0 ? (['queue', 'local'] as const) : (['local', 'queue'] as const);
-    for (const row of order) {
+    // Each round in another order: no row always runs first or last.
+    const order = all.map((_, i) => all[(i + round) % all.length]!);
+    for (const r of order) {
       const cpuBefore = cpuTicks('self', true) + groupTicks(group.pid!) + cpuTicks(redisPid);
       const loadFrom = loads.length;
       const linesFrom = shardLines.length;
       const before = await stats();
-      const wall = await timed(row === 'queue' ? queueArgs : localArgs);
+      const wall = await timed(r.args);
       const after = await stats();
-      const cpu = (cpuTicks('self', true) + groupTicks(group.pid!) + cpuTicks(redisPid) - cpuBefore) / TICKS;
-      rows[row].wall.push(wall);
-      rows[row].cpu.push(cpu);
-      rows[row].loads.push(...loads.slice(loadFrom));
-      if (row === 'queue') {
-        traffic.push({ commands: after.commands - before.commands, input: after.input - before.input, output: after.output - before.output });
+      r.cpu.push((cpuTicks('self', true) + groupTicks(group.pid!) + cpuTicks(redisPid) - cpuBefore) / TICKS);
+      r.wall.push(wall);
+      r.loads.push(...loads.slice(loadFrom));
+      if (r.queued) {
+        r.traffic.push({ commands: after.commands - before.commands, input: after.input - before.input, output: after.output - before.output });
         // Each worker prints "…: N units in S s" per shard: the share of the two workers' time spent inside shards.
         const lines = shardLines.slice(linesFrom);
-        shardCount = lines.length;
-        rows.queue.busy.push(lines.reduce((s, l) => s + Number(/ in ([\d.]+) s/.exec(l)?.[1]), 0) / (2 * wall));
+        r.shards = lines.length;
+        r.busy.push(lines.reduce((sum, l) => sum + Number(/ in ([\d.]+) s/.exec(l)?.[1]), 0) / (2 * wall));
       }
     }
-    const q = report('queue');
     const l = report('local');
-    if (q.rest !== l.rest) throw new Error(`round ${round + 1}: the queued run's report differs from the local run's`);
     if (l.run.workers !== 2) throw new Error(`round ${round + 1}: the local run counted on ${l.run.workers} threads, not 2`);
+    queues.forEach((_, i) => {
+      if (report(`queue-${i}`).rest !== l.rest) throw new Error(`round ${round + 1}: the queued run's report (${queues[i]!.name}) differs from the local run's`);
+    });
   }
-  const q = rows.queue;
-  const l = rows.local;
-  const t = traffic[Math.floor(traffic.length / 2)]!;
-  console.log(`ranking scenario, ${units.toLocaleString('en-US')} units, ${shardCount} shards; median of ${rounds} rounds (range); reports identical every round`);
-  console.log(`                               wall                 CPU (all processes)   1-min load average`);
-  console.log(`queue, 2 worker processes     ${median(q.wall).toFixed(1)} s (${range(q.wall)})   ${median(q.cpu).toFixed(1)} s (${range(q.cpu)})   ${range(q.loads)}`);
-  console.log(`local, --workers 2             ${median(l.wall).toFixed(1)} s (${range(l.wall)})   ${median(l.cpu).toFixed(1)} s (${range(l.cpu)})   ${range(l.loads)}`);
-  console.log(`queue / local                  ${(median(q.wall) / median(l.wall)).toFixed(3)} wall, ${(median(q.cpu) / median(l.cpu)).toFixed(3)} CPU; per round: ${q.wall.map((x, i) => (x / l.wall[i]!).toFixed(2)).join(' ')} wall`);
-  console.log(`workers inside shards          ${(median(q.busy) * 100).toFixed(1)}% of 2 × the queued run's wall-clock`);
-  console.log(`Redis per queued run           ${t.commands.toLocaleString('en-US')} commands, ${(t.input / 1024).toFixed(0)} KiB in, ${(t.output / 1024).toFixed(0)} KiB out`);
+  const cell = (xs: readonly number[]): string => `${median(xs).toFixed(1)} s (${range(xs)})`.padEnd(22);
+  console.log(`ranking scenario, ${units.toLocaleString('en-US')} units; median of ${rounds} rounds (range); every queued report identical to the local one, every round`);
+  console.log(`${''.padEnd(24)}${'wall'.padEnd(22)}${'CPU, all processes'.padEnd(22)}load avg  queue/local: wall (per round), CPU; workers inside shards; Redis per run`);
+  for (const r of all) {
+    const head = `${r.name.padEnd(24)}${cell(r.wall)}${cell(r.cpu)}${range(r.loads).padEnd(10)}`;
+    if (!r.queued) {
+      console.log(head);
+      continue;
+    }
+    const t = r.traffic[Math.floor(r.traffic.length / 2)]!;
+    const ratio = `${(median(r.wall) / median(local.wall)).toFixed(3)} (${r.wall.map((x, i) => (x / local.wall[i]!).toFixed(2)).join(' ')}), ${(median(r.cpu) / median(local.cpu)).toFixed(3)}`;
+    console.log(`${head}${ratio}; ${(median(r.busy) * 100).toFixed(1)}% of 2 × wall in ${r.shards} shards; ${t.commands.toLocaleString('en-US')} commands, ${(t.input / 1024).toFixed(0)} KiB in, ${(t.output / 1024).toFixed(0)} KiB out`);
+  }
 } finally {
   clearInterval(sampler);
   try {
