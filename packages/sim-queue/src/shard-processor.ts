@@ -1,22 +1,80 @@
 /**
  * BullMQ's sandboxed processor for one shard: it runs in a process of its own, so the
- * CPU-bound count never stalls the worker's lock renewal. It reads the scenario from the run's
- * parent job (once per scenario per process), checks it against the hash the shard names,
- * counts the shard on this process's thread with @allot/simulation's runner, checks that it
- * planned exactly what the submitter planned, and returns the shard file.
+ * CPU-bound count never stalls the worker's lock renewal, and BullMQ keeps the process for the
+ * worker's next shards. It reads the scenario from the run's parent job (once per scenario per
+ * process), checks it against the hash the shard names, plans and prepares the run once per
+ * (scenario, units, seed) for every shard of it this process counts, checks that it planned
+ * exactly what the submitter planned, counts the shard on this process's thread, and returns
+ * the shard file.
  */
+import { Worker } from 'node:worker_threads';
+
 import { Queue, type SandboxedJob } from 'bullmq';
 
-import { runScenario, shardFile, type Scenario, type ShardFile } from '@allot/simulation';
+import type { Scenario, ShardFile } from '@allot/simulation';
 
 import { connect, parseQueueUrl } from './connection.js';
-import { JOB_FORMAT, PREFIX, RUN_QUEUE, SIMULATION_VERSION, planHash, scenarioOfPayload, type RunJobData, type ShardJobData } from './format.js';
+import { JOB_FORMAT, PREFIX, RUN_QUEUE, SIMULATION_VERSION, scenarioOfPayload, type RunJobData, type ShardJobData } from './format.js';
+import type { ThreadData, ThreadMessage } from './shard-thread.js';
 
 /** Set by the worker for its sandboxed processes. */
 export const QUEUE_URL_ENV = 'ALLOT_SIM_QUEUE_URL';
 
-const PROGRESS_EVERY_MS = 250;
 const scenarios = new Map<string, Scenario>();
+
+/** A thread counting one run's shards (see shard-thread.ts), once it has planned the run. */
+interface RunThread {
+  readonly worker: Worker;
+  /** The hash of the plan it made. */
+  readonly ready: Promise<string>;
+}
+/** Threads by scenario, units and seed: the last two (a sweep moves from seed to seed). */
+const threads = new Map<string, RunThread>();
+
+function startThread(key: string, data: ThreadData): RunThread {
+  const worker = new Worker(new URL('./shard-thread.js', import.meta.url), { workerData: data });
+  worker.unref();
+  const ready = new Promise<string>((resolve, reject) => {
+    worker.once('message', (m: ThreadMessage) => {
+      if (m.type === 'ready') resolve(m.plan);
+      else reject(new Error(m.type === 'error' ? m.message : `unexpected ${m.type} from the counting thread`));
+    });
+    worker.once('error', reject);
+    worker.once('exit', (code) => { reject(new Error(`the counting thread exited with status ${code}`)); });
+  });
+  const thread = { worker, ready };
+  // A thread that failed is not kept: the shard's retry starts another.
+  worker.once('exit', () => { if (threads.get(key) === thread) threads.delete(key); });
+  worker.once('error', () => { if (threads.get(key) === thread) threads.delete(key); });
+  return thread;
+}
+
+/** Counts a shard on `thread`, telling `progress` the units done now and then. */
+function countOn(thread: RunThread, shard: ShardJobData['shard'], progress: (done: number) => void): Promise<ShardFile> {
+  const { worker } = thread;
+  return new Promise<ShardFile>((resolve, reject) => {
+    const onMessage = (m: ThreadMessage): void => {
+      if (m.type === 'progress') {
+        progress(m.done);
+        return;
+      }
+      off();
+      if (m.type === 'done') resolve(m.file);
+      else reject(new Error(m.type === 'error' ? m.message : `unexpected ${m.type} from the counting thread`));
+    };
+    const onError = (error: Error): void => { off(); reject(error); };
+    const onExit = (code: number): void => { off(); reject(new Error(`the counting thread exited with status ${code}`)); };
+    const off = (): void => {
+      worker.off('message', onMessage);
+      worker.off('error', onError);
+      worker.off('exit', onExit);
+    };
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+    worker.on('exit', onExit);
+    worker.postMessage(shard);
+  });
+}
 let runs: Queue | null = null;
 
 async function scenarioOf(job: SandboxedJob<ShardJobData>): Promise<Scenario> {
@@ -44,23 +102,21 @@ export default async function countShard(job: SandboxedJob<ShardJobData>): Promi
   if (data.simulation !== SIMULATION_VERSION) {
     throw new Error(`the run was planned with @allot/simulation ${data.simulation}, this worker has ${SIMULATION_VERSION}: run workers of the submitter's version`);
   }
-  const scenario = await scenarioOf(job);
-  let last = 0;
-  const run = await runScenario(scenario, {
-    units: data.units,
-    seed: data.seed,
-    workers: 1,
-    shard: data.shard,
-    onProgress: (done) => {
-      const now = Date.now();
-      if (now - last < PROGRESS_EVERY_MS) return;
-      last = now;
-      void job.updateProgress(done).catch(() => undefined);
-    },
-  });
-  const hash = planHash(run.plan);
-  if (hash !== data.plan) {
-    throw new Error(`this worker planned the scenario as ${hash.slice(0, 12)}…, the submitter as ${data.plan.slice(0, 12)}…: run workers of the submitter's version`);
+  const key = `${data.scenario}/${data.units}/${data.seed}`;
+  let thread = threads.get(key);
+  if (thread === undefined) {
+    const scenario = await scenarioOf(job);
+    for (const [k, t] of threads) {
+      if (threads.size < 2) break;
+      threads.delete(k);
+      void t.worker.terminate();
+    }
+    thread = startThread(key, { scenario, units: data.units, seed: data.seed });
+    threads.set(key, thread);
   }
-  return shardFile(run);
+  const plan = await thread.ready;
+  if (plan !== data.plan) {
+    throw new Error(`this worker planned the scenario as ${plan.slice(0, 12)}…, the submitter as ${data.plan.slice(0, 12)}…: run workers of the submitter's version`);
+  }
+  return countOn(thread, data.shard, (done) => { void job.updateProgress(done).catch(() => undefined); });
 }

@@ -17,6 +17,7 @@ export { planScenario, conflicts, sharedBuckets } from './plan/plan.js';
 export { StepLayout } from './plan/layout.js';
 export { countRange, type RangeJob } from './run/count-range.js';
 export { runScenario, shardRange, type RunOptions, type RunResult } from './run/runner.js';
+export { PreparedRun, type PreparedRunOptions } from './run/prepared-run.js';
 export { addTallies, emptyTally } from './run/tally.js';
 export { readShard, mergeShards, shardFile, type ShardFile } from './run/shard.js';
 export { evaluateChecks } from './checks/evaluate.js';

@@ -230,12 +230,24 @@ export class RangeCounter {
     }
   }
 
-  /** What has been counted so far. */
+  /** What has been counted so far (a copy: counting on, or `reset`, leaves it as it is). */
   tally(): Tally {
     return {
       counts: this.steps.map((s) => Array.from(s.counts)),
-      mismatches: this.steps.map((s) => s.examples),
+      mismatches: this.steps.map((s) => [...s.examples]),
     };
+  }
+
+  /**
+   * Forgets what has been counted (the counts and the mismatch examples), keeping everything
+   * prepared, to count another range as a new counter would. Nothing else carries from one
+   * unit to the next: the sticky store, the remembered claims and the hashed rules are per unit.
+   */
+  reset(): void {
+    for (const s of this.steps) {
+      s.counts.fill(0);
+      s.examples.length = 0;
+    }
   }
 }
 
