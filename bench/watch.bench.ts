@@ -32,7 +32,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 
-import { AllotProvider, applyDelta, changedFlags, compileState, httpSource, parseDelta, watchSource } from '@allot/openfeature-provider';
+import { AllotProvider, applyDelta, changedFlags, compileDelta, compileState, httpSource, parseDelta, watchSource } from '@allot/openfeature-provider';
 import { ProviderEvents } from '@openfeature/server-sdk';
 
 import { PgCluster, pgMissing } from '@allot/pg-store/testing';
@@ -481,8 +481,9 @@ function providerCostRun(): void {
         changedFlags(before, compileState(JSON.parse(afterText), 'bench'));
       });
       delta += msPer(n, () => {
-        const { json } = applyDelta(beforeJson, parseDelta(deltaText, 'bench'), 'bench');
-        changedFlags(before, compileState(json, 'bench'));
+        const delta = parseDelta(deltaText, 'bench');
+        const { json } = applyDelta(beforeJson, delta, 'bench');
+        changedFlags(before, compileDelta(json, 'bench', {}, before, delta));
       });
       core += msPer(n, () => {
         compileState(afterJson, 'bench');

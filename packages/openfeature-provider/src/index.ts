@@ -22,6 +22,7 @@ export { compileState, parseState, type ParseOptions } from './sources/parse-sta
 export { SourceError, type SourceErrorCode } from './sources/source-error.js';
 export { changedFlags } from './sources/changed-flags.js';
 export { applyDelta, parseDelta, type StateDelta } from './sources/state-delta.js';
+export { compileDelta } from './loading/state-text.js';
 export { MemoryStore, NINETY_DAYS_MS, type MemoryStoreOptions } from './sticky/memory-store.js';
 export type {
   AllotEvents,

@@ -8,13 +8,22 @@
  */
 import { createHash } from 'node:crypto';
 
-import { CompactBitset, type CompiledSegment, type ResolverState } from '@allot/core';
+import {
+  CompactBitset,
+  type CompiledFlag,
+  type CompiledSegment,
+  type ResolverState,
+} from '@allot/core';
+
+import type { StateDelta } from '../sources/state-delta.js';
 
 export interface StateFingerprints {
   /** Digest of the account, clients, credentials and bloom filters. */
   readonly global: string;
   /** By flag name (`flags/x`): digest of the flag and the segments it reaches. */
   readonly flags: ReadonlyMap<string, string>;
+  /** By segment name (`segments/x`): digest of its JSON and its allocation. */
+  readonly segments: ReadonlyMap<string, string>;
 }
 
 type Json = Readonly<Record<string, unknown>>;
@@ -43,7 +52,9 @@ function allocation(segment: CompiledSegment): Uint8Array | string {
 function byName(value: unknown, nameField: string): Map<string, string> {
   const out = new Map<string, string>();
   if (Array.isArray(value)) {
-    for (const item of value) if (isRecord(item) && typeof item[nameField] === 'string') out.set(item[nameField], JSON.stringify(item));
+    for (const item of value)
+      if (isRecord(item) && typeof item[nameField] === 'string')
+        out.set(item[nameField], JSON.stringify(item));
   } else if (isRecord(value)) {
     for (const [name, item] of Object.entries(value)) out.set(name, JSON.stringify(item));
   }
@@ -57,20 +68,133 @@ export function fingerprintsOf(json: unknown, state: ResolverState): StateFinger
   const flagJson = byName(root.flags, 'name');
   const segmentJson = byName(proto ? root.segmentsNoBitsets : root.segments, 'name');
   const segments = new Map<string, string>();
-  for (const [name, segment] of state.segments) segments.set(name, digest(segmentJson.get(name) ?? '', String(segment.allSet), allocation(segment)));
+  for (const [name, segment] of state.segments)
+    segments.set(name, segmentDigest(segmentJson.get(name) ?? '', segment));
+  const flags = new Map<string, string>();
+  for (const [name, flag] of state.flags)
+    flags.set(name, flagDigest(flagJson.get(name) ?? '', flag, state, segments));
+  return { global: globalDigest(root), flags, segments };
+}
+
+/** Members of the state JSON whose entries feed `global`. */
+const GLOBAL_MEMBERS: ReadonlySet<string> = new Set([
+  'account',
+  'clients',
+  'clientCredentials',
+  'bloomFilters',
+]);
+/** Members a delta may change entry by entry while the fingerprints follow only those entries. */
+const ENTRY_MEMBERS: ReadonlySet<string> = new Set(['flags', 'segments', 'bitsets']);
+
+/**
+ * The fingerprints of the state `delta` made of the state `previous` describes: equal to
+ * `fingerprintsOf(json, state)`, but digesting only what the delta touched (the flags it sets
+ * or removes, the segments whose JSON or allocation it changes, and the flags that reach those
+ * segments), so that a watching provider's cost per revision follows the change. A delta that
+ * replaces flags, segments or bitsets whole, or touches a member this does not know, is
+ * digested whole.
+ */
+export function fingerprintsAfter(
+  previous: StateFingerprints,
+  delta: StateDelta,
+  json: unknown,
+  state: ResolverState,
+): StateFingerprints {
+  const root = isRecord(json) ? json : {};
+  const touched = new Map<string, Set<string>>();
+  let globalTouched = false;
+  for (const key of Object.keys(delta.replace ?? {})) {
+    if (!GLOBAL_MEMBERS.has(key)) return fingerprintsOf(json, state);
+    globalTouched = true;
+  }
+  for (const [key, names] of [
+    ...Object.entries(delta.set ?? {}).map(([k, v]) => [k, Object.keys(v)] as const),
+    ...Object.entries(delta.remove ?? {}),
+  ]) {
+    if (GLOBAL_MEMBERS.has(key)) globalTouched = true;
+    else if (!ENTRY_MEMBERS.has(key)) return fingerprintsOf(json, state);
+    else {
+      let set = touched.get(key);
+      if (set === undefined) touched.set(key, (set = new Set()));
+      for (const name of names) set.add(name);
+    }
+  }
+  if (Array.isArray(root.flags) || root.segmentsNoBitsets !== undefined)
+    return fingerprintsOf(json, state);
+  const segmentEntries = isRecord(root.segments) ? root.segments : {};
+  const flagEntries = isRecord(root.flags) ? root.flags : {};
+  const segments = new Map(previous.segments);
+  const changedSegments = new Set<string>();
+  for (const name of [...(touched.get('segments') ?? []), ...(touched.get('bitsets') ?? [])]) {
+    if (changedSegments.has(name)) continue;
+    const segment = state.segments.get(name);
+    const was = segments.get(name);
+    if (segment === undefined) segments.delete(name);
+    else segments.set(name, segmentDigest(entryJson(segmentEntries, name), segment));
+    if (segments.get(name) !== was) changedSegments.add(name);
+  }
+  const setFlags = touched.get('flags') ?? new Set<string>();
   const flags = new Map<string, string>();
   for (const [name, flag] of state.flags) {
-    const parts = [flagJson.get(name) ?? ''];
-    const seen = new Set<string>();
-    const visit = (segment: string): void => {
-      if (seen.has(segment)) return;
-      seen.add(segment);
-      parts.push(segment, segments.get(segment) ?? '');
-      for (const ref of state.segments.get(segment)?.references ?? []) visit(ref);
-    };
-    for (const rule of flag.rules) visit(rule.segmentName);
-    flags.set(name, digest(...parts));
+    const was = previous.flags.get(name);
+    const fresh =
+      was === undefined ||
+      setFlags.has(name) ||
+      (changedSegments.size > 0 && reaches(flag, state, changedSegments));
+    flags.set(name, fresh ? flagDigest(entryJson(flagEntries, name), flag, state, segments) : was);
   }
-  const global = digest(JSON.stringify([root.account ?? null, root.clients ?? null, root.clientCredentials ?? null, root.bloomFilters ?? null]));
-  return { global, flags };
+  return { global: globalTouched ? globalDigest(root) : previous.global, flags, segments };
+}
+
+/** An entry's JSON as `byName` writes it ('' when absent). */
+function entryJson(entries: Json, name: string): string {
+  return entries[name] === undefined ? '' : JSON.stringify(entries[name]);
+}
+
+function segmentDigest(json: string, segment: CompiledSegment): string {
+  return digest(json, String(segment.allSet), allocation(segment));
+}
+
+/** Digest of a flag's JSON with the name and digest of every segment it reaches. */
+function flagDigest(
+  json: string,
+  flag: CompiledFlag,
+  state: ResolverState,
+  segments: ReadonlyMap<string, string>,
+): string {
+  const parts = [json];
+  const seen = new Set<string>();
+  const visit = (segment: string): void => {
+    if (seen.has(segment)) return;
+    seen.add(segment);
+    parts.push(segment, segments.get(segment) ?? '');
+    for (const ref of state.segments.get(segment)?.references ?? []) visit(ref);
+  };
+  for (const rule of flag.rules) visit(rule.segmentName);
+  return digest(...parts);
+}
+
+/** Whether `flag` reaches one of `targets` through its rules' segments and their references. */
+function reaches(flag: CompiledFlag, state: ResolverState, targets: ReadonlySet<string>): boolean {
+  const seen = new Set<string>();
+  const visit = (segment: string): boolean => {
+    if (seen.has(segment)) return false;
+    seen.add(segment);
+    if (targets.has(segment)) return true;
+    for (const ref of state.segments.get(segment)?.references ?? []) if (visit(ref)) return true;
+    return false;
+  };
+  for (const rule of flag.rules) if (visit(rule.segmentName)) return true;
+  return false;
+}
+
+function globalDigest(root: Json): string {
+  return digest(
+    JSON.stringify([
+      root.account ?? null,
+      root.clients ?? null,
+      root.clientCredentials ?? null,
+      root.bloomFilters ?? null,
+    ]),
+  );
 }

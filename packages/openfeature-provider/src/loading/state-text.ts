@@ -11,7 +11,8 @@ import { prepareState, validateState, type LoadOptions, type PreparedState, type
 import type { ParseOptions } from '../sources/parse-state.js';
 import { SourceError } from '../sources/source-error.js';
 import type { LoadedState } from '../types.js';
-import { fingerprintsOf, type StateFingerprints } from './fingerprints.js';
+import type { StateDelta } from '../sources/state-delta.js';
+import { fingerprintsAfter, fingerprintsOf, type StateFingerprints } from './fingerprints.js';
 
 /** A validated state ready to cross to another thread (see core's `prepareState`). */
 export interface PreparedLoad {
@@ -39,6 +40,16 @@ export function compileJson(json: unknown, origin: string, options: ParseOptions
   if (!result.ok) throw invalidState(origin, result.issues);
   const parsed = typeof json === 'string' ? (JSON.parse(json) as unknown) : json;
   return { state: result.state, fingerprints: fingerprintsOf(parsed, result.state), origin };
+}
+
+/**
+ * Validates and compiles on this thread the JSON `delta` made of the state `previous`; its
+ * fingerprints are digested only where the delta touched (see `fingerprintsAfter`).
+ */
+export function compileDelta(json: unknown, origin: string, options: ParseOptions, previous: LoadedState, delta: StateDelta): LoadedState {
+  const result = validateState(json, loadOptionsOf(options));
+  if (!result.ok) throw invalidState(origin, result.issues);
+  return { state: result.state, fingerprints: fingerprintsAfter(previous.fingerprints, delta, json, result.state), origin };
 }
 
 /** Validates resolver-state JSON and prepares it for assembly on another thread; throws `SourceError`. */

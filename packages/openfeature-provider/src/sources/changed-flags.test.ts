@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { testState, type Json } from '../testing/states.js';
 import { compileState } from './parse-state.js';
 import { changedFlags } from './changed-flags.js';
+import { compileDelta } from '../loading/state-text.js';
 import { applyDelta, type StateDelta } from './state-delta.js';
 
 type State = ReturnType<typeof testState>;
@@ -23,7 +24,12 @@ describe('changedFlags', () => {
   });
 
   it('reports a flag whose JSON changed, and added and removed flags', () => {
-    const after = load(testState({ 'flags/banner': null, 'flags/new': { name: 'flags/new', clients: ['clients/web'] } }));
+    const after = load(
+      testState({
+        'flags/banner': null,
+        'flags/new': { name: 'flags/new', clients: ['clients/web'] },
+      }),
+    );
     expect(changedFlags(before, after)).toEqual(['flags/banner', 'flags/new']);
   });
 
@@ -65,13 +71,15 @@ function deltaOf(before: Record<string, unknown>, after: Record<string, unknown>
   const replace: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(after)) {
     const old = before[key];
-    const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+    const isMap = (v: unknown): v is Record<string, unknown> =>
+      typeof v === 'object' && v !== null && !Array.isArray(v);
     if (!isMap(old) || !isMap(value)) {
       if (JSON.stringify(old) !== JSON.stringify(value)) replace[key] = value;
       continue;
     }
     for (const name of Object.keys(old)) if (!(name in value)) (remove[key] ??= []).push(name);
-    for (const [name, entry] of Object.entries(value)) if (JSON.stringify(old[name]) !== JSON.stringify(entry)) (set[key] ??= {})[name] = entry;
+    for (const [name, entry] of Object.entries(value))
+      if (JSON.stringify(old[name]) !== JSON.stringify(entry)) (set[key] ??= {})[name] = entry;
   }
   return { base: 'b', set, remove, replace };
 }
@@ -79,8 +87,19 @@ function deltaOf(before: Record<string, unknown>, after: Record<string, unknown>
 describe('changedFlags from a delta', () => {
   const cases: [string, State][] = [
     ['identical', testState()],
-    ['flags added and removed', testState({ 'flags/banner': null, 'flags/new': { name: 'flags/new', clients: ['clients/web'] } })],
-    ['a segment retargeted', edit((s) => void ((s.segments!['segments/sweden'] as { targeting: unknown }).targeting = null))],
+    [
+      'flags added and removed',
+      testState({
+        'flags/banner': null,
+        'flags/new': { name: 'flags/new', clients: ['clients/web'] },
+      }),
+    ],
+    [
+      'a segment retargeted',
+      edit(
+        (s) => void ((s.segments!['segments/sweden'] as { targeting: unknown }).targeting = null),
+      ),
+    ],
     ['a bitset changed', edit((s) => void (s.bitsets!['segments/sweden'] = [1, 2, 3]))],
     [
       'a client removed',
@@ -88,13 +107,30 @@ describe('changedFlags from a delta', () => {
         delete s.clients!['secret-ios'];
       }),
     ],
-    ['the account replaced', edit((s) => void ((s as Record<string, unknown>).account = { name: 'accounts/other' }))],
+    [
+      'a segment removed with its bitset',
+      edit((s) => {
+        delete s.segments!['segments/sweden'];
+        delete s.bitsets!['segments/sweden'];
+      }),
+    ],
+    [
+      'the account replaced',
+      edit((s) => void ((s as Record<string, unknown>).account = { name: 'accounts/other' })),
+    ],
   ];
-  it.each(cases)('a state built from a delta reports what comparing the whole states does: %s', (_, afterJson) => {
-    const base = testState();
-    const before = load(base);
-    const { json } = applyDelta(base, deltaOf(base, afterJson), 'test');
-    expect(json).toEqual(afterJson);
-    expect(changedFlags(before, load(json as State))).toEqual(changedFlags(before, load(afterJson)));
-  });
+  it.each(cases)(
+    'a state built from a delta reports what comparing the whole states does: %s',
+    (_, afterJson) => {
+      const base = testState();
+      const before = load(base);
+      const delta = deltaOf(base, afterJson);
+      const { json } = applyDelta(base, delta, 'test');
+      expect(json).toEqual(afterJson);
+      // Digesting only what the delta touched gives the fingerprints of digesting it whole.
+      const viaDelta = compileDelta(json, 'test', {}, before, delta);
+      expect(viaDelta.fingerprints).toEqual(load(afterJson).fingerprints);
+      expect(changedFlags(before, viaDelta)).toEqual(changedFlags(before, load(afterJson)));
+    },
+  );
 });

@@ -16,6 +16,7 @@ import { createParser, type EventSourceMessage } from 'eventsource-parser';
 
 import type { LoadedState, SourceListener, StateSource } from '../types.js';
 import { compileState, parseState, type ParseOptions } from './parse-state.js';
+import { compileDelta } from '../loading/state-text.js';
 import { SourceError } from './source-error.js';
 import { applyDelta, parseDelta } from './state-delta.js';
 
@@ -71,8 +72,12 @@ class BaseMismatch extends Error {}
  * `watchSource(['http://flags-1:4747', 'http://flags-2:4747'], { headers: { authorization: 'Bearer …' } })`:
  * the server base URLs (no path) of instances serving the same workspace.
  */
-export function watchSource(urls: readonly (string | URL)[], options: WatchSourceOptions = {}): StateSource {
-  if (urls.length === 0) throw new TypeError('watchSource: give at least one server URL (e.g. http://127.0.0.1:4747)');
+export function watchSource(
+  urls: readonly (string | URL)[],
+  options: WatchSourceOptions = {},
+): StateSource {
+  if (urls.length === 0)
+    throw new TypeError('watchSource: give at least one server URL (e.g. http://127.0.0.1:4747)');
   return new WatchSource(
     urls.map((u) => new URL(u).origin),
     options,
@@ -106,6 +111,8 @@ class WatchSource implements StateSource {
    */
   private appliedText: string | null = null;
   private appliedJson: unknown = null;
+  /** The state applied, whose fingerprints a delta's state starts from. */
+  private appliedState: LoadedState | null = null;
   private next = 0;
   private readonly stopping = new AbortController();
   private loop: Promise<void> | null = null;
@@ -125,7 +132,11 @@ class WatchSource implements StateSource {
   async start(listener: SourceListener): Promise<LoadedState> {
     this.listener = listener;
     const first = await this.pollAll();
-    if (first === null) throw new SourceError('FETCH_FAILED', `${this.description}: answered 304 Not Modified to the first request`);
+    if (first === null)
+      throw new SourceError(
+        'FETCH_FAILED',
+        `${this.description}: answered 304 Not Modified to the first request`,
+      );
     this.started = true;
     this.loop = this.watch();
     return first;
@@ -157,8 +168,14 @@ class WatchSource implements StateSource {
       // Poll only once a connection attempt has failed.
       if (!outcome.wasUp) this.startPolling();
       const first = this.options.reconnectDelayMs ?? 250;
-      const base = Math.min(this.options.maxReconnectDelayMs ?? 15_000, first * 2 ** Math.max(0, failures - 1));
-      const wait = Math.max(outcome.retryAfterMs, failures === 0 ? Math.random() * first : base * (0.5 + Math.random() / 2));
+      const base = Math.min(
+        this.options.maxReconnectDelayMs ?? 15_000,
+        first * 2 ** Math.max(0, failures - 1),
+      );
+      const wait = Math.max(
+        outcome.retryAfterMs,
+        failures === 0 ? Math.random() * first : base * (0.5 + Math.random() / 2),
+      );
       await sleep(wait, this.stopping.signal);
     }
   }
@@ -182,7 +199,10 @@ class WatchSource implements StateSource {
     );
     idle.unref();
     try {
-      const headers: Record<string, string> = { accept: 'text/event-stream', ...this.options.headers };
+      const headers: Record<string, string> = {
+        accept: 'text/event-stream',
+        ...this.options.headers,
+      };
       if (this.appliedId !== null) headers['last-event-id'] = this.appliedId;
       const response = await fetch(`${url}/v1/state:watch`, { headers, signal: abort.signal });
       if (response.status !== 200) {
@@ -226,10 +246,24 @@ class WatchSource implements StateSource {
     if (event.event !== 'state' && event.event !== 'reset' && event.event !== 'delta') return;
     const id = event.id ?? '';
     const revision = /^\d+$/.test(id) ? Number(id) : null;
-    const applied: AppliedState = { id, revision, url, via: 'stream', reset: event.event === 'reset', delta: event.event === 'delta' };
+    const applied: AppliedState = {
+      id,
+      revision,
+      url,
+      via: 'stream',
+      reset: event.event === 'reset',
+      delta: event.event === 'delta',
+    };
     this.applying = this.applying.then(async () => {
       if (event.event !== 'delta') {
-        await this.apply(async (origin) => ({ loaded: await parseState(event.data, origin, this.options), text: event.data, json: null }), applied);
+        await this.apply(
+          async (origin) => ({
+            loaded: await parseState(event.data, origin, this.options),
+            text: event.data,
+            json: null,
+          }),
+          applied,
+        );
         return;
       }
       await this.apply((origin) => {
@@ -240,10 +274,19 @@ class WatchSource implements StateSource {
           // events of the same stream are dropped without a word.
           const first = !stream.signal.aborted;
           stream.abort();
-          throw new BaseMismatch(first ? `${origin}: a delta from ${delta.base}, but ${this.appliedId ?? 'no state'} is applied here; reconnecting` : '');
+          throw new BaseMismatch(
+            first
+              ? `${origin}: a delta from ${delta.base}, but ${this.appliedId ?? 'no state'} is applied here; reconnecting`
+              : '',
+          );
         }
         const { json } = applyDelta(this.baseJson(origin), delta, origin);
-        return { loaded: compileState(json, origin, this.options), text: null, json };
+        const previous = this.appliedState;
+        const loaded =
+          previous === null
+            ? compileState(json, origin, this.options)
+            : compileDelta(json, origin, this.options, previous, delta);
+        return { loaded, text: null, json };
       }, applied);
     });
   }
@@ -255,21 +298,31 @@ class WatchSource implements StateSource {
       try {
         this.appliedJson = JSON.parse(this.appliedText) as unknown;
       } catch (error) {
-        throw new SourceError('INVALID_STATE', `${origin}: the state the delta applies to is not valid JSON: ${(error as Error).message}`);
+        throw new SourceError(
+          'INVALID_STATE',
+          `${origin}: the state the delta applies to is not valid JSON: ${(error as Error).message}`,
+        );
       }
       this.appliedText = null;
     }
     return this.appliedJson;
   }
 
-  private async apply(load: (origin: string) => Loaded | Promise<Loaded>, applied: AppliedState): Promise<LoadedState | null> {
+  private async apply(
+    load: (origin: string) => Loaded | Promise<Loaded>,
+    applied: AppliedState,
+  ): Promise<LoadedState | null> {
     const listener = this.listener;
     if (this.isStopped() || listener === null) return null;
     if (!this.isNew(applied)) {
       listener.confirm();
       return null;
     }
-    const note = applied.reset ? '; the whole state: the server no longer had the last revision applied here' : applied.delta ? '; a delta' : '';
+    const note = applied.reset
+      ? '; the whole state: the server no longer had the last revision applied here'
+      : applied.delta
+        ? '; a delta'
+        : '';
     const origin = `${applied.url} (${applied.revision === null ? `ETag "${applied.id}"` : `revision ${applied.id}`}${note})`;
     let loaded: LoadedState;
     let base: Loaded;
@@ -290,16 +343,21 @@ class WatchSource implements StateSource {
     this.appliedId = applied.id;
     this.appliedText = base.text;
     this.appliedJson = base.json;
+    this.appliedState = loaded;
     if (applied.revision !== null) this.appliedRevision = applied.revision;
     this.options.onApply?.(applied);
-    if (applied.reset) listener.notice?.(`${applied.url} no longer had the last revision applied here (${previous ?? 'none'}); applied its whole state, ${applied.id}`);
+    if (applied.reset)
+      listener.notice?.(
+        `${applied.url} no longer had the last revision applied here (${previous ?? 'none'}); applied its whole state, ${applied.id}`,
+      );
     // The first state is `start`'s answer; the provider applies it itself.
     if (this.started) listener.update(loaded);
     return loaded;
   }
 
   private isNew(applied: AppliedState): boolean {
-    if (applied.revision !== null && this.appliedRevision !== null) return applied.revision > this.appliedRevision;
+    if (applied.revision !== null && this.appliedRevision !== null)
+      return applied.revision > this.appliedRevision;
     return applied.id !== this.appliedId;
   }
 
@@ -343,19 +401,34 @@ class WatchSource implements StateSource {
         failures.push((error as Error).message);
       }
     }
-    throw new SourceError('FETCH_FAILED', `${this.description}: no server answered: ${failures.join('; ')}`);
+    throw new SourceError(
+      'FETCH_FAILED',
+      `${this.description}: no server answered: ${failures.join('; ')}`,
+    );
   }
 
   private async poll(url: string): Promise<LoadedState | null> {
     const headers: Record<string, string> = { accept: 'application/json', ...this.options.headers };
-    if (this.appliedId !== null && this.appliedRevision === null) headers['if-none-match'] = `"${this.appliedId}"`;
+    if (this.appliedId !== null && this.appliedRevision === null)
+      headers['if-none-match'] = `"${this.appliedId}"`;
     const timeoutMs = this.options.timeoutMs ?? 10_000;
     let response: Response;
     try {
-      response = await fetch(`${url}/v1/state`, { headers, signal: AbortSignal.any([this.stopping.signal, AbortSignal.timeout(timeoutMs)]) });
+      response = await fetch(`${url}/v1/state`, {
+        headers,
+        signal: AbortSignal.any([this.stopping.signal, AbortSignal.timeout(timeoutMs)]),
+      });
     } catch (error) {
-      const cause = (error as Error).cause instanceof Error ? ` (${((error as Error).cause as Error).message})` : '';
-      throw new SourceError('FETCH_FAILED', `${url}/v1/state: request failed: ${(error as Error).message}${cause}`, [], { cause: error });
+      const cause =
+        (error as Error).cause instanceof Error
+          ? ` (${((error as Error).cause as Error).message})`
+          : '';
+      throw new SourceError(
+        'FETCH_FAILED',
+        `${url}/v1/state: request failed: ${(error as Error).message}${cause}`,
+        [],
+        { cause: error },
+      );
     }
     if (response.status === 304) {
       await response.body?.cancel();
@@ -364,12 +437,23 @@ class WatchSource implements StateSource {
     }
     if (response.status !== 200) {
       await response.body?.cancel();
-      throw new SourceError('FETCH_FAILED', `${url}/v1/state: answered ${response.status} ${response.statusText}; expected 200 with a resolver state`);
+      throw new SourceError(
+        'FETCH_FAILED',
+        `${url}/v1/state: answered ${response.status} ${response.statusText}; expected 200 with a resolver state`,
+      );
     }
     const text = await response.text();
     const revisionHeader = response.headers.get('allot-revision');
-    const revision = revisionHeader !== null && /^\d+$/.test(revisionHeader) ? Number(revisionHeader) : null;
+    const revision =
+      revisionHeader !== null && /^\d+$/.test(revisionHeader) ? Number(revisionHeader) : null;
     const id = revision === null ? unquote(response.headers.get('etag') ?? '') : String(revision);
-    return this.apply(async (origin) => ({ loaded: await parseState(text, origin, this.options), text, json: null }), { id, revision, url, via: 'poll', reset: false, delta: false });
+    return this.apply(
+      async (origin) => ({
+        loaded: await parseState(text, origin, this.options),
+        text,
+        json: null,
+      }),
+      { id, revision, url, via: 'poll', reset: false, delta: false },
+    );
   }
 }
