@@ -36,6 +36,17 @@ export class BitsetScratch {
   readonly words: Uint32Array = new Uint32Array(this.bytes.buffer);
   /** Base64-decoded input (gzipped, so usually far smaller than the set). */
   readonly input: Buffer = Buffer.alloc(BITSET_BYTES + 1024);
+
+  private static instance: BitsetScratch | null = null;
+
+  /**
+   * The thread's scratch, made on first use and kept: loading is synchronous, so one load
+   * at a time uses it, and a provider reloading on every pushed revision does not allocate
+   * and zero 250 KB each time.
+   */
+  static shared(): BitsetScratch {
+    return (BitsetScratch.instance ??= new BitsetScratch());
+  }
 }
 
 /** A bitset from a list of set bucket indices (the conformance `state.json` form). */
@@ -43,7 +54,7 @@ export function bitsetFromIndices(
   list: readonly unknown[],
   path: string,
   issues: IssueList,
-  scratch: BitsetScratch = new BitsetScratch(),
+  scratch: BitsetScratch = BitsetScratch.shared(),
 ): CompactBitset {
   const bits = scratch.bytes;
   bits.fill(0);
@@ -65,7 +76,7 @@ export function bitsetFromBase64(
   gzipped: boolean,
   path: string,
   issues: IssueList,
-  scratch: BitsetScratch = new BitsetScratch(),
+  scratch: BitsetScratch = BitsetScratch.shared(),
 ): { bits: CompactBitset; allSet: boolean } | undefined {
   if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(text)) {
     issues.add(path, 'expected base64 bytes');

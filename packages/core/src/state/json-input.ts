@@ -97,6 +97,7 @@ export function optionalString(
 ): string {
   const v = own(obj, key);
   if (v === undefined || v === null) return fallback;
+  if (typeof v === 'string') return v; // the path is built only for an issue
   return readString(v, keyPath(path, key), issues) ?? fallback;
 }
 
@@ -144,14 +145,18 @@ export function optionalStringList(
 ): string[] {
   const v = own(obj, key);
   if (v === undefined || v === null) return [];
-  const p = keyPath(path, key);
-  const list = readArray(v, p, issues, 100_000);
-  if (!list) return [];
+  // Paths are built only for an issue: this runs for every list of every flag of a state.
+  if (!Array.isArray(v) || v.length > 100_000) {
+    readArray(v, keyPath(path, key), issues, 100_000);
+    return [];
+  }
+  const list = v as readonly unknown[];
   const result: string[] = [];
-  list.forEach((item, i) => {
-    const s = readString(item, indexPath(p, i), issues);
-    if (s !== undefined) result.push(s);
-  });
+  for (let i = 0; i < list.length; i++) {
+    const item = list[i];
+    if (typeof item === 'string') result.push(item);
+    else readString(item, indexPath(keyPath(path, key), i), issues);
+  }
   return result;
 }
 

@@ -176,7 +176,7 @@ function accountIdFrom(root: JsonObject, options: LoadOptions, issues: IssueList
 function mapParts(root: JsonObject, options: LoadOptions, issues: IssueList): StateParts {
   const accountId = accountIdFrom(root, options, issues, false);
   const bitsets = new Map<string, LoadedBitset>();
-  const scratch = new BitsetScratch();
+  const scratch = BitsetScratch.shared();
   for (const b of located(root, 'bitsets', issues)) {
     if (b.raw === 'ALL' || b.raw === null) {
       bitsets.set(b.name, { bits: null, allSet: true, path: b.path });
@@ -220,7 +220,7 @@ function mapParts(root: JsonObject, options: LoadOptions, issues: IssueList): St
 function protoParts(root: JsonObject, options: LoadOptions, issues: IssueList): StateParts {
   const accountId = accountIdFrom(root, options, issues, true);
   const bitsets = new Map<string, LoadedBitset>();
-  const scratch = new BitsetScratch();
+  const scratch = BitsetScratch.shared();
   for (const b of locatedList(root, 'bitsets', issues, 'segment')) {
     const obj = b.raw as JsonObject;
     if (optionalBoolean(obj, 'fullBitset', b.path, issues, false)) {
