@@ -7,10 +7,18 @@ import { setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 
 import { SourceError } from '../sources/source-error.js';
-import type { LoadReply, LoadRequest } from './protocol.js';
-import { contentDigest, prepareJson, readStateFile, stateJsonOf } from './state-text.js';
+import {
+  contentDigest,
+  prepareJson,
+  readStateFile,
+  stateJsonOf,
+  type LoadReply,
+  type LoadRequest,
+} from './state-text.js';
 
-async function answer(request: LoadRequest): Promise<{ reply: LoadReply; transfer: readonly ArrayBuffer[] }> {
+async function answer(
+  request: LoadRequest,
+): Promise<{ reply: LoadReply; transfer: readonly ArrayBuffer[] }> {
   const { id, origin, options } = request;
   let digest: string | null = null;
   try {
@@ -18,16 +26,30 @@ async function answer(request: LoadRequest): Promise<{ reply: LoadReply; transfe
     if (request.kind === 'file') {
       const bytes = await readStateFile(request.path, origin);
       digest = contentDigest(bytes);
-      if (digest === request.unlessDigest) return { reply: { id, kind: 'unchanged', digest }, transfer: [] };
+      if (digest === request.unlessDigest)
+        return { reply: { id, kind: 'unchanged', digest }, transfer: [] };
       text = bytes.toString('utf8');
     } else {
       text = request.text;
     }
-    const { transfer, ...load } = prepareJson(await stateJsonOf(text, origin, options), origin, options);
+    const { transfer, ...load } = prepareJson(
+      await stateJsonOf(text, origin, options),
+      origin,
+      options,
+    );
     return { reply: { id, kind: 'prepared', load, digest }, transfer };
   } catch (error) {
-    const e = error instanceof SourceError ? error : new SourceError('LOADER_FAILED', `${origin}: loading failed: ${(error as Error).message}`);
-    return { reply: { id, kind: 'failed', error: { code: e.code, message: e.message, issues: e.issues } }, transfer: [] };
+    const e =
+      error instanceof SourceError
+        ? error
+        : new SourceError(
+            'LOADER_FAILED',
+            `${origin}: loading failed: ${(error as Error).message}`,
+          );
+    return {
+      reply: { id, kind: 'failed', error: { code: e.code, message: e.message, issues: e.issues } },
+      transfer: [],
+    };
   }
 }
 

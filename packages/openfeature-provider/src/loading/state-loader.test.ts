@@ -21,7 +21,19 @@ function bigState(segments: number, revision: number): string {
   const seg: Record<string, object> = {};
   const bits: Record<string, string> = {};
   for (let i = 0; i < segments; i++) {
-    seg[`segments/s${i}`] = { targeting: { criteria: { c: { attribute: { attributeName: 'country', eqRule: { value: { stringValue: `C${i % 7}` } } } } }, expression: { ref: 'c' } } };
+    seg[`segments/s${i}`] = {
+      targeting: {
+        criteria: {
+          c: {
+            attribute: {
+              attributeName: 'country',
+              eqRule: { value: { stringValue: `C${i % 7}` } },
+            },
+          },
+        },
+        expression: { ref: 'c' },
+      },
+    };
     const bytes = new Uint8Array(125_000);
     for (let k = 0; k < 500; k++) bytes[(i * 7919 + k * 104_729) % 125_000] = 1 << (k & 7);
     bits[`segments/s${i}`] = gzipSync(bytes).toString('base64');
@@ -38,13 +50,27 @@ function bigState(segments: number, revision: number): string {
         segment: 'segments/all',
         enabled: true,
         targetingKeySelector: '',
-        assignmentSpec: { bucketCount: 1, assignments: [{ assignmentId: 'x', variant: { variant: `${name}/variants/v` }, bucketRanges: [{ lower: 0, upper: 1 }] }] },
+        assignmentSpec: {
+          bucketCount: 1,
+          assignments: [
+            {
+              assignmentId: 'x',
+              variant: { variant: `${name}/variants/v` },
+              bucketRanges: [{ lower: 0, upper: 1 }],
+            },
+          ],
+        },
       },
     ],
   });
   return JSON.stringify({
     account: { name: 'accounts/test' },
-    clients: { [SECRET]: { client: { name: 'clients/app' }, clientCredential: { name: 'clients/app/credentials/c' } } },
+    clients: {
+      [SECRET]: {
+        client: { name: 'clients/app' },
+        clientCredential: { name: 'clients/app/credentials/c' },
+      },
+    },
     segments: seg,
     bitsets: bits,
     flags: { 'flags/a': flag('flags/a'), 'flags/b': flag('flags/b') },
@@ -69,7 +95,11 @@ describe('loading off the main thread', () => {
     const started = performance.now();
     compileState(JSON.parse(next), 'here');
     const blockingMs = performance.now() - started;
-    const provider = new AllotProvider({ source: fileSource(file, { debounceMs: 5 }), clientSecret: SECRET, stickyStore: false });
+    const provider = new AllotProvider({
+      source: fileSource(file, { debounceMs: 5 }),
+      clientSecret: SECRET,
+      stickyStore: false,
+    });
     await provider.initialize();
     const seen: number[] = [];
     const problems: string[] = [];
@@ -82,7 +112,8 @@ describe('loading off the main thread', () => {
       const bundle = provider.resolveAllSync({ targetingKey: 'u' });
       const a = bundle.details('a.revision', 'number', -1);
       const b = bundle.details('b.revision', 'number', -1);
-      if (a.errorCode !== undefined || b.errorCode !== undefined) problems.push(`${a.errorCode ?? ''} ${b.errorCode ?? ''}`);
+      if (a.errorCode !== undefined || b.errorCode !== undefined)
+        problems.push(`${a.errorCode ?? ''} ${b.errorCode ?? ''}`);
       if (a.value !== b.value) problems.push(`mixed: a ${a.value}, b ${b.value}`);
       seen.push(a.value);
     }, 1);
@@ -109,7 +140,12 @@ describe('loading off the main thread', () => {
   });
 
   it('rejects a bad state with the same error, issues and paths as loading on the calling thread', async () => {
-    const bad = JSON.stringify({ account: { name: 'accounts/a' }, flags: { 'flags/x': { rules: 3 } }, segments: {}, bitsets: { s: 'not base64!' } });
+    const bad = JSON.stringify({
+      account: { name: 'accounts/a' },
+      flags: { 'flags/x': { rules: 3 } },
+      segments: {},
+      bitsets: { s: 'not base64!' },
+    });
     const failure = (options: { offThread: boolean }): Promise<SourceError> =>
       parseState(bad, 'file bad.json', options).then(
         () => {
@@ -121,9 +157,17 @@ describe('loading off the main thread', () => {
     const there = await failure({ offThread: true });
     expect(there).toBeInstanceOf(SourceError);
     expect(here).toBeInstanceOf(SourceError);
-    expect({ code: there.code, message: there.message, issues: there.issues }).toEqual({ code: here.code, message: here.message, issues: here.issues });
-    expect(there.message).toMatch(/file bad\.json: invalid resolver state \(\d+ problems\); the last good state stays in use:\n {2}bitsets\.s: expected base64 bytes\n {2}flags\["flags\/x"\]\.rules: /);
-    const notJson = await parseState('{nope', 'file bad.json', { offThread: true }).catch((e: unknown) => e as Error);
+    expect({ code: there.code, message: there.message, issues: there.issues }).toEqual({
+      code: here.code,
+      message: here.message,
+      issues: here.issues,
+    });
+    expect(there.message).toMatch(
+      /file bad\.json: invalid resolver state \(\d+ problems\); the last good state stays in use:\n {2}bitsets\.s: expected base64 bytes\n {2}flags\["flags\/x"\]\.rules: /,
+    );
+    const notJson = await parseState('{nope', 'file bad.json', { offThread: true }).catch(
+      (e: unknown) => e as Error,
+    );
     expect((notJson as Error).message).toMatch(/^file bad\.json: not valid JSON: /);
   });
 
@@ -137,7 +181,9 @@ describe('loading off the main thread', () => {
       const error = (await inFlight.catch((e: unknown) => e)) as SourceError;
       expect(error).toBeInstanceOf(SourceError);
       expect(error.code).toBe('LOADER_FAILED');
-      expect(error.message).toMatch(/^second: the worker thread loading states stopped \(.*\) before it answered; the last good state stays in use/);
+      expect(error.message).toMatch(
+        /^second: the worker thread loading states stopped \(.*\) before it answered; the last good state stays in use/,
+      );
       const again = await parseState(bigState(5, 3), 'third', { offThread: true });
       expect(again.state.flags.size).toBe(2);
       expect(stateLoader.running).toBe(true);
@@ -150,7 +196,11 @@ describe('loading off the main thread', () => {
   it('reports a crash during a reload as a state error and keeps the last good state', async () => {
     const file = join(dir, 'state.json');
     writeFileSync(file, bigState(5, 1));
-    const provider = new AllotProvider({ source: fileSource(file, { debounceMs: 5 }), clientSecret: SECRET, stickyStore: false });
+    const provider = new AllotProvider({
+      source: fileSource(file, { debounceMs: 5 }),
+      clientSecret: SECRET,
+      stickyStore: false,
+    });
     await provider.initialize();
     const errors: string[] = [];
     provider.allotEvents.on('state-error', (e) => errors.push(e.message));
@@ -179,7 +229,9 @@ describe('the worker and the process', () => {
   /** Runs an ES module script with node; resolves with its exit code and output, or 'hung'. */
   function run(script: string): Promise<{ code: number | 'hung'; out: string }> {
     return new Promise((resolve) => {
-      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let out = '';
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));
       child.stderr.on('data', (d: Buffer) => (out += d.toString()));

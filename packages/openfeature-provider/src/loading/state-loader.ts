@@ -18,8 +18,16 @@ import { StateAssembler } from '@allot/core';
 import type { ParseOptions } from '../sources/parse-state.js';
 import { SourceError } from '../sources/source-error.js';
 import type { LoadedState } from '../types.js';
-import type { LoadReply, LoadRequest, WorkerParseOptions } from './protocol.js';
-import { compileJson, contentDigest, readStateFile, stateJsonOf, type PreparedLoad } from './state-text.js';
+import {
+  compileJson,
+  contentDigest,
+  readStateFile,
+  stateJsonOf,
+  type LoadReply,
+  type LoadRequest,
+  type PreparedLoad,
+  type WorkerParseOptions,
+} from './state-text.js';
 
 /** Texts shorter than this (in UTF-16 units) load on the calling thread: a worker round trip costs more. */
 export const INLINE_BELOW: number = 64 * 1024;
@@ -34,10 +42,16 @@ export interface LoadedFile {
   readonly digest: string;
 }
 
-type Request = LoadRequest extends infer R ? (R extends LoadRequest ? Omit<R, 'id'> : never) : never;
+type Request = LoadRequest extends infer R
+  ? R extends LoadRequest
+    ? Omit<R, 'id'>
+    : never
+  : never;
 
 /** A worker's answer, or a state loaded on this thread when no worker can run. */
-type Outcome = Exclude<LoadReply, { kind: 'failed' | 'ready' }> | { readonly kind: 'loaded'; readonly file: LoadedFile };
+type Outcome =
+  | Exclude<LoadReply, { kind: 'failed' | 'ready' }>
+  | { readonly kind: 'loaded'; readonly file: LoadedFile };
 
 interface Pending {
   readonly request: Request;
@@ -50,7 +64,10 @@ const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(reso
 /** The compiled worker script (tests run from src/, where only the .ts exists). */
 function workerUrl(): URL {
   const here = import.meta.url;
-  if (here.endsWith('.ts')) return new URL(here.replace(/\/src\/loading\/state-loader\.ts$/, '/dist/loading/load-worker.js'));
+  if (here.endsWith('.ts'))
+    return new URL(
+      here.replace(/\/src\/loading\/state-loader\.ts$/, '/dist/loading/load-worker.js'),
+    );
   return new URL('./load-worker.js', here);
 }
 
@@ -86,16 +103,35 @@ export class StateLoader {
 
   async loadText(text: string, origin: string, options: ParseOptions): Promise<LoadedState> {
     const offThread = options.offThread ?? text.length >= INLINE_BELOW;
-    if (!offThread || this.unavailable) return compileJson(await stateJsonOf(text, origin, options), origin, options);
-    const outcome = await this.request({ kind: 'text', text, origin, options: workerOptions(options) });
+    if (!offThread || this.unavailable)
+      return compileJson(await stateJsonOf(text, origin, options), origin, options);
+    const outcome = await this.request({
+      kind: 'text',
+      text,
+      origin,
+      options: workerOptions(options),
+    });
     if (outcome.kind === 'loaded' && outcome.file.loaded !== null) return outcome.file.loaded;
-    if (outcome.kind !== 'prepared') throw new SourceError('LOADER_FAILED', `${origin}: the loader answered ${outcome.kind}`);
+    if (outcome.kind !== 'prepared')
+      throw new SourceError('LOADER_FAILED', `${origin}: the loader answered ${outcome.kind}`);
     return assemble(outcome.load, origin);
   }
 
-  async loadFile(path: string, origin: string, options: ParseOptions, unlessDigest: string | null): Promise<LoadedFile> {
-    if (options.offThread === false || this.unavailable) return loadFileHere(path, origin, options, unlessDigest);
-    const outcome = await this.request({ kind: 'file', path, unlessDigest, origin, options: workerOptions(options) });
+  async loadFile(
+    path: string,
+    origin: string,
+    options: ParseOptions,
+    unlessDigest: string | null,
+  ): Promise<LoadedFile> {
+    if (options.offThread === false || this.unavailable)
+      return loadFileHere(path, origin, options, unlessDigest);
+    const outcome = await this.request({
+      kind: 'file',
+      path,
+      unlessDigest,
+      origin,
+      options: workerOptions(options),
+    });
     if (outcome.kind === 'loaded') return outcome.file;
     if (outcome.kind === 'unchanged') return { loaded: null, digest: outcome.digest };
     return { loaded: await assemble(outcome.load, origin), digest: outcome.digest ?? '' };
@@ -115,7 +151,8 @@ export class StateLoader {
       worker.ref();
       worker.postMessage({ ...request, id });
     }).then((outcome) => {
-      if (outcome.kind === 'failed') throw new SourceError(outcome.error.code, outcome.error.message, outcome.error.issues);
+      if (outcome.kind === 'failed')
+        throw new SourceError(outcome.error.code, outcome.error.message, outcome.error.issues);
       return outcome;
     });
   }
@@ -206,20 +243,45 @@ export class StateLoader {
   /** A request answered on this thread (no worker here). */
   private async runHere(request: Request): Promise<Outcome> {
     const { origin, options } = request;
-    if (request.kind === 'file') return { kind: 'loaded', file: await loadFileHere(request.path, origin, options, request.unlessDigest) };
-    return { kind: 'loaded', file: { loaded: compileJson(await stateJsonOf(request.text, origin, options), origin, options), digest: '' } };
+    if (request.kind === 'file')
+      return {
+        kind: 'loaded',
+        file: await loadFileHere(request.path, origin, options, request.unlessDigest),
+      };
+    return {
+      kind: 'loaded',
+      file: {
+        loaded: compileJson(await stateJsonOf(request.text, origin, options), origin, options),
+        digest: '',
+      },
+    };
   }
 }
 
-async function loadFileHere(path: string, origin: string, options: ParseOptions, unlessDigest: string | null): Promise<LoadedFile> {
+async function loadFileHere(
+  path: string,
+  origin: string,
+  options: ParseOptions,
+  unlessDigest: string | null,
+): Promise<LoadedFile> {
   const bytes = await readStateFile(path, origin);
   const digest = contentDigest(bytes);
   if (digest === unlessDigest) return { loaded: null, digest };
-  return { loaded: compileJson(await stateJsonOf(bytes.toString('utf8'), origin, options), origin, options), digest };
+  return {
+    loaded: compileJson(
+      await stateJsonOf(bytes.toString('utf8'), origin, options),
+      origin,
+      options,
+    ),
+    digest,
+  };
 }
 
 /** Builds the state from its prepared form in slices, letting the event loop run between them. */
-async function assemble(load: Omit<PreparedLoad, 'transfer'>, origin: string): Promise<LoadedState> {
+async function assemble(
+  load: Omit<PreparedLoad, 'transfer'>,
+  origin: string,
+): Promise<LoadedState> {
   const assembler = new StateAssembler(load.prepared);
   while (!assembler.step(SLICE_MS)) await nextTurn();
   return { state: assembler.finish(), fingerprints: load.fingerprints, origin };

@@ -7,9 +7,15 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 
-import { prepareState, validateState, type LoadOptions, type PreparedState, type StateIssue } from '@allot/core';
+import {
+  prepareState,
+  validateState,
+  type LoadOptions,
+  type PreparedState,
+  type StateIssue,
+} from '@allot/core';
 import type { ParseOptions } from '../sources/parse-state.js';
-import { SourceError } from '../sources/source-error.js';
+import { SourceError, type SourceErrorCode } from '../sources/source-error.js';
 import type { LoadedState } from '../types.js';
 import type { StateDelta } from '../sources/state-delta.js';
 import { fingerprintsAfter, fingerprintsOf, type StateFingerprints } from './fingerprints.js';
@@ -22,14 +28,22 @@ export interface PreparedLoad {
 }
 
 /** The resolver-state JSON in `text`, compiling a workspace document; throws `SourceError`. */
-export async function stateJsonOf(text: string, origin: string, options: ParseOptions): Promise<unknown> {
+export async function stateJsonOf(
+  text: string,
+  origin: string,
+  options: ParseOptions,
+): Promise<unknown> {
   const trimmed = text.trimStart();
-  if (!trimmed.startsWith('{') && !trimmed.startsWith('[')) return compileWorkspace(text, origin, options);
+  if (!trimmed.startsWith('{') && !trimmed.startsWith('['))
+    return compileWorkspace(text, origin, options);
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (error) {
-    throw new SourceError('INVALID_STATE', `${origin}: not valid JSON: ${(error as Error).message}`);
+    throw new SourceError(
+      'INVALID_STATE',
+      `${origin}: not valid JSON: ${(error as Error).message}`,
+    );
   }
   return isWorkspace(json) ? compileWorkspace(json, origin, options) : json;
 }
@@ -46,27 +60,47 @@ export function compileJson(json: unknown, origin: string, options: ParseOptions
  * Validates and compiles on this thread the JSON `delta` made of the state `previous`; its
  * fingerprints are digested only where the delta touched (see `fingerprintsAfter`).
  */
-export function compileDelta(json: unknown, origin: string, options: ParseOptions, previous: LoadedState, delta: StateDelta): LoadedState {
+export function compileDelta(
+  json: unknown,
+  origin: string,
+  options: ParseOptions,
+  previous: LoadedState,
+  delta: StateDelta,
+): LoadedState {
   const result = validateState(json, loadOptionsOf(options));
   if (!result.ok) throw invalidState(origin, result.issues);
-  return { state: result.state, fingerprints: fingerprintsAfter(previous.fingerprints, delta, json, result.state), origin };
+  return {
+    state: result.state,
+    fingerprints: fingerprintsAfter(previous.fingerprints, delta, json, result.state),
+    origin,
+  };
 }
 
 /** Validates resolver-state JSON and prepares it for assembly on another thread; throws `SourceError`. */
 export function prepareJson(json: unknown, origin: string, options: ParseOptions): PreparedLoad {
   const result = prepareState(json, loadOptionsOf(options));
   if (!result.ok) throw invalidState(origin, result.issues);
-  return { prepared: result.prepared, transfer: result.transfer, fingerprints: fingerprintsOf(json, result.state) };
+  return {
+    prepared: result.prepared,
+    transfer: result.transfer,
+    fingerprints: fingerprintsOf(json, result.state),
+  };
 }
 
 function loadOptionsOf(options: ParseOptions): LoadOptions {
   // OpenFeature contexts carry the unit as `targetingKey`: core reads it as `targeting_key`.
-  return { targetingKeyAlias: 'targetingKey', ...(options.accountId === undefined ? {} : { accountId: options.accountId }) };
+  return {
+    targetingKeyAlias: 'targetingKey',
+    ...(options.accountId === undefined ? {} : { accountId: options.accountId }),
+  };
 }
 
 /** The error for a state with problems: the first ten with their paths, and how many more. */
 export function invalidState(origin: string, issues: readonly StateIssue[]): SourceError {
-  const shown = issues.slice(0, 10).map((i) => `\n  ${i.path}: ${i.message}`).join('');
+  const shown = issues
+    .slice(0, 10)
+    .map((i) => `\n  ${i.path}: ${i.message}`)
+    .join('');
   const more = issues.length > 10 ? `\n  … and ${issues.length - 10} more` : '';
   return new SourceError(
     'INVALID_STATE',
@@ -90,7 +124,11 @@ interface AdminModule {
   WorkspaceFile?: new (path: string) => { parse(text: string): Promise<unknown> };
 }
 
-async function compileWorkspace(input: unknown, origin: string, options: ParseOptions): Promise<unknown> {
+async function compileWorkspace(
+  input: unknown,
+  origin: string,
+  options: ParseOptions,
+): Promise<unknown> {
   let admin: AdminModule;
   try {
     admin = (await import(ADMIN_MODULE)) as AdminModule;
@@ -103,7 +141,10 @@ async function compileWorkspace(input: unknown, origin: string, options: ParseOp
     );
   }
   if (typeof admin.parseWorkspace !== 'function' || typeof admin.compileState !== 'function') {
-    throw new SourceError('ADMIN_MISSING', `${origin}: the installed @allot/admin cannot compile workspace documents; upgrade it`);
+    throw new SourceError(
+      'ADMIN_MISSING',
+      `${origin}: the installed @allot/admin cannot compile workspace documents; upgrade it`,
+    );
   }
   try {
     const text = typeof input === 'string' ? input : JSON.stringify(input);
@@ -126,7 +167,9 @@ export async function readStateFile(path: string, origin: string): Promise<Buffe
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : (error as Error).message;
-    throw new SourceError('READ_FAILED', `${origin}: cannot read it (${why})`, [], { cause: error });
+    throw new SourceError('READ_FAILED', `${origin}: cannot read it (${why})`, [], {
+      cause: error,
+    });
   }
 }
 
@@ -134,3 +177,50 @@ export async function readStateFile(path: string, origin: string): Promise<Buffe
 export function contentDigest(bytes: Uint8Array): string {
   return createHash('sha1').update(bytes).digest('base64');
 }
+
+// The messages between the state loader (the application's thread) and its worker.
+
+/** The parse options a worker needs (plain data: they are structured-cloned). */
+export interface WorkerParseOptions {
+  readonly accountId?: string;
+  readonly workspacePath?: string;
+}
+
+export type LoadRequest =
+  | {
+      readonly id: number;
+      readonly kind: 'text';
+      readonly text: string;
+      readonly origin: string;
+      readonly options: WorkerParseOptions;
+    }
+  /** Read by the worker, so that neither reading nor decoding a large file runs on the application's thread. */
+  | {
+      readonly id: number;
+      readonly kind: 'file';
+      readonly path: string;
+      /** The digest of the content loaded last: the same content answers `unchanged`. */
+      readonly unlessDigest: string | null;
+      readonly origin: string;
+      readonly options: WorkerParseOptions;
+    };
+
+export type LoadReply =
+  /** Posted once the worker's script has loaded: from then on a worker that exits has crashed. */
+  | { readonly id: 0; readonly kind: 'ready' }
+  | {
+      readonly id: number;
+      readonly kind: 'prepared';
+      readonly load: Omit<PreparedLoad, 'transfer'>;
+      readonly digest: string | null;
+    }
+  | { readonly id: number; readonly kind: 'unchanged'; readonly digest: string }
+  | {
+      readonly id: number;
+      readonly kind: 'failed';
+      readonly error: {
+        readonly code: SourceErrorCode;
+        readonly message: string;
+        readonly issues: readonly StateIssue[];
+      };
+    };

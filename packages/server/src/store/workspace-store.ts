@@ -123,18 +123,26 @@ export class WorkspaceStore implements Store {
 
   /** The current snapshot, re-read when the file changed since the last one. */
   async current(): Promise<WorkspaceSnapshot> {
-    let signature: string;
-    try {
-      signature = signatureOf(await stat(this.file.path));
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      throw new ApiError(503, 'UNAVAILABLE', `the workspace file ${this.file.path} is gone; restore it (or restart the server to create an empty one)`);
+    for (;;) {
+      let signature: string;
+      try {
+        signature = signatureOf(await stat(this.file.path));
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+        throw new ApiError(503, 'UNAVAILABLE', `the workspace file ${this.file.path} is gone; restore it (or restart the server to create an empty one)`);
+      }
+      if (this.snapshot !== null && signature === this.signature) return this.snapshot;
+      if (this.refreshing !== null) {
+        // A refresh that began before this stat may have read an older version of the file
+        // (a hand edit caught half-written, say): wait for it, then look again.
+        await this.refreshing.catch(() => undefined);
+        continue;
+      }
+      this.refreshing = this.refresh().finally(() => {
+        this.refreshing = null;
+      });
+      return this.refreshing;
     }
-    if (this.snapshot !== null && signature === this.signature) return this.snapshot;
-    this.refreshing ??= this.refresh().finally(() => {
-      this.refreshing = null;
-    });
-    return this.refreshing;
   }
 
   private async refresh(): Promise<WorkspaceSnapshot> {
