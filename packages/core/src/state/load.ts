@@ -391,18 +391,21 @@ function compile(parts: StateParts, issues: IssueList, targetingKeyAlias: string
 
 /** Marks the segments that reach themselves through references (they guard against re-entry). */
 function markCycles(segments: ReadonlyMap<string, CompiledSegment>): void {
-  for (const seg of segments.values()) {
-    const seen = new Set<string>();
-    const stack = [...seg.references];
-    while (stack.length > 0) {
-      const n = stack.pop()!;
-      if (n === seg.name) {
-        seg.inCycle = true;
-        break;
-      }
-      if (seen.has(n)) continue;
-      seen.add(n);
-      for (const r of segments.get(n)?.references ?? []) stack.push(r);
+  for (const seg of segments.values()) markCycle(seg, segments);
+}
+
+/** Marks `seg` when it reaches itself through references. */
+export function markCycle(seg: CompiledSegment, segments: ReadonlyMap<string, CompiledSegment>): void {
+  const seen = new Set<string>();
+  const stack = [...seg.references];
+  while (stack.length > 0) {
+    const n = stack.pop()!;
+    if (n === seg.name) {
+      seg.inCycle = true;
+      return;
     }
+    if (seen.has(n)) continue;
+    seen.add(n);
+    for (const r of segments.get(n)?.references ?? []) stack.push(r);
   }
 }

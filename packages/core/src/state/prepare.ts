@@ -17,7 +17,7 @@ import { CompactBitset, type BitsetTransfer } from './bitset.js';
 import { BloomFilter } from './bloom.js';
 import { compileFlag, type CompiledFlag } from './flags.js';
 import { entriesOf, isObject, IssueList, keyPath, own, type JsonObject } from './json-input.js';
-import { SPECIALIZE_AFTER, validateState, type LoadOptions } from './load.js';
+import { markCycle, SPECIALIZE_AFTER, validateState, type LoadOptions } from './load.js';
 import { ResolverState, type CompiledClient } from './resolver-state.js';
 import { CompiledSegment, collectReferences, compileTargeting, targetingClosure } from './segments.js';
 
@@ -323,22 +323,6 @@ export class StateAssembler {
       for (const r of this.segments.get(n)?.references ?? []) stack.push(r);
     }
     return [...all];
-  }
-}
-
-/** Marks a segment that reaches itself through references (as load.ts's `markCycles`, for one). */
-function markCycle(seg: CompiledSegment, segments: ReadonlyMap<string, CompiledSegment>): void {
-  const seen = new Set<string>();
-  const stack = [...seg.references];
-  while (stack.length > 0) {
-    const n = stack.pop()!;
-    if (n === seg.name) {
-      seg.inCycle = true;
-      return;
-    }
-    if (seen.has(n)) continue;
-    seen.add(n);
-    for (const r of segments.get(n)?.references ?? []) stack.push(r);
   }
 }
 
