@@ -59,14 +59,14 @@ export interface LoadOptions {
 export const SPECIALIZE_AFTER = 1_000;
 
 /** A segment's bitset as loaded; `allSet`: every bit the input holds is set. */
-interface LoadedBitset {
+export interface LoadedBitset {
   readonly bits: Bitset;
   readonly allSet: boolean;
   readonly path: string;
 }
 
 /** A raw item of the state with the path it was found at. */
-interface Located {
+export interface Located {
   readonly name: string;
   readonly raw: unknown;
   readonly path: string;
@@ -97,10 +97,7 @@ export function loadState(input: unknown, options: LoadOptions = {}): ResolverSt
 
 /** Like `loadState`, but returns the problems instead of throwing. */
 export function validateState(input: unknown, options: LoadOptions = {}): ValidationResult {
-  const specialize: unknown = options.specialize ?? 'hot';
-  if (specialize !== 'hot' && specialize !== 'all' && specialize !== 'none') {
-    throw new TypeError(`options.specialize must be "hot", "all" or "none", got ${JSON.stringify(specialize)}`);
-  }
+  const specialize = specializeOption(options);
   const issues = new IssueList();
   let json = input;
   if (typeof input === 'string') {
@@ -122,15 +119,27 @@ export function validateState(input: unknown, options: LoadOptions = {}): Valida
   const state = compile(parts, issues, alias);
   if (state === undefined || issues.items.length > 0) return { ok: false, issues: issues.items };
   state.targetingKeyAlias = alias;
-  for (const flag of state.flags.values()) {
-    if (flag.archived || specialize === 'none') continue;
-    if (specialize === 'all') flag.program = specializeFlag(flag, alias);
-    else flag.resolvesUntilSpecialized = SPECIALIZE_AFTER;
-  }
+  for (const flag of state.flags.values()) planWalk(flag, specialize, alias);
   return { ok: true, state };
 }
 
-function located(obj: JsonObject, key: string, issues: IssueList): Located[] {
+/** `options.specialize`, checked; throws `TypeError` naming the values it takes. */
+export function specializeOption(options: LoadOptions): 'hot' | 'all' | 'none' {
+  const specialize: unknown = options.specialize ?? 'hot';
+  if (specialize !== 'hot' && specialize !== 'all' && specialize !== 'none') {
+    throw new TypeError(`options.specialize must be "hot", "all" or "none", got ${JSON.stringify(specialize)}`);
+  }
+  return specialize;
+}
+
+/** Specializes a freshly compiled flag's walk now, or after SPECIALIZE_AFTER resolves, as `specialize` says. */
+export function planWalk(flag: CompiledFlag, specialize: 'hot' | 'all' | 'none', alias: string): void {
+  if (flag.archived || specialize === 'none') return;
+  if (specialize === 'all') flag.program = specializeFlag(flag, alias);
+  else flag.resolvesUntilSpecialized = SPECIALIZE_AFTER;
+}
+
+export function located(obj: JsonObject, key: string, issues: IssueList): Located[] {
   const v = own(obj, key);
   if (v === undefined || v === null) return [];
   const map = readObject(v, key, issues);
@@ -156,7 +165,7 @@ function locatedList(obj: JsonObject, key: string, issues: IssueList, nameField 
   return out;
 }
 
-function accountIdFrom(root: JsonObject, options: LoadOptions, issues: IssueList, proto: boolean): string {
+export function accountIdFrom(root: JsonObject, options: LoadOptions, issues: IssueList, proto: boolean): string {
   if (options.accountId !== undefined) {
     if (options.accountId.trim() === '') issues.add('accountId', 'expected a non-empty account id');
     return options.accountId.replace(/^accounts\//, '');
@@ -178,17 +187,34 @@ function mapParts(root: JsonObject, options: LoadOptions, issues: IssueList): St
   const bitsets = new Map<string, LoadedBitset>();
   const scratch = BitsetScratch.shared();
   for (const b of located(root, 'bitsets', issues)) {
-    if (b.raw === 'ALL' || b.raw === null) {
-      bitsets.set(b.name, { bits: null, allSet: true, path: b.path });
-    } else if (Array.isArray(b.raw)) {
-      bitsets.set(b.name, { bits: bitsetFromIndices(b.raw, b.path, issues, scratch), allSet: false, path: b.path });
-    } else if (typeof b.raw === 'string') {
-      const bits = bitsetFromBase64(b.raw, true, b.path, issues, scratch);
-      if (bits) bitsets.set(b.name, { bits: bits.bits, allSet: bits.allSet, path: b.path });
-    } else {
-      issues.add(b.path, `expected "ALL", a list of bucket indices or base64 gzipped bytes, got ${describe(b.raw)}`);
-    }
+    const bits = mapBitset(b, issues, scratch);
+    if (bits) bitsets.set(b.name, bits);
   }
+  return {
+    proto: false,
+    accountId,
+    flags: located(root, 'flags', issues),
+    segments: located(root, 'segments', issues),
+    bitsets,
+    bloomFilters: located(root, 'bloomFilters', issues),
+    clients: mapClients(root, issues),
+  };
+}
+
+/** One entry of the conformance shape's `bitsets`; undefined when it is not one (an issue says why). */
+export function mapBitset(b: Located, issues: IssueList, scratch: BitsetScratch): LoadedBitset | undefined {
+  if (b.raw === 'ALL' || b.raw === null) return { bits: null, allSet: true, path: b.path };
+  if (Array.isArray(b.raw)) return { bits: bitsetFromIndices(b.raw, b.path, issues, scratch), allSet: false, path: b.path };
+  if (typeof b.raw === 'string') {
+    const bits = bitsetFromBase64(b.raw, true, b.path, issues, scratch);
+    return bits ? { bits: bits.bits, allSet: bits.allSet, path: b.path } : undefined;
+  }
+  issues.add(b.path, `expected "ALL", a list of bucket indices or base64 gzipped bytes, got ${describe(b.raw)}`);
+  return undefined;
+}
+
+/** The conformance shape's `clients`, keyed by secret. */
+export function mapClients(root: JsonObject, issues: IssueList): CompiledClient[] {
   const clients: CompiledClient[] = [];
   for (const c of located(root, 'clients', issues)) {
     const obj = readObject(c.raw, c.path, issues);
@@ -206,15 +232,7 @@ function mapParts(root: JsonObject, options: LoadOptions, issues: IssueList): St
       environments: new Set(optionalStringList(credential, 'environments', credPath, issues)),
     });
   }
-  return {
-    proto: false,
-    accountId,
-    flags: located(root, 'flags', issues),
-    segments: located(root, 'segments', issues),
-    bitsets,
-    bloomFilters: located(root, 'bloomFilters', issues),
-    clients,
-  };
+  return clients;
 }
 
 function protoParts(root: JsonObject, options: LoadOptions, issues: IssueList): StateParts {
@@ -283,7 +301,7 @@ function credentialsOf(root: JsonObject, issues: IssueList): CompiledClient[] {
   return clients;
 }
 
-function compileBloom(b: Located, issues: IssueList): BloomFilter | undefined {
+export function compileBloom(b: Located, issues: IssueList): BloomFilter | undefined {
   const obj = readObject(b.raw, b.path, issues);
   if (!obj) return undefined;
   const data = own(obj, 'data');
@@ -370,15 +388,7 @@ function compile(parts: StateParts, issues: IssueList, targetingKeyAlias: string
       issues.add(f.path, `duplicate flag ${JSON.stringify(f.name)}`);
       continue;
     }
-    const obj = isObject(f.raw) ? f.raw : undefined;
-    const declared = obj ? own(obj, 'name') : undefined;
-    if (declared !== undefined && declared !== f.name) {
-      issues.add(keyPath(f.path, 'name'), `does not match its key ${JSON.stringify(f.name)}`);
-    }
-    if (!f.name.startsWith('flags/')) {
-      issues.add(f.path, `flag names look like "flags/<id>", got ${JSON.stringify(f.name)}`);
-    }
-    const flag = compileFlag(f.name, f.raw, f.path, segments, issues, targetingKeyAlias, !parts.proto);
+    const flag = compileNamedFlag(f, segments, issues, targetingKeyAlias, !parts.proto);
     if (flag) flags.set(f.name, flag);
   }
 
@@ -387,6 +397,25 @@ function compile(parts: StateParts, issues: IssueList, targetingKeyAlias: string
 
   if (issues.items.length > 0) return undefined;
   return new ResolverState(parts.accountId, flags, segments, clients, salt);
+}
+
+/** A flag entry compiled, its name checked against its key and the `flags/<id>` form. */
+export function compileNamedFlag(
+  f: Located,
+  segments: ReadonlyMap<string, CompiledSegment>,
+  issues: IssueList,
+  targetingKeyAlias: string,
+  absentIsActive: boolean,
+): CompiledFlag | undefined {
+  const obj = isObject(f.raw) ? f.raw : undefined;
+  const declared = obj ? own(obj, 'name') : undefined;
+  if (declared !== undefined && declared !== f.name) {
+    issues.add(keyPath(f.path, 'name'), `does not match its key ${JSON.stringify(f.name)}`);
+  }
+  if (!f.name.startsWith('flags/')) {
+    issues.add(f.path, `flag names look like "flags/<id>", got ${JSON.stringify(f.name)}`);
+  }
+  return compileFlag(f.name, f.raw, f.path, segments, issues, targetingKeyAlias, absentIsActive);
 }
 
 /** Marks the segments that reach themselves through references (they guard against re-entry). */
