@@ -123,27 +123,64 @@ export function fingerprintsAfter(
     return fingerprintsOf(json, state);
   const segmentEntries = isRecord(root.segments) ? root.segments : {};
   const flagEntries = isRecord(root.flags) ? root.flags : {};
-  const segments = new Map(previous.segments);
+  const segmentNames = [...(touched.get('segments') ?? []), ...(touched.get('bitsets') ?? [])];
+  const segments = segmentNames.length === 0 ? previous.segments : new Map(previous.segments);
   const changedSegments = new Set<string>();
-  for (const name of [...(touched.get('segments') ?? []), ...(touched.get('bitsets') ?? [])]) {
+  for (const name of segmentNames) {
     if (changedSegments.has(name)) continue;
     const segment = state.segments.get(name);
     const was = segments.get(name);
-    if (segment === undefined) segments.delete(name);
-    else segments.set(name, segmentDigest(entryJson(segmentEntries, name), segment));
-    if (segments.get(name) !== was) changedSegments.add(name);
+    const now =
+      segment === undefined ? undefined : segmentDigest(entryJson(segmentEntries, name), segment);
+    if (now === was) continue;
+    if (now === undefined) (segments as Map<string, string>).delete(name);
+    else (segments as Map<string, string>).set(name, now);
+    changedSegments.add(name);
   }
-  const setFlags = touched.get('flags') ?? new Set<string>();
-  const flags = new Map<string, string>();
-  for (const [name, flag] of state.flags) {
-    const was = previous.flags.get(name);
-    const fresh =
-      was === undefined ||
-      setFlags.has(name) ||
-      (changedSegments.size > 0 && reaches(flag, state, changedSegments));
-    flags.set(name, fresh ? flagDigest(entryJson(flagEntries, name), flag, state, segments) : was);
+  // Copied and changed where the delta reaches: the flags it sets or removes, and the flags
+  // that reach a segment whose digest changed.
+  const fresh = new Set(touched.get('flags'));
+  if (changedSegments.size > 0) {
+    for (const [name, flag] of state.flags)
+      if (reaches(flag, state, changedSegments)) fresh.add(name);
   }
-  return { global: globalTouched ? globalDigest(root) : previous.global, flags, segments };
+  const flags = new Map(previous.flags);
+  const changed: string[] = [];
+  for (const name of fresh) {
+    const flag = state.flags.get(name);
+    const now =
+      flag === undefined
+        ? undefined
+        : flagDigest(entryJson(flagEntries, name), flag, state, segments);
+    if (now === flags.get(name)) continue;
+    if (now === undefined) flags.delete(name);
+    else flags.set(name, now);
+    changed.push(name);
+  }
+  const global = globalTouched ? globalDigest(root) : previous.global;
+  const after: StateFingerprints = { global, flags, segments };
+  if (global === previous.global)
+    changes.set(after, { since: new WeakRef(previous), flags: changed.sort() });
+  return after;
+}
+
+/** The flags `fingerprintsAfter` found changed, by the fingerprints it made, and those it started from. */
+const changes = new WeakMap<
+  StateFingerprints,
+  { readonly since: WeakRef<StateFingerprints>; readonly flags: readonly string[] }
+>();
+
+/**
+ * The names of the flags whose digest differs between `before` and `after` (sorted), when
+ * `fingerprintsAfter` made `after` from `before` and the global digest is the same; else null
+ * (compare the fingerprints).
+ */
+export function changesSince(
+  before: StateFingerprints,
+  after: StateFingerprints,
+): readonly string[] | null {
+  const known = changes.get(after);
+  return known !== undefined && known.since.deref() === before ? known.flags : null;
 }
 
 /** An entry's JSON as `byName` writes it ('' when absent). */

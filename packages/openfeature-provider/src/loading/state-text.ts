@@ -9,9 +9,11 @@ import { readFile } from 'node:fs/promises';
 
 import {
   prepareState,
+  validateDelta,
   validateState,
   type LoadOptions,
   type PreparedState,
+  type StateChanges,
   type StateIssue,
 } from '@allot/core';
 import type { ParseOptions } from '../sources/parse-state.js';
@@ -57,8 +59,9 @@ export function compileJson(json: unknown, origin: string, options: ParseOptions
 }
 
 /**
- * Validates and compiles on this thread the JSON `delta` made of the state `previous`; its
- * fingerprints are digested only where the delta touched (see `fingerprintsAfter`).
+ * Validates and compiles on this thread the JSON `delta` made of the state `previous`: core
+ * compiles only what the delta can change (`validateDelta`), and the fingerprints are digested
+ * only where it touched (see `fingerprintsAfter`).
  */
 export function compileDelta(
   json: unknown,
@@ -67,13 +70,26 @@ export function compileDelta(
   previous: LoadedState,
   delta: StateDelta,
 ): LoadedState {
-  const result = validateState(json, loadOptionsOf(options));
+  const result = validateDelta(previous.state, json, changesOf(delta), loadOptionsOf(options));
   if (!result.ok) throw invalidState(origin, result.issues);
   return {
     state: result.state,
     fingerprints: fingerprintsAfter(previous.fingerprints, delta, json, result.state),
     origin,
   };
+}
+
+/** What a delta changes, as core's `validateDelta` takes it: entries set, then removed; members replaced. */
+function changesOf(delta: StateDelta): StateChanges {
+  const changes: Record<string, readonly string[] | 'whole'> = {};
+  for (const [key, entries] of Object.entries(delta.set ?? {})) changes[key] = Object.keys(entries);
+  for (const [key, names] of Object.entries(delta.remove ?? {}))
+    changes[key] = [
+      ...(delta.set?.[key] === undefined ? [] : Object.keys(delta.set[key])),
+      ...names,
+    ];
+  for (const key of Object.keys(delta.replace ?? {})) changes[key] = 'whole';
+  return changes;
 }
 
 /** Validates resolver-state JSON and prepares it for assembly on another thread; throws `SourceError`. */

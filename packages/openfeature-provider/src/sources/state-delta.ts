@@ -72,3 +72,41 @@ export function applyDelta(state: unknown, delta: StateDelta, origin: string): {
   }
   return { json: out };
 }
+
+/**
+ * Applies `delta` to `state` in place, at a cost that follows the delta rather than the
+ * state's size, and returns what puts `state` back as it was, entry order included. A delta
+ * that removes entries cannot be undone in order: it is applied to a copy (`applyDelta`), and
+ * undoing it is nothing. Throws `SourceError` as `applyDelta` does, leaving `state` unchanged.
+ */
+export function applyDeltaInPlace(state: unknown, delta: StateDelta, origin: string): { json: Json; undo: () => void } {
+  const removes = Object.values(delta.remove ?? {}).some((names) => names.length > 0);
+  if (removes || !isRecord(state)) return { ...applyDelta(state, delta, origin), undo: () => undefined };
+  const root = state as Record<string, unknown>;
+  for (const key of Object.keys(delta.set ?? {})) {
+    if (!isRecord(key in (delta.replace ?? {}) ? delta.replace![key] : root[key]))
+      throw new SourceError('INVALID_STATE', `${origin}: the delta changes entries of "${key}", which the state it applies to does not hold as an object`);
+  }
+  const undo: (() => void)[] = [];
+  /** Sets `obj[key]`, remembering how to put back what was there (or that nothing was). */
+  const put = (obj: Record<string, unknown>, key: string, value: unknown): void => {
+    if (Object.hasOwn(obj, key)) {
+      const was = obj[key];
+      undo.push(() => (obj[key] = was));
+    } else {
+      undo.push(() => Reflect.deleteProperty(obj, key));
+    }
+    obj[key] = value;
+  };
+  for (const [key, value] of Object.entries(delta.replace ?? {})) put(root, key, value);
+  for (const [key, entries] of Object.entries(delta.set ?? {})) {
+    const member = root[key] as Record<string, unknown>;
+    for (const [name, entry] of Object.entries(entries)) put(member, name, entry);
+  }
+  return {
+    json: root,
+    undo: () => {
+      for (let i = undo.length - 1; i >= 0; i--) undo[i]!();
+    },
+  };
+}

@@ -109,4 +109,21 @@ describe('watchSource with deltas', () => {
     expect(w.applied.map((a) => a.id)).toEqual(['1', '3']);
     expect(w.infos.filter((m) => m.includes('a delta from 2, but 1 is applied here; reconnecting'))).toHaveLength(1);
   });
+
+  it('a rejected delta leaves nothing of itself in the state the next one applies to', async () => {
+    const w = await watching();
+    const ghost = { ...banner('x'), name: 'flags/ghost' };
+    streams[0]!.write(deltaEvent('2', '1', { flags: { 'flags/ghost': ghost, 'flags/banner': { name: 'flags/banner', rules: 3 } } }));
+    await until(() => w.errors.length === 1, 'the error');
+    onConnect = (lastId) => (lastId === '1' ? deltaEvent('3', '1', { flags: { 'flags/banner': banner('olive') } }) : '');
+    streams[0]!.write(deltaEvent('3', '2', {}));
+    await until(() => w.changes.length === 1, 'flagsChanged after the resume');
+    // Replacing the segments (with the same ones) loads the whole state: a flag left over from
+    // the rejected delta would show up in it.
+    const replace = { segments: testState().segments };
+    streams[1]!.write(`event: delta\nid: 4\ndata: ${JSON.stringify({ base: '3', replace })}\n\n`);
+    await until(() => w.applied.length === 3, 'revision 4');
+    expect(w.changes).toEqual([['banner']]);
+    expect(await w.provider.resolveBooleanEvaluation('ghost', false, { targetingKey: 'u' })).toMatchObject({ errorCode: 'FLAG_NOT_FOUND' });
+  });
 });

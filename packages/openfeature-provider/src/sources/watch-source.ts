@@ -18,7 +18,7 @@ import type { LoadedState, SourceListener, StateSource } from '../types.js';
 import { compileState, parseState, type ParseOptions } from './parse-state.js';
 import { compileDelta } from '../loading/state-text.js';
 import { SourceError } from './source-error.js';
-import { applyDelta, parseDelta } from './state-delta.js';
+import { applyDeltaInPlace, parseDelta } from './state-delta.js';
 
 /** A state built for applying, with what the next delta applies to: its text or its JSON. */
 interface Loaded {
@@ -280,13 +280,20 @@ class WatchSource implements StateSource {
               : '',
           );
         }
-        const { json } = applyDelta(this.baseJson(origin), delta, origin);
+        // In place (the JSON is this source's own); put back if the state is refused, so the
+        // next delta applies to the state still applied.
+        const { json, undo } = applyDeltaInPlace(this.baseJson(origin), delta, origin);
         const previous = this.appliedState;
-        const loaded =
-          previous === null
-            ? compileState(json, origin, this.options)
-            : compileDelta(json, origin, this.options, previous, delta);
-        return { loaded, text: null, json };
+        try {
+          const loaded =
+            previous === null
+              ? compileState(json, origin, this.options)
+              : compileDelta(json, origin, this.options, previous, delta);
+          return { loaded, text: null, json };
+        } catch (error) {
+          undo();
+          throw error;
+        }
       }, applied);
     });
   }
