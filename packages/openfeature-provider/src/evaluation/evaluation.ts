@@ -28,20 +28,46 @@ export class ClientError extends Error {
 /** Builds the evaluation for a state; throws `ClientError` when the client cannot be chosen. */
 export function evaluationOf(loaded: LoadedState, clientSecret: string | undefined): Evaluation {
   const state = loaded.state;
-  const names = [...state.clients.values()].map((c) => c.name).join(', ') || 'none';
   let client: CompiledClient | undefined;
   if (clientSecret !== undefined) {
     client = state.client(clientSecret);
     if (client === undefined) {
-      throw new ClientError(`${loaded.origin}: no client has the given clientSecret (the state's clients: ${names}); check the credential`);
+      throw new ClientError(`${loaded.origin}: no client has the given clientSecret (the state's clients: ${clientNames(state)}); check the credential`);
     }
   } else if (state.clients.size === 1) {
     client = state.clients.values().next().value!;
   } else {
-    throw new ClientError(`${loaded.origin}: the state has ${state.clients.size} clients (${names}); pass clientSecret to choose one`);
+    throw new ClientError(`${loaded.origin}: the state has ${state.clients.size} clients (${clientNames(state)}); pass clientSecret to choose one`);
   }
-  const usesStore = state.flagsOf(client).some((flag) =>
-    flag.rules.some((rule) => rule.enabled && (rule.materialization !== null || (rule.segment?.materializations.length ?? 0) > 0)),
-  );
-  return { loaded, state, client, keys: new FlagKeys(state, client), usesStore };
+  return new StateEvaluation(loaded, client);
+}
+
+function clientNames(state: ResolverState): string {
+  return [...state.clients.values()].map((c) => c.name).join(', ') || 'none';
+}
+
+/**
+ * What walks every flag of the client (`usesStore`, the flag keys' positions) is done on first
+ * use: a watched state replaced several times a second may never be evaluated, and applying
+ * one should cost what its change costs.
+ */
+class StateEvaluation implements Evaluation {
+  readonly state: ResolverState;
+  readonly keys: FlagKeys;
+  private usesStoreCache: boolean | null = null;
+
+  constructor(
+    readonly loaded: LoadedState,
+    readonly client: CompiledClient,
+  ) {
+    this.state = loaded.state;
+    this.keys = new FlagKeys(this.state, client);
+  }
+
+  get usesStore(): boolean {
+    this.usesStoreCache ??= this.state
+      .flagsOf(this.client)
+      .some((flag) => flag.rules.some((rule) => rule.enabled && (rule.materialization !== null || (rule.segment?.materializations.length ?? 0) > 0)));
+    return this.usesStoreCache;
+  }
 }

@@ -33,14 +33,13 @@ export function flagKeyOf(name: string): string {
 /** Flag keys of one state and one client. Discarded with the state. */
 export class FlagKeys {
   private readonly cache = new Map<string, FlagKey | null>();
-  private readonly indexes = new Map<CompiledFlag, number>();
+  /** Built with the first key parsed: a state may be replaced before any key is. */
+  private indexes: Map<CompiledFlag, number> | null = null;
 
   constructor(
     private readonly state: ResolverState,
     private readonly client: CompiledClient,
-  ) {
-    state.flagsOf(client).forEach((flag, i) => this.indexes.set(flag, i));
-  }
+  ) {}
 
   /** The flag a key names, or null when the client has no such flag. */
   lookup(key: string): FlagKey | null {
@@ -58,7 +57,17 @@ export class FlagKeys {
     const flag = name === '' ? undefined : this.state.flags.get(`flags/${name}`);
     if (flag === undefined || !flag.clients.has(this.client.name)) return null;
     const path = dot === -1 ? [] : bare.slice(dot + 1).split('.');
-    return describeFlag(key, flag, this.indexes.get(flag) ?? -1, path);
+    return describeFlag(key, flag, this.indexOf(flag), path);
+  }
+
+  /** The flag's position in `state.flagsOf(client)`, -1 when it is not there (archived). */
+  private indexOf(flag: CompiledFlag): number {
+    if (this.indexes === null) {
+      const indexes = new Map<CompiledFlag, number>();
+      this.state.flagsOf(this.client).forEach((f, i) => indexes.set(f, i));
+      this.indexes = indexes;
+    }
+    return this.indexes.get(flag) ?? -1;
   }
 }
 
