@@ -33,7 +33,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 
 import { AllotProvider, applyDelta, changedFlags, compileDelta, compileState, httpSource, parseDelta, watchSource } from '@allot/openfeature-provider';
-import { validateState } from '@allot/core';
+import { validateDelta, validateState } from '@allot/core';
 import { ProviderEvents } from '@openfeature/server-sdk';
 
 import { PgCluster, pgMissing } from '@allot/pg-store/testing';
@@ -461,12 +461,12 @@ function msPer(n: number, f: () => void): number {
 
 /**
  * What one provider spends on one revision (a new flag) at several state sizes, as a whole
- * state (what every event carried before deltas) and as a delta, and how much of it is core's
- * loading (validateState) alone. Rows interleaved in one process.
+ * state (what every event carried before deltas) and as a delta, and core's part: loading the
+ * whole state (validateState) and loading the delta (validateDelta). Rows interleaved in one process.
  */
 function providerCostRun(): void {
-  console.log('\none provider applying one revision (a new flag), ms per revision; core = core\'s validateState alone (loading the whole state)');
-  console.log(' flags   whole state  delta   core load  core share of delta');
+  console.log('\none provider applying one revision (a new flag), ms per revision; core load = core\'s validateState alone (loading the whole state), core delta = core\'s validateDelta alone');
+  console.log(' flags   whole state  delta   core load  core delta  core delta share of delta');
   for (const size of [100, 200, 1000]) {
     const beforeJson = benchState(size);
     const before = compileState(beforeJson, 'bench');
@@ -477,6 +477,8 @@ function providerCostRun(): void {
     let whole = 0;
     let delta = 0;
     let core = 0;
+    let coreDelta = 0;
+    const changes = { flags: [`flags/w-${String(size)}`] };
     for (let round = 0; round < 3; round++) {
       whole += msPer(n, () => {
         changedFlags(before, compileState(JSON.parse(afterText), 'bench'));
@@ -489,8 +491,11 @@ function providerCostRun(): void {
       core += msPer(n, () => {
         validateState(afterJson, { targetingKeyAlias: 'targetingKey' });
       });
+      coreDelta += msPer(n, () => {
+        validateDelta(before.state, afterJson, changes, { targetingKeyAlias: 'targetingKey' });
+      });
     }
-    console.log(`${String(size).padStart(6)}  ${(whole / 3).toFixed(3).padStart(11)}  ${(delta / 3).toFixed(3).padStart(6)}  ${(core / 3).toFixed(3).padStart(9)}  ${((core / delta) * 100).toFixed(0).padStart(18)}%`);
+    console.log(`${String(size).padStart(6)}  ${(whole / 3).toFixed(3).padStart(11)}  ${(delta / 3).toFixed(3).padStart(6)}  ${(core / 3).toFixed(3).padStart(9)}  ${(coreDelta / 3).toFixed(3).padStart(10)}  ${((coreDelta / delta) * 100).toFixed(0).padStart(24)}%`);
   }
 }
 
