@@ -62,6 +62,8 @@ type Mode = 'watch' | 'poll';
 interface Report {
   readonly seen: Record<string, number>[];
   readonly revisions: (number | null)[];
+  /** Per provider, the instance it lists first: 0 for the first instance, 1 for the second (set by `collect`). */
+  readonly firsts?: number[];
 }
 
 /** A child process holding `count` providers; reports each flag's first flagsChanged time. */
@@ -164,7 +166,7 @@ async function startWorkers(mode: Mode, a: string, b: string): Promise<Workers> 
         c.send('report');
       })));
       await Promise.all(children.map((c) => new Promise((r) => { if (c.exitCode === null) c.once('exit', r); else r(null); })));
-      return { seen: all.flatMap((r) => r.seen), revisions: all.flatMap((r) => r.revisions) };
+      return { seen: all.flatMap((r) => r.seen), revisions: all.flatMap((r) => r.revisions), firsts: all.flatMap((r) => r.seen.map((_, i) => i % 2)) };
     },
   };
 }
@@ -202,11 +204,18 @@ async function writeFlags(urls: readonly string[], prefix: string): Promise<Writ
   return { acked, sent, revision };
 }
 
-function latencies(acked: Map<string, number>, seen: readonly Record<string, number>[]): { min: number; p50: number; p99: number; max: number; missing: number } {
+/**
+ * `only`: the pairs whose provider listed first the instance that took the write (`same`) or
+ * the other one (which learns of the write through PostgreSQL's NOTIFY).
+ */
+function latencies(acked: Map<string, number>, seen: readonly Record<string, number>[], only: { readonly firsts: readonly number[]; readonly same: boolean } | null = null): { min: number; p50: number; p99: number; max: number; missing: number } {
   const all: number[] = [];
   let missing = 0;
-  for (const times of seen) {
+  for (const [p, times] of seen.entries()) {
+    let w = 0;
     for (const [key, at] of acked) {
+      // Writes alternate between the instances, the first write to the first instance.
+      if (only !== null && (only.firsts[p] === w++ % 2) !== only.same) continue;
       const t = times[key];
       if (t === undefined) missing++;
       else all.push(t - at);
@@ -231,6 +240,13 @@ function rows(mode: Mode, written: Written, report: Report): string[] {
     const behind = mode === 'watch' ? report.revisions.filter((r) => r !== written.revision).length : l.missing;
     const cells = [l.min, l.p50, l.p99, l.max].map((n) => n.toFixed(0).padStart(7));
     out.push(`${mode.padEnd(5)}  ${from.padEnd(4)}  ${String(report.seen.length).padStart(5)}  ${String(WRITES).padStart(6)}  ${cells.join('  ')}  ${String(l.missing).padStart(7)}  ${String(behind).padStart(6)}`);
+  }
+  if (mode === 'watch' && report.firsts !== undefined) {
+    for (const same of [true, false]) {
+      const l = latencies(written.acked, report.seen, { firsts: report.firsts, same });
+      const cells = [l.min, l.p50, l.p99, l.max].map((n) => n.toFixed(0).padStart(7));
+      out.push(`${(same ? '  ack, watching the writing instance' : '  ack, watching the other instance').padEnd(34)}${cells.join('  ')}`);
+    }
   }
   return out;
 }
