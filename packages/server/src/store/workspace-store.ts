@@ -52,10 +52,31 @@ export class WorkspaceSnapshot {
     if (this.compiled === null) {
       // `compile`'s bytes, keeping the JSON they encode.
       const json = compileState(this.workspace);
-      const text = `${JSON.stringify(json, null, 2)}\n`;
-      this.compiled = { text, etag: `"${etagOf(text)}"`, resolver: loadState(text), json };
+      this.compiled = new Compiled(`${JSON.stringify(json, null, 2)}\n`, json);
     }
     return this.compiled;
+  }
+}
+
+/**
+ * A compiled state whose resolver is loaded by the first resolve: publishing a revision to
+ * watchers (and serving it) needs only the text, and a revision replaced before any resolve
+ * reaches it is never loaded.
+ */
+class Compiled implements CompiledState {
+  readonly etag: string;
+  private loaded: ResolverState | null = null;
+
+  constructor(
+    readonly text: string,
+    readonly json: { readonly [key: string]: JsonValue },
+  ) {
+    this.etag = `"${etagOf(text)}"`;
+  }
+
+  get resolver(): ResolverState {
+    this.loaded ??= loadState(this.text);
+    return this.loaded;
   }
 }
 
