@@ -291,10 +291,16 @@ export class PgStore implements Store {
       do {
         this.refreshAgain = false;
         try {
-          const { rows } = await this.pool.query<{ revision: string }>('SELECT revision FROM allot_workspace WHERE account = $1', [this.account]);
-          const revision = rows[0] === undefined ? null : Number(rows[0].revision);
-          this.confirmed();
-          if (revision !== null && (this.snapshot?.revision ?? -1) < revision) await this.load();
+          if (this.notifiedNewer()) {
+            // Another instance said it wrote a newer revision: read it without asking first
+            // (one round trip less between a write and the watchers of this instance).
+            await this.load();
+          } else {
+            const { rows } = await this.pool.query<{ revision: string }>('SELECT revision FROM allot_workspace WHERE account = $1', [this.account]);
+            const revision = rows[0] === undefined ? null : Number(rows[0].revision);
+            this.confirmed();
+            if (revision !== null && (this.snapshot?.revision ?? -1) < revision) await this.load();
+          }
         } catch (error) {
           this.lost(error);
         }
@@ -302,6 +308,11 @@ export class PgStore implements Store {
     })().finally(() => {
       this.refreshing = null;
     });
+  }
+
+  /** Whether another instance notified a revision newer than the one served. */
+  private notifiedNewer(): boolean {
+    return this.notified !== null && this.notified.revision > (this.snapshot?.revision ?? -1);
   }
 
   /** Whether a notification came while the last check ran (read after awaits, so not narrowed). */
