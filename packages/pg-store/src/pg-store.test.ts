@@ -159,8 +159,11 @@ describe.skipIf(pgMissing !== null)(`the PostgreSQL store${pgMissing === null ? 
       ]);
       expect(writes.map((w) => w.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'rejected']);
       expect((writes[3] as PromiseRejectedResult).reason).toMatchObject({ message: 'refused by its description' });
-      const [row] = await sql<{ revision: string; document: string }>(url, 'SELECT revision, document FROM allot_workspace');
+      const [row] = await sql<{ revision: string; document: string; format: string }>(url, 'SELECT revision, document, format FROM allot_workspace');
       expect(Number(row!.revision)).toBe(2);
+      // Stored as JSON by default: every other instance parses it again on each revision.
+      expect(row!.format).toBe('json');
+      expect(JSON.parse(row!.document)).toMatchObject({ flags: expect.any(Object) });
       expect(row!.document).toContain('staging');
       expect(row!.document).not.toContain('out-of-scope');
       const rows = await sql<{ seq: string; revision: string; entry: string; prev_hash: string; hash: string }>(

@@ -40,7 +40,12 @@ export interface PgStoreOptions {
   readonly connectTimeoutMs?: number;
   /** Most writes applied in one transaction; default 64. */
   readonly maxBatch?: number;
-  /** The format of a workspace created by this store; default YAML. */
+  /**
+   * The format the document is written in (a created workspace and every write); default
+   * JSON: every instance parses the whole document again on each revision another instance
+   * writes, and JSON parses an order of magnitude faster than YAML. A row copied in as YAML
+   * stays YAML until its first write.
+   */
   readonly format?: WorkspaceFormat;
   /** Receives notices (database lost and back); default none. */
   readonly log?: (line: string) => void;
@@ -110,6 +115,8 @@ function lockKey(account: string): string {
 export class PgStore implements Store {
   private readonly pool: pg.Pool;
   private readonly options: PgStoreOptions;
+  /** The format every write stores the document in. */
+  private readonly format: WorkspaceFormat;
   private readonly log: (line: string) => void;
   private accountId: string | null;
   private snapshot: WorkspaceSnapshot | null = null;
@@ -141,6 +148,7 @@ export class PgStore implements Store {
     options: PgStoreOptions = {},
   ) {
     this.options = options;
+    this.format = options.format ?? 'json';
     this.accountId = options.account ?? null;
     this.log = options.log ?? (() => undefined);
     this.pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 4, connectionTimeoutMillis: options.connectTimeoutMs ?? 2_000 });
@@ -192,7 +200,7 @@ export class PgStore implements Store {
         const account = this.accountId ?? workspace.account;
         const inserted = await client.query(
           'INSERT INTO allot_workspace (account, revision, format, document, secrets) VALUES ($1, 0, $2, $3, $4) ON CONFLICT (account) DO NOTHING',
-          [account, this.options.format ?? 'yaml', serializeWorkspace(workspace, this.options.format ?? 'yaml'), secretsOf(workspace)],
+          [account, this.format, serializeWorkspace(workspace, this.format), secretsOf(workspace)],
         );
         created = inserted.rowCount === 1;
         this.accountId = account;
@@ -428,10 +436,9 @@ export class PgStore implements Store {
     try {
       await client.query('BEGIN');
       await client.query('SELECT pg_advisory_xact_lock($1)', [lockKey(this.account)]);
-      const head = await client.query<{ revision: string; format: WorkspaceFormat }>('SELECT revision, format FROM allot_workspace WHERE account = $1', [this.account]);
+      const head = await client.query<{ revision: string }>('SELECT revision FROM allot_workspace WHERE account = $1', [this.account]);
       if (head.rows[0] === undefined) throw new ApiError(503, 'UNAVAILABLE', `the account ${this.account} is gone from the database; restart the server to create it again`);
       const startRevision = Number(head.rows[0].revision);
-      const format = head.rows[0].format;
       let start: Workspace;
       if (this.writeBase !== null && this.writeBase.revision === startRevision) {
         start = this.writeBase.workspace;
@@ -467,12 +474,13 @@ export class PgStore implements Store {
       // A client whose secret is unknown (a document copied in from a file without its
       // secrets file) gets one, kept in the row beside the document, never in it.
       workspace = withClientSecrets(workspace);
-      const document = serializeWorkspace(workspace, format);
-      await client.query('UPDATE allot_workspace SET revision = $2, document = $3, secrets = $4, updated_at = now() WHERE account = $1', [
+      const document = serializeWorkspace(workspace, this.format);
+      await client.query('UPDATE allot_workspace SET revision = $2, document = $3, secrets = $4, format = $5, updated_at = now() WHERE account = $1', [
         this.account,
         revision,
         document,
         secretsOf(workspace),
+        this.format,
       ]);
       await appendAudit(client, this.account, entries);
       await client.query('SELECT pg_notify($1, $2)', [NOTIFY_CHANNEL, String(revision)]);
