@@ -5,7 +5,7 @@
  */
 import { stringify } from 'yaml';
 
-import type { Audience, Flag, Rule, Segment, Sticky, Workspace } from './model.js';
+import type { Audience, ExclusionGroup, Flag, Rule, Segment, Sticky, Workspace } from './model.js';
 import { WORKSPACE_FORMAT_VERSION } from './model.js';
 
 export type WorkspaceFormat = 'yaml' | 'json';
@@ -28,8 +28,32 @@ export function workspaceDocument(workspace: Workspace): Record<string, unknown>
     clients: byId(workspace.clients, (c) => ({ displayName: c.displayName, environments: [...c.environments] })),
     segments: byId(workspace.segments, segmentDocument),
     flags: byId(workspace.flags, flagDocument),
-    groups: byId(workspace.groups, (g) => ({ displayName: g.displayName, state: g.state, members: [...g.members] })),
+    groups: byId(workspace.groups, groupDocument),
   };
+}
+
+/** Ids of the entries `entriesDocument` renders. */
+export interface EntryIds {
+  readonly segments: ReadonlySet<string>;
+  readonly flags: ReadonlySet<string>;
+  readonly groups: ReadonlySet<string>;
+}
+
+/**
+ * The document's `segments`, `flags` and `groups` maps holding only the entries named by
+ * `ids`, each rendered as `workspaceDocument` renders it (how the gate reads back what a
+ * change touched without rendering the rest).
+ */
+export function entriesDocument(workspace: Workspace, ids: EntryIds): Record<string, Record<string, unknown>> {
+  return {
+    segments: byId(workspace.segments.filter((s) => ids.segments.has(s.id)), segmentDocument),
+    flags: byId(workspace.flags.filter((f) => ids.flags.has(f.id)), flagDocument),
+    groups: byId(workspace.groups.filter((g) => ids.groups.has(g.id)), groupDocument),
+  };
+}
+
+function groupDocument(g: ExclusionGroup): Record<string, unknown> {
+  return { displayName: g.displayName, state: g.state, members: [...g.members] };
 }
 
 function byId<T extends { readonly id: string }>(items: readonly T[], render: (item: T) => unknown): Record<string, unknown> {
