@@ -96,7 +96,7 @@ export class WorkspaceFile {
    * instead of parsing them again. It passed the gate, so the update's gate checks only what
    * the operation changes (`applyOperation`).
    */
-  private last: { readonly text: string; readonly workspace: Workspace } | null = null;
+  private last: { readonly text: string; readonly etag: string; readonly workspace: Workspace } | null = null;
 
   constructor(path: string, options: WorkspaceFileOptions = {}) {
     this.path = path;
@@ -141,7 +141,7 @@ export class WorkspaceFile {
       } else {
         before = await this.workspaceIn(text);
       }
-      const etag = text === null ? '' : etagOf(text);
+      const etag = text === null ? '' : text === this.last?.text ? this.last.etag : etagOf(text);
       if (options.ifMatch !== undefined && options.ifMatch !== etag) {
         throw new AdminError('ETAG_MISMATCH', `the workspace changed since it was read (etag ${etag || 'none'}, expected ${options.ifMatch}); read it again and retry`, { path: this.path });
       }
@@ -156,9 +156,10 @@ export class WorkspaceFile {
         await removeOrphanTemps(this.path, this.lockOptions.staleMs ?? 60_000);
         await writeAtomically(this.path, next, { unlessChangedFrom: text });
       }
-      this.last = { text: next, workspace };
-      await options.afterWrite?.({ before, beforeEtag: etag, workspace, etag: etagOf(next), written });
-      return { workspace, etag: etagOf(next), result: outcome.result, warnings: outcome.warnings, written: written || secretsWritten, created };
+      const nextEtag = etagOf(next);
+      this.last = { text: next, etag: nextEtag, workspace };
+      await options.afterWrite?.({ before, beforeEtag: etag, workspace, etag: nextEtag, written });
+      return { workspace, etag: nextEtag, result: outcome.result, warnings: outcome.warnings, written: written || secretsWritten, created };
     }, this.lockOptions);
   }
 
