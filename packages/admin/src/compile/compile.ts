@@ -37,14 +37,20 @@ export interface CompileOptions {
    * everything but the bitsets' bytes (`workspaceIssues`), which need not pay for them.
    */
   readonly bitsetsAsAll?: boolean;
+  /**
+   * Compile only these segments and flags (with the segments of their own rules), and every
+   * client: for a check of what a change touched, as core checks each entry on its own.
+   */
+  readonly only?: { readonly segments: ReadonlySet<string>; readonly flags: ReadonlySet<string> };
 }
 
 /** The resolver state of `workspace` as a plain JSON value. */
 export function compileState(workspace: Workspace, options: CompileOptions = {}): JsonObject {
   const segments: JsonObject = {};
   const bitsets: JsonObject = {};
+  const only = options.only;
   for (const s of workspace.segments) {
-    if (s.state === 'ARCHIVED') continue;
+    if (s.state === 'ARCHIVED' || (only !== undefined && !only.segments.has(s.id))) continue;
     const name = `segments/${s.id}`;
     segments[name] = { name, targeting: toConfidenceTargeting(s.targeting) };
     bitsets[name] = options.bitsetsAsAll === true && s.state === 'ALLOCATED' && s.buckets !== null ? 'ALL' : bitsetOf(s);
@@ -52,6 +58,7 @@ export function compileState(workspace: Workspace, options: CompileOptions = {})
   const allClients = workspace.clients.map((c) => `clients/${c.id}`);
   const flags: JsonObject = {};
   for (const f of workspace.flags) {
+    if (only !== undefined && !only.flags.has(f.id)) continue;
     const name = `flags/${f.id}`;
     const rules: JsonValue[] = [];
     for (const r of f.rules) {

@@ -13,11 +13,24 @@ import { compileState } from '../compile/compile.js';
 import { AdminError, type WorkspaceIssue } from '../errors.js';
 import { checkTargetingTotals } from '../targeting/totals.js';
 import type { Workspace } from '../workspace/model.js';
+import { workspaceChanges, type WorkspaceChanges } from '../workspace/changes.js';
 import { isConsistent, markConsistent } from '../workspace/check.js';
+import { checkChanges } from '../workspace/check-changes.js';
 import { checkSegmentCount } from '../workspace/segment-count.js';
-import { workspaceFromData } from '../workspace/parse.js';
-import { workspaceDocument } from '../workspace/serialize.js';
+import { entryShapeIssues, workspaceFromData } from '../workspace/parse.js';
+import { entriesDocument, workspaceDocument } from '../workspace/serialize.js';
 import type { Outcome } from './outcome.js';
+
+/** How `applyOperation` checks a result. */
+export interface ApplyOptions {
+  /**
+   * `"changes"` (default): when `before` passed this gate, only what the operation touched
+   * and what refers to it (`changeIssues`), with the same verdict as a whole check;
+   * `"whole"`: the whole document and compiled state every time (`workspaceIssues`), as a
+   * debug check or to compare the two.
+   */
+  readonly check?: 'changes' | 'whole';
+}
 
 /**
  * Runs `operation` on `before` and returns its outcome once the result has been checked:
@@ -26,22 +39,42 @@ import type { Outcome } from './outcome.js';
  * a state `@allot/core` loads. Throws what the operation throws, or FAILED_PRECONDITION
  * with `issues` when the result would be invalid; either way nothing has changed.
  */
-export function applyOperation<R>(before: Workspace, operation: (workspace: Workspace) => Outcome<R>): Outcome<R> {
+export function applyOperation<R>(before: Workspace, operation: (workspace: Workspace) => Outcome<R>, options: ApplyOptions = {}): Outcome<R> {
   const outcome = operation(before);
+  const after = outcome.workspace;
   // Workspaces are immutable: one that passed here already (the last write of a batch the
   // server applied one by one, each through this gate) need not be checked again.
-  if (passed.has(outcome.workspace)) return outcome;
-  checkSegmentCount(before, outcome.workspace);
-  checkTargetingTotals(before, outcome.workspace);
-  const issues = workspaceIssues(outcome.workspace, before);
+  if (passed.has(after)) return outcome;
+  checkSegmentCount(before, after);
+  checkTargetingTotals(before, after);
+  const changes = options.check !== 'whole' && passed.has(before) ? workspaceChanges(before, after) : undefined;
+  const issues = changes !== undefined && !changes.header ? changeIssues(before, after, changes) : workspaceIssues(after, before);
   if (issues.length > 0) throw invalidResult(issues);
-  passed.add(outcome.workspace);
-  markConsistent(outcome.workspace);
+  passed.add(after);
+  markConsistent(after);
   return outcome;
 }
 
 /** Results that passed the gate. */
 const passed = new WeakSet<Workspace>();
+
+/**
+ * What `workspaceIssues(after)` finds, for `after` made from `before`, a workspace that passed
+ * the gate, found by looking only at what changed (`changes`, without header changes): the
+ * changed segments, flags and groups are rendered and read back as the whole document's
+ * entries are, the consistency checks run for them and for what refers to them
+ * (`checkChanges`), and core loads the state compiled from them alone — it checks each
+ * segment and flag on its own, and every other one loaded before. A change costs what it
+ * touched, not what the workspace holds.
+ */
+function changeIssues(before: Workspace, after: Workspace, changes: WorkspaceChanges): WorkspaceIssue[] {
+  const doc = entriesDocument(after, changes);
+  const shape = entryShapeIssues(...withKnownBitsets(after, doc));
+  if (shape.length > 0) return shape;
+  const consistency = checkChanges(before, after, changes);
+  if (consistency.length > 0) return consistency;
+  return coreIssues(compileState(after, { bitsetsAsAll: true, only: changes }));
+}
 
 /**
  * What is wrong with `workspace` as a document allot can load again: the problems its
@@ -55,24 +88,36 @@ export function workspaceIssues(workspace: Workspace, since?: Workspace): Worksp
   // A round trip through the document, read by the same reader and checks a stored file
   // meets. Bitsets travel as short keys to the sets in memory: the checks count them and test
   // exclusivity over them without gzipping, base64-ing and decoding megabytes each time.
-  const doc = workspaceDocument(workspace) as { segments: Record<string, { buckets?: { runs: string } }> };
-  const known = new Map<string, BucketSet>();
-  for (const s of workspace.segments) {
-    const stored = doc.segments[s.id]?.buckets;
-    if (s.buckets === null || stored === undefined) continue;
-    stored.runs = `inMemory${known.size}`;
-    known.set(stored.runs, s.buckets);
-  }
+  const [data, known] = withKnownBitsets(workspace, workspaceDocument(workspace));
   try {
     const changedSegments = since !== undefined && isConsistent(since) ? changedIds(since, workspace) : undefined;
-    workspaceFromData(JSON.parse(JSON.stringify(doc)), { retainBitsets: true, knownBitsets: known, ...(changedSegments === undefined ? {} : { changedSegments }) });
+    workspaceFromData(data, { retainBitsets: true, knownBitsets: known, ...(changedSegments === undefined ? {} : { changedSegments }) });
   } catch (error) {
     if (error instanceof AdminError && error.code === 'INVALID_WORKSPACE') return [...error.issues];
     throw error;
   }
   // Everything core checks but the bitsets' bytes, which the document check has just counted:
   // given as "ALL", they are neither deflated here nor decoded by core.
-  const state = compileState(workspace, { bitsetsAsAll: true });
+  return coreIssues(compileState(workspace, { bitsetsAsAll: true }));
+}
+
+/**
+ * `doc` (a document, or some of its entries) through JSON and back, as a file would give it,
+ * with each segment's `buckets.runs` replaced by a short key to the set `workspace` holds.
+ */
+function withKnownBitsets(workspace: Workspace, doc: Record<string, unknown>): [unknown, Map<string, BucketSet>] {
+  const segments = doc.segments as Record<string, { buckets?: { runs: string } }>;
+  const known = new Map<string, BucketSet>();
+  for (const s of workspace.segments) {
+    const stored = segments[s.id]?.buckets;
+    if (s.buckets === null || stored === undefined) continue;
+    stored.runs = `inMemory${known.size}`;
+    known.set(stored.runs, s.buckets);
+  }
+  return [JSON.parse(JSON.stringify(doc)) as unknown, known];
+}
+
+function coreIssues(state: ReturnType<typeof compileState>): WorkspaceIssue[] {
   const loaded = validateState(state, { specialize: 'none' });
   return loaded.ok ? [] : loaded.issues.map((i) => ({ path: `compiled state: ${i.path}`, message: i.message }));
 }

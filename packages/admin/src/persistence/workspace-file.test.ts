@@ -36,6 +36,31 @@ describe('WorkspaceFile', () => {
     expect((await file.read()).workspace.segments.map((s) => s.id)).toEqual(['a', 'b']);
   });
 
+  it('starts an update from the workspace it last wrote only while the file and the secrets file still hold what it wrote', async () => {
+    const file = new WorkspaceFile(join(dir, 'ws.yaml'));
+    const first = await file.update((ws) => createSegment(ws, { id: 'a' }), { create: { account: 'acct', seed: 'seed' } });
+    let seen = first.workspace;
+    await file.update((ws) => {
+      seen = ws;
+      return createSegment(ws, { id: 'b' });
+    });
+    expect(seen).toBe(first.workspace); // not parsed again
+    // A hand edit of either file is read, not the workspace in memory.
+    writeFileSync(file.secretsPath, 'clients:\n  default: edited-secret\n');
+    await file.update((ws) => {
+      seen = ws;
+      return updateSegment(ws, 'a', { displayName: 'a' }, ['displayName']);
+    });
+    expect(seen.clients[0]?.secret).toBe('edited-secret');
+    writeFileSync(file.path, readFileSync(file.path, 'utf8').replace('displayName: b', 'displayName: edited'));
+    await file.update((ws) => {
+      seen = ws;
+      return createSegment(ws, { id: 'c' });
+    });
+    expect(seen.segments.find((s) => s.id === 'b')?.displayName).toBe('edited');
+    expect(parseWorkspace(readFileSync(file.path, 'utf8')).segments.map((s) => s.displayName)).toEqual(['a', 'edited', 'c']);
+  });
+
   it('leaves the file byte-for-byte unchanged when the operation fails', async () => {
     const file = new WorkspaceFile(join(dir, 'ws.json'));
     await file.update((ws) => createSegment(ws, { id: 'big', proportion: 0.8, exclusivityTags: ['t'], exclusiveTo: ['t'] }), { create: true });

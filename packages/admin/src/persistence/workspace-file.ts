@@ -90,6 +90,13 @@ export class WorkspaceFile {
   readonly secretsPath: string;
   readonly format: WorkspaceFormat;
   private readonly lockOptions: LockOptions;
+  /**
+   * The workspace this object last wrote (or found unchanged), with the bytes it wrote: an
+   * update that finds the file still holding them, with the same secrets, starts from it
+   * instead of parsing them again. It passed the gate, so the update's gate checks only what
+   * the operation changes (`applyOperation`).
+   */
+  private last: { readonly text: string; readonly etag: string; readonly workspace: Workspace } | null = null;
 
   constructor(path: string, options: WorkspaceFileOptions = {}) {
     this.path = path;
@@ -132,9 +139,9 @@ export class WorkspaceFile {
         before = newWorkspace(options.create === true ? {} : options.create);
         created = true;
       } else {
-        before = await this.parse(text, { retainBitsets: true });
+        before = await this.workspaceIn(text);
       }
-      const etag = text === null ? '' : etagOf(text);
+      const etag = text === null ? '' : text === this.last?.text ? this.last.etag : etagOf(text);
       if (options.ifMatch !== undefined && options.ifMatch !== etag) {
         throw new AdminError('ETAG_MISMATCH', `the workspace changed since it was read (etag ${etag || 'none'}, expected ${options.ifMatch}); read it again and retry`, { path: this.path });
       }
@@ -149,9 +156,20 @@ export class WorkspaceFile {
         await removeOrphanTemps(this.path, this.lockOptions.staleMs ?? 60_000);
         await writeAtomically(this.path, next, { unlessChangedFrom: text });
       }
-      await options.afterWrite?.({ before, beforeEtag: etag, workspace, etag: etagOf(next), written });
-      return { workspace, etag: etagOf(next), result: outcome.result, warnings: outcome.warnings, written: written || secretsWritten, created };
+      const nextEtag = etagOf(next);
+      this.last = { text: next, etag: nextEtag, workspace };
+      await options.afterWrite?.({ before, beforeEtag: etag, workspace, etag: nextEtag, written });
+      return { workspace, etag: nextEtag, result: outcome.result, warnings: outcome.warnings, written: written || secretsWritten, created };
     }, this.lockOptions);
+  }
+
+  /** The workspace `text` (this file's bytes, read under the lock) holds: the last one written when they are its bytes. */
+  private async workspaceIn(text: string): Promise<Workspace> {
+    const secrets = await readSecrets(this.secretsPath);
+    const last = this.last;
+    // What parsing would give: the document's clients take their secrets from the secrets file.
+    if (last?.text === text && last.workspace.clients.every((c) => c.secret === (secrets.get(c.id) ?? ''))) return last.workspace;
+    return parseWorkspace(text, { source: this.path, secrets, retainBitsets: true });
   }
 
   /** Writes the secrets file when its content is not `workspace`'s secrets; whether it did. */

@@ -9,7 +9,7 @@ import { WORDS, type BucketSet } from '../allocation/bucket-set.js';
 import { meetsWords, orRuns, type Runs } from '../allocation/runs.js';
 import type { WorkspaceIssue } from '../errors.js';
 import { segmentReferences } from '../targeting/ast.js';
-import type { Rule, Segment, Workspace } from './model.js';
+import type { ExclusionGroup, Flag, Rule, Segment, Workspace } from './model.js';
 import { groupTag, isGroupTag } from './names.js';
 
 /**
@@ -44,27 +44,30 @@ export function checkWorkspace(workspace: Workspace, retainBitsets = false, chan
   if (!retainBitsets) for (const s of workspace.segments) s.buckets?.release();
 
   const clients = new Set(workspace.clients.map((c) => c.id));
-  for (const f of workspace.flags) {
-    const path = `flags.${f.id}`;
-    f.clients.forEach((c, i) => {
-      if (!clients.has(c)) add(`${path}.clients[${i}]`, `unknown client ${JSON.stringify(c)}`);
-    });
-    const variants = new Set(f.variants.map((v) => v.name));
-    const ruleIds = new Set<string>();
-    f.rules.forEach((r, i) => {
-      const rp = `${path}.rules[${i}]`;
-      if (ruleIds.has(r.id)) add(`${rp}.id`, `rule id ${JSON.stringify(r.id)} is used twice in this flag`);
-      ruleIds.add(r.id);
-      r.environments.forEach((e, j) => {
-        if (!environments.has(e)) add(`${rp}.environments[${j}]`, `unknown environment ${JSON.stringify(e)}; declare it under environments`);
-      });
-      checkRule(r, rp, f.state === 'ARCHIVED', variants, segments, add);
-    });
-  }
+  for (const f of workspace.flags) checkFlag(f, environments, clients, segments, add);
   return issues;
 }
 
-type Add = (path: string, message: string) => void;
+/** A flag's clients, rules and their references, against what the workspace declares. */
+export function checkFlag(f: Flag, environments: ReadonlySet<string>, clients: ReadonlySet<string>, segments: ReadonlyMap<string, Segment>, add: Add): void {
+  const path = `flags.${f.id}`;
+  f.clients.forEach((c, i) => {
+    if (!clients.has(c)) add(`${path}.clients[${i}]`, `unknown client ${JSON.stringify(c)}`);
+  });
+  const variants = new Set(f.variants.map((v) => v.name));
+  const ruleIds = new Set<string>();
+  f.rules.forEach((r, i) => {
+    const rp = `${path}.rules[${i}]`;
+    if (ruleIds.has(r.id)) add(`${rp}.id`, `rule id ${JSON.stringify(r.id)} is used twice in this flag`);
+    ruleIds.add(r.id);
+    r.environments.forEach((e, j) => {
+      if (!environments.has(e)) add(`${rp}.environments[${j}]`, `unknown environment ${JSON.stringify(e)}; declare it under environments`);
+    });
+    checkRule(r, rp, f.state === 'ARCHIVED', variants, segments, add);
+  });
+}
+
+export type Add = (path: string, message: string) => void;
 
 /** Workspaces that passed `checkWorkspace` (parsed, or through the gate of `applyOperation`). */
 const consistent = new WeakSet<Workspace>();
@@ -86,7 +89,7 @@ export function isConsistent(workspace: Workspace): boolean {
  */
 const verified = new WeakSet<BucketSet>();
 
-function checkSegment(s: Segment, segments: ReadonlyMap<string, Segment>, add: Add): void {
+export function checkSegment(s: Segment, segments: ReadonlyMap<string, Segment>, add: Add): void {
   const path = `segments.${s.id}`;
   if (s.state === 'ALLOCATED') {
     if (s.buckets === null) {
@@ -120,31 +123,46 @@ function checkSegment(s: Segment, segments: ReadonlyMap<string, Segment>, add: A
 }
 
 function checkGroups(workspace: Workspace, segments: ReadonlyMap<string, Segment>, add: Add): void {
+  for (const g of workspace.groups) checkGroupMembers(g, segments, add);
+  const expected = expectedGroupTags(workspace.groups);
+  for (const s of workspace.segments) checkGroupTags(s, expected, add);
+}
+
+/** Members listed twice or unknown. */
+export function checkGroupMembers(g: ExclusionGroup, segments: ReadonlyMap<string, Segment>, add: Add): void {
+  const seen = new Set<string>();
+  g.members.forEach((m, i) => {
+    const mp = `groups.${g.id}.members[${i}]`;
+    if (seen.has(m)) add(mp, `lists segment ${m} twice`);
+    seen.add(m);
+    if (!segments.has(m)) add(mp, `unknown segment ${JSON.stringify(m)}`);
+  });
+}
+
+/** The group tags each segment must carry: those of the active groups it is a member of. */
+export function expectedGroupTags(groups: readonly ExclusionGroup[]): Map<string, Set<string>> {
   const expected = new Map<string, Set<string>>();
-  for (const g of workspace.groups) {
-    const seen = new Set<string>();
-    g.members.forEach((m, i) => {
-      const mp = `groups.${g.id}.members[${i}]`;
-      if (seen.has(m)) add(mp, `lists segment ${m} twice`);
-      seen.add(m);
-      if (!segments.has(m)) add(mp, `unknown segment ${JSON.stringify(m)}`);
-      if (g.state === 'ACTIVE') {
-        const set = expected.get(m) ?? new Set<string>();
-        set.add(groupTag(g.id));
-        expected.set(m, set);
-      }
-    });
+  for (const g of groups) {
+    if (g.state !== 'ACTIVE') continue;
+    for (const m of g.members) {
+      const set = expected.get(m) ?? new Set<string>();
+      set.add(groupTag(g.id));
+      expected.set(m, set);
+    }
   }
-  for (const s of workspace.segments) {
-    const want = expected.get(s.id) ?? new Set<string>();
-    for (const key of ['exclusivityTags', 'exclusiveTo'] as const) {
-      const have = new Set(s[key].filter(isGroupTag));
-      for (const t of want) {
-        if (!have.has(t)) add(`segments.${s.id}.allocation.${key}`, `lacks ${JSON.stringify(t)}, the tag of the active exclusion group it belongs to`);
-      }
-      for (const t of have) {
-        if (!want.has(t)) add(`segments.${s.id}.allocation.${key}`, `has ${JSON.stringify(t)} but is not a member of that active exclusion group; use "allot groups" to change membership`);
-      }
+  return expected;
+}
+
+/** A segment's group tags against those of the groups it belongs to (`expectedGroupTags`). */
+export function checkGroupTags(s: Segment, expected: ReadonlyMap<string, ReadonlySet<string>>, add: Add): void {
+  const want = expected.get(s.id) ?? new Set<string>();
+  for (const key of ['exclusivityTags', 'exclusiveTo'] as const) {
+    const have = new Set(s[key].filter(isGroupTag));
+    for (const t of want) {
+      if (!have.has(t)) add(`segments.${s.id}.allocation.${key}`, `lacks ${JSON.stringify(t)}, the tag of the active exclusion group it belongs to`);
+    }
+    for (const t of have) {
+      if (!want.has(t)) add(`segments.${s.id}.allocation.${key}`, `has ${JSON.stringify(t)} but is not a member of that active exclusion group; use "allot groups" to change membership`);
     }
   }
 }
@@ -198,7 +216,7 @@ function checkExclusivity(all: readonly Segment[], add: Add): void {
  * The exclusivity of the `changed` segments only, each against every allocated segment it
  * conflicts with: what one change costs, not what the workspace holds.
  */
-function checkExclusivityOf(all: readonly Segment[], changed: ReadonlySet<string>, add: Add): void {
+export function checkExclusivityOf(all: readonly Segment[], changed: ReadonlySet<string>, add: Add): void {
   const allocated = all.filter((s) => s.state === 'ALLOCATED' && s.buckets !== null);
   for (const s of allocated) {
     if (!changed.has(s.id)) continue;

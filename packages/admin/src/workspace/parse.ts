@@ -7,7 +7,7 @@ import type { JsonValue } from '@allot/core';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, YAMLParseError } from 'yaml';
 
 import { BucketSet } from '../allocation/bucket-set.js';
-import { AdminError, invalidWorkspace } from '../errors.js';
+import { AdminError, invalidWorkspace, type WorkspaceIssue } from '../errors.js';
 import { TARGETING_LIMITS, tooManyValues } from '../targeting/limits.js';
 import { parseTargeting } from '../targeting/parser.js';
 import type { Targeting } from '../targeting/ast.js';
@@ -138,14 +138,33 @@ export function workspaceFromData(data: unknown, options: ParseOptions = {}): Wo
     seed: readRequiredString(data, 'seed', '', issues),
     environments: readStringList(data, 'environments', '', issues),
     clients: entries(data, 'clients', issues).map(([id, raw, path]) => readClient(id, raw, path, issues, options.secrets)),
-    segments: entries(data, 'segments', issues).map(([id, raw, path]) => readSegment(id, raw, path, issues, options.knownBitsets)),
-    flags: entries(data, 'flags', issues).map(([id, raw, path]) => readFlag(id, raw, path, issues)),
-    groups: entries(data, 'groups', issues).map(([id, raw, path]) => readGroup(id, raw, path, issues)),
+    ...readEntries(data, issues, options.knownBitsets),
   };
   if (issues.items.length === 0) issues.items.push(...checkWorkspace(workspace, options.retainBitsets ?? false, options.changedSegments));
   if (issues.items.length > 0) throw invalidWorkspace(issues.items, options.source);
   markConsistent(workspace);
   return workspace;
+}
+
+/** The segments, flags and groups of a document, in that order, each problem recorded in `issues`. */
+function readEntries(data: Doc, issues: Issues, known: ReadonlyMap<string, BucketSet> | undefined): Pick<Workspace, 'segments' | 'flags' | 'groups'> {
+  return {
+    segments: entries(data, 'segments', issues).map(([id, raw, path]) => readSegment(id, raw, path, issues, known)),
+    flags: entries(data, 'flags', issues).map(([id, raw, path]) => readFlag(id, raw, path, issues)),
+    groups: entries(data, 'groups', issues).map(([id, raw, path]) => readGroup(id, raw, path, issues)),
+  };
+}
+
+/**
+ * The shape problems of the `segments`, `flags` and `groups` maps of `data` (a document
+ * holding only some entries: the ones a change touched), as `workspaceFromData` finds them
+ * for those entries of a whole document; no consistency check, which needs the workspace.
+ */
+export function entryShapeIssues(data: unknown, known?: ReadonlyMap<string, BucketSet>): WorkspaceIssue[] {
+  const issues = new Issues();
+  if (isDoc(data)) readEntries(data, issues, known);
+  else issues.add('(document)', `expected a map at the top, got ${describe(data)}`);
+  return issues.items;
 }
 
 /** The entries of a top-level map keyed by id, with their paths; bad ids are reported. */

@@ -5,16 +5,51 @@
  */
 import { stringify } from 'yaml';
 
-import type { Audience, Flag, Rule, Segment, Sticky, Workspace } from './model.js';
+import type { Audience, ExclusionGroup, Flag, Rule, Segment, Sticky, Workspace } from './model.js';
 import { WORKSPACE_FORMAT_VERSION } from './model.js';
 
 export type WorkspaceFormat = 'yaml' | 'json';
 
+const YAML_OPTIONS = { lineWidth: 0, minContentWidth: 0, aliasDuplicateObjects: false, indent: 2 } as const;
+
 /** The document text of `workspace`, as YAML (default) or JSON. */
 export function serializeWorkspace(workspace: Workspace, format: WorkspaceFormat = 'yaml'): string {
-  const doc = workspaceDocument(workspace);
-  if (format === 'json') return `${JSON.stringify(doc, null, 2)}\n`;
-  return stringify(doc, { lineWidth: 0, minContentWidth: 0, aliasDuplicateObjects: false, indent: 2 });
+  if (format === 'json') return `${JSON.stringify(workspaceDocument(workspace), null, 2)}\n`;
+  // The same bytes as stringifying the whole document, with each segment and flag rendered
+  // once per object: a write of one segment of 10,000 renders one entry, not megabytes.
+  const head = workspaceDocument({ ...workspace, segments: [], flags: [], groups: [] });
+  delete head.segments;
+  delete head.flags;
+  delete head.groups;
+  return (
+    stringify(head, YAML_OPTIONS) +
+    yamlEntries('segments', workspace.segments, segmentYaml, segmentDocument) +
+    yamlEntries('flags', workspace.flags, flagYaml, flagDocument) +
+    stringify({ groups: byId(workspace.groups, groupDocument) }, YAML_OPTIONS)
+  );
+}
+
+/** Each entry's YAML, as it reads nested under its top-level key: entries are immutable. */
+const segmentYaml = new WeakMap<Segment, string>();
+const flagYaml = new WeakMap<Flag, string>();
+
+/** `key:` and its entries, each rendered alone and indented under it (what stringify gives for the whole map). */
+function yamlEntries<T extends { readonly id: string }>(key: string, items: readonly T[], cache: WeakMap<T, string>, render: (item: T) => unknown): string {
+  if (items.length === 0) return stringify({ [key]: {} }, YAML_OPTIONS);
+  const seen = new Set<string>();
+  let out = `${key}:\n`;
+  for (const item of items) {
+    // Two entries with one id are one key of the document, the last one's value: render that map as a whole.
+    if (seen.has(item.id)) return stringify({ [key]: byId(items, render) }, YAML_OPTIONS);
+    seen.add(item.id);
+    let text = cache.get(item);
+    if (text === undefined) {
+      text = stringify({ [item.id]: render(item) }, YAML_OPTIONS).replace(/^(?=.)/gm, '  ');
+      cache.set(item, text);
+    }
+    out += text;
+  }
+  return out;
 }
 
 /** The plain data of the document (what YAML or JSON encodes). */
@@ -28,8 +63,32 @@ export function workspaceDocument(workspace: Workspace): Record<string, unknown>
     clients: byId(workspace.clients, (c) => ({ displayName: c.displayName, environments: [...c.environments] })),
     segments: byId(workspace.segments, segmentDocument),
     flags: byId(workspace.flags, flagDocument),
-    groups: byId(workspace.groups, (g) => ({ displayName: g.displayName, state: g.state, members: [...g.members] })),
+    groups: byId(workspace.groups, groupDocument),
   };
+}
+
+/** Ids of the entries `entriesDocument` renders. */
+export interface EntryIds {
+  readonly segments: ReadonlySet<string>;
+  readonly flags: ReadonlySet<string>;
+  readonly groups: ReadonlySet<string>;
+}
+
+/**
+ * The document's `segments`, `flags` and `groups` maps holding only the entries named by
+ * `ids`, each rendered as `workspaceDocument` renders it (how the gate reads back what a
+ * change touched without rendering the rest).
+ */
+export function entriesDocument(workspace: Workspace, ids: EntryIds): Record<string, Record<string, unknown>> {
+  return {
+    segments: byId(workspace.segments.filter((s) => ids.segments.has(s.id)), segmentDocument),
+    flags: byId(workspace.flags.filter((f) => ids.flags.has(f.id)), flagDocument),
+    groups: byId(workspace.groups.filter((g) => ids.groups.has(g.id)), groupDocument),
+  };
+}
+
+function groupDocument(g: ExclusionGroup): Record<string, unknown> {
+  return { displayName: g.displayName, state: g.state, members: [...g.members] };
 }
 
 function byId<T extends { readonly id: string }>(items: readonly T[], render: (item: T) => unknown): Record<string, unknown> {

@@ -7,7 +7,7 @@ import { HashPrefix } from '../hash/bucket.js';
 import { resolveFlags } from '../resolve/resolve.js';
 import { buildState, only, attr, rollout, SECRET, str, type Json } from '../testing/states.js';
 import { BITSET_BYTES } from './bitset.js';
-import { loadState, validateState } from './load.js';
+import { loadState, validateState, type DecodedBitset } from './load.js';
 
 const good = (): Record<string, Json> =>
   buildState({
@@ -147,6 +147,27 @@ describe('the proto-JSON ResolverState shape', () => {
       resolveFlags(state, { evaluationContext: { targeting_key: unit }, clientSecret: 'proto-secret' }).resolvedFlags[0]!.reason;
     expect(resolve('alice')).toBe('RESOLVE_REASON_MATCH');
     expect(resolve('bob')).toBe('RESOLVE_REASON_NO_SEGMENT_MATCH');
+  });
+
+  it('takes from decodedBitsets the bitsets an earlier load decoded, answers alike, and leaves in it only its own', () => {
+    const salt = new HashPrefix('MegaSalt-acme|');
+    const text = (unit: string): string => {
+      const bits = new Uint8Array(BITSET_BYTES);
+      const bucket = salt.bucket(unit, 1_000_000);
+      bits[bucket >> 3] = 1 << (bucket & 7);
+      return gzipSync(bits).toString('base64');
+    };
+    const decodedBitsets = new Map<string, DecodedBitset>();
+    const reason = (state: ReturnType<typeof loadState>, unit: string): string =>
+      resolveFlags(state, { evaluationContext: { targeting_key: unit }, clientSecret: 'proto-secret' }).resolvedFlags[0]!.reason;
+    const first = loadState(protoState(text('alice')), { accountId: 'acme', decodedBitsets });
+    expect([...decodedBitsets.keys()]).toEqual([text('alice')]);
+    const again = loadState(protoState(text('alice')), { accountId: 'acme', decodedBitsets });
+    expect(again.segments.get('segments/exp')!.bitset).toBe(first.segments.get('segments/exp')!.bitset);
+    expect([reason(again, 'alice'), reason(again, 'bob')]).toEqual(['RESOLVE_REASON_MATCH', 'RESOLVE_REASON_NO_SEGMENT_MATCH']);
+    const changed = loadState(protoState(text('bob')), { accountId: 'acme', decodedBitsets });
+    expect([reason(changed, 'alice'), reason(changed, 'bob')]).toEqual(['RESOLVE_REASON_NO_SEGMENT_MATCH', 'RESOLVE_REASON_MATCH']);
+    expect([...decodedBitsets.keys()]).toEqual([text('bob')]);
   });
 
   it('takes fullBitset as every bucket', () => {

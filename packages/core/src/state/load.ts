@@ -53,6 +53,19 @@ export interface LoadOptions {
    * forbids generated code keeps the generic walk.
    */
   readonly specialize?: 'hot' | 'all' | 'none';
+  /**
+   * Bitsets an earlier load decoded, by their base64 text: this load takes the ones its state
+   * holds instead of inflating them again, and leaves in the map exactly its own (a server
+   * that reloads its state after each small change decodes only the bitsets that changed).
+   * The states then share those bitsets: do not transfer such a state to a worker.
+   */
+  readonly decodedBitsets?: Map<string, DecodedBitset>;
+}
+
+/** A base64 bitset as decoded (see `LoadOptions.decodedBitsets`). */
+export interface DecodedBitset {
+  readonly bits: Bitset;
+  readonly allSet: boolean;
 }
 
 /** Resolves of a flag after which its walk is specialized (`LoadOptions.specialize` "hot"). */
@@ -186,10 +199,12 @@ function mapParts(root: JsonObject, options: LoadOptions, issues: IssueList): St
   const accountId = accountIdFrom(root, options, issues, false);
   const bitsets = new Map<string, LoadedBitset>();
   const scratch = BitsetScratch.shared();
+  const decoded = new Decoded(options.decodedBitsets);
   for (const b of located(root, 'bitsets', issues)) {
-    const bits = mapBitset(b, issues, scratch);
+    const bits = mapBitset(b, issues, scratch, decoded);
     if (bits) bitsets.set(b.name, bits);
   }
+  decoded.keepOnly();
   return {
     proto: false,
     accountId,
@@ -202,11 +217,11 @@ function mapParts(root: JsonObject, options: LoadOptions, issues: IssueList): St
 }
 
 /** One entry of the conformance shape's `bitsets`; undefined when it is not one (an issue says why). */
-export function mapBitset(b: Located, issues: IssueList, scratch: BitsetScratch): LoadedBitset | undefined {
+export function mapBitset(b: Located, issues: IssueList, scratch: BitsetScratch, decoded?: Decoded): LoadedBitset | undefined {
   if (b.raw === 'ALL' || b.raw === null) return { bits: null, allSet: true, path: b.path };
   if (Array.isArray(b.raw)) return { bits: bitsetFromIndices(b.raw, b.path, issues, scratch), allSet: false, path: b.path };
   if (typeof b.raw === 'string') {
-    const bits = bitsetFromBase64(b.raw, true, b.path, issues, scratch);
+    const bits = decoded === undefined ? bitsetFromBase64(b.raw, true, b.path, issues, scratch) : decoded.get(b.raw, b.path, issues, scratch);
     return bits ? { bits: bits.bits, allSet: bits.allSet, path: b.path } : undefined;
   }
   issues.add(b.path, `expected "ALL", a list of bucket indices or base64 gzipped bytes, got ${describe(b.raw)}`);
@@ -235,10 +250,31 @@ export function mapClients(root: JsonObject, issues: IssueList): CompiledClient[
   return clients;
 }
 
+/** Gzipped base64 bitsets, decoded or taken from `LoadOptions.decodedBitsets`. */
+export class Decoded {
+  private readonly used = new Map<string, DecodedBitset>();
+
+  constructor(private readonly cache: Map<string, DecodedBitset> | undefined) {}
+
+  get(text: string, path: string, issues: IssueList, scratch: BitsetScratch): DecodedBitset | undefined {
+    const bits = this.cache?.get(text) ?? bitsetFromBase64(text, true, path, issues, scratch);
+    if (bits !== undefined && this.cache !== undefined) this.used.set(text, bits);
+    return bits;
+  }
+
+  /** Leaves in the cache only the bitsets this load used. */
+  keepOnly(): void {
+    if (this.cache === undefined) return;
+    this.cache.clear();
+    for (const [text, bits] of this.used) this.cache.set(text, bits);
+  }
+}
+
 function protoParts(root: JsonObject, options: LoadOptions, issues: IssueList): StateParts {
   const accountId = accountIdFrom(root, options, issues, true);
   const bitsets = new Map<string, LoadedBitset>();
   const scratch = BitsetScratch.shared();
+  const decoded = new Decoded(options.decodedBitsets);
   for (const b of locatedList(root, 'bitsets', issues, 'segment')) {
     const obj = b.raw as JsonObject;
     if (optionalBoolean(obj, 'fullBitset', b.path, issues, false)) {
@@ -250,9 +286,10 @@ function protoParts(root: JsonObject, options: LoadOptions, issues: IssueList): 
       issues.add(keyPath(b.path, 'gzippedBitset'), `expected base64 gzipped bytes (or fullBitset: true), got ${describe(gz)}`);
       continue;
     }
-    const bits = bitsetFromBase64(gz, true, keyPath(b.path, 'gzippedBitset'), issues, scratch);
+    const bits = decoded.get(gz, keyPath(b.path, 'gzippedBitset'), issues, scratch);
     if (bits) bitsets.set(b.name, { bits: bits.bits, allSet: bits.allSet, path: b.path });
   }
+  decoded.keepOnly();
   const clients = credentialsOf(root, issues);
   const bloomRaw = own(root, 'bloomFilters');
   return {

@@ -16,7 +16,7 @@ import { stat, readFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 
 import { AdminError, applyOperation, compileState, workspaceNeedsRepair, etagOf, WorkspaceFile, type AfterWrite, type LockOptions, type Outcome, type Workspace } from '@allot/admin';
-import { loadState, type JsonValue, type ResolverState } from '@allot/core';
+import { loadState, type DecodedBitset, type JsonValue, type ResolverState } from '@allot/core';
 
 import { FileAuditLog } from '../audit/file-audit-log.js';
 import { ApiError } from '../http/api-error.js';
@@ -45,6 +45,11 @@ export class WorkspaceSnapshot {
     readonly etag: string,
     /** The store's revision of this snapshot; null on the file store, which has none. */
     readonly revision: number | null = null,
+    /**
+     * Bitsets decoded by the store's earlier snapshots (see core's `LoadOptions.decodedBitsets`):
+     * a state compiled after a change of one segment inflates only that segment's bitset.
+     */
+    private readonly decodedBitsets?: Map<string, DecodedBitset> | undefined,
   ) {}
 
   /** The compiled state, computed once per snapshot. */
@@ -52,7 +57,7 @@ export class WorkspaceSnapshot {
     if (this.compiled === null) {
       // `compile`'s bytes, keeping the JSON they encode.
       const json = compileState(this.workspace);
-      this.compiled = new Compiled(`${JSON.stringify(json, null, 2)}\n`, json);
+      this.compiled = new Compiled(`${JSON.stringify(json, null, 2)}\n`, json, this.decodedBitsets);
     }
     return this.compiled;
   }
@@ -70,12 +75,14 @@ class Compiled implements CompiledState {
   constructor(
     readonly text: string,
     readonly json: { readonly [key: string]: JsonValue },
+    /** The store's bitsets decoded by earlier loads (core's `LoadOptions.decodedBitsets`). */
+    private readonly decodedBitsets: Map<string, DecodedBitset> | undefined,
   ) {
     this.etag = `"${etagOf(text)}"`;
   }
 
   get resolver(): ResolverState {
-    this.loaded ??= loadState(this.text);
+    this.loaded ??= loadState(this.json, this.decodedBitsets === undefined ? {} : { decodedBitsets: this.decodedBitsets });
     return this.loaded;
   }
 }
@@ -122,6 +129,8 @@ export class WorkspaceStore implements Store {
   private readonly watchIntervalMs: number;
   private fileWatcher: FSWatcher | null = null;
   private fileCheck: NodeJS.Timeout | null = null;
+  /** Shared by this store's snapshots, each loading its state after the one before. */
+  private readonly decodedBitsets = new Map<string, DecodedBitset>();
 
   constructor(path: string, options: WorkspaceStoreOptions = {}) {
     // A request is answered within 2 s: a write gives up waiting for another process's lock
@@ -138,7 +147,7 @@ export class WorkspaceStore implements Store {
       create: true,
       afterWrite: (update) => this.record(update, []),
     });
-    this.install(new WorkspaceSnapshot(out.workspace, out.etag));
+    this.install(new WorkspaceSnapshot(out.workspace, out.etag, null, this.decodedBitsets));
     return { created: out.created };
   }
 
@@ -177,7 +186,7 @@ export class WorkspaceStore implements Store {
         try {
           const workspace = await this.file.parse(text);
           if (generation !== this.generation) continue; // a write landed meanwhile: read again
-          this.snapshot = new WorkspaceSnapshot(workspace, etag);
+          this.snapshot = new WorkspaceSnapshot(workspace, etag, null, this.decodedBitsets);
           this.invalid = null;
           this.listeners.emit(this.snapshot);
         } catch (error) {
@@ -303,7 +312,7 @@ export class WorkspaceStore implements Store {
       return;
     }
     this.generation++;
-    const snapshot = new WorkspaceSnapshot(out.workspace, out.etag);
+    const snapshot = new WorkspaceSnapshot(out.workspace, out.etag, null, this.decodedBitsets);
     this.install(snapshot);
     batch.forEach((w, i) => {
       const o = outcomes[i]!;
