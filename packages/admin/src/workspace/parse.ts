@@ -111,7 +111,29 @@ function parseYaml(text: string): unknown {
       pending.push(pair.value);
     }
   }
-  return doc.toJS();
+  return detached(doc.toJS());
+}
+
+/**
+ * V8 keeps a string of 13 characters or more cut from another as a view of the whole: one
+ * display name read from the document kept the document's text alive as long as the
+ * workspace (9 MB at 10,000 segments, in a server that holds the workspace for good).
+ * Every such string of the data is copied out, in place.
+ */
+function detached(value: unknown): unknown {
+  if (typeof value === 'string') return value.length < 13 ? value : copied(value);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = detached(value[i]);
+  } else if (typeof value === 'object' && value !== null) {
+    const record = value as Record<string, unknown>;
+    for (const key of Object.keys(record)) record[key] = detached(record[key]);
+  }
+  return value;
+}
+
+/** A fresh string equal to `text`: JSON's round trip is exact (lone surrogates included) and builds a new one. */
+function copied(text: string): string {
+  return JSON.parse(JSON.stringify(text)) as string;
 }
 
 function parseJson(text: string): unknown {
