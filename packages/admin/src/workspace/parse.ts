@@ -4,7 +4,7 @@
  * consistency (references, lifecycle, exclusivity) in `check.ts`.
  */
 import type { JsonValue } from '@allot/core';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, YAMLParseError } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, YAMLParseError, type Scalar } from 'yaml';
 
 import { BucketSet } from '../allocation/bucket-set.js';
 import { AdminError, invalidWorkspace } from '../errors.js';
@@ -98,6 +98,7 @@ function parseYaml(text: string): unknown {
   const pending: unknown[] = [doc.contents];
   while (pending.length > 0) {
     const node = pending.pop();
+    if (isScalar(node)) detach(node);
     if (isSeq(node)) pending.push(...node.items);
     if (!isMap(node)) continue;
     const seen = new Set<unknown>();
@@ -111,29 +112,21 @@ function parseYaml(text: string): unknown {
       pending.push(pair.value);
     }
   }
-  return detached(doc.toJS());
+  return doc.toJS();
 }
 
 /**
  * V8 keeps a string of 13 characters or more cut from another as a view of the whole: one
  * display name read from the document kept the document's text alive as long as the
- * workspace (9 MB at 10,000 segments, in a server that holds the workspace for good).
- * Every such string of the data is copied out, in place.
+ * workspace (9 MB at 10,000 segments, in a server that holds the workspace for good). A
+ * plain or quoted scalar's value is such a cut, and is copied out; a block scalar's (the
+ * bucket runs) is built from its lines, and is left as it is.
  */
-function detached(value: unknown): unknown {
-  if (typeof value === 'string') return value.length < 13 ? value : copied(value);
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) value[i] = detached(value[i]);
-  } else if (typeof value === 'object' && value !== null) {
-    const record = value as Record<string, unknown>;
-    for (const key of Object.keys(record)) record[key] = detached(record[key]);
-  }
-  return value;
-}
-
-/** A fresh string equal to `text`: JSON's round trip is exact (lone surrogates included) and builds a new one. */
-function copied(text: string): string {
-  return JSON.parse(JSON.stringify(text)) as string;
+function detach(scalar: Scalar): void {
+  const { value } = scalar;
+  if (typeof value !== 'string' || value.length < 13 || scalar.type === 'BLOCK_LITERAL' || scalar.type === 'BLOCK_FOLDED') return;
+  // JSON's round trip is exact (lone surrogates included) and builds a new string.
+  scalar.value = JSON.parse(JSON.stringify(value)) as string;
 }
 
 function parseJson(text: string): unknown {
