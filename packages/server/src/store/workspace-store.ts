@@ -32,7 +32,11 @@ export interface CompiledState {
   /** A strong HTTP entity tag (quoted). */
   readonly etag: string;
   readonly resolver: ResolverState;
-  /** The state as JSON (what `text` encodes), for the state watch's deltas. */
+  /**
+   * The state as JSON (what `text` encodes), for the state watch's deltas. Needed as the
+   * state is installed: held weakly after its compilation (8 MB at 10,000 segments), and
+   * parsed from `text` again should it be asked for once collected.
+   */
   readonly json: { readonly [key: string]: JsonValue };
 }
 
@@ -53,7 +57,23 @@ export class WorkspaceSnapshot {
       // `compile`'s bytes, keeping the JSON they encode.
       const json = compileState(this.workspace);
       const text = `${JSON.stringify(json, null, 2)}\n`;
-      this.compiled = { text, etag: `"${etagOf(text)}"`, resolver: loadState(text), json };
+      let held = new WeakRef(json);
+      this.compiled = {
+        text,
+        etag: `"${etagOf(text)}"`,
+        resolver: loadState(text),
+        get json() {
+          let value = held.deref();
+          if (value === undefined) {
+            value = JSON.parse(text) as { readonly [key: string]: JsonValue };
+            held = new WeakRef(value);
+          }
+          return value;
+        },
+      };
+      // Held for as long as this snapshot is current: each bucket set keeps its runs text and
+      // gzipped bitset, and decodes its runs again for the operation that needs them.
+      for (const s of this.workspace.segments) s.buckets?.compact();
     }
     return this.compiled;
   }

@@ -29,8 +29,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApiError } from '../http/api-error.js';
 import type { Reply, Route } from '../http/router.js';
 import type { Store } from '../store/store.js';
-import type { CompiledState, WorkspaceSnapshot } from '../store/workspace-store.js';
-import { composeChanges, diffStates, encodeDelta, type StateChanges } from './state-delta.js';
+import type { WorkspaceSnapshot } from '../store/workspace-store.js';
+import { composeChanges, diffStates, digestOf, encodeDelta, type StateChanges, type StateDigest } from './state-delta.js';
 import { eventBytes, WholeState } from './state-event.js';
 
 export interface StateWatchOptions {
@@ -46,11 +46,11 @@ export interface StateWatchOptions {
   readonly retryAfterSeconds?: number;
 }
 
-/** One installed state: its id, its JSON, and its `state` and `reset` events (made from the compiled text as they are written). */
+/** One installed state: its id, its digest (for the next state's delta), and its `state` and `reset` events (made from the compiled text as they are written). */
 interface Encoded {
   readonly id: string;
   readonly revision: number | null;
-  readonly json: CompiledState['json'];
+  readonly digest: StateDigest;
   readonly text: string;
   readonly state: WholeState;
   reset?: WholeState;
@@ -349,10 +349,11 @@ export class StateWatch {
     const id = snapshot.revision === null ? state.etag.slice(1, -1) : String(snapshot.revision);
     const previous = this.latest;
     if (previous !== null && (previous.id === id || (previous.revision !== null && snapshot.revision !== null && snapshot.revision < previous.revision))) return previous;
-    const encoded: Encoded = { id, revision: snapshot.revision, json: state.json, text: state.text, state: new WholeState('state', id, state.text, this.chunkBytes) };
+    const json = state.json;
+    const encoded: Encoded = { id, revision: snapshot.revision, digest: digestOf(json), text: state.text, state: new WholeState('state', id, state.text, this.chunkBytes) };
     this.latest = encoded;
     this.resumes.clear();
-    const changes = previous === null ? null : diffStates(previous.json, encoded.json);
+    const changes = previous === null ? null : diffStates(previous.digest, json, encoded.digest);
     let delta = previous === null || changes === null ? null : eventBytes('delta', id, `data: ${encodeDelta(previous.id, changes)}`);
     if (delta !== null && delta.length >= encoded.state.bytes) delta = null;
     this.remember({ id, changes: delta === null ? null : changes, bytes: delta?.length ?? 0 }, encoded.state.bytes);
