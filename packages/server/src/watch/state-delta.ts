@@ -33,9 +33,14 @@ function isObject(value: JsonValue | undefined): value is JsonObject {
  */
 export type StateDigest = ReadonlyMap<string, string | ReadonlyMap<string, string>>;
 
-/** A fingerprint of a JSON value: equal for equal values (compiled states write their members in one order). */
+/**
+ * A fingerprint of a JSON value: equal for equal values (compiled states write their members
+ * in one order). A string is its own (a bitset's base64, which the workspace holds anyway);
+ * anything else, and a string that starts with NUL, is NUL and the SHA-1 of its JSON.
+ */
 function fingerprint(value: JsonValue): string {
-  return createHash('sha1').update(JSON.stringify(value)).digest('base64');
+  if (typeof value === 'string' && !value.startsWith('\0')) return value;
+  return `\0${createHash('sha1').update(JSON.stringify(value)).digest('base64')}`;
 }
 
 export function digestOf(state: JsonObject): StateDigest {

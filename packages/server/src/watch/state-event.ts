@@ -5,8 +5,10 @@
  * A whole state (`state`, `reset`) is not kept encoded: a prefixed copy of a 20 MB state
  * would be 22 MB more held for as long as the state is current. Its pieces are made from the
  * compiled text, which the server holds anyway, as the first watcher to need each one writes
- * it, and shared with every watcher writing the event at the same time; once none is, they
- * are let go (a weak reference), and made again by the next watcher that needs them.
+ * it, and shared with every watcher writing the event at the same time. They are kept for
+ * `keepMs` after a watcher last started the event (a burst of reconnections shares one set:
+ * making them again inside a burst held the event loop up to 150 ms where sending made ones
+ * held it 35–55 ms), then held weakly, and made again by the next watcher that needs them.
  */
 
 /** An event whose `data` lines are given (`data: …` lines, without the final newline). */
@@ -36,6 +38,9 @@ export class WholeState {
   /** The text without its final newline: what the data lines carry. */
   private readonly data: string;
   private pieces: WeakRef<Pieces> | null = null;
+  /** The pieces, held strongly until `keepMs` after a watcher last started the event. */
+  private kept: Pieces | null = null;
+  private release: NodeJS.Timeout | null = null;
 
   constructor(
     readonly kind: 'state' | 'reset',
@@ -43,6 +48,7 @@ export class WholeState {
     text: string,
     /** Characters of the text per piece; a piece never ends inside a surrogate pair. */
     private readonly chunk: number,
+    private readonly keepMs = 10_000,
   ) {
     this.data = text.endsWith('\n') ? text.slice(0, -1) : text;
     let lines = 1;
@@ -52,11 +58,12 @@ export class WholeState {
 
   /** The event's bytes in order, piece by piece; the pieces stay shared while a caller holds this generator. */
   *write(): Generator<Buffer> {
-    let pieces = this.pieces?.deref();
+    let pieces = this.kept ?? this.pieces?.deref();
     if (pieces === undefined) {
       pieces = { list: [], bytes: Buffer.allocUnsafe(this.bytes), next: 0, filled: 0 };
       this.pieces = new WeakRef(pieces);
     }
+    this.keep(pieces);
     for (let i = 0; ; i++) {
       if (i === pieces.list.length) {
         if (i > 0 && pieces.next >= this.data.length) return;
@@ -64,6 +71,18 @@ export class WholeState {
       }
       yield pieces.list[i]!;
     }
+  }
+
+  private keep(pieces: Pieces): void {
+    if (this.release !== null) clearTimeout(this.release);
+    this.release = null;
+    if (this.keepMs <= 0) return;
+    this.kept = pieces;
+    this.release = setTimeout(() => {
+      this.kept = null;
+      this.release = null;
+    }, this.keepMs);
+    this.release.unref();
   }
 
   /** The next piece: the text from `pieces.next`, encoded and prefixed byte by byte (no string is made). */
