@@ -36,6 +36,9 @@ export class BucketSet {
   private source: Source | null;
   private wordsCache: Uint32Array | null = null;
   private gzipCache: string | null = null;
+  /** Set by `compact`: the runs are then held weakly (`weakRuns`), not in `runsCache`. */
+  private compacted = false;
+  private weakRuns: WeakRef<Runs> | null = null;
 
   private constructor(count: number, runs: Runs | null, source: Source | null) {
     this.count = count;
@@ -82,11 +85,14 @@ export class BucketSet {
 
   /** The runs (ascending `[start, end)` pairs). Do not modify them. */
   runs(): Runs {
-    if (this.runsCache === null) {
-      const source = this.source!;
-      this.runsCache = source.kind === 'runs' ? runsFromText(source.text) : runsOfWords(decodeBitset(source.text));
-    }
-    return this.runsCache;
+    if (this.runsCache !== null) return this.runsCache;
+    const held = this.weakRuns?.deref();
+    if (held !== undefined) return held;
+    const source = this.source!;
+    const runs = source.kind === 'runs' ? runsFromText(source.text) : runsOfWords(decodeBitset(source.text));
+    if (this.compacted) this.weakRuns = new WeakRef(runs);
+    else this.runsCache = runs;
+    return runs;
   }
 
   /** The set as 31,250 little-endian 32-bit words (kept until `release`). Do not modify them. */
@@ -134,6 +140,21 @@ export class BucketSet {
   /** Drops the dense words (made again when next needed); the runs, a few KB, stay. */
   release(): void {
     this.wordsCache = null;
+  }
+
+  /**
+   * Drops the dense words, and the runs too when the set can decode them again from the
+   * `runs` text it was read from or written as (a few hundred bytes where the runs take a
+   * few KB): for a holder of many sets for long, such as a server's current workspace.
+   * Runs decoded after this are held weakly: an operation that uses them keeps them while it
+   * runs, and a collection lets them go. The gzipped bitset, once made, stays.
+   */
+  compact(): void {
+    this.wordsCache = null;
+    if (this.source?.kind !== 'runs') return;
+    this.compacted = true;
+    if (this.runsCache !== null) this.weakRuns = new WeakRef(this.runsCache);
+    this.runsCache = null;
   }
 }
 

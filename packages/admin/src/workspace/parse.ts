@@ -4,7 +4,7 @@
  * consistency (references, lifecycle, exclusivity) in `check.ts`.
  */
 import type { JsonValue } from '@allot/core';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, YAMLParseError } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, YAMLParseError, type Scalar } from 'yaml';
 
 import { BucketSet } from '../allocation/bucket-set.js';
 import { AdminError, invalidWorkspace, type WorkspaceIssue } from '../errors.js';
@@ -98,6 +98,7 @@ function parseYaml(text: string): unknown {
   const pending: unknown[] = [doc.contents];
   while (pending.length > 0) {
     const node = pending.pop();
+    if (isScalar(node)) detach(node);
     if (isSeq(node)) pending.push(...node.items);
     if (!isMap(node)) continue;
     const seen = new Set<unknown>();
@@ -112,6 +113,20 @@ function parseYaml(text: string): unknown {
     }
   }
   return doc.toJS();
+}
+
+/**
+ * V8 keeps a string of 13 characters or more cut from another as a view of the whole: one
+ * display name read from the document kept the document's text alive as long as the
+ * workspace (9 MB at 10,000 segments, in a server that holds the workspace for good). A
+ * plain or quoted scalar's value is such a cut, and is copied out; a block scalar's (the
+ * bucket runs) is built from its lines, and is left as it is.
+ */
+function detach(scalar: Scalar): void {
+  const { value } = scalar;
+  if (typeof value !== 'string' || value.length < 13 || scalar.type === 'BLOCK_LITERAL' || scalar.type === 'BLOCK_FOLDED') return;
+  // JSON's round trip is exact (lone surrogates included) and builds a new string.
+  scalar.value = JSON.parse(JSON.stringify(value)) as string;
 }
 
 function parseJson(text: string): unknown {

@@ -29,7 +29,7 @@ export function withoutHash(entry: Unhashed & { readonly hash?: string }): Unhas
  * `entry` chained after `previous` (null: it is the first), as entry number `seq` (by
  * default one more than `previous.seq`); `etag` as `ChainedEntry.etag`.
  */
-export function chainEntry(previous: ChainedEntry | null, entry: AuditEntry, options: { readonly seq?: number; readonly etag?: string } = {}): ChainedEntry {
+export function chainEntry(previous: Pick<ChainedEntry, 'seq' | 'hash'> | null, entry: AuditEntry, options: { readonly seq?: number; readonly etag?: string } = {}): ChainedEntry {
   const seq = options.seq ?? (previous?.seq ?? 0) + 1;
   const unhashed: Unhashed = { ...entry, seq, prev: previous === null ? GENESIS : previous.hash, ...(options.etag === undefined ? {} : { etag: options.etag }) };
   return { ...unhashed, hash: entryHash(unhashed) };

@@ -32,7 +32,11 @@ export interface CompiledState {
   /** A strong HTTP entity tag (quoted). */
   readonly etag: string;
   readonly resolver: ResolverState;
-  /** The state as JSON (what `text` encodes), for the state watch's deltas. */
+  /**
+   * The state as JSON (what `text` encodes), for the state watch's deltas. Needed as the
+   * state is installed: held weakly after its compilation (8 MB at 10,000 segments), and
+   * parsed from `text` again should it be asked for once collected.
+   */
   readonly json: { readonly [key: string]: JsonValue };
 }
 
@@ -58,6 +62,9 @@ export class WorkspaceSnapshot {
       // `compile`'s bytes, keeping the JSON they encode.
       const json = compileState(this.workspace);
       this.compiled = new Compiled(`${JSON.stringify(json, null, 2)}\n`, json, this.decodedBitsets);
+      // Held for as long as this snapshot is current: each bucket set keeps its runs text and
+      // gzipped bitset, and decodes its runs again for the operation that needs them.
+      for (const s of this.workspace.segments) s.buckets?.compact();
     }
     return this.compiled;
   }
@@ -71,14 +78,26 @@ export class WorkspaceSnapshot {
 class Compiled implements CompiledState {
   readonly etag: string;
   private loaded: ResolverState | null = null;
+  /** The JSON `text` encodes, held weakly: parsed again from the text when it was let go. */
+  private held: WeakRef<{ readonly [key: string]: JsonValue }>;
 
   constructor(
     readonly text: string,
-    readonly json: { readonly [key: string]: JsonValue },
+    json: { readonly [key: string]: JsonValue },
     /** The store's bitsets decoded by earlier loads (core's `LoadOptions.decodedBitsets`). */
     private readonly decodedBitsets: Map<string, DecodedBitset> | undefined,
   ) {
     this.etag = `"${etagOf(text)}"`;
+    this.held = new WeakRef(json);
+  }
+
+  get json(): { readonly [key: string]: JsonValue } {
+    let value = this.held.deref();
+    if (value === undefined) {
+      value = JSON.parse(this.text) as { readonly [key: string]: JsonValue };
+      this.held = new WeakRef(value);
+    }
+    return value;
   }
 
   get resolver(): ResolverState {

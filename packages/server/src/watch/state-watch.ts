@@ -16,18 +16,22 @@
  * current). Then one event per new state: a delta to a watcher whose last event was its
  * base, else the whole state. A `: heartbeat` comment every `heartbeatMs` keeps proxies open.
  *
- * Every event is encoded once; each watcher writes it in `chunkBytes` pieces, one piece per
- * turn of the event loop and waiting for `drain` when the socket is full, so a 10 MB state
- * never blocks the server. A watcher so slow that the deltas waiting for it outgrow the state
- * gets the whole state instead (nothing is lost: a state replaces everything before it).
+ * A delta is encoded once; a whole state is written from the compiled text the server holds
+ * anyway, each piece given its `data: ` prefixes as it is written (a second, prefixed copy of
+ * a 20 MB state would be 22 MB more held for as long as the state is current). Each watcher
+ * writes an event in `chunkBytes` pieces, one piece per turn of the event loop and waiting for
+ * `drain` when the socket is full, so a 10 MB state never blocks the server. A watcher so
+ * slow that the deltas waiting for it outgrow the state gets the whole state instead (nothing
+ * is lost: a state replaces everything before it).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import { ApiError } from '../http/api-error.js';
 import type { Reply, Route } from '../http/router.js';
 import type { Store } from '../store/store.js';
-import type { CompiledState, WorkspaceSnapshot } from '../store/workspace-store.js';
-import { composeChanges, diffStates, encodeDelta, type StateChanges } from './state-delta.js';
+import type { WorkspaceSnapshot } from '../store/workspace-store.js';
+import { composeChanges, diffStates, digestOf, encodeDelta, type StateChanges, type StateDigest } from './state-delta.js';
+import { eventBytes, WholeState } from './state-event.js';
 
 export interface StateWatchOptions {
   /** Most watchers this instance serves at once; past it, 503 with `Retry-After`. Default 1,000. */
@@ -42,14 +46,21 @@ export interface StateWatchOptions {
   readonly retryAfterSeconds?: number;
 }
 
-/** One installed state: its id, its JSON and its `state` event as sent on the wire. */
+/** One installed state: its id, its digest (for the next state's delta), and its `state` and `reset` events (made from the compiled text as they are written). */
 interface Encoded {
   readonly id: string;
   readonly revision: number | null;
-  readonly json: CompiledState['json'];
-  readonly state: Buffer;
+  readonly digest: StateDigest;
   readonly text: string;
-  reset?: Buffer;
+  readonly state: WholeState;
+  reset?: WholeState;
+}
+
+/** What a watcher queues: encoded bytes (a delta, a comment) or a whole state. */
+type Outgoing = Buffer | WholeState;
+
+function outgoingBytes(event: Outgoing): number {
+  return Buffer.isBuffer(event) ? event.length : event.bytes;
 }
 
 /** A state this server installed, with what changed since the one before it in the history. */
@@ -64,20 +75,10 @@ interface Remembered {
 /** Bytes of the changes the history keeps beyond the state's own size: 4 states' worth, at least 4 MiB. */
 const historyBudget = (stateBytes: number): number => Math.max(4 * stateBytes, 4 * 1024 * 1024);
 
-function eventBytes(kind: 'state' | 'reset' | 'delta', id: string, data: string): Buffer {
-  return Buffer.from(`event: ${kind}\nid: ${id}\n${data}\n\n`, 'utf8');
-}
-
-/** The `data:` lines of a JSON text (one per line). */
-function dataLines(text: string): string {
-  const trimmed = text.endsWith('\n') ? text.slice(0, -1) : text;
-  return `data: ${trimmed.replaceAll('\n', '\ndata: ')}`;
-}
-
 const revisionOf = (id: string | null): number | null => (id !== null && /^\d+$/.test(id) ? Number(id) : null);
 
 class Watcher {
-  private readonly queue: Buffer[] = [];
+  private readonly queue: Outgoing[] = [];
   private writing = false;
   private ended = false;
   private readonly heartbeat: NodeJS.Timeout;
@@ -106,15 +107,15 @@ class Watcher {
     return this.pending;
   }
 
-  /** Queues an event; a whole state (`whole`) replaces what has not started yet. */
-  send(bytes: Buffer, id: string, whole: boolean): void {
+  /** Queues an event; a whole state replaces what has not started yet. */
+  send(event: Outgoing, id: string): void {
     if (this.ended) return;
-    if (whole) {
+    if (!Buffer.isBuffer(event)) {
       this.queue.length = 0;
       this.pending = 0;
     }
     this.lastId = id;
-    this.push(bytes);
+    this.push(event);
   }
 
   comment(text: string): void {
@@ -127,9 +128,9 @@ class Watcher {
     this.finish();
   }
 
-  private push(bytes: Buffer): void {
-    this.queue.push(bytes);
-    this.pending += bytes.length;
+  private push(event: Outgoing): void {
+    this.queue.push(event);
+    this.pending += outgoingBytes(event);
     if (!this.writing) void this.pump();
   }
 
@@ -150,18 +151,28 @@ class Watcher {
     this.writing = true;
     try {
       while (this.isOpen() && this.queue.length > 0) {
-        const bytes = this.queue.shift()!;
-        this.pending -= bytes.length;
-        for (let at = 0; at < bytes.length && this.isOpen(); at += this.chunkBytes) {
-          const more = this.res.write(bytes.subarray(at, at + this.chunkBytes));
+        const event = this.queue.shift()!;
+        this.pending -= outgoingBytes(event);
+        const pieces = this.piecesOf(event);
+        for (let piece = pieces.next(); !piece.done && this.isOpen(); ) {
+          const more = this.res.write(piece.value);
+          piece = pieces.next();
           if (!more) await this.drained();
           // Let other requests and watchers run between pieces of a large state.
-          else if (at + this.chunkBytes < bytes.length) await new Promise<void>((resolve) => setImmediate(resolve));
+          else if (piece.done !== true) await new Promise<void>((resolve) => setImmediate(resolve));
         }
       }
     } finally {
       this.writing = false;
     }
+  }
+
+  private *piecesOf(event: Outgoing): Generator<Buffer> {
+    if (!Buffer.isBuffer(event)) {
+      yield* event.write();
+      return;
+    }
+    for (let at = 0; at < event.length; at += this.chunkBytes) yield event.subarray(at, at + this.chunkBytes);
   }
 
   private drained(): Promise<void> {
@@ -282,13 +293,13 @@ export class StateWatch {
         watcher.comment(`: this server is at ${latest.id}, behind ${lastId ?? ''}; events follow as it catches up\n\n`);
         break;
       case 'delta':
-        watcher.send(resume.bytes, latest.id, false);
+        watcher.send(resume.bytes, latest.id);
         break;
       case 'state':
-        watcher.send(latest.state, latest.id, true);
+        watcher.send(latest.state, latest.id);
         break;
       case 'reset':
-        watcher.send((latest.reset ??= eventBytes('reset', latest.id, dataLines(latest.text))), latest.id, true);
+        watcher.send((latest.reset ??= new WholeState('reset', latest.id, latest.text, this.chunkBytes)), latest.id);
         break;
     }
   }
@@ -326,7 +337,7 @@ export class StateWatch {
     let bytes: Buffer | null = null;
     if (changes !== null) {
       bytes = eventBytes('delta', latest.id, `data: ${encodeDelta(base, changes)}`);
-      if (bytes.length >= latest.state.length) bytes = null;
+      if (bytes.length >= latest.state.bytes) bytes = null;
     }
     if (at >= 0) this.resumes.set(base, bytes);
     return bytes;
@@ -338,27 +349,20 @@ export class StateWatch {
     const id = snapshot.revision === null ? state.etag.slice(1, -1) : String(snapshot.revision);
     const previous = this.latest;
     if (previous !== null && (previous.id === id || (previous.revision !== null && snapshot.revision !== null && snapshot.revision < previous.revision))) return previous;
-    // Encoded here, with the state's compilation, rather than when a watcher connects: for a
-    // 10 MB state that is several milliseconds a streaming turn need not pay.
-    const encoded: Encoded = {
-      id,
-      revision: snapshot.revision,
-      json: state.json,
-      text: state.text,
-      state: eventBytes('state', id, dataLines(state.text)),
-    };
+    const json = state.json;
+    const encoded: Encoded = { id, revision: snapshot.revision, digest: digestOf(json), text: state.text, state: new WholeState('state', id, state.text, this.chunkBytes) };
     this.latest = encoded;
     this.resumes.clear();
-    const changes = previous === null ? null : diffStates(previous.json, encoded.json);
+    const changes = previous === null ? null : diffStates(previous.digest, json, encoded.digest);
     let delta = previous === null || changes === null ? null : eventBytes('delta', id, `data: ${encodeDelta(previous.id, changes)}`);
-    if (delta !== null && delta.length >= encoded.state.length) delta = null;
-    this.remember({ id, changes: delta === null ? null : changes, bytes: delta?.length ?? 0 }, encoded.state.length);
+    if (delta !== null && delta.length >= encoded.state.bytes) delta = null;
+    this.remember({ id, changes: delta === null ? null : changes, bytes: delta?.length ?? 0 }, encoded.state.bytes);
     for (const w of this.watchers) {
       const seen = revisionOf(w.lastId);
       // A watcher ahead of this server (it resumed from a newer instance) already has this state.
       if (encoded.revision !== null && seen !== null && seen >= encoded.revision) continue;
-      if (delta !== null && previous !== null && w.lastId === previous.id && w.pendingBytes + delta.length < encoded.state.length) w.send(delta, id, false);
-      else w.send(encoded.state, id, true);
+      if (delta !== null && previous !== null && w.lastId === previous.id && w.pendingBytes + delta.length < encoded.state.bytes) w.send(delta, id);
+      else w.send(encoded.state, id);
     }
     return encoded;
   }
