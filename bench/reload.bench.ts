@@ -261,7 +261,7 @@ async function servedWorkspace(dir: string, name: string): Promise<{ port: numbe
 async function httpSetup(dir: string): Promise<Setup> {
   const { port, server, replace } = await servedWorkspace(dir, 'http');
   return {
-    source: httpSource(`http://127.0.0.1:${port}/v1/state`, { pollIntervalMs: 100 }),
+    source: httpSource(`http://127.0.0.1:${port}/v1/state`, { pollIntervalMs: 100, timeoutMs: 120_000 }),
     secret: WORKSPACE_SECRET,
     stateMb: () => servedMb(port),
     reload: (r) => {
@@ -275,7 +275,7 @@ async function httpSetup(dir: string): Promise<Setup> {
 async function watchDeltaSetup(dir: string): Promise<Setup> {
   const { port, server, replace } = await servedWorkspace(dir, 'watch');
   return {
-    source: watchSource([`http://127.0.0.1:${port}`], { pollIntervalMs: 60_000 }),
+    source: watchSource([`http://127.0.0.1:${port}`], { pollIntervalMs: 60_000, timeoutMs: 120_000 }),
     secret: WORKSPACE_SECRET,
     stateMb: () => servedMb(port),
     // The stream's connection, after the first state.
@@ -296,7 +296,7 @@ async function watchStateSetup(dir: string): Promise<Setup> {
   return {
     source: watchSource(
       ports.map((p) => `http://127.0.0.1:${p}`),
-      { pollIntervalMs: 60_000, reconnectDelayMs: 50 },
+      { pollIntervalMs: 60_000, reconnectDelayMs: 50, timeoutMs: 120_000 },
     ),
     secret: WORKSPACE_SECRET,
     stateMb: () => servedMb(ports[1]!),
