@@ -26,6 +26,15 @@ export function parseState(text: string, origin: string, options: ParseOptions =
   return stateLoader.loadText(text, origin, options);
 }
 
+/**
+ * Parses and compiles a body received as UTF-8 `bytes` (with `sse`, one Server-Sent Event
+ * whose data is the state): large ones go to the worker as bytes, so the calling thread never
+ * decodes them. `bytes` is handed over: do not use it after.
+ */
+export function parseStateBytes(bytes: Uint8Array, sse: boolean, origin: string, options: ParseOptions = {}): Promise<LoadedState> {
+  return stateLoader.loadBytes(bytes, sse, origin, options);
+}
+
 /** Compiles resolver-state JSON on the calling thread; throws `SourceError` listing the problems with their paths. */
 export function compileState(json: unknown, origin: string, options: ParseOptions = {}): LoadedState {
   return compileJson(json, origin, options);
