@@ -31,7 +31,7 @@ async function answer(
         return { reply: { id, kind: 'unchanged', digest }, transfer: [] };
       text = bytes.toString('utf8');
     } else if (request.kind === 'bytes') {
-      text = textOfBytes(request.bytes, request.sse);
+      text = textOfBytes(request.blocks, request.sse);
     } else {
       text = request.text;
     }

@@ -76,8 +76,9 @@ function workerUrl(): URL {
 
 export class StateLoader {
   private worker: Worker | null = null;
-  /** Whether the worker's script has loaded: until then buffers are copied to it, not transferred, so a load can be retried here. */
+  /** Whether the worker's script has loaded: until then requests with buffers wait, so that a worker that never starts leaves them to load here. */
   private ready = false;
+  private readonly waitingForReady: (() => void)[] = [];
   /** Set when a worker could not start here: loads run on this thread from then on. */
   private unavailable = false;
   private readonly pending = new Map<number, Pending>();
@@ -123,24 +124,23 @@ export class StateLoader {
   }
 
   /**
-   * Loads a state from UTF-8 `bytes` (a response's body; with `sse`, one Server-Sent Event
-   * whose data is the state). Off this thread, `bytes` is handed over: do not use it after.
+   * Loads a state from UTF-8 bytes in `blocks` (a response's body; with `sse`, one
+   * Server-Sent Event whose data is the state; see `ByteBlocks`). Off this thread, the
+   * blocks' buffers are transferred: do not use them after.
    */
   async loadBytes(
-    bytes: Uint8Array,
+    blocks: readonly Uint8Array[],
     sse: boolean,
     origin: string,
     options: ParseOptions,
   ): Promise<LoadedState> {
-    const offThread = options.offThread ?? bytes.byteLength >= INLINE_BELOW;
+    const byteLength = blocks.reduce((n, b) => n + b.byteLength, 0);
+    const offThread = options.offThread ?? byteLength >= INLINE_BELOW;
     if (!offThread || this.unavailable)
-      return compileJson(await stateJsonOf(textOfBytes(bytes, sse), origin, options), origin, options);
-    // Only a buffer the view covers whole can be transferred.
-    const owned =
-      bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+      return compileJson(await stateJsonOf(textOfBytes(blocks, sse), origin, options), origin, options);
     const outcome = await this.request({
       kind: 'bytes',
-      bytes: owned,
+      blocks,
       sse,
       origin,
       options: workerOptions(options),
@@ -183,9 +183,18 @@ export class StateLoader {
         return;
       }
       worker.ref();
-      const transfer =
-        request.kind === 'bytes' && this.ready ? [request.bytes.buffer as ArrayBuffer] : [];
-      worker.postMessage({ ...request, id }, transfer);
+      if (request.kind !== 'bytes') {
+        worker.postMessage({ ...request, id });
+        return;
+      }
+      const post = (): void => {
+        worker.postMessage(
+          { ...request, id },
+          request.blocks.map((b) => b.buffer as ArrayBuffer),
+        );
+      };
+      if (this.ready) post();
+      else this.waitingForReady.push(post);
     }).then((outcome) => {
       if (outcome.kind === 'failed')
         throw new SourceError(outcome.error.code, outcome.error.message, outcome.error.issues);
@@ -207,8 +216,10 @@ export class StateLoader {
     let failure: Error | null = null;
     this.ready = false;
     worker.on('message', (reply: LoadReply) => {
-      if (reply.kind === 'ready') ready = this.ready = true;
-      else this.settle(reply.id)?.resolve(reply);
+      if (reply.kind === 'ready') {
+        ready = this.ready = true;
+        for (const post of this.waitingForReady.splice(0)) post();
+      } else this.settle(reply.id)?.resolve(reply);
     });
     worker.on('error', (error) => {
       failure = error;
@@ -218,6 +229,7 @@ export class StateLoader {
       if (this.worker !== worker) return;
       this.worker = null;
       this.ready = false;
+      this.waitingForReady.length = 0;
       const inFlight = [...this.pending];
       this.pending.clear();
       if (!ready) {
@@ -287,7 +299,7 @@ export class StateLoader {
         kind: 'loaded',
         file: await loadFileHere(request.path, origin, options, request.unlessDigest),
       };
-    const text = request.kind === 'text' ? request.text : textOfBytes(request.bytes, request.sse);
+    const text = request.kind === 'text' ? request.text : textOfBytes(request.blocks, request.sse);
     return {
       kind: 'loaded',
       file: {

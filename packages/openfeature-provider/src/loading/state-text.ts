@@ -20,6 +20,7 @@ import type { ParseOptions } from '../sources/parse-state.js';
 import { SourceError, type SourceErrorCode } from '../sources/source-error.js';
 import type { LoadedState } from '../types.js';
 import type { StateDelta } from '../sources/state-delta.js';
+import { joined } from './byte-blocks.js';
 import { fingerprintsAfter, fingerprintsOf, type StateFingerprints } from './fingerprints.js';
 
 /** A validated state ready to cross to another thread (see core's `prepareState`). */
@@ -56,8 +57,8 @@ const utf8 = new TextDecoder();
  * The text of a body in UTF-8; with `sse`, of the data of the one Server-Sent Event `bytes`
  * holds (its `data:` lines joined), which is how a pushed state travels to the worker.
  */
-export function textOfBytes(bytes: Uint8Array, sse: boolean): string {
-  const text = utf8.decode(bytes);
+export function textOfBytes(blocks: readonly Uint8Array[], sse: boolean): string {
+  const text = utf8.decode(joined(blocks));
   if (!sse) return text;
   let data = '';
   const parser = createParser({
@@ -217,13 +218,14 @@ export type LoadRequest =
       readonly options: WorkerParseOptions;
     }
   /**
-   * A body in UTF-8, its buffer transferred (O(1), where a string is copied in the sender's
-   * turn); `sse`: the bytes of one Server-Sent Event, whose data the worker takes out.
+   * A body in UTF-8, in blocks whose buffers are transferred (O(1), where a string is copied
+   * in the sender's turn); `sse`: the bytes of one Server-Sent Event, whose data the worker
+   * takes out.
    */
   | {
       readonly id: number;
       readonly kind: 'bytes';
-      readonly bytes: Uint8Array;
+      readonly blocks: readonly Uint8Array[];
       readonly sse: boolean;
       readonly origin: string;
       readonly options: WorkerParseOptions;

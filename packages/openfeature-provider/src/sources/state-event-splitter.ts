@@ -5,6 +5,7 @@
  * `allot serve` writes them (first line `event: state` or `event: reset`, lines ended by LF)
  * are taken; every other byte goes on, in order, to the SSE parser as text.
  */
+import { ByteBlocks } from '../loading/byte-blocks.js';
 
 const LF = 0x0a;
 const encoder = new TextEncoder();
@@ -19,12 +20,15 @@ export interface StateEventBytes {
   readonly event: 'state' | 'reset';
   /** The event's `id` field ('' when it has none). */
   readonly id: string;
-  readonly bytes: Uint8Array;
+  /** The bytes in blocks of their own, to transfer to the loader's worker. */
+  readonly blocks: Uint8Array[];
+  /** The same bytes as the stream's pieces (not copied), to keep. */
+  readonly pieces: Uint8Array[];
 }
 
 export class StateEventSplitter {
   /** The chunks of the state event being received, or null while passing bytes on. */
-  private event: { readonly kind: 'state' | 'reset'; readonly chunks: Uint8Array[]; size: number } | null = null;
+  private event: { readonly kind: 'state' | 'reset'; readonly bytes: ByteBlocks; readonly pieces: Uint8Array[] } | null = null;
   /** Whether the next byte starts an event. */
   private atEventStart = true;
   /** Whether the last byte seen was LF (a blank line can straddle two chunks). */
@@ -55,14 +59,14 @@ export class StateEventSplitter {
           this.held = rest.slice();
           return;
         }
-        if (prefix !== undefined) this.event = { kind: prefix.event, chunks: [], size: 0 };
+        if (prefix !== undefined) this.event = { kind: prefix.event, bytes: new ByteBlocks(), pieces: [] };
         this.atEventStart = false;
       }
       const end = this.eventEnd(buf, at);
       const piece = buf.subarray(at, end < 0 ? buf.length : end);
       if (this.event !== null) {
-        this.event.chunks.push(piece); // a chunk the stream gave away: kept, not copied
-        this.event.size += piece.length;
+        this.event.bytes.push(piece);
+        this.event.pieces.push(piece);
       } else {
         this.text(this.decoder.decode(piece, { stream: true }));
       }
@@ -85,15 +89,10 @@ export class StateEventSplitter {
   }
 
   private finishEvent(): void {
-    const { kind, chunks, size } = this.event!;
+    const { kind, bytes, pieces } = this.event!;
     this.event = null;
-    const bytes = new Uint8Array(size);
-    let at = 0;
-    for (const c of chunks) {
-      bytes.set(c, at);
-      at += c.length;
-    }
-    this.state({ event: kind, id: idOf(bytes), bytes });
+    const blocks = bytes.blocks();
+    this.state({ event: kind, id: idOf(blocks[0]!), blocks, pieces });
   }
 }
 

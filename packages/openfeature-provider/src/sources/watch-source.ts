@@ -15,7 +15,7 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 
 import type { LoadedState, SourceListener, StateSource } from '../types.js';
-import { compileState, parseStateBytes, type ParseOptions } from './parse-state.js';
+import { bodyBlocks, compileState, parseStateBytes, type ParseOptions } from './parse-state.js';
 import { compileDelta, textOfBytes } from '../loading/state-text.js';
 import { SourceError } from './source-error.js';
 import { applyDelta, parseDelta } from './state-delta.js';
@@ -28,14 +28,9 @@ interface Loaded {
   readonly json: unknown;
 }
 
-/** Loads a whole state from a body (or, `sse`, a pushed event) received as bytes, keeping a copy to decode should a delta follow. */
-async function wholeState(bytes: Uint8Array, sse: boolean, origin: string, options: ParseOptions): Promise<Loaded> {
-  const kept = bytes.slice(); // `bytes` goes to the loader's worker
-  return {
-    loaded: await parseStateBytes(bytes, sse, origin, options),
-    text: () => textOfBytes(kept, sse),
-    json: null,
-  };
+/** Loads a whole state from a body (or, `sse`, a pushed event) received as bytes in `blocks`; `text` is its JSON, should a delta follow. */
+async function wholeState(blocks: Uint8Array[], sse: boolean, text: () => string, origin: string, options: ParseOptions): Promise<Loaded> {
+  return { loaded: await parseStateBytes(blocks, sse, origin, options), text, json: null };
 }
 
 export interface WatchSourceOptions extends ParseOptions {
@@ -268,8 +263,8 @@ class WatchSource implements StateSource {
   ): void {
     if (event.event !== 'state' && event.event !== 'reset' && event.event !== 'delta') return;
     const id = event.id ?? '';
-    const whole = 'bytes' in event ? event.bytes : null;
-    const data = 'bytes' in event ? '' : event.data;
+    const whole = 'blocks' in event ? event : null;
+    const data = 'blocks' in event ? '' : event.data;
     const revision = /^\d+$/.test(id) ? Number(id) : null;
     const applied: AppliedState = {
       id,
@@ -281,9 +276,11 @@ class WatchSource implements StateSource {
     };
     this.applying = this.applying.then(async () => {
       if (event.event !== 'delta') {
-        const bytes = whole ?? new TextEncoder().encode(data);
         await this.apply(
-          (origin) => wholeState(bytes, whole !== null, origin, this.options),
+          (origin) =>
+            whole === null
+              ? wholeState([new TextEncoder().encode(data)], false, () => data, origin, this.options)
+              : wholeState(whole.blocks, true, () => textOfBytes(whole.pieces, true), origin, this.options),
           applied,
         );
         return;
@@ -465,13 +462,13 @@ class WatchSource implements StateSource {
       );
     }
     // As bytes: a large body goes to the loader's worker without becoming a string here.
-    const body = new Uint8Array(await response.arrayBuffer());
+    const { blocks, pieces } = await bodyBlocks(response, true);
     const revisionHeader = response.headers.get('allot-revision');
     const revision =
       revisionHeader !== null && /^\d+$/.test(revisionHeader) ? Number(revisionHeader) : null;
     const id = revision === null ? unquote(response.headers.get('etag') ?? '') : String(revision);
     return this.apply(
-      (origin) => wholeState(body, false, origin, this.options),
+      (origin) => wholeState(blocks, false, () => textOfBytes(pieces, false), origin, this.options),
       { id, revision, url, via: 'poll', reset: false, delta: false },
     );
   }
