@@ -1,42 +1,60 @@
 /**
  * How long a state load stalls the application's event loop (issue 21, "No stall"): a
- * provider watching a file of 1k / 3k / 10k segments is reloaded while the main loop is
- * measured two ways: `perf_hooks.monitorEventLoopDelay({ resolution: 1 })` (max, p99) and a
- * 1 ms interval timer (the longest gap between two ticks, less its 1 ms). Rows side by side,
- * in one process:
+ * provider whose source holds a state of 1k / 3k / 10k segments is reloaded while the main
+ * loop is measured two ways: `perf_hooks.monitorEventLoopDelay({ resolution: 1 })` (max, p99)
+ * and a 1 ms interval timer (the longest gap between two ticks, less its 1 ms). Rows side by
+ * side, each in a process of its own:
  *
- *   main thread   `offThread: false`: read, parse, validate and compile on the app's thread (the path before the loader)
- *   worker        the default: a worker reads, parses, validates and prepares; the app's thread assembles in slices
+ *   file main     `fileSource`, `offThread: false`: read, parse, validate and compile on the app's thread (the path before the loader)
+ *   file          `fileSource`, the default: a worker reads, parses, validates and prepares; the app's thread assembles in slices
+ *   http          `httpSource` polling `GET /v1/state` of a real `allot serve` (another process) every 100 ms; a reload is the workspace file replaced
+ *   watch state   `watchSource` over two `allot serve` instances serving the two revisions: a reload stops the one streamed
+ *                 from, and the other sends the whole state (a `reset`: it does not know the id applied)
+ *   watch delta   `watchSource` on one instance whose workspace file is replaced: the server pushes a delta
  *   idle          nothing loading, measured as long as the worker's swap took: the machine's own noise
  *
- * Also: the time from the file's rename to `PROVIDER_CONFIGURATION_CHANGED` (swap), and the
- * memory the loaded state holds (heap + array buffers, after gc, less the baseline).
+ * Also: the time from the reload's cause (a rename, a server stopped) to
+ * `PROVIDER_CONFIGURATION_CHANGED` (swap), and the memory the loaded state holds (heap + array
+ * buffers, after gc, less the baseline).
  *
  * States are compiled-state JSON generated here, in the shape `@allot/admin` compiles to
  * (segments keyed by name, bitsets as base64 gzip): each segment has a one-criterion
  * audience and an allocation, half scattered (2,000 random buckets, as the allocator picks
  * them) and half blocks of 16 buckets (1%); one flag per 5 segments, a rule on each.
  *
+ * The servers serve workspaces of the same account authored through `@allot/admin`
+ * (`generated-workspace.ts`; their compiled states are smaller: allocations are stored as runs).
+ * Authoring 10,000 segments takes minutes: the documents are kept in the temporary
+ * directory's `allot-reload-bench-workspaces` and reused.
+ *
  * Run: pnpm --filter @allot/bench bench:reload [--quick] [--sizes 1000,3000,10000]
+ *   [--rows file-main,file,http,watch-state,watch-delta,idle] [--reloads N]
+ *   (node --cpu-prof or --trace-gc on a row: run it alone with --row NAME --dir DIR --size N)
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { createServer } from 'node:net';
+import { loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 
-import { AllotProvider, fileSource } from '@allot/openfeature-provider';
+import { AllotProvider, fileSource, httpSource, watchSource, type StateSource } from '@allot/openfeature-provider';
 import { ProviderEvents } from '@openfeature/server-sdk';
 import { SECRET, stateText } from './generated-state.js';
+import { WORKSPACE_SECRET, workspaceTexts } from './generated-workspace.js';
 
 const quick = process.argv.includes('--quick');
 const arg = (name: string): string | undefined => {
   const i = process.argv.indexOf(name);
   return i > 0 ? process.argv[i + 1] : undefined;
 };
-const sizesArg = process.argv.indexOf('--sizes');
-const SIZES = sizesArg > 0 ? process.argv[sizesArg + 1]!.split(',').map(Number) : quick ? [1_000, 3_000] : [1_000, 3_000, 10_000];
-const RELOADS = quick ? 2 : 3;
+const SIZES = arg('--sizes')?.split(',').map(Number) ?? (quick ? [1_000, 3_000] : [1_000, 3_000, 10_000]);
+const RELOADS = Number(arg('--reloads') ?? (quick ? 2 : 3));
+const ROW_NAMES = ['file-main', 'file', 'http', 'watch-state', 'watch-delta', 'idle'] as const;
+type RowName = (typeof ROW_NAMES)[number];
+const ROWS = (arg('--rows')?.split(',') ?? ROW_NAMES) as RowName[];
+const CLI = join(dirname(fileURLToPath(import.meta.url)), '../../packages/cli/dist/bin.js');
 
 /** The main loop's delays while `run` runs: histogram max and p99, and the longest gap of a 1 ms timer. */
 async function measured<T>(run: () => Promise<T>): Promise<{ result: T; maxMs: number; p99Ms: number; gapMs: number }> {
@@ -75,30 +93,49 @@ interface RowResult {
   readonly swapMs: number;
   readonly heldMb: number;
   readonly rssMb: number;
+  /** The state's size as loaded (the file's, or the server's answer). */
+  readonly stateMb: number;
 }
 
 /** The machine's own noise: the same measures over `ms` with nothing loading. */
 async function idle(ms: number): Promise<RowResult> {
   const m = await measured(() => new Promise((resolve) => setTimeout(resolve, ms)));
-  return { loadMaxMs: 0, maxMs: m.maxMs, p99Ms: m.p99Ms, gapMs: m.gapMs, swapMs: 0, heldMb: 0, rssMb: 0 };
+  return { loadMaxMs: 0, maxMs: m.maxMs, p99Ms: m.p99Ms, gapMs: m.gapMs, swapMs: 0, heldMb: 0, rssMb: 0, stateMb: 0 };
 }
 
-/** A provider watching `dir`/state.json, reloaded RELOADS times between the states in `a.json` and `b.json`. */
-async function row(dir: string, offThread: boolean): Promise<RowResult> {
-  const file = join(dir, 'state.json');
-  const texts = [join(dir, 'a.json'), join(dir, 'b.json')];
-  copyFileSync(texts[0]!, file);
+/** A source, and what reloads it with the other revision (the `r`th reload, from 1). */
+interface Setup {
+  readonly source: StateSource;
+  readonly secret: string;
+  readonly stateMb: () => Promise<number>;
+  /** Causes the `r`th reload; resolves once it is caused. */
+  readonly reload: (r: number) => Promise<void>;
+  /** Readies the next reload once the `r`th is swapped in (outside the measure). */
+  readonly after?: (r: number) => Promise<void>;
+  readonly close: () => Promise<void>;
+}
+
+/** A provider on `setup`'s source, reloaded RELOADS times. */
+async function row(setup: Setup): Promise<RowResult> {
+  try {
+    return await reloaded(setup);
+  } finally {
+    await setup.close();
+  }
+}
+
+async function reloaded(setup: Setup): Promise<RowResult> {
   const before = heldBytes();
   const rssBefore = process.memoryUsage().rss;
-  const provider = new AllotProvider({ source: fileSource(file, { offThread, debounceMs: 5, pollIntervalMs: 60_000 }), clientSecret: SECRET, stickyStore: false });
+  const provider = new AllotProvider({ source: setup.source, clientSecret: setup.secret, stickyStore: false });
   const initial = await measured(() => provider.initialize());
+  await setup.after?.(0);
   const swaps: number[] = [];
   let maxMs = 0;
   let p99Ms = 0;
   let gapMs = 0;
+  let errors = 0;
   for (let r = 1; r <= RELOADS; r++) {
-    const next = join(dir, `state.${r}.tmp`);
-    copyFileSync(texts[r % texts.length]!, next);
     const m = await measured(
       () =>
         new Promise<number>((resolve, reject) => {
@@ -108,22 +145,26 @@ async function row(dir: string, offThread: boolean): Promise<RowResult> {
             provider.events.removeHandler(ProviderEvents.Error, failed);
             resolve(performance.now() - started);
           };
+          // A failed request (a connection reset, say) keeps the last good state; the next poll or stream brings the new one.
           const failed = (): void => {
-            reject(new Error('the reload failed'));
+            errors++;
           };
           provider.events.addHandler(ProviderEvents.ConfigurationChanged, done);
           provider.events.addHandler(ProviderEvents.Error, failed);
-          renameSync(next, file);
+          setup.reload(r).catch(reject);
         }),
     );
     swaps.push(m.result);
     maxMs = Math.max(maxMs, m.maxMs);
     p99Ms = Math.max(p99Ms, m.p99Ms);
     gapMs = Math.max(gapMs, m.gapMs);
+    await setup.after?.(r);
   }
   const loaded = heldBytes();
   const rss = process.memoryUsage().rss;
   await provider.onClose();
+  const stateMb = await setup.stateMb();
+  if (errors > 0) console.error(`${String(errors)} state errors during the reloads (each retried)`);
   swaps.sort((a, b) => a - b);
   return {
     loadMaxMs: initial.maxMs,
@@ -133,49 +174,211 @@ async function row(dir: string, offThread: boolean): Promise<RowResult> {
     swapMs: swaps[Math.floor(swaps.length / 2)]!,
     heldMb: (loaded - before) / 2 ** 20,
     rssMb: (rss - rssBefore) / 2 ** 20,
+    stateMb,
   };
 }
 
+/** `dir`/state.json, replaced by `a.json` and `b.json` in turn. */
+function fileSetup(dir: string, offThread: boolean): Setup {
+  const file = join(dir, 'state.json');
+  const texts = [join(dir, 'a.json'), join(dir, 'b.json')];
+  copyFileSync(texts[0]!, file);
+  return {
+    source: fileSource(file, { offThread, debounceMs: 5, pollIntervalMs: 60_000 }),
+    secret: SECRET,
+    stateMb: () => Promise.resolve(0), // the table shows the file's size
+    reload: (r) => {
+      const next = join(dir, `state.${r}.tmp`);
+      copyFileSync(texts[r % texts.length]!, next);
+      renameSync(next, file);
+      return Promise.resolve();
+    },
+    close: () => Promise.resolve(),
+  };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => {
+        resolve(port);
+      });
+    });
+  });
+}
+
+/** `allot serve` on `workspace` at `port`, in a process of its own; resolves once it listens. */
+async function serve(workspace: string, port: number): Promise<ChildProcess> {
+  // Secrets live beside the workspace (`<name>.secrets.yaml`), never in it.
+  writeFileSync(workspace.replace(/\.yaml$/, '.secrets.yaml'), `clients:\n  default: ${WORKSPACE_SECRET}\n`);
+  const child = spawn(process.execPath, [CLI, 'serve', '--workspace', workspace, '--host', '127.0.0.1', '--port', String(port), '--quiet'], {
+    env: { ...process.env, ALLOT_TOKENS: '', ALLOT_STORE: '' },
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+      if (out.includes('listening on')) resolve();
+    });
+    child.once('exit', (code) => {
+      reject(new Error(`allot serve exited with ${String(code)}`));
+    });
+  });
+  // The first request compiles the workspace: not a cost of the provider's.
+  await (await fetch(`http://127.0.0.1:${port}/v1/state`)).arrayBuffer();
+  return child;
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+async function servedMb(port: number): Promise<number> {
+  return (await (await fetch(`http://127.0.0.1:${port}/v1/state`)).arrayBuffer()).byteLength;
+}
+
+/** A workspace file `dir`/`name`.yaml served by one `allot serve`, replaced by revision a and b in turn. */
+async function servedWorkspace(dir: string, name: string): Promise<{ port: number; server: ChildProcess; replace: (r: number) => void }> {
+  const file = join(dir, `${name}.yaml`);
+  copyFileSync(join(dir, 'ws-a.yaml'), file);
+  const port = await freePort();
+  const server = await serve(file, port);
+  return {
+    port,
+    server,
+    replace: (r) => {
+      const next = join(dir, `${name}.${r}.tmp`);
+      copyFileSync(join(dir, r % 2 === 1 ? 'ws-b.yaml' : 'ws-a.yaml'), next);
+      renameSync(next, file);
+    },
+  };
+}
+
+async function httpSetup(dir: string): Promise<Setup> {
+  const { port, server, replace } = await servedWorkspace(dir, 'http');
+  return {
+    source: httpSource(`http://127.0.0.1:${port}/v1/state`, { pollIntervalMs: 100, timeoutMs: 120_000 }),
+    secret: WORKSPACE_SECRET,
+    stateMb: () => servedMb(port),
+    reload: (r) => {
+      replace(r);
+      return Promise.resolve();
+    },
+    close: () => stop(server),
+  };
+}
+
+async function watchDeltaSetup(dir: string): Promise<Setup> {
+  const { port, server, replace } = await servedWorkspace(dir, 'watch');
+  return {
+    source: watchSource([`http://127.0.0.1:${port}`], { pollIntervalMs: 60_000, timeoutMs: 120_000 }),
+    secret: WORKSPACE_SECRET,
+    stateMb: () => servedMb(port),
+    // The stream's connection, after the first state.
+    after: (r) => (r === 0 ? new Promise((resolve) => setTimeout(resolve, 500)) : Promise.resolve()),
+    reload: (r) => {
+      replace(r);
+      return Promise.resolve();
+    },
+    close: () => stop(server),
+  };
+}
+
+/** Two instances, serving revision a and b: the provider streams from one; stopping it makes the other send its whole state. */
+async function watchStateSetup(dir: string): Promise<Setup> {
+  const files = ['ws-a.yaml', 'ws-b.yaml'].map((f) => join(dir, f));
+  const ports = [await freePort(), await freePort()];
+  const servers: (ChildProcess | null)[] = await Promise.all([serve(files[0]!, ports[0]!), serve(files[1]!, ports[1]!)]);
+  return {
+    source: watchSource(
+      ports.map((p) => `http://127.0.0.1:${p}`),
+      { pollIntervalMs: 60_000, reconnectDelayMs: 50, timeoutMs: 120_000 },
+    ),
+    secret: WORKSPACE_SECRET,
+    stateMb: () => servedMb(ports[1]!),
+    // Streaming from the first (reload r moves to instance r % 2), once its stream is up.
+    after: async (r) => {
+      const stopped = (r + 1) % 2;
+      if (r > 0) servers[stopped] = await serve(files[stopped]!, ports[stopped]!);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    },
+    reload: async (r) => {
+      const from = (r + 1) % 2;
+      await stop(servers[from]!);
+      servers[from] = null;
+    },
+    close: async () => {
+      for (const s of servers) if (s !== null) await stop(s);
+    },
+  };
+}
+
+async function runRow(name: RowName, dir: string, swapMs: number): Promise<RowResult> {
+  switch (name) {
+    case 'idle':
+      return idle(swapMs);
+    case 'file-main':
+      return row(fileSetup(dir, false));
+    case 'file':
+      return row(fileSetup(dir, true));
+    case 'http':
+      return row(await httpSetup(dir));
+    case 'watch-state':
+      return row(await watchStateSetup(dir));
+    case 'watch-delta':
+      return row(await watchDeltaSetup(dir));
+  }
+}
+
 /** One row in a process of its own, so that rows share no heap, garbage or worker. */
-function inChild(dir: string, rowName: 'main' | 'worker' | 'idle', swapMs: number): RowResult {
-  const child = spawnSync(process.execPath, ['--expose-gc', process.argv[1]!, '--row', rowName, '--dir', dir, '--swap-ms', String(swapMs), ...(quick ? ['--quick'] : [])], {
+function inChild(dir: string, rowName: RowName, swapMs: number): RowResult {
+  const child = spawnSync(process.execPath, ['--expose-gc', process.argv[1]!, '--row', rowName, '--dir', dir, '--swap-ms', String(swapMs), '--reloads', String(RELOADS)], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
     maxBuffer: 1 << 20,
   });
-  if (child.status !== 0) throw new Error(`row ${rowName} failed (${child.status}): ${child.stdout}`);
+  if (child.status !== 0) throw new Error(`row ${rowName} failed (${String(child.status)}): ${child.stdout}`);
   return JSON.parse(child.stdout.trim().split('\n').pop()!) as RowResult;
 }
 
-const rowArg = arg('--row');
+const rowArg = arg('--row') as RowName | undefined;
 if (rowArg !== undefined) {
-  const dir = arg('--dir')!;
-  const result = rowArg === 'idle' ? await idle(Number(arg('--swap-ms'))) : await row(dir, rowArg === 'worker');
+  const result = await runRow(rowArg, arg('--dir')!, Number(arg('--swap-ms') ?? '1000'));
   console.log(JSON.stringify(result));
 } else {
   const dir = mkdtempSync(join(tmpdir(), 'allot-reload-bench-'));
+  const kept = join(tmpdir(), 'allot-reload-bench-workspaces');
   try {
-    console.log(`reload bench: ${RELOADS} reloads per row, each row in a process of its own; delays of the app's event loop (ms);`);
-    console.log('swap = rename to PROVIDER_CONFIGURATION_CHANGED (median); held = heap + array buffers after gc, less the baseline; rss = growth');
+    console.log(`reload bench: ${RELOADS} reloads per row, each row in a process of its own; delays of the app's event loop (ms); load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+    console.log('swap = cause (rename, server stopped) to PROVIDER_CONFIGURATION_CHANGED (median); held = heap + array buffers after gc, less the baseline; rss = growth');
     console.log('segments  path         state MB  initial max  reload max  reload p99  1ms-timer gap  swap ms  held MB  rss MB');
     for (const size of SIZES) {
-      const text = stateText(size, 1);
-      writeFileSync(join(dir, 'a.json'), text);
+      writeFileSync(join(dir, 'a.json'), stateText(size, 1));
       writeFileSync(join(dir, 'b.json'), stateText(size, 2));
-      const mb = (text.length / 2 ** 20).toFixed(1);
+      if (ROWS.some((r) => r.startsWith('http') || r.startsWith('watch'))) {
+        const [a, b] = workspaceTexts(size, kept);
+        writeFileSync(join(dir, 'ws-a.yaml'), a);
+        writeFileSync(join(dir, 'ws-b.yaml'), b);
+      }
+      const fileMb = stateText(size, 1).length;
       let swapMs = 1_000;
-      for (const [name, rowName] of [
-        ['main thread', 'main'],
-        ['worker', 'worker'],
-        ['idle', 'idle'],
-      ] as const) {
-        const r = inChild(dir, rowName, swapMs);
-        if (rowName === 'worker') swapMs = r.swapMs;
+      for (const name of ROWS) {
+        const r = inChild(dir, name, swapMs);
+        if (name === 'file') swapMs = r.swapMs;
+        const mb = ((name.startsWith('file') || name === 'idle' ? fileMb : r.stateMb) / 2 ** 20).toFixed(1);
         console.log(
           `${String(size).padStart(8)}  ${name.padEnd(11)}  ${mb.padStart(8)}  ${r.loadMaxMs.toFixed(1).padStart(11)}  ${r.maxMs.toFixed(1).padStart(10)}  ${r.p99Ms.toFixed(1).padStart(10)}  ${r.gapMs.toFixed(1).padStart(13)}  ${r.swapMs.toFixed(0).padStart(7)}  ${r.heldMb.toFixed(0).padStart(7)}  ${r.rssMb.toFixed(0).padStart(6)}`,
         );
       }
     }
+    console.log(`load average at the end ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

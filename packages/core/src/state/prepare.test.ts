@@ -66,6 +66,25 @@ describe('prepareState and StateAssembler', () => {
     expect(prepareState('{nope')).toEqual(validateState('{nope'));
   });
 
+  it('moves the flags\' and segments\' JSON as UTF-8 in a transferred buffer, offsets in bytes (non-ASCII names and values)', () => {
+    const targeting = { criteria: { c: { attribute: { attributeName: 'land', eqRule: { value: { stringValue: 'Åland 日本' } } } } }, expression: { ref: 'c' } };
+    const json = {
+      account: { name: 'accounts/a' },
+      segments: { 'segments/é': { targeting }, 'segments/日': {} },
+      flags: { 'flags/ü': { state: 'ACTIVE', variants: [{ name: 'flags/ü/variants/ñ', value: { text: '😀' } }], rules: [] } },
+    };
+    const result = prepareState(json);
+    if (!result.ok) throw new Error(`not valid: ${JSON.stringify(result.issues)}`);
+    expect(result.transfer).toContain(result.prepared.utf8.buffer);
+    expect(result.prepared.utf8.byteLength).toBeGreaterThan(JSON.stringify([...Object.keys(json.segments), targeting, json.flags['flags/ü']]).length);
+    const moved: PreparedState = structuredClone(result.prepared, { transfer: [...result.transfer] });
+    expect(result.prepared.utf8.byteLength).toBe(0); // transferred, not copied
+    const state = new StateAssembler(moved).finish();
+    expect([...state.segments.keys()]).toEqual(['segments/é', 'segments/日']);
+    expect([...state.flags.keys()]).toEqual(['flags/ü']);
+    expect(state.summary()).toEqual(loadState(json).summary());
+  });
+
   it('packs every bitset in the one buffer it lists for transfer', () => {
     const json = { account: { name: 'accounts/a' }, segments: { 'segments/a': {}, 'segments/b': {}, 'segments/c': {}, 'segments/d': {} }, bitsets: { 'segments/a': [1, 2], 'segments/b': 'ALL', 'segments/d': [7] } };
     const result = prepareState(json);

@@ -1,8 +1,8 @@
 /**
  * Loading a state in two halves, for hosts that must not block their thread: `prepareState`
  * validates and compiles the whole state (on a worker thread, say) and returns a *prepared*
- * form that is cheap to move between threads: small JSON strings per flag and per segment,
- * and every bitset packed in one transferable buffer (`CompactBitset.toTransfer`). `StateAssembler` builds the `ResolverState` from it in
+ * form that is cheap to move between threads: the JSON of every flag and segment as UTF-8 in
+ * one transferable buffer, and every bitset packed in another (`CompactBitset.toTransfer`). `StateAssembler` builds the `ResolverState` from it in
  * steps of bounded time, so the receiving thread can yield between them. The state it
  * finishes with answers exactly as `loadState`'s would (prepare.test.ts).
  *
@@ -30,14 +30,15 @@ export interface PreparedState {
   readonly targetingKeyAlias: string;
   readonly specialize: 'hot' | 'all' | 'none';
   /**
-   * Every flag's name and JSON, then every segment's name and `targeting` (`""` for none), as
-   * JSON, one after another: one string is received in one copy, where thousands of small
-   * ones would be decoded one by one in the receiving thread's turn.
+   * Every flag's name and JSON, then every segment's name and `targeting` (empty for none), as
+   * JSON in UTF-8, one after another: bytes in a transferred buffer arrive in O(1), where a
+   * string (one, or thousands of small ones) is copied or decoded in the receiving thread's
+   * turn; each piece is decoded when it is assembled.
    */
-  readonly text: string;
-  /** Per flag, where in `text` its name and its JSON end (each piece starts where the last ended). */
+  readonly utf8: Uint8Array;
+  /** Per flag, where in `utf8` its name and its JSON end (each piece starts where the last ended). */
   readonly flagEnds: Uint32Array;
-  /** Per segment, where in `text` its name and its targeting end (after the flags). */
+  /** Per segment, where in `utf8` its name and its targeting end (after the flags). */
   readonly segmentEnds: Uint32Array;
   /** Per segment, the index of its bitset in `bitsets`; -1 for none ("every bucket"). */
   readonly segmentBitsets: Int32Array;
@@ -87,7 +88,7 @@ export function prepareState(input: unknown, options: LoadOptions = {}): Prepare
   let length = 0;
   const piece = (text: string): number => {
     pieces.push(text);
-    return (length += text.length);
+    return (length += Buffer.byteLength(text));
   };
   const flagEnds = new Uint32Array(2 * state.flags.size);
   let f = 0;
@@ -116,7 +117,7 @@ export function prepareState(input: unknown, options: LoadOptions = {}): Prepare
     proto,
     targetingKeyAlias: options.targetingKeyAlias ?? '',
     specialize: options.specialize ?? 'hot',
-    text: pieces.join(''),
+    utf8: utf8Of(pieces, length),
     flagEnds,
     segmentEnds,
     segmentBitsets,
@@ -125,8 +126,24 @@ export function prepareState(input: unknown, options: LoadOptions = {}): Prepare
     bloomFilters: [...bloomRaw].map(([name, raw]) => ({ name, json: JSON.stringify(raw) })),
     clients: [...state.clients.values()].map((c) => ({ name: c.name, secret: c.secret, credential: c.credential, environments: [...c.environments] })),
   };
-  const transfer = [bitsets.buffer, flagEnds.buffer, segmentEnds.buffer, segmentBitsets.buffer, segmentAllSet.buffer] as ArrayBuffer[];
+  const transfer = [prepared.utf8.buffer, bitsets.buffer, flagEnds.buffer, segmentEnds.buffer, segmentBitsets.buffer, segmentAllSet.buffer] as ArrayBuffer[];
   return { ok: true, prepared, transfer, state };
+}
+
+/** `pieces` in UTF-8, one after another, in a buffer of its own (`byteLength` bytes in all). */
+function utf8Of(pieces: readonly string[], byteLength: number): Uint8Array {
+  const out = new Uint8Array(new ArrayBuffer(byteLength));
+  const encoder = new TextEncoder();
+  let at = 0;
+  for (const piece of pieces) at += encoder.encodeInto(piece, out.subarray(at)).written;
+  return out;
+}
+
+const decoder = new TextDecoder();
+
+/** The JSON value of `utf8`'s bytes from `start` to `end`. */
+function parsePiece(utf8: Uint8Array, start: number, end: number): unknown {
+  return JSON.parse(decoder.decode(utf8.subarray(start, end)));
 }
 
 /** The items of a map-shaped or list-shaped part by name (a list names them by `nameField`). */
@@ -204,10 +221,11 @@ export class StateAssembler {
           return;
         }
         const start = i === 0 ? this.flagsEnd() : p.segmentEnds[2 * i - 1]!;
-        const name = JSON.parse(p.text.slice(start, p.segmentEnds[2 * i])) as string;
-        const targeting = p.text.slice(p.segmentEnds[2 * i], p.segmentEnds[2 * i + 1]);
+        const nameEnd = p.segmentEnds[2 * i]!;
+        const end = p.segmentEnds[2 * i + 1]!;
+        const name = parsePiece(p.utf8, start, nameEnd) as string;
         const seg = new CompiledSegment(name, this.salt);
-        const raw: unknown = targeting === '' ? undefined : JSON.parse(targeting);
+        const raw: unknown = end === nameEnd ? undefined : parsePiece(p.utf8, nameEnd, end);
         collectReferences(raw, seg.references);
         const b = p.segmentBitsets[i]!;
         // A view of the one transferred buffer (nothing is copied), checked one set at a time.
@@ -267,8 +285,8 @@ export class StateAssembler {
           this.advance(p.specialize === 'all' ? 'specialize' : 'done');
           return;
         }
-        const name = JSON.parse(p.text.slice(i === 0 ? 0 : p.flagEnds[2 * i - 1], p.flagEnds[2 * i])) as string;
-        const json: unknown = JSON.parse(p.text.slice(p.flagEnds[2 * i], p.flagEnds[2 * i + 1]));
+        const name = parsePiece(p.utf8, i === 0 ? 0 : p.flagEnds[2 * i - 1]!, p.flagEnds[2 * i]!) as string;
+        const json = parsePiece(p.utf8, p.flagEnds[2 * i]!, p.flagEnds[2 * i + 1]!);
         const flag = compileFlag(name, json, keyPath('flags', name), this.segments, this.issues, p.targetingKeyAlias, !p.proto);
         if (flag === undefined) return;
         this.flags.set(name, flag);
@@ -291,7 +309,7 @@ export class StateAssembler {
     }
   }
 
-  /** Where the flags' pieces of `text` end and the segments' begin. */
+  /** Where the flags' pieces of `utf8` end and the segments' begin. */
   private flagsEnd(): number {
     const ends = this.prepared.flagEnds;
     return ends.length === 0 ? 0 : ends[ends.length - 1]!;

@@ -12,6 +12,7 @@ import {
   prepareJson,
   readStateFile,
   stateJsonOf,
+  textOfBytes,
   type LoadReply,
   type LoadRequest,
 } from './state-text.js';
@@ -29,6 +30,8 @@ async function answer(
       if (digest === request.unlessDigest)
         return { reply: { id, kind: 'unchanged', digest }, transfer: [] };
       text = bytes.toString('utf8');
+    } else if (request.kind === 'bytes') {
+      text = textOfBytes(request.blocks, request.sse);
     } else {
       text = request.text;
     }

@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +12,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { AllotProvider } from '../provider.js';
 import { fileSource } from '../sources/file-source.js';
+import { httpSource } from '../sources/http-source.js';
+import { watchSource } from '../sources/watch-source.js';
+import type { StateSource } from '../types.js';
 import { compileState, parseState } from '../sources/parse-state.js';
 import { SourceError } from '../sources/source-error.js';
 import { stateLoader } from './state-loader.js';
@@ -85,57 +90,118 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** A server answering `GET /v1/state` with `body()` (ETag = its revision) and holding `GET /v1/state:watch` streams open. */
+async function stateServer(body: () => { revision: number; text: string }): Promise<{ url: string; streams: ServerResponse[]; close: () => Promise<void> }> {
+  const streams: ServerResponse[] = [];
+  const server = createServer((req, res) => {
+    if (req.url === '/v1/state:watch') {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(': up to date\n\n');
+      streams.push(res);
+      return;
+    }
+    const { revision, text } = body();
+    if (req.headers['if-none-match'] === `"${revision}"`) res.writeHead(304).end();
+    else res.writeHead(200, { 'content-type': 'application/json', etag: `"${revision}"` }).end(text);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    streams,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/**
+ * Reloads `source` from revision 1 to 2 (`reload` causes it) while a 1 ms timer evaluates:
+ * every answer is whole (flags a and b agree), revision 1 until the swap and 2 after it,
+ * and the timer never waits near what the same load blocks this thread for.
+ */
+async function reloadWhileEvaluating(source: StateSource, next: string, reload: () => void | Promise<void>): Promise<void> {
+  const started = performance.now();
+  compileState(JSON.parse(next), 'here');
+  const blockingMs = performance.now() - started;
+  const provider = new AllotProvider({ source, clientSecret: SECRET, stickyStore: false });
+  await provider.initialize();
+  const seen: number[] = [];
+  const problems: string[] = [];
+  let last = performance.now();
+  let longestGapMs = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    longestGapMs = Math.max(longestGapMs, now - last);
+    last = now;
+    const bundle = provider.resolveAllSync({ targetingKey: 'u' });
+    const a = bundle.details('a.revision', 'number', -1);
+    const b = bundle.details('b.revision', 'number', -1);
+    if (a.errorCode !== undefined || b.errorCode !== undefined)
+      problems.push(`${a.errorCode ?? ''} ${b.errorCode ?? ''}`);
+    if (a.value !== b.value) problems.push(`mixed: a ${a.value}, b ${b.value}`);
+    seen.push(a.value);
+  }, 1);
+  try {
+    const swapped = new Promise<void>((resolve) => {
+      provider.events.addHandler(ProviderEvents.ConfigurationChanged, () => {
+        resolve();
+      });
+    });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    longestGapMs = 0;
+    await reload();
+    await swapped;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(problems).toEqual([]);
+    // Revision 1 until the swap, revision 2 after it, never back.
+    expect(seen.join('')).toMatch(/^1+2+$/);
+    // The timer kept running while the state loaded: no wait came near the load's own length.
+    expect(longestGapMs).toBeLessThan(blockingMs / 2);
+  } finally {
+    clearInterval(timer);
+    await provider.onClose();
+  }
+}
+
 describe('loading off the main thread', () => {
   it('keeps answering from the previous state while a reload runs, swaps the new one in whole, and lets the event loop run meanwhile', async () => {
     const file = join(dir, 'state.json');
     writeFileSync(file, bigState(800, 1));
     const next = bigState(800, 2);
     writeFileSync(join(dir, 'next.tmp'), next);
-    // What the same load blocks the thread for when it runs here.
-    const started = performance.now();
-    compileState(JSON.parse(next), 'here');
-    const blockingMs = performance.now() - started;
-    const provider = new AllotProvider({
-      source: fileSource(file, { debounceMs: 5 }),
-      clientSecret: SECRET,
-      stickyStore: false,
-    });
-    await provider.initialize();
-    const seen: number[] = [];
-    const problems: string[] = [];
-    let last = performance.now();
-    let longestGapMs = 0;
-    const timer = setInterval(() => {
-      const now = performance.now();
-      longestGapMs = Math.max(longestGapMs, now - last);
-      last = now;
-      const bundle = provider.resolveAllSync({ targetingKey: 'u' });
-      const a = bundle.details('a.revision', 'number', -1);
-      const b = bundle.details('b.revision', 'number', -1);
-      if (a.errorCode !== undefined || b.errorCode !== undefined)
-        problems.push(`${a.errorCode ?? ''} ${b.errorCode ?? ''}`);
-      if (a.value !== b.value) problems.push(`mixed: a ${a.value}, b ${b.value}`);
-      seen.push(a.value);
-    }, 1);
-    try {
-      const swapped = new Promise<void>((resolve) => {
-        provider.events.addHandler(ProviderEvents.ConfigurationChanged, () => {
-          resolve();
-        });
-      });
-      await new Promise((resolve) => setTimeout(resolve, 10));
-      longestGapMs = 0;
+    await reloadWhileEvaluating(fileSource(file, { debounceMs: 5 }), next, () => {
       renameSync(join(dir, 'next.tmp'), file);
-      await swapped;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      expect(problems).toEqual([]);
-      // Revision 1 until the swap, revision 2 after it, never back.
-      expect(seen.join('')).toMatch(/^1+2+$/);
-      // The timer kept running while the state loaded: no wait came near the load's own length.
-      expect(longestGapMs).toBeLessThan(blockingMs / 2);
+    });
+  });
+
+  it('does the same for a state polled over HTTP (the body goes to the worker as bytes)', async () => {
+    let current = { revision: 1, text: bigState(800, 1) };
+    const next = bigState(800, 2);
+    const server = await stateServer(() => current);
+    try {
+      await reloadWhileEvaluating(httpSource(`${server.url}/v1/state`, { pollIntervalMs: 20 }), next, () => {
+        current = { revision: 2, text: next };
+      });
     } finally {
-      clearInterval(timer);
-      await provider.onClose();
+      await server.close();
+    }
+  });
+
+  it('does the same for a whole state pushed over a watch stream (the event goes to the worker as bytes)', async () => {
+    const server = await stateServer(() => ({ revision: 1, text: bigState(800, 1) }));
+    // Pretty-printed, as allot serve sends it: one `data:` line per line of JSON.
+    const next = JSON.stringify(JSON.parse(bigState(800, 2)), null, 2);
+    const event = Buffer.from(`event: state\nid: 2\ndata: ${next.replaceAll('\n', '\ndata: ')}\n\n`);
+    try {
+      await reloadWhileEvaluating(watchSource([server.url], { pollIntervalMs: 60_000 }), next, async () => {
+        while (server.streams.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+        // In pieces, as a network delivers it.
+        const [stream] = server.streams;
+        for (let at = 0; at < event.length; at += 16_384) stream!.write(event.subarray(at, at + 16_384));
+      });
+    } finally {
+      await server.close();
     }
   });
 

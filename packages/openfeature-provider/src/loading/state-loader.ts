@@ -1,7 +1,7 @@
 /**
  * Loads states without stalling the application: a worker thread reads, parses, compiles and
- * validates, and posts back a prepared form (small JSON strings per flag and segment, bitsets
- * as transferred buffers); this thread assembles the compiled state from it in slices of
+ * validates, and posts back a prepared form (the JSON of each flag and segment as UTF-8, and
+ * the bitsets, in transferred buffers); this thread assembles the compiled state from it in slices of
  * SLICE_MS, yielding to the event loop between them. The caller swaps the finished state in
  * whole; evaluations use the previous one meanwhile.
  *
@@ -11,6 +11,8 @@
  * WORKER_IDLE_MS without a load (its heap is given back; the next load starts another). A worker that
  * dies fails the loads in flight with `LOADER_FAILED`; the next load starts a new one.
  * States under INLINE_BELOW, and hosts where a worker cannot start, load on this thread.
+ * Bodies received as bytes (HTTP, pushed events) go to the worker as bytes, their buffer
+ * transferred: this thread never decodes them into one large string.
  */
 import { Worker } from 'node:worker_threads';
 
@@ -23,13 +25,14 @@ import {
   contentDigest,
   readStateFile,
   stateJsonOf,
+  textOfBytes,
   type LoadReply,
   type LoadRequest,
   type PreparedLoad,
   type WorkerParseOptions,
 } from './state-text.js';
 
-/** Texts shorter than this (in UTF-16 units) load on the calling thread: a worker round trip costs more. */
+/** Texts shorter than this (in UTF-16 units, or bytes) load on the calling thread: a worker round trip costs more. */
 export const INLINE_BELOW: number = 64 * 1024;
 /** Longest piece of assembly between two turns of the event loop. */
 export const SLICE_MS: number = 4;
@@ -73,6 +76,9 @@ function workerUrl(): URL {
 
 export class StateLoader {
   private worker: Worker | null = null;
+  /** Whether the worker's script has loaded: until then requests with buffers wait, so that a worker that never starts leaves them to load here. */
+  private ready = false;
+  private readonly waitingForReady: (() => void)[] = [];
   /** Set when a worker could not start here: loads run on this thread from then on. */
   private unavailable = false;
   private readonly pending = new Map<number, Pending>();
@@ -117,6 +123,34 @@ export class StateLoader {
     return assemble(outcome.load, origin);
   }
 
+  /**
+   * Loads a state from UTF-8 bytes in `blocks` (a response's body; with `sse`, one
+   * Server-Sent Event whose data is the state; see `ByteBlocks`). Off this thread, the
+   * blocks' buffers are transferred: do not use them after.
+   */
+  async loadBytes(
+    blocks: readonly Uint8Array[],
+    sse: boolean,
+    origin: string,
+    options: ParseOptions,
+  ): Promise<LoadedState> {
+    const byteLength = blocks.reduce((n, b) => n + b.byteLength, 0);
+    const offThread = options.offThread ?? byteLength >= INLINE_BELOW;
+    if (!offThread || this.unavailable)
+      return compileJson(await stateJsonOf(textOfBytes(blocks, sse), origin, options), origin, options);
+    const outcome = await this.request({
+      kind: 'bytes',
+      blocks,
+      sse,
+      origin,
+      options: workerOptions(options),
+    });
+    if (outcome.kind === 'loaded' && outcome.file.loaded !== null) return outcome.file.loaded;
+    if (outcome.kind !== 'prepared')
+      throw new SourceError('LOADER_FAILED', `${origin}: the loader answered ${outcome.kind}`);
+    return assemble(outcome.load, origin);
+  }
+
   async loadFile(
     path: string,
     origin: string,
@@ -149,7 +183,18 @@ export class StateLoader {
         return;
       }
       worker.ref();
-      worker.postMessage({ ...request, id });
+      if (request.kind !== 'bytes') {
+        worker.postMessage({ ...request, id });
+        return;
+      }
+      const post = (): void => {
+        worker.postMessage(
+          { ...request, id },
+          request.blocks.map((b) => b.buffer as ArrayBuffer),
+        );
+      };
+      if (this.ready) post();
+      else this.waitingForReady.push(post);
     }).then((outcome) => {
       if (outcome.kind === 'failed')
         throw new SourceError(outcome.error.code, outcome.error.message, outcome.error.issues);
@@ -169,9 +214,12 @@ export class StateLoader {
     }
     let ready = false;
     let failure: Error | null = null;
+    this.ready = false;
     worker.on('message', (reply: LoadReply) => {
-      if (reply.kind === 'ready') ready = true;
-      else this.settle(reply.id)?.resolve(reply);
+      if (reply.kind === 'ready') {
+        ready = this.ready = true;
+        for (const post of this.waitingForReady.splice(0)) post();
+      } else this.settle(reply.id)?.resolve(reply);
     });
     worker.on('error', (error) => {
       failure = error;
@@ -180,6 +228,8 @@ export class StateLoader {
       // A worker this loader ended itself (idle, unused) had nothing in flight.
       if (this.worker !== worker) return;
       this.worker = null;
+      this.ready = false;
+      this.waitingForReady.length = 0;
       const inFlight = [...this.pending];
       this.pending.clear();
       if (!ready) {
@@ -232,6 +282,7 @@ export class StateLoader {
   private end(worker: Worker): Promise<void> {
     this.clearIdle();
     this.worker = null;
+    this.ready = false;
     return worker.terminate().then(() => undefined);
   }
 
@@ -248,10 +299,11 @@ export class StateLoader {
         kind: 'loaded',
         file: await loadFileHere(request.path, origin, options, request.unlessDigest),
       };
+    const text = request.kind === 'text' ? request.text : textOfBytes(request.blocks, request.sse);
     return {
       kind: 'loaded',
       file: {
-        loaded: compileJson(await stateJsonOf(request.text, origin, options), origin, options),
+        loaded: compileJson(await stateJsonOf(text, origin, options), origin, options),
         digest: '',
       },
     };

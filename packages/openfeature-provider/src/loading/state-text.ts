@@ -7,6 +7,8 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 
+import { createParser } from 'eventsource-parser';
+
 import {
   prepareState,
   validateDelta,
@@ -20,6 +22,7 @@ import type { ParseOptions } from '../sources/parse-state.js';
 import { SourceError, type SourceErrorCode } from '../sources/source-error.js';
 import type { LoadedState } from '../types.js';
 import type { StateDelta } from '../sources/state-delta.js';
+import { joined } from './byte-blocks.js';
 import { fingerprintsAfter, fingerprintsOf, type StateFingerprints } from './fingerprints.js';
 
 /** A validated state ready to cross to another thread (see core's `prepareState`). */
@@ -48,6 +51,26 @@ export async function stateJsonOf(
     );
   }
   return isWorkspace(json) ? compileWorkspace(json, origin, options) : json;
+}
+
+const utf8 = new TextDecoder();
+
+/**
+ * The text of a body in UTF-8; with `sse`, of the data of the one Server-Sent Event `bytes`
+ * holds (its `data:` lines joined), which is how a pushed state travels to the worker.
+ */
+export function textOfBytes(blocks: readonly Uint8Array[], sse: boolean): string {
+  const text = utf8.decode(joined(blocks));
+  if (!sse) return text;
+  let data = '';
+  const parser = createParser({
+    onEvent: (event) => {
+      data = event.data;
+    },
+  });
+  parser.feed(text);
+  parser.reset({ consume: true });
+  return data;
 }
 
 /** Validates and compiles resolver-state JSON on this thread; throws `SourceError` listing the problems. */
@@ -207,6 +230,19 @@ export type LoadRequest =
       readonly id: number;
       readonly kind: 'text';
       readonly text: string;
+      readonly origin: string;
+      readonly options: WorkerParseOptions;
+    }
+  /**
+   * A body in UTF-8, in blocks whose buffers are transferred (O(1), where a string is copied
+   * in the sender's turn); `sse`: the bytes of one Server-Sent Event, whose data the worker
+   * takes out.
+   */
+  | {
+      readonly id: number;
+      readonly kind: 'bytes';
+      readonly blocks: readonly Uint8Array[];
+      readonly sse: boolean;
       readonly origin: string;
       readonly options: WorkerParseOptions;
     }

@@ -3,7 +3,7 @@
  * `If-None-Match` so an unchanged state costs a 304 and no parsing.
  */
 import type { LoadedState, SourceListener, StateSource } from '../types.js';
-import { parseState, type ParseOptions } from './parse-state.js';
+import { bodyBlocks, parseStateBytes, type ParseOptions } from './parse-state.js';
 import { SourceError } from './source-error.js';
 
 export interface HttpSourceOptions extends ParseOptions {
@@ -106,8 +106,9 @@ class HttpSource implements StateSource {
         await response.body?.cancel();
         throw new SourceError('FETCH_FAILED', `${this.description}: answered ${response.status} ${response.statusText}; expected 200 with a resolver state`);
       }
-      const text = await response.text();
-      const loaded = await parseState(text, this.description, this.options);
+      // As bytes: a large body goes to the loader's worker without becoming a string here.
+      const { blocks } = await bodyBlocks(response);
+      const loaded = await parseStateBytes(blocks, false, this.description, this.options);
       // Remember the ETag only for a state that loaded, so a bad one is fetched again.
       this.etag = response.headers.get('etag');
       return { ...loaded, origin: this.etag === null ? this.description : `${this.description} (ETag ${this.etag})` };

@@ -4,6 +4,7 @@
  * result in slices (loading/state-loader.ts), so the application's event loop never waits
  * for a whole parse. `compileState` loads JSON the application already holds, on its thread.
  */
+import { ByteBlocks } from '../loading/byte-blocks.js';
 import { stateLoader } from '../loading/state-loader.js';
 import { compileJson } from '../loading/state-text.js';
 import type { LoadedState } from '../types.js';
@@ -24,6 +25,31 @@ export interface ParseOptions {
 /** Parses and compiles `text` from `origin`; rejects with `SourceError` naming every problem. */
 export function parseState(text: string, origin: string, options: ParseOptions = {}): Promise<LoadedState> {
   return stateLoader.loadText(text, origin, options);
+}
+
+/**
+ * Parses and compiles a body received as UTF-8 bytes in `blocks` (`ByteBlocks`; with `sse`,
+ * one Server-Sent Event whose data is the state): large ones go to the worker as bytes, so
+ * the calling thread never decodes them. The blocks are handed over: do not use them after.
+ */
+export function parseStateBytes(blocks: readonly Uint8Array[], sse: boolean, origin: string, options: ParseOptions = {}): Promise<LoadedState> {
+  return stateLoader.loadBytes(blocks, sse, origin, options);
+}
+
+/** A response's body, read piece by piece into `ByteBlocks` (no turn copies all of it); with the pieces themselves when `keep`. */
+export async function bodyBlocks(response: Response, keep = false): Promise<{ blocks: Uint8Array[]; pieces: Uint8Array[] }> {
+  const bytes = new ByteBlocks();
+  const pieces: Uint8Array[] = [];
+  if (response.body !== null) {
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      bytes.push(value);
+      if (keep) pieces.push(value);
+    }
+  }
+  return { blocks: bytes.blocks(), pieces };
 }
 
 /** Compiles resolver-state JSON on the calling thread; throws `SourceError` listing the problems with their paths. */

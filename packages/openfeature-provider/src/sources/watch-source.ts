@@ -15,16 +15,22 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 
 import type { LoadedState, SourceListener, StateSource } from '../types.js';
-import { compileState, parseState, type ParseOptions } from './parse-state.js';
-import { compileDelta } from '../loading/state-text.js';
+import { bodyBlocks, compileState, parseStateBytes, type ParseOptions } from './parse-state.js';
+import { compileDelta, textOfBytes } from '../loading/state-text.js';
 import { SourceError } from './source-error.js';
 import { applyDeltaInPlace, parseDelta } from './state-delta.js';
+import { StateEventSplitter, type StateEventBytes } from './state-event-splitter.js';
 
-/** A state built for applying, with what the next delta applies to: its text or its JSON. */
+/** A state built for applying, with what the next delta applies to: its text (decoded when first needed) or its JSON. */
 interface Loaded {
   readonly loaded: LoadedState;
-  readonly text: string | null;
+  readonly text: (() => string) | null;
   readonly json: unknown;
+}
+
+/** Loads a whole state from a body (or, `sse`, a pushed event) received as bytes in `blocks`; `text` is its JSON, should a delta follow. */
+async function wholeState(blocks: Uint8Array[], sse: boolean, text: () => string, origin: string, options: ParseOptions): Promise<Loaded> {
+  return { loaded: await parseStateBytes(blocks, sse, origin, options), text, json: null };
 }
 
 export interface WatchSourceOptions extends ParseOptions {
@@ -109,7 +115,7 @@ class WatchSource implements StateSource {
    * The state applied, which the next delta applies to: its text as it came (a whole state,
    * loaded on the loader's thread and parsed here only when a delta needs it), or its JSON.
    */
-  private appliedText: string | null = null;
+  private appliedText: (() => string) | null = null;
   private appliedJson: unknown = null;
   /** The state applied, whose fingerprints a delta's state starts from. */
   private appliedState: LoadedState | null = null;
@@ -223,13 +229,21 @@ class WatchSource implements StateSource {
           this.listener?.confirm();
         },
       });
-      const decoder = new TextDecoder();
+      // Whole states stay bytes, for the loader's worker; the rest is parsed here.
+      const splitter = new StateEventSplitter(
+        (text) => {
+          parser.feed(text);
+        },
+        (event) => {
+          this.enqueue(event, url, abort);
+        },
+      );
       const reader = (response.body as ReadableStream<Uint8Array>).getReader();
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
         heardAt = Date.now();
-        parser.feed(decoder.decode(value, { stream: true }));
+        splitter.feed(value);
       }
     } catch {
       // Refused, reset, timed out or aborted: the loop moves on to the next URL.
@@ -242,9 +256,15 @@ class WatchSource implements StateSource {
   }
 
   /** Applies stream events one after another, in arrival order. */
-  private enqueue(event: EventSourceMessage, url: string, stream: AbortController): void {
+  private enqueue(
+    event: EventSourceMessage | StateEventBytes,
+    url: string,
+    stream: AbortController,
+  ): void {
     if (event.event !== 'state' && event.event !== 'reset' && event.event !== 'delta') return;
     const id = event.id ?? '';
+    const whole = 'blocks' in event ? event : null;
+    const data = 'blocks' in event ? '' : event.data;
     const revision = /^\d+$/.test(id) ? Number(id) : null;
     const applied: AppliedState = {
       id,
@@ -257,17 +277,16 @@ class WatchSource implements StateSource {
     this.applying = this.applying.then(async () => {
       if (event.event !== 'delta') {
         await this.apply(
-          async (origin) => ({
-            loaded: await parseState(event.data, origin, this.options),
-            text: event.data,
-            json: null,
-          }),
+          (origin) =>
+            whole === null
+              ? wholeState([new TextEncoder().encode(data)], false, () => data, origin, this.options)
+              : wholeState(whole.blocks, true, () => textOfBytes(whole.pieces, true), origin, this.options),
           applied,
         );
         return;
       }
       await this.apply((origin) => {
-        const delta = parseDelta(event.data, origin);
+        const delta = parseDelta(data, origin);
         if (delta.base !== this.appliedId) {
           // Not from the state applied here (one was rejected, or the server lost track):
           // reconnect, and the server sends what changed since the state applied here. Later
@@ -303,7 +322,7 @@ class WatchSource implements StateSource {
   private baseJson(origin: string): unknown {
     if (this.appliedJson === null && this.appliedText !== null) {
       try {
-        this.appliedJson = JSON.parse(this.appliedText) as unknown;
+        this.appliedJson = JSON.parse(this.appliedText()) as unknown;
       } catch (error) {
         throw new SourceError(
           'INVALID_STATE',
@@ -449,17 +468,14 @@ class WatchSource implements StateSource {
         `${url}/v1/state: answered ${response.status} ${response.statusText}; expected 200 with a resolver state`,
       );
     }
-    const text = await response.text();
+    // As bytes: a large body goes to the loader's worker without becoming a string here.
+    const { blocks, pieces } = await bodyBlocks(response, true);
     const revisionHeader = response.headers.get('allot-revision');
     const revision =
       revisionHeader !== null && /^\d+$/.test(revisionHeader) ? Number(revisionHeader) : null;
     const id = revision === null ? unquote(response.headers.get('etag') ?? '') : String(revision);
     return this.apply(
-      async (origin) => ({
-        loaded: await parseState(text, origin, this.options),
-        text,
-        json: null,
-      }),
+      (origin) => wholeState(blocks, false, () => textOfBytes(pieces, false), origin, this.options),
       { id, revision, url, via: 'poll', reset: false, delta: false },
     );
   }
