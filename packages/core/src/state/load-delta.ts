@@ -26,6 +26,7 @@ import {
   mapClients,
   markCycle,
   planWalk,
+  reachableMaterializations,
   specializeOption,
   validateState,
   type LoadedBitset,
@@ -234,23 +235,4 @@ function bloomFiltersOf(json: JsonObject): Map<string, BloomFilter> {
     if (bloom) out.set(b.name, bloom);
   }
   return out;
-}
-
-/** Materializations a segment may read through the references it follows, in load.ts's order. */
-function reachableMaterializations(
-  name: string,
-  segments: ReadonlyMap<string, CompiledSegment>,
-  directOf: (name: string) => ReadonlySet<string>,
-): string[] {
-  const all = new Set<string>();
-  const seen = new Set<string>();
-  const stack = [name];
-  while (stack.length > 0) {
-    const n = stack.pop()!;
-    if (seen.has(n)) continue;
-    seen.add(n);
-    for (const m of directOf(n)) all.add(m);
-    for (const r of segments.get(n)?.references ?? NO_NAMES) stack.push(r);
-  }
-  return [...all];
 }

@@ -404,20 +404,8 @@ function compile(parts: StateParts, issues: IssueList, targetingKeyAlias: string
     seg.targeting = tree === null ? null : targetingClosure(tree);
     direct.set(name, mats);
   }
-  // Materializations a segment may read, through the references it follows.
-  for (const seg of segments.values()) {
-    const all = new Set<string>();
-    const seen = new Set<string>();
-    const stack = [seg.name];
-    while (stack.length > 0) {
-      const n = stack.pop()!;
-      if (seen.has(n)) continue;
-      seen.add(n);
-      for (const m of direct.get(n) ?? []) all.add(m);
-      for (const r of segments.get(n)?.references ?? []) stack.push(r);
-    }
-    seg.materializations = [...all];
-  }
+  const directOf = (name: string): Iterable<string> => direct.get(name) ?? [];
+  for (const seg of segments.values()) seg.materializations = reachableMaterializations(seg.name, segments, directOf);
 
   const flags = new Map<string, CompiledFlag>();
   for (const f of parts.flags) {
@@ -458,6 +446,25 @@ export function compileNamedFlag(
 /** Marks the segments that reach themselves through references (they guard against re-entry). */
 function markCycles(segments: ReadonlyMap<string, CompiledSegment>): void {
   for (const seg of segments.values()) markCycle(seg, segments);
+}
+
+/** Materializations a segment may read: its own (`directOf`) and those of the segments it references, transitively. */
+export function reachableMaterializations(
+  name: string,
+  segments: ReadonlyMap<string, CompiledSegment>,
+  directOf: (name: string) => Iterable<string>,
+): string[] {
+  const all = new Set<string>();
+  const seen = new Set<string>();
+  const stack = [name];
+  while (stack.length > 0) {
+    const n = stack.pop()!;
+    if (seen.has(n)) continue;
+    seen.add(n);
+    for (const m of directOf(n)) all.add(m);
+    for (const r of segments.get(n)?.references ?? []) stack.push(r);
+  }
+  return [...all];
 }
 
 /** Marks `seg` when it reaches itself through references. */

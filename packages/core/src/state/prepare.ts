@@ -17,7 +17,7 @@ import { CompactBitset, type BitsetTransfer } from './bitset.js';
 import { BloomFilter } from './bloom.js';
 import { compileFlag, type CompiledFlag } from './flags.js';
 import { entriesOf, isObject, IssueList, keyPath, own, type JsonObject } from './json-input.js';
-import { markCycle, SPECIALIZE_AFTER, validateState, type LoadOptions } from './load.js';
+import { markCycle, reachableMaterializations, SPECIALIZE_AFTER, validateState, type LoadOptions } from './load.js';
 import { ResolverState, type CompiledClient } from './resolver-state.js';
 import { CompiledSegment, collectReferences, compileTargeting, targetingClosure } from './segments.js';
 
@@ -180,6 +180,7 @@ export class StateAssembler {
   private readonly segmentNames: string[] = [];
   private readonly flagNames: string[] = [];
   private readonly direct = new Map<string, Set<string>>();
+  private readonly directOf = (name: string): Iterable<string> => this.direct.get(name) ?? [];
   private readonly bloomFilters = new Map<string, BloomFilter>();
   private readonly flags = new Map<string, CompiledFlag>();
   private readonly issues = new IssueList();
@@ -277,7 +278,7 @@ export class StateAssembler {
           return;
         }
         const seg = this.segments.get(s)!;
-        seg.materializations = this.reachableMaterializations(seg.name);
+        seg.materializations = reachableMaterializations(seg.name, this.segments, this.directOf);
         return;
       }
       case 'flags': {
@@ -326,21 +327,6 @@ export class StateAssembler {
     const state = new ResolverState(this.prepared.accountId, this.flags, this.segments, clients, this.salt);
     state.targetingKeyAlias = this.prepared.targetingKeyAlias;
     this.state = state;
-  }
-
-  /** Materializations a segment may read, through the references it follows. */
-  private reachableMaterializations(name: string): string[] {
-    const all = new Set<string>();
-    const seen = new Set<string>();
-    const stack = [name];
-    while (stack.length > 0) {
-      const n = stack.pop()!;
-      if (seen.has(n)) continue;
-      seen.add(n);
-      for (const m of this.direct.get(n) ?? []) all.add(m);
-      for (const r of this.segments.get(n)?.references ?? []) stack.push(r);
-    }
-    return [...all];
   }
 }
 

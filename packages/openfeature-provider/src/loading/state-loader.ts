@@ -117,10 +117,7 @@ export class StateLoader {
       origin,
       options: workerOptions(options),
     });
-    if (outcome.kind === 'loaded' && outcome.file.loaded !== null) return outcome.file.loaded;
-    if (outcome.kind !== 'prepared')
-      throw new SourceError('LOADER_FAILED', `${origin}: the loader answered ${outcome.kind}`);
-    return assemble(outcome.load, origin);
+    return stateOf(outcome, origin);
   }
 
   /**
@@ -145,10 +142,7 @@ export class StateLoader {
       origin,
       options: workerOptions(options),
     });
-    if (outcome.kind === 'loaded' && outcome.file.loaded !== null) return outcome.file.loaded;
-    if (outcome.kind !== 'prepared')
-      throw new SourceError('LOADER_FAILED', `${origin}: the loader answered ${outcome.kind}`);
-    return assemble(outcome.load, origin);
+    return stateOf(outcome, origin);
   }
 
   async loadFile(
@@ -348,3 +342,11 @@ function workerOptions(options: ParseOptions): WorkerParseOptions {
 
 /** The process's loader, shared by every source. */
 export const stateLoader: StateLoader = new StateLoader();
+
+/** The state a text or bytes load answered: loaded here, or prepared by the worker and assembled. */
+function stateOf(outcome: Outcome, origin: string): Promise<LoadedState> | LoadedState {
+  if (outcome.kind === 'loaded' && outcome.file.loaded !== null) return outcome.file.loaded;
+  if (outcome.kind !== 'prepared')
+    throw new SourceError('LOADER_FAILED', `${origin}: the loader answered ${outcome.kind}`);
+  return assemble(outcome.load, origin);
+}
