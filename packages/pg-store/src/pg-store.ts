@@ -1,8 +1,8 @@
 /**
  * The workspace in PostgreSQL, for several `allot serve` instances on one database.
  *
- * One row per account holds the workspace document (as the file would hold it, YAML or
- * JSON) and its revision, an integer that every accepted write raises by one. A write is
+ * One row per account holds the workspace document (JSON by default, the `format` option; a
+ * row copied in from a YAML file stays YAML until its first write) and its revision, an integer that every accepted write raises by one. A write is
  * one transaction: `pg_advisory_xact_lock` on the account (so writes from every instance
  * take turns), read the row, apply the operations, write the row and the audit entries,
  * `pg_notify` the new revision, commit. Writes that queue up in one instance while its
