@@ -1,12 +1,13 @@
 /**
  * The workspace in PostgreSQL, for several `allot serve` instances on one database.
  *
- * One row per account holds the workspace document (JSON by default, the `format` option; a
- * row copied in from a YAML file stays YAML until its first write) and its revision, an
+ * One row per account holds the workspace document (JSON by default, the `format` option;
+ * a row copied in from a YAML file stays YAML until its first write) and its revision, an
  * integer that every accepted write raises by one. A write is one transaction:
- * `pg_advisory_xact_lock` on the account (so writes from every instance take turns), read the row, apply the operations, write the row and the audit entries,
- * `pg_notify` the new revision, commit. Writes that queue up in one instance while its
- * previous transaction runs go together in the next (group commit; each still fails alone).
+ * `pg_advisory_xact_lock` on the account (so writes from every instance take turns), read
+ * the row, apply the operations, write the row and the audit entries, `pg_notify` the new
+ * revision, commit. Writes that queue up in one instance while its previous transaction
+ * runs go together in the next (group commit; each still fails alone).
  *
  * Reads are served from the last snapshot this instance knows, never a database round trip.
  * The snapshot follows the database through LISTEN/NOTIFY (a wake-up carrying only the
