@@ -31,18 +31,19 @@
  *   [--rows file-main,file,http,watch-state,watch-delta,idle] [--reloads N]
  *   (node --cpu-prof or --trace-gc on a row: run it alone with --row NAME --dir DIR --size N)
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 
 import { AllotProvider, fileSource, httpSource, watchSource, type StateSource } from '@allot/openfeature-provider';
 import { ProviderEvents } from '@openfeature/server-sdk';
 import { SECRET, stateText } from './generated-state.js';
 import { WORKSPACE_SECRET, workspaceTexts } from './generated-workspace.js';
+
+import { startServe } from './serve.js';
 
 const quick = process.argv.includes('--quick');
 const arg = (name: string): string | undefined => {
@@ -54,7 +55,6 @@ const RELOADS = Number(arg('--reloads') ?? (quick ? 2 : 3));
 const ROW_NAMES = ['file-main', 'file', 'http', 'watch-state', 'watch-delta', 'idle'] as const;
 type RowName = (typeof ROW_NAMES)[number];
 const ROWS = (arg('--rows')?.split(',') ?? ROW_NAMES) as RowName[];
-const CLI = join(dirname(fileURLToPath(import.meta.url)), '../../packages/cli/dist/bin.js');
 
 /** The main loop's delays while `run` runs: histogram max and p99, and the longest gap of a 1 ms timer. */
 async function measured<T>(run: () => Promise<T>): Promise<{ result: T; maxMs: number; p99Ms: number; gapMs: number }> {
@@ -214,20 +214,7 @@ function freePort(): Promise<number> {
 async function serve(workspace: string, port: number): Promise<ChildProcess> {
   // Secrets live beside the workspace (`<name>.secrets.yaml`), never in it.
   writeFileSync(workspace.replace(/\.yaml$/, '.secrets.yaml'), `clients:\n  default: ${WORKSPACE_SECRET}\n`);
-  const child = spawn(process.execPath, [CLI, 'serve', '--workspace', workspace, '--host', '127.0.0.1', '--port', String(port), '--quiet'], {
-    env: { ...process.env, ALLOT_TOKENS: '', ALLOT_STORE: '' },
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-      if (out.includes('listening on')) resolve();
-    });
-    child.once('exit', (code) => {
-      reject(new Error(`allot serve exited with ${String(code)}`));
-    });
-  });
+  const { child } = await startServe(['--workspace', workspace], { port, stderr: 'ignore' });
   // The first request compiles the workspace: not a cost of the provider's.
   await (await fetch(`http://127.0.0.1:${port}/v1/state`)).arrayBuffer();
   return child;

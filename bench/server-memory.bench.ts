@@ -25,7 +25,7 @@
  * Run: pnpm --filter @allot/bench bench:server-memory [--quick] [--sizes 1000,10000]
  *   [--stores file,postgres] [--no-snapshot] [--snapshot-to FILE: keep the heap snapshot]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -37,8 +37,9 @@ import { PgCluster, pgMissing } from '@allot/pg-store/testing';
 
 import { summarizeHeap } from './heap-summary.js';
 
+import { startServe } from './serve.js';
+
 const HERE = dirname(fileURLToPath(import.meta.url));
-const CLI = join(HERE, '../../packages/cli/dist/bin.js');
 const PROBE = join(HERE, 'memory-probe.js');
 const quick = process.argv.includes('--quick');
 const arg = (name: string): string | undefined => {
@@ -78,21 +79,7 @@ interface Serve {
 }
 
 async function serve(store: string): Promise<Serve> {
-  const child = spawn(process.execPath, ['--expose-gc', '--import', PROBE, CLI, 'serve', '--store', store, '--host', '127.0.0.1', '--port', '0', '--quiet'], {
-    env: { ...process.env, ALLOT_TOKENS: '', ALLOT_STORE: '' },
-    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      if (m !== null) resolve(m[1]!);
-    });
-    child.once('exit', (code) => {
-      reject(new Error(`allot serve exited with ${String(code)}`));
-    });
-  });
+  const { child, url } = await startServe(['--store', store], { nodeArgs: ['--expose-gc', '--import', PROBE], ipc: true });
   const ask = <T>(message: object): Promise<T> =>
     new Promise<T>((resolve) => {
       child.once('message', (m) => {

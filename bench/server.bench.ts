@@ -10,21 +10,21 @@
  * 127.0.0.1 only; each scenario runs a fixed time (5 s, 2 s with --quick) after a 1 s warm-up.
  * Run: pnpm --filter @allot/bench bench:server (or node bench/dist/server.bench.js [--quick])
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
 import autocannon from 'autocannon';
 
 import { addRule, addVariant, allocateSegment, createFlag, createSegment, setRuleEnabled, WorkspaceFile, type Workspace } from '@allot/admin';
 
+import { startServe } from './serve.js';
+
 const quick = process.argv.includes('--quick');
 const SECONDS = quick ? 2 : 5;
 const CONNECTIONS = 16;
 const TOKEN = 'bench-token-0123456789abcdef';
-const CLI = join(dirname(fileURLToPath(import.meta.url)), '../../packages/cli/dist/bin.js');
 
 function workspaceOps(ws: Workspace): Workspace {
   let w = ws;
@@ -38,23 +38,8 @@ function workspaceOps(ws: Workspace): Workspace {
   return setRuleEnabled(w, 'checkout', 'ab', true).workspace;
 }
 
-async function startServer(workspace: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--workspace', workspace, '--host', '127.0.0.1', '--port', '0', '--quiet'], {
-    env: { ...process.env, ALLOT_TOKENS: `${TOKEN}:write` },
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      if (m !== null) resolve(m[1]!);
-    });
-    child.once('exit', (code) => {
-      reject(new Error(`allot serve exited with ${code}`));
-    });
-  });
-  return { child, url };
+function startServer(workspace: string): Promise<{ child: ChildProcess; url: string }> {
+  return startServe(['--workspace', workspace], { env: { ALLOT_TOKENS: `${TOKEN}:write` }, stderr: 'ignore' });
 }
 
 interface Row {

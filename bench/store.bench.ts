@@ -11,41 +11,26 @@
  *
  * 127.0.0.1 only. Run: pnpm --filter @allot/bench bench:store (or node bench/dist/store.bench.js [--quick])
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
 import autocannon from 'autocannon';
 
 import { PgCluster, pgMissing } from '@allot/pg-store/testing';
+
+import { startServe } from './serve.js';
 
 const quick = process.argv.includes('--quick');
 const WRITES = quick ? 100 : 400;
 const CLIENTS = 8;
 const READ_SECONDS = quick ? 2 : 5;
 const TOKEN = 'bench-token-0123456789abcdef';
-const CLI = join(dirname(fileURLToPath(import.meta.url)), '../../packages/cli/dist/bin.js');
 const auth = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
 
-async function serve(args: readonly string[]): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [CLI, 'serve', ...args, '--host', '127.0.0.1', '--port', '0', '--quiet'], {
-    env: { ...process.env, ALLOT_TOKENS: `${TOKEN}:write`, ALLOT_STORE: '' },
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      if (m !== null) resolve(m[1]!);
-    });
-    child.once('exit', (code) => {
-      reject(new Error(`allot serve exited with ${code}`));
-    });
-  });
-  return { child, url };
+function serve(args: readonly string[]): Promise<{ child: ChildProcess; url: string }> {
+  return startServe(args, { env: { ALLOT_TOKENS: `${TOKEN}:write` }, stderr: 'ignore' });
 }
 
 async function stop(child: ChildProcess): Promise<void> {

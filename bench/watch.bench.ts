@@ -24,7 +24,7 @@
  *   [--spacing=MS] [--idle=S] [--cpu-prof-dir=DIR: CPU profiles of the first provider process
  *   and the first instance])
  */
-import { spawn, fork, type ChildProcess } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -37,6 +37,8 @@ import { validateDelta, validateState } from '@allot/core';
 import { ProviderEvents } from '@openfeature/server-sdk';
 
 import { PgCluster, pgMissing } from '@allot/pg-store/testing';
+
+import { startServe } from './serve.js';
 
 const quick = process.argv.includes('--quick');
 /** Child processes holding the providers (--processes=N). */
@@ -54,7 +56,6 @@ const ONLY = (process.argv.find((a) => a.startsWith('--only='))?.slice('--only='
 
 const POLL_DEFAULT_MS = 30_000;
 const HERE = fileURLToPath(import.meta.url);
-const CLI = join(dirname(HERE), '../../packages/cli/dist/bin.js');
 
 type Mode = 'watch' | 'poll';
 
@@ -105,24 +106,9 @@ async function worker(mode: Mode, count: number, first: string, second: string):
   });
 }
 
-async function serve(store: string, profile = false): Promise<{ child: ChildProcess; url: string }> {
-  const prof = profile && PROFILE_DIR !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [];
-  const child = spawn(process.execPath, [...prof, CLI, 'serve', '--store', store, '--host', '127.0.0.1', '--port', '0', '--quiet', '--max-watchers', '10000'], {
-    env: { ...process.env, ALLOT_TOKENS: '', ALLOT_STORE: '' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      if (m !== null) resolve(m[1]!);
-    });
-    child.once('exit', (code) => {
-      reject(new Error(`allot serve exited with ${String(code)}`));
-    });
-  });
-  return { child, url };
+function serve(store: string, profile = false): Promise<{ child: ChildProcess; url: string }> {
+  const nodeArgs = profile && PROFILE_DIR !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [];
+  return startServe(['--store', store, '--max-watchers', '10000'], { nodeArgs });
 }
 
 async function stop(child: ChildProcess): Promise<void> {

@@ -13,17 +13,18 @@
  * not through the gate of a write); it is reported apart. 127.0.0.1 only.
  * Run: pnpm --filter @allot/bench bench:write (or node bench/dist/write.bench.js [--quick] [--scattered])
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
 import { serializeWorkspace } from '@allot/admin';
 
 import { median } from './interleave.js';
 import { account } from './preview.bench.js';
+
+import { startServe } from './serve.js';
 
 const quick = process.argv.includes('--quick');
 /** Buckets scattered one by one (a 68 MB file) instead of in blocks of 16 (the block allocator's, ≈ 10 MB). */
@@ -32,26 +33,10 @@ const SEGMENTS = 10_000;
 const WRITES = quick ? 4 : 10;
 const PROBE_MS = 10;
 const TOKEN = 'bench-token-0123456789abcdef';
-const CLI = join(dirname(fileURLToPath(import.meta.url)), '../../packages/cli/dist/bin.js');
 const auth = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
 
-async function serve(path: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--workspace', path, '--host', '127.0.0.1', '--port', '0', '--quiet'], {
-    env: { ...process.env, ALLOT_TOKENS: `${TOKEN}:write`, ALLOT_STORE: '' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      if (m !== null) resolve(m[1]!);
-    });
-    child.once('exit', (code) => {
-      reject(new Error(`allot serve exited with ${code}`));
-    });
-  });
-  return { child, url };
+function serve(path: string): Promise<{ child: ChildProcess; url: string }> {
+  return startServe(['--workspace', path], { env: { ALLOT_TOKENS: `${TOKEN}:write` } });
 }
 
 /** One request on a connection of its own (no keep-alive to race the server's idle timeout); status and body. */

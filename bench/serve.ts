@@ -1,0 +1,44 @@
+/**
+ * `allot serve` in a child process of its own, for the benches: on 127.0.0.1, at a port the
+ * system picks unless one is given, resolving with its URL once it prints that it listens.
+ */
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The CLI as built (`bench/dist/` → `packages/cli/dist/bin.js`). */
+export const CLI = join(dirname(fileURLToPath(import.meta.url)), '../../packages/cli/dist/bin.js');
+
+export interface ServeOptions {
+  /** Node's own flags, before the CLI (`--expose-gc`, `--cpu-prof`, …). */
+  readonly nodeArgs?: readonly string[];
+  /** Added to this process's environment; default: no tokens (`ALLOT_TOKENS` empty) and no `ALLOT_STORE`. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** The port; default 0, one the system picks. */
+  readonly port?: number;
+  /** The server's stderr: shown (default) or dropped. */
+  readonly stderr?: 'inherit' | 'ignore';
+  /** An IPC channel to the child (for a probe preloaded with `--import`). */
+  readonly ipc?: boolean;
+}
+
+/** Starts `allot serve ARGS --host 127.0.0.1 --port PORT --quiet`; rejects if it exits first. */
+export async function startServe(args: readonly string[], options: ServeOptions = {}): Promise<{ child: ChildProcess; url: string }> {
+  const stdio: StdioOptions = ['ignore', 'pipe', options.stderr ?? 'inherit', ...(options.ipc === true ? ['ipc' as const] : [])];
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), CLI, 'serve', ...args, '--host', '127.0.0.1', '--port', String(options.port ?? 0), '--quiet'], {
+    env: { ...process.env, ALLOT_TOKENS: '', ALLOT_STORE: '', ...options.env },
+    stdio,
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+      if (m !== null) resolve(m[1]!);
+    });
+    child.once('exit', (code) => {
+      reject(new Error(`allot serve exited with ${String(code)}`));
+    });
+  });
+  return { child, url };
+}
