@@ -99,6 +99,8 @@ export function fingerprintsAfter(
   delta: StateDelta,
   json: unknown,
   state: ResolverState,
+  /** The state `previous` describes, which `state` was loaded from with core's `validateDelta`. */
+  previousState: ResolverState,
 ): StateFingerprints {
   const root = isRecord(json) ? json : {};
   const touched = new Map<string, Set<string>>();
@@ -138,11 +140,14 @@ export function fingerprintsAfter(
     changedSegments.add(name);
   }
   // Copied and changed where the delta reaches: the flags it sets or removes, and the flags
-  // that reach a segment whose digest changed.
+  // that reach a segment whose digest changed. Core compiles each of those anew (a compiled
+  // flag points at the compiled segments it reaches), so they are among the flags that are not
+  // the previous state's own objects: comparing identities finds them without walking every
+  // flag's segments.
   const fresh = new Set(touched.get('flags'));
   if (changedSegments.size > 0) {
     for (const [name, flag] of state.flags)
-      if (reaches(flag, state, changedSegments)) fresh.add(name);
+      if (previousState.flags.get(name) !== flag) fresh.add(name);
   }
   const flags = new Map(previous.flags);
   const changed: string[] = [];
@@ -209,20 +214,6 @@ function flagDigest(
   };
   for (const rule of flag.rules) visit(rule.segmentName);
   return digest(...parts);
-}
-
-/** Whether `flag` reaches one of `targets` through its rules' segments and their references. */
-function reaches(flag: CompiledFlag, state: ResolverState, targets: ReadonlySet<string>): boolean {
-  const seen = new Set<string>();
-  const visit = (segment: string): boolean => {
-    if (seen.has(segment)) return false;
-    seen.add(segment);
-    if (targets.has(segment)) return true;
-    for (const ref of state.segments.get(segment)?.references ?? []) if (visit(ref)) return true;
-    return false;
-  };
-  for (const rule of flag.rules) if (visit(rule.segmentName)) return true;
-  return false;
 }
 
 function globalDigest(root: Json): string {

@@ -7,6 +7,7 @@ import { setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 
 import { SourceError } from '../sources/source-error.js';
+import { entriesData } from './state-entries.js';
 import {
   contentDigest,
   prepareJson,
@@ -35,12 +36,14 @@ async function answer(
     } else {
       text = request.text;
     }
-    const { transfer, ...load } = prepareJson(
-      await stateJsonOf(text, origin, options),
-      origin,
-      options,
-    );
-    return { reply: { id, kind: 'prepared', load, digest }, transfer };
+    const json = await stateJsonOf(text, origin, options);
+    const { transfer, ...load } = prepareJson(json, origin, options);
+    // The state's JSON, entry by entry, for a source that applies deltas to it (state-entries.ts).
+    const entries = request.kind !== 'file' && request.entries === true ? entriesData(json) : null;
+    return {
+      reply: { id, kind: 'prepared', load: entries === null ? load : { ...load, entries: entries.data }, digest },
+      transfer: entries === null ? transfer : [...transfer, ...entries.transfer],
+    };
   } catch (error) {
     const e =
       error instanceof SourceError

@@ -20,6 +20,7 @@ import { StateAssembler } from '@allot/core';
 import type { ParseOptions } from '../sources/parse-state.js';
 import { SourceError } from '../sources/source-error.js';
 import type { LoadedState } from '../types.js';
+import { StateEntries } from './state-entries.js';
 import {
   compileJson,
   contentDigest,
@@ -54,7 +55,7 @@ type Request = LoadRequest extends infer R
 /** A worker's answer, or a state loaded on this thread when no worker can run. */
 type Outcome =
   | Exclude<LoadReply, { kind: 'failed' | 'ready' }>
-  | { readonly kind: 'loaded'; readonly file: LoadedFile };
+  | { readonly kind: 'loaded'; readonly file: LoadedFile; readonly entries?: StateEntries };
 
 interface Pending {
   readonly request: Request;
@@ -143,6 +144,35 @@ export class StateLoader {
       options: workerOptions(options),
     });
     return stateOf(outcome, origin);
+  }
+
+  /**
+   * As `loadBytes`, and with the state's JSON kept for the deltas that follow it: off this
+   * thread as bytes entry by entry (`StateEntries`), never parsed whole here.
+   */
+  async loadBytesForDeltas(
+    blocks: readonly Uint8Array[],
+    sse: boolean,
+    origin: string,
+    options: ParseOptions,
+  ): Promise<{ loaded: LoadedState; entries: StateEntries }> {
+    const byteLength = blocks.reduce((n, b) => n + b.byteLength, 0);
+    const offThread = options.offThread ?? byteLength >= INLINE_BELOW;
+    if (!offThread || this.unavailable) return loadHere(textOfBytes(blocks, sse), origin, options);
+    const outcome = await this.request({
+      kind: 'bytes',
+      blocks,
+      sse,
+      origin,
+      options: workerOptions(options),
+      entries: true,
+    });
+    if (outcome.kind === 'loaded' && outcome.file.loaded !== null && outcome.entries !== undefined)
+      return { loaded: outcome.file.loaded, entries: outcome.entries };
+    if (outcome.kind !== 'prepared' || outcome.load.entries === undefined)
+      throw new SourceError('LOADER_FAILED', `${origin}: the loader answered ${outcome.kind} without the state's entries`);
+    const entries = StateEntries.of(outcome.load.entries);
+    return { loaded: await assemble(outcome.load, origin), entries };
   }
 
   async loadFile(
@@ -294,14 +324,15 @@ export class StateLoader {
         file: await loadFileHere(request.path, origin, options, request.unlessDigest),
       };
     const text = request.kind === 'text' ? request.text : textOfBytes(request.blocks, request.sse);
-    return {
-      kind: 'loaded',
-      file: {
-        loaded: compileJson(await stateJsonOf(text, origin, options), origin, options),
-        digest: '',
-      },
-    };
+    const { loaded, entries } = await loadHere(text, origin, options);
+    return { kind: 'loaded', file: { loaded, digest: '' }, ...(request.entries === true ? { entries } : {}) };
   }
+}
+
+/** A state loaded on this thread, with its JSON for deltas. */
+async function loadHere(text: string, origin: string, options: ParseOptions): Promise<{ loaded: LoadedState; entries: StateEntries }> {
+  const json = await stateJsonOf(text, origin, options);
+  return { loaded: compileJson(json, origin, options), entries: StateEntries.ofJson(json) };
 }
 
 async function loadFileHere(

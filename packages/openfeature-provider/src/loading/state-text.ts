@@ -15,6 +15,7 @@ import {
   validateState,
   type LoadOptions,
   type PreparedState,
+  type ResolverState,
   type StateChanges,
   type StateIssue,
 } from '@allot/core';
@@ -24,12 +25,15 @@ import type { LoadedState } from '../types.js';
 import type { StateDelta } from '../sources/state-delta.js';
 import { joined } from './byte-blocks.js';
 import { fingerprintsAfter, fingerprintsOf, type StateFingerprints } from './fingerprints.js';
+import type { StateEntriesData } from './state-entries.js';
 
 /** A validated state ready to cross to another thread (see core's `prepareState`). */
 export interface PreparedLoad {
   readonly prepared: PreparedState;
   readonly transfer: readonly ArrayBuffer[];
   readonly fingerprints: StateFingerprints;
+  /** The state's JSON entry by entry, when the request asked for it (`entries`). */
+  readonly entries?: StateEntriesData;
 }
 
 /** The resolver-state JSON in `text`, compiling a workspace document; throws `SourceError`. */
@@ -93,13 +97,30 @@ export function compileDelta(
   previous: LoadedState,
   delta: StateDelta,
 ): LoadedState {
+  const state = validatedDelta(json, origin, options, previous, delta);
+  return { state, fingerprints: fingerprintsAfter(previous.fingerprints, delta, json, state, previous.state), origin };
+}
+
+/**
+ * `compileDelta`, letting the event loop run between validating and digesting: at 10,000
+ * segments each holds the thread a few milliseconds (both copy maps of every segment).
+ */
+export async function compileDeltaInTurns(
+  json: unknown,
+  origin: string,
+  options: ParseOptions,
+  previous: LoadedState,
+  delta: StateDelta,
+): Promise<LoadedState> {
+  const state = validatedDelta(json, origin, options, previous, delta);
+  await new Promise((resolve) => setImmediate(resolve));
+  return { state, fingerprints: fingerprintsAfter(previous.fingerprints, delta, json, state, previous.state), origin };
+}
+
+function validatedDelta(json: unknown, origin: string, options: ParseOptions, previous: LoadedState, delta: StateDelta): ResolverState {
   const result = validateDelta(previous.state, json, changesOf(delta), loadOptionsOf(options));
   if (!result.ok) throw invalidState(origin, result.issues);
-  return {
-    state: result.state,
-    fingerprints: fingerprintsAfter(previous.fingerprints, delta, json, result.state),
-    origin,
-  };
+  return result.state;
 }
 
 /** What a delta changes, as core's `validateDelta` takes it: entries set, then removed; members replaced. */
@@ -232,6 +253,8 @@ export type LoadRequest =
       readonly text: string;
       readonly origin: string;
       readonly options: WorkerParseOptions;
+      /** Send the state's JSON entry by entry too (`PreparedLoad.entries`). */
+      readonly entries?: boolean;
     }
   /**
    * A body in UTF-8, in blocks whose buffers are transferred (O(1), where a string is copied
@@ -245,6 +268,8 @@ export type LoadRequest =
       readonly sse: boolean;
       readonly origin: string;
       readonly options: WorkerParseOptions;
+      /** Send the state's JSON entry by entry too (`PreparedLoad.entries`). */
+      readonly entries?: boolean;
     }
   /** Read by the worker, so that neither reading nor decoding a large file runs on the application's thread. */
   | {

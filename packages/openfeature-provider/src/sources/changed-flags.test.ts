@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { testState, type Json } from '../testing/states.js';
 import { compileState } from './parse-state.js';
 import { changedFlags } from './changed-flags.js';
+import { entriesData, StateEntries } from '../loading/state-entries.js';
 import { compileDelta } from '../loading/state-text.js';
 import { applyDelta, type StateDelta } from './state-delta.js';
 
@@ -131,6 +132,10 @@ describe('changedFlags from a delta', () => {
       const viaDelta = compileDelta(json, 'test', {}, before, delta);
       expect(viaDelta.fingerprints).toEqual(load(afterJson).fingerprints);
       expect(changedFlags(before, viaDelta)).toEqual(changedFlags(before, load(afterJson)));
+      // The same from the state's JSON as the watch source keeps it: entry by entry, as bytes.
+      const made = entriesData(base)!;
+      const view = StateEntries.of(made.data).apply(delta, 'test').json();
+      expect(compileDelta(view, 'test', {}, before, delta).fingerprints).toEqual(load(afterJson).fingerprints);
     },
   );
 });

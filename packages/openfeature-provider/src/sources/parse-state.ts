@@ -36,20 +36,18 @@ export function parseStateBytes(blocks: readonly Uint8Array[], sse: boolean, ori
   return stateLoader.loadBytes(blocks, sse, origin, options);
 }
 
-/** A response's body, read piece by piece into `ByteBlocks` (no turn copies all of it); with the pieces themselves when `keep`. */
-export async function bodyBlocks(response: Response, keep = false): Promise<{ blocks: Uint8Array[]; pieces: Uint8Array[] }> {
+/** A response's body, read piece by piece into `ByteBlocks` (no turn copies all of it). */
+export async function bodyBlocks(response: Response): Promise<{ blocks: Uint8Array[] }> {
   const bytes = new ByteBlocks();
-  const pieces: Uint8Array[] = [];
   if (response.body !== null) {
     const reader = (response.body as ReadableStream<Uint8Array>).getReader();
     for (;;) {
       const { value, done } = await reader.read();
       if (done) break;
       bytes.push(value);
-      if (keep) pieces.push(value);
     }
   }
-  return { blocks: bytes.blocks(), pieces };
+  return { blocks: bytes.blocks() };
 }
 
 /** Compiles resolver-state JSON on the calling thread; throws `SourceError` listing the problems with their paths. */

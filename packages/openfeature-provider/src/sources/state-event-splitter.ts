@@ -22,13 +22,11 @@ export interface StateEventBytes {
   readonly id: string;
   /** The bytes in blocks of their own, to transfer to the loader's worker. */
   readonly blocks: Uint8Array[];
-  /** The same bytes as the stream's pieces (not copied), to keep. */
-  readonly pieces: Uint8Array[];
 }
 
 export class StateEventSplitter {
   /** The chunks of the state event being received, or null while passing bytes on. */
-  private event: { readonly kind: 'state' | 'reset'; readonly bytes: ByteBlocks; readonly pieces: Uint8Array[] } | null = null;
+  private event: { readonly kind: 'state' | 'reset'; readonly bytes: ByteBlocks } | null = null;
   /** Whether the next byte starts an event. */
   private atEventStart = true;
   /** Whether the last byte seen was LF (a blank line can straddle two chunks). */
@@ -59,17 +57,13 @@ export class StateEventSplitter {
           this.held = rest.slice();
           return;
         }
-        if (prefix !== undefined) this.event = { kind: prefix.event, bytes: new ByteBlocks(), pieces: [] };
+        if (prefix !== undefined) this.event = { kind: prefix.event, bytes: new ByteBlocks() };
         this.atEventStart = false;
       }
       const end = this.eventEnd(buf, at);
       const piece = buf.subarray(at, end < 0 ? buf.length : end);
-      if (this.event !== null) {
-        this.event.bytes.push(piece);
-        this.event.pieces.push(piece);
-      } else {
-        this.text(this.decoder.decode(piece, { stream: true }));
-      }
+      if (this.event !== null) this.event.bytes.push(piece);
+      else this.text(this.decoder.decode(piece, { stream: true }));
       if (end < 0) {
         this.afterLf = buf[buf.length - 1] === LF;
         return;
@@ -89,10 +83,10 @@ export class StateEventSplitter {
   }
 
   private finishEvent(): void {
-    const { kind, bytes, pieces } = this.event!;
+    const { kind, bytes } = this.event!;
     this.event = null;
     const blocks = bytes.blocks();
-    this.state({ event: kind, id: idOf(blocks[0]!), blocks, pieces });
+    this.state({ event: kind, id: idOf(blocks[0]!), blocks });
   }
 }
 

@@ -64,11 +64,11 @@ async function until(condition: () => boolean, what: string): Promise<void> {
   }
 }
 
-async function watching(): Promise<{ provider: AllotProvider; changes: string[][]; errors: string[]; applied: AppliedState[]; infos: string[] }> {
+async function watching(offThread: boolean): Promise<{ provider: AllotProvider; changes: string[][]; errors: string[]; applied: AppliedState[]; infos: string[] }> {
   const applied: AppliedState[] = [];
   const infos: string[] = [];
   const provider = new AllotProvider({
-    source: watchSource([url], { reconnectDelayMs: 10, maxReconnectDelayMs: 50, pollIntervalMs: 60_000, onApply: (a) => applied.push(a) }),
+    source: watchSource([url], { reconnectDelayMs: 10, maxReconnectDelayMs: 50, pollIntervalMs: 60_000, onApply: (a) => applied.push(a), offThread }),
     clientSecret: SECRET,
     logger: { error: () => undefined, warn: () => undefined, info: (m: string) => infos.push(m), debug: () => undefined },
   });
@@ -84,9 +84,14 @@ async function watching(): Promise<{ provider: AllotProvider; changes: string[][
 
 const color = async (provider: AllotProvider): Promise<string> => (await provider.resolveStringEvaluation('banner.color', '', { targetingKey: 'u' })).value;
 
-describe('watchSource with deltas', () => {
+// Off the thread, the state's JSON comes back from the loader's worker entry by entry (as for a
+// large state); on it, the source holds it as parsed here.
+describe.each([
+  ['loaded on the worker', true],
+  ['loaded here', false],
+])('watchSource with deltas, the first state %s', (_, offThread) => {
   it('applies a delta onto the state applied, and names only the flags it changed', async () => {
-    const w = await watching();
+    const w = await watching(offThread);
     streams[0]!.write(deltaEvent('2', '1', { flags: { 'flags/banner': banner('teal') } }));
     await until(() => w.changes.length === 1, 'flagsChanged');
     expect(w.changes).toEqual([['banner']]);
@@ -95,7 +100,7 @@ describe('watchSource with deltas', () => {
   });
 
   it('rejects a delta that breaks the state, keeps the last good one, and resumes from it', async () => {
-    const w = await watching();
+    const w = await watching(offThread);
     streams[0]!.write(deltaEvent('2', '1', { flags: { 'flags/banner': { name: 'flags/banner', rules: 3 } } }));
     await until(() => w.errors.length === 1, 'the error');
     expect(await color(w.provider)).not.toBe('');
@@ -111,7 +116,7 @@ describe('watchSource with deltas', () => {
   });
 
   it('a rejected delta leaves nothing of itself in the state the next one applies to', async () => {
-    const w = await watching();
+    const w = await watching(offThread);
     const ghost = { ...banner('x'), name: 'flags/ghost' };
     streams[0]!.write(deltaEvent('2', '1', { flags: { 'flags/ghost': ghost, 'flags/banner': { name: 'flags/banner', rules: 3 } } }));
     await until(() => w.errors.length === 1, 'the error');

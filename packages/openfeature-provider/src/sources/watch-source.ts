@@ -15,22 +15,23 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 
 import type { LoadedState, SourceListener, StateSource } from '../types.js';
-import { bodyBlocks, compileState, parseStateBytes, type ParseOptions } from './parse-state.js';
-import { compileDelta, textOfBytes } from '../loading/state-text.js';
+import { StateEntries } from '../loading/state-entries.js';
+import { stateLoader } from '../loading/state-loader.js';
+import { compileDeltaInTurns } from '../loading/state-text.js';
+import { bodyBlocks, compileState, type ParseOptions } from './parse-state.js';
 import { SourceError } from './source-error.js';
-import { applyDeltaInPlace, parseDelta } from './state-delta.js';
+import { parseDelta } from './state-delta.js';
 import { StateEventSplitter, type StateEventBytes } from './state-event-splitter.js';
 
-/** A state built for applying, with what the next delta applies to: its text (decoded when first needed) or its JSON. */
+/** A state built for applying, with its JSON, which the next delta applies to. */
 interface Loaded {
   readonly loaded: LoadedState;
-  readonly text: (() => string) | null;
-  readonly json: unknown;
+  readonly entries: StateEntries;
 }
 
-/** Loads a whole state from a body (or, `sse`, a pushed event) received as bytes in `blocks`; `text` is its JSON, should a delta follow. */
-async function wholeState(blocks: Uint8Array[], sse: boolean, text: () => string, origin: string, options: ParseOptions): Promise<Loaded> {
-  return { loaded: await parseStateBytes(blocks, sse, origin, options), text, json: null };
+/** Loads a whole state from a body (or, `sse`, a pushed event) received as bytes in `blocks`, keeping its JSON for a delta. */
+function wholeState(blocks: Uint8Array[], sse: boolean, origin: string, options: ParseOptions): Promise<Loaded> {
+  return stateLoader.loadBytesForDeltas(blocks, sse, origin, options);
 }
 
 export interface WatchSourceOptions extends ParseOptions {
@@ -111,12 +112,8 @@ class WatchSource implements StateSource {
   private listener: SourceListener | null = null;
   private appliedId: string | null = null;
   private appliedRevision: number | null = null;
-  /**
-   * The state applied, which the next delta applies to: its text as it came (a whole state,
-   * loaded on the loader's thread and parsed here only when a delta needs it), or its JSON.
-   */
-  private appliedText: (() => string) | null = null;
-  private appliedJson: unknown = null;
+  /** The JSON of the state applied, which the next delta applies to (parsed here only where a delta reads it). */
+  private appliedEntries: StateEntries | null = null;
   /** The state applied, whose fingerprints a delta's state starts from. */
   private appliedState: LoadedState | null = null;
   private next = 0;
@@ -279,13 +276,13 @@ class WatchSource implements StateSource {
         await this.apply(
           (origin) =>
             whole === null
-              ? wholeState([new TextEncoder().encode(data)], false, () => data, origin, this.options)
-              : wholeState(whole.blocks, true, () => textOfBytes(whole.pieces, true), origin, this.options),
+              ? wholeState([new TextEncoder().encode(data)], false, origin, this.options)
+              : wholeState(whole.blocks, true, origin, this.options),
           applied,
         );
         return;
       }
-      await this.apply((origin) => {
+      await this.apply(async (origin) => {
         const delta = parseDelta(data, origin);
         if (delta.base !== this.appliedId) {
           // Not from the state applied here (one was rejected, or the server lost track):
@@ -299,41 +296,22 @@ class WatchSource implements StateSource {
               : '',
           );
         }
-        // In place (the JSON is this source's own); put back if the state is refused, so the
-        // next delta applies to the state still applied.
-        const { json, undo } = applyDeltaInPlace(this.baseJson(origin), delta, origin);
+        // A new state beside the one applied, which stays as it is should this one be refused.
+        const base = this.appliedEntries ?? StateEntries.ofJson(null);
+        await base.ready();
+        const entries = base.apply(delta, origin);
+        const json = entries.json();
         const previous = this.appliedState;
-        try {
-          const loaded =
-            previous === null
-              ? compileState(json, origin, this.options)
-              : compileDelta(json, origin, this.options, previous, delta);
-          return { loaded, text: null, json };
-        } catch (error) {
-          undo();
-          throw error;
-        }
+        const loaded =
+          previous === null
+            ? compileState(json, origin, this.options)
+            : await compileDeltaInTurns(json, origin, this.options, previous, delta);
+        return { loaded, entries };
       }, applied);
     });
   }
 
   /** Builds (with `load`) and hands over a state unless it was applied already (or is older). */
-  /** The JSON of the state applied (parsed from its text the first time a delta needs it). */
-  private baseJson(origin: string): unknown {
-    if (this.appliedJson === null && this.appliedText !== null) {
-      try {
-        this.appliedJson = JSON.parse(this.appliedText()) as unknown;
-      } catch (error) {
-        throw new SourceError(
-          'INVALID_STATE',
-          `${origin}: the state the delta applies to is not valid JSON: ${(error as Error).message}`,
-        );
-      }
-      this.appliedText = null;
-    }
-    return this.appliedJson;
-  }
-
   private async apply(
     load: (origin: string) => Loaded | Promise<Loaded>,
     applied: AppliedState,
@@ -367,8 +345,7 @@ class WatchSource implements StateSource {
     if (!this.isNew(applied)) return null;
     const previous = this.appliedId;
     this.appliedId = applied.id;
-    this.appliedText = base.text;
-    this.appliedJson = base.json;
+    this.appliedEntries = base.entries;
     this.appliedState = loaded;
     if (applied.revision !== null) this.appliedRevision = applied.revision;
     this.options.onApply?.(applied);
@@ -469,13 +446,13 @@ class WatchSource implements StateSource {
       );
     }
     // As bytes: a large body goes to the loader's worker without becoming a string here.
-    const { blocks, pieces } = await bodyBlocks(response, true);
+    const { blocks } = await bodyBlocks(response);
     const revisionHeader = response.headers.get('allot-revision');
     const revision =
       revisionHeader !== null && /^\d+$/.test(revisionHeader) ? Number(revisionHeader) : null;
     const id = revision === null ? unquote(response.headers.get('etag') ?? '') : String(revision);
     return this.apply(
-      (origin) => wholeState(blocks, false, () => textOfBytes(pieces, false), origin, this.options),
+      (origin) => wholeState(blocks, false, origin, this.options),
       { id, revision, url, via: 'poll', reset: false, delta: false },
     );
   }
