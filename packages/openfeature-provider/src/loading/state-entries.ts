@@ -25,8 +25,8 @@ export interface StateEntriesData {
   readonly keys: readonly string[];
   /** The members other than the kept ones, as the JSON of an object. */
   readonly rest: string;
-  /** The kept members: each one's key and the JSON of its entry names (a list), in order. */
-  readonly members: readonly { readonly key: string; readonly names: string }[];
+  /** The kept members: each one's key, how many entries it has and the JSON of their names (a list), in order. */
+  readonly members: readonly { readonly key: string; readonly count: number; readonly names: string }[];
   /** Every kept entry's JSON, member after member, one after another. */
   readonly utf8: Uint8Array;
   /** Where each entry's JSON ends in `utf8` (each starts where the one before ended). */
@@ -43,7 +43,7 @@ function isRecord(v: unknown): v is Json {
 export function entriesData(state: unknown): { data: StateEntriesData; transfer: ArrayBuffer[] } | null {
   if (!isRecord(state)) return null;
   const rest: Record<string, unknown> = {};
-  const members: { key: string; names: string }[] = [];
+  const members: { key: string; count: number; names: string }[] = [];
   const pieces: string[] = [];
   const lengths: number[] = [];
   for (const [key, value] of Object.entries(state)) {
@@ -52,7 +52,7 @@ export function entriesData(state: unknown): { data: StateEntriesData; transfer:
       continue;
     }
     const names = Object.keys(value);
-    members.push({ key, names: JSON.stringify(names) });
+    members.push({ key, count: names.length, names: JSON.stringify(names) });
     for (const name of names) {
       const text = JSON.stringify(value[name]);
       pieces.push(text);
@@ -226,10 +226,9 @@ export class StateEntries {
   static of(data: StateEntriesData): StateEntries {
     const members = new Map<string, MemberState>();
     let first = 0;
-    for (const { key, names } of data.members) {
-      const kept = new KeptMember(names, data.utf8, data.ends, first);
-      first += kept.list().length;
-      members.set(key, MemberState.of(kept));
+    for (const { key, count, names } of data.members) {
+      members.set(key, MemberState.of(new KeptMember(names, data.utf8, data.ends, first)));
+      first += count;
     }
     return new StateEntries(data.keys, JSON.parse(data.rest) as Json, members);
   }
@@ -240,6 +239,8 @@ export class StateEntries {
    */
   async ready(): Promise<void> {
     for (const member of this.members.values()) {
+      member.kept.list();
+      await new Promise((resolve) => setImmediate(resolve));
       member.kept.indexed();
       await new Promise((resolve) => setImmediate(resolve));
     }
