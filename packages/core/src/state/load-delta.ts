@@ -62,8 +62,23 @@ export function validateDelta(
   changes: StateChanges,
   options: LoadOptions = {},
 ): ValidationResult {
+  return tryDelta(previous, json, changes, options) ?? validateState(json, options);
+}
+
+/**
+ * `validateDelta` without its fallback: the state, or null where the change cannot be followed
+ * entry by entry or the result has a problem, for hosts that validate a whole state elsewhere
+ * (a worker thread, say): `validateState` on the whole JSON then gives the state or says what
+ * is wrong, as `validateDelta` would.
+ */
+export function tryDelta(
+  previous: ResolverState,
+  json: unknown,
+  changes: StateChanges,
+  options: LoadOptions = {},
+): { readonly ok: true; readonly state: ResolverState } | null {
   const specialize = specializeOption(options);
-  const whole = (): ValidationResult => validateState(json, options);
+  const whole = (): null => null;
   const alias = options.targetingKeyAlias ?? '';
   if (!isObject(json) || alias !== previous.targetingKeyAlias) return whole();
   if (Array.isArray(own(json, 'flags')) || own(json, 'segmentsNoBitsets') !== undefined) return whole();

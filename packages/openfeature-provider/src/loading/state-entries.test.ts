@@ -40,8 +40,8 @@ const delta: fc.Arbitrary<StateDelta> = fc.record(
 
 describe('StateEntries', () => {
   test.prop([state, fc.array(delta, { maxLength: 5 })], { numRuns: 300 })(
-    'reads as applyDelta makes the plain JSON, delta after delta: same members, entries, entry order and refusals',
-    (start, deltas) => {
+    'reads and writes as applyDelta makes the plain JSON, delta after delta: same members, entries, entry order and refusals',
+    async (start, deltas) => {
       let plain: unknown = start;
       let entries = kept(start);
       expect(text(entries.json())).toBe(text(start));
@@ -56,6 +56,8 @@ describe('StateEntries', () => {
         const before = text(entries.json());
         const next = entries.apply(d, 'test');
         expect(text(next.json())).toBe(text(expected));
+        // Written whole (for the worker), byte for byte what JSON.stringify writes.
+        expect(Buffer.concat(await next.toBlocks()).toString('utf8')).toBe(text(expected));
         // The state it was made from is unchanged.
         expect(text(entries.json())).toBe(before);
         plain = expected;

@@ -14,6 +14,7 @@
  * the rare whole-state fallbacks do.
  */
 import { SourceError } from '../sources/source-error.js';
+import { ByteBlocks } from './byte-blocks.js';
 import type { StateDelta } from '../sources/state-delta.js';
 
 /** Members kept as bytes, entry by entry (when they are objects): the bulk of a state. */
@@ -111,12 +112,18 @@ class KeptMember {
     return this.index;
   }
 
+  /** The bytes of the entry at `position`'s JSON. */
+  bytes(position: number): Uint8Array {
+    const i = this.first + position;
+    return this.utf8.subarray(i === 0 ? 0 : this.ends[i - 1]!, this.ends[i]!);
+  }
+
   /** The parsed entry at `position`. */
   entry(position: number): unknown {
     let value = this.parsed.get(position);
     if (value === undefined) {
       const i = this.first + position;
-      value = JSON.parse(decoder.decode(this.utf8.subarray(i === 0 ? 0 : this.ends[i - 1]!, this.ends[i]!)));
+      value = JSON.parse(decoder.decode(this.bytes(position)));
       this.parsed.set(position, value);
     }
     return value;
@@ -189,6 +196,21 @@ class MemberState {
     for (const name of this.added.keys()) (isArrayIndex(name) ? indices : out).push(name);
     if (indices.length === 0) return out;
     return [...indices.sort((a, b) => Number(a) - Number(b)), ...out];
+  }
+
+  /** Writes the member's JSON to `out`, copying kept entries' bytes as they are. */
+  async write(out: JsonWriter): Promise<void> {
+    out.text('{');
+    let first = true;
+    for (const name of this.names()) {
+      out.text(`${first ? '' : ','}${JSON.stringify(name)}:`);
+      first = false;
+      const at = this.added.has(name) || this.changed.has(name) ? undefined : this.keptPosition(name);
+      if (at === undefined) out.text(JSON.stringify(this.get(name)));
+      else out.bytes(this.kept.bytes(at));
+      await out.pause();
+    }
+    out.text('}');
   }
 
   /** A read-only object that reads as this member's plain JSON would. */
@@ -289,6 +311,26 @@ export class StateEntries {
     return new StateEntries(keys, plain, members);
   }
 
+  /**
+   * The state's JSON as UTF-8 in blocks (to load it whole on the loader's worker), written a
+   * few milliseconds per turn of the event loop: kept entries are copied as bytes, not parsed.
+   */
+  async toBlocks(): Promise<Uint8Array[]> {
+    const out = new JsonWriter();
+    out.text('{');
+    let first = true;
+    for (const key of this.keys) {
+      const member = this.members.get(key);
+      if (member === undefined && !Object.hasOwn(this.plain, key)) continue;
+      out.text(`${first ? '' : ','}${JSON.stringify(key)}:`);
+      first = false;
+      if (member !== undefined) await member.write(out);
+      else out.text(JSON.stringify(this.plain[key]));
+    }
+    out.text('}');
+    return out.blocks();
+  }
+
   /** The state as JSON to read (core's loaders, the fingerprints): kept members parse an entry when it is read. */
   json(): Json {
     if (this.viewed !== null) return this.viewed;
@@ -301,3 +343,31 @@ export class StateEntries {
     return (this.viewed = out);
   }
 }
+
+/** JSON written as UTF-8 into `ByteBlocks`, yielding to the event loop once a turn has taken WRITE_SLICE_MS. */
+class JsonWriter {
+  private readonly out = new ByteBlocks();
+  private readonly encoder = new TextEncoder();
+  private turnStart = performance.now();
+
+  text(text: string): void {
+    this.out.push(this.encoder.encode(text));
+  }
+
+  bytes(bytes: Uint8Array): void {
+    this.out.push(bytes);
+  }
+
+  async pause(): Promise<void> {
+    if (performance.now() - this.turnStart < WRITE_SLICE_MS) return;
+    await new Promise((resolve) => setImmediate(resolve));
+    this.turnStart = performance.now();
+  }
+
+  blocks(): Uint8Array[] {
+    return this.out.blocks();
+  }
+}
+
+/** Longest a turn writes a state's JSON for `toBlocks`. */
+const WRITE_SLICE_MS = 4;

@@ -11,6 +11,7 @@ import { createParser } from 'eventsource-parser';
 
 import {
   prepareState,
+  tryDelta,
   validateDelta,
   validateState,
   type LoadOptions,
@@ -102,8 +103,11 @@ export function compileDelta(
 }
 
 /**
- * `compileDelta`, letting the event loop run between validating and digesting: at 10,000
- * segments each holds the thread a few milliseconds (both copy maps of every segment).
+ * `compileDelta` for a host that must not hold its thread: null where core cannot load the
+ * delta entry by entry (a change to the account or bloom filters, or a problem in the
+ * result), for the caller to load the whole state on the loader's worker instead; and the
+ * event loop runs between validating and digesting (at 10,000 segments each takes a few
+ * milliseconds: both copy maps of every segment).
  */
 export async function compileDeltaInTurns(
   json: unknown,
@@ -111,10 +115,11 @@ export async function compileDeltaInTurns(
   options: ParseOptions,
   previous: LoadedState,
   delta: StateDelta,
-): Promise<LoadedState> {
-  const state = validatedDelta(json, origin, options, previous, delta);
+): Promise<LoadedState | null> {
+  const result = tryDelta(previous.state, json, changesOf(delta), loadOptionsOf(options));
+  if (result === null) return null;
   await new Promise((resolve) => setImmediate(resolve));
-  return { state, fingerprints: fingerprintsAfter(previous.fingerprints, delta, json, state, previous.state), origin };
+  return { state: result.state, fingerprints: fingerprintsAfter(previous.fingerprints, delta, json, result.state, previous.state), origin };
 }
 
 function validatedDelta(json: unknown, origin: string, options: ParseOptions, previous: LoadedState, delta: StateDelta): ResolverState {

@@ -18,7 +18,7 @@ import type { LoadedState, SourceListener, StateSource } from '../types.js';
 import { StateEntries } from '../loading/state-entries.js';
 import { stateLoader } from '../loading/state-loader.js';
 import { compileDeltaInTurns } from '../loading/state-text.js';
-import { bodyBlocks, compileState, type ParseOptions } from './parse-state.js';
+import { bodyBlocks, type ParseOptions } from './parse-state.js';
 import { SourceError } from './source-error.js';
 import { parseDelta } from './state-delta.js';
 import { StateEventSplitter, type StateEventBytes } from './state-event-splitter.js';
@@ -300,13 +300,13 @@ class WatchSource implements StateSource {
         const base = this.appliedEntries ?? StateEntries.ofJson(null);
         await base.ready();
         const entries = base.apply(delta, origin);
-        const json = entries.json();
         const previous = this.appliedState;
-        const loaded =
-          previous === null
-            ? compileState(json, origin, this.options)
-            : await compileDeltaInTurns(json, origin, this.options, previous, delta);
-        return { loaded, entries };
+        const loaded = previous === null ? null : await compileDeltaInTurns(entries.json(), origin, this.options, previous, delta);
+        if (loaded !== null) return { loaded, entries };
+        // Not loadable entry by entry (the account or bloom filters changed, or the result
+        // has a problem): the whole state, on the loader's worker like any whole state; its
+        // problems are reported as for a whole state.
+        return wholeState(await entries.toBlocks(), false, origin, this.options);
       }, applied);
     });
   }
