@@ -2,15 +2,15 @@
  * How long a state load stalls the application's event loop (issue 21, "No stall"): a
  * provider whose source holds a state of 1k / 3k / 10k segments is reloaded while the main
  * loop is measured two ways: `perf_hooks.monitorEventLoopDelay({ resolution: 1 })` (max, p99)
- * and a 1 ms interval timer (the longest gap between two ticks, less its 1 ms). Rows side by
- * side, each in a process of its own:
+ * and a 1 ms interval timer (the longest gap between two ticks, less its 1 ms, and how many
+ * gaps per reload were over 20 ms). Rows side by side, each in a process of its own:
  *
  *   file main     `fileSource`, `offThread: false`: read, parse, validate and compile on the app's thread (the path before the loader)
  *   file          `fileSource`, the default: a worker reads, parses, validates and prepares; the app's thread assembles in slices
  *   http          `httpSource` polling `GET /v1/state` of a real `allot serve` (another process) every 100 ms; a reload is the workspace file replaced
  *   watch state   `watchSource` over two `allot serve` instances serving the two revisions: a reload stops the one streamed
  *                 from, and the other sends the whole state (a `reset`: it does not know the id applied)
- *   watch delta   `watchSource` on one instance whose workspace file is replaced: the server pushes a delta
+ *   watch delta   `watchSource` on one instance whose workspace file is replaced: the server pushes a delta (one segment retargeted)
  *   idle          nothing loading, measured as long as the worker's swap took: the machine's own noise
  *
  * Also: the time from the reload's cause (a rename, a server stopped) to
@@ -56,14 +56,16 @@ const ROW_NAMES = ['file-main', 'file', 'http', 'watch-state', 'watch-delta', 'i
 type RowName = (typeof ROW_NAMES)[number];
 const ROWS = (arg('--rows')?.split(',') ?? ROW_NAMES) as RowName[];
 
-/** The main loop's delays while `run` runs: histogram max and p99, and the longest gap of a 1 ms timer. */
-async function measured<T>(run: () => Promise<T>): Promise<{ result: T; maxMs: number; p99Ms: number; gapMs: number }> {
+/** The main loop's delays while `run` runs: histogram max and p99, and the longest gap of a 1 ms timer and how many were over 20 ms. */
+async function measured<T>(run: () => Promise<T>): Promise<{ result: T; maxMs: number; p99Ms: number; gapMs: number; over20: number }> {
   const histogram = monitorEventLoopDelay({ resolution: 1 });
   let last = performance.now();
   let gap = 0;
+  let over20 = 0;
   const timer = setInterval(() => {
     const now = performance.now();
     gap = Math.max(gap, now - last - 1);
+    if (now - last - 1 > 20) over20++;
     last = now;
   }, 1);
   histogram.enable();
@@ -71,7 +73,7 @@ async function measured<T>(run: () => Promise<T>): Promise<{ result: T; maxMs: n
     const result = await run();
     // A stall that ends with `run` is recorded at the timers' next ticks: let them come.
     await new Promise((resolve) => setTimeout(resolve, 20));
-    return { result, maxMs: histogram.max / 1e6, p99Ms: histogram.percentile(99) / 1e6, gapMs: gap };
+    return { result, maxMs: histogram.max / 1e6, p99Ms: histogram.percentile(99) / 1e6, gapMs: gap, over20 };
   } finally {
     histogram.disable();
     clearInterval(timer);
@@ -90,6 +92,8 @@ interface RowResult {
   readonly maxMs: number;
   readonly p99Ms: number;
   readonly gapMs: number;
+  /** How many times the 1 ms timer waited over 20 ms, per reload (mean). */
+  readonly over20: number;
   readonly swapMs: number;
   readonly heldMb: number;
   readonly rssMb: number;
@@ -100,7 +104,7 @@ interface RowResult {
 /** The machine's own noise: the same measures over `ms` with nothing loading. */
 async function idle(ms: number): Promise<RowResult> {
   const m = await measured(() => new Promise((resolve) => setTimeout(resolve, ms)));
-  return { loadMaxMs: 0, maxMs: m.maxMs, p99Ms: m.p99Ms, gapMs: m.gapMs, swapMs: 0, heldMb: 0, rssMb: 0, stateMb: 0 };
+  return { loadMaxMs: 0, maxMs: m.maxMs, p99Ms: m.p99Ms, gapMs: m.gapMs, over20: m.over20, swapMs: 0, heldMb: 0, rssMb: 0, stateMb: 0 };
 }
 
 /** A source, and what reloads it with the other revision (the `r`th reload, from 1). */
@@ -134,6 +138,7 @@ async function reloaded(setup: Setup): Promise<RowResult> {
   let maxMs = 0;
   let p99Ms = 0;
   let gapMs = 0;
+  let over20 = 0;
   let errors = 0;
   for (let r = 1; r <= RELOADS; r++) {
     const m = await measured(
@@ -158,6 +163,7 @@ async function reloaded(setup: Setup): Promise<RowResult> {
     maxMs = Math.max(maxMs, m.maxMs);
     p99Ms = Math.max(p99Ms, m.p99Ms);
     gapMs = Math.max(gapMs, m.gapMs);
+    over20 += m.over20 / RELOADS;
     await setup.after?.(r);
   }
   const loaded = heldBytes();
@@ -171,6 +177,7 @@ async function reloaded(setup: Setup): Promise<RowResult> {
     maxMs,
     p99Ms,
     gapMs,
+    over20,
     swapMs: swaps[Math.floor(swaps.length / 2)]!,
     heldMb: (loaded - before) / 2 ** 20,
     rssMb: (rss - rssBefore) / 2 ** 20,
@@ -359,7 +366,7 @@ if (rowArg !== undefined) {
   try {
     console.log(`reload bench: ${RELOADS} reloads per row, each row in a process of its own; delays of the app's event loop (ms); load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
     console.log('swap = cause (rename, server stopped) to PROVIDER_CONFIGURATION_CHANGED (median); held = heap + array buffers after gc, less the baseline; rss = growth');
-    console.log('segments  path         state MB  initial max  reload max  reload p99  1ms-timer gap  swap ms  held MB  rss MB');
+    console.log('segments  path         state MB  initial max  reload max  reload p99  1ms-timer gap  gaps>20ms  swap ms  held MB  rss MB');
     for (const size of SIZES) {
       writeFileSync(join(dir, 'a.json'), stateText(size, 1));
       writeFileSync(join(dir, 'b.json'), stateText(size, 2));
@@ -375,7 +382,7 @@ if (rowArg !== undefined) {
         if (name === 'file') swapMs = r.swapMs;
         const mb = ((name.startsWith('file') || name === 'idle' ? fileMb : r.stateMb) / 2 ** 20).toFixed(1);
         console.log(
-          `${String(size).padStart(8)}  ${name.padEnd(11)}  ${mb.padStart(8)}  ${r.loadMaxMs.toFixed(1).padStart(11)}  ${r.maxMs.toFixed(1).padStart(10)}  ${r.p99Ms.toFixed(1).padStart(10)}  ${r.gapMs.toFixed(1).padStart(13)}  ${r.swapMs.toFixed(0).padStart(7)}  ${r.heldMb.toFixed(0).padStart(7)}  ${r.rssMb.toFixed(0).padStart(6)}`,
+          `${String(size).padStart(8)}  ${name.padEnd(11)}  ${mb.padStart(8)}  ${r.loadMaxMs.toFixed(1).padStart(11)}  ${r.maxMs.toFixed(1).padStart(10)}  ${r.p99Ms.toFixed(1).padStart(10)}  ${r.gapMs.toFixed(1).padStart(13)}  ${r.over20.toFixed(1).padStart(9)}  ${r.swapMs.toFixed(0).padStart(7)}  ${r.heldMb.toFixed(0).padStart(7)}  ${r.rssMb.toFixed(0).padStart(6)}`,
         );
       }
     }
