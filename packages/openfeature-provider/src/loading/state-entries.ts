@@ -49,7 +49,7 @@ export function entriesData(state: unknown): { data: StateEntriesData; transfer:
   const lengths: number[] = [];
   for (const [key, value] of Object.entries(state)) {
     if (!KEPT_MEMBERS.includes(key) || !isRecord(value)) {
-      rest[key] = value;
+      put(rest, key, value);
       continue;
     }
     const names = Object.keys(value);
@@ -68,10 +68,15 @@ export function entriesData(state: unknown): { data: StateEntriesData; transfer:
   let at = 0;
   for (const piece of pieces) at += encoder.encodeInto(piece, utf8.subarray(at)).written;
   const data: StateEntriesData = { keys: Object.keys(state), rest: JSON.stringify(rest), members, utf8, ends };
-  return { data, transfer: [utf8.buffer as ArrayBuffer, ends.buffer as ArrayBuffer] };
+  return { data, transfer: [utf8.buffer, ends.buffer] };
 }
 
 const decoder = new TextDecoder();
+
+/** Sets an own property as JSON.parse does: a key `__proto__` is data, not the prototype. */
+export function put(obj: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
+}
 
 /** Whether an object key is an array index ("0", "42"), which objects list before their other keys. */
 function isArrayIndex(key: string): boolean {
@@ -82,7 +87,6 @@ function isArrayIndex(key: string): boolean {
 class KeptMember {
   private names: readonly string[] | null = null;
   private index: Map<string, number> | null = null;
-  private readonly parsed = new Map<number, unknown>();
 
   constructor(
     private readonly namesJson: string,
@@ -115,18 +119,15 @@ class KeptMember {
   /** The bytes of the entry at `position`'s JSON. */
   bytes(position: number): Uint8Array {
     const i = this.first + position;
-    return this.utf8.subarray(i === 0 ? 0 : this.ends[i - 1]!, this.ends[i]!);
+    return this.utf8.subarray(i === 0 ? 0 : this.ends[i - 1]!, this.ends[i]);
   }
 
-  /** The parsed entry at `position`. */
+  /**
+   * The entry at `position`, parsed anew at each read: nothing parsed is kept (a delta reads
+   * each entry it needs once or twice; a cache would end up holding every entry any delta read).
+   */
   entry(position: number): unknown {
-    let value = this.parsed.get(position);
-    if (value === undefined) {
-      const i = this.first + position;
-      value = JSON.parse(decoder.decode(this.bytes(position)));
-      this.parsed.set(position, value);
-    }
-    return value;
+    return JSON.parse(decoder.decode(this.bytes(position)));
   }
 }
 
@@ -227,7 +228,7 @@ class MemberState {
       set: () => false,
       defineProperty: () => false,
       deleteProperty: () => false,
-    }) as Json;
+    });
   }
 }
 
@@ -282,13 +283,13 @@ export class StateEntries {
     const keys = [...this.keys];
     const plain: Record<string, unknown> = { ...this.plain };
     const members = new Map(this.members);
-    const put = (key: string): void => {
+    const listed = (key: string): void => {
       if (!keys.includes(key)) keys.push(key);
     };
     for (const [key, value] of Object.entries(delta.replace ?? {})) {
       members.delete(key);
-      plain[key] = value;
-      put(key);
+      put(plain, key, value);
+      listed(key);
     }
     const touched = new Set([...Object.keys(delta.set ?? {}), ...Object.keys(delta.remove ?? {})]);
     for (const key of touched) {
@@ -304,9 +305,9 @@ export class StateEntries {
         throw new SourceError('INVALID_STATE', `${origin}: the delta changes entries of "${key}", which the state it applies to does not hold as an object`);
       const removed = new Set(remove);
       const after: Record<string, unknown> = {};
-      for (const name of Object.keys(before)) if (!removed.has(name)) after[name] = before[name];
-      for (const [name, entry] of Object.entries(set)) after[name] = entry;
-      plain[key] = after;
+      for (const name of Object.keys(before)) if (!removed.has(name)) put(after, name, before[name]);
+      for (const [name, entry] of Object.entries(set)) put(after, name, entry);
+      put(plain, key, after);
     }
     return new StateEntries(keys, plain, members);
   }
@@ -337,8 +338,8 @@ export class StateEntries {
     const out: Record<string, unknown> = {};
     for (const key of this.keys) {
       const member = this.members.get(key);
-      if (member !== undefined) out[key] = member.view();
-      else if (Object.hasOwn(this.plain, key)) out[key] = this.plain[key];
+      if (member !== undefined) put(out, key, member.view());
+      else if (Object.hasOwn(this.plain, key)) put(out, key, this.plain[key]);
     }
     return (this.viewed = out);
   }

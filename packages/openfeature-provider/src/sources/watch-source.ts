@@ -297,16 +297,23 @@ class WatchSource implements StateSource {
           );
         }
         // A new state beside the one applied, which stays as it is should this one be refused.
+        // Its JSON and its compiled state are taken in this turn: a poll may apply another
+        // state while this one loads (then this one is not applied, below).
         const base = this.appliedEntries ?? StateEntries.ofJson(null);
+        const previous = this.appliedState;
         await base.ready();
         const entries = base.apply(delta, origin);
-        const previous = this.appliedState;
-        const loaded = previous === null ? null : await compileDeltaInTurns(entries.json(), origin, this.options, previous, delta);
-        if (loaded !== null) return { loaded, entries };
+        const incremental = previous === null ? null : await compileDeltaInTurns(entries.json(), origin, this.options, previous, delta);
         // Not loadable entry by entry (the account or bloom filters changed, or the result
         // has a problem): the whole state, on the loader's worker like any whole state; its
         // problems are reported as for a whole state.
-        return wholeState(await entries.toBlocks(), false, origin, this.options);
+        const made = incremental !== null ? { loaded: incremental, entries } : await wholeState(await entries.toBlocks(), false, origin, this.options);
+        if (this.appliedId !== delta.base) {
+          // Another state was applied meanwhile (a poll): this one was made from the one before.
+          stream.abort();
+          throw new BaseMismatch(`${origin}: ${this.appliedId} was applied while the delta from ${delta.base} loaded; reconnecting`);
+        }
+        return made;
       }, applied);
     });
   }
