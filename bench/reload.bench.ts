@@ -311,11 +311,13 @@ async function watchStateSetup(dir: string): Promise<Setup> {
     ),
     secret: WORKSPACE_SECRET,
     stateMb: () => servedMb(ports[1]!),
-    // Streaming from the first (reload r moves to instance r % 2), once its stream is up.
+    // Streaming from the first (reload r moves to instance r % 2), once its stream is up, and
+    // once the instance started again has settled: a server starting on this 2-core machine
+    // takes the CPU the app's thread would run on (in production it runs elsewhere).
     after: async (r) => {
       const stopped = (r + 1) % 2;
       if (r > 0) servers[stopped] = await serve(files[stopped]!, ports[stopped]!);
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
     },
     reload: async (r) => {
       const from = (r + 1) % 2;
