@@ -184,10 +184,12 @@ export class StateAssembler {
   private readonly bloomFilters = new Map<string, BloomFilter>();
   private readonly flags = new Map<string, CompiledFlag>();
   private readonly issues = new IssueList();
+  private readonly readBitset: (i: number) => CompactBitset;
   private state: ResolverState | null = null;
 
   constructor(private readonly prepared: PreparedState) {
     this.salt = new HashPrefix(`MegaSalt-${prepared.accountId}|`);
+    this.readBitset = CompactBitset.readTransfer(prepared.bitsets);
   }
 
   /** Works for about `budgetMs` (at least one item); true once `finish` can be called. */
@@ -230,7 +232,7 @@ export class StateAssembler {
         collectReferences(raw, seg.references);
         const b = p.segmentBitsets[i]!;
         // A view of the one transferred buffer (nothing is copied), checked one set at a time.
-        seg.bitset = b < 0 ? null : CompactBitset.fromTransfer({ buffer: p.bitsets.buffer, offsets: p.bitsets.offsets.subarray(b, b + 1) })[0]!;
+        seg.bitset = b < 0 ? null : this.readBitset(b);
         seg.allSet = b < 0 || p.segmentAllSet[i] === 1;
         this.segments.set(name, seg);
         this.segmentNames.push(name);
