@@ -184,7 +184,7 @@ function recompileSegments(
       continue;
     }
     const seg = new CompiledSegment(name, previous.salt);
-    collectReferences(own(obj, 'targeting'), seg.references);
+    seg.references = collectReferences(own(obj, 'targeting'));
     const bits = newBitsets.has(name) ? newBitsets.get(name)! : bitsetOf(previous.segments.get(name), json, name);
     if (bits !== null) {
       seg.bitset = bits.bits;

@@ -229,7 +229,7 @@ export class StateAssembler {
         const name = parsePiece(p.utf8, start, nameEnd) as string;
         const seg = new CompiledSegment(name, this.salt);
         const raw: unknown = end === nameEnd ? undefined : parsePiece(p.utf8, nameEnd, end);
-        collectReferences(raw, seg.references);
+        seg.references = collectReferences(raw);
         const b = p.segmentBitsets[i]!;
         // A view of the one transferred buffer (nothing is copied), checked one set at a time.
         seg.bitset = b < 0 ? null : this.readBitset(b);
@@ -270,7 +270,8 @@ export class StateAssembler {
         const tree = compileTargeting(seg, this.targetingRaw[i], keyPath(keyPath('segments', s), 'targeting'), scope, this.issues, mats);
         seg.targetingTree = tree;
         seg.targeting = tree === null ? null : targetingClosure(tree);
-        this.direct.set(s, mats);
+        // Only the few sets with members are kept: they live until the assembly ends.
+        if (mats.size > 0) this.direct.set(s, mats);
         return;
       }
       case 'materializations': {

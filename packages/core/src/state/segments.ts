@@ -22,6 +22,11 @@ import type { HashPrefix } from '../hash/bucket.js';
 import type { EvaluationContext, MaterializationAccess } from '../types.js';
 
 export const SEGMENT_BUCKET_COUNT = 1_000_000;
+/**
+ * The empty list that segments without references or materializations share (most of them):
+ * one array per segment would be 10,000 more objects for a large state's load to copy.
+ */
+export const NO_NAMES: readonly string[] = Object.freeze([]);
 const MAX_EXPRESSION_DEPTH = 64;
 
 /** What targeting sees during one evaluation. Reused across evaluations (no allocation). */
@@ -77,9 +82,9 @@ export class CompiledSegment {
   /** The tree `targeting` was compiled from (null with it). */
   targetingTree: TargetingNode | null = null;
   /** Materializations (without bloom filter) this segment's targeting may read, transitively. */
-  materializations: readonly string[] = [];
-  /** Raw segment references, resolved after every segment exists. */
-  readonly references: string[] = [];
+  materializations: readonly string[] = NO_NAMES;
+  /** Raw segment references (`collectReferences`), resolved after every segment exists. */
+  references: readonly string[] = NO_NAMES;
   /** Whether the segment reaches itself through references (set at load). */
   inCycle = false;
   /** The frame this segment is being matched in: a reference back to it there does not match. */
@@ -143,17 +148,19 @@ export interface TargetingScope {
   readonly targetingKeyAlias: string;
 }
 
-/** Collects the names of segments `targeting` refers to (before compiling). */
-export function collectReferences(targeting: unknown, into: string[]): void {
-  if (!isObject(targeting)) return;
+/** The names of segments `targeting` refers to (before compiling). */
+export function collectReferences(targeting: unknown): readonly string[] {
+  if (!isObject(targeting)) return NO_NAMES;
   const criteria = own(targeting, 'criteria');
-  if (!isObject(criteria)) return;
+  if (!isObject(criteria)) return NO_NAMES;
+  let names: string[] | null = null;
   for (const key of Object.keys(criteria)) {
     const c = criteria[key];
     if (!isObject(c)) continue;
     const seg = own(c, 'segment');
-    if (isObject(seg) && typeof own(seg, 'segment') === 'string') into.push(own(seg, 'segment') as string);
+    if (isObject(seg) && typeof own(seg, 'segment') === 'string') (names ??= []).push(own(seg, 'segment') as string);
   }
+  return names ?? NO_NAMES;
 }
 
 /** Compiles a segment's `targeting` ({criteria, expression}) into a tree; null means "everyone". */
