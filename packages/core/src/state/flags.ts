@@ -92,8 +92,6 @@ export interface CompiledRule {
    */
   readonly fullRollout: CompiledAssignment | null;
   readonly materialization: MaterializationSpec | null;
-  /** The variant assignments serving each variant, by variant name, for stored (sticky) variants. */
-  readonly stickyCandidates: ReadonlyMap<string, readonly CompiledAssignment[]>;
 }
 
 export interface CompiledFlag {
@@ -307,20 +305,21 @@ function compileRule(
   });
   const ranges = Int32Array.from(triples);
   const isFull = list.length === 1 && assignments.length === 1 && firstRanges === 1 && ranges[0] === 0 && ranges[1] === bucketCount;
-  const fullRollout = isFull ? assignments[0]! : null;
-  const finalAssignments = assignments.map((a): CompiledAssignment =>
-    a.type === 'fallthrough'
-      ? a
-      : { ...a, result: Object.freeze({ ...a.result, assignmentKind: a === fullRollout ? 'rollout' : 'split' }) },
-  );
-
-  const stickyCandidates = new Map<string, CompiledAssignment[]>();
-  for (const a of finalAssignments) {
-    if (a.variant === null) continue;
-    const list = stickyCandidates.get(a.variant.name) ?? [];
-    list.push(a);
-    stickyCandidates.set(a.variant.name, list);
-  }
+  const only = isFull ? assignments[0]! : null;
+  // Assignments are compiled with "split" results; a full rollout's result says "rollout".
+  // Written out as compileAssignment writes it (a spread would give it a shape of its own).
+  const fullRollout: CompiledAssignment | null =
+    only === null || only.type === 'fallthrough'
+      ? only
+      : {
+          id: only.id,
+          type: only.type,
+          variant: only.variant,
+          result: result(flag, 'RESOLVE_REASON_MATCH', only.variant, true, name, segmentName, only.id, 'rollout'),
+          stickyResult: only.stickyResult,
+          fallthrough: only.fallthrough,
+        };
+  const finalAssignments = fullRollout === null ? assignments : [fullRollout];
 
   return {
     name,
@@ -335,9 +334,8 @@ function compileRule(
     prefix: new HashPrefix(`${segmentId}|`),
     assignments: finalAssignments,
     ranges,
-    fullRollout: fullRollout === null ? null : finalAssignments[0]!,
+    fullRollout,
     materialization: compileMaterializationSpec(obj, path, issues),
-    stickyCandidates,
   };
 }
 
