@@ -176,7 +176,6 @@ export class StateAssembler {
   private next = 0;
   private readonly salt: HashPrefix;
   private readonly segments = new Map<string, CompiledSegment>();
-  private readonly targetingRaw: unknown[] = [];
   private readonly segmentNames: string[] = [];
   private readonly flagNames: string[] = [];
   private readonly direct = new Map<string, Set<string>>();
@@ -224,19 +223,15 @@ export class StateAssembler {
           return;
         }
         const start = i === 0 ? this.flagsEnd() : p.segmentEnds[2 * i - 1]!;
-        const nameEnd = p.segmentEnds[2 * i]!;
-        const end = p.segmentEnds[2 * i + 1]!;
-        const name = parsePiece(p.utf8, start, nameEnd) as string;
+        const name = parsePiece(p.utf8, start, p.segmentEnds[2 * i]!) as string;
         const seg = new CompiledSegment(name, this.salt);
-        const raw: unknown = end === nameEnd ? undefined : parsePiece(p.utf8, nameEnd, end);
-        seg.references = collectReferences(raw);
+        seg.references = collectReferences(this.targetingOf(i));
         const b = p.segmentBitsets[i]!;
         // A view of the one transferred buffer (nothing is copied), checked one set at a time.
         seg.bitset = b < 0 ? null : this.readBitset(b);
         seg.allSet = b < 0 || p.segmentAllSet[i] === 1;
         this.segments.set(name, seg);
         this.segmentNames.push(name);
-        this.targetingRaw.push(raw);
         return;
       }
       case 'blooms': {
@@ -267,7 +262,7 @@ export class StateAssembler {
         const seg = this.segments.get(s)!;
         const mats = new Set<string>();
         const scope = { segments: this.segments, bloomFilters: this.bloomFilters, targetingKeyAlias: p.targetingKeyAlias };
-        const tree = compileTargeting(seg, this.targetingRaw[i], keyPath(keyPath('segments', s), 'targeting'), scope, this.issues, mats);
+        const tree = compileTargeting(seg, this.targetingOf(i), keyPath(keyPath('segments', s), 'targeting'), scope, this.issues, mats);
         seg.targetingTree = tree;
         seg.targeting = tree === null ? null : targetingClosure(tree);
         // Only the few sets with members are kept: they live until the assembly ends.
@@ -311,6 +306,18 @@ export class StateAssembler {
       case 'done':
         return;
     }
+  }
+
+  /**
+   * Segment i's targeting JSON, parsed again each time it is needed (for its references, then
+   * to compile it): parsed once and kept between the two phases, 10,000 of them would survive
+   * every scavenge in between, each copied, for nothing but to die when the assembly ends.
+   */
+  private targetingOf(i: number): unknown {
+    const ends = this.prepared.segmentEnds;
+    const start = ends[2 * i]!;
+    const end = ends[2 * i + 1]!;
+    return end === start ? undefined : parsePiece(this.prepared.utf8, start, end);
   }
 
   /** Where the flags' pieces of `utf8` end and the segments' begin. */
