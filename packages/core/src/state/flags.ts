@@ -52,9 +52,14 @@ export interface CompiledAssignment {
   readonly variant: CompiledVariant | null;
   /** The result returned when this assignment decides (`variant` and `clientDefault`). */
   readonly result: ResolvedFlag;
-  /** The result when a stored (sticky) variant picks this assignment. */
-  readonly stickyResult: ResolvedFlag;
-  readonly fallthrough: FallthroughRecord;
+  /**
+   * The result when a stored (sticky) variant picks this assignment: made on first use
+   * (`stickyResultOf`), as most assignments never serve one; a large state would otherwise
+   * make 20,000 of them on every load.
+   */
+  stickyResult: ResolvedFlag | null;
+  /** What the resolve records when this assignment falls through (`fallthrough` type only). */
+  readonly fallthrough: FallthroughRecord | null;
 }
 
 export interface MaterializationSpec {
@@ -124,6 +129,12 @@ export type FlagProgram = (
   access: MaterializationAccess | null,
   frame: SegmentFrame,
 ) => ResolvedFlag;
+
+/** `a`'s result when a stored variant picks it, made the first time it is asked for. */
+export function stickyResultOf(a: CompiledAssignment): ResolvedFlag {
+  const r = a.result;
+  return (a.stickyResult ??= result(r.flag, 'RESOLVE_REASON_MATCH', a.variant, true, r.rule, r.segment, r.assignmentId, 'sticky'));
+}
 
 function result(
   flag: string,
@@ -395,8 +406,8 @@ function compileAssignment(
     type: kind,
     variant,
     result: result(flag, 'RESOLVE_REASON_MATCH', variant, true, rule, segment, id, 'split'),
-    stickyResult: result(flag, 'RESOLVE_REASON_MATCH', variant, true, rule, segment, id, 'sticky'),
-    fallthrough: Object.freeze({ rule, assignmentId: id }),
+    stickyResult: null,
+    fallthrough: kind === 'fallthrough' ? Object.freeze({ rule, assignmentId: id }) : null,
   };
 }
 
