@@ -29,6 +29,7 @@ import {
   type IssueList,
   type JsonObject,
 } from './json-input.js';
+import { packedInt32 } from './packed-int32.js';
 import type { CompiledClient } from './resolver-state.js';
 import type { CompiledSegment, SegmentFrame } from './segments.js';
 
@@ -314,7 +315,7 @@ function compileRule(
     if (compiled) assignments.push(compiled);
     if (i === 0) firstRanges = (triples.length - before) / 3;
   });
-  const ranges = Int32Array.from(triples);
+  const ranges = packedInt32(triples);
   const isFull = list.length === 1 && assignments.length === 1 && firstRanges === 1 && ranges[0] === 0 && ranges[1] === bucketCount;
   const only = isFull ? assignments[0]! : null;
   // Assignments are compiled with "split" results; a full rollout's result says "rollout".
