@@ -19,7 +19,7 @@ import { compileFlag, type CompiledFlag } from './flags.js';
 import { entriesOf, isObject, IssueList, keyPath, own, type JsonObject } from './json-input.js';
 import { markCycle, reachableMaterializations, SPECIALIZE_AFTER, validateState, type LoadOptions } from './load.js';
 import { ResolverState, type CompiledClient } from './resolver-state.js';
-import { CompiledSegment, collectReferences, compileTargeting, targetingClosure } from './segments.js';
+import { CompiledSegment, collectReferences, compileTargeting, targetingClosure, type Targeting, type TargetingNode } from './segments.js';
 
 
 /** A validated state in a form that structured-clones cheaply: strings, plain records and bytes. */
@@ -157,6 +157,19 @@ function rawByName(part: unknown, nameField: string): Map<string, unknown> {
   return out;
 }
 
+/** A segment's compiled targeting, shared by segments whose targeting has the same JSON. */
+interface CompiledTargeting {
+  readonly tree: TargetingNode | null;
+  readonly targeting: Targeting | null;
+  readonly mats: ReadonlySet<string>;
+}
+
+/**
+ * Distinct targeting texts remembered at a time: enough for the audiences a state repeats,
+ * few enough that a state of all-distinct targeting does not keep thousands alive as it loads.
+ */
+const SHARED_TARGETINGS = 256;
+
 /** The assembly's phases, in order. */
 type Phase = 'segments' | 'blooms' | 'cycles' | 'targeting' | 'materializations' | 'flags' | 'specialize' | 'done';
 
@@ -178,11 +191,17 @@ export class StateAssembler {
   private readonly segments = new Map<string, CompiledSegment>();
   private readonly segmentNames: string[] = [];
   private readonly flagNames: string[] = [];
-  private readonly direct = new Map<string, Set<string>>();
+  private readonly direct = new Map<string, ReadonlySet<string>>();
   private readonly directOf = (name: string): Iterable<string> => this.direct.get(name) ?? [];
   private readonly bloomFilters = new Map<string, BloomFilter>();
   private readonly flags = new Map<string, CompiledFlag>();
   private readonly issues = new IssueList();
+  /**
+   * Compiled targeting by its JSON, for segments whose targeting is the same text (a large
+   * state often repeats a few audiences): they share one tree and its closures, where each
+   * would make ten objects of its own, for every scavenge of the assembly to copy.
+   */
+  private readonly compiledTargeting = new Map<string, CompiledTargeting>();
   private readonly readBitset: (i: number) => CompactBitset;
   private state: ResolverState | null = null;
 
@@ -260,13 +279,24 @@ export class StateAssembler {
           return;
         }
         const seg = this.segments.get(s)!;
-        const mats = new Set<string>();
-        const scope = { segments: this.segments, bloomFilters: this.bloomFilters, targetingKeyAlias: p.targetingKeyAlias };
-        const tree = compileTargeting(seg, this.targetingOf(i), keyPath(keyPath('segments', s), 'targeting'), scope, this.issues, mats);
-        seg.targetingTree = tree;
-        seg.targeting = tree === null ? null : targetingClosure(tree);
+        const text = this.targetingText(i);
+        let compiled = this.compiledTargeting.get(text);
+        if (compiled === undefined) {
+          const mats = new Set<string>();
+          const scope = { segments: this.segments, bloomFilters: this.bloomFilters, targetingKeyAlias: p.targetingKeyAlias };
+          const issues = this.issues.items.length;
+          const tree = compileTargeting(seg, text === '' ? undefined : JSON.parse(text), keyPath(keyPath('segments', s), 'targeting'), scope, this.issues, mats);
+          compiled = { tree, targeting: tree === null ? null : targetingClosure(tree), mats };
+          // Shared only when clean: another segment's issues would name its own path.
+          if (this.issues.items.length === issues) {
+            if (this.compiledTargeting.size >= SHARED_TARGETINGS) this.compiledTargeting.clear();
+            this.compiledTargeting.set(text, compiled);
+          }
+        }
+        seg.targetingTree = compiled.tree;
+        seg.targeting = compiled.targeting;
         // Only the few sets with members are kept: they live until the assembly ends.
-        if (mats.size > 0) this.direct.set(s, mats);
+        if (compiled.mats.size > 0) this.direct.set(s, compiled.mats);
         return;
       }
       case 'materializations': {
@@ -314,10 +344,14 @@ export class StateAssembler {
    * every scavenge in between, each copied, for nothing but to die when the assembly ends.
    */
   private targetingOf(i: number): unknown {
+    const text = this.targetingText(i);
+    return text === '' ? undefined : JSON.parse(text);
+  }
+
+  /** Segment i's targeting as JSON text (empty for none). */
+  private targetingText(i: number): string {
     const ends = this.prepared.segmentEnds;
-    const start = ends[2 * i]!;
-    const end = ends[2 * i + 1]!;
-    return end === start ? undefined : parsePiece(this.prepared.utf8, start, end);
+    return decoder.decode(this.prepared.utf8.subarray(ends[2 * i]!, ends[2 * i + 1]!));
   }
 
   /** Where the flags' pieces of `utf8` end and the segments' begin. */
