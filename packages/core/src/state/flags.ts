@@ -281,7 +281,7 @@ function compileRule(
   const obj = readObject(raw, path, issues);
   if (!obj) return undefined;
   const name = readString(own(obj, 'name'), keyPath(path, 'name'), issues) ?? '';
-  const segmentName = readString(own(obj, 'segment'), keyPath(path, 'segment'), issues) ?? '';
+  const segmentRaw = readString(own(obj, 'segment'), keyPath(path, 'segment'), issues) ?? '';
   const enabled = optionalBoolean(obj, 'enabled', path, issues, false);
   const environments = optionalStringList(obj, 'environments', path, issues);
   const selectorRaw = optionalString(obj, 'targetingKeySelector', path, issues, '');
@@ -301,7 +301,10 @@ function compileRule(
   );
   if (bucketCount === undefined) return undefined;
 
-  const segment = segments.get(segmentName) ?? null;
+  const segment = segments.get(segmentRaw) ?? null;
+  // The segment's own copy of the name where there is one: the copy parsed from the flag's
+  // JSON would be one more string per rule for the state to hold.
+  const segmentName = segment?.name ?? segmentRaw;
   const segmentId = segmentName.startsWith('segments/') ? segmentName.slice('segments/'.length) : segmentName;
   const assignmentsPath = keyPath(specPath, 'assignments');
   const list = readArray(own(spec, 'assignments') ?? [], assignmentsPath, issues, 10_000) ?? [];
