@@ -351,7 +351,7 @@ export class StateAssembler {
   /** Segment i's targeting as JSON text (empty for none). */
   private targetingText(i: number): string {
     const ends = this.prepared.segmentEnds;
-    return decoder.decode(this.prepared.utf8.subarray(ends[2 * i]!, ends[2 * i + 1]!));
+    return decoder.decode(this.prepared.utf8.subarray(ends[2 * i], ends[2 * i + 1]));
   }
 
   /** Where the flags' pieces of `utf8` end and the segments' begin. */
