@@ -30,7 +30,7 @@ import {
   type JsonObject,
 } from './json-input.js';
 import { specializeFlag } from '../resolve/specialize.js';
-import { CompiledSegment, collectReferences, compileTargeting, NO_NAMES, targetingClosure } from './segments.js';
+import { CompiledSegment, collectReferences, compileTargeting, NO_NAMES } from './segments.js';
 import { ResolverState, type CompiledClient } from './resolver-state.js';
 import type { StateIssue } from '../types.js';
 
@@ -400,8 +400,7 @@ function compile(parts: StateParts, issues: IssueList, targetingKeyAlias: string
     const seg = segments.get(name)!;
     const mats = new Set<string>();
     const tree = compileTargeting(seg, t.raw, t.path, { segments, bloomFilters, targetingKeyAlias }, issues, mats);
-    seg.targetingTree = tree;
-    seg.targeting = tree === null ? null : targetingClosure(tree);
+    seg.setTargeting(tree);
     direct.set(name, mats);
   }
   const directOf = (name: string): Iterable<string> => direct.get(name) ?? [];

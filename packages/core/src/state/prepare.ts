@@ -19,7 +19,7 @@ import { compileFlag, type CompiledFlag } from './flags.js';
 import { entriesOf, isObject, IssueList, keyPath, own, type JsonObject } from './json-input.js';
 import { markCycle, reachableMaterializations, SPECIALIZE_AFTER, validateState, type LoadOptions } from './load.js';
 import { ResolverState, type CompiledClient } from './resolver-state.js';
-import { CompiledSegment, collectReferences, compileTargeting, targetingClosure, type Targeting, type TargetingNode } from './segments.js';
+import { CompiledSegment, collectReferences, compileTargeting, type TargetingNode } from './segments.js';
 
 
 /** A validated state in a form that structured-clones cheaply: strings, plain records and bytes. */
@@ -160,7 +160,6 @@ function rawByName(part: unknown, nameField: string): Map<string, unknown> {
 /** A segment's compiled targeting, shared by segments whose targeting has the same JSON. */
 interface CompiledTargeting {
   readonly tree: TargetingNode | null;
-  readonly targeting: Targeting | null;
   readonly mats: ReadonlySet<string>;
 }
 
@@ -286,15 +285,14 @@ export class StateAssembler {
           const scope = { segments: this.segments, bloomFilters: this.bloomFilters, targetingKeyAlias: p.targetingKeyAlias };
           const issues = this.issues.items.length;
           const tree = compileTargeting(seg, text === '' ? undefined : JSON.parse(text), keyPath(keyPath('segments', s), 'targeting'), scope, this.issues, mats);
-          compiled = { tree, targeting: tree === null ? null : targetingClosure(tree), mats };
+          compiled = { tree, mats };
           // Shared only when clean: another segment's issues would name its own path.
           if (this.issues.items.length === issues) {
             if (this.compiledTargeting.size >= SHARED_TARGETINGS) this.compiledTargeting.clear();
             this.compiledTargeting.set(text, compiled);
           }
         }
-        seg.targetingTree = compiled.tree;
-        seg.targeting = compiled.targeting;
+        seg.setTargeting(compiled.tree);
         // Only the few sets with members are kept: they live until the assembly ends.
         if (compiled.mats.size > 0) this.direct.set(s, compiled.mats);
         return;

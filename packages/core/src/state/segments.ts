@@ -77,9 +77,12 @@ export class CompiledSegment {
    * Confidence lets such a segment match.
    */
   allSet = true;
-  /** null: no targeting, every unit is in the audience. */
+  /**
+   * null: no targeting, every unit is in the audience. Called as `segment.targeting(f)`: until
+   * its first use it is `compileOnFirstUse`, which needs the segment as `this`.
+   */
   targeting: Targeting | null = null;
-  /** The tree `targeting` was compiled from (null with it). */
+  /** The tree `targeting` is compiled from (null with it). */
   targetingTree: TargetingNode | null = null;
   /** Materializations (without bloom filter) this segment's targeting may read, transitively. */
   materializations: readonly string[] = NO_NAMES;
@@ -94,6 +97,16 @@ export class CompiledSegment {
   constructor(name: string, salt: HashPrefix) {
     this.name = name;
     this.salt = salt;
+  }
+
+  /**
+   * Sets the compiled targeting; its closures are made the first time the segment is matched.
+   * A large state holds 10,000 segments, most of which a specialized flag matches through code
+   * of its own, and a closure made at load is two more objects each for the load to copy.
+   */
+  setTargeting(tree: TargetingNode | null): void {
+    this.targetingTree = tree;
+    this.targeting = tree === null ? null : compileOnFirstUse;
   }
 
   /**
@@ -239,6 +252,21 @@ function compileExpression(
   }
   issues.add(path, 'expected one of ref, and, or, not');
   return NEVER;
+}
+
+/** Closures by tree: segments that share a tree (prepare.ts) share them too. */
+const closures = new WeakMap<TargetingNode, Targeting>();
+
+/**
+ * A segment's targeting until its first use: compiles its tree (microseconds), takes the
+ * closure's place, and answers. Called as `segment.targeting(f)`, so `this` is the segment.
+ */
+function compileOnFirstUse(this: CompiledSegment, f: SegmentFrame): boolean {
+  const tree = this.targetingTree!;
+  let targeting = closures.get(tree);
+  if (targeting === undefined) closures.set(tree, (targeting = targetingClosure(tree)));
+  this.targeting = targeting;
+  return targeting(f);
 }
 
 /** The closure back end: a tree as a function of the frame, evaluated as the tree reads. */
