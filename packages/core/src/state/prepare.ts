@@ -198,7 +198,7 @@ export class StateAssembler {
   /**
    * Compiled targeting by its JSON, for segments whose targeting is the same text (a large
    * state often repeats a few audiences): they share one tree and its closures, where each
-   * would make ten objects of its own, for every scavenge of the assembly to copy.
+   * would make its own (nodes, rules, shapes: several objects) for every scavenge to copy.
    */
   private readonly compiledTargeting = new Map<string, CompiledTargeting>();
   private readonly readBitset: (i: number) => CompactBitset;

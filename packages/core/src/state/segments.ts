@@ -1,7 +1,7 @@
 /**
  * Segments: an audience (targeting criteria combined by an expression) and an allocation
  * (a bitset over the account's 1,000,000 buckets). Targeting is compiled at load into a tree
- * (`TargetingNode`), and the tree into closures; specialized flags (resolve/specialize.ts)
+ * (`TargetingNode`), and the tree into closures when first matched; specialized flags (resolve/specialize.ts)
  * write the same tree as code instead. References between segments are resolved to the
  * compiled segments, and a reference that closes a cycle compiles to "no match".
  */
