@@ -61,9 +61,31 @@ const wasmBytes = Buffer.from(wasm.memory.buffer);
 const wasmWords = new Uint32Array(wasm.memory.buffer, 0, 4);
 const wasmHash = wasm.hash;
 const encoder = new TextEncoder();
+/** Where a unit's bytes go after a tail of each length (0 to 15 bytes): views shared by every prefix. */
+const UNIT_BYTES: readonly Uint8Array[] = Array.from({ length: 16 }, (_, tail) => wasmBytes.subarray(DATA + tail));
 /** The `id` of the prefix whose tail is at DATA in the module's memory (0: none yet). */
 let tailWriter = 0;
 let prefixes = 0;
+
+/**
+ * Int32 words of a prefix in a slab: its block state [h1hi, h1lo, h2hi, h2lo], the last unit's
+ * h1 [hi, lo], and its tail (fewer than 16 bytes).
+ */
+const STATE = 0;
+const LAST_H1 = 4;
+const TAIL = 6;
+const PREFIX_WORDS = 10;
+/**
+ * Prefixes share slabs of words rather than holding typed arrays of their own: a state has one
+ * prefix per rule (10,000 in a large one), and as one object each rather than eight (four
+ * typed arrays, three buffers) a reload leaves the garbage collector far fewer to copy. A slab
+ * lives while any prefix in it does: at most 10 KB kept for one.
+ */
+const SLAB_PREFIXES = 256;
+let slab = new Int32Array(0);
+let slabBytes = new Uint8Array(0);
+let slabUsed = 0;
+const absorbed: BlockState = new Uint32Array(4);
 
 /**
  * A constant key prefix, pre-absorbed: `bucket(unit, n)` hashes `prefix + unit` touching only
@@ -71,15 +93,14 @@ let prefixes = 0;
  */
 export class HashPrefix {
   readonly prefix: string;
-  /** The state after the prefix's whole blocks, as int32 words [h1hi, h1lo, h2hi, h2lo]. */
-  private readonly state: Int32Array;
+  /** The slab holding this prefix's words, from `at` (see PREFIX_WORDS). */
+  private readonly words: Int32Array;
+  private readonly bytes: Uint8Array;
+  private readonly at: number;
   private readonly stateLength: number;
-  /** The prefix's bytes after its whole blocks (fewer than 16). */
-  private readonly tail: Uint8Array;
   private readonly tailLength: number;
-  /** h1 of `prefix + lastUnit`, as [hi, lo]: callers that hash one unit several times hash it once. */
+  /** The unit whose h1 the slab holds: callers that hash one unit several times hash it once. */
   private lastUnit: string | null = null;
-  private readonly lastH1: Uint32Array = new Uint32Array(2);
   /** The last bucket answered for `lastUnit`, and its `n` (0: none yet). */
   private lastN = 0;
   private lastBucket = 0;
@@ -89,14 +110,24 @@ export class HashPrefix {
 
   constructor(prefix: string) {
     this.prefix = prefix;
-    const bytes = new TextEncoder().encode(prefix);
-    const state: BlockState = new Uint32Array(4);
-    const used = murmur3Continue(state, 0, bytes, bytes.length, false);
-    this.state = new Int32Array(state.buffer);
+    const bytes = encoder.encode(prefix);
+    absorbed.fill(0);
+    const used = murmur3Continue(absorbed, 0, bytes, bytes.length, false);
+    if (slabUsed === slab.length) {
+      slab = new Int32Array(SLAB_PREFIXES * PREFIX_WORDS);
+      slabBytes = new Uint8Array(slab.buffer);
+      slabUsed = 0;
+    }
+    const at = slabUsed;
+    slabUsed += PREFIX_WORDS;
+    this.words = slab;
+    this.bytes = slabBytes;
+    this.at = at;
+    for (let i = 0; i < 4; i++) slab[at + STATE + i] = absorbed[i]!;
     this.stateLength = used;
-    this.tail = bytes.slice(used);
-    this.tailLength = this.tail.length;
-    this.unitBytes = wasmBytes.subarray(DATA + this.tailLength);
+    this.tailLength = bytes.length - used;
+    slabBytes.set(bytes.subarray(used), 4 * (at + TAIL));
+    this.unitBytes = UNIT_BYTES[this.tailLength]!;
   }
 
   /**
@@ -105,18 +136,20 @@ export class HashPrefix {
    * bucket count, another evaluator sharing this prefix) costs a string comparison.
    */
   bucket(unit: string, n: number): number {
-    const h1 = this.lastH1;
+    const words = this.words;
+    const at = this.at;
     if (unit === this.lastUnit) {
       if (n === this.lastN) return this.lastBucket;
-      out[0] = h1[0]!;
-      out[1] = h1[1]!;
+      out[0] = words[at + LAST_H1]!;
+      out[1] = words[at + LAST_H1 + 1]!;
       this.lastBucket = bucketOfLastHash(n);
     } else {
       const start = DATA + this.tailLength;
       // The prefix's tail stays in memory until another prefix writes over it.
       if (tailWriter !== this.id) {
-        const tail = this.tail;
-        for (let i = 0; i < tail.length; i++) wasmBytes[DATA + i] = tail[i]!;
+        const tail = this.bytes;
+        const from = 4 * (at + TAIL);
+        for (let i = 0; i < this.tailLength; i++) wasmBytes[DATA + i] = tail[from + i]!;
         tailWriter = this.id;
       }
       // TextEncoder.encodeInto (into a view made once, at construction) beats both Buffer's
@@ -127,12 +160,11 @@ export class HashPrefix {
         unit.length < NATIVE_ENCODE_FROM
           ? writeUtf8(unit, wasmBytes, start)
           : start + encoder.encodeInto(unit, this.unitBytes).written;
-      const state = this.state;
       // The module answers the bucket itself (a native 64-bit remainder) for integers n in [1, 2^31).
       const native = Number.isInteger(n) && n >= 1 && n <= 0x7fffffff;
-      const bucket = wasmHash(state[0]!, state[1]!, state[2]!, state[3]!, end - DATA, this.stateLength + end - DATA, native ? n : 1);
-      out[0] = h1[0] = wasmWords[0]!;
-      out[1] = h1[1] = wasmWords[1]!;
+      const bucket = wasmHash(words[at]!, words[at + 1]!, words[at + 2]!, words[at + 3]!, end - DATA, this.stateLength + end - DATA, native ? n : 1);
+      out[0] = words[at + LAST_H1] = wasmWords[0]!;
+      out[1] = words[at + LAST_H1 + 1] = wasmWords[1]!;
       out[2] = wasmWords[2]!;
       out[3] = wasmWords[3]!;
       this.lastUnit = unit;

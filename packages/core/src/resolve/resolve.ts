@@ -6,7 +6,7 @@
  * and written through the caller's `MaterializationAccess`; the walk itself does no I/O.
  */
 import { ResolveError } from '../errors.js';
-import type { CompiledFlag } from '../state/flags.js';
+import { stickyResultOf, type CompiledFlag } from '../state/flags.js';
 import type { CompiledClient, ResolverState } from '../state/resolver-state.js';
 import type { SegmentFrame } from '../state/segments.js';
 import type {
@@ -117,7 +117,7 @@ function walk(
         if (admitted) {
           const map = record.ruleToVariant;
           const sticky = hasOwn(map, rule.name) ? stickyAssignment(rule, map[rule.name], unit) : null;
-          if (sticky !== null) return withFallthroughs(sticky.stickyResult, fallthroughs, true);
+          if (sticky !== null) return withFallthroughs(stickyResultOf(sticky), fallthroughs, true);
           // No variant recorded for this rule, or none of its assignments serves it: assign
           // afresh, the unit staying admitted.
         }
@@ -139,7 +139,7 @@ function walk(
       access.write({ unit, materialization: mat.write, rule: rule.name, variant: assignment.variant?.name ?? '' });
     }
     if (assignment.type === 'fallthrough') {
-      (fallthroughs ??= []).push(assignment.fallthrough);
+      (fallthroughs ??= []).push(assignment.fallthrough!);
       continue;
     }
     return withFallthroughs(assignment.result, fallthroughs, true);

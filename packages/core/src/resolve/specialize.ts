@@ -15,7 +15,7 @@
  */
 import { plainKeyOf } from '../state/context-path.js';
 import { inAllocation, inMaterialization, type CompiledSegment, type TargetingNode } from '../state/segments.js';
-import type { CompiledFlag, CompiledRule, FlagProgram } from '../state/flags.js';
+import { stickyResultOf, type CompiledFlag, type CompiledRule, type FlagProgram } from '../state/flags.js';
 import type { ScalarShape } from '../state/value-rules.js';
 import { assignmentFor, hasOwn, inEnvironment, readRecord, stickyAssignment, withFallthroughs } from './steps.js';
 import { unitOf } from './unit.js';
@@ -31,6 +31,7 @@ const STEPS: Readonly<Record<string, unknown>> = {
   inEnvironment,
   readRecord,
   stickyAssignment,
+  stickyResultOf,
   assignmentFor,
   withFallthroughs,
   hasOwn,
@@ -118,7 +119,7 @@ export function specializeFlag(flag: CompiledFlag, targetingKeyAlias: string): F
         'if (admitted) {',
         'const map = record.ruleToVariant;',
         `const sticky = hasOwn(map, ${JSON.stringify(rule.name)}) ? stickyAssignment(${k.ref(rule)}, map[${JSON.stringify(rule.name)}], unit) : null;`,
-        'if (sticky !== null) return withFallthroughs(sticky.stickyResult, fallthroughs, true);',
+        'if (sticky !== null) return withFallthroughs(stickyResultOf(sticky), fallthroughs, true);',
         '}',
         '}',
         'if (!admitted) {',

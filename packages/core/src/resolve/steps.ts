@@ -15,14 +15,23 @@ export const hasOwn = (o: object, key: string): boolean => Object.prototype.hasO
  */
 export function stickyAssignment(rule: CompiledRule, variant: string | undefined, unit: string): CompiledAssignment | null {
   if (typeof variant !== 'string' || variant === '') return null;
-  const candidates = rule.stickyCandidates.get(variant);
-  if (candidates === undefined) return null;
-  if (candidates.length === 1) return candidates[0]!;
+  // A scan of the rule's few assignments, not a map per rule: 10,000 rules would hold 10,000
+  // maps, for the garbage collector to copy on every load.
+  const assignments = rule.assignments;
+  let first: CompiledAssignment | null = null;
+  let several = false;
+  for (const a of assignments) {
+    if (a.variant === null || a.variant.name !== variant) continue;
+    if (first === null) first = a;
+    else several = true;
+  }
+  if (!several) return first;
   const bucket = rule.prefix.bucket(unit, rule.bucketCount);
   const ranges = rule.ranges;
-  for (const candidate of candidates) {
+  for (const candidate of assignments) {
+    if (candidate.variant === null || candidate.variant.name !== variant) continue;
     for (let i = 0; i < ranges.length; i += 3) {
-      if (rule.assignments[ranges[i + 2]!] === candidate && bucket >= ranges[i]! && bucket < ranges[i + 1]!) return candidate;
+      if (assignments[ranges[i + 2]!] === candidate && bucket >= ranges[i]! && bucket < ranges[i + 1]!) return candidate;
     }
   }
   return null;

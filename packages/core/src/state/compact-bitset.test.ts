@@ -95,6 +95,9 @@ describe('CompactBitset equals the plain bitset it was made from', () => {
       expect(set.count).toBe(sets[i]!.count);
       expectSameMembers(set, bytes[i]!);
     });
+    // Sets read from a transfer are views at offsets into it: packed again, they are the same.
+    const again = CompactBitset.fromTransfer(CompactBitset.toTransfer(back));
+    again.forEach((set, i) => { expect(set.equals(sets[i]!)).toBe(true); });
   });
 
   test.prop([shape, shape], { numRuns: 40 })('equals holds exactly when the members are equal', (a, b) => {

@@ -11,7 +11,7 @@
  *
  * One region of one ArrayBuffer holds a set: 18 Int32 (per chunk `offset << 3 | form`, the end
  * offset, the member count), then the Uint16 words of the chunks. Regions are self-describing,
- * which is what the transfer form (`toTransfer`, `fromTransfer`) relies on.
+ * which is what the transfer form (`toTransfer`, `readTransfer`) relies on.
  */
 
 export const SEGMENT_BUCKETS = 1_000_000;
@@ -52,34 +52,49 @@ function lowestBit(w: number): number {
 }
 
 export class CompactBitset {
-  /** Per chunk `wordOffset << 3 | form`; entry 16 is the end offset, entry 17 the count. */
+  /**
+   * The whole buffer as Int32, the set's header from `head`: per chunk `wordOffset << 3 | form`,
+   * then the end offset, then the count. Views of the whole buffer, shared by every set read
+   * from one transfer: a 10,000-segment state would otherwise hold 20,000 typed arrays, objects
+   * that every scavenge during its assembly must copy.
+   */
   private readonly header: Int32Array;
-  /** The chunks' Uint16 words, at the offsets the header gives. */
+  private readonly head: number;
+  /** The whole buffer as Uint16, the set's chunk words from `base` (offsets are relative to it). */
   private readonly data: Uint16Array;
+  private readonly base: number;
   /** Number of buckets in the set. */
   readonly count: number;
 
-  private constructor(buffer: ArrayBufferLike, byteOffset: number) {
-    this.header = new Int32Array(buffer, byteOffset, HEADER);
-    const words = this.header[CHUNKS]! >>> 3;
-    this.data = new Uint16Array(buffer, byteOffset + HEADER_BYTES, words);
-    this.count = this.header[CHUNKS + 1]!;
+  /** The set whose region starts at `byteOffset` of the buffer both views cover from its start. */
+  private constructor(header: Int32Array, data: Uint16Array, byteOffset: number) {
+    this.header = header;
+    this.head = byteOffset >>> 2;
+    this.data = data;
+    this.base = (byteOffset + HEADER_BYTES) >>> 1;
+    this.count = header[this.head + CHUNKS + 1]!;
+  }
+
+  /** Words of chunk data in the set's region. */
+  private get words(): number {
+    return this.header[this.head + CHUNKS]! >>> 3;
   }
 
   /** Whether `bucket` (an integer in [0, SEGMENT_BUCKETS)) is in the set. The hot path. */
   has(bucket: number): boolean {
     const c = bucket >>> 16;
-    const entry = this.header[c]!;
+    const h = this.head + c;
+    const entry = this.header[h]!;
     const form = entry & 7;
     if (form <= FULL) return form === FULL;
     const lo = bucket & 0xffff;
     const d = this.data;
-    let from = entry >>> 3;
+    let from = this.base + (entry >>> 3);
     if (form === BITMAP) return (d[from + (lo >>> 4)]! & (1 << (lo & 15))) !== 0;
     if (form === SPLIT) return splitHas(d, from, c === CHUNKS - 1 ? LAST_GROUPS : 16, lo);
     // Branch-free binary searches (a mask instead of a branch the CPU would mispredict half
     // the time): the last member, or the last run's first bucket, at or below lo.
-    let n = (this.header[c + 1]! >>> 3) - from;
+    let n = (this.header[h + 1]! >>> 3) - (entry >>> 3);
     if (form === ARRAY) {
       while (n > 1) {
         const half = n >>> 1;
@@ -100,16 +115,17 @@ export class CompactBitset {
 
   /** Bytes held by the set's region (header and words). */
   get byteLength(): number {
-    return regionBytes(this.data.length);
+    return regionBytes(this.words);
   }
 
   /** Whether both sets hold the same buckets (their regions are then equal). */
   equals(other: CompactBitset): boolean {
-    if (this.count !== other.count || this.data.length !== other.data.length) return false;
-    for (let i = 0; i < HEADER; i++) if (this.header[i] !== other.header[i]) return false;
+    const words = this.words;
+    if (this.count !== other.count || words !== other.words) return false;
+    for (let i = 0; i < HEADER; i++) if (this.header[this.head + i] !== other.header[other.head + i]) return false;
     const a = this.data;
     const b = other.data;
-    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+    for (let i = 0; i < words; i++) if (a[this.base + i] !== b[other.base + i]) return false;
     return true;
   }
 
@@ -122,11 +138,11 @@ export class CompactBitset {
     into.fill(0, 0, BITSET_BYTES);
     const d = this.data;
     for (let c = 0; c < CHUNKS; c++) {
-      const entry = this.header[c]!;
+      const entry = this.header[this.head + c]!;
       const form = entry & 7;
       const base = c << 16;
-      const from = entry >>> 3;
-      const end = this.header[c + 1]! >>> 3;
+      const from = this.base + (entry >>> 3);
+      const end = this.base + (this.header[this.head + c + 1]! >>> 3);
       if (form === FULL) {
         fillRange(into, base, base + chunkBits(c) - 1);
       } else if (form === ARRAY) {
@@ -244,7 +260,7 @@ export class CompactBitset {
     }
     header[CHUNKS] = at << 3;
     header[CHUNKS + 1] = count;
-    return new CompactBitset(buffer, 0);
+    return new CompactBitset(new Int32Array(buffer), new Uint16Array(buffer), 0);
   }
 
   /** A set from sorted or unsorted bucket indices in [0, SEGMENT_BUCKETS) (tests, tools). */
@@ -256,7 +272,7 @@ export class CompactBitset {
 
   /**
    * Packs sets into one ArrayBuffer, to move them between threads: post `buffer` in the
-   * transfer list (zero copy) with `offsets`, and rebuild with `fromTransfer` on the other
+   * transfer list (zero copy) with `offsets`, and rebuild with `readTransfer` on the other
    * side. `offsets[i]` is the byte offset of set i's region; a region's header says its length.
    */
   static toTransfer(sets: readonly CompactBitset[]): BitsetTransfer {
@@ -270,7 +286,7 @@ export class CompactBitset {
     const into = new Uint8Array(buffer);
     for (let i = 0; i < sets.length; i++) {
       const s = sets[i]!;
-      into.set(new Uint8Array(s.header.buffer, s.header.byteOffset, s.byteLength), offsets[i]);
+      into.set(new Uint8Array(s.header.buffer, s.header.byteOffset + 4 * s.head, s.byteLength), offsets[i]);
     }
     return { buffer, offsets };
   }
@@ -280,15 +296,26 @@ export class CompactBitset {
    * buffer alive). Checks every region's header, so a damaged buffer throws here, not later.
    */
   static fromTransfer(transfer: BitsetTransfer): CompactBitset[] {
+    const read = CompactBitset.readTransfer(transfer);
+    return Array.from(transfer.offsets, (_, i) => read(i));
+  }
+
+  /**
+   * Reads the sets `toTransfer` packed one at a time, for a caller that yields between them:
+   * `read(i)` is set i as a view of `transfer.buffer` (no copy), its region checked. The sets
+   * share two views of the buffer, made here, rather than each holding two of its own.
+   */
+  static readTransfer(transfer: BitsetTransfer): (i: number) => CompactBitset {
     const { buffer, offsets } = transfer;
-    const sets: CompactBitset[] = [];
-    for (let i = 0; i < offsets.length; i++) {
-      const at = offsets[i]!;
+    const header = new Int32Array(buffer, 0, buffer.byteLength >>> 2);
+    const data = new Uint16Array(buffer, 0, buffer.byteLength >>> 1);
+    return (i) => {
+      const at = offsets[i];
+      if (at === undefined) throw new RangeError(`bitset ${i}: the transfer holds ${offsets.length}`);
       if (at % 4 !== 0 || at + HEADER_BYTES > buffer.byteLength) throw new RangeError(`bitset ${i}: offset ${at} is outside the buffer`);
-      checkRegion(new Int32Array(buffer, at, HEADER), buffer.byteLength - at - HEADER_BYTES, i);
-      sets.push(new CompactBitset(buffer, at));
-    }
-    return sets;
+      checkRegion(header, at >>> 2, buffer.byteLength - at - HEADER_BYTES, i);
+      return new CompactBitset(header, data, at);
+    };
   }
 }
 
@@ -304,13 +331,14 @@ function regionBytes(words: number): number {
   return HEADER_BYTES + ((2 * words + 3) & ~3);
 }
 
-function checkRegion(header: Int32Array, available: number, i: number): void {
-  const end = header[CHUNKS]! >>> 3;
-  if ((header[CHUNKS]! & 7) !== 0 || regionBytes(end) - HEADER_BYTES > available) throw new RangeError(`bitset ${i}: its region overruns the buffer`);
+/** Checks the header at `header[head]` of set `i`, with `available` bytes after it. */
+function checkRegion(header: Int32Array, head: number, available: number, i: number): void {
+  const end = header[head + CHUNKS]! >>> 3;
+  if ((header[head + CHUNKS]! & 7) !== 0 || regionBytes(end) - HEADER_BYTES > available) throw new RangeError(`bitset ${i}: its region overruns the buffer`);
   let count = 0;
   for (let c = 0; c < CHUNKS; c++) {
-    const form = header[c]! & 7;
-    const size = (header[c + 1]! >>> 3) - (header[c]! >>> 3);
+    const form = header[head + c]! & 7;
+    const size = (header[head + c + 1]! >>> 3) - (header[head + c]! >>> 3);
     const bits = chunkBits(c);
     const ok =
       form === EMPTY || form === FULL ? size === 0
@@ -321,7 +349,8 @@ function checkRegion(header: Int32Array, available: number, i: number): void {
     if (!ok) throw new RangeError(`bitset ${i}: chunk ${c} has form ${form} and ${size} words`);
     if (form === FULL) count += bits;
   }
-  if (header[CHUNKS + 1]! < count || header[CHUNKS + 1]! > SEGMENT_BUCKETS) throw new RangeError(`bitset ${i}: count ${header[CHUNKS + 1]} is impossible`);
+  const total = header[head + CHUNKS + 1]!;
+  if (total < count || total > SEGMENT_BUCKETS) throw new RangeError(`bitset ${i}: count ${total} is impossible`);
 }
 
 /** Blocks of 16 × 256 buckets in the last chunk (67 blocks of 256, rounded up to whole groups). */

@@ -29,6 +29,7 @@ import {
   type IssueList,
   type JsonObject,
 } from './json-input.js';
+import { packedInt32 } from './packed-int32.js';
 import type { CompiledClient } from './resolver-state.js';
 import type { CompiledSegment, SegmentFrame } from './segments.js';
 
@@ -52,9 +53,14 @@ export interface CompiledAssignment {
   readonly variant: CompiledVariant | null;
   /** The result returned when this assignment decides (`variant` and `clientDefault`). */
   readonly result: ResolvedFlag;
-  /** The result when a stored (sticky) variant picks this assignment. */
-  readonly stickyResult: ResolvedFlag;
-  readonly fallthrough: FallthroughRecord;
+  /**
+   * The result when a stored (sticky) variant picks this assignment: made on first use
+   * (`stickyResultOf`), as most assignments never serve one; a large state would otherwise
+   * make 20,000 of them on every load.
+   */
+  stickyResult: ResolvedFlag | null;
+  /** What the resolve records when this assignment falls through (`fallthrough` type only). */
+  readonly fallthrough: FallthroughRecord | null;
 }
 
 export interface MaterializationSpec {
@@ -92,8 +98,6 @@ export interface CompiledRule {
    */
   readonly fullRollout: CompiledAssignment | null;
   readonly materialization: MaterializationSpec | null;
-  /** The variant assignments serving each variant, by variant name, for stored (sticky) variants. */
-  readonly stickyCandidates: ReadonlyMap<string, readonly CompiledAssignment[]>;
 }
 
 export interface CompiledFlag {
@@ -126,6 +130,12 @@ export type FlagProgram = (
   access: MaterializationAccess | null,
   frame: SegmentFrame,
 ) => ResolvedFlag;
+
+/** `a`'s result when a stored variant picks it, made the first time it is asked for. */
+export function stickyResultOf(a: CompiledAssignment): ResolvedFlag {
+  const r = a.result;
+  return (a.stickyResult ??= result(r.flag, 'RESOLVE_REASON_MATCH', a.variant, true, r.rule, r.segment, r.assignmentId, 'sticky'));
+}
 
 function result(
   flag: string,
@@ -271,7 +281,7 @@ function compileRule(
   const obj = readObject(raw, path, issues);
   if (!obj) return undefined;
   const name = readString(own(obj, 'name'), keyPath(path, 'name'), issues) ?? '';
-  const segmentName = readString(own(obj, 'segment'), keyPath(path, 'segment'), issues) ?? '';
+  const segmentRaw = readString(own(obj, 'segment'), keyPath(path, 'segment'), issues) ?? '';
   const enabled = optionalBoolean(obj, 'enabled', path, issues, false);
   const environments = optionalStringList(obj, 'environments', path, issues);
   const selectorRaw = optionalString(obj, 'targetingKeySelector', path, issues, '');
@@ -291,7 +301,10 @@ function compileRule(
   );
   if (bucketCount === undefined) return undefined;
 
-  const segment = segments.get(segmentName) ?? null;
+  const segment = segments.get(segmentRaw) ?? null;
+  // The segment's own copy of the name where there is one: the copy parsed from the flag's
+  // JSON would be one more string per rule for the state to hold.
+  const segmentName = segment?.name ?? segmentRaw;
   const segmentId = segmentName.startsWith('segments/') ? segmentName.slice('segments/'.length) : segmentName;
   const assignmentsPath = keyPath(specPath, 'assignments');
   const list = readArray(own(spec, 'assignments') ?? [], assignmentsPath, issues, 10_000) ?? [];
@@ -305,22 +318,24 @@ function compileRule(
     if (compiled) assignments.push(compiled);
     if (i === 0) firstRanges = (triples.length - before) / 3;
   });
-  const ranges = Int32Array.from(triples);
+  const ranges = packedInt32(triples);
   const isFull = list.length === 1 && assignments.length === 1 && firstRanges === 1 && ranges[0] === 0 && ranges[1] === bucketCount;
-  const fullRollout = isFull ? assignments[0]! : null;
-  const finalAssignments = assignments.map((a): CompiledAssignment =>
-    a.type === 'fallthrough'
-      ? a
-      : { ...a, result: Object.freeze({ ...a.result, assignmentKind: a === fullRollout ? 'rollout' : 'split' }) },
-  );
-
-  const stickyCandidates = new Map<string, CompiledAssignment[]>();
-  for (const a of finalAssignments) {
-    if (a.variant === null) continue;
-    const list = stickyCandidates.get(a.variant.name) ?? [];
-    list.push(a);
-    stickyCandidates.set(a.variant.name, list);
-  }
+  const only = isFull ? assignments[0]! : null;
+  // Assignments are compiled with "split" results; a full rollout's result says "rollout".
+  // Written out as compileAssignment writes it (a spread would give it a shape of its own).
+  const fullRollout: CompiledAssignment | null =
+    only === null || only.type === 'fallthrough'
+      ? only
+      : {
+          id: only.id,
+          type: only.type,
+          variant: only.variant,
+          result: result(flag, 'RESOLVE_REASON_MATCH', only.variant, true, name, segmentName, only.id, 'rollout'),
+          stickyResult: only.stickyResult,
+          fallthrough: only.fallthrough,
+        };
+  // An exact-size copy: grown by push, the list keeps room for 17 (60 bytes a rule, for good).
+  const finalAssignments = fullRollout === null ? assignments.slice() : [fullRollout];
 
   return {
     name,
@@ -335,9 +350,8 @@ function compileRule(
     prefix: new HashPrefix(`${segmentId}|`),
     assignments: finalAssignments,
     ranges,
-    fullRollout: fullRollout === null ? null : finalAssignments[0]!,
+    fullRollout,
     materialization: compileMaterializationSpec(obj, path, issues),
-    stickyCandidates,
   };
 }
 
@@ -397,8 +411,8 @@ function compileAssignment(
     type: kind,
     variant,
     result: result(flag, 'RESOLVE_REASON_MATCH', variant, true, rule, segment, id, 'split'),
-    stickyResult: result(flag, 'RESOLVE_REASON_MATCH', variant, true, rule, segment, id, 'sticky'),
-    fallthrough: Object.freeze({ rule, assignmentId: id }),
+    stickyResult: null,
+    fallthrough: kind === 'fallthrough' ? Object.freeze({ rule, assignmentId: id }) : null,
   };
 }
 

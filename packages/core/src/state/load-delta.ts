@@ -34,7 +34,7 @@ import {
   type ValidationResult,
 } from './load.js';
 import { ResolverState, type CompiledClient } from './resolver-state.js';
-import { CompiledSegment, collectReferences, compileTargeting, targetingClosure } from './segments.js';
+import { CompiledSegment, collectReferences, compileTargeting } from './segments.js';
 
 /**
  * What a delta changed, by top-level member of the state JSON: the names of the entries it
@@ -199,7 +199,7 @@ function recompileSegments(
       continue;
     }
     const seg = new CompiledSegment(name, previous.salt);
-    collectReferences(own(obj, 'targeting'), seg.references);
+    seg.references = collectReferences(own(obj, 'targeting'));
     const bits = newBitsets.has(name) ? newBitsets.get(name)! : bitsetOf(previous.segments.get(name), json, name);
     if (bits !== null) {
       seg.bitset = bits.bits;
@@ -214,8 +214,7 @@ function recompileSegments(
   for (const { seg, targeting, path } of fresh) {
     const mats = new Set<string>();
     const tree = compileTargeting(seg, targeting, path, scope, issues, mats);
-    seg.targetingTree = tree;
-    seg.targeting = tree === null ? null : targetingClosure(tree);
+    seg.setTargeting(tree);
     direct.set(seg.name, mats);
   }
   // The materializations each segment's own criteria read, compiling (and discarding) the

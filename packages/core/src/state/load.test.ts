@@ -15,6 +15,20 @@ const good = (): Record<string, Json> =>
     flags: { checkout: { variants: { on: true }, rules: [rollout('sweden', 'on')] } },
   });
 
+describe('a segment\'s targeting', () => {
+  it('is compiled into closures the first time the segment is matched, then kept', () => {
+    const state = loadState(good(), { specialize: 'none' });
+    const sweden = state.segments.get('segments/sweden')!;
+    const atLoad = sweden.targeting;
+    const ask = (country: string) => resolveFlags(state, { evaluationContext: { targeting_key: 'u', country }, clientSecret: SECRET }).resolvedFlags[0]!.variant;
+    expect(ask('SE')).toBe('on');
+    const compiled = sweden.targeting;
+    expect(compiled).not.toBe(atLoad);
+    expect(ask('NO')).toBe('');
+    expect(sweden.targeting).toBe(compiled);
+  });
+});
+
 function issuesOf(input: unknown, options = {}): string[] {
   const result = validateState(input, options);
   return result.ok ? [] : result.issues.map((i) => `${i.path}: ${i.message}`);

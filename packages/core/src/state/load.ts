@@ -30,7 +30,7 @@ import {
   type JsonObject,
 } from './json-input.js';
 import { specializeFlag } from '../resolve/specialize.js';
-import { CompiledSegment, collectReferences, compileTargeting, targetingClosure } from './segments.js';
+import { CompiledSegment, collectReferences, compileTargeting, NO_NAMES } from './segments.js';
 import { ResolverState, type CompiledClient } from './resolver-state.js';
 import type { StateIssue } from '../types.js';
 
@@ -381,7 +381,7 @@ function compile(parts: StateParts, issues: IssueList, targetingKeyAlias: string
     const obj = readObject(s.raw, s.path, issues);
     if (!obj) continue;
     const seg = new CompiledSegment(s.name, salt);
-    collectReferences(own(obj, 'targeting'), seg.references);
+    seg.references = collectReferences(own(obj, 'targeting'));
     segments.set(s.name, seg);
     targetingRaw.set(s.name, { name: s.name, raw: own(obj, 'targeting'), path: keyPath(s.path, 'targeting') });
   }
@@ -400,8 +400,7 @@ function compile(parts: StateParts, issues: IssueList, targetingKeyAlias: string
     const seg = segments.get(name)!;
     const mats = new Set<string>();
     const tree = compileTargeting(seg, t.raw, t.path, { segments, bloomFilters, targetingKeyAlias }, issues, mats);
-    seg.targetingTree = tree;
-    seg.targeting = tree === null ? null : targetingClosure(tree);
+    seg.setTargeting(tree);
     direct.set(name, mats);
   }
   const directOf = (name: string): Iterable<string> => direct.get(name) ?? [];
@@ -453,7 +452,7 @@ export function reachableMaterializations(
   name: string,
   segments: ReadonlyMap<string, CompiledSegment>,
   directOf: (name: string) => Iterable<string>,
-): string[] {
+): readonly string[] {
   const all = new Set<string>();
   const seen = new Set<string>();
   const stack = [name];
@@ -464,7 +463,7 @@ export function reachableMaterializations(
     for (const m of directOf(n)) all.add(m);
     for (const r of segments.get(n)?.references ?? []) stack.push(r);
   }
-  return [...all];
+  return all.size === 0 ? NO_NAMES : [...all];
 }
 
 /** Marks `seg` when it reaches itself through references. */

@@ -85,6 +85,32 @@ describe('prepareState and StateAssembler', () => {
     expect(state.summary()).toEqual(loadState(json).summary());
   });
 
+  it('compiles a targeting that segments repeat once, each keeping the materializations it reaches', () => {
+    const same = {
+      criteria: { m: { materializedSegment: { materializedSegment: 'materializations/m' } }, c: { segment: { segment: 'segments/c' } } },
+      expression: { and: { operands: [{ ref: 'm' }, { ref: 'c' }] } },
+    };
+    const json = {
+      account: { name: 'accounts/a' },
+      segments: {
+        'segments/a': { targeting: same },
+        'segments/b': { targeting: same },
+        'segments/c': { targeting: { criteria: { n: { materializedSegment: { materializedSegment: 'materializations/n' } } }, expression: { ref: 'n' } } },
+      },
+    };
+    const result = prepareState(json);
+    if (!result.ok) throw new Error(`not valid: ${JSON.stringify(result.issues)}`);
+    const state = new StateAssembler(structuredClone(result.prepared, { transfer: [...result.transfer] })).finish();
+    const [a, b, c] = ['segments/a', 'segments/b', 'segments/c'].map((n) => state.segments.get(n)!);
+    expect(a!.targetingTree).toBe(b!.targetingTree);
+    expect(a!.targetingTree).not.toBe(c!.targetingTree);
+    const loaded = loadState(json);
+    for (const n of ['segments/a', 'segments/b', 'segments/c']) {
+      expect(state.segments.get(n)!.materializations).toEqual(loaded.segments.get(n)!.materializations);
+    }
+    expect(a!.materializations).toEqual(['materializations/m', 'materializations/n']);
+  });
+
   it('packs every bitset in the one buffer it lists for transfer', () => {
     const json = { account: { name: 'accounts/a' }, segments: { 'segments/a': {}, 'segments/b': {}, 'segments/c': {}, 'segments/d': {} }, bitsets: { 'segments/a': [1, 2], 'segments/b': 'ALL', 'segments/d': [7] } };
     const result = prepareState(json);

@@ -19,7 +19,7 @@ import { compileFlag, type CompiledFlag } from './flags.js';
 import { entriesOf, isObject, IssueList, keyPath, own, type JsonObject } from './json-input.js';
 import { markCycle, reachableMaterializations, SPECIALIZE_AFTER, validateState, type LoadOptions } from './load.js';
 import { ResolverState, type CompiledClient } from './resolver-state.js';
-import { CompiledSegment, collectReferences, compileTargeting, targetingClosure } from './segments.js';
+import { CompiledSegment, collectReferences, compileTargeting, type TargetingNode } from './segments.js';
 
 
 /** A validated state in a form that structured-clones cheaply: strings, plain records and bytes. */
@@ -157,6 +157,18 @@ function rawByName(part: unknown, nameField: string): Map<string, unknown> {
   return out;
 }
 
+/** A segment's compiled targeting, shared by segments whose targeting has the same JSON. */
+interface CompiledTargeting {
+  readonly tree: TargetingNode | null;
+  readonly mats: ReadonlySet<string>;
+}
+
+/**
+ * Distinct targeting texts remembered at a time: enough for the audiences a state repeats,
+ * few enough that a state of all-distinct targeting does not keep thousands alive as it loads.
+ */
+const SHARED_TARGETINGS = 256;
+
 /** The assembly's phases, in order. */
 type Phase = 'segments' | 'blooms' | 'cycles' | 'targeting' | 'materializations' | 'flags' | 'specialize' | 'done';
 
@@ -176,18 +188,25 @@ export class StateAssembler {
   private next = 0;
   private readonly salt: HashPrefix;
   private readonly segments = new Map<string, CompiledSegment>();
-  private readonly targetingRaw: unknown[] = [];
   private readonly segmentNames: string[] = [];
   private readonly flagNames: string[] = [];
-  private readonly direct = new Map<string, Set<string>>();
+  private readonly direct = new Map<string, ReadonlySet<string>>();
   private readonly directOf = (name: string): Iterable<string> => this.direct.get(name) ?? [];
   private readonly bloomFilters = new Map<string, BloomFilter>();
   private readonly flags = new Map<string, CompiledFlag>();
   private readonly issues = new IssueList();
+  /**
+   * Compiled targeting by its JSON, for segments whose targeting is the same text (a large
+   * state often repeats a few audiences): they share one tree and its closures, where each
+   * would make its own (nodes, rules, shapes: several objects) for every scavenge to copy.
+   */
+  private readonly compiledTargeting = new Map<string, CompiledTargeting>();
+  private readonly readBitset: (i: number) => CompactBitset;
   private state: ResolverState | null = null;
 
   constructor(private readonly prepared: PreparedState) {
     this.salt = new HashPrefix(`MegaSalt-${prepared.accountId}|`);
+    this.readBitset = CompactBitset.readTransfer(prepared.bitsets);
   }
 
   /** Works for about `budgetMs` (at least one item); true once `finish` can be called. */
@@ -222,19 +241,15 @@ export class StateAssembler {
           return;
         }
         const start = i === 0 ? this.flagsEnd() : p.segmentEnds[2 * i - 1]!;
-        const nameEnd = p.segmentEnds[2 * i]!;
-        const end = p.segmentEnds[2 * i + 1]!;
-        const name = parsePiece(p.utf8, start, nameEnd) as string;
+        const name = parsePiece(p.utf8, start, p.segmentEnds[2 * i]!) as string;
         const seg = new CompiledSegment(name, this.salt);
-        const raw: unknown = end === nameEnd ? undefined : parsePiece(p.utf8, nameEnd, end);
-        collectReferences(raw, seg.references);
+        seg.references = collectReferences(this.targetingOf(i));
         const b = p.segmentBitsets[i]!;
         // A view of the one transferred buffer (nothing is copied), checked one set at a time.
-        seg.bitset = b < 0 ? null : CompactBitset.fromTransfer({ buffer: p.bitsets.buffer, offsets: p.bitsets.offsets.subarray(b, b + 1) })[0]!;
+        seg.bitset = b < 0 ? null : this.readBitset(b);
         seg.allSet = b < 0 || p.segmentAllSet[i] === 1;
         this.segments.set(name, seg);
         this.segmentNames.push(name);
-        this.targetingRaw.push(raw);
         return;
       }
       case 'blooms': {
@@ -263,12 +278,23 @@ export class StateAssembler {
           return;
         }
         const seg = this.segments.get(s)!;
-        const mats = new Set<string>();
-        const scope = { segments: this.segments, bloomFilters: this.bloomFilters, targetingKeyAlias: p.targetingKeyAlias };
-        const tree = compileTargeting(seg, this.targetingRaw[i], keyPath(keyPath('segments', s), 'targeting'), scope, this.issues, mats);
-        seg.targetingTree = tree;
-        seg.targeting = tree === null ? null : targetingClosure(tree);
-        this.direct.set(s, mats);
+        const text = this.targetingText(i);
+        let compiled = this.compiledTargeting.get(text);
+        if (compiled === undefined) {
+          const mats = new Set<string>();
+          const scope = { segments: this.segments, bloomFilters: this.bloomFilters, targetingKeyAlias: p.targetingKeyAlias };
+          const issues = this.issues.items.length;
+          const tree = compileTargeting(seg, text === '' ? undefined : JSON.parse(text), keyPath(keyPath('segments', s), 'targeting'), scope, this.issues, mats);
+          compiled = { tree, mats };
+          // Shared only when clean: another segment's issues would name its own path.
+          if (this.issues.items.length === issues) {
+            if (this.compiledTargeting.size >= SHARED_TARGETINGS) this.compiledTargeting.clear();
+            this.compiledTargeting.set(text, compiled);
+          }
+        }
+        seg.setTargeting(compiled.tree);
+        // Only the few sets with members are kept: they live until the assembly ends.
+        if (compiled.mats.size > 0) this.direct.set(s, compiled.mats);
         return;
       }
       case 'materializations': {
@@ -308,6 +334,22 @@ export class StateAssembler {
       case 'done':
         return;
     }
+  }
+
+  /**
+   * Segment i's targeting JSON, parsed again each time it is needed (for its references, then
+   * to compile it): parsed once and kept between the two phases, 10,000 of them would survive
+   * every scavenge in between, each copied, for nothing but to die when the assembly ends.
+   */
+  private targetingOf(i: number): unknown {
+    const text = this.targetingText(i);
+    return text === '' ? undefined : JSON.parse(text);
+  }
+
+  /** Segment i's targeting as JSON text (empty for none). */
+  private targetingText(i: number): string {
+    const ends = this.prepared.segmentEnds;
+    return decoder.decode(this.prepared.utf8.subarray(ends[2 * i], ends[2 * i + 1]));
   }
 
   /** Where the flags' pieces of `utf8` end and the segments' begin. */

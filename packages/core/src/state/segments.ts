@@ -1,7 +1,7 @@
 /**
  * Segments: an audience (targeting criteria combined by an expression) and an allocation
  * (a bitset over the account's 1,000,000 buckets). Targeting is compiled at load into a tree
- * (`TargetingNode`), and the tree into closures; specialized flags (resolve/specialize.ts)
+ * (`TargetingNode`), and the tree into closures when first matched; specialized flags (resolve/specialize.ts)
  * write the same tree as code instead. References between segments are resolved to the
  * compiled segments, and a reference that closes a cycle compiles to "no match".
  */
@@ -22,6 +22,11 @@ import type { HashPrefix } from '../hash/bucket.js';
 import type { EvaluationContext, MaterializationAccess } from '../types.js';
 
 export const SEGMENT_BUCKET_COUNT = 1_000_000;
+/**
+ * The empty list that segments without references or materializations share (most of them):
+ * one array per segment would be 10,000 more objects for a large state's load to copy.
+ */
+export const NO_NAMES: readonly string[] = Object.freeze([]);
 const MAX_EXPRESSION_DEPTH = 64;
 
 /** What targeting sees during one evaluation. Reused across evaluations (no allocation). */
@@ -72,14 +77,17 @@ export class CompiledSegment {
    * Confidence lets such a segment match.
    */
   allSet = true;
-  /** null: no targeting, every unit is in the audience. */
+  /**
+   * null: no targeting, every unit is in the audience. Called as `segment.targeting(f)`: until
+   * its first use it is `compileOnFirstUse`, which needs the segment as `this`.
+   */
   targeting: Targeting | null = null;
-  /** The tree `targeting` was compiled from (null with it). */
+  /** The tree `targeting` is compiled from (null with it). */
   targetingTree: TargetingNode | null = null;
   /** Materializations (without bloom filter) this segment's targeting may read, transitively. */
-  materializations: readonly string[] = [];
-  /** Raw segment references, resolved after every segment exists. */
-  readonly references: string[] = [];
+  materializations: readonly string[] = NO_NAMES;
+  /** Raw segment references (`collectReferences`), resolved after every segment exists. */
+  references: readonly string[] = NO_NAMES;
   /** Whether the segment reaches itself through references (set at load). */
   inCycle = false;
   /** The frame this segment is being matched in: a reference back to it there does not match. */
@@ -89,6 +97,16 @@ export class CompiledSegment {
   constructor(name: string, salt: HashPrefix) {
     this.name = name;
     this.salt = salt;
+  }
+
+  /**
+   * Sets the compiled targeting; its closures are made the first time the segment is matched.
+   * A large state holds 10,000 segments, most of which a specialized flag matches through code
+   * of its own, and a closure made at load is two more objects each for the load to copy.
+   */
+  setTargeting(tree: TargetingNode | null): void {
+    this.targetingTree = tree;
+    this.targeting = tree === null ? null : compileOnFirstUse;
   }
 
   /**
@@ -143,17 +161,19 @@ export interface TargetingScope {
   readonly targetingKeyAlias: string;
 }
 
-/** Collects the names of segments `targeting` refers to (before compiling). */
-export function collectReferences(targeting: unknown, into: string[]): void {
-  if (!isObject(targeting)) return;
+/** The names of segments `targeting` refers to (before compiling). */
+export function collectReferences(targeting: unknown): readonly string[] {
+  if (!isObject(targeting)) return NO_NAMES;
   const criteria = own(targeting, 'criteria');
-  if (!isObject(criteria)) return;
+  if (!isObject(criteria)) return NO_NAMES;
+  let names: string[] | null = null;
   for (const key of Object.keys(criteria)) {
     const c = criteria[key];
     if (!isObject(c)) continue;
     const seg = own(c, 'segment');
-    if (isObject(seg) && typeof own(seg, 'segment') === 'string') into.push(own(seg, 'segment') as string);
+    if (isObject(seg) && typeof own(seg, 'segment') === 'string') (names ??= []).push(own(seg, 'segment') as string);
   }
+  return names ?? NO_NAMES;
 }
 
 /** Compiles a segment's `targeting` ({criteria, expression}) into a tree; null means "everyone". */
@@ -232,6 +252,21 @@ function compileExpression(
   }
   issues.add(path, 'expected one of ref, and, or, not');
   return NEVER;
+}
+
+/** Closures by tree: segments that share a tree (prepare.ts) share them too. */
+const closures = new WeakMap<TargetingNode, Targeting>();
+
+/**
+ * A segment's targeting until its first use: compiles its tree (microseconds), takes the
+ * closure's place, and answers. Called as `segment.targeting(f)`, so `this` is the segment.
+ */
+function compileOnFirstUse(this: CompiledSegment, f: SegmentFrame): boolean {
+  const tree = this.targetingTree!;
+  let targeting = closures.get(tree);
+  if (targeting === undefined) closures.set(tree, (targeting = targetingClosure(tree)));
+  this.targeting = targeting;
+  return targeting(f);
 }
 
 /** The closure back end: a tree as a function of the frame, evaluated as the tree reads. */
