@@ -18,7 +18,7 @@ import type { LoadedState, SourceListener, StateSource } from '../types.js';
 import { StateEntries } from '../loading/state-entries.js';
 import { stateLoader } from '../loading/state-loader.js';
 import { compileDeltaInTurns } from '../loading/state-text.js';
-import { bodyBlocks, type ParseOptions } from './parse-state.js';
+import { bodyBlocks, readBody, type ParseOptions } from './parse-state.js';
 import { SourceError } from './source-error.js';
 import { parseDelta } from './state-delta.js';
 import { StateEventSplitter, type StateEventBytes } from './state-event-splitter.js';
@@ -235,13 +235,10 @@ class WatchSource implements StateSource {
           this.enqueue(event, url, abort);
         },
       );
-      const reader = (response.body as ReadableStream<Uint8Array>).getReader();
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
+      await readBody(response.body as ReadableStream<Uint8Array>, (chunk) => {
         heardAt = Date.now();
-        splitter.feed(value);
-      }
+        splitter.feed(chunk);
+      });
     } catch {
       // Refused, reset, timed out or aborted: the loop moves on to the next URL.
     } finally {
