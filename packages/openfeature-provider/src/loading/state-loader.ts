@@ -132,9 +132,7 @@ export class StateLoader {
     origin: string,
     options: ParseOptions,
   ): Promise<LoadedState> {
-    const byteLength = blocks.reduce((n, b) => n + b.byteLength, 0);
-    const offThread = options.offThread ?? byteLength >= INLINE_BELOW;
-    if (!offThread || this.unavailable)
+    if (!this.bytesOffThread(blocks, options))
       return compileJson(await stateJsonOf(textOfBytes(blocks, sse), origin, options), origin, options);
     const outcome = await this.request({
       kind: 'bytes',
@@ -156,9 +154,7 @@ export class StateLoader {
     origin: string,
     options: ParseOptions,
   ): Promise<{ loaded: LoadedState; entries: StateEntries }> {
-    const byteLength = blocks.reduce((n, b) => n + b.byteLength, 0);
-    const offThread = options.offThread ?? byteLength >= INLINE_BELOW;
-    if (!offThread || this.unavailable) return loadHere(textOfBytes(blocks, sse), origin, options);
+    if (!this.bytesOffThread(blocks, options)) return loadHere(textOfBytes(blocks, sse), origin, options);
     const outcome = await this.request({
       kind: 'bytes',
       blocks,
@@ -173,6 +169,12 @@ export class StateLoader {
       throw new SourceError('LOADER_FAILED', `${origin}: the loader answered ${outcome.kind} without the state's entries`);
     const entries = StateEntries.of(outcome.load.entries);
     return { loaded: await assemble(outcome.load, origin), entries };
+  }
+
+  /** Whether a body in `blocks` loads on the worker: large ones, unless the options or the host say otherwise. */
+  private bytesOffThread(blocks: readonly Uint8Array[], options: ParseOptions): boolean {
+    const byteLength = blocks.reduce((n, b) => n + b.byteLength, 0);
+    return !this.unavailable && (options.offThread ?? byteLength >= INLINE_BELOW);
   }
 
   async loadFile(

@@ -2,16 +2,19 @@
  * `watchSource` against a scripted server (not `allot serve`, whose deltas always apply): a
  * delta is applied onto the state applied here; a delta that breaks the state is rejected and
  * the last good state stays; a delta from another state than the one applied makes the source
- * reconnect with its `Last-Event-ID`, and it applies what the server sends then.
+ * reconnect with its `Last-Event-ID`, and it applies what the server sends then; a delta whose
+ * base a poll replaced while it loaded is not applied.
  */
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 import { ProviderEvents } from '@openfeature/server-sdk';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
+import { StateEntries } from '../loading/state-entries.js';
 import { AllotProvider } from '../provider.js';
 import { SECRET, testState } from '../testing/states.js';
+import type { StateSource } from '../types.js';
 import type { AppliedState } from './watch-source.js';
 import { watchSource } from './watch-source.js';
 
@@ -23,6 +26,8 @@ let streams: ServerResponse[];
 /** What a new stream is sent first, by its `Last-Event-ID`. */
 let onConnect: (lastId: string | undefined) => string;
 const providers: AllotProvider[] = [];
+/** What `GET /v1/state` answers. */
+let polled: { revision: string; json: unknown };
 
 const banner = (color: string): Record<string, unknown> => {
   const flag = structuredClone((testState().flags as Record<string, Record<string, unknown>>)['flags/banner']!);
@@ -35,9 +40,10 @@ beforeEach(async () => {
   resumes = [];
   streams = [];
   onConnect = () => '';
+  polled = { revision: '1', json: testState() };
   server = createServer((req, res) => {
     if (req.url === '/v1/state') {
-      res.writeHead(200, { 'content-type': 'application/json', 'allot-revision': '1' }).end(JSON.stringify(testState()));
+      res.writeHead(200, { 'content-type': 'application/json', 'allot-revision': polled.revision }).end(JSON.stringify(polled.json));
       return;
     }
     const lastId = req.headers['last-event-id'] as string | undefined;
@@ -51,6 +57,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
+  vi.restoreAllMocks();
   await Promise.all(providers.splice(0).map((p) => p.onClose()));
   server.closeAllConnections();
   await new Promise((resolve) => server.close(resolve));
@@ -64,11 +71,14 @@ async function until(condition: () => boolean, what: string): Promise<void> {
   }
 }
 
-async function watching(offThread: boolean): Promise<{ provider: AllotProvider; changes: string[][]; errors: string[]; applied: AppliedState[]; infos: string[] }> {
+async function watching(
+  offThread: boolean,
+): Promise<{ provider: AllotProvider; source: StateSource; changes: string[][]; errors: string[]; applied: AppliedState[]; infos: string[] }> {
   const applied: AppliedState[] = [];
   const infos: string[] = [];
+  const source = watchSource([url], { reconnectDelayMs: 10, maxReconnectDelayMs: 50, pollIntervalMs: 60_000, onApply: (a) => applied.push(a), offThread });
   const provider = new AllotProvider({
-    source: watchSource([url], { reconnectDelayMs: 10, maxReconnectDelayMs: 50, pollIntervalMs: 60_000, onApply: (a) => applied.push(a), offThread }),
+    source,
     clientSecret: SECRET,
     logger: { error: () => undefined, warn: () => undefined, info: (m: string) => infos.push(m), debug: () => undefined },
   });
@@ -79,7 +89,7 @@ async function watching(offThread: boolean): Promise<{ provider: AllotProvider; 
   provider.events.addHandler(ProviderEvents.Error, (e) => errors.push(e?.message ?? ''));
   await provider.initialize();
   await until(() => streams.length === 1, 'the stream');
-  return { provider, changes, errors, applied, infos };
+  return { provider, source, changes, errors, applied, infos };
 }
 
 const color = async (provider: AllotProvider): Promise<string> => (await provider.resolveStringEvaluation('banner.color', '', { targetingKey: 'u' })).value;
@@ -130,5 +140,33 @@ describe.each([
     await until(() => w.applied.length === 3, 'revision 4');
     expect(w.changes).toEqual([['banner']]);
     expect(await w.provider.resolveBooleanEvaluation('ghost', false, { targetingKey: 'u' })).toMatchObject({ errorCode: 'FLAG_NOT_FOUND' });
+  });
+});
+
+describe('watchSource, a poll while a delta loads', () => {
+  it('a delta whose base a poll replaced while it loaded is not applied; the source resumes from the polled state', async () => {
+    const w = await watching(false);
+    // The delta (1 → 3) waits in the middle of loading while a poll applies revision 2.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const ready: (this: StateEntries) => Promise<void> = Reflect.get(StateEntries.prototype, 'ready');
+    let loading = false;
+    vi.spyOn(StateEntries.prototype, 'ready').mockImplementation(async function (this: StateEntries) {
+      await ready.call(this);
+      loading = true;
+      await gate;
+    });
+    streams[0]!.write(deltaEvent('3', '1', { flags: { 'flags/checkout': (testState().flags as Record<string, unknown>)['flags/checkout'] } }));
+    await until(() => loading, 'the delta to load');
+    const red = testState();
+    (red.flags as Record<string, unknown>)['flags/banner'] = banner('red');
+    polled = { revision: '2', json: red };
+    await (w.source as unknown as { pollAll(): Promise<unknown> }).pollAll();
+    release();
+    await until(() => resumes.length === 2, 'the reconnect');
+    expect(w.applied.map((a) => a.id)).toEqual(['1', '2']);
+    expect(await color(w.provider)).toBe('red');
+    expect(resumes).toEqual(['1', '2']);
+    expect(w.infos.some((m) => m.includes('2 was applied while the delta from 1 loaded; reconnecting'))).toBe(true);
   });
 });
