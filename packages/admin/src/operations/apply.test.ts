@@ -68,3 +68,26 @@ describe('applyOperation: exclusivity of what changed', () => {
     expect(e.issues.map((i) => i.path)).toContain('segments.a.buckets');
   });
 });
+
+describe('applyOperation: an id given twice', () => {
+  const renamed = (from: string, to: string) => (w: Workspace) => ({
+    workspace: { ...w, segments: w.segments.map((s) => (s.id === from ? { ...s, id: to } : s)) },
+    result: null,
+    warnings: [],
+  });
+
+  it('refuses two segments with one id, by both gates with the same problem (the document would keep only one)', () => {
+    const before = parseWorkspace(serializeWorkspace(workspace(), 'json'));
+    const expected = [{ path: 'segments.b', message: '2 segments have the id "b"; an id names one segment: rename or remove the others' }];
+    for (const check of ['changes', 'whole'] as const) {
+      let error: unknown;
+      try {
+        applyOperation(before, renamed('a', 'b'), { check });
+      } catch (e) {
+        error = e;
+      }
+      expect(error, check).toBeInstanceOf(AdminError);
+      expect((error as AdminError).issues, check).toEqual(expected);
+    }
+  });
+});

@@ -14,7 +14,7 @@ import { AdminError, type WorkspaceIssue } from '../errors.js';
 import { checkTargetingTotals } from '../targeting/totals.js';
 import type { Workspace } from '../workspace/model.js';
 import { workspaceChanges, type WorkspaceChanges } from '../workspace/changes.js';
-import { isConsistent, markConsistent } from '../workspace/check.js';
+import { duplicateIdIssues, isConsistent, markConsistent } from '../workspace/check.js';
 import { checkChanges } from '../workspace/check-changes.js';
 import { checkSegmentCount } from '../workspace/segment-count.js';
 import { entryShapeIssues, workspaceFromData } from '../workspace/parse.js';
@@ -68,6 +68,8 @@ const passed = new WeakSet<Workspace>();
  * touched, not what the workspace holds.
  */
 function changeIssues(before: Workspace, after: Workspace, changes: WorkspaceChanges): WorkspaceIssue[] {
+  const duplicates = duplicateIdIssues(after);
+  if (duplicates.length > 0) return duplicates;
   const doc = entriesDocument(after, changes);
   const shape = entryShapeIssues(...withKnownBitsets(after, doc));
   if (shape.length > 0) return shape;
@@ -85,6 +87,9 @@ function changeIssues(before: Workspace, after: Workspace, changes: WorkspaceCha
  * pay for the whole bucket space; every other check covers the whole workspace.
  */
 export function workspaceIssues(workspace: Workspace, since?: Workspace): WorkspaceIssue[] {
+  const duplicates = duplicateIdIssues(workspace);
+  if (duplicates.length > 0) return duplicates;
+  // Ids twice first: the document keys entries by id, so the round trip would drop one.
   // A round trip through the document, read by the same reader and checks a stored file
   // meets. Bitsets travel as short keys to the sets in memory: the checks count them and test
   // exclusivity over them without gzipping, base64-ing and decoding megabytes each time.

@@ -48,6 +48,30 @@ export function checkWorkspace(workspace: Workspace, retainBitsets = false, chan
   return issues;
 }
 
+/**
+ * Ids given to two entries of one kind. The document holds clients, segments, flags and
+ * groups as maps keyed by id, so a workspace made in memory with an id twice (a hand edit of
+ * the model) would lose an entry when written: it is refused before anything else is checked,
+ * by both of `applyOperation`'s gates alike.
+ */
+export function duplicateIdIssues(workspace: Workspace): WorkspaceIssue[] {
+  const issues: WorkspaceIssue[] = [];
+  const kinds = [
+    ['clients', 'client', workspace.clients],
+    ['segments', 'segment', workspace.segments],
+    ['flags', 'flag', workspace.flags],
+    ['groups', 'group', workspace.groups],
+  ] as const;
+  for (const [key, noun, entries] of kinds) {
+    const count = new Map<string, number>();
+    for (const e of entries) count.set(e.id, (count.get(e.id) ?? 0) + 1);
+    for (const [id, n] of count) {
+      if (n > 1) issues.push({ path: `${key}.${id}`, message: `${n} ${noun}s have the id ${JSON.stringify(id)}; an id names one ${noun}: rename or remove the others` });
+    }
+  }
+  return issues;
+}
+
 /** A flag's clients, rules and their references, against what the workspace declares. */
 export function checkFlag(f: Flag, environments: ReadonlySet<string>, clients: ReadonlySet<string>, segments: ReadonlyMap<string, Segment>, add: Add): void {
   const path = `flags.${f.id}`;
