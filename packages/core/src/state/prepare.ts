@@ -126,7 +126,7 @@ export function prepareState(input: unknown, options: LoadOptions = {}): Prepare
     bloomFilters: [...bloomRaw].map(([name, raw]) => ({ name, json: JSON.stringify(raw) })),
     clients: [...state.clients.values()].map((c) => ({ name: c.name, secret: c.secret, credential: c.credential, environments: [...c.environments] })),
   };
-  const transfer = [prepared.utf8.buffer, bitsets.buffer, flagEnds.buffer, segmentEnds.buffer, segmentBitsets.buffer, segmentAllSet.buffer] as ArrayBuffer[];
+  const transfer = [prepared.utf8.buffer, bitsets.buffer, bitsets.offsets.buffer, flagEnds.buffer, segmentEnds.buffer, segmentBitsets.buffer, segmentAllSet.buffer] as ArrayBuffer[];
   return { ok: true, prepared, transfer, state };
 }
 

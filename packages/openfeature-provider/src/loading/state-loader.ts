@@ -20,6 +20,7 @@ import { StateAssembler } from '@allot/core';
 import type { ParseOptions } from '../sources/parse-state.js';
 import { SourceError } from '../sources/source-error.js';
 import type { LoadedState } from '../types.js';
+import { FingerprintsReader } from './fingerprints.js';
 import { StateEntries } from './state-entries.js';
 import {
   compileJson,
@@ -361,12 +362,14 @@ async function assemble(
   load: Omit<PreparedLoad, 'transfer'>,
   origin: string,
 ): Promise<LoadedState> {
-  // Not in the turn that received the worker's answer: decoding it (the fingerprints: maps of
-  // every flag and segment) took that turn ≈ 6 ms at 10,000 segments.
+  // Not in the turn that received the worker's answer: that turn decodes the message, and V8
+  // may answer the buffers it brings with a garbage collection there.
   await nextTurn();
   const assembler = new StateAssembler(load.prepared);
   while (!assembler.step(SLICE_MS)) await nextTurn();
-  return { state: assembler.finish(), fingerprints: load.fingerprints, origin };
+  const fingerprints = new FingerprintsReader(load.fingerprints);
+  while (!fingerprints.step(SLICE_MS)) await nextTurn();
+  return { state: assembler.finish(), fingerprints: fingerprints.result(), origin };
 }
 
 function workerOptions(options: ParseOptions): WorkerParseOptions {

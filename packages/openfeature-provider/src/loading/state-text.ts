@@ -25,14 +25,21 @@ import { SourceError, type SourceErrorCode } from '../sources/source-error.js';
 import type { LoadedState } from '../types.js';
 import type { StateDelta } from '../sources/state-delta.js';
 import { joined } from './byte-blocks.js';
-import { fingerprintsAfter, fingerprintsOf, type StateFingerprints } from './fingerprints.js';
+import {
+  fingerprintsAfter,
+  fingerprintsData,
+  fingerprintsOf,
+  type FingerprintsData,
+  type StateFingerprints,
+} from './fingerprints.js';
 import type { StateEntriesData } from './state-entries.js';
 
 /** A validated state ready to cross to another thread (see core's `prepareState`). */
 export interface PreparedLoad {
   readonly prepared: PreparedState;
   readonly transfer: readonly ArrayBuffer[];
-  readonly fingerprints: StateFingerprints;
+  /** Read back with `FingerprintsReader`. */
+  readonly fingerprints: FingerprintsData;
   /** The state's JSON entry by entry, when the request asked for it (`entries`). */
   readonly entries?: StateEntriesData;
 }
@@ -145,10 +152,11 @@ function changesOf(delta: StateDelta): StateChanges {
 export function prepareJson(json: unknown, origin: string, options: ParseOptions): PreparedLoad {
   const result = prepareState(json, loadOptionsOf(options));
   if (!result.ok) throw invalidState(origin, result.issues);
+  const fingerprints = fingerprintsData(fingerprintsOf(json, result.state));
   return {
     prepared: result.prepared,
-    transfer: result.transfer,
-    fingerprints: fingerprintsOf(json, result.state),
+    transfer: [...result.transfer, ...fingerprints.transfer],
+    fingerprints: fingerprints.data,
   };
 }
 
