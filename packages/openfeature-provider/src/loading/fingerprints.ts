@@ -266,7 +266,7 @@ export function fingerprintsData(fingerprints: StateFingerprints): {
       ends,
       segments: fingerprints.segments.size,
     },
-    transfer: [ends.buffer as ArrayBuffer],
+    transfer: [ends.buffer],
   };
 }
 

@@ -30,7 +30,6 @@ import {
   fingerprintsData,
   fingerprintsOf,
   type FingerprintsData,
-  type StateFingerprints,
 } from './fingerprints.js';
 import type { StateEntriesData } from './state-entries.js';
 
