@@ -29,7 +29,8 @@
  *
  * Run: pnpm --filter @allot/bench bench:reload [--quick] [--sizes 1000,3000,10000]
  *   [--rows file-main,file,http,watch-state,watch-delta,idle] [--reloads N]
- *   (node --cpu-prof or --trace-gc on a row: run it alone with --row NAME --dir DIR --size N)
+ *   (node --cpu-prof or --trace-gc on a row: run it alone with --row NAME --dir DIR --size N;
+ *   --windows prints when each measure ran, on performance.now()'s clock)
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -69,10 +70,13 @@ async function measured<T>(run: () => Promise<T>): Promise<{ result: T; maxMs: n
     last = now;
   }, 1);
   histogram.enable();
+  const start = performance.now();
   try {
     const result = await run();
     // A stall that ends with `run` is recorded at the timers' next ticks: let them come.
     await new Promise((resolve) => setTimeout(resolve, 20));
+    // `--windows`: when each measure ran (performance.now()), to match with --trace-gc or a profile.
+    if (process.argv.includes('--windows')) process.stderr.write(`MEASURED ${start.toFixed(0)}..${performance.now().toFixed(0)} ms\n`);
     return { result, maxMs: histogram.max / 1e6, p99Ms: histogram.percentile(99) / 1e6, gapMs: gap, over20 };
   } finally {
     histogram.disable();
