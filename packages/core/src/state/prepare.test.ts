@@ -120,4 +120,18 @@ describe('prepareState and StateAssembler', () => {
     const state = new StateAssembler(structuredClone(result.prepared, { transfer: [...result.transfer] })).finish();
     expect([...state.segments.values()].map((s) => s.bitset?.count ?? null)).toEqual([2, null, null, 1]);
   });
+
+  it('lists every typed array of the prepared form for transfer: a copied one makes the receiving thread allocate, and V8 may collect garbage there', () => {
+    const json = { account: { name: 'accounts/a' }, segments: { 'segments/a': {}, 'segments/b': {} }, bitsets: { 'segments/a': [1, 2] }, flags: {} };
+    const result = prepareState(json);
+    if (!result.ok) throw new Error('not valid');
+    const views: ArrayBufferView[] = [];
+    const walk = (v: unknown): void => {
+      if (ArrayBuffer.isView(v)) views.push(v);
+      else if (typeof v === 'object' && v !== null) for (const x of Object.values(v)) walk(x);
+    };
+    walk(result.prepared);
+    expect(views.length).toBeGreaterThan(5);
+    for (const v of views) expect(result.transfer).toContain(v.buffer);
+  });
 });
