@@ -381,27 +381,31 @@ describe('state deltas', () => {
         // Every state the writes produced, by id, as GET /v1/state served it.
         const served = new Map<string, unknown>();
         let last = first.id!;
+        // One delta per write that changed the compiled state: a write can succeed and leave it
+        // as it was (a segment created or archived unallocated is not in it), or bring back an
+        // earlier state (its id again), which is a change all the same.
+        let changes = 0;
         for (const w of writes) {
           if ((await perform(s, w)).status !== 200) continue;
           const state = await servedState(s);
-          last = state.etag.slice(1, -1);
+          const now = state.etag.slice(1, -1);
+          if (now !== last) changes++;
+          last = now;
           served.set(last, JSON.parse(state.text));
         }
         let json: unknown = JSON.parse(first.data!);
         let id = first.id!;
-        let deltas = 0;
-        while (id !== last) {
+        for (let i = 0; i < changes; i++) {
           const event = await stream.nextEvent();
           expect(event.event).toBe('delta');
           const delta = JSON.parse(event.data!) as StateDelta;
           expect(delta.base).toBe(id);
           json = applyDelta(json, delta, 'test').json;
           id = event.id!;
-          deltas++;
           expect(served.has(id)).toBe(true);
           expect(json).toEqual(served.get(id));
         }
-        expect(deltas).toBeGreaterThanOrEqual(served.size > 0 ? 1 : 0);
+        expect(id).toBe(last);
         if (last !== first.id) {
           const resumed = await (await watch(s, { 'last-event-id': first.id! })).nextEvent();
           expect(resumed).toMatchObject({ event: 'delta', id: last });
@@ -409,7 +413,12 @@ describe('state deltas', () => {
         }
         for (const c of controllers.splice(0)) c.abort();
       }),
-      { numRuns: 25 },
+      {
+        numRuns: 25,
+        // Writes that succeed and leave the compiled state as it was (an unallocated segment
+        // created, then archived; archiving it again): no delta is owed for them.
+        examples: [[[{ kind: 'segment', id: 's9', proportion: '0.1' }, { kind: 'archive-segment', id: 's9' }]], [[{ kind: 'archive-segment', id: 's9' }]]],
+      },
     );
   }, 120_000);
 });
