@@ -87,9 +87,9 @@ function changeIssues(before: Workspace, after: Workspace, changes: WorkspaceCha
  * pay for the whole bucket space; every other check covers the whole workspace.
  */
 export function workspaceIssues(workspace: Workspace, since?: Workspace): WorkspaceIssue[] {
+  // Ids twice first: the document keys entries by id, so the round trip would drop one.
   const duplicates = duplicateIdIssues(workspace);
   if (duplicates.length > 0) return duplicates;
-  // Ids twice first: the document keys entries by id, so the round trip would drop one.
   // A round trip through the document, read by the same reader and checks a stored file
   // meets. Bitsets travel as short keys to the sets in memory: the checks count them and test
   // exclusivity over them without gzipping, base64-ing and decoding megabytes each time.

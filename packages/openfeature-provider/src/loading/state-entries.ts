@@ -13,6 +13,8 @@
  * entry; enumerating a member (`Object.keys`, `JSON.stringify`) parses all of it, which only
  * the rare whole-state fallbacks do.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
+
 import { SourceError } from '../sources/source-error.js';
 import { ByteBlocks } from './byte-blocks.js';
 import type { StateDelta } from '../sources/state-delta.js';
@@ -263,9 +265,9 @@ export class StateEntries {
   async ready(): Promise<void> {
     for (const member of this.members.values()) {
       member.kept.list();
-      await new Promise((resolve) => setImmediate(resolve));
+      await nextTurn();
       member.kept.indexed();
-      await new Promise((resolve) => setImmediate(resolve));
+      await nextTurn();
     }
   }
 
@@ -361,7 +363,7 @@ class JsonWriter {
 
   async pause(): Promise<void> {
     if (performance.now() - this.turnStart < WRITE_SLICE_MS) return;
-    await new Promise((resolve) => setImmediate(resolve));
+    await nextTurn();
     this.turnStart = performance.now();
   }
 

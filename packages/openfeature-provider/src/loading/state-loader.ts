@@ -14,6 +14,7 @@
  * Bodies received as bytes (HTTP, pushed events) go to the worker as bytes, their buffer
  * transferred: this thread never decodes them into one large string.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 
 import { StateAssembler } from '@allot/core';
@@ -69,7 +70,6 @@ interface Pending {
   readonly reject: (error: Error) => void;
 }
 
-const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** The compiled worker script (tests run from src/, where only the .ts exists). */
 function workerUrl(): URL {

@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 
 import { createParser } from 'eventsource-parser';
 
@@ -124,7 +125,7 @@ export async function compileDeltaInTurns(
 ): Promise<LoadedState | null> {
   const result = tryDelta(previous.state, json, changesOf(delta), loadOptionsOf(options));
   if (result === null) return null;
-  await new Promise((resolve) => setImmediate(resolve));
+  await nextTurn();
   return { state: result.state, fingerprints: fingerprintsAfter(previous.fingerprints, delta, json, result.state, previous.state), origin };
 }
 

@@ -4,6 +4,8 @@
  * result in slices (loading/state-loader.ts), so the application's event loop never waits
  * for a whole parse. `compileState` loads JSON the application already holds, on its thread.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
+
 import { ByteBlocks } from '../loading/byte-blocks.js';
 import { stateLoader } from '../loading/state-loader.js';
 import { compileJson } from '../loading/state-text.js';
@@ -63,7 +65,7 @@ export async function readBody(body: ReadableStream<Uint8Array>, take: (chunk: U
     inTurn += value.byteLength;
     if (inTurn >= READ_TURN_BYTES) {
       inTurn = 0;
-      await new Promise((resolve) => setImmediate(resolve));
+      await nextTurn();
     }
   }
 }
