@@ -1,5 +1,5 @@
 /**
- * The state loader's worker thread: reads (files), parses, compiles workspaces, validates and
+ * The state loader's worker thread: reads (files), fetches (URLs), parses, compiles workspaces, validates and
  * prepares states, and hands back the prepared form with its bitsets transferred, so that the
  * application's thread only assembles (loading/state-loader.ts).
  */
@@ -8,24 +8,35 @@ import { parentPort } from 'node:worker_threads';
 
 import { SourceError } from '../sources/source-error.js';
 import { entriesData } from './state-entries.js';
+import { bodyBytes, requestLabel, requestState, stateResponse, withTimeout, type StateRequest, type StateResponse } from './state-fetch.js';
 import {
   contentDigest,
   prepareJson,
   readStateFile,
   stateJsonOf,
   textOfBytes,
+  type CancelRequest,
   type LoadReply,
   type LoadRequest,
 } from './state-text.js';
+
+/** The `url` requests in flight, to abort when their caller cancels them. */
+const fetching = new Map<number, AbortController>();
 
 async function answer(
   request: LoadRequest,
 ): Promise<{ reply: LoadReply; transfer: readonly ArrayBuffer[] }> {
   const { id, origin, options } = request;
   let digest: string | null = null;
+  let response: StateResponse | undefined;
   try {
     let text: string;
-    if (request.kind === 'file') {
+    if (request.kind === 'url') {
+      const body = await fetchBody(id, request.request);
+      if (body === null) return { reply: { id, kind: 'not-modified' }, transfer: [] };
+      response = body.response;
+      text = Buffer.from(body.bytes.buffer, body.bytes.byteOffset, body.bytes.byteLength).toString('utf8');
+    } else if (request.kind === 'file') {
       const bytes = await readStateFile(request.path, origin);
       digest = contentDigest(bytes);
       if (digest === request.unlessDigest)
@@ -41,7 +52,13 @@ async function answer(
     // The state's JSON, entry by entry, for a source that applies deltas to it (state-entries.ts).
     const entries = request.kind !== 'file' && request.entries === true ? entriesData(json) : null;
     return {
-      reply: { id, kind: 'prepared', load: entries === null ? load : { ...load, entries: entries.data }, digest },
+      reply: {
+        id,
+        kind: 'prepared',
+        load: entries === null ? load : { ...load, entries: entries.data },
+        digest,
+        ...(response === undefined ? {} : { response }),
+      },
       transfer: entries === null ? transfer : [...transfer, ...entries.transfer],
     };
   } catch (error) {
@@ -59,6 +76,21 @@ async function answer(
   }
 }
 
+/** A `url` request's body and what its headers said, or null for a 304. */
+async function fetchBody(id: number, request: StateRequest): Promise<{ bytes: Uint8Array; response: StateResponse } | null> {
+  const cancel = new AbortController();
+  fetching.set(id, cancel);
+  const { signal, clear } = withTimeout(request, cancel.signal);
+  try {
+    const response = await requestState(request, signal);
+    if (response === null) return null;
+    return { bytes: await bodyBytes(response, requestLabel(request.url)), response: stateResponse(response) };
+  } finally {
+    clear();
+    fetching.delete(id);
+  }
+}
+
 /** Loading is background work: on Linux, where a nice value belongs to one thread, this one yields the CPU to the application's thread. */
 function lowerPriority(): void {
   if (process.platform !== 'linux') return; // elsewhere it would lower the whole process
@@ -72,7 +104,11 @@ function lowerPriority(): void {
 const port = parentPort;
 if (port !== null) {
   lowerPriority();
-  port.on('message', (request: LoadRequest) => {
+  port.on('message', (request: LoadRequest | CancelRequest) => {
+    if (request.kind === 'cancel') {
+      fetching.get(request.id)?.abort(new Error('cancelled: the source stopped'));
+      return;
+    }
     void answer(request).then(({ reply, transfer }) => {
       port.postMessage(reply, [...transfer]);
     });

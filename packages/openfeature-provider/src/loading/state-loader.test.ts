@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 
 import { ProviderEvents } from '@openfeature/server-sdk';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
 import { AllotProvider } from '../provider.js';
 import { fileSource } from '../sources/file-source.js';
@@ -175,7 +175,7 @@ describe('loading off the main thread', () => {
     });
   });
 
-  it('does the same for a state polled over HTTP (the body goes to the worker as bytes)', async () => {
+  it('does the same for a state polled over HTTP (the worker fetches it)', async () => {
     let current = { revision: 1, text: bigState(800, 1) };
     const next = bigState(800, 2);
     const server = await stateServer(() => current);
@@ -286,6 +286,84 @@ describe('loading off the main thread', () => {
     expect(provider.resolveAllSync({ targetingKey: 'u' }).getNumberValue('a.revision', -1)).toBe(1);
     await provider.onClose();
     expect(stateLoader.running).toBe(false);
+  });
+});
+
+describe('fetching on the worker', () => {
+  /** A server whose `GET /v1/state` sends its headers and part of a body, then holds; `closed` once the client hung up. */
+  async function stallingServer(): Promise<{ url: string; requested: () => Promise<void>; closed: Promise<void>; close: () => Promise<void> }> {
+    let hungUp!: () => void;
+    const closed = new Promise<void>((resolve) => (hungUp = resolve));
+    let requests = 0;
+    const server = createServer((req, res) => {
+      requests++;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"account": ');
+      req.socket.on('close', hungUp);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return {
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/state`,
+      requested: async () => {
+        while (requests === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+        // The headers and the first bytes on their way back.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      },
+      closed,
+      close: async () => {
+        server.closeAllConnections();
+        await new Promise((resolve) => server.close(resolve));
+      },
+    };
+  }
+
+  afterEach(() => {
+    vi.unstubAllGlobals();
+  });
+
+  it('sends the request from the worker: this thread never fetches (offThread: false fetches here)', async () => {
+    const server = await stateServer(() => ({ revision: 7, text: bigState(20, 1) }));
+    vi.stubGlobal('fetch', () => Promise.reject(new Error('fetched on the application thread')));
+    try {
+      const request = { url: server.url + '/v1/state', headers: {}, timeoutMs: 5_000 };
+      const signal = new AbortController().signal;
+      const fetched = await stateLoader.fetchState(request, 'polled', {}, { signal, entries: true });
+      expect(fetched?.response).toEqual({ etag: '"7"', revision: null });
+      expect(fetched?.loaded.state.flags.size).toBe(2);
+      expect(fetched?.entries).not.toBeNull();
+      const again = await stateLoader.fetchState({ ...request, headers: { 'if-none-match': '"7"' } }, 'polled', {}, { signal, entries: false });
+      expect(again).toBeNull();
+      const here = await stateLoader.fetchState(request, 'polled', { offThread: false }, { signal, entries: false }).catch((e: unknown) => e as SourceError);
+      expect(here).toBeInstanceOf(SourceError);
+      expect((here as SourceError).message).toMatch(/\/v1\/state: request failed: fetched on the application thread$/);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it.each([
+    ['on the worker', true],
+    ['here', false],
+  ])('gives a request up %s when its signal aborts (the source stops), and when it outlasts its timeout', async (_, offThread) => {
+    const stalled = await stallingServer();
+    try {
+      const abort = new AbortController();
+      const request = { url: stalled.url, headers: {}, timeoutMs: 60_000 };
+      const pending = stateLoader.fetchState(request, 'polled', { offThread }, { signal: abort.signal, entries: false }).catch((e: unknown) => e as SourceError);
+      await stalled.requested();
+      abort.abort(new Error('cancelled: the source stopped'));
+      const error = await pending;
+      expect(error).toBeInstanceOf(SourceError);
+      expect((error as SourceError).code).toBe('FETCH_FAILED');
+      expect((error as SourceError).message).toMatch(/\/v1\/state: reading the body failed: cancelled: the source stopped$/);
+      await stalled.closed;
+      const timedOut = await stateLoader
+        .fetchState({ ...request, timeoutMs: 150 }, 'polled', { offThread }, { signal: new AbortController().signal, entries: false })
+        .catch((e: unknown) => e as SourceError);
+      expect((timedOut as SourceError).message).toMatch(/\/v1\/state: reading the body failed: no answer within 150 ms$/);
+    } finally {
+      await stalled.close();
+    }
   });
 });
 

@@ -11,8 +11,9 @@
  * WORKER_IDLE_MS without a load (its heap is given back; the next load starts another). A worker that
  * dies fails the loads in flight with `LOADER_FAILED`; the next load starts a new one.
  * States under INLINE_BELOW, and hosts where a worker cannot start, load on this thread.
- * Bodies received as bytes (HTTP, pushed events) go to the worker as bytes, their buffer
- * transferred: this thread never decodes them into one large string.
+ * States over HTTP are fetched by the worker (`fetchState`): this thread never reads their
+ * body. Bodies this thread did receive (a whole state pushed in a stream) go to the worker as
+ * bytes, their buffers transferred: this thread never decodes them into one large string.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
@@ -21,7 +22,9 @@ import { StateAssembler } from '@allot/core';
 import type { ParseOptions } from '../sources/parse-state.js';
 import { SourceError } from '../sources/source-error.js';
 import type { LoadedState } from '../types.js';
+import { bodyBlocks } from './byte-blocks.js';
 import { FingerprintsReader } from './fingerprints.js';
+import { fetchFailed, requestLabel, requestState, stateResponse, withTimeout, type StateRequest, type StateResponse } from './state-fetch.js';
 import { StateEntries } from './state-entries.js';
 import {
   compileJson,
@@ -29,6 +32,7 @@ import {
   readStateFile,
   stateJsonOf,
   textOfBytes,
+  type CancelRequest,
   type LoadReply,
   type LoadRequest,
   type PreparedLoad,
@@ -62,10 +66,24 @@ type Request = LoadRequest extends infer R
 /** A worker's answer, or a state loaded on this thread when no worker can run. */
 type Outcome =
   | Exclude<LoadReply, { kind: 'failed' | 'ready' }>
-  | { readonly kind: 'loaded'; readonly file: LoadedFile; readonly entries?: StateEntries };
+  | {
+      readonly kind: 'loaded';
+      readonly file: LoadedFile;
+      readonly entries?: StateEntries;
+      readonly response?: StateResponse;
+    };
+
+/** A state `fetchState` loaded, with what the response said of it. */
+export interface FetchedState {
+  readonly loaded: LoadedState;
+  /** The state's JSON for deltas, when asked for. */
+  readonly entries: StateEntries | null;
+  readonly response: StateResponse;
+}
 
 interface Pending {
   readonly request: Request;
+  readonly signal: AbortSignal | undefined;
   readonly resolve: (outcome: Outcome | Exclude<LoadReply, { kind: 'ready' }>) => void;
   readonly reject: (error: Error) => void;
 }
@@ -128,31 +146,10 @@ export class StateLoader {
   }
 
   /**
-   * Loads a state from UTF-8 bytes in `blocks` (a response's body; with `sse`, one
-   * Server-Sent Event whose data is the state; see `ByteBlocks`). Off this thread, the
-   * blocks' buffers are transferred: do not use them after.
-   */
-  async loadBytes(
-    blocks: readonly Uint8Array[],
-    sse: boolean,
-    origin: string,
-    options: ParseOptions,
-  ): Promise<LoadedState> {
-    if (!this.bytesOffThread(blocks, options))
-      return compileJson(await stateJsonOf(textOfBytes(blocks, sse), origin, options), origin, options);
-    const outcome = await this.request({
-      kind: 'bytes',
-      blocks,
-      sse,
-      origin,
-      options: workerOptions(options),
-    });
-    return stateOf(outcome, origin);
-  }
-
-  /**
-   * As `loadBytes`, and with the state's JSON kept for the deltas that follow it: off this
-   * thread as bytes entry by entry (`StateEntries`), never parsed whole here.
+   * Loads a state from UTF-8 bytes in `blocks` (with `sse`, one Server-Sent Event whose data
+   * is the state; see `ByteBlocks`), with the state's JSON kept for the deltas that follow
+   * it: off this thread as bytes entry by entry (`StateEntries`), never parsed whole here.
+   * Off this thread, the blocks' buffers are transferred: do not use them after.
    */
   async loadBytesForDeltas(
     blocks: readonly Uint8Array[],
@@ -175,6 +172,34 @@ export class StateLoader {
       throw new SourceError('LOADER_FAILED', `${origin}: the loader answered ${outcome.kind} without the state's entries`);
     const entries = StateEntries.of(outcome.load.entries);
     return { loaded: await assemble(outcome.load, origin), entries };
+  }
+
+  /**
+   * Fetches a state (`state-fetch.ts`) and loads it: the worker sends the request, and reads,
+   * parses and prepares the body, so this thread never reads it; null when the server answered
+   * 304 Not Modified. `signal` gives the request up (its own timeout is `request.timeoutMs`).
+   * With `entries`, the state's JSON is kept for the deltas that follow, as `loadBytesForDeltas`
+   * keeps it. `origin` names the state in its problems; the caller names the loaded state
+   * (with what the response said) itself.
+   */
+  async fetchState(
+    request: StateRequest,
+    origin: string,
+    options: ParseOptions,
+    how: { readonly signal: AbortSignal; readonly entries: boolean },
+  ): Promise<FetchedState | null> {
+    const outcome = await this.request(
+      { kind: 'url', request, origin, options: workerOptions(options), entries: how.entries },
+      how.signal,
+      options.offThread === false,
+    );
+    if (outcome.kind === 'not-modified') return null;
+    if (outcome.kind === 'loaded' && outcome.file.loaded !== null && outcome.response !== undefined)
+      return { loaded: outcome.file.loaded, entries: outcome.entries ?? null, response: outcome.response };
+    if (outcome.kind !== 'prepared' || outcome.response === undefined || (how.entries && outcome.load.entries === undefined))
+      throw new SourceError('LOADER_FAILED', `${origin}: the loader answered ${outcome.kind} without the response or the entries asked for`);
+    const entries = outcome.load.entries === undefined ? null : StateEntries.of(outcome.load.entries);
+    return { loaded: await assemble(outcome.load, origin), entries, response: outcome.response };
   }
 
   /** Whether a body in `blocks` loads on the worker: large ones, unless the options or the host say otherwise. */
@@ -200,21 +225,29 @@ export class StateLoader {
     });
     if (outcome.kind === 'loaded') return outcome.file;
     if (outcome.kind === 'unchanged') return { loaded: null, digest: outcome.digest };
+    if (outcome.kind !== 'prepared') throw new SourceError('LOADER_FAILED', `${origin}: the loader answered ${outcome.kind}`);
     return { loaded: await assemble(outcome.load, origin), digest: outcome.digest ?? '' };
   }
 
-  private request(request: Request): Promise<Outcome> {
+  /** Answered by the worker, or here (`here`, or no worker can run). `signal` cancels a `url` request. */
+  private request(request: Request, signal?: AbortSignal, here = false): Promise<Outcome> {
     return new Promise<Outcome | Exclude<LoadReply, { kind: 'ready' }>>((resolve, reject) => {
       const id = this.nextId++;
-      this.pending.set(id, { request, resolve, reject });
-      this.clearIdle();
-      const worker = this.start();
+      const worker = here ? null : this.start();
       if (worker === null) {
-        this.pending.delete(id);
-        this.runHere(request).then(resolve, reject);
+        this.runHere(request, signal).then(resolve, reject);
         return;
       }
+      this.pending.set(id, { request, signal, resolve, reject });
+      this.clearIdle();
       worker.ref();
+      if (request.kind === 'url' && signal !== undefined) {
+        const cancel = (): void => {
+          if (this.pending.has(id)) this.worker?.postMessage({ kind: 'cancel', id } satisfies CancelRequest);
+        };
+        if (signal.aborted) cancel();
+        else signal.addEventListener('abort', cancel, { once: true });
+      }
       if (request.kind !== 'bytes') {
         worker.postMessage({ ...request, id });
         return;
@@ -267,7 +300,7 @@ export class StateLoader {
       if (!ready) {
         // It never started (no worker support, the script missing): load here from now on.
         this.unavailable = true;
-        for (const [, p] of inFlight) this.runHere(p.request).then(p.resolve, p.reject);
+        for (const [, p] of inFlight) this.runHere(p.request, p.signal).then(p.resolve, p.reject);
         return;
       }
       const why = failure === null ? `exit code ${code}` : failure.message;
@@ -324,8 +357,9 @@ export class StateLoader {
   }
 
   /** A request answered on this thread (no worker here). */
-  private async runHere(request: Request): Promise<Outcome> {
+  private async runHere(request: Request, signal?: AbortSignal): Promise<Outcome> {
     const { origin, options } = request;
+    if (request.kind === 'url') return fetchHere(request.request, origin, options, signal);
     if (request.kind === 'file')
       return {
         kind: 'loaded',
@@ -334,6 +368,25 @@ export class StateLoader {
     const text = request.kind === 'text' ? request.text : textOfBytes(request.blocks, request.sse);
     const { loaded, entries } = await loadHere(text, origin, options);
     return { kind: 'loaded', file: { loaded, digest: '' }, ...(request.entries === true ? { entries } : {}) };
+  }
+}
+
+/** A `url` request answered on this thread: the body read in turns (`bodyBlocks`), then loaded here. */
+async function fetchHere(request: StateRequest, origin: string, options: ParseOptions, signal?: AbortSignal): Promise<Outcome> {
+  const { signal: bounded, clear } = withTimeout(request, signal);
+  try {
+    const response = await requestState(request, bounded);
+    if (response === null) return { id: 0, kind: 'not-modified' };
+    let blocks: Uint8Array[];
+    try {
+      ({ blocks } = await bodyBlocks(response));
+    } catch (error) {
+      throw fetchFailed(requestLabel(request.url), 'reading the body failed', error);
+    }
+    const { loaded, entries } = await loadHere(textOfBytes(blocks, false), origin, options);
+    return { kind: 'loaded', file: { loaded, digest: '' }, entries, response: stateResponse(response) };
+  } finally {
+    clear();
   }
 }
 

@@ -32,6 +32,7 @@ import {
   fingerprintsOf,
   type FingerprintsData,
 } from './fingerprints.js';
+import type { StateRequest, StateResponse } from './state-fetch.js';
 import type { StateEntriesData } from './state-entries.js';
 
 /** A validated state ready to cross to another thread (see core's `prepareState`). */
@@ -284,6 +285,16 @@ export type LoadRequest =
       /** Send the state's JSON entry by entry too (`PreparedLoad.entries`). */
       readonly entries?: boolean;
     }
+  /** Fetched by the worker (`state-fetch.ts`): the body is never read on the application's thread. */
+  | {
+      readonly id: number;
+      readonly kind: 'url';
+      readonly request: StateRequest;
+      readonly origin: string;
+      readonly options: WorkerParseOptions;
+      /** Send the state's JSON entry by entry too (`PreparedLoad.entries`). */
+      readonly entries?: boolean;
+    }
   /** Read by the worker, so that neither reading nor decoding a large file runs on the application's thread. */
   | {
       readonly id: number;
@@ -295,6 +306,12 @@ export type LoadRequest =
       readonly options: WorkerParseOptions;
     };
 
+/** Sent to the worker when the caller of a `url` request gives up on it (the source stops). */
+export interface CancelRequest {
+  readonly kind: 'cancel';
+  readonly id: number;
+}
+
 export type LoadReply =
   /** Posted once the worker's script has loaded: from then on a worker that exits has crashed. */
   | { readonly id: 0; readonly kind: 'ready' }
@@ -303,8 +320,12 @@ export type LoadReply =
       readonly kind: 'prepared';
       readonly load: Omit<PreparedLoad, 'transfer'>;
       readonly digest: string | null;
+      /** For a `url` request: what the response's headers said. */
+      readonly response?: StateResponse;
     }
   | { readonly id: number; readonly kind: 'unchanged'; readonly digest: string }
+  /** A `url` request answered 304 Not Modified. */
+  | { readonly id: number; readonly kind: 'not-modified' }
   | {
       readonly id: number;
       readonly kind: 'failed';

@@ -3,7 +3,8 @@
  * `If-None-Match` so an unchanged state costs a 304 and no parsing.
  */
 import type { LoadedState, SourceListener, StateSource } from '../types.js';
-import { bodyBlocks, parseStateBytes, type ParseOptions } from './parse-state.js';
+import { stateLoader } from '../loading/state-loader.js';
+import type { ParseOptions } from './parse-state.js';
 import { SourceError } from './source-error.js';
 
 export interface HttpSourceOptions extends ParseOptions {
@@ -80,40 +81,19 @@ class HttpSource implements StateSource {
     }
   }
 
-  /** The new state, or null when the server says it is unchanged (304). */
+  /**
+   * The new state, or null when the server says it is unchanged (304). The loader's worker
+   * sends the request and reads the body: a large state is never read on this thread.
+   */
   private async fetchState(): Promise<LoadedState | null> {
     const headers: Record<string, string> = { accept: 'application/json', ...this.options.headers };
     if (this.etag !== null) headers['if-none-match'] = this.etag;
     this.abort = new AbortController();
-    const timeoutMs = this.options.timeoutMs ?? 10_000;
-    const timeout = setTimeout(() => {
-      this.abort?.abort(new Error(`no answer within ${timeoutMs} ms`));
-    }, timeoutMs);
-    timeout.unref();
-    try {
-      let response: Response;
-      try {
-        response = await fetch(this.url, { headers, signal: this.abort.signal });
-      } catch (error) {
-        const cause = (error as Error).cause instanceof Error ? ` (${((error as Error).cause as Error).message})` : '';
-        throw new SourceError('FETCH_FAILED', `${this.description}: request failed: ${(error as Error).message}${cause}`, [], { cause: error });
-      }
-      if (response.status === 304) {
-        await response.body?.cancel();
-        return null;
-      }
-      if (response.status !== 200) {
-        await response.body?.cancel();
-        throw new SourceError('FETCH_FAILED', `${this.description}: answered ${response.status} ${response.statusText}; expected 200 with a resolver state`);
-      }
-      // As bytes: a large body goes to the loader's worker without becoming a string here.
-      const { blocks } = await bodyBlocks(response);
-      const loaded = await parseStateBytes(blocks, false, this.description, this.options);
-      // Remember the ETag only for a state that loaded, so a bad one is fetched again.
-      this.etag = response.headers.get('etag');
-      return { ...loaded, origin: this.etag === null ? this.description : `${this.description} (ETag ${this.etag})` };
-    } finally {
-      clearTimeout(timeout);
-    }
+    const request = { url: this.url.href, headers, timeoutMs: this.options.timeoutMs ?? 10_000 };
+    const fetched = await stateLoader.fetchState(request, this.description, this.options, { signal: this.abort.signal, entries: false });
+    if (fetched === null) return null;
+    // Remember the ETag only for a state that loaded, so a bad one is fetched again.
+    this.etag = fetched.response.etag;
+    return { ...fetched.loaded, origin: this.etag === null ? this.description : `${this.description} (ETag ${this.etag})` };
   }
 }

@@ -1,6 +1,6 @@
 import { expect, it } from 'vitest';
 
-import { READ_TURN_BYTES, readBody } from './parse-state.js';
+import { READ_TURN_BYTES, readBody } from '../loading/byte-blocks.js';
 
 it('lets the event loop turn while it reads a body that is there already, every READ_TURN_BYTES', async () => {
   const chunk = new Uint8Array(64 * 1024);

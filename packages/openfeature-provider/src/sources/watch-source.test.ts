@@ -26,8 +26,10 @@ let streams: ServerResponse[];
 /** What a new stream is sent first, by its `Last-Event-ID`. */
 let onConnect: (lastId: string | undefined) => string;
 const providers: AllotProvider[] = [];
-/** What `GET /v1/state` answers. */
+/** What `GET /v1/state` answers (null: a 500). */
 let polled: { revision: string; json: unknown };
+/** Each stream request's `Allot-Whole-State` header. */
+let wholeStateHeaders: (string | undefined)[];
 
 const banner = (color: string): Record<string, unknown> => {
   const flag = structuredClone((testState().flags as Record<string, Record<string, unknown>>)['flags/banner']!);
@@ -41,13 +43,16 @@ beforeEach(async () => {
   streams = [];
   onConnect = () => '';
   polled = { revision: '1', json: testState() };
+  wholeStateHeaders = [];
   server = createServer((req, res) => {
     if (req.url === '/v1/state') {
-      res.writeHead(200, { 'content-type': 'application/json', 'allot-revision': polled.revision }).end(JSON.stringify(polled.json));
+      if (polled.json === null) res.writeHead(500).end();
+      else res.writeHead(200, { 'content-type': 'application/json', 'allot-revision': polled.revision }).end(JSON.stringify(polled.json));
       return;
     }
     const lastId = req.headers['last-event-id'] as string | undefined;
     resumes.push(lastId);
+    wholeStateHeaders.push(req.headers['allot-whole-state'] as string | undefined);
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     res.write(onConnect(lastId));
     streams.push(res);
@@ -168,5 +173,53 @@ describe('watchSource, a poll while a delta loads', () => {
     expect(await color(w.provider)).toBe('red');
     expect(resumes).toEqual(['1', '2']);
     expect(w.infos.some((m) => m.includes('2 was applied while the delta from 1 loaded; reconnecting'))).toBe(true);
+  });
+});
+
+describe('watchSource, whole states announced (`event: fetch`)', () => {
+  const withBanner = (color: string): unknown => {
+    const state = testState();
+    (state.flags as Record<string, unknown>)['flags/banner'] = banner(color);
+    return state;
+  };
+
+  it('asks for announcements, fetches the state announced, applies it under the id it was served with, and skips the deltas up to it', async () => {
+    const w = await watching(true);
+    expect(wholeStateHeaders).toEqual(['fetch']);
+    // The server moved on to 6 between announcing 5 and answering the request.
+    polled = { revision: '6', json: withBanner('teal') };
+    streams[0]!.write('event: fetch\nid: 5\ndata: {"whole":"reset"}\n\n');
+    await until(() => w.applied.length === 2, 'the announced state');
+    expect(w.applied[1]).toMatchObject({ id: '6', revision: 6, via: 'stream', reset: true, delta: false });
+    expect(await color(w.provider)).toBe('teal');
+    expect(w.infos.some((m) => m.includes('no longer had the last revision applied here (1); applied its whole state, 6'))).toBe(true);
+    // The delta to 6 is not new here; the one after it applies onto 6.
+    streams[0]!.write(deltaEvent('6', '5', { flags: { 'flags/banner': banner('red') } }));
+    streams[0]!.write(deltaEvent('7', '6', { flags: { 'flags/banner': banner('olive') } }));
+    await until(() => w.applied.length === 3, 'revision 7');
+    expect(w.applied.map((a) => a.id)).toEqual(['1', '6', '7']);
+    expect(await color(w.provider)).toBe('olive');
+    expect(resumes).toEqual(['1']);
+  });
+
+  it('a state announced that cannot be fetched: says so, and reconnects from the state applied', async () => {
+    const w = await watching(true);
+    polled = { revision: '2', json: null };
+    onConnect = (lastId) => (lastId === '1' ? deltaEvent('2', '1', { flags: { 'flags/banner': banner('olive') } }) : '');
+    streams[0]!.write('event: fetch\nid: 2\ndata: {"whole":"state"}\n\n');
+    await until(() => w.applied.length === 2, 'the delta after the reconnect');
+    expect(resumes).toEqual(['1', '1']);
+    expect(w.infos.some((m) => m.includes('the whole state the stream announced could not be fetched') && m.includes('answered 500'))).toBe(true);
+    expect(await color(w.provider)).toBe('olive');
+  });
+
+  it('a state announced that is invalid is reported, and the last good one stays', async () => {
+    const w = await watching(true);
+    polled = { revision: '2', json: { account: { name: 'accounts/a' }, flags: 3 } };
+    streams[0]!.write('event: fetch\nid: 2\ndata: {"whole":"state"}\n\n');
+    await until(() => w.errors.length === 1, 'the error');
+    expect(w.errors[0]).toContain('invalid resolver state');
+    expect(await color(w.provider)).not.toBe('');
+    expect(w.applied.map((a) => a.id)).toEqual(['1']);
   });
 });

@@ -18,7 +18,8 @@ import type { LoadedState, SourceListener, StateSource } from '../types.js';
 import { StateEntries } from '../loading/state-entries.js';
 import { stateLoader } from '../loading/state-loader.js';
 import { compileDeltaInTurns } from '../loading/state-text.js';
-import { bodyBlocks, readBody, type ParseOptions } from './parse-state.js';
+import { readBody } from '../loading/byte-blocks.js';
+import type { ParseOptions } from './parse-state.js';
 import { SourceError } from './source-error.js';
 import { parseDelta } from './state-delta.js';
 import { StateEventSplitter, type StateEventBytes } from './state-event-splitter.js';
@@ -74,6 +75,8 @@ export interface AppliedState {
 
 /** A delta that does not apply to the state applied here: not an error, the stream is resumed. */
 class BaseMismatch extends Error {}
+
+const POLLED: Pick<AppliedState, 'via' | 'reset'> = { via: 'poll', reset: false };
 
 /**
  * `watchSource(['http://flags-1:4747', 'http://flags-2:4747'], { headers: { authorization: 'Bearer …' } })`:
@@ -204,6 +207,10 @@ class WatchSource implements StateSource {
     try {
       const headers: Record<string, string> = {
         accept: 'text/event-stream',
+        // Whole states announced (`fetch` events), for the loader's worker to fetch: a 26 MB
+        // event read here held the event loop up to 44 ms at a time. Servers that do not know
+        // the header send whole states in the stream, which load as before.
+        'allot-whole-state': 'fetch',
         ...this.options.headers,
       };
       if (this.appliedId !== null) headers['last-event-id'] = this.appliedId;
@@ -255,6 +262,10 @@ class WatchSource implements StateSource {
     url: string,
     stream: AbortController,
   ): void {
+    if (event.event === 'fetch' && !('blocks' in event)) {
+      this.fetchAnnounced(event.data, url, stream);
+      return;
+    }
     if (event.event !== 'state' && event.event !== 'reset' && event.event !== 'delta') return;
     const id = event.id ?? '';
     const whole = 'blocks' in event ? event : null;
@@ -312,6 +323,36 @@ class WatchSource implements StateSource {
         }
         return made;
       }, applied);
+    });
+  }
+
+  /**
+   * A whole state the stream announced rather than sent (`event: fetch`, data
+   * `{"whole":"state"}` or `{"whole":"reset"}`): `GET /v1/state` from the same server, in turn
+   * with the stream's other events. The server may have moved on since: the state fetched is
+   * applied under its own id, and the deltas to it that follow are skipped as not new. A
+   * request that fails ends the stream: the next one starts from the state applied here.
+   */
+  private fetchAnnounced(data: string, url: string, stream: AbortController): void {
+    let reset = false;
+    try {
+      reset = (JSON.parse(data) as { whole?: unknown }).whole === 'reset';
+    } catch {
+      // Not JSON: fetch the state all the same; it is what the event asks for.
+    }
+    this.applying = this.applying.then(async () => {
+      if (this.isStopped() || stream.signal.aborted) return;
+      try {
+        await this.poll(url, { via: 'stream', reset });
+      } catch (error) {
+        if (this.isStopped()) return;
+        if (error instanceof SourceError && error.code === 'INVALID_STATE') {
+          this.listener?.error(error);
+          return;
+        }
+        this.listener?.notice?.(`${url}: the whole state the stream announced could not be fetched (${(error as Error).message}); reconnecting`);
+        stream.abort();
+      }
     });
   }
 
@@ -414,50 +455,32 @@ class WatchSource implements StateSource {
     );
   }
 
-  private async poll(url: string): Promise<LoadedState | null> {
+  /**
+   * `GET /v1/state` from `url`: the state when it is new, null when it is the one applied (a
+   * 304, or an older revision). The loader's worker sends the request and reads the body.
+   * `how`: polled, or announced by the stream (a `fetch` event) in place of the whole state.
+   */
+  private async poll(url: string, how: Pick<AppliedState, 'via' | 'reset'> = POLLED): Promise<LoadedState | null> {
     const headers: Record<string, string> = { accept: 'application/json', ...this.options.headers };
     if (this.appliedId !== null && this.appliedRevision === null)
       headers['if-none-match'] = `"${this.appliedId}"`;
-    const timeoutMs = this.options.timeoutMs ?? 10_000;
-    let response: Response;
-    try {
-      response = await fetch(`${url}/v1/state`, {
-        headers,
-        signal: AbortSignal.any([this.stopping.signal, AbortSignal.timeout(timeoutMs)]),
-      });
-    } catch (error) {
-      const cause =
-        (error as Error).cause instanceof Error
-          ? ` (${((error as Error).cause as Error).message})`
-          : '';
-      throw new SourceError(
-        'FETCH_FAILED',
-        `${url}/v1/state: request failed: ${(error as Error).message}${cause}`,
-        [],
-        { cause: error },
-      );
-    }
-    if (response.status === 304) {
-      await response.body?.cancel();
+    const request = { url: `${url}/v1/state`, headers, timeoutMs: this.options.timeoutMs ?? 10_000 };
+    const fetched = await stateLoader.fetchState(request, `${url}/v1/state`, this.options, {
+      signal: this.stopping.signal,
+      entries: true,
+    });
+    if (fetched === null) {
       this.listener?.confirm();
       return null;
     }
-    if (response.status !== 200) {
-      await response.body?.cancel();
-      throw new SourceError(
-        'FETCH_FAILED',
-        `${url}/v1/state: answered ${response.status} ${response.statusText}; expected 200 with a resolver state`,
-      );
-    }
-    // As bytes: a large body goes to the loader's worker without becoming a string here.
-    const { blocks } = await bodyBlocks(response);
-    const revisionHeader = response.headers.get('allot-revision');
-    const revision =
-      revisionHeader !== null && /^\d+$/.test(revisionHeader) ? Number(revisionHeader) : null;
-    const id = revision === null ? unquote(response.headers.get('etag') ?? '') : String(revision);
+    const { etag, revision } = fetched.response;
+    const entries = fetched.entries;
+    if (entries === null) throw new SourceError('LOADER_FAILED', `${url}/v1/state: the loader answered without the state's entries`);
+    const id = revision === null ? unquote(etag ?? '') : String(revision);
     return this.apply(
-      (origin) => wholeState(blocks, false, origin, this.options),
-      { id, revision, url, via: 'poll', reset: false, delta: false },
+      (origin) => ({ loaded: { ...fetched.loaded, origin }, entries }),
+      { id, revision, url, ...how, delta: false },
     );
   }
+
 }

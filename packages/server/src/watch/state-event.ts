@@ -12,7 +12,7 @@
  */
 
 /** An event whose `data` lines are given (`data: …` lines, without the final newline). */
-export function eventBytes(kind: 'state' | 'reset' | 'delta', id: string, data: string): Buffer {
+export function eventBytes(kind: 'state' | 'reset' | 'delta' | 'fetch', id: string, data: string): Buffer {
   return Buffer.from(`event: ${kind}\nid: ${id}\n${data}\n\n`, 'utf8');
 }
 

@@ -218,6 +218,22 @@ describe('GET /v1/state:watch', () => {
     expect(unknown).toEqual({ event: 'reset', id: known.id, data: served.text.trimEnd() });
   });
 
+  it('announces whole states as `fetch` events to a client that asks (Allot-Whole-State: fetch), and still sends deltas', async () => {
+    server = await startTestServer();
+    const fetch = { 'allot-whole-state': 'fetch' };
+    const stream = await watch(server, fetch);
+    let served = await servedState(server);
+    expect(await stream.nextEvent()).toEqual({ event: 'fetch', id: served.etag.slice(1, -1), data: '{"whole":"state"}' });
+    expect((await allocate(server, 'd1')).status).toBe(200);
+    const delta = await stream.nextEvent();
+    served = await servedState(server);
+    expect(delta).toMatchObject({ event: 'delta', id: served.etag.slice(1, -1) });
+    const unknown = await (await watch(server, { ...fetch, 'last-event-id': 'not-a-state-this-server-served' })).nextEvent();
+    expect(unknown).toEqual({ event: 'fetch', id: delta.id, data: '{"whole":"reset"}' });
+    // Any other value of the header, or none, gets the state itself.
+    expect((await (await watch(server, { 'allot-whole-state': 'inline' })).nextEvent()).event).toBe('state');
+  });
+
   it('forgets ids past its history size: an evicted id gets a reset', async () => {
     server = await startTestServer({ watch: { historySize: 2 } });
     const first = await (await watch(server)).nextEvent();

@@ -9,7 +9,11 @@
  * - `state`: the whole state (its `data` lines are the bytes `GET /v1/state` serves);
  * - `delta`: what changed since the state whose id it names as `base` (see `state-delta.ts`),
  *   computed once per new state and shared by every watcher;
- * - `reset`: the whole state, for a client whose last id this server does not remember.
+ * - `reset`: the whole state, for a client whose last id this server does not remember;
+ * - `fetch`: in place of `state` and `reset`, for a client that asks with the request header
+ *   `Allot-Whole-State: fetch`: the whole state announced, data `{"whole":"state"}` or
+ *   `{"whole":"reset"}`, for the client to `GET /v1/state` (a provider fetches it on its
+ *   loader's worker, where a 26 MB event read on the application's thread stalls it).
  *
  * On connect the client gets the current state, or, with a `Last-Event-ID` this server
  * remembers, one delta from it to the current state (a `: up to date` comment when it is
@@ -75,6 +79,11 @@ interface Remembered {
 /** Bytes of the changes the history keeps beyond the state's own size: 4 states' worth, at least 4 MiB. */
 const historyBudget = (stateBytes: number): number => Math.max(4 * stateBytes, 4 * 1024 * 1024);
 
+/** The `fetch` event that announces a whole state: the client gets it with `GET /v1/state`. */
+function fetchEvent(state: WholeState): Buffer {
+  return eventBytes('fetch', state.id, `data: {"whole":"${state.kind}"}`);
+}
+
 const revisionOf = (id: string | null): number | null => (id !== null && /^\d+$/.test(id) ? Number(id) : null);
 
 class Watcher {
@@ -92,6 +101,8 @@ class Watcher {
     private readonly chunkBytes: number,
     heartbeatMs: number,
     private readonly onEnd: (w: Watcher) => void,
+    /** Whether the client asked for whole states to be announced (`fetch` events) rather than sent. */
+    private readonly announcesWhole: boolean,
   ) {
     this.heartbeat = setInterval(() => {
       // Only between events: a comment inside an event's bytes would corrupt it.
@@ -115,7 +126,7 @@ class Watcher {
       this.pending = 0;
     }
     this.lastId = id;
-    this.push(event);
+    this.push(this.announcesWhole && !Buffer.isBuffer(event) ? fetchEvent(event) : event);
   }
 
   comment(text: string): void {
@@ -258,6 +269,7 @@ export class StateWatch {
     const current = this.publish(await this.store.current());
     const header = req.headers['last-event-id'];
     const lastId = typeof header === 'string' && header.length > 0 ? header : null;
+    const announcesWhole = req.headers['allot-whole-state'] === 'fetch';
     return {
       headers: {
         'content-type': 'text/event-stream; charset=utf-8',
@@ -266,17 +278,17 @@ export class StateWatch {
         'x-accel-buffering': 'no',
       },
       stream: (res) => {
-        this.attach(res, current, lastId);
+        this.attach(res, current, lastId, announcesWhole);
       },
     };
   }
 
-  private attach(res: ServerResponse, current: Encoded, lastId: string | null): void {
+  private attach(res: ServerResponse, current: Encoded, lastId: string | null, announcesWhole: boolean): void {
     if (this.closed) {
       res.end();
       return;
     }
-    const watcher = new Watcher(res, this.chunkBytes, this.heartbeatMs, (w) => this.watchers.delete(w));
+    const watcher = new Watcher(res, this.chunkBytes, this.heartbeatMs, (w) => this.watchers.delete(w), announcesWhole);
     this.watchers.add(watcher);
     res.flushHeaders();
     // The latest may have moved on while the reply was being sent.
