@@ -29,7 +29,14 @@ export type {
 } from './types.js';
 export { ResolveError, StateError, type ResolveErrorCode } from './errors.js';
 export { loadState, validateState, type DecodedBitset, type LoadOptions, type ValidationResult } from './state/load.js';
-export { loadDelta, tryDelta, validateDelta, type StateChanges } from './state/load-delta.js';
+export {
+  DeltaAssembler,
+  loadDelta,
+  tryDelta,
+  validateDelta,
+  type DeltaResult,
+  type StateChanges,
+} from './state/load-delta.js';
 export {
   StateAssembler,
   assembleState,

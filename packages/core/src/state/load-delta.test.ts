@@ -3,9 +3,9 @@ import { describe, expect, it } from 'vitest';
 
 import { resolveFlags } from '../resolve/resolve.js';
 import { arbContext, arbState } from '../testing/arbitraries.js';
-import { buildState, CLIENT, rollout, SECRET, type Json } from '../testing/states.js';
+import { buildState, CLIENT, rollout, SECRET, type FlagSpec, type Json, type SegmentSpec } from '../testing/states.js';
 import type { MaterializationAccess } from '../types.js';
-import { loadDelta, tryDelta, validateDelta, type StateChanges } from './load-delta.js';
+import { DeltaAssembler, loadDelta, tryDelta, validateDelta, type StateChanges } from './load-delta.js';
 import { loadState, validateState, type LoadOptions } from './load.js';
 import type { ResolverState } from './resolver-state.js';
 import type { TargetingNode } from './segments.js';
@@ -182,5 +182,72 @@ describe('validateDelta', () => {
     const result = validateDelta(loadState(before), json, changes);
     expect(result.ok ? [] : result.issues).toEqual([{ path: 'flags["flags/one"].rules[0].assignmentSpec.bucketCount', message: 'expected a positive integer, got 0' }]);
     expect(() => loadDelta(loadState(before), json, changes)).toThrow('bucketCount');
+  });
+});
+
+describe('DeltaAssembler', () => {
+  /** Drives `assembler` one item of work per step; how many steps it took. */
+  function stepsToEnd(assembler: DeltaAssembler): number {
+    let steps = 1;
+    while (!assembler.step(0)) steps++;
+    return steps;
+  }
+
+  /** `b` holds `a`'s names in `a`'s order, each the previous state's own object exactly where `a`'s is. */
+  function expectSameEntries<T>(a: ReadonlyMap<string, T>, b: ReadonlyMap<string, T>, previous: ReadonlyMap<string, T>): void {
+    expect([...b.keys()]).toEqual([...a.keys()]);
+    for (const [name, entry] of a) expect(b.get(name) === previous.get(name)).toBe(entry === previous.get(name));
+  }
+
+  test.prop([arbDelta, fc.array(arbContext, { minLength: 1, maxLength: 3 }), fc.constantFrom<LoadOptions>({}, { targetingKeyAlias: 'targetingKey', specialize: 'all' })], { numRuns: 200 })(
+    'one item per step makes what tryDelta makes: the same entries in order, the same shared, the same answers; null alike',
+    ({ before, json, changes }, contexts, options) => {
+      const previous = loadState(before, options);
+      const tried = tryDelta(previous, json, changes, options);
+      const assembler = new DeltaAssembler(previous, json, changes, options);
+      stepsToEnd(assembler);
+      const stepped = assembler.result();
+      if (tried === null || stepped === null) {
+        expect(stepped).toBe(tried);
+        return;
+      }
+      expectSameEntries(tried.state.flags, stepped.state.flags, previous.flags);
+      expectSameEntries(tried.state.segments, stepped.state.segments, previous.segments);
+      expect(stepped.state.clients === previous.clients).toBe(tried.state.clients === previous.clients);
+      expectSameAnswers(tried.state, stepped.state, contexts);
+    },
+  );
+
+  /** `segmentCount` segments and `flagCount` flags, the first on segment s100 and the others on s1. */
+  function wideState(segmentCount: number, flagCount: number): State {
+    const segments: Record<string, SegmentSpec> = {};
+    for (let i = 0; i < segmentCount; i++) segments[`s${i}`] = {};
+    const flags: Record<string, FlagSpec> = {};
+    for (let i = 0; i < flagCount; i++) flags[`f${i}`] = { variants: { on: true }, rules: [rollout(i === 0 ? 's100' : 's1', 'on')] };
+    return buildState({ segments, flags });
+  }
+
+  /** A new bitset for segment s100, loaded one item per step: how many steps (what they made is what tryDelta makes). */
+  function bitsetDeltaSteps(before: State): number {
+    const previous = loadState(before);
+    const { json, changes } = applyChanges(before, { bitsets: { 'segments/s100': [1, 2, 3] } }, {}, {});
+    const assembler = new DeltaAssembler(previous, json, changes);
+    const steps = stepsToEnd(assembler);
+    const stepped = assembler.result()!.state;
+    expect(stepped.segments.get('segments/s100')!.bitset!.count).toBe(3);
+    expect(stepped.flags.get('flags/f0')!.rules[0]!.segment).toBe(stepped.segments.get('segments/s100'));
+    const tried = tryDelta(previous, json, changes)!.state;
+    expectSameEntries(tried.segments, stepped.segments, previous.segments);
+    expectSameEntries(tried.flags, stepped.flags, previous.flags);
+    expect(new DeltaAssembler(previous, json, changes).step(Infinity)).toBe(true);
+    return steps;
+  }
+
+  it('pauses within each pass over every segment or flag, at least every 1,024 segments or 512 flags scanned', () => {
+    const base = bitsetDeltaSteps(wideState(4096, 1024));
+    // 4,096 more segments: the index of referrers and the copy of the segments pause 4 more times each.
+    expect(bitsetDeltaSteps(wideState(8192, 1024)) - base).toBeGreaterThanOrEqual(8);
+    // 1,024 more flags: the scan for flags on a changed segment pauses 2 more times, the copy 1.
+    expect(bitsetDeltaSteps(wideState(4096, 2048)) - base).toBeGreaterThanOrEqual(3);
   });
 });

@@ -11,6 +11,10 @@
  * (the account, bloom filters, a member other than `clients` replaced whole, the proto shape,
  * other load options) or the result has a problem, the whole state is validated instead, so
  * the issues reported are exactly `validateState`'s.
+ *
+ * A few passes still cover every segment or flag (finding the referrers of a change, copying
+ * the maps): `DeltaAssembler` runs the load in bounded steps for a thread that must keep
+ * answering meanwhile.
  */
 import { StateError } from '../errors.js';
 import { BitsetScratch } from './bitset.js';
@@ -65,18 +69,75 @@ export function validateDelta(
   return tryDelta(previous, json, changes, options) ?? validateState(json, options);
 }
 
+/** `tryDelta`'s answer: the state, or null for "validate the whole state instead". */
+export type DeltaResult = { readonly ok: true; readonly state: ResolverState } | null;
+
 /**
  * `validateDelta` without its fallback: the state, or null where the change cannot be followed
  * entry by entry or the result has a problem, for hosts that validate a whole state elsewhere
  * (a worker thread, say): `validateState` on the whole JSON then gives the state or says what
- * is wrong, as `validateDelta` would.
+ * is wrong, as `validateDelta` would. `DeltaAssembler` does the same work in bounded steps.
  */
-export function tryDelta(
-  previous: ResolverState,
-  json: unknown,
-  changes: StateChanges,
-  options: LoadOptions = {},
-): { readonly ok: true; readonly state: ResolverState } | null {
+export function tryDelta(previous: ResolverState, json: unknown, changes: StateChanges, options: LoadOptions = {}): DeltaResult {
+  const steps = deltaSteps(previous, json, changes, options);
+  let next = steps.next();
+  while (next.done !== true) next = steps.next();
+  return next.value;
+}
+
+/**
+ * `tryDelta` in bounded steps, for hosts that must not hold their thread: at 10,000 segments
+ * the delta's passes over every segment and flag (finding what refers to a change, copying
+ * the maps) take several milliseconds together. `step(budgetMs)` does at least one item of
+ * work and stops once `budgetMs` has passed; `result()` returns what `tryDelta` would. The
+ * previous state stays usable between steps, and is not modified.
+ *
+ * ```ts
+ * const assembler = new DeltaAssembler(previous, json, changes);
+ * while (!assembler.step(1)) await new Promise((r) => setImmediate(r));
+ * const result = assembler.result() ?? validateState(json);
+ * ```
+ */
+export class DeltaAssembler {
+  private readonly steps: Generator<void, DeltaResult, void>;
+  private done = false;
+  private value: DeltaResult = null;
+
+  constructor(previous: ResolverState, json: unknown, changes: StateChanges, options: LoadOptions = {}) {
+    this.steps = deltaSteps(previous, json, changes, options);
+  }
+
+  /** Works for about `budgetMs` (at least one item); true once `result` is known. */
+  step(budgetMs: number): boolean {
+    const until = performance.now() + budgetMs;
+    while (!this.done) {
+      const next = this.steps.next();
+      if (next.done === true) {
+        this.done = true;
+        this.value = next.value;
+      } else if (performance.now() >= until) break;
+    }
+    return this.done;
+  }
+
+  /** The state, or null as `tryDelta` answers; finishes the work `step` has not done. */
+  result(): DeltaResult {
+    while (!this.step(Infinity));
+    return this.value;
+  }
+}
+
+/** Entries of a pass over every segment or flag, or of a map copy, between two pauses. */
+const PASS_CHUNK = 1024;
+/** Flags scanned between two pauses: each is a walk over its rules, not one map entry. */
+const SCAN_CHUNK = 512;
+
+/**
+ * The work of `tryDelta`, pausing (`yield`) after each item: a bitset decoded, a segment or
+ * flag compiled, or a chunk of a pass over every segment or flag. Its driver chooses where the
+ * thread may run other work: `tryDelta` never lets it, `DeltaAssembler.step` after a budget.
+ */
+function* deltaSteps(previous: ResolverState, json: unknown, changes: StateChanges, options: LoadOptions): Generator<void, DeltaResult, void> {
   const specialize = specializeOption(options);
   const whole = (): null => null;
   const alias = options.targetingKeyAlias ?? '';
@@ -93,19 +154,21 @@ export function tryDelta(
   const issues = new IssueList();
   if (accountIdFrom(json, options, issues, false) !== previous.accountId || issues.items.length > 0) return whole();
 
-  const newBitsets = changedBitsets(bitsetsJson, namesOf(changes.bitsets), issues);
+  const newBitsets = yield* changedBitsets(bitsetsJson, namesOf(changes.bitsets), issues);
   const clients = changes.clients === undefined ? previous.clients : clientsOf(json, issues);
   const changed = new Set([...namesOf(changes.segments), ...newBitsets.keys()]);
-  const affected = changed.size === 0 ? changed : withReferrers(changed, previous.segments);
-  const segments = affected.size === 0 ? previous.segments : recompileSegments(previous, json, affected, newBitsets, alias, issues);
+  const affected = changed.size === 0 ? changed : yield* withReferrers(changed, previous.segments);
+  const segments = affected.size === 0 ? previous.segments : yield* recompileSegments(previous, json, affected, newBitsets, alias, issues);
 
   const recompile = new Set(namesOf(changes.flags));
   if (affected.size > 0) {
+    let scanned = 0;
     for (const flag of previous.flags.values()) {
       if (flag.rules.some((rule) => affected.has(rule.segmentName))) recompile.add(flag.name);
+      if (++scanned % SCAN_CHUNK === 0) yield;
     }
   }
-  const flags = new Map(previous.flags);
+  const flags = yield* copyOf(previous.flags);
   const fresh: CompiledFlag[] = [];
   for (const name of recompile) {
     const raw = own(flagsJson, name);
@@ -116,12 +179,26 @@ export function tryDelta(
       flags.set(name, flag);
       fresh.push(flag);
     }
+    yield;
   }
   if (issues.items.length > 0) return whole();
-  for (const flag of fresh) planWalk(flag, specialize, alias);
+  for (const flag of fresh) {
+    planWalk(flag, specialize, alias);
+    yield;
+  }
   const state = new ResolverState(previous.accountId, flags, segments, clients, previous.salt);
   state.targetingKeyAlias = alias;
   return { ok: true, state };
+}
+
+/** A copy of `map`, in its order, pausing every PASS_CHUNK entries. */
+function* copyOf<K, V>(map: ReadonlyMap<K, V>): Generator<void, Map<K, V>, void> {
+  const out = new Map<K, V>();
+  for (const [key, value] of map) {
+    out.set(key, value);
+    if (out.size % PASS_CHUNK === 0) yield;
+  }
+  return out;
 }
 
 /** A member of the state JSON as an object ({} when absent), or null when it is not one. */
@@ -136,12 +213,13 @@ function namesOf(change: readonly string[] | 'whole' | undefined): readonly stri
 }
 
 /** The bitsets the delta set (validated) or removed (null), by segment name. */
-function changedBitsets(bitsetsJson: JsonObject, names: readonly string[], issues: IssueList): Map<string, LoadedBitset | null> {
+function* changedBitsets(bitsetsJson: JsonObject, names: readonly string[], issues: IssueList): Generator<void, Map<string, LoadedBitset | null>, void> {
   const out = new Map<string, LoadedBitset | null>();
   const scratch = BitsetScratch.shared();
   for (const name of names) {
     const raw = own(bitsetsJson, name);
     out.set(name, raw === undefined ? null : (mapBitset({ name, raw, path: keyPath('bitsets', name) }, issues, scratch) ?? null));
+    yield;
   }
   return out;
 }
@@ -153,14 +231,16 @@ function clientsOf(json: JsonObject, issues: IssueList): Map<string, CompiledCli
 }
 
 /** `names` and every segment that reaches one of them through references. */
-function withReferrers(names: ReadonlySet<string>, segments: ReadonlyMap<string, CompiledSegment>): Set<string> {
+function* withReferrers(names: ReadonlySet<string>, segments: ReadonlyMap<string, CompiledSegment>): Generator<void, Set<string>, void> {
   const referrers = new Map<string, string[]>();
+  let indexed = 0;
   for (const seg of segments.values()) {
     for (const ref of seg.references) {
       let list = referrers.get(ref);
       if (list === undefined) referrers.set(ref, (list = []));
       list.push(seg.name);
     }
+    if (++indexed % PASS_CHUNK === 0) yield;
   }
   const out = new Set(names);
   const stack = [...names];
@@ -179,16 +259,16 @@ function withReferrers(names: ReadonlySet<string>, segments: ReadonlyMap<string,
  * The previous segments with those named in `names` compiled again from `json` (or removed),
  * as `compile` in load.ts compiles them; the others are shared.
  */
-function recompileSegments(
+function* recompileSegments(
   previous: ResolverState,
   json: JsonObject,
   names: ReadonlySet<string>,
   newBitsets: ReadonlyMap<string, LoadedBitset | null>,
   alias: string,
   issues: IssueList,
-): Map<string, CompiledSegment> {
+): Generator<void, Map<string, CompiledSegment>, void> {
   const segmentsJson = member(json, 'segments') ?? {};
-  const segments = new Map(previous.segments);
+  const segments = yield* copyOf(previous.segments);
   const fresh: { seg: CompiledSegment; targeting: unknown; path: string }[] = [];
   for (const name of names) {
     const raw = own(segmentsJson, name);
@@ -207,15 +287,21 @@ function recompileSegments(
     }
     segments.set(name, seg);
     fresh.push({ seg, targeting: own(obj, 'targeting'), path: keyPath(path, 'targeting') });
+    yield;
   }
-  for (const { seg } of fresh) markCycle(seg, segments);
+  for (const { seg } of fresh) {
+    markCycle(seg, segments);
+    yield;
+  }
   const scope = { segments, bloomFilters: bloomFiltersOf(json), targetingKeyAlias: alias };
+  yield;
   const direct = new Map<string, ReadonlySet<string>>();
   for (const { seg, targeting, path } of fresh) {
     const mats = new Set<string>();
     const tree = compileTargeting(seg, targeting, path, scope, issues, mats);
     seg.setTargeting(tree);
     direct.set(seg.name, mats);
+    yield;
   }
   // The materializations each segment's own criteria read, compiling (and discarding) the
   // targeting of unchanged segments a fresh one reaches: their own list is transitive.
@@ -229,7 +315,10 @@ function recompileSegments(
     direct.set(name, mats);
     return mats;
   };
-  for (const { seg } of fresh) seg.materializations = reachableMaterializations(seg.name, segments, directOf);
+  for (const { seg } of fresh) {
+    seg.materializations = reachableMaterializations(seg.name, segments, directOf);
+    yield;
+  }
   return segments;
 }
 

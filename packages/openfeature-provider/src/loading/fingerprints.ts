@@ -92,7 +92,7 @@ const ENTRY_MEMBERS: ReadonlySet<string> = new Set(['flags', 'segments', 'bitset
  * or removes, the segments whose JSON or allocation it changes, and the flags that reach those
  * segments), so that a watching provider's cost per revision follows the change. A delta that
  * replaces flags, segments or bitsets whole, or touches a member this does not know, is
- * digested whole.
+ * digested whole. `FingerprintsAfterDelta` does the same in slices.
  */
 export function fingerprintsAfter(
   previous: StateFingerprints,
@@ -102,6 +102,67 @@ export function fingerprintsAfter(
   /** The state `previous` describes, which `state` was loaded from with core's `validateDelta`. */
   previousState: ResolverState,
 ): StateFingerprints {
+  const steps = fingerprintSteps(previous, delta, json, state, previousState);
+  let next = steps.next();
+  while (next.done !== true) next = steps.next();
+  return next.value;
+}
+
+/**
+ * Makes `fingerprintsAfter`'s fingerprints in slices (`step`), letting the event loop run
+ * between them: at 10,000 segments copying the digests of every segment and flag alone takes
+ * milliseconds.
+ */
+export class FingerprintsAfterDelta {
+  private readonly steps: Generator<void, StateFingerprints, void>;
+  private fingerprints: StateFingerprints | null = null;
+
+  constructor(
+    previous: StateFingerprints,
+    delta: StateDelta,
+    json: unknown,
+    state: ResolverState,
+    /** The state `previous` describes, which `state` was loaded from with core's `validateDelta`. */
+    previousState: ResolverState,
+  ) {
+    this.steps = fingerprintSteps(previous, delta, json, state, previousState);
+  }
+
+  /** Works for about `budgetMs` (at least one item); true once the fingerprints are made. */
+  step(budgetMs: number): boolean {
+    const deadline = performance.now() + budgetMs;
+    while (this.fingerprints === null) {
+      const next = this.steps.next();
+      if (next.done === true) this.fingerprints = next.value;
+      else if (performance.now() >= deadline) break;
+    }
+    return this.fingerprints !== null;
+  }
+
+  /** The fingerprints, once `step` has returned true. */
+  result(): StateFingerprints {
+    if (this.fingerprints === null)
+      throw new Error('FingerprintsAfterDelta: result() before step() returned true');
+    return this.fingerprints;
+  }
+}
+
+/** Entries of a map copy between two pauses. */
+const COPY_CHUNK = 1024;
+/** Flags compared with the previous state's between two pauses. */
+const SCAN_CHUNK = 512;
+
+/**
+ * The work of `fingerprintsAfter`, pausing (`yield`) after each digest and every chunk of a
+ * pass over every segment or flag. A delta digested whole is digested in one item.
+ */
+function* fingerprintSteps(
+  previous: StateFingerprints,
+  delta: StateDelta,
+  json: unknown,
+  state: ResolverState,
+  previousState: ResolverState,
+): Generator<void, StateFingerprints, void> {
   const root = isRecord(json) ? json : {};
   const touched = new Map<string, Set<string>>();
   let globalTouched = false;
@@ -126,7 +187,7 @@ export function fingerprintsAfter(
   const segmentEntries = isRecord(root.segments) ? root.segments : {};
   const flagEntries = isRecord(root.flags) ? root.flags : {};
   const segmentNames = [...(touched.get('segments') ?? []), ...(touched.get('bitsets') ?? [])];
-  const segments = segmentNames.length === 0 ? previous.segments : new Map(previous.segments);
+  const segments = segmentNames.length === 0 ? previous.segments : yield* copyOf(previous.segments);
   const changedSegments = new Set<string>();
   for (const name of segmentNames) {
     if (changedSegments.has(name)) continue;
@@ -134,6 +195,7 @@ export function fingerprintsAfter(
     const was = segments.get(name);
     const now =
       segment === undefined ? undefined : segmentDigest(entryJson(segmentEntries, name), segment);
+    yield;
     if (now === was) continue;
     if (now === undefined) (segments as Map<string, string>).delete(name);
     else (segments as Map<string, string>).set(name, now);
@@ -146,10 +208,13 @@ export function fingerprintsAfter(
   // flag's segments.
   const fresh = new Set(touched.get('flags'));
   if (changedSegments.size > 0) {
-    for (const [name, flag] of state.flags)
+    let scanned = 0;
+    for (const [name, flag] of state.flags) {
       if (previousState.flags.get(name) !== flag) fresh.add(name);
+      if (++scanned % SCAN_CHUNK === 0) yield;
+    }
   }
-  const flags = new Map(previous.flags);
+  const flags = yield* copyOf(previous.flags);
   const changed: string[] = [];
   for (const name of fresh) {
     const flag = state.flags.get(name);
@@ -157,6 +222,7 @@ export function fingerprintsAfter(
       flag === undefined
         ? undefined
         : flagDigest(entryJson(flagEntries, name), flag, state, segments);
+    yield;
     if (now === flags.get(name)) continue;
     if (now === undefined) flags.delete(name);
     else flags.set(name, now);
@@ -167,6 +233,16 @@ export function fingerprintsAfter(
   if (global === previous.global)
     changes.set(after, { since: new WeakRef(previous), flags: changed.sort() });
   return after;
+}
+
+/** A copy of `map`, in its order, pausing every COPY_CHUNK entries. */
+function* copyOf<K, V>(map: ReadonlyMap<K, V>): Generator<void, Map<K, V>, void> {
+  const out = new Map<K, V>();
+  for (const [key, value] of map) {
+    out.set(key, value);
+    if (out.size % COPY_CHUNK === 0) yield;
+  }
+  return out;
 }
 
 /** The flags `fingerprintsAfter` found changed, by the fingerprints it made, and those it started from. */

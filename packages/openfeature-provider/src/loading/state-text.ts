@@ -11,8 +11,8 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { createParser } from 'eventsource-parser';
 
 import {
+  DeltaAssembler,
   prepareState,
-  tryDelta,
   validateDelta,
   validateState,
   type LoadOptions,
@@ -28,6 +28,7 @@ import type { StateDelta } from '../sources/state-delta.js';
 import { joined } from './byte-blocks.js';
 import {
   fingerprintsAfter,
+  FingerprintsAfterDelta,
   fingerprintsData,
   fingerprintsOf,
   type FingerprintsData,
@@ -113,9 +114,10 @@ export function compileDelta(
 /**
  * `compileDelta` for a host that must not hold its thread: null where core cannot load the
  * delta entry by entry (a change to the account or bloom filters, or a problem in the
- * result), for the caller to load the whole state on the loader's worker instead; and the
- * event loop runs between validating and digesting (at 10,000 segments each takes a few
- * milliseconds: both copy maps of every segment).
+ * result), for the caller to load the whole state on the loader's worker instead. Core's
+ * `DeltaAssembler` and the fingerprints run in slices of `sliceMs` (the loader's `SLICE_MS`),
+ * the event loop between them: at 10,000 segments each copies maps of every segment, several
+ * milliseconds in one go.
  */
 export async function compileDeltaInTurns(
   json: unknown,
@@ -123,11 +125,16 @@ export async function compileDeltaInTurns(
   options: ParseOptions,
   previous: LoadedState,
   delta: StateDelta,
+  sliceMs: number,
 ): Promise<LoadedState | null> {
-  const result = tryDelta(previous.state, json, changesOf(delta), loadOptionsOf(options));
+  const assembler = new DeltaAssembler(previous.state, json, changesOf(delta), loadOptionsOf(options));
+  while (!assembler.step(sliceMs)) await nextTurn();
+  const result = assembler.result();
   if (result === null) return null;
   await nextTurn();
-  return { state: result.state, fingerprints: fingerprintsAfter(previous.fingerprints, delta, json, result.state, previous.state), origin };
+  const fingerprints = new FingerprintsAfterDelta(previous.fingerprints, delta, json, result.state, previous.state);
+  while (!fingerprints.step(sliceMs)) await nextTurn();
+  return { state: result.state, fingerprints: fingerprints.result(), origin };
 }
 
 function validatedDelta(json: unknown, origin: string, options: ParseOptions, previous: LoadedState, delta: StateDelta): ResolverState {

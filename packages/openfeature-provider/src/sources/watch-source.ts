@@ -16,7 +16,7 @@ import { createParser, type EventSourceMessage } from 'eventsource-parser';
 
 import type { LoadedState, SourceListener, StateSource } from '../types.js';
 import { StateEntries } from '../loading/state-entries.js';
-import { stateLoader } from '../loading/state-loader.js';
+import { SLICE_MS, stateLoader } from '../loading/state-loader.js';
 import { compileDeltaInTurns } from '../loading/state-text.js';
 import { readBody } from '../loading/byte-blocks.js';
 import type { ParseOptions } from './parse-state.js';
@@ -311,7 +311,7 @@ class WatchSource implements StateSource {
         const previous = this.appliedState;
         await base.ready();
         const entries = base.apply(delta, origin);
-        const incremental = previous === null ? null : await compileDeltaInTurns(entries.json(), origin, this.options, previous, delta);
+        const incremental = previous === null ? null : await compileDeltaInTurns(entries.json(), origin, this.options, previous, delta, SLICE_MS);
         // Not loadable entry by entry (the account or bloom filters changed, or the result
         // has a problem): the whole state, on the loader's worker like any whole state; its
         // problems are reported as for a whole state.
