@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { getEventListeners } from 'node:events';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -333,6 +334,8 @@ describe('fetching on the worker', () => {
       expect(fetched?.entries).not.toBeNull();
       const again = await stateLoader.fetchState({ ...request, headers: { 'if-none-match': '"7"' } }, 'polled', {}, { signal, entries: false });
       expect(again).toBeNull();
+      // A source's signal lives as long as the source: requests leave no listener on it.
+      expect(getEventListeners(signal, 'abort')).toHaveLength(0);
       const here = await stateLoader.fetchState(request, 'polled', { offThread: false }, { signal, entries: false }).catch((e: unknown) => e as SourceError);
       expect(here).toBeInstanceOf(SourceError);
       expect((here as SourceError).message).toMatch(/\/v1\/state: request failed: fetched on the application thread$/);

@@ -231,6 +231,7 @@ export class StateLoader {
 
   /** Answered by the worker, or here (`here`, or no worker can run). `signal` cancels a `url` request. */
   private request(request: Request, signal?: AbortSignal, here = false): Promise<Outcome> {
+    let cancel: (() => void) | null = null;
     return new Promise<Outcome | Exclude<LoadReply, { kind: 'ready' }>>((resolve, reject) => {
       const id = this.nextId++;
       const worker = here ? null : this.start();
@@ -241,15 +242,15 @@ export class StateLoader {
       this.pending.set(id, { request, signal, resolve, reject });
       this.clearIdle();
       worker.ref();
-      if (request.kind === 'url' && signal !== undefined) {
-        const cancel = (): void => {
-          if (this.pending.has(id)) this.worker?.postMessage({ kind: 'cancel', id } satisfies CancelRequest);
-        };
-        if (signal.aborted) cancel();
-        else signal.addEventListener('abort', cancel, { once: true });
-      }
       if (request.kind !== 'bytes') {
         worker.postMessage({ ...request, id });
+        if (request.kind === 'url' && signal !== undefined) {
+          cancel = () => {
+            if (this.pending.has(id)) this.worker?.postMessage({ kind: 'cancel', id } satisfies CancelRequest);
+          };
+          if (signal.aborted) cancel();
+          else signal.addEventListener('abort', cancel, { once: true });
+        }
         return;
       }
       const post = (): void => {
@@ -260,11 +261,16 @@ export class StateLoader {
       };
       if (this.ready) post();
       else this.waitingForReady.push(post);
-    }).then((outcome) => {
-      if (outcome.kind === 'failed')
-        throw new SourceError(outcome.error.code, outcome.error.message, outcome.error.issues);
-      return outcome;
-    });
+    })
+      .finally(() => {
+        // The signal may outlive many requests (a source's own, until it stops).
+        if (cancel !== null) signal?.removeEventListener('abort', cancel);
+      })
+      .then((outcome) => {
+        if (outcome.kind === 'failed')
+          throw new SourceError(outcome.error.code, outcome.error.message, outcome.error.issues);
+        return outcome;
+      });
   }
 
   private start(): Worker | null {
