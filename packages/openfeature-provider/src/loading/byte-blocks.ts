@@ -47,29 +47,40 @@ export function joined(blocks: readonly Uint8Array[]): Uint8Array {
 }
 
 /** A response's body, read piece by piece into `ByteBlocks` (no turn copies all of it). */
-export async function bodyBlocks(response: Response): Promise<{ blocks: Uint8Array[] }> {
+export async function bodyBlocks(response: Response): Promise<{ blocks: Uint8Array[] }>;
+/** …or null, the rest not read, once it is over `limit` bytes. */
+export async function bodyBlocks(response: Response, limit: number): Promise<{ blocks: Uint8Array[] } | null>;
+export async function bodyBlocks(response: Response, limit = Infinity): Promise<{ blocks: Uint8Array[] } | null> {
   const bytes = new ByteBlocks();
-  if (response.body !== null) await readBody(response.body as ReadableStream<Uint8Array>, (chunk) => { bytes.push(chunk); });
-  return { blocks: bytes.blocks() };
+  if (response.body !== null)
+    await readBody(response.body as ReadableStream<Uint8Array>, (chunk) => {
+      bytes.push(chunk);
+      return bytes.byteLength <= limit;
+    });
+  return bytes.byteLength <= limit ? { blocks: bytes.blocks() } : null;
 }
 
 /** Bytes a body reader takes in one turn of the event loop before it lets the loop run. */
 export const READ_TURN_BYTES: number = 256 * 1024;
 
 /**
- * Reads `body` to its end, handing each chunk to `take`, and lets the event loop run
+ * Reads `body` to its end (or until `take` answers false), handing each chunk to `take`, and lets the event loop run
  * (`setImmediate`) once READ_TURN_BYTES have been taken in a turn. Reading with
  * `await reader.read()` in a loop is a chain of microtasks: while the socket has data buffered,
  * it drains all of it without the event loop turning (turns of 40–70 ms, several per reload,
  * while a server on the same machine streamed a 26 MB state).
  */
-export async function readBody(body: ReadableStream<Uint8Array>, take: (chunk: Uint8Array) => void): Promise<void> {
+export async function readBody(body: ReadableStream<Uint8Array>, take: (chunk: Uint8Array) => unknown): Promise<void> {
   const reader = body.getReader();
   let inTurn = 0;
   for (;;) {
     const { value, done } = await reader.read();
     if (done) return;
-    take(value);
+    if (take(value) === false) {
+      // The reader wants no more: the rest is not read.
+      await reader.cancel();
+      return;
+    }
     inTurn += value.byteLength;
     if (inTurn >= READ_TURN_BYTES) {
       inTurn = 0;

@@ -13,6 +13,11 @@ export interface StateRequest {
   readonly headers: Readonly<Record<string, string>>;
   /** Longest the request and its body may take. */
   readonly timeoutMs: number;
+  /**
+   * The revision applied already: a response whose `Allot-Revision` is not newer is not read,
+   * and answers as a 304 would (a server with revisions serves no `If-None-Match`).
+   */
+  readonly appliedRevision?: number;
 }
 
 /** What a 200 said of the state it carries. */
@@ -30,7 +35,8 @@ export function requestLabel(url: string): string {
 }
 
 /**
- * Sends the request: the response of a 200 (its body to read), or null for a 304; throws
+ * Sends the request: the response of a 200 (its body to read), or null for a 304 (or a
+ * revision not newer than `appliedRevision`); throws
  * `SourceError` (`FETCH_FAILED`) saying why there is no state. `signal` aborts it; the
  * request's own timeout covers reading the body too, as long as `signal` is passed on to it.
  */
@@ -50,7 +56,17 @@ export async function requestState(request: StateRequest, signal: AbortSignal): 
     await response.body?.cancel();
     throw new SourceError('FETCH_FAILED', `${label}: answered ${response.status} ${response.statusText}; expected 200 with a resolver state`);
   }
+  const { revision } = stateResponse(response);
+  if (request.appliedRevision !== undefined && revision !== null && revision <= request.appliedRevision) {
+    await response.body?.cancel();
+    return null;
+  }
   return response;
+}
+
+/** Whether `request` may be answered without a state: a 304, or a revision not newer than the one applied. */
+export function isConditional(request: StateRequest): boolean {
+  return request.appliedRevision !== undefined || Object.keys(request.headers).some((h) => h.toLowerCase() === 'if-none-match');
 }
 
 /** What a response's headers say of its state. */

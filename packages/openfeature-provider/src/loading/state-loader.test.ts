@@ -322,7 +322,7 @@ describe('fetching on the worker', () => {
     vi.unstubAllGlobals();
   });
 
-  it('sends the request from the worker: this thread never fetches (offThread: false fetches here)', async () => {
+  it('sends a first request from the worker: this thread never fetches it (offThread: false fetches here)', async () => {
     const server = await stateServer(() => ({ revision: 7, text: bigState(20, 1) }));
     vi.stubGlobal('fetch', () => Promise.reject(new Error('fetched on the application thread')));
     try {
@@ -332,8 +332,6 @@ describe('fetching on the worker', () => {
       expect(fetched?.response).toEqual({ etag: '"7"', revision: null });
       expect(fetched?.loaded.state.flags.size).toBe(2);
       expect(fetched?.entries).not.toBeNull();
-      const again = await stateLoader.fetchState({ ...request, headers: { 'if-none-match': '"7"' } }, 'polled', {}, { signal, entries: false });
-      expect(again).toBeNull();
       // A source's signal lives as long as the source: requests leave no listener on it.
       expect(getEventListeners(signal, 'abort')).toHaveLength(0);
       const here = await stateLoader.fetchState(request, 'polled', { offThread: false }, { signal, entries: false }).catch((e: unknown) => e as SourceError);
@@ -341,6 +339,40 @@ describe('fetching on the worker', () => {
       expect((here as SourceError).message).toMatch(/\/v1\/state: request failed: fetched on the application thread$/);
     } finally {
       await server.close();
+    }
+  });
+
+  it('asks a poll here first: a 304, a revision not newer than the one applied, or a small state costs no worker; a large one is read by the worker', async () => {
+    let current = { revision: 7, text: bigState(1, 1) };
+    const requests: string[] = [];
+    const server = createServer((req, res) => {
+      requests.push(req.headers['if-none-match'] ?? '');
+      if (req.headers['if-none-match'] === `"${current.revision}"`) res.writeHead(304).end();
+      else res.writeHead(200, { 'content-type': 'application/json', etag: `"${current.revision}"`, 'allot-revision': String(current.revision) }).end(current.text);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/state`;
+    const start = vi.spyOn(stateLoader as unknown as { start: () => unknown }, 'start');
+    const how = { signal: new AbortController().signal, entries: true };
+    try {
+      const poll = (headers: Record<string, string>, appliedRevision?: number) =>
+        stateLoader.fetchState({ url, headers, timeoutMs: 5_000, ...(appliedRevision === undefined ? {} : { appliedRevision }) }, 'polled', {}, how);
+      expect(await poll({ 'if-none-match': '"7"' })).toBeNull();
+      expect(await poll({}, 7)).toBeNull();
+      const small = await poll({ 'if-none-match': '"6"' });
+      expect(small?.response).toEqual({ etag: '"7"', revision: 7 });
+      expect(small?.entries).not.toBeNull();
+      expect(start).not.toHaveBeenCalled();
+      current = { revision: 8, text: bigState(300, 2) };
+      const large = await poll({}, 7);
+      expect(large?.response.revision).toBe(8);
+      expect(large?.loaded.state.flags.size).toBe(2);
+      expect(start).toHaveBeenCalled();
+      // The large one was asked here (dropped after its headers), then by the worker.
+      expect(requests).toHaveLength(5);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 

@@ -11,8 +11,8 @@
  * WORKER_IDLE_MS without a load (its heap is given back; the next load starts another). A worker that
  * dies fails the loads in flight with `LOADER_FAILED`; the next load starts a new one.
  * States under INLINE_BELOW, and hosts where a worker cannot start, load on this thread.
- * States over HTTP are fetched by the worker (`fetchState`): this thread never reads their
- * body. Bodies this thread did receive (a whole state pushed in a stream) go to the worker as
+ * States over HTTP are fetched by the worker (`fetchState`): this thread reads no large body
+ * (a poll is asked here first, for the 304s and small states that need no worker). Bodies this thread did receive (a whole state pushed in a stream) go to the worker as
  * bytes, their buffers transferred: this thread never decodes them into one large string.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
@@ -24,7 +24,7 @@ import { SourceError } from '../sources/source-error.js';
 import type { LoadedState } from '../types.js';
 import { bodyBlocks } from './byte-blocks.js';
 import { FingerprintsReader } from './fingerprints.js';
-import { fetchFailed, requestLabel, requestState, stateResponse, withTimeout, type StateRequest, type StateResponse } from './state-fetch.js';
+import { fetchFailed, isConditional, requestLabel, requestState, stateResponse, withTimeout, type StateRequest, type StateResponse } from './state-fetch.js';
 import { StateEntries } from './state-entries.js';
 import {
   compileJson,
@@ -176,11 +176,17 @@ export class StateLoader {
 
   /**
    * Fetches a state (`state-fetch.ts`) and loads it: the worker sends the request, and reads,
-   * parses and prepares the body, so this thread never reads it; null when the server answered
-   * 304 Not Modified. `signal` gives the request up (its own timeout is `request.timeoutMs`).
-   * With `entries`, the state's JSON is kept for the deltas that follow, as `loadBytesForDeltas`
-   * keeps it. `origin` names the state in its problems; the caller names the loaded state
-   * (with what the response said) itself.
+   * parses and prepares the body, so this thread never reads a large one; null when the server
+   * answered 304 Not Modified (or a revision not newer than `request.appliedRevision`).
+   * `signal` gives the request up (its own timeout is `request.timeoutMs`). With `entries`, the
+   * state's JSON is kept for the deltas that follow, as `loadBytesForDeltas` keeps it.
+   * `origin` names the state in its problems; the caller names the loaded state (with what the
+   * response said) itself.
+   *
+   * A conditional request (a poll) is sent from this thread first: most polls are answered
+   * 304, which then costs no worker (none is started for it), and a state under INLINE_BELOW
+   * bytes is read here. Only a larger one is dropped after its headers and asked again by the
+   * worker, which reads it.
    */
   async fetchState(
     request: StateRequest,
@@ -188,18 +194,27 @@ export class StateLoader {
     options: ParseOptions,
     how: { readonly signal: AbortSignal; readonly entries: boolean },
   ): Promise<FetchedState | null> {
+    const here = options.offThread === false || this.unavailable;
+    if (!here && isConditional(request)) {
+      const answered = await fetchHere(request, origin, options, how.signal, INLINE_BELOW);
+      if (answered !== null) return this.fetched(answered, origin, how.entries);
+    }
     const outcome = await this.request(
       { kind: 'url', request, origin, options: workerOptions(options), entries: how.entries },
       how.signal,
-      options.offThread === false,
+      here,
     );
+    return this.fetched(outcome, origin, how.entries);
+  }
+
+  private async fetched(outcome: Outcome, origin: string, entries: boolean): Promise<FetchedState | null> {
     if (outcome.kind === 'not-modified') return null;
     if (outcome.kind === 'loaded' && outcome.file.loaded !== null && outcome.response !== undefined)
       return { loaded: outcome.file.loaded, entries: outcome.entries ?? null, response: outcome.response };
-    if (outcome.kind !== 'prepared' || outcome.response === undefined || (how.entries && outcome.load.entries === undefined))
-      throw new SourceError('LOADER_FAILED', `${origin}: the loader answered ${outcome.kind} without the response or the entries asked for`);
-    const entries = outcome.load.entries === undefined ? null : StateEntries.of(outcome.load.entries);
-    return { loaded: await assemble(outcome.load, origin), entries, response: outcome.response };
+    if (outcome.kind !== 'prepared' || outcome.response === undefined || (entries && outcome.load.entries === undefined))
+      throw new SourceError('LOADER_FAILED', `${origin}: the loader answered ${outcome.kind} without the response or the entries asked for; this is a bug in @allot/openfeature-provider: please report it`);
+    const kept = outcome.load.entries === undefined ? null : StateEntries.of(outcome.load.entries);
+    return { loaded: await assemble(outcome.load, origin), entries: kept, response: outcome.response };
   }
 
   /** Whether a body in `blocks` loads on the worker: large ones, unless the options or the host say otherwise. */
@@ -377,18 +392,30 @@ export class StateLoader {
   }
 }
 
-/** A `url` request answered on this thread: the body read in turns (`bodyBlocks`), then loaded here. */
-async function fetchHere(request: StateRequest, origin: string, options: ParseOptions, signal?: AbortSignal): Promise<Outcome> {
+/**
+ * A `url` request answered on this thread: the body read in turns (`bodyBlocks`), then loaded
+ * here. With `readBelow`, a body that turns out longer (by its `Content-Length`, or once that
+ * many bytes have come) is not read further: null, for the worker to fetch it.
+ */
+async function fetchHere(request: StateRequest, origin: string, options: ParseOptions, signal?: AbortSignal): Promise<Outcome>;
+async function fetchHere(request: StateRequest, origin: string, options: ParseOptions, signal: AbortSignal, readBelow: number): Promise<Outcome | null>;
+async function fetchHere(request: StateRequest, origin: string, options: ParseOptions, signal?: AbortSignal, readBelow?: number): Promise<Outcome | null> {
   const { signal: bounded, clear } = withTimeout(request, signal);
   try {
     const response = await requestState(request, bounded);
     if (response === null) return { id: 0, kind: 'not-modified' };
-    let blocks: Uint8Array[];
+    if (readBelow !== undefined && Number(response.headers.get('content-length')) >= readBelow) {
+      await response.body?.cancel();
+      return null;
+    }
+    let body: { blocks: Uint8Array[] } | null;
     try {
-      ({ blocks } = await bodyBlocks(response));
+      body = await bodyBlocks(response, readBelow ?? Infinity);
     } catch (error) {
       throw fetchFailed(requestLabel(request.url), 'reading the body failed', error);
     }
+    if (body === null) return null;
+    const { blocks } = body;
     const { loaded, entries } = await loadHere(textOfBytes(blocks, false), origin, options);
     return { kind: 'loaded', file: { loaded, digest: '' }, entries, response: stateResponse(response) };
   } finally {

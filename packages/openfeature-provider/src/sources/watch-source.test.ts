@@ -30,6 +30,8 @@ const providers: AllotProvider[] = [];
 let polled: { revision: string; json: unknown };
 /** Each stream request's `Allot-Whole-State` header. */
 let wholeStateHeaders: (string | undefined)[];
+/** `GET /v1/state` requests answered. */
+let stateRequests: number;
 
 const banner = (color: string): Record<string, unknown> => {
   const flag = structuredClone((testState().flags as Record<string, Record<string, unknown>>)['flags/banner']!);
@@ -44,8 +46,10 @@ beforeEach(async () => {
   onConnect = () => '';
   polled = { revision: '1', json: testState() };
   wholeStateHeaders = [];
+  stateRequests = 0;
   server = createServer((req, res) => {
     if (req.url === '/v1/state') {
+      stateRequests++;
       if (polled.json === null) res.writeHead(500).end();
       else res.writeHead(200, { 'content-type': 'application/json', 'allot-revision': polled.revision }).end(JSON.stringify(polled.json));
       return;
@@ -200,6 +204,16 @@ describe('watchSource, whole states announced (`event: fetch`)', () => {
     expect(w.applied.map((a) => a.id)).toEqual(['1', '6', '7']);
     expect(await color(w.provider)).toBe('olive');
     expect(resumes).toEqual(['1']);
+  });
+
+  it('does not fetch a state announced that it has (an instance behind it announces its older states)', async () => {
+    const w = await watching(true);
+    const before = stateRequests;
+    streams[0]!.write('event: fetch\nid: 1\ndata: {"whole":"state"}\n\n');
+    streams[0]!.write(deltaEvent('2', '1', { flags: { 'flags/banner': banner('olive') } }));
+    await until(() => w.applied.length === 2, 'the delta after it');
+    expect(stateRequests).toBe(before);
+    expect(w.applied.map((a) => a.id)).toEqual(['1', '2']);
   });
 
   it('a state announced that cannot be fetched: says so, and reconnects from the state applied', async () => {

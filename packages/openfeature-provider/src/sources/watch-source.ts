@@ -263,7 +263,7 @@ class WatchSource implements StateSource {
     stream: AbortController,
   ): void {
     if (event.event === 'fetch' && !('blocks' in event)) {
-      this.fetchAnnounced(event.data, url, stream);
+      this.fetchAnnounced(event.data, url, stream, event.id ?? '');
       return;
     }
     if (event.event !== 'state' && event.event !== 'reset' && event.event !== 'delta') return;
@@ -333,15 +333,21 @@ class WatchSource implements StateSource {
    * applied under its own id, and the deltas to it that follow are skipped as not new. A
    * request that fails ends the stream: the next one starts from the state applied here.
    */
-  private fetchAnnounced(data: string, url: string, stream: AbortController): void {
+  private fetchAnnounced(data: string, url: string, stream: AbortController, id: string): void {
     let reset = false;
     try {
       reset = (JSON.parse(data) as { whole?: unknown }).whole === 'reset';
     } catch {
       // Not JSON: fetch the state all the same; it is what the event asks for.
     }
+    const revision = /^\d+$/.test(id) ? Number(id) : null;
     this.applying = this.applying.then(async () => {
       if (this.isStopped() || stream.signal.aborted) return;
+      // Announced to a watcher that has it (it resumed on an instance behind it): nothing to fetch.
+      if (!this.isNew({ id, revision, url, via: 'stream', reset, delta: false })) {
+        this.listener?.confirm();
+        return;
+      }
       try {
         await this.poll(url, { via: 'stream', reset });
       } catch (error) {
@@ -440,7 +446,7 @@ class WatchSource implements StateSource {
    */
   private async pollAll(): Promise<LoadedState | null> {
     const failures: string[] = [];
-    for (let i = 0; i < this.urls.length; i++) {
+    for (let i = 0; i < this.urls.length && !this.isStopped(); i++) {
       const url = this.urls[(this.next + i) % this.urls.length]!;
       try {
         return await this.poll(url);
@@ -464,7 +470,12 @@ class WatchSource implements StateSource {
     const headers: Record<string, string> = { accept: 'application/json', ...this.options.headers };
     if (this.appliedId !== null && this.appliedRevision === null)
       headers['if-none-match'] = `"${this.appliedId}"`;
-    const request = { url: `${url}/v1/state`, headers, timeoutMs: this.options.timeoutMs ?? 10_000 };
+    const request = {
+      url: `${url}/v1/state`,
+      headers,
+      timeoutMs: this.options.timeoutMs ?? 10_000,
+      ...(this.appliedRevision === null ? {} : { appliedRevision: this.appliedRevision }),
+    };
     const fetched = await stateLoader.fetchState(request, `${url}/v1/state`, this.options, {
       signal: this.stopping.signal,
       entries: true,
