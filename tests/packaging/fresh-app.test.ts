@@ -10,7 +10,7 @@
  * README installs; overrides add no dependency, so a package.json that forgets one still fails.
  * Third-party dependencies come from the npm registry (so does the app's `@types/node`).
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -309,6 +309,57 @@ describe("the README's app, installed from the tarballs", { timeout: 180_000 }, 
     for (const { name } of libraries) {
       expect(run('node', ['-e', `console.log(typeof require(${JSON.stringify(name)}))`], app), name).toBe('object\n');
       expect(run('node', ['--input-type=module', '-e', `console.log(typeof (await import(${JSON.stringify(name)})))`], app), name).toBe('object\n');
+    }
+  });
+
+  it("watches allot serve: the server announces whole states to a client that asks, and the provider applies the state and then a pushed change", async () => {
+    // The installed bin itself (not through npx), so that the signal at the end reaches the server.
+    const server = spawn(join(app, 'node_modules', '.bin', 'allot'), ['serve', '--workspace', 'allot.yaml', '--port', '0'], { cwd: app, env: cleanEnv, stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        server.stdout.on('data', (chunk: Buffer) => {
+          out += chunk.toString('utf8');
+          const m = /listening on (http:\/\/\S+)/.exec(out);
+          if (m !== null) resolve(m[1]!);
+        });
+        server.on('exit', (code) => {
+          reject(new Error(`allot serve exited (${String(code)}) before listening:\n${out}`));
+        });
+      });
+      // A client that asks for announcements gets one in place of the current state.
+      const watch = await fetch(`${url}/v1/state:watch`, { headers: { 'allot-whole-state': 'fetch' } });
+      const reader = watch.body!.getReader();
+      let first = '';
+      while (!first.includes('\n\n')) first += new TextDecoder().decode((await reader.read()).value);
+      await reader.cancel();
+      expect(first).toMatch(/^event: fetch\nid: \S+\ndata: \{"whole":"state"\}\n\n/);
+      // The provider from the tarballs: the state, then a change made with the CLI, pushed as a delta.
+      writeFileSync(
+        join(app, 'watch.mjs'),
+        `import { execFileSync, spawn } from 'node:child_process';
+import { ProviderEvents } from '@openfeature/server-sdk';
+import { AllotProvider, watchSource } from '@allot/openfeature-provider';
+const applied = [];
+const provider = new AllotProvider({ source: watchSource([process.argv[2]], { onApply: (a) => applied.push(a.via + (a.delta ? ' delta' : '')) }) });
+await provider.initialize();
+const value = async () => (await provider.resolveBooleanEvaluation('search-ranking', false, { targetingKey: 'user-42', country: 'SE' })).value;
+console.log('first', await value());
+const changed = new Promise((resolve) => provider.events.addHandler(ProviderEvents.ConfigurationChanged, resolve));
+await new Promise((resolve) => setTimeout(resolve, 500));
+execFileSync('npx', ['allot', 'flags', 'disable-rule', 'search-ranking', 'rule-1', '--workspace', 'allot.yaml']);
+await changed;
+console.log('then', await value(), applied.join(', '));
+await provider.onClose();
+`,
+      );
+      try {
+        expect(run('node', ['watch.mjs', url], app, 60_000)).toBe('first true\nthen false poll, stream delta\n');
+      } finally {
+        run('npx', ['allot', 'flags', 'enable-rule', 'search-ranking', 'rule-1', '--workspace', 'allot.yaml'], app);
+      }
+    } finally {
+      server.kill('SIGTERM');
     }
   });
 
