@@ -12,8 +12,9 @@
  * dies fails the loads in flight with `LOADER_FAILED`; the next load starts a new one.
  * States under INLINE_BELOW, and hosts where a worker cannot start, load on this thread.
  * States over HTTP are fetched by the worker (`fetchState`): this thread reads no large body
- * (a poll is asked here first, for the 304s and small states that need no worker). Bodies this thread did receive (a whole state pushed in a stream) go to the worker as
- * bytes, their buffers transferred: this thread never decodes them into one large string.
+ * (a poll is asked here first, for the 304s and small states that need no worker). Bodies
+ * this thread did receive (a whole state pushed in a stream) go to the worker as bytes, their
+ * buffers transferred: this thread never decodes them into one large string.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
