@@ -91,7 +91,7 @@ export async function bodyBytes(response: Response, label: string): Promise<Uint
 export function withTimeout(request: StateRequest, signal?: AbortSignal): { signal: AbortSignal; clear: () => void } {
   const controller = new AbortController();
   const timer = setTimeout(() => {
-    controller.abort(new Error(`no answer within ${request.timeoutMs} ms`));
+    controller.abort(new Error(`no whole answer within ${request.timeoutMs} ms (timeoutMs): raise it for a large state or a slow link`));
   }, request.timeoutMs);
   timer.unref();
   const forward = (): void => {

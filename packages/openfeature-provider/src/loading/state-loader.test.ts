@@ -395,7 +395,7 @@ describe('fetching on the worker', () => {
       const timedOut = await stateLoader
         .fetchState({ ...request, timeoutMs: 150 }, 'polled', { offThread }, { signal: new AbortController().signal, entries: false })
         .catch((e: unknown) => e as SourceError);
-      expect((timedOut as SourceError).message).toMatch(/\/v1\/state: reading the body failed: no answer within 150 ms$/);
+      expect((timedOut as SourceError).message).toMatch(/\/v1\/state: reading the body failed: no whole answer within 150 ms \(timeoutMs\): raise it for a large state or a slow link$/);
     } finally {
       await stalled.close();
     }
