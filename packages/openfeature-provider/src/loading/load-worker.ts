@@ -1,7 +1,8 @@
 /**
- * The state loader's worker thread: reads (files), fetches (URLs), parses, compiles workspaces, validates and
- * prepares states, and hands back the prepared form with its bitsets transferred, so that the
- * application's thread only assembles (loading/state-loader.ts).
+ * The state loader's worker thread: reads (files), fetches (URLs), parses, compiles
+ * workspaces, validates and prepares states, and hands back the prepared form with its
+ * bitsets transferred, so that the application's thread only assembles
+ * (loading/state-loader.ts).
  */
 import { setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
@@ -35,7 +36,7 @@ async function answer(
       const body = await fetchBody(id, request.request);
       if (body === null) return { reply: { id, kind: 'not-modified' }, transfer: [] };
       response = body.response;
-      text = Buffer.from(body.bytes.buffer, body.bytes.byteOffset, body.bytes.byteLength).toString('utf8');
+      text = textOfBytes([body.bytes], false);
     } else if (request.kind === 'file') {
       const bytes = await readStateFile(request.path, origin);
       digest = contentDigest(bytes);

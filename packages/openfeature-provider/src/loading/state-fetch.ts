@@ -36,9 +36,9 @@ export function requestLabel(url: string): string {
 
 /**
  * Sends the request: the response of a 200 (its body to read), or null for a 304 (or a
- * revision not newer than `appliedRevision`); throws
- * `SourceError` (`FETCH_FAILED`) saying why there is no state. `signal` aborts it; the
- * request's own timeout covers reading the body too, as long as `signal` is passed on to it.
+ * revision not newer than `appliedRevision`); throws `SourceError` (`FETCH_FAILED`) saying why
+ * there is no state. `signal` aborts the request and the reading of its body (`withTimeout`
+ * adds the request's timeout to it).
  */
 export async function requestState(request: StateRequest, signal: AbortSignal): Promise<Response | null> {
   const label = requestLabel(request.url);

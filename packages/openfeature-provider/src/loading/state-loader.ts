@@ -143,7 +143,7 @@ export class StateLoader {
       origin,
       options: workerOptions(options),
     });
-    return stateOf(outcome, origin);
+    return (await loadedOf(outcome, origin)).loaded;
   }
 
   /**
@@ -167,12 +167,9 @@ export class StateLoader {
       options: workerOptions(options),
       entries: true,
     });
-    if (outcome.kind === 'loaded' && outcome.file.loaded !== null && outcome.entries !== undefined)
-      return { loaded: outcome.file.loaded, entries: outcome.entries };
-    if (outcome.kind !== 'prepared' || outcome.load.entries === undefined)
-      throw new SourceError('LOADER_FAILED', `${origin}: the loader answered ${outcome.kind} without the state's entries`);
-    const entries = StateEntries.of(outcome.load.entries);
-    return { loaded: await assemble(outcome.load, origin), entries };
+    const { loaded, entries } = await loadedOf(outcome, origin);
+    if (entries === null) throw loaderBug(origin, "without the state's entries");
+    return { loaded, entries };
   }
 
   /**
@@ -208,14 +205,12 @@ export class StateLoader {
     return this.fetched(outcome, origin, how.entries);
   }
 
-  private async fetched(outcome: Outcome, origin: string, entries: boolean): Promise<FetchedState | null> {
+  private async fetched(outcome: Outcome, origin: string, withEntries: boolean): Promise<FetchedState | null> {
     if (outcome.kind === 'not-modified') return null;
-    if (outcome.kind === 'loaded' && outcome.file.loaded !== null && outcome.response !== undefined)
-      return { loaded: outcome.file.loaded, entries: outcome.entries ?? null, response: outcome.response };
-    if (outcome.kind !== 'prepared' || outcome.response === undefined || (entries && outcome.load.entries === undefined))
-      throw new SourceError('LOADER_FAILED', `${origin}: the loader answered ${outcome.kind} without the response or the entries asked for; this is a bug in @allot/openfeature-provider: please report it`);
-    const kept = outcome.load.entries === undefined ? null : StateEntries.of(outcome.load.entries);
-    return { loaded: await assemble(outcome.load, origin), entries: kept, response: outcome.response };
+    const response = outcome.kind === 'loaded' || outcome.kind === 'prepared' ? outcome.response : undefined;
+    const { loaded, entries } = await loadedOf(outcome, origin);
+    if (response === undefined || (withEntries && entries === null)) throw loaderBug(origin, 'without the response or the entries asked for');
+    return { loaded, entries, response };
   }
 
   /** Whether a body in `blocks` loads on the worker: large ones, unless the options or the host say otherwise. */
@@ -241,7 +236,7 @@ export class StateLoader {
     });
     if (outcome.kind === 'loaded') return outcome.file;
     if (outcome.kind === 'unchanged') return { loaded: null, digest: outcome.digest };
-    if (outcome.kind !== 'prepared') throw new SourceError('LOADER_FAILED', `${origin}: the loader answered ${outcome.kind}`);
+    if (outcome.kind !== 'prepared') throw loaderBug(origin, outcome.kind);
     return { loaded: await assemble(outcome.load, origin), digest: outcome.digest ?? '' };
   }
 
@@ -474,10 +469,15 @@ function workerOptions(options: ParseOptions): WorkerParseOptions {
 /** The process's loader, shared by every source. */
 export const stateLoader: StateLoader = new StateLoader();
 
-/** The state a text or bytes load answered: loaded here, or prepared by the worker and assembled. */
-function stateOf(outcome: Outcome, origin: string): Promise<LoadedState> | LoadedState {
-  if (outcome.kind === 'loaded' && outcome.file.loaded !== null) return outcome.file.loaded;
-  if (outcome.kind !== 'prepared')
-    throw new SourceError('LOADER_FAILED', `${origin}: the loader answered ${outcome.kind}`);
-  return assemble(outcome.load, origin);
+/** The state a load answered (loaded here, or prepared by the worker and assembled), with its JSON for deltas when the request asked for it. */
+async function loadedOf(outcome: Outcome, origin: string): Promise<{ loaded: LoadedState; entries: StateEntries | null }> {
+  if (outcome.kind === 'loaded' && outcome.file.loaded !== null) return { loaded: outcome.file.loaded, entries: outcome.entries ?? null };
+  if (outcome.kind !== 'prepared') throw loaderBug(origin, outcome.kind);
+  const entries = outcome.load.entries === undefined ? null : StateEntries.of(outcome.load.entries);
+  return { loaded: await assemble(outcome.load, origin), entries };
+}
+
+/** An answer the loader's own requests cannot get: a bug here, not a problem of the state. */
+export function loaderBug(origin: string, what: string): SourceError {
+  return new SourceError('LOADER_FAILED', `${origin}: the state loader answered ${what}; this is a bug in @allot/openfeature-provider: please report it`);
 }

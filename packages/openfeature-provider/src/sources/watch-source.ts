@@ -16,7 +16,7 @@ import { createParser, type EventSourceMessage } from 'eventsource-parser';
 
 import type { LoadedState, SourceListener, StateSource } from '../types.js';
 import { StateEntries } from '../loading/state-entries.js';
-import { SLICE_MS, stateLoader } from '../loading/state-loader.js';
+import { loaderBug, SLICE_MS, stateLoader } from '../loading/state-loader.js';
 import { compileDeltaInTurns } from '../loading/state-text.js';
 import { readBody } from '../loading/byte-blocks.js';
 import type { ParseOptions } from './parse-state.js';
@@ -486,7 +486,8 @@ class WatchSource implements StateSource {
     }
     const { etag, revision } = fetched.response;
     const entries = fetched.entries;
-    if (entries === null) throw new SourceError('LOADER_FAILED', `${url}/v1/state: the loader answered without the state's entries`);
+    // Asked for (`entries: true`), so present: `fetchState` throws otherwise.
+    if (entries === null) throw loaderBug(`${url}/v1/state`, "without the state's entries");
     const id = revision === null ? unquote(etag ?? '') : String(revision);
     return this.apply(
       (origin) => ({ loaded: { ...fetched.loaded, origin }, entries }),
