@@ -26,6 +26,7 @@ import {
   readInteger,
   readObject,
   readString,
+  requiredString,
   type IssueList,
   type JsonObject,
 } from './json-input.js';
@@ -227,10 +228,10 @@ export function compileFlag(
   const rulesPath = keyPath(path, 'rules');
   const ruleList = readArray(own(obj, 'rules') ?? [], rulesPath, issues, 10_000) ?? [];
   const rules: CompiledRule[] = [];
-  ruleList.forEach((r, i) => {
-    const rule = compileRule(name, r, indexPath(rulesPath, i), variants, segments, issues, targetingKeyAlias);
+  for (let i = 0; i < ruleList.length; i++) {
+    const rule = compileRule(name, ruleList[i], indexPath(rulesPath, i), variants, segments, issues, targetingKeyAlias);
     if (rule) rules.push(rule);
-  });
+  }
 
   return {
     name,
@@ -280,25 +281,23 @@ function compileRule(
 ): CompiledRule | undefined {
   const obj = readObject(raw, path, issues);
   if (!obj) return undefined;
-  const name = readString(own(obj, 'name'), keyPath(path, 'name'), issues) ?? '';
-  const segmentRaw = readString(own(obj, 'segment'), keyPath(path, 'segment'), issues) ?? '';
+  // Paths are built only for an issue: this runs for every rule of a state as it loads.
+  const name = requiredString(obj, 'name', path, issues) ?? '';
+  const segmentRaw = requiredString(obj, 'segment', path, issues) ?? '';
   const enabled = optionalBoolean(obj, 'enabled', path, issues, false);
   const environments = optionalStringList(obj, 'environments', path, issues);
   const selectorRaw = optionalString(obj, 'targetingKeySelector', path, issues, '');
   const blankSelector = selectorRaw.trim() === '';
   const selector = blankSelector ? DEFAULT_TARGETING_KEY : selectorRaw;
 
-  const specPath = keyPath(path, 'assignmentSpec');
-  const spec = readObject(own(obj, 'assignmentSpec'), specPath, issues);
+  const specRaw = own(obj, 'assignmentSpec');
+  const spec = isObject(specRaw) ? specRaw : readObject(specRaw, keyPath(path, 'assignmentSpec'), issues);
   if (!spec) return undefined;
-  const bucketCount = readInteger(
-    own(spec, 'bucketCount'),
-    keyPath(specPath, 'bucketCount'),
-    issues,
-    1,
-    MAX_BUCKET_COUNT,
-    'a positive integer',
-  );
+  const countRaw = own(spec, 'bucketCount');
+  const bucketCount =
+    typeof countRaw === 'number' && Number.isInteger(countRaw) && countRaw >= 1 && countRaw <= MAX_BUCKET_COUNT
+      ? countRaw
+      : readInteger(countRaw, keyPath(keyPath(path, 'assignmentSpec'), 'bucketCount'), issues, 1, MAX_BUCKET_COUNT, 'a positive integer');
   if (bucketCount === undefined) return undefined;
 
   const segment = segments.get(segmentRaw) ?? null;
@@ -306,18 +305,17 @@ function compileRule(
   // JSON would be one more string per rule for the state to hold.
   const segmentName = segment?.name ?? segmentRaw;
   const segmentId = segmentName.startsWith('segments/') ? segmentName.slice('segments/'.length) : segmentName;
-  const assignmentsPath = keyPath(specPath, 'assignments');
-  const list = readArray(own(spec, 'assignments') ?? [], assignmentsPath, issues, 10_000) ?? [];
+  const listRaw = own(spec, 'assignments') ?? NO_ITEMS;
+  const list = Array.isArray(listRaw) && listRaw.length <= 10_000 ? (listRaw as readonly unknown[]) : (readArray(listRaw, assignmentsPath(path), issues, 10_000) ?? NO_ITEMS);
   const assignments: CompiledAssignment[] = [];
   const triples: number[] = [];
   let firstRanges = 0;
-  list.forEach((a, i) => {
-    const ap = indexPath(assignmentsPath, i);
+  for (let i = 0; i < list.length; i++) {
     const before = triples.length;
-    const compiled = compileAssignment(flag, name, segmentName, a, ap, bucketCount, variants, issues, triples, assignments.length);
+    const compiled = compileAssignment(flag, name, segmentName, list[i], path, i, bucketCount, variants, issues, triples, assignments.length);
     if (compiled) assignments.push(compiled);
     if (i === 0) firstRanges = (triples.length - before) / 3;
-  });
+  }
   const ranges = packedInt32(triples);
   const isFull = list.length === 1 && assignments.length === 1 && firstRanges === 1 && ranges[0] === 0 && ranges[1] === bucketCount;
   const only = isFull ? assignments[0]! : null;
@@ -355,57 +353,54 @@ function compileRule(
   };
 }
 
+/** The path of the assignments of the rule at `rule`. */
+function assignmentsPath(rule: string): string {
+  return keyPath(keyPath(rule, 'assignmentSpec'), 'assignments');
+}
+
+/**
+ * The `at`th assignment of the rule at path `rule`. This runs for every
+ * assignment of a state as it loads, on the application's thread: paths and messages are
+ * built only for an issue, and valid input allocates nothing but what the state keeps.
+ */
 function compileAssignment(
   flag: string,
   rule: string,
   segment: string,
   raw: unknown,
-  path: string,
+  rulePath: string,
+  at: number,
   bucketCount: number,
   variants: ReadonlyMap<string, CompiledVariant>,
   issues: IssueList,
   triples: number[],
   index: number,
 ): CompiledAssignment | undefined {
-  const obj = readObject(raw, path, issues);
-  if (!obj) return undefined;
-  const id = optionalString(obj, 'assignmentId', path, issues, '');
-  const kinds = (['variant', 'clientDefault', 'fallthrough'] as const).filter(
-    (k) => own(obj, k) !== undefined && own(obj, k) !== null,
-  );
-  if (kinds.length !== 1) {
-    issues.add(path, `expected exactly one of variant, clientDefault, fallthrough; got ${kinds.length === 0 ? 'none' : kinds.join(', ')}`);
+  if (!isObject(raw)) {
+    readObject(raw, indexPath(assignmentsPath(rulePath), at), issues);
     return undefined;
   }
-  const kind = kinds[0]!;
+  const obj = raw;
+  const idRaw = own(obj, 'assignmentId') ?? '';
+  const id = typeof idRaw === 'string' ? idRaw : (readString(idRaw, keyPath(indexPath(assignmentsPath(rulePath), at), 'assignmentId'), issues) ?? '');
+  const kind = assignmentKind(obj, rulePath, at, issues);
+  if (kind === undefined) return undefined;
   let variant: CompiledVariant | null = null;
   if (kind === 'variant') {
     const ref = own(obj, 'variant');
     const vname = isObject(ref) ? own(ref, 'variant') : undefined;
-    if (typeof vname !== 'string' || !variants.has(vname)) {
+    variant = typeof vname === 'string' ? (variants.get(vname) ?? null) : null;
+    if (variant === null) {
       issues.add(
-        keyPath(keyPath(path, 'variant'), 'variant'),
+        keyPath(keyPath(indexPath(assignmentsPath(rulePath), at), 'variant'), 'variant'),
         `expected the name of one of the flag's variants (${[...variants.keys()].join(', ') || 'none defined'}), got ${describe(vname)}`,
       );
       return undefined;
     }
-    variant = variants.get(vname)!;
   }
-  const rangesPath = keyPath(path, 'bucketRanges');
-  const rangeList = readArray(own(obj, 'bucketRanges') ?? [], rangesPath, issues, 100_000) ?? [];
-  rangeList.forEach((r, i) => {
-    const rp = indexPath(rangesPath, i);
-    const ro = readObject(r, rp, issues);
-    if (!ro) return;
-    const lower = readInteger(own(ro, 'lower') ?? 0, keyPath(rp, 'lower'), issues, 0, bucketCount, `an integer in [0, bucketCount ${bucketCount}]`);
-    const upper = readInteger(own(ro, 'upper'), keyPath(rp, 'upper'), issues, 0, bucketCount, `an integer in [0, bucketCount ${bucketCount}]`);
-    if (lower === undefined || upper === undefined) return;
-    if (upper < lower) {
-      issues.add(rp, `lower (${lower}) must not exceed upper (${upper})`);
-      return;
-    }
-    triples.push(lower, upper, index);
-  });
+  const ranges = own(obj, 'bucketRanges') ?? NO_ITEMS;
+  if (!Array.isArray(ranges) || ranges.length > 100_000) readArray(ranges, keyPath(indexPath(assignmentsPath(rulePath), at), 'bucketRanges'), issues, 100_000);
+  else for (let i = 0; i < ranges.length; i++) readRange(ranges[i], rulePath, at, i, bucketCount, issues, triples, index);
   return {
     id,
     type: kind,
@@ -414,6 +409,52 @@ function compileAssignment(
     stickyResult: null,
     fallthrough: kind === 'fallthrough' ? Object.freeze({ rule, assignmentId: id }) : null,
   };
+}
+
+const NO_ITEMS: readonly unknown[] = [];
+
+/** Which one of `variant`, `clientDefault` and `fallthrough` the assignment has; an issue unless exactly one. */
+function assignmentKind(obj: JsonObject, rulePath: string, at: number, issues: IssueList): AssignmentType | undefined {
+  const variant = own(obj, 'variant') ?? null;
+  const clientDefault = own(obj, 'clientDefault') ?? null;
+  const fallthrough = own(obj, 'fallthrough') ?? null;
+  const count = (variant === null ? 0 : 1) + (clientDefault === null ? 0 : 1) + (fallthrough === null ? 0 : 1);
+  if (count === 1) return variant !== null ? 'variant' : clientDefault !== null ? 'clientDefault' : 'fallthrough';
+  const kinds = ASSIGNMENT_TYPES.filter((k) => (own(obj, k) ?? null) !== null);
+  issues.add(indexPath(assignmentsPath(rulePath), at), `expected exactly one of variant, clientDefault, fallthrough; got ${kinds.length === 0 ? 'none' : kinds.join(', ')}`);
+  return undefined;
+}
+
+const ASSIGNMENT_TYPES: readonly AssignmentType[] = ['variant', 'clientDefault', 'fallthrough'];
+
+/** Whether `v` is a bucket bound of a rule of `bucketCount` buckets, as a number (strings take the checked path). */
+function isBound(v: unknown, bucketCount: number): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= bucketCount;
+}
+
+/** The `i`th bucket range of the `at`th assignment of the rule at `rulePath`, pushed to `triples` as [lower, upper, index] when valid. */
+function readRange(raw: unknown, rulePath: string, at: number, i: number, bucketCount: number, issues: IssueList, triples: number[], index: number): void {
+  if (isObject(raw)) {
+    const lower = own(raw, 'lower') ?? 0;
+    const upper = own(raw, 'upper');
+    if (isBound(lower, bucketCount) && isBound(upper, bucketCount) && lower <= upper) {
+      triples.push(lower, upper, index);
+      return;
+    }
+  }
+  // Not plainly valid: read it again with paths and messages (a decimal string is a valid bound).
+  const rp = indexPath(keyPath(indexPath(assignmentsPath(rulePath), at), 'bucketRanges'), i);
+  const ro = readObject(raw, rp, issues);
+  if (!ro) return;
+  const what = `an integer in [0, bucketCount ${bucketCount}]`;
+  const lower = readInteger(own(ro, 'lower') ?? 0, keyPath(rp, 'lower'), issues, 0, bucketCount, what);
+  const upper = readInteger(own(ro, 'upper'), keyPath(rp, 'upper'), issues, 0, bucketCount, what);
+  if (lower === undefined || upper === undefined) return;
+  if (upper < lower) {
+    issues.add(rp, `lower (${lower}) must not exceed upper (${upper})`);
+    return;
+  }
+  triples.push(lower, upper, index);
 }
 
 function compileMaterializationSpec(rule: JsonObject, path: string, issues: IssueList): MaterializationSpec | null {

@@ -87,6 +87,12 @@ export function readString(value: unknown, path: string, issues: IssueList): str
   return undefined;
 }
 
+/** A string field of `obj` at `path`; the field's path is built only for an issue. */
+export function requiredString(obj: JsonObject, key: string, path: string, issues: IssueList): string | undefined {
+  const v = own(obj, key);
+  return typeof v === 'string' ? v : readString(v, keyPath(path, key), issues);
+}
+
 /** A string field that may be absent (undefined or null → `fallback`). */
 export function optionalString(
   obj: JsonObject,

@@ -83,10 +83,28 @@ describe('loading', () => {
     ['a list at the root', [] as unknown[], '(root): expected an object, got a list of 0'],
     ['a bad bucket index', edited((s) => (s.bitsets['segments/sweden'] = [5, 1_000_000])), 'bitsets["segments/sweden"][1]: expected a bucket index in [0, 1000000), got 1000000'],
     ['ranges past bucketCount', edited((s) => (s.flags['flags/checkout'].rules[0].assignmentSpec.assignments[0].bucketRanges = [{ lower: 0, upper: 1001 }])), 'bucketRanges[0].upper: expected an integer in [0, bucketCount 1000], got 1001'],
+    ['a range whose lower passes its upper', edited((s) => (s.flags['flags/checkout'].rules[0].assignmentSpec.assignments[0].bucketRanges = [{ lower: 7, upper: 3 }])), 'flags["flags/checkout"].rules[0].assignmentSpec.assignments[0].bucketRanges[0]: lower (7) must not exceed upper (3)'],
+    ['a range that is not an object', edited((s) => (s.flags['flags/checkout'].rules[0].assignmentSpec.assignments[0].bucketRanges = [{ upper: 1 }, 5])), 'flags["flags/checkout"].rules[0].assignmentSpec.assignments[0].bucketRanges[1]: expected an object, got 5'],
+    ['ranges that are not a list', edited((s) => (s.flags['flags/checkout'].rules[0].assignmentSpec.assignments[0].bucketRanges = 'all')), 'flags["flags/checkout"].rules[0].assignmentSpec.assignments[0].bucketRanges: expected a list, got "all"'],
+    ['an assignment with two kinds', edited((s) => (s.flags['flags/checkout'].rules[0].assignmentSpec.assignments[0].clientDefault = {})), 'flags["flags/checkout"].rules[0].assignmentSpec.assignments[0]: expected exactly one of variant, clientDefault, fallthrough; got variant, clientDefault'],
+    ['an assignment that is not an object', edited((s) => (s.flags['flags/checkout'].rules[0].assignmentSpec.assignments = [null])), 'flags["flags/checkout"].rules[0].assignmentSpec.assignments[0]: expected an object, got null'],
+    ['an assignment id that is not a string', edited((s) => (s.flags['flags/checkout'].rules[0].assignmentSpec.assignments[0].assignmentId = 3)), 'flags["flags/checkout"].rules[0].assignmentSpec.assignments[0].assignmentId: expected a string, got 3'],
+    ['assignments that are not a list', edited((s) => (s.flags['flags/checkout'].rules[0].assignmentSpec.assignments = {})), 'flags["flags/checkout"].rules[0].assignmentSpec.assignments: expected a list, got an object'],
+    ['a rule without an assignment spec', edited((s) => (s.flags['flags/checkout'].rules[0].assignmentSpec = 'half')), 'flags["flags/checkout"].rules[0].assignmentSpec: expected an object, got "half"'],
+    ['a rule whose segment is not a string', edited((s) => (s.flags['flags/checkout'].rules[0].segment = 1)), 'flags["flags/checkout"].rules[0].segment: expected a string, got 1'],
     ['a bad timestamp', edited((s) => (s.segments['segments/sweden'].targeting.criteria.c = attr('t', { eqRule: { value: { timestampValue: 'soon' } } }))), 'timestampValue: expected an RFC 3339 timestamp'],
     ['mixed range bounds', edited((s) => (s.segments['segments/sweden'].targeting.criteria.c = attr('t', { rangeRule: { startInclusive: { numberValue: 1 }, endInclusive: { stringValue: 'z' } } }))), 'range bounds mix number and string'],
   ])('rejects %s', (_what, input, expected) => {
     expect(issuesOf(input).join('\n')).toContain(expected);
+  });
+
+  it('reads bucket bounds written as decimal strings, as proto-JSON writes 64-bit integers', () => {
+    const spec = (lower: unknown, upper: unknown) =>
+      edited((s) => (s.flags['flags/checkout'].rules[0].assignmentSpec.assignments[0].bucketRanges = [{ lower, upper }]));
+    expect(issuesOf(spec('0', '1000'))).toEqual([]);
+    const resolved = (input: unknown) => resolveFlags(loadState(input), { evaluationContext: { country: 'SE', targeting_key: 'u1' }, clientSecret: SECRET }).resolvedFlags[0];
+    expect(resolved(spec('0', '1000'))).toEqual(resolved(spec(0, 1000)));
+    expect(issuesOf(spec('0', '1e3')).join('\n')).toContain('bucketRanges[0].upper: expected an integer in [0, bucketCount 1000], got "1e3"');
   });
 
   it('treats __proto__ and constructor keys as plain data', () => {

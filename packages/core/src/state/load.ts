@@ -453,6 +453,7 @@ export function reachableMaterializations(
   segments: ReadonlyMap<string, CompiledSegment>,
   directOf: (name: string) => Iterable<string>,
 ): readonly string[] {
+  if ((segments.get(name)?.references.length ?? 0) === 0) return ownMaterializations(directOf(name));
   const all = new Set<string>();
   const seen = new Set<string>();
   const stack = [name];
@@ -466,8 +467,19 @@ export function reachableMaterializations(
   return all.size === 0 ? NO_NAMES : [...all];
 }
 
+/** A segment's own materializations, once each: most segments reference none and read none, and this runs for each of them at load. */
+function ownMaterializations(direct: Iterable<string>): readonly string[] {
+  let list: string[] | null = null;
+  for (const m of direct) {
+    list ??= [];
+    if (!list.includes(m)) list.push(m);
+  }
+  return list ?? NO_NAMES;
+}
+
 /** Marks `seg` when it reaches itself through references. */
 export function markCycle(seg: CompiledSegment, segments: ReadonlyMap<string, CompiledSegment>): void {
+  if (seg.references.length === 0) return;
   const seen = new Set<string>();
   const stack = [...seg.references];
   while (stack.length > 0) {
