@@ -13,6 +13,16 @@
  *   watch delta   `watchSource` on one instance whose workspace file is replaced: the server pushes a delta (one segment retargeted)
  *   idle          nothing loading, measured as long as the worker's swap took: the machine's own noise
  *
+ * On Linux, each gap is also split by the app's thread's scheduler statistics: `waiting` is
+ * how many of the gaps over 20 ms (per reload) the thread spent mostly runnable but waiting
+ * for a CPU (held by the loader's worker, V8's collector threads or the bench's servers: on
+ * 2 cores they compete), and `own turn` the most CPU the thread itself used between two ticks
+ * (its longest turn: a slice of assembly, or a collection in it).
+ *
+ * `--serving N` makes N evaluations every millisecond throughout, as an app serving requests
+ * does (the default, 0, is an idle app: nothing else allocates, so V8 collects differently);
+ * every one must answer, from the previous state until the new one is swapped in.
+ *
  * Also: the time from the reload's cause (a rename, a server stopped) to
  * `PROVIDER_CONFIGURATION_CHANGED` (swap), and the memory the loaded state holds (heap +
  * V8's external memory, after gc, less the baseline). External memory, not
@@ -31,12 +41,12 @@
  * directory's `allot-reload-bench-workspaces` and reused.
  *
  * Run: pnpm --filter @allot/bench bench:reload [--quick] [--sizes 1000,3000,10000]
- *   [--rows file-main,file,http,watch-state,watch-delta,idle] [--reloads N]
+ *   [--rows file-main,file,http,watch-state,watch-delta,idle] [--reloads N] [--serving N]
  *   (node --cpu-prof or --trace-gc on a row: run it alone with --row NAME --dir DIR --size N;
  *   --windows prints when each measure ran, on performance.now()'s clock)
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, mkdtempSync, openSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,20 +67,90 @@ const arg = (name: string): string | undefined => {
 };
 const SIZES = arg('--sizes')?.split(',').map(Number) ?? (quick ? [1_000, 3_000] : [1_000, 3_000, 10_000]);
 const RELOADS = Number(arg('--reloads') ?? (quick ? 2 : 3));
+/** Evaluations per millisecond the app makes while it runs (`--serving N`): an app serving requests allocates, an idle one does not, and V8 collects differently. */
+const SERVING = Number(arg('--serving') ?? '0');
 const ROW_NAMES = ['file-main', 'file', 'http', 'watch-state', 'watch-delta', 'idle'] as const;
 type RowName = (typeof ROW_NAMES)[number];
 const ROWS = (arg('--rows')?.split(',') ?? ROW_NAMES) as RowName[];
 
-/** The main loop's delays while `run` runs: histogram max and p99, and the longest gap of a 1 ms timer and how many were over 20 ms. */
-async function measured<T>(run: () => Promise<T>): Promise<{ result: T; maxMs: number; p99Ms: number; gapMs: number; over20: number }> {
+/**
+ * This thread's scheduler statistics on Linux (`/proc/thread-self/schedstat`): nanoseconds
+ * it has run on a CPU, and waited for one while runnable. A gap of the 1 ms timer is either
+ * this thread's work (a long turn, a collection) or a wait for a CPU that other threads and
+ * processes held; the two read differently. Read into one buffer, with no allocation per tick.
+ */
+class ThreadClock {
+  private readonly buffer = Buffer.alloc(128);
+  runNs = 0;
+  waitNs = 0;
+  private constructor(private readonly fd: number) {}
+
+  static open(): ThreadClock | null {
+    try {
+      return new ThreadClock(openSync('/proc/thread-self/schedstat', 'r'));
+    } catch {
+      return null; // not Linux, or no schedstat: the attribution columns stay empty
+    }
+  }
+
+  read(): void {
+    const n = readSync(this.fd, this.buffer, 0, this.buffer.length, 0);
+    let field = 0;
+    let value = 0;
+    for (let i = 0; i < n && field < 2; i++) {
+      const c = this.buffer[i]!;
+      if (c >= 48 && c <= 57) value = value * 10 + (c - 48);
+      else {
+        if (field === 0) this.runNs = value;
+        else this.waitNs = value;
+        field++;
+        value = 0;
+      }
+    }
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+interface Measure<T> {
+  readonly result: T;
+  readonly maxMs: number;
+  readonly p99Ms: number;
+  readonly gapMs: number;
+  readonly over20: number;
+  /** The most CPU this thread used between two ticks of the 1 ms timer (its longest turn, collections included); NaN off Linux. */
+  readonly ownMs: number;
+  /** Of the gaps over 20 ms, those spent mostly waiting for a CPU rather than running. */
+  readonly over20Waiting: number;
+}
+
+/** The main loop's delays while `run` runs: histogram max and p99, and the longest gap of a 1 ms timer and how many were over 20 ms (and of those, how many were waits for a CPU). */
+async function measured<T>(run: () => Promise<T>): Promise<Measure<T>> {
   const histogram = monitorEventLoopDelay({ resolution: 1 });
+  const clock = ThreadClock.open();
+  clock?.read();
   let last = performance.now();
+  let lastRun = clock?.runNs ?? 0;
+  let lastWait = clock?.waitNs ?? 0;
   let gap = 0;
   let over20 = 0;
+  let ownNs = 0;
+  let over20Waiting = 0;
   const timer = setInterval(() => {
     const now = performance.now();
-    gap = Math.max(gap, now - last - 1);
-    if (now - last - 1 > 20) over20++;
+    const delay = now - last - 1;
+    gap = Math.max(gap, delay);
+    if (clock !== null) {
+      clock.read();
+      const ran = clock.runNs - lastRun;
+      ownNs = Math.max(ownNs, ran);
+      if (delay > 20 && clock.waitNs - lastWait > ran) over20Waiting++;
+      lastRun = clock.runNs;
+      lastWait = clock.waitNs;
+    }
+    if (delay > 20) over20++;
     last = now;
   }, 1);
   histogram.enable();
@@ -81,10 +161,11 @@ async function measured<T>(run: () => Promise<T>): Promise<{ result: T; maxMs: n
     await new Promise((resolve) => setTimeout(resolve, 20));
     // `--windows`: when each measure ran (performance.now()), to match with --trace-gc or a profile.
     if (process.argv.includes('--windows')) process.stderr.write(`MEASURED ${start.toFixed(0)}..${performance.now().toFixed(0)} ms\n`);
-    return { result, maxMs: histogram.max / 1e6, p99Ms: histogram.percentile(99) / 1e6, gapMs: gap, over20 };
+    return { result, maxMs: histogram.max / 1e6, p99Ms: histogram.percentile(99) / 1e6, gapMs: gap, over20, ownMs: clock === null ? NaN : ownNs / 1e6, over20Waiting };
   } finally {
     histogram.disable();
     clearInterval(timer);
+    clock?.close();
   }
 }
 
@@ -102,6 +183,10 @@ interface RowResult {
   readonly gapMs: number;
   /** How many times the 1 ms timer waited over 20 ms, per reload (mean). */
   readonly over20: number;
+  /** Of those, how many were mostly a wait for a CPU (per reload, mean; Linux only). */
+  readonly over20Waiting: number;
+  /** The most CPU the app's thread used between two ticks of the timer: its own longest turn (Linux only; NaN elsewhere). */
+  readonly ownMs: number;
   readonly swapMs: number;
   readonly heldMb: number;
   readonly rssMb: number;
@@ -112,7 +197,7 @@ interface RowResult {
 /** The machine's own noise: the same measures over `ms` with nothing loading. */
 async function idle(ms: number): Promise<RowResult> {
   const m = await measured(() => new Promise((resolve) => setTimeout(resolve, ms)));
-  return { loadMaxMs: 0, maxMs: m.maxMs, p99Ms: m.p99Ms, gapMs: m.gapMs, over20: m.over20, swapMs: 0, heldMb: 0, rssMb: 0, stateMb: 0 };
+  return { loadMaxMs: 0, maxMs: m.maxMs, p99Ms: m.p99Ms, gapMs: m.gapMs, over20: m.over20, over20Waiting: m.over20Waiting, ownMs: m.ownMs, swapMs: 0, heldMb: 0, rssMb: 0, stateMb: 0 };
 }
 
 /** A source, and what reloads it with the other revision (the `r`th reload, from 1). */
@@ -141,12 +226,15 @@ async function reloaded(setup: Setup): Promise<RowResult> {
   const rssBefore = process.memoryUsage().rss;
   const provider = new AllotProvider({ source: setup.source, clientSecret: setup.secret, stickyStore: false });
   const initial = await measured(() => provider.initialize());
+  const serving = evaluating(provider, SERVING);
   await setup.after?.(0);
   const swaps: number[] = [];
   let maxMs = 0;
   let p99Ms = 0;
   let gapMs = 0;
   let over20 = 0;
+  let over20Waiting = 0;
+  let ownMs = 0;
   let errors = 0;
   for (let r = 1; r <= RELOADS; r++) {
     const m = await measured(
@@ -172,11 +260,15 @@ async function reloaded(setup: Setup): Promise<RowResult> {
     p99Ms = Math.max(p99Ms, m.p99Ms);
     gapMs = Math.max(gapMs, m.gapMs);
     over20 += m.over20 / RELOADS;
+    over20Waiting += m.over20Waiting / RELOADS;
+    ownMs = Math.max(ownMs, m.ownMs);
     await setup.after?.(r);
   }
+  const answers = serving.stop();
   const loaded = heldBytes();
   const rss = process.memoryUsage().rss;
   await provider.onClose();
+  if (answers.failed > 0) throw new Error(`${String(answers.failed)} of ${String(answers.made)} evaluations failed during the reloads`);
   const stateMb = await setup.stateMb();
   if (errors > 0) console.error(`${String(errors)} state errors during the reloads (each retried)`);
   swaps.sort((a, b) => a - b);
@@ -186,10 +278,39 @@ async function reloaded(setup: Setup): Promise<RowResult> {
     p99Ms,
     gapMs,
     over20,
+    over20Waiting,
+    ownMs,
     swapMs: swaps[Math.floor(swaps.length / 2)]!,
     heldMb: (loaded - before) / 2 ** 20,
     rssMb: (rss - rssBefore) / 2 ** 20,
     stateMb,
+  };
+}
+
+/**
+ * `perMs` evaluations every millisecond, of the first 200 flags (every size has them) for
+ * varied units, as an app serving requests makes them; each must answer from a state (the
+ * previous one until the new one is swapped in).
+ */
+function evaluating(provider: AllotProvider, perMs: number): { stop: () => { made: number; failed: number } } {
+  let made = 0;
+  let failed = 0;
+  const timer =
+    perMs > 0
+      ? setInterval(() => {
+          for (let i = 0; i < perMs; i++, made++) {
+            const context = { targetingKey: `u${String(made)}`, country: `C${String(made % 50)}` };
+            void provider.resolveObjectEvaluation(`f${String(made % 200)}`, {}, context).then((details) => {
+              if (details.errorCode !== undefined) failed++;
+            });
+          }
+        }, 1)
+      : null;
+  return {
+    stop: () => {
+      if (timer !== null) clearInterval(timer);
+      return { made, failed };
+    },
   };
 }
 
@@ -357,7 +478,7 @@ async function runRow(name: RowName, dir: string, swapMs: number): Promise<RowRe
 
 /** One row in a process of its own, so that rows share no heap, garbage or worker. */
 function inChild(dir: string, rowName: RowName, swapMs: number): RowResult {
-  const child = spawnSync(process.execPath, ['--expose-gc', process.argv[1]!, '--row', rowName, '--dir', dir, '--swap-ms', String(swapMs), '--reloads', String(RELOADS)], {
+  const child = spawnSync(process.execPath, ['--expose-gc', process.argv[1]!, '--row', rowName, '--dir', dir, '--swap-ms', String(swapMs), '--reloads', String(RELOADS), '--serving', String(SERVING)], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
     maxBuffer: 1 << 20,
@@ -376,7 +497,7 @@ if (rowArg !== undefined) {
   try {
     console.log(`reload bench: ${RELOADS} reloads per row, each row in a process of its own; delays of the app's event loop (ms); load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
     console.log('swap = cause (rename, server stopped) to PROVIDER_CONFIGURATION_CHANGED (median); held = heap + external memory after gc, less the baseline; rss = growth');
-    console.log('segments  path         state MB  initial max  reload max  reload p99  1ms-timer gap  gaps>20ms  swap ms  held MB  rss MB');
+    console.log('segments  path         state MB  initial max  reload max  reload p99  1ms-timer gap  gaps>20ms  waiting  own turn  swap ms  held MB  rss MB');
     for (const size of SIZES) {
       writeFileSync(join(dir, 'a.json'), stateText(size, 1));
       writeFileSync(join(dir, 'b.json'), stateText(size, 2));
@@ -392,7 +513,7 @@ if (rowArg !== undefined) {
         if (name === 'file') swapMs = r.swapMs;
         const mb = ((name.startsWith('file') || name === 'idle' ? fileMb : r.stateMb) / 2 ** 20).toFixed(1);
         console.log(
-          `${String(size).padStart(8)}  ${name.padEnd(11)}  ${mb.padStart(8)}  ${r.loadMaxMs.toFixed(1).padStart(11)}  ${r.maxMs.toFixed(1).padStart(10)}  ${r.p99Ms.toFixed(1).padStart(10)}  ${r.gapMs.toFixed(1).padStart(13)}  ${r.over20.toFixed(1).padStart(9)}  ${r.swapMs.toFixed(0).padStart(7)}  ${r.heldMb.toFixed(0).padStart(7)}  ${r.rssMb.toFixed(0).padStart(6)}`,
+          `${String(size).padStart(8)}  ${name.padEnd(11)}  ${mb.padStart(8)}  ${r.loadMaxMs.toFixed(1).padStart(11)}  ${r.maxMs.toFixed(1).padStart(10)}  ${r.p99Ms.toFixed(1).padStart(10)}  ${r.gapMs.toFixed(1).padStart(13)}  ${r.over20.toFixed(1).padStart(9)}  ${r.over20Waiting.toFixed(1).padStart(7)}  ${r.ownMs.toFixed(1).padStart(8)}  ${r.swapMs.toFixed(0).padStart(7)}  ${r.heldMb.toFixed(0).padStart(7)}  ${r.rssMb.toFixed(0).padStart(6)}`,
         );
       }
     }
