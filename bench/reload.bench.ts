@@ -89,7 +89,7 @@ class ThreadClock {
     try {
       return new ThreadClock(openSync('/proc/thread-self/schedstat', 'r'));
     } catch {
-      return null; // not Linux, or no schedstat: the attribution columns stay empty
+      return null; // not Linux, or no schedstat: the attribution columns print n/a
     }
   }
 
@@ -122,7 +122,7 @@ interface Measure<T> {
   readonly over20: number;
   /** The most CPU this thread used between two ticks of the 1 ms timer (its longest turn, collections included); NaN off Linux. */
   readonly ownMs: number;
-  /** Of the gaps over 20 ms, those spent mostly waiting for a CPU rather than running. */
+  /** Of the gaps over 20 ms, those spent mostly waiting for a CPU rather than running (not blocked in a system call: that is neither); NaN off Linux. */
   readonly over20Waiting: number;
 }
 
@@ -161,7 +161,8 @@ async function measured<T>(run: () => Promise<T>): Promise<Measure<T>> {
     await new Promise((resolve) => setTimeout(resolve, 20));
     // `--windows`: when each measure ran (performance.now()), to match with --trace-gc or a profile.
     if (process.argv.includes('--windows')) process.stderr.write(`MEASURED ${start.toFixed(0)}..${performance.now().toFixed(0)} ms\n`);
-    return { result, maxMs: histogram.max / 1e6, p99Ms: histogram.percentile(99) / 1e6, gapMs: gap, over20, ownMs: clock === null ? NaN : ownNs / 1e6, over20Waiting };
+    const split = clock !== null;
+    return { result, maxMs: histogram.max / 1e6, p99Ms: histogram.percentile(99) / 1e6, gapMs: gap, over20, ownMs: split ? ownNs / 1e6 : NaN, over20Waiting: split ? over20Waiting : NaN };
   } finally {
     histogram.disable();
     clearInterval(timer);
@@ -288,7 +289,7 @@ async function reloaded(setup: Setup): Promise<RowResult> {
 }
 
 /**
- * `perMs` evaluations every millisecond, of the first 200 flags (every size has them) for
+ * `perMs` evaluations every millisecond, of the first 20 flags (states of 100 segments and up have them) for
  * varied units, as an app serving requests makes them; each must answer from a state (the
  * previous one until the new one is swapped in).
  */
@@ -300,7 +301,7 @@ function evaluating(provider: AllotProvider, perMs: number): { stop: () => { mad
       ? setInterval(() => {
           for (let i = 0; i < perMs; i++, made++) {
             const context = { targetingKey: `u${String(made)}`, country: `C${String(made % 50)}` };
-            void provider.resolveObjectEvaluation(`f${String(made % 200)}`, {}, context).then((details) => {
+            void provider.resolveObjectEvaluation(`f${String(made % 20)}`, {}, context).then((details) => {
               if (details.errorCode !== undefined) failed++;
             });
           }
@@ -476,6 +477,11 @@ async function runRow(name: RowName, dir: string, swapMs: number): Promise<RowRe
   }
 }
 
+/** A column of the scheduler split (`ThreadClock`): n/a where the platform has none. */
+function split(value: number): string {
+  return Number.isNaN(value) ? 'n/a' : value.toFixed(1);
+}
+
 /** One row in a process of its own, so that rows share no heap, garbage or worker. */
 function inChild(dir: string, rowName: RowName, swapMs: number): RowResult {
   const child = spawnSync(process.execPath, ['--expose-gc', process.argv[1]!, '--row', rowName, '--dir', dir, '--swap-ms', String(swapMs), '--reloads', String(RELOADS), '--serving', String(SERVING)], {
@@ -513,7 +519,7 @@ if (rowArg !== undefined) {
         if (name === 'file') swapMs = r.swapMs;
         const mb = ((name.startsWith('file') || name === 'idle' ? fileMb : r.stateMb) / 2 ** 20).toFixed(1);
         console.log(
-          `${String(size).padStart(8)}  ${name.padEnd(11)}  ${mb.padStart(8)}  ${r.loadMaxMs.toFixed(1).padStart(11)}  ${r.maxMs.toFixed(1).padStart(10)}  ${r.p99Ms.toFixed(1).padStart(10)}  ${r.gapMs.toFixed(1).padStart(13)}  ${r.over20.toFixed(1).padStart(9)}  ${r.over20Waiting.toFixed(1).padStart(7)}  ${r.ownMs.toFixed(1).padStart(8)}  ${r.swapMs.toFixed(0).padStart(7)}  ${r.heldMb.toFixed(0).padStart(7)}  ${r.rssMb.toFixed(0).padStart(6)}`,
+          `${String(size).padStart(8)}  ${name.padEnd(11)}  ${mb.padStart(8)}  ${r.loadMaxMs.toFixed(1).padStart(11)}  ${r.maxMs.toFixed(1).padStart(10)}  ${r.p99Ms.toFixed(1).padStart(10)}  ${r.gapMs.toFixed(1).padStart(13)}  ${r.over20.toFixed(1).padStart(9)}  ${split(r.over20Waiting).padStart(7)}  ${split(r.ownMs).padStart(8)}  ${r.swapMs.toFixed(0).padStart(7)}  ${r.heldMb.toFixed(0).padStart(7)}  ${r.rssMb.toFixed(0).padStart(6)}`,
         );
       }
     }
