@@ -359,7 +359,7 @@ function assignmentsPath(rule: string): string {
 }
 
 /**
- * The `at`th assignment of the rule at path `rule`. This runs for every
+ * The `at`th assignment of the rule at `rulePath`. This runs for every
  * assignment of a state as it loads, on the application's thread: paths and messages are
  * built only for an issue, and valid input allocates nothing but what the state keeps.
  */
