@@ -16,6 +16,7 @@ import { compileContextPath, type ContextReader } from './context-path.js';
 import {
   describe,
   indexPath,
+  isIntegerIn,
   isObject,
   keyPath,
   optionalBoolean,
@@ -295,7 +296,7 @@ function compileRule(
   if (!spec) return undefined;
   const countRaw = own(spec, 'bucketCount');
   const bucketCount =
-    typeof countRaw === 'number' && Number.isInteger(countRaw) && countRaw >= 1 && countRaw <= MAX_BUCKET_COUNT
+    isIntegerIn(countRaw, 1, MAX_BUCKET_COUNT)
       ? countRaw
       : readInteger(countRaw, keyPath(keyPath(path, 'assignmentSpec'), 'bucketCount'), issues, 1, MAX_BUCKET_COUNT, 'a positive integer');
   if (bucketCount === undefined) return undefined;
@@ -358,6 +359,11 @@ function assignmentsPath(rule: string): string {
   return keyPath(keyPath(rule, 'assignmentSpec'), 'assignments');
 }
 
+/** The path of the `at`th assignment of the rule at `rule`. */
+function assignmentPath(rule: string, at: number): string {
+  return indexPath(assignmentsPath(rule), at);
+}
+
 /**
  * The `at`th assignment of the rule at `rulePath`. This runs for every
  * assignment of a state as it loads, on the application's thread: paths and messages are
@@ -377,12 +383,12 @@ function compileAssignment(
   index: number,
 ): CompiledAssignment | undefined {
   if (!isObject(raw)) {
-    readObject(raw, indexPath(assignmentsPath(rulePath), at), issues);
+    readObject(raw, assignmentPath(rulePath, at), issues);
     return undefined;
   }
   const obj = raw;
   const idRaw = own(obj, 'assignmentId') ?? '';
-  const id = typeof idRaw === 'string' ? idRaw : (readString(idRaw, keyPath(indexPath(assignmentsPath(rulePath), at), 'assignmentId'), issues) ?? '');
+  const id = typeof idRaw === 'string' ? idRaw : (readString(idRaw, keyPath(assignmentPath(rulePath, at), 'assignmentId'), issues) ?? '');
   const kind = assignmentKind(obj, rulePath, at, issues);
   if (kind === undefined) return undefined;
   let variant: CompiledVariant | null = null;
@@ -392,14 +398,14 @@ function compileAssignment(
     variant = typeof vname === 'string' ? (variants.get(vname) ?? null) : null;
     if (variant === null) {
       issues.add(
-        keyPath(keyPath(indexPath(assignmentsPath(rulePath), at), 'variant'), 'variant'),
+        keyPath(keyPath(assignmentPath(rulePath, at), 'variant'), 'variant'),
         `expected the name of one of the flag's variants (${[...variants.keys()].join(', ') || 'none defined'}), got ${describe(vname)}`,
       );
       return undefined;
     }
   }
   const ranges = own(obj, 'bucketRanges') ?? NO_ITEMS;
-  if (!Array.isArray(ranges) || ranges.length > 100_000) readArray(ranges, keyPath(indexPath(assignmentsPath(rulePath), at), 'bucketRanges'), issues, 100_000);
+  if (!Array.isArray(ranges) || ranges.length > 100_000) readArray(ranges, keyPath(assignmentPath(rulePath, at), 'bucketRanges'), issues, 100_000);
   else for (let i = 0; i < ranges.length; i++) readRange(ranges[i], rulePath, at, i, bucketCount, issues, triples, index);
   return {
     id,
@@ -421,29 +427,24 @@ function assignmentKind(obj: JsonObject, rulePath: string, at: number, issues: I
   const count = (variant === null ? 0 : 1) + (clientDefault === null ? 0 : 1) + (fallthrough === null ? 0 : 1);
   if (count === 1) return variant !== null ? 'variant' : clientDefault !== null ? 'clientDefault' : 'fallthrough';
   const kinds = ASSIGNMENT_TYPES.filter((k) => (own(obj, k) ?? null) !== null);
-  issues.add(indexPath(assignmentsPath(rulePath), at), `expected exactly one of variant, clientDefault, fallthrough; got ${kinds.length === 0 ? 'none' : kinds.join(', ')}`);
+  issues.add(assignmentPath(rulePath, at), `expected exactly one of variant, clientDefault, fallthrough; got ${kinds.length === 0 ? 'none' : kinds.join(', ')}`);
   return undefined;
 }
 
 const ASSIGNMENT_TYPES: readonly AssignmentType[] = ['variant', 'clientDefault', 'fallthrough'];
-
-/** Whether `v` is a bucket bound of a rule of `bucketCount` buckets, as a number (strings take the checked path). */
-function isBound(v: unknown, bucketCount: number): v is number {
-  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= bucketCount;
-}
 
 /** The `i`th bucket range of the `at`th assignment of the rule at `rulePath`, pushed to `triples` as [lower, upper, index] when valid. */
 function readRange(raw: unknown, rulePath: string, at: number, i: number, bucketCount: number, issues: IssueList, triples: number[], index: number): void {
   if (isObject(raw)) {
     const lower = own(raw, 'lower') ?? 0;
     const upper = own(raw, 'upper');
-    if (isBound(lower, bucketCount) && isBound(upper, bucketCount) && lower <= upper) {
+    if (isIntegerIn(lower, 0, bucketCount) && isIntegerIn(upper, 0, bucketCount) && lower <= upper) {
       triples.push(lower, upper, index);
       return;
     }
   }
   // Not plainly valid: read it again with paths and messages (a decimal string is a valid bound).
-  const rp = indexPath(keyPath(indexPath(assignmentsPath(rulePath), at), 'bucketRanges'), i);
+  const rp = indexPath(keyPath(assignmentPath(rulePath, at), 'bucketRanges'), i);
   const ro = readObject(raw, rp, issues);
   if (!ro) return;
   const what = `an integer in [0, bucketCount ${bucketCount}]`;

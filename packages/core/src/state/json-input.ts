@@ -121,6 +121,11 @@ export function optionalBoolean(
   return fallback;
 }
 
+/** Whether `value` is a number that is an integer in [min, max] (a string is not: `readInteger` reads those). */
+export function isIntegerIn(value: unknown, min: number, max: number): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
+}
+
 /**
  * An integer in [min, max]; `what` names the expectation in the message. A decimal string is
  * read too: proto-JSON writes 64-bit integers (`bitCount`) as strings and lets parsers take
@@ -135,9 +140,7 @@ export function readInteger(
   what: string,
 ): number | undefined {
   const n = typeof value === 'string' && /^-?\d{1,16}$/.test(value) ? Number(value) : value;
-  if (typeof n === 'number' && Number.isInteger(n) && n >= min && n <= max) {
-    return n;
-  }
+  if (isIntegerIn(n, min, max)) return n;
   issues.add(path, `expected ${what}, got ${describe(value)}`);
   return undefined;
 }
