@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 
 import { describe, expect, it } from 'vitest';
@@ -200,6 +201,26 @@ describe('the proto-JSON ResolverState shape', () => {
     const changed = loadState(protoState(text('bob')), { accountId: 'acme', decodedBitsets });
     expect([reason(changed, 'alice'), reason(changed, 'bob')]).toEqual(['RESOLVE_REASON_NO_SEGMENT_MATCH', 'RESOLVE_REASON_MATCH']);
     expect([...decodedBitsets.keys()]).toEqual([text('bob')]);
+  });
+
+  it('keeps decoded bitsets under decodedBitsetKey of their text when given one, so the map need not hold the texts', () => {
+    const salt = new HashPrefix('MegaSalt-acme|');
+    const text = (unit: string): string => {
+      const bits = new Uint8Array(BITSET_BYTES);
+      const bucket = salt.bucket(unit, 1_000_000);
+      bits[bucket >> 3] = 1 << (bucket & 7);
+      return gzipSync(bits).toString('base64');
+    };
+    const digest = (t: string): string => createHash('sha256').update(t).digest('base64');
+    const decodedBitsets = new Map<string, DecodedBitset>();
+    const options = { accountId: 'acme', decodedBitsets, decodedBitsetKey: digest };
+    const first = loadState(protoState(text('alice')), options);
+    expect([...decodedBitsets.keys()]).toEqual([digest(text('alice'))]);
+    const again = loadState(protoState(text('alice')), options);
+    expect(again.segments.get('segments/exp')!.bitset).toBe(first.segments.get('segments/exp')!.bitset);
+    const changed = loadState(protoState(text('bob')), options);
+    expect(changed.segments.get('segments/exp')!.bitset).not.toBe(first.segments.get('segments/exp')!.bitset);
+    expect([...decodedBitsets.keys()]).toEqual([digest(text('bob'))]);
   });
 
   it('takes fullBitset as every bucket', () => {

@@ -60,6 +60,13 @@ export interface LoadOptions {
    * The states then share those bitsets: do not transfer such a state to a worker.
    */
   readonly decodedBitsets?: Map<string, DecodedBitset>;
+  /**
+   * The key a bitset is kept under in `decodedBitsets`: by default its base64 text, which
+   * the map then holds (43 MB at 10,000 segments). A digest of the text (a cryptographic
+   * hash: two texts must never share a key) keeps the map small where nothing else holds
+   * the texts, as in the provider's loader worker.
+   */
+  readonly decodedBitsetKey?: (text: string) => string;
 }
 
 /** A base64 bitset as decoded (see `LoadOptions.decodedBitsets`). */
@@ -199,7 +206,7 @@ function mapParts(root: JsonObject, options: LoadOptions, issues: IssueList): St
   const accountId = accountIdFrom(root, options, issues, false);
   const bitsets = new Map<string, LoadedBitset>();
   const scratch = BitsetScratch.shared();
-  const decoded = new Decoded(options.decodedBitsets);
+  const decoded = new Decoded(options.decodedBitsets, options.decodedBitsetKey);
   for (const b of located(root, 'bitsets', issues)) {
     const bits = mapBitset(b, issues, scratch, decoded);
     if (bits) bitsets.set(b.name, bits);
@@ -254,11 +261,16 @@ export function mapClients(root: JsonObject, issues: IssueList): CompiledClient[
 export class Decoded {
   private readonly used = new Map<string, DecodedBitset>();
 
-  constructor(private readonly cache: Map<string, DecodedBitset> | undefined) {}
+  constructor(
+    private readonly cache: Map<string, DecodedBitset> | undefined,
+    private readonly keyOf: ((text: string) => string) | undefined,
+  ) {}
 
   get(text: string, path: string, issues: IssueList, scratch: BitsetScratch): DecodedBitset | undefined {
-    const bits = this.cache?.get(text) ?? bitsetFromBase64(text, true, path, issues, scratch);
-    if (bits !== undefined && this.cache !== undefined) this.used.set(text, bits);
+    if (this.cache === undefined) return bitsetFromBase64(text, true, path, issues, scratch);
+    const key = this.keyOf === undefined ? text : this.keyOf(text);
+    const bits = this.cache.get(key) ?? bitsetFromBase64(text, true, path, issues, scratch);
+    if (bits !== undefined) this.used.set(key, bits);
     return bits;
   }
 
@@ -266,7 +278,7 @@ export class Decoded {
   keepOnly(): void {
     if (this.cache === undefined) return;
     this.cache.clear();
-    for (const [text, bits] of this.used) this.cache.set(text, bits);
+    for (const [key, bits] of this.used) this.cache.set(key, bits);
   }
 }
 
@@ -274,7 +286,7 @@ function protoParts(root: JsonObject, options: LoadOptions, issues: IssueList): 
   const accountId = accountIdFrom(root, options, issues, true);
   const bitsets = new Map<string, LoadedBitset>();
   const scratch = BitsetScratch.shared();
-  const decoded = new Decoded(options.decodedBitsets);
+  const decoded = new Decoded(options.decodedBitsets, options.decodedBitsetKey);
   for (const b of locatedList(root, 'bitsets', issues, 'segment')) {
     const obj = b.raw as JsonObject;
     if (optionalBoolean(obj, 'fullBitset', b.path, issues, false)) {

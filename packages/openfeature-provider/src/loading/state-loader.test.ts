@@ -206,6 +206,65 @@ describe('loading off the main thread', () => {
     }
   });
 
+  it('never answers from a bitset an earlier load decoded once the state changed it (the worker keeps its last load\'s bitsets by content)', async () => {
+    /** Flag `a` on segment `s`, whose bitset holds the even buckets or the odd ones: texts of the same length that differ. */
+    const state = (even: boolean): string => {
+      const bits = gzipSync(new Uint8Array(125_000).fill(even ? 0x55 : 0xaa)).toString('base64');
+      return JSON.stringify({
+        account: { name: 'accounts/test' },
+        clients: { [SECRET]: { client: { name: 'clients/app' }, clientCredential: { name: 'clients/app/credentials/c' } } },
+        segments: { 'segments/s': {} },
+        bitsets: { 'segments/s': bits },
+        flags: {
+          'flags/a': {
+            name: 'flags/a',
+            state: 'ACTIVE',
+            clients: ['clients/app'],
+            variants: [{ name: 'flags/a/variants/on', value: { on: true } }],
+            rules: [
+              {
+                name: 'flags/a/rules/r',
+                segment: 'segments/s',
+                enabled: true,
+                targetingKeySelector: '',
+                assignmentSpec: {
+                  bucketCount: 1,
+                  assignments: [{ assignmentId: 'x', variant: { variant: 'flags/a/variants/on' }, bucketRanges: [{ lower: 0, upper: 1 }] }],
+                },
+              },
+            ],
+          },
+        },
+      });
+    };
+    expect(state(true).length).toBe(state(false).length);
+    const file = join(dir, 'state.json');
+    writeFileSync(file, state(true));
+    // A provider holds the worker (and its bitsets) from one reload to the next.
+    const provider = new AllotProvider({ source: fileSource(file, { debounceMs: 5 }), clientSecret: SECRET, stickyStore: false });
+    await provider.initialize();
+    try {
+      const matched = [provider.resolveAllSync({ targetingKey: 'u' }).details('a.on', 'boolean', false).value];
+      for (const even of [false, true, false]) {
+        const swapped = new Promise<void>((resolve) => {
+          const handler = (): void => {
+            provider.events.removeHandler(ProviderEvents.ConfigurationChanged, handler);
+            resolve();
+          };
+          provider.events.addHandler(ProviderEvents.ConfigurationChanged, handler);
+        });
+        writeFileSync(join(dir, 'next.tmp'), state(even));
+        renameSync(join(dir, 'next.tmp'), file);
+        await swapped;
+        matched.push(provider.resolveAllSync({ targetingKey: 'u' }).details('a.on', 'boolean', false).value);
+      }
+      // Unit u's bucket is even or odd: it is in one of the two bitsets.
+      expect(matched).toEqual([matched[0], !matched[0], matched[0], !matched[0]]);
+    } finally {
+      await provider.onClose();
+    }
+  });
+
   it('rejects a bad state with the same error, issues and paths as loading on the calling thread', async () => {
     const bad = JSON.stringify({
       account: { name: 'accounts/a' },

@@ -156,9 +156,17 @@ function changesOf(delta: StateDelta): StateChanges {
   return changes;
 }
 
-/** Validates resolver-state JSON and prepares it for assembly on another thread; throws `SourceError`. */
-export function prepareJson(json: unknown, origin: string, options: ParseOptions): PreparedLoad {
-  const result = prepareState(json, loadOptionsOf(options));
+/**
+ * Validates resolver-state JSON and prepares it for assembly on another thread; throws
+ * `SourceError`. `reuse`: bitsets an earlier load decoded (core's `LoadOptions.decodedBitsets`).
+ */
+export function prepareJson(
+  json: unknown,
+  origin: string,
+  options: ParseOptions,
+  reuse: Pick<LoadOptions, 'decodedBitsets' | 'decodedBitsetKey'> = {},
+): PreparedLoad {
+  const result = prepareState(json, { ...loadOptionsOf(options), ...reuse });
   if (!result.ok) throw invalidState(origin, result.issues);
   const fingerprints = fingerprintsData(fingerprintsOf(json, result.state));
   return {
