@@ -171,6 +171,14 @@ describe('the proto-JSON ResolverState shape', () => {
     };
   }
 
+  /** The gzipped base64 bitset of account acme holding `unit`'s bucket alone. */
+  function oneUnit(unit: string): string {
+    const bits = new Uint8Array(BITSET_BYTES);
+    const bucket = new HashPrefix('MegaSalt-acme|').bucket(unit, 1_000_000);
+    bits[bucket >> 3] = 1 << (bucket & 7);
+    return gzipSync(bits).toString('base64');
+  }
+
   it('loads gzipped bitsets, salted with the account id the caller gives', () => {
     const bucket = new HashPrefix('MegaSalt-acme|').bucket('alice', 1_000_000);
     const bits = new Uint8Array(BITSET_BYTES);
@@ -183,44 +191,30 @@ describe('the proto-JSON ResolverState shape', () => {
   });
 
   it('takes from decodedBitsets the bitsets an earlier load decoded, answers alike, and leaves in it only its own', () => {
-    const salt = new HashPrefix('MegaSalt-acme|');
-    const text = (unit: string): string => {
-      const bits = new Uint8Array(BITSET_BYTES);
-      const bucket = salt.bucket(unit, 1_000_000);
-      bits[bucket >> 3] = 1 << (bucket & 7);
-      return gzipSync(bits).toString('base64');
-    };
     const decodedBitsets = new Map<string, DecodedBitset>();
     const reason = (state: ReturnType<typeof loadState>, unit: string): string =>
       resolveFlags(state, { evaluationContext: { targeting_key: unit }, clientSecret: 'proto-secret' }).resolvedFlags[0]!.reason;
-    const first = loadState(protoState(text('alice')), { accountId: 'acme', decodedBitsets });
-    expect([...decodedBitsets.keys()]).toEqual([text('alice')]);
-    const again = loadState(protoState(text('alice')), { accountId: 'acme', decodedBitsets });
+    const first = loadState(protoState(oneUnit('alice')), { accountId: 'acme', decodedBitsets });
+    expect([...decodedBitsets.keys()]).toEqual([oneUnit('alice')]);
+    const again = loadState(protoState(oneUnit('alice')), { accountId: 'acme', decodedBitsets });
     expect(again.segments.get('segments/exp')!.bitset).toBe(first.segments.get('segments/exp')!.bitset);
     expect([reason(again, 'alice'), reason(again, 'bob')]).toEqual(['RESOLVE_REASON_MATCH', 'RESOLVE_REASON_NO_SEGMENT_MATCH']);
-    const changed = loadState(protoState(text('bob')), { accountId: 'acme', decodedBitsets });
+    const changed = loadState(protoState(oneUnit('bob')), { accountId: 'acme', decodedBitsets });
     expect([reason(changed, 'alice'), reason(changed, 'bob')]).toEqual(['RESOLVE_REASON_NO_SEGMENT_MATCH', 'RESOLVE_REASON_MATCH']);
-    expect([...decodedBitsets.keys()]).toEqual([text('bob')]);
+    expect([...decodedBitsets.keys()]).toEqual([oneUnit('bob')]);
   });
 
   it('keeps decoded bitsets under decodedBitsetKey of their text when given one, so the map need not hold the texts', () => {
-    const salt = new HashPrefix('MegaSalt-acme|');
-    const text = (unit: string): string => {
-      const bits = new Uint8Array(BITSET_BYTES);
-      const bucket = salt.bucket(unit, 1_000_000);
-      bits[bucket >> 3] = 1 << (bucket & 7);
-      return gzipSync(bits).toString('base64');
-    };
     const digest = (t: string): string => createHash('sha256').update(t).digest('base64');
     const decodedBitsets = new Map<string, DecodedBitset>();
     const options = { accountId: 'acme', decodedBitsets, decodedBitsetKey: digest };
-    const first = loadState(protoState(text('alice')), options);
-    expect([...decodedBitsets.keys()]).toEqual([digest(text('alice'))]);
-    const again = loadState(protoState(text('alice')), options);
+    const first = loadState(protoState(oneUnit('alice')), options);
+    expect([...decodedBitsets.keys()]).toEqual([digest(oneUnit('alice'))]);
+    const again = loadState(protoState(oneUnit('alice')), options);
     expect(again.segments.get('segments/exp')!.bitset).toBe(first.segments.get('segments/exp')!.bitset);
-    const changed = loadState(protoState(text('bob')), options);
+    const changed = loadState(protoState(oneUnit('bob')), options);
     expect(changed.segments.get('segments/exp')!.bitset).not.toBe(first.segments.get('segments/exp')!.bitset);
-    expect([...decodedBitsets.keys()]).toEqual([digest(text('bob'))]);
+    expect([...decodedBitsets.keys()]).toEqual([digest(oneUnit('bob'))]);
   });
 
   it('takes fullBitset as every bucket', () => {
