@@ -217,6 +217,15 @@ describe('the proto-JSON ResolverState shape', () => {
     expect([...decodedBitsets.keys()]).toEqual([digest(oneUnit('bob'))]);
   });
 
+  it('leaves decodedBitsets as it was when the state has problems', () => {
+    const decodedBitsets = new Map<string, DecodedBitset>();
+    const good = loadState(protoState(oneUnit('alice')), { accountId: 'acme', decodedBitsets });
+    const bad = { ...protoState(oneUnit('bob')), flags: 3 };
+    expect(validateState(bad, { accountId: 'acme', decodedBitsets }).ok).toBe(false);
+    expect([...decodedBitsets.keys()]).toEqual([oneUnit('alice')]);
+    expect(decodedBitsets.get(oneUnit('alice'))!.bits).toBe(good.segments.get('segments/exp')!.bitset);
+  });
+
   it('takes fullBitset as every bucket', () => {
     const state = loadState(protoState(true), { accountId: 'acme' });
     expect(resolveFlags(state, { evaluationContext: { targeting_key: 'x' }, clientSecret: 'proto-secret' }).resolvedFlags[0]!.variant).toBe('on');

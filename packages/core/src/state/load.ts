@@ -55,9 +55,10 @@ export interface LoadOptions {
   readonly specialize?: 'hot' | 'all' | 'none';
   /**
    * Bitsets an earlier load decoded, by their base64 text: this load takes the ones its state
-   * holds instead of inflating them again, and leaves in the map exactly its own (a server
-   * that reloads its state after each small change decodes only the bitsets that changed).
-   * The states then share those bitsets: do not transfer such a state to a worker.
+   * holds instead of inflating them again and, if the state loads, leaves in the map exactly
+   * its own (a server that reloads its state after each small change decodes only the
+   * bitsets that changed); a state with problems leaves the map as it was. The states then
+   * share those bitsets: do not transfer such a state's bitsets to another thread.
    */
   readonly decodedBitsets?: Map<string, DecodedBitset>;
   /**
@@ -102,6 +103,8 @@ interface StateParts {
   bitsets: Map<string, LoadedBitset>;
   bloomFilters: Located[];
   clients: CompiledClient[];
+  /** The bitsets decoded on the way, for `LoadOptions.decodedBitsets` once the state has loaded. */
+  decoded: Decoded;
 }
 
 export type ValidationResult =
@@ -138,6 +141,7 @@ export function validateState(input: unknown, options: LoadOptions = {}): Valida
   const alias = options.targetingKeyAlias ?? '';
   const state = compile(parts, issues, alias);
   if (state === undefined || issues.items.length > 0) return { ok: false, issues: issues.items };
+  parts.decoded.keepOnly();
   state.targetingKeyAlias = alias;
   for (const flag of state.flags.values()) planWalk(flag, specialize, alias);
   return { ok: true, state };
@@ -211,7 +215,6 @@ function mapParts(root: JsonObject, options: LoadOptions, issues: IssueList): St
     const bits = mapBitset(b, issues, scratch, decoded);
     if (bits) bitsets.set(b.name, bits);
   }
-  decoded.keepOnly();
   return {
     proto: false,
     accountId,
@@ -220,6 +223,7 @@ function mapParts(root: JsonObject, options: LoadOptions, issues: IssueList): St
     bitsets,
     bloomFilters: located(root, 'bloomFilters', issues),
     clients: mapClients(root, issues),
+    decoded,
   };
 }
 
@@ -301,7 +305,6 @@ function protoParts(root: JsonObject, options: LoadOptions, issues: IssueList): 
     const bits = decoded.get(gz, keyPath(b.path, 'gzippedBitset'), issues, scratch);
     if (bits) bitsets.set(b.name, { bits: bits.bits, allSet: bits.allSet, path: b.path });
   }
-  decoded.keepOnly();
   const clients = credentialsOf(root, issues);
   const bloomRaw = own(root, 'bloomFilters');
   return {
@@ -314,6 +317,7 @@ function protoParts(root: JsonObject, options: LoadOptions, issues: IssueList): 
       ? locatedList(root, 'bloomFilters', issues, 'materializedSegment')
       : located(root, 'bloomFilters', issues),
     clients,
+    decoded,
   };
 }
 

@@ -25,13 +25,13 @@ import {
 } from './state-text.js';
 
 /**
- * The bitsets of this worker's last load, by a digest of their base64 text (core's
+ * The bitsets of this worker's last good load, by a digest of their base64 text (core's
  * `decodedBitsets`): a reload inflates and packs only the bitsets that changed. At 10,000
- * segments that is most of a load's work (gunzip and `CompactBitset.fromWords`, 2.4 s of 3.0–3.9),
- * and the garbage the inflated bitmaps make (1.25 GB of buffers, collected by V8's threads at
- * the application's priority). Keyed by digest so that the 43 MB of texts are not kept; the
- * bitsets (33 MB at 10,000 segments) are held while the worker lives, 30 s past its last
- * load (state-loader.ts).
+ * segments core's `prepareState` then takes 0.33–0.44 s where it took 1.8–2.3, and the
+ * inflated bitmaps' garbage (1.25 GB of buffers, collected by V8's threads at the
+ * application's priority) is not made. Keyed by digest so that the 43 MB of texts are not
+ * kept; the bitsets (33 MB at 10,000 segments) are held while the worker lives
+ * (`WORKER_IDLE_MS` past its last load, state-loader.ts).
  */
 const reuse = {
   decodedBitsets: new Map<string, DecodedBitset>(),

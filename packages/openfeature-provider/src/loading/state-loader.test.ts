@@ -246,8 +246,13 @@ describe('loading off the main thread', () => {
     try {
       const matched = [provider.resolveAllSync({ targetingKey: 'u' }).details('a.on', 'boolean', false).value];
       for (const even of [false, true, false]) {
-        const swapped = new Promise<void>((resolve) => {
+        // A stale bitset would leave the flags' fingerprints as they were: no change event.
+        const swapped = new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => {
+            reject(new Error(`no configuration change after writing the ${even ? 'even' : 'odd'} buckets' bitset: was a stale bitset loaded?`));
+          }, 5_000);
           const handler = (): void => {
+            clearTimeout(timer);
             provider.events.removeHandler(ProviderEvents.ConfigurationChanged, handler);
             resolve();
           };

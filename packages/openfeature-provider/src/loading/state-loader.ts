@@ -49,8 +49,12 @@ export const INLINE_BELOW: number = 64 * 1024;
  * reload took as long (3.3–3.5 s).
  */
 export const SLICE_MS: number = 1;
-/** A worker idle this long is ended, giving back its heap (tens of MB); the next load starts another. */
-export const WORKER_IDLE_MS: number = 30_000;
+/**
+ * A worker idle this long is ended, giving back its heap (tens of MB, and the bitsets of its
+ * last load: load-worker.ts); the next load starts another. Two default poll intervals (30 s),
+ * so that a state that changes at consecutive polls finds the bitsets of the last load.
+ */
+export const WORKER_IDLE_MS: number = 60_000;
 
 /** A file's state, or null when its content is the one loaded last; with the content's digest. */
 export interface LoadedFile {
