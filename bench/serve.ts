@@ -22,12 +22,21 @@ export interface ServeOptions {
   readonly ipc?: boolean;
 }
 
-/** Starts `allot serve ARGS --host 127.0.0.1 --port PORT --quiet`; rejects if it exits first. */
+/**
+ * Starts `allot serve ARGS --host 127.0.0.1 --port PORT --quiet`; rejects if it exits first,
+ * with the end of what it wrote to stderr (kept even when `stderr` is `ignore`).
+ */
 export async function startServe(args: readonly string[], options: ServeOptions = {}): Promise<{ child: ChildProcess; url: string }> {
-  const stdio: StdioOptions = ['ignore', 'pipe', options.stderr ?? 'inherit', ...(options.ipc === true ? ['ipc' as const] : [])];
+  const shown = options.stderr !== 'ignore';
+  const stdio: StdioOptions = ['ignore', 'pipe', shown ? 'inherit' : 'pipe', ...(options.ipc === true ? ['ipc' as const] : [])];
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), CLI, 'serve', ...args, '--host', '127.0.0.1', '--port', String(options.port ?? 0), '--quiet'], {
     env: { ...process.env, ALLOT_TOKENS: '', ALLOT_STORE: '', ...options.env },
     stdio,
+  });
+  let errors = '';
+  // Drained throughout (a full pipe would stall the server); the last 2,000 characters kept.
+  child.stderr?.on('data', (c: Buffer) => {
+    errors = (errors + c.toString()).slice(-2_000);
   });
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
@@ -37,7 +46,7 @@ export async function startServe(args: readonly string[], options: ServeOptions 
       if (m !== null) resolve(m[1]!);
     });
     child.once('exit', (code) => {
-      reject(new Error(`allot serve exited with ${String(code)}`));
+      reject(new Error(`allot serve exited with ${String(code)}${errors === '' ? '' : `: ${errors.trim()}`}`));
     });
   });
   return { child, url };
