@@ -273,6 +273,7 @@ describe.skipIf(redisServerPath === null)('allot simulate --queue', { timeout: 6
         expect(existsSync(join(work, 'q-restart', 'report.json'))).toBe(false);
         // The same workers, reconnected, count the next run.
         const again = await allot(['simulate', ranking, '--queue', server.url, '--units', '100000', '--shards', '2', '--out', 'q-after']);
+        expect(again.stderr).toBe('');
         const local = await allot(['simulate', ranking, '--units', '100000', '--workers', '1', '--out', 'l-after']);
         expect(again.code).toBe(local.code);
         expect(countsOf(join(work, 'q-after'))).toEqual(countsOf(join(work, 'l-after')));
