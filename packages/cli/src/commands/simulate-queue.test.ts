@@ -5,7 +5,7 @@
  * process group: a worker and its sandboxed processes die together, as a machine would).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -48,8 +48,8 @@ function allot(args: readonly string[]): Promise<Exit> {
 }
 
 /** `allot simulate worker` in a process group of its own, one shard at a time, lost shards retried after 3 s. */
-function startWorker(): { child: ChildProcess; output: () => string } {
-  const child = spawn(process.execPath, [bin, 'simulate', 'worker', '--queue', server.url, '--concurrency', '1', '--stalled-seconds', '3'], {
+function startWorker(queue = server.url): { child: ChildProcess; output: () => string } {
+  const child = spawn(process.execPath, [bin, 'simulate', 'worker', '--queue', queue, '--concurrency', '1', '--stalled-seconds', '3'], {
     cwd: work,
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
@@ -73,6 +73,24 @@ async function killGroup(child: ChildProcess): Promise<void> {
   }
   await gone;
 }
+
+/** The processes whose parent is `pid` (Linux: from /proc). */
+function childrenOf(pid: number): number[] {
+  const children = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      // pid (comm) state ppid …: comm may hold spaces and parentheses, so read after the last ')'.
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) children.push(Number(name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return children;
+}
+
+const alive = (pid: number): boolean => existsSync(`/proc/${pid}`);
 
 async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -139,6 +157,38 @@ describe.skipIf(redisServerPath === null)('allot simulate --queue', { timeout: 6
     const exited = new Promise<number | null>((resolve) => worker.child.once('exit', resolve));
     worker.child.kill('SIGTERM');
     expect(await exited).toBe(0);
+  });
+
+  it.skipIf(process.platform !== 'linux')("a worker killed alone leaves no shard process counting for nobody; another worker counts its shard", async () => {
+    // A database of its own: this run's jobs are no other test's.
+    const queue = `${server.url}/5`;
+    const redis = new Redis(server.port, '127.0.0.1', { db: 5 });
+    const killed = startWorker(queue);
+    let other: ReturnType<typeof startWorker> | undefined;
+    try {
+      const run = allot(['simulate', ranking, '--queue', queue, '--units', '400000', '--seed', '5', '--shards', '2', '--out', 'q-orphan']);
+      await until('a shard to be counting', async () => (await shardsCounting(redis)).length > 0);
+      const [shardProcess] = childrenOf(killed.child.pid!);
+      expect(shardProcess).toBeDefined();
+      // SIGKILL to the worker alone, as the OOM killer would: not to its process group.
+      killed.child.kill('SIGKILL');
+      await until(`shard process ${shardProcess} to stop once its worker is gone`, () => !alive(shardProcess!), 10_000);
+      other = startWorker(queue);
+      const queued = await run;
+      const local = await allot(['simulate', ranking, '--units', '400000', '--seed', '5', '--workers', '1', '--out', 'l-orphan']);
+      expect(queued.stderr).toBe('');
+      expect(queued.code).toBe(local.code);
+      expect(countsOf(join(work, 'q-orphan'))).toEqual(countsOf(join(work, 'l-orphan')));
+    } finally {
+      try {
+        process.kill(-killed.child.pid!, 'SIGKILL'); // what it left behind, if anything
+      } catch {
+        // nothing left
+      }
+      if (other !== undefined) await killGroup(other.child);
+      await redis.flushdb();
+      redis.disconnect();
+    }
   });
 
   it('a shard that fails every attempt fails the run with a message naming it, and no report', async () => {
