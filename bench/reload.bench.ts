@@ -17,7 +17,11 @@
  * how many of the gaps over 20 ms (per reload) the thread spent mostly runnable but waiting
  * for a CPU (held by the loader's worker, V8's collector threads or the bench's servers: on
  * 2 cores they compete), and `own turn` the most CPU the thread itself used between two ticks
- * (its longest turn: a slice of assembly, or a collection in it).
+ * (its longest turn: a slice of assembly, or a collection in it). `gc pause` is the app's
+ * isolate's own longest collection pause (a `PerformanceObserver` on `gc` entries), with its
+ * kind: `minor` (a scavenge), `major` (a mark-compact's pause), `incr` (an incremental marking
+ * step), `weak` (weak callbacks). An own turn about as long as the pause is that collection;
+ * the pause includes no wait for a CPU only if its helper threads got one.
  *
  * `--serving N` makes N evaluations every millisecond throughout, as an app serving requests
  * does (the default, 0, is an idle app: nothing else allocates, so V8 collects differently);
@@ -50,7 +54,7 @@ import { closeSync, copyFileSync, mkdtempSync, openSync, readSync, renameSync, r
 import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { constants as perfConstants, monitorEventLoopDelay, PerformanceObserver, type NodeGCPerformanceDetail, type PerformanceEntry } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 
 import { AllotProvider, fileSource, httpSource, watchSource, type StateSource } from '@allot/openfeature-provider';
@@ -124,6 +128,27 @@ interface Measure<T> {
   readonly ownMs: number;
   /** Of the gaps over 20 ms, those spent mostly waiting for a CPU rather than running (not blocked in a system call: that is neither); NaN off Linux. */
   readonly over20Waiting: number;
+  /** This isolate's longest collection pause, and its kind. */
+  readonly gc: GcPause;
+}
+
+interface GcPause {
+  readonly ms: number;
+  readonly kind: string;
+}
+
+const GC_KINDS: Record<number, string> = {
+  [perfConstants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
+  [perfConstants.NODE_PERFORMANCE_GC_MAJOR]: 'major',
+  [perfConstants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incr',
+  [perfConstants.NODE_PERFORMANCE_GC_WEAKCB]: 'weak',
+};
+
+/** The longer of `a` and the pause `entry` records. */
+function longer(a: GcPause, entry: PerformanceEntry): GcPause {
+  if (entry.duration <= a.ms) return a;
+  const { detail } = entry as PerformanceEntry & { detail?: NodeGCPerformanceDetail };
+  return { ms: entry.duration, kind: GC_KINDS[detail?.kind ?? -1] ?? '?' };
 }
 
 /** The main loop's delays while `run` runs: histogram max and p99, and the longest gap of a 1 ms timer and how many were over 20 ms (and of those, how many were waits for a CPU). */
@@ -138,6 +163,11 @@ async function measured<T>(run: () => Promise<T>): Promise<Measure<T>> {
   let over20 = 0;
   let ownNs = 0;
   let over20Waiting = 0;
+  let gc: GcPause = { ms: 0, kind: '-' };
+  const collections = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) gc = longer(gc, entry);
+  });
+  collections.observe({ entryTypes: ['gc'] });
   const timer = setInterval(() => {
     const now = performance.now();
     const delay = now - last - 1;
@@ -162,8 +192,11 @@ async function measured<T>(run: () => Promise<T>): Promise<Measure<T>> {
     // `--windows`: when each measure ran (performance.now()), to match with --trace-gc or a profile.
     if (process.argv.includes('--windows')) process.stderr.write(`MEASURED ${start.toFixed(0)}..${performance.now().toFixed(0)} ms\n`);
     const split = clock !== null;
-    return { result, maxMs: histogram.max / 1e6, p99Ms: histogram.percentile(99) / 1e6, gapMs: gap, over20, ownMs: split ? ownNs / 1e6 : NaN, over20Waiting: split ? over20Waiting : NaN };
+    // Entries are delivered on a later turn: take those still queued.
+    for (const entry of collections.takeRecords()) gc = longer(gc, entry);
+    return { result, maxMs: histogram.max / 1e6, p99Ms: histogram.percentile(99) / 1e6, gapMs: gap, over20, ownMs: split ? ownNs / 1e6 : NaN, over20Waiting: split ? over20Waiting : NaN, gc };
   } finally {
+    collections.disconnect();
     histogram.disable();
     clearInterval(timer);
     clock?.close();
@@ -188,6 +221,8 @@ interface RowResult {
   readonly over20Waiting: number;
   /** The most CPU the app's thread used between two ticks of the timer: its own longest turn (Linux only; NaN elsewhere). */
   readonly ownMs: number;
+  /** The app's isolate's longest collection pause during the reloads, and its kind. */
+  readonly gc: GcPause;
   readonly swapMs: number;
   readonly heldMb: number;
   readonly rssMb: number;
@@ -198,7 +233,7 @@ interface RowResult {
 /** The machine's own noise: the same measures over `ms` with nothing loading. */
 async function idle(ms: number): Promise<RowResult> {
   const m = await measured(() => new Promise((resolve) => setTimeout(resolve, ms)));
-  return { loadMaxMs: 0, maxMs: m.maxMs, p99Ms: m.p99Ms, gapMs: m.gapMs, over20: m.over20, over20Waiting: m.over20Waiting, ownMs: m.ownMs, swapMs: 0, heldMb: 0, rssMb: 0, stateMb: 0 };
+  return { loadMaxMs: 0, maxMs: m.maxMs, p99Ms: m.p99Ms, gapMs: m.gapMs, over20: m.over20, over20Waiting: m.over20Waiting, ownMs: m.ownMs, gc: m.gc, swapMs: 0, heldMb: 0, rssMb: 0, stateMb: 0 };
 }
 
 /** A source, and what reloads it with the other revision (the `r`th reload, from 1). */
@@ -236,6 +271,7 @@ async function reloaded(setup: Setup): Promise<RowResult> {
   let over20 = 0;
   let over20Waiting = 0;
   let ownMs = 0;
+  let gc: GcPause = { ms: 0, kind: '-' };
   let errors = 0;
   for (let r = 1; r <= RELOADS; r++) {
     const m = await measured(
@@ -263,6 +299,7 @@ async function reloaded(setup: Setup): Promise<RowResult> {
     over20 += m.over20 / RELOADS;
     over20Waiting += m.over20Waiting / RELOADS;
     ownMs = Math.max(ownMs, m.ownMs);
+    if (m.gc.ms > gc.ms) gc = m.gc;
     await setup.after?.(r);
   }
   const answers = serving.stop();
@@ -281,6 +318,7 @@ async function reloaded(setup: Setup): Promise<RowResult> {
     over20,
     over20Waiting,
     ownMs,
+    gc,
     swapMs: swaps[Math.floor(swaps.length / 2)]!,
     heldMb: (loaded - before) / 2 ** 20,
     rssMb: (rss - rssBefore) / 2 ** 20,
@@ -503,7 +541,7 @@ if (rowArg !== undefined) {
   try {
     console.log(`reload bench: ${RELOADS} reloads per row, each row in a process of its own; delays of the app's event loop (ms); load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
     console.log('swap = cause (rename, server stopped) to PROVIDER_CONFIGURATION_CHANGED (median); held = heap + external memory after gc, less the baseline; rss = growth');
-    console.log('segments  path         state MB  initial max  reload max  reload p99  1ms-timer gap  gaps>20ms  waiting  own turn  swap ms  held MB  rss MB');
+    console.log('segments  path         state MB  initial max  reload max  reload p99  1ms-timer gap  gaps>20ms  waiting  own turn  gc pause  swap ms  held MB  rss MB');
     for (const size of SIZES) {
       writeFileSync(join(dir, 'a.json'), stateText(size, 1));
       writeFileSync(join(dir, 'b.json'), stateText(size, 2));
@@ -519,7 +557,7 @@ if (rowArg !== undefined) {
         if (name === 'file') swapMs = r.swapMs;
         const mb = ((name.startsWith('file') || name === 'idle' ? fileMb : r.stateMb) / 2 ** 20).toFixed(1);
         console.log(
-          `${String(size).padStart(8)}  ${name.padEnd(11)}  ${mb.padStart(8)}  ${r.loadMaxMs.toFixed(1).padStart(11)}  ${r.maxMs.toFixed(1).padStart(10)}  ${r.p99Ms.toFixed(1).padStart(10)}  ${r.gapMs.toFixed(1).padStart(13)}  ${r.over20.toFixed(1).padStart(9)}  ${split(r.over20Waiting).padStart(7)}  ${split(r.ownMs).padStart(8)}  ${r.swapMs.toFixed(0).padStart(7)}  ${r.heldMb.toFixed(0).padStart(7)}  ${r.rssMb.toFixed(0).padStart(6)}`,
+          `${String(size).padStart(8)}  ${name.padEnd(11)}  ${mb.padStart(8)}  ${r.loadMaxMs.toFixed(1).padStart(11)}  ${r.maxMs.toFixed(1).padStart(10)}  ${r.p99Ms.toFixed(1).padStart(10)}  ${r.gapMs.toFixed(1).padStart(13)}  ${r.over20.toFixed(1).padStart(9)}  ${split(r.over20Waiting).padStart(7)}  ${split(r.ownMs).padStart(8)}  ${`${r.gc.ms.toFixed(1)} ${r.gc.kind}`.padStart(8)}  ${r.swapMs.toFixed(0).padStart(7)}  ${r.heldMb.toFixed(0).padStart(7)}  ${r.rssMb.toFixed(0).padStart(6)}`,
         );
       }
     }
