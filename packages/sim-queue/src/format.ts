@@ -16,6 +16,8 @@ export const JOB_FORMAT = 'allot-sim-queue/1';
 export const PREFIX = 'allot';
 export const SHARD_QUEUE = 'sim-shards';
 export const RUN_QUEUE = 'sim-runs';
+/** Set by the worker for its sandboxed processes: the Redis server they read a run's scenario from. */
+export const QUEUE_URL_ENV = 'ALLOT_SIM_QUEUE_URL';
 
 /** Events kept per queue stream (BullMQ trims it to about this many). */
 export const EVENTS_MAX_LEN = 1000;

@@ -14,12 +14,10 @@ import { Queue, type SandboxedJob } from 'bullmq';
 import type { Scenario, ShardFile } from '@allot/simulation';
 
 import { connect, parseQueueUrl } from './connection.js';
-import { JOB_FORMAT, PREFIX, RUN_QUEUE, SIMULATION_VERSION, scenarioOfPayload, type RunJobData, type ShardJobData } from './format.js';
+import { JOB_FORMAT, PREFIX, QUEUE_URL_ENV, RUN_QUEUE, SIMULATION_VERSION, scenarioOfPayload, type RunJobData, type ShardJobData } from './format.js';
 import type { ThreadData, ThreadMessage } from './shard-thread.js';
 
-/** Set by the worker for its sandboxed processes. */
-export const QUEUE_URL_ENV = 'ALLOT_SIM_QUEUE_URL';
-
+// Only BullMQ's sandboxed processes load this file (the worker names it; nothing imports it).
 // A worker that dies without closing its processes (SIGKILL to it alone, the OOM killer)
 // leaves them running: BullMQ's child never exits on its own, counts on for nobody (its
 // progress messages piling up unsent, hundreds of MB a minute) and, its Redis connection

@@ -9,9 +9,8 @@ import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 
 import { connect, parseQueueUrl, reachable } from './connection.js';
-import { EVENTS_MAX_LEN, JOB_FORMAT, PREFIX, RUN_QUEUE, SHARD_QUEUE, type RunJobData, type RunJobResult, type ShardJobData } from './format.js';
+import { EVENTS_MAX_LEN, JOB_FORMAT, PREFIX, QUEUE_URL_ENV, RUN_QUEUE, SHARD_QUEUE, type RunJobData, type RunJobResult, type ShardJobData } from './format.js';
 import { mergeRun, RunMergeError } from './merge.js';
-import { QUEUE_URL_ENV } from './shard-processor.js';
 
 export interface WorkerOptions {
   /** The Redis server, `redis://host:port[/db]`. */
