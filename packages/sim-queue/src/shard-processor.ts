@@ -97,6 +97,9 @@ async function scenarioOf(job: SandboxedJob<ShardJobData>): Promise<Scenario> {
     const text = process.env[QUEUE_URL_ENV];
     if (text === undefined) throw new Error(`${QUEUE_URL_ENV} is not set: shards run only under allot simulate worker`);
     runs = new Queue(RUN_QUEUE, { connection: connect(parseQueueUrl(text)), prefix: PREFIX, skipMetasUpdate: true });
+    // Unheard, BullMQ prints each error (a stack per lost connection) into the worker's output;
+    // the connection waits out an outage, and a shard it fails fails with its own message.
+    runs.on('error', () => undefined);
   }
   const run = await runs.getJob(parentId);
   if (run === undefined) throw new Error(`run ${parentId} is no longer in Redis (removed, or Redis lost its data)`);

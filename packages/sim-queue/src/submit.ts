@@ -75,16 +75,34 @@ export class QueueRunError extends Error {
 }
 
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/** How long the queues' own close may take before their connections are cut. */
+const CLOSE_MS = 2_000;
 
-/** `promise`, or a QueueConnectionError once Redis has been silent for `ms`. */
-async function answered<T>(promise: Promise<T>, ms: number, url: URL): Promise<T> {
+/** Once every promise has settled, or after `ms`, whichever comes first (the timer cleared: it keeps no process alive). */
+async function settledWithin(ms: number, promises: readonly Promise<unknown>[]): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([Promise.allSettled(promises), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The last error BullMQ reported on this command's connections ('' if none). */
+interface LastError {
+  message: string;
+}
+
+/** `promise`, or a QueueConnectionError once Redis has been silent for `ms`, naming the connections' last error. */
+async function answered<T>(promise: Promise<T>, ms: number, url: URL, last: LastError): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([
       promise,
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
-          reject(new QueueConnectionError(`Redis at ${displayUrl(url)} has not answered for ${ms / 1000} s; the run may still finish on the workers, but this command stops waiting`));
+          const why = last.message === '' ? '' : ` (last error: ${last.message})`;
+          reject(new QueueConnectionError(`Redis at ${displayUrl(url)} has not answered for ${ms / 1000} s${why}; the run may still finish on the workers, but this command stops waiting`));
         }, ms);
       }),
     ]);
@@ -142,12 +160,22 @@ export async function runOnQueue(scenario: Scenario, options: QueueRunOptions): 
   let events: QueueEvents | undefined;
   let flows: FlowProducer | undefined;
   let submitted = false;
+  const lastError: LastError = { message: '' };
   try {
     await reachable(connection(), url);
     runs = new Queue(RUN_QUEUE, { connection: connection(), prefix: PREFIX, streams });
     shardQueue = new Queue(SHARD_QUEUE, { connection: connection(), prefix: PREFIX, streams });
     events = new QueueEvents(SHARD_QUEUE, { connection: connection(), prefix: PREFIX });
     flows = new FlowProducer({ connection: connection(), prefix: PREFIX });
+    // Unheard, BullMQ prints each error (a stack per lost connection). An outage is judged by
+    // `answered`, which names the last one.
+    const heard = (error: Error): void => {
+      lastError.message = error.message;
+    };
+    runs.on('error', heard);
+    shardQueue.on('error', heard);
+    events.on('error', heard);
+    flows.on('error', heard);
 
     // Progress: each shard's latest count (a retry reports from 0 again), summed.
     const total = units * seeds.length;
@@ -172,7 +200,7 @@ export async function runOnQueue(scenario: Scenario, options: QueueRunOptions): 
     events.on('completed', ({ jobId }) => {
       if (jobId.startsWith(mine)) set(jobId, sizeOf(jobId));
     });
-    await answered(events.waitUntilReady(), outageMs, url);
+    await answered(events.waitUntilReady(), outageMs, url, lastError);
 
     await answered(
       flows.add({
@@ -184,6 +212,7 @@ export async function runOnQueue(scenario: Scenario, options: QueueRunOptions): 
       }),
       outageMs,
       url,
+      lastError,
     );
     submitted = true;
     options.onProgress?.(0, total);
@@ -192,7 +221,7 @@ export async function runOnQueue(scenario: Scenario, options: QueueRunOptions): 
     const idleMs = (options.idleNoticeSeconds ?? 15) * 1000;
     for (;;) {
       if (options.signal?.aborted === true) throw new QueueRunError(`run ${run} cancelled`);
-      const state = await answered(runs.getJobState(run), outageMs, url);
+      const state = await answered(runs.getJobState(run), outageMs, url, lastError);
       if (state === 'completed') break;
       if (state === 'failed') {
         // The run and its failed shard stay for inspection (bounded); shards not yet started would be wasted work.
@@ -210,7 +239,7 @@ export async function runOnQueue(scenario: Scenario, options: QueueRunOptions): 
       }
       await pause(250);
     }
-    const job = await answered(runs.getJob(run), outageMs, url);
+    const job = await answered(runs.getJob(run), outageMs, url, lastError);
     const result = job?.returnvalue as RunJobResult | undefined;
     if (result?.format !== JOB_FORMAT) throw new QueueRunError(`run ${run} completed without a result this version reads`);
     const results = result.results.map((r, i): QueueSeedResult => {
@@ -223,7 +252,10 @@ export async function runOnQueue(scenario: Scenario, options: QueueRunOptions): 
     return { run, shards, results, seconds: (performance.now() - started) / 1000 };
   } finally {
     if (submitted && runs !== undefined) await abandon(runs, run);
-    await Promise.allSettled([events?.close(), flows?.close(), runs?.close(), shardQueue?.close()]);
+    // Bounded: after a Redis restart a close could wait forever (seen once in about 50
+    // restarts: every connection reconnected and idle, the command never exiting). The
+    // connections are ours: disconnecting them ends whatever close still waits.
+    await settledWithin(CLOSE_MS, [events, flows, runs, shardQueue].flatMap((q) => (q === undefined ? [] : [q.close()])));
     for (const c of connections) c.disconnect();
   }
 }
