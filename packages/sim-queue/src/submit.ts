@@ -75,6 +75,21 @@ export class QueueRunError extends Error {
 }
 
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * `redis`, whose duplicates are added to `connections`: a blocking reader (`QueueEvents`)
+ * reads on a duplicate of the connection it is given, which would otherwise not be ours to cut.
+ */
+function duplicated(redis: Redis, connections: Redis[]): Redis {
+  const duplicate = redis.duplicate.bind(redis);
+  redis.duplicate = (...args: Parameters<Redis['duplicate']>): Redis => {
+    const copy = duplicate(...args);
+    copy.on('error', () => undefined);
+    connections.push(copy);
+    return copy;
+  };
+  return redis;
+}
+
 /** How long the queues' own close may take before their connections are cut. */
 const CLOSE_MS = 2_000;
 
@@ -97,7 +112,7 @@ interface LastError {
 async function answered<T>(promise: Promise<T>, ms: number, url: URL, last: LastError): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([
+    const answer = await Promise.race([
       promise,
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
@@ -106,6 +121,9 @@ async function answered<T>(promise: Promise<T>, ms: number, url: URL, last: Last
         }, ms);
       }),
     ]);
+    // Redis answered: an error before this is not why it may be silent later.
+    last.message = '';
+    return answer;
   } finally {
     clearTimeout(timer);
   }
@@ -165,7 +183,7 @@ export async function runOnQueue(scenario: Scenario, options: QueueRunOptions): 
     await reachable(connection(), url);
     runs = new Queue(RUN_QUEUE, { connection: connection(), prefix: PREFIX, streams });
     shardQueue = new Queue(SHARD_QUEUE, { connection: connection(), prefix: PREFIX, streams });
-    events = new QueueEvents(SHARD_QUEUE, { connection: connection(), prefix: PREFIX });
+    events = new QueueEvents(SHARD_QUEUE, { connection: duplicated(connection(), connections), prefix: PREFIX });
     flows = new FlowProducer({ connection: connection(), prefix: PREFIX });
     // Unheard, BullMQ prints each error (a stack per lost connection). An outage is judged by
     // `answered`, which names the last one.
@@ -252,9 +270,11 @@ export async function runOnQueue(scenario: Scenario, options: QueueRunOptions): 
     return { run, shards, results, seconds: (performance.now() - started) / 1000 };
   } finally {
     if (submitted && runs !== undefined) await abandon(runs, run);
-    // Bounded: after a Redis restart a close could wait forever (seen once in about 50
-    // restarts: every connection reconnected and idle, the command never exiting). The
-    // connections are ours: disconnecting them ends whatever close still waits.
+    // Bounded: after a Redis restart `QueueEvents.close` could wait forever (seen once in
+    // about 50 restarts, our connections reconnected and idle). The likely cause, from the
+    // sources: it waits for an `end` that ioredis does not emit when told to disconnect while
+    // reconnecting. Every connection,
+    // the blocking reader's duplicate included, is ours: cut them all.
     await settledWithin(CLOSE_MS, [events, flows, runs, shardQueue].flatMap((q) => (q === undefined ? [] : [q.close()])));
     for (const c of connections) c.disconnect();
   }
