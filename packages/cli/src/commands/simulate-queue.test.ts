@@ -158,13 +158,14 @@ describe.skipIf(redisServerPath === null)('allot simulate --queue', { timeout: 6
 
   it('a worker stops on SIGTERM, or by itself after --exit-when-idle seconds with nothing to count', async () => {
     const idle = await allot(['simulate', 'worker', '--queue', server.url, '--concurrency', '1', '--exit-when-idle', '1']);
-    expect(idle.code).toBe(0);
+    // Whole exits compared, so that a failure shows what the worker said.
+    expect({ code: idle.code, stderr: idle.stderr }).toEqual({ code: 0, stderr: '' });
     expect(idle.stdout).toContain('worker stopped: nothing to count for 1 s');
     const worker = startWorker();
     await until('the worker to be ready', () => worker.output().includes('worker ready'));
-    const exited = new Promise<number | null>((resolve) => worker.child.once('exit', resolve));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => worker.child.once('exit', (code, signal) => { resolve({ code, signal }); }));
     worker.child.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    expect({ ...(await exited), output: worker.output() }).toMatchObject({ code: 0, signal: null });
   });
 
   it.skipIf(process.platform !== 'linux')("a worker killed alone leaves no shard process counting for nobody; another worker counts its shard", async () => {
