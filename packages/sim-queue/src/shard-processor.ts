@@ -22,11 +22,10 @@ import type { ThreadData, ThreadMessage } from './shard-thread.js';
 // leaves them running: BullMQ's child never exits on its own, counts on for nobody (its
 // progress messages piling up unsent, hundreds of MB a minute) and, its Redis connection
 // open, stays after. BullMQ never closes the channel itself, so its end means the worker is
-// gone: stop. The shard's lock lapses and another worker counts it.
+// gone: stop (silently: its stderr was a pipe to that worker). The shard's lock lapses and
+// another worker counts it.
 if (process.send !== undefined) {
-  const worker = process.ppid;
   process.once('disconnect', () => {
-    process.stderr.write(`allot simulate worker: shard process ${process.pid}: its worker (process ${worker}) is gone; stopping, the shard is retried by another worker\n`);
     process.exit(1);
   });
 }

@@ -93,11 +93,11 @@ function duplicated(redis: Redis, connections: Redis[]): Redis {
 /** How long the queues' own close may take before their connections are cut. */
 const CLOSE_MS = 2_000;
 
-/** Once every promise has settled, or after `ms`, whichever comes first (the timer cleared: it keeps no process alive). */
-async function settledWithin(ms: number, promises: readonly Promise<unknown>[]): Promise<void> {
+/** `promise`'s value, or undefined after `ms`, whichever comes first (the timer cleared: it keeps no process alive). */
+async function within<T>(ms: number, promise: Promise<T>): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([Promise.allSettled(promises), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+    return await Promise.race([promise, new Promise<undefined>((resolve) => (timer = setTimeout(() => { resolve(undefined); }, ms)))]);
   } finally {
     clearTimeout(timer);
   }
@@ -273,9 +273,9 @@ export async function runOnQueue(scenario: Scenario, options: QueueRunOptions): 
     // Bounded: after a Redis restart `QueueEvents.close` could wait forever (seen once in
     // about 50 restarts, our connections reconnected and idle). The likely cause, from the
     // sources: it waits for an `end` that ioredis does not emit when told to disconnect while
-    // reconnecting. Every connection,
-    // the blocking reader's duplicate included, is ours: cut them all.
-    await settledWithin(CLOSE_MS, [events, flows, runs, shardQueue].flatMap((q) => (q === undefined ? [] : [q.close()])));
+    // reconnecting. Every connection, the blocking reader's duplicate included, is ours: cut
+    // them all.
+    await within(CLOSE_MS, Promise.allSettled([events, flows, runs, shardQueue].flatMap((q) => (q === undefined ? [] : [q.close()]))));
     for (const c of connections) c.disconnect();
   }
 }
@@ -283,9 +283,9 @@ export async function runOnQueue(scenario: Scenario, options: QueueRunOptions): 
 /** Removes the shards of a run that have not started (each step bounded: Redis may be the reason to stop). */
 async function stopWaitingShards(runs: Queue, run: string, thenRemoveRun = false): Promise<void> {
   try {
-    const job = await Promise.race([runs.getJob(run), pause(2_000).then(() => undefined)]);
+    const job = await within(2_000, runs.getJob(run));
     if (job === undefined) return;
-    await Promise.race([job.removeUnprocessedChildren().then(() => (thenRemoveRun ? job.remove() : undefined)), pause(2_000)]);
+    await within(2_000, job.removeUnprocessedChildren().then(() => (thenRemoveRun ? job.remove() : undefined)));
   } catch {
     // Shards in progress hold locks: the run cannot be removed while they finish; its bounded retention removes it later.
   }
