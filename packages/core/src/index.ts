@@ -49,6 +49,7 @@ export {
   type CompiledClient,
   type StateSummary,
 } from './state/resolver-state.js';
+export { resultOf } from './state/flags.js';
 export type {
   AssignmentType,
   CompiledAssignment,

@@ -6,7 +6,7 @@
  * and written through the caller's `MaterializationAccess`; the walk itself does no I/O.
  */
 import { ResolveError } from '../errors.js';
-import { stickyResultOf, type CompiledFlag } from '../state/flags.js';
+import { archivedResultOf, noMatchOf, resultOf, stickyResultOf, targetingKeyErrorOf, type CompiledFlag } from '../state/flags.js';
 import type { CompiledClient, ResolverState } from '../state/resolver-state.js';
 import type { SegmentFrame } from '../state/segments.js';
 import type {
@@ -34,7 +34,7 @@ export function resolveFlag(
   given: EvaluationContext,
   access: MaterializationAccess | null = null,
 ): ResolvedFlag {
-  if (flag.archived) return flag.archivedResult;
+  if (flag.archived) return archivedResultOf(flag);
   const context = contextOf(given);
   let program = flag.program;
   if (program === null && flag.resolvesUntilSpecialized !== 0 && --flag.resolvesUntilSpecialized === 0) {
@@ -91,7 +91,7 @@ function walk(
     if (unit === undefined) {
       // A full rollout with a blank selector needs no unit; elsewhere a bad key ends the flag.
       if (!rule.blankSelector || rule.fullRollout === null) {
-        return withFallthroughs(flag.targetingKeyError, fallthroughs, fallthroughs !== null);
+        return withFallthroughs(targetingKeyErrorOf(flag), fallthroughs, fallthroughs !== null);
       }
       unit = null;
     }
@@ -117,7 +117,7 @@ function walk(
         if (admitted) {
           const map = record.ruleToVariant;
           const sticky = hasOwn(map, rule.name) ? stickyAssignment(rule, map[rule.name], unit) : null;
-          if (sticky !== null) return withFallthroughs(stickyResultOf(sticky), fallthroughs, true);
+          if (sticky !== null) return withFallthroughs(stickyResultOf(flag, rule, sticky), fallthroughs, true);
           // No variant recorded for this rule, or none of its assignments serves it: assign
           // afresh, the unit staying admitted.
         }
@@ -142,9 +142,9 @@ function walk(
       (fallthroughs ??= []).push(assignment.fallthrough!);
       continue;
     }
-    return withFallthroughs(assignment.result, fallthroughs, true);
+    return withFallthroughs(resultOf(flag, rule, assignment), fallthroughs, true);
   }
-  return withFallthroughs(flag.noMatch, fallthroughs, fallthroughs !== null);
+  return withFallthroughs(noMatchOf(flag), fallthroughs, fallthroughs !== null);
 }
 
 /** Normalizes a requested flag name to `flags/<id>`. */

@@ -15,7 +15,7 @@
  */
 import { plainKeyOf } from '../state/context-path.js';
 import { inAllocation, inMaterialization, type CompiledSegment, type TargetingNode } from '../state/segments.js';
-import { stickyResultOf, type CompiledFlag, type CompiledRule, type FlagProgram } from '../state/flags.js';
+import { noMatchOf, resultOf, stickyResultOf, targetingKeyErrorOf, type CompiledFlag, type CompiledRule, type FlagProgram } from '../state/flags.js';
 import type { ScalarShape } from '../state/value-rules.js';
 import { assignmentFor, hasOwn, inEnvironment, readRecord, stickyAssignment, withFallthroughs } from './steps.js';
 import { unitOf } from './unit.js';
@@ -32,6 +32,7 @@ const STEPS: Readonly<Record<string, unknown>> = {
   readRecord,
   stickyAssignment,
   stickyResultOf,
+  resultOf,
   assignmentFor,
   withFallthroughs,
   hasOwn,
@@ -98,7 +99,7 @@ export function specializeFlag(flag: CompiledFlag, targetingKeyAlias: string): F
     body.push(
       full
         ? 'if (unit === undefined) unit = null;'
-        : `if (unit === undefined) return withFallthroughs(${k.ref(flag.targetingKeyError)}, fallthroughs, fallthroughs !== null);`,
+        : `if (unit === undefined) return withFallthroughs(${k.ref(targetingKeyErrorOf(flag))}, fallthroughs, fallthroughs !== null);`,
     );
     if (!full) body.push(`if (unit === null) break ${label};`);
     body.push('frame.unit = unit;');
@@ -119,7 +120,7 @@ export function specializeFlag(flag: CompiledFlag, targetingKeyAlias: string): F
         'if (admitted) {',
         'const map = record.ruleToVariant;',
         `const sticky = hasOwn(map, ${JSON.stringify(rule.name)}) ? stickyAssignment(${k.ref(rule)}, map[${JSON.stringify(rule.name)}], unit) : null;`,
-        'if (sticky !== null) return withFallthroughs(stickyResultOf(sticky), fallthroughs, true);',
+        `if (sticky !== null) return withFallthroughs(stickyResultOf(${k.ref(flag)}, ${k.ref(rule)}, sticky), fallthroughs, true);`,
         '}',
         '}',
         'if (!admitted) {',
@@ -142,11 +143,11 @@ export function specializeFlag(flag: CompiledFlag, targetingKeyAlias: string): F
     }
     body.push(
       `if (a.type === 'fallthrough') { (fallthroughs ??= []).push(a.fallthrough); break ${label}; }`,
-      'return withFallthroughs(a.result, fallthroughs, true);',
+      `return withFallthroughs(a.result ?? resultOf(${k.ref(flag)}, ${k.ref(rule)}, a), fallthroughs, true);`,
       '}',
     );
   });
-  body.push(`return withFallthroughs(${k.ref(flag.noMatch)}, fallthroughs, fallthroughs !== null);`);
+  body.push(`return withFallthroughs(${k.ref(noMatchOf(flag))}, fallthroughs, fallthroughs !== null);`);
 
   const steps = Object.keys(STEPS);
   const source = [

@@ -53,12 +53,16 @@ export interface CompiledAssignment {
   readonly type: AssignmentType;
   /** The variant served (`variant` type only). */
   readonly variant: CompiledVariant | null;
-  /** The result returned when this assignment decides (`variant` and `clientDefault`). */
-  readonly result: ResolvedFlag;
+  /**
+   * The result returned when this assignment decides (`variant` and `clientDefault`): made
+   * the first time it is asked for (`resultOf`), like `stickyResult`. Made at load, 20,000 of
+   * them in a state of 10,000 rules were a fifth of what the application's thread built, all
+   * of it copied by the garbage collector while the state loads.
+   */
+  result: ResolvedFlag | null;
   /**
    * The result when a stored (sticky) variant picks this assignment: made on first use
-   * (`stickyResultOf`), as most assignments never serve one; a large state would otherwise
-   * make 20,000 of them on every load.
+   * (`stickyResultOf`), as most assignments never serve one.
    */
   stickyResult: ResolvedFlag | null;
   /** What the resolve records when this assignment falls through (`fallthrough` type only). */
@@ -109,9 +113,10 @@ export interface CompiledFlag {
   readonly clients: ReadonlySet<string>;
   readonly variants: ReadonlyMap<string, CompiledVariant>;
   readonly rules: readonly CompiledRule[];
-  readonly noMatch: ResolvedFlag;
-  readonly targetingKeyError: ResolvedFlag;
-  readonly archivedResult: ResolvedFlag;
+  /** The flag's results when no rule decides, the unit is bad, or it is archived: made on first use (`noMatchOf`, `targetingKeyErrorOf`, `archivedResultOf`). */
+  noMatch: ResolvedFlag | null;
+  targetingKeyError: ResolvedFlag | null;
+  archivedResult: ResolvedFlag | null;
   /**
    * The flag's rule walk written as code for this flag alone (resolve/specialize.ts), set at
    * load; null: resolved by the generic walk (LoadOptions.specialize false, or a platform
@@ -133,10 +138,29 @@ export type FlagProgram = (
   frame: SegmentFrame,
 ) => ResolvedFlag;
 
-/** `a`'s result when a stored variant picks it, made the first time it is asked for. */
-export function stickyResultOf(a: CompiledAssignment): ResolvedFlag {
-  const r = a.result;
-  return (a.stickyResult ??= result(r.flag, 'RESOLVE_REASON_MATCH', a.variant, true, r.rule, r.segment, r.assignmentId, 'sticky'));
+/** The result of `a`, an assignment of `rule` of `flag`, made the first time it is asked for. */
+export function resultOf(flag: CompiledFlag, rule: CompiledRule, a: CompiledAssignment): ResolvedFlag {
+  return (a.result ??= result(flag.name, 'RESOLVE_REASON_MATCH', a.variant, true, rule.name, rule.segmentName, a.id, a === rule.fullRollout ? 'rollout' : 'split'));
+}
+
+/** `a`'s result when a stored variant picks it (`a` an assignment of `rule` of `flag`), made the first time it is asked for. */
+export function stickyResultOf(flag: CompiledFlag, rule: CompiledRule, a: CompiledAssignment): ResolvedFlag {
+  return (a.stickyResult ??= result(flag.name, 'RESOLVE_REASON_MATCH', a.variant, true, rule.name, rule.segmentName, a.id, 'sticky'));
+}
+
+/** `flag`'s result when no rule decides. */
+export function noMatchOf(flag: CompiledFlag): ResolvedFlag {
+  return (flag.noMatch ??= result(flag.name, 'RESOLVE_REASON_NO_SEGMENT_MATCH', null, false, '', '', '', 'none'));
+}
+
+/** `flag`'s result when the unit a rule randomizes on is not a usable key. */
+export function targetingKeyErrorOf(flag: CompiledFlag): ResolvedFlag {
+  return (flag.targetingKeyError ??= result(flag.name, 'RESOLVE_REASON_TARGETING_KEY_ERROR', null, false, '', '', '', 'none'));
+}
+
+/** `flag`'s result when it is archived. */
+export function archivedResultOf(flag: CompiledFlag): ResolvedFlag {
+  return (flag.archivedResult ??= result(flag.name, 'RESOLVE_REASON_FLAG_ARCHIVED', null, false, '', '', '', 'none'));
 }
 
 function result(
@@ -195,6 +219,27 @@ export function freezeJson(value: unknown, path: string, issues: IssueList, dept
   return null;
 }
 
+/**
+ * The set of `names`, shared by every flag listing the same clients (most flags of a state list
+ * the same one or two): a set and its table per flag were 2,000 pairs of objects in a state of
+ * 2,000 flags, for the garbage collector to copy as it loads. Never modified: flags expose it
+ * as a `ReadonlySet`.
+ */
+function clientSetOf(names: readonly string[]): ReadonlySet<string> {
+  const key = JSON.stringify(names);
+  let set = clientSets.get(key);
+  if (set === undefined) {
+    if (clientSets.size >= MAX_CLIENT_SETS) clientSets.clear();
+    set = new Set(names);
+    clientSets.set(key, set);
+  }
+  return set;
+}
+
+/** Client lists remembered: enough for the few a state's flags repeat, bounded for one whose every flag lists its own. */
+const MAX_CLIENT_SETS = 256;
+const clientSets = new Map<string, ReadonlySet<string>>();
+
 export function compileFlag(
   name: string,
   raw: unknown,
@@ -207,7 +252,7 @@ export function compileFlag(
   const obj = readObject(raw, path, issues);
   if (!obj) return undefined;
   const active = flagIsActive(own(obj, 'state'), keyPath(path, 'state'), issues, absentIsActive);
-  const clients = new Set(optionalStringList(obj, 'clients', path, issues));
+  const clients = clientSetOf(optionalStringList(obj, 'clients', path, issues));
 
   const variants = new Map<string, CompiledVariant>();
   const variantsPath = keyPath(path, 'variants');
@@ -230,7 +275,7 @@ export function compileFlag(
   const ruleList = readArray(own(obj, 'rules') ?? [], rulesPath, issues, 10_000) ?? [];
   const rules: CompiledRule[] = [];
   for (let i = 0; i < ruleList.length; i++) {
-    const rule = compileRule(name, ruleList[i], indexPath(rulesPath, i), variants, segments, issues, targetingKeyAlias);
+    const rule = compileRule(ruleList[i], indexPath(rulesPath, i), variants, segments, issues, targetingKeyAlias);
     if (rule) rules.push(rule);
   }
 
@@ -239,10 +284,11 @@ export function compileFlag(
     archived: !active,
     clients,
     variants,
-    rules,
-    noMatch: result(name, 'RESOLVE_REASON_NO_SEGMENT_MATCH', null, false, '', '', '', 'none'),
-    targetingKeyError: result(name, 'RESOLVE_REASON_TARGETING_KEY_ERROR', null, false, '', '', '', 'none'),
-    archivedResult: result(name, 'RESOLVE_REASON_FLAG_ARCHIVED', null, false, '', '', '', 'none'),
+    // An exact-size copy: grown by push, a list of 5 rules keeps room for 17.
+    rules: rules.slice(),
+    noMatch: null,
+    targetingKeyError: null,
+    archivedResult: null,
     program: null,
     resolvesUntilSpecialized: 0,
   };
@@ -272,7 +318,6 @@ function flagIsActive(raw: unknown, path: string, issues: IssueList, absentIsAct
 }
 
 function compileRule(
-  flag: string,
   raw: unknown,
   path: string,
   variants: ReadonlyMap<string, CompiledVariant>,
@@ -313,28 +358,16 @@ function compileRule(
   let firstRanges = 0;
   for (let i = 0; i < list.length; i++) {
     const before = triples.length;
-    const compiled = compileAssignment(flag, name, segmentName, list[i], path, i, bucketCount, variants, issues, triples, assignments.length);
+    const compiled = compileAssignment(name, list[i], path, i, bucketCount, variants, issues, triples, assignments.length);
     if (compiled) assignments.push(compiled);
     if (i === 0) firstRanges = (triples.length - before) / 3;
   }
   const ranges = packedInt32(triples);
   const isFull = list.length === 1 && assignments.length === 1 && firstRanges === 1 && ranges[0] === 0 && ranges[1] === bucketCount;
-  const only = isFull ? assignments[0]! : null;
-  // Assignments are compiled with "split" results; a full rollout's result says "rollout".
-  // Written out as compileAssignment writes it (a spread would give it a shape of its own).
-  const fullRollout: CompiledAssignment | null =
-    only === null || only.type === 'fallthrough'
-      ? only
-      : {
-          id: only.id,
-          type: only.type,
-          variant: only.variant,
-          result: result(flag, 'RESOLVE_REASON_MATCH', only.variant, true, name, segmentName, only.id, 'rollout'),
-          stickyResult: only.stickyResult,
-          fallthrough: only.fallthrough,
-        };
+  // A full rollout's results say "rollout" (`resultOf`), a split's "split".
+  const fullRollout = isFull ? assignments[0]! : null;
   // An exact-size copy: grown by push, the list keeps room for 17 (60 bytes a rule, for good).
-  const finalAssignments = fullRollout === null ? assignments.slice() : [fullRollout];
+  const finalAssignments = assignments.slice();
 
   return {
     name,
@@ -370,9 +403,7 @@ function assignmentPath(rule: string, at: number): string {
  * built only for an issue, and valid input allocates nothing but what the state keeps.
  */
 function compileAssignment(
-  flag: string,
   rule: string,
-  segment: string,
   raw: unknown,
   rulePath: string,
   at: number,
@@ -411,7 +442,7 @@ function compileAssignment(
     id,
     type: kind,
     variant,
-    result: result(flag, 'RESOLVE_REASON_MATCH', variant, true, rule, segment, id, 'split'),
+    result: null,
     stickyResult: null,
     fallthrough: kind === 'fallthrough' ? Object.freeze({ rule, assignmentId: id }) : null,
   };

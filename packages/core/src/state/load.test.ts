@@ -30,6 +30,52 @@ describe('a segment\'s targeting', () => {
   });
 });
 
+describe('a flag\'s results', () => {
+  const state = (specialize: 'none' | 'all') =>
+    loadState(
+      buildState({
+        segments: { sweden: { targeting: only(attr('country', { eqRule: { value: str('SE') } })) }, everyone: {} },
+        flags: {
+          checkout: { variants: { on: true }, rules: [rollout('sweden', 'on')] },
+          split: { variants: { a: 1, b: 2 }, rules: [{ segment: 'everyone', assignments: [{ id: 'a', serve: 'a', ranges: [[0, 500]] }, { id: 'b', serve: 'b', ranges: [[500, 1000]] }] }] },
+        },
+      }),
+      { specialize },
+    );
+
+  it.each(['none', 'all'] as const)('are made the first time they are returned, then shared (specialize: %s)', (specialize) => {
+    const s = state(specialize);
+    const checkout = s.flags.get('flags/checkout')!;
+    const split = s.flags.get('flags/split')!;
+    // Nothing is made at load: a large state would make one per assignment and three per flag.
+    expect(checkout.rules[0]!.assignments[0]!.result).toBeNull();
+    expect(split.rules[0]!.assignments.map((a) => a.result)).toEqual([null, null]);
+    // A specialized walk takes the flag's own results as constants when it is written.
+    if (specialize === 'none') expect([checkout.noMatch, checkout.targetingKeyError, checkout.archivedResult]).toEqual([null, null, null]);
+
+    const ask = (flag: string, context: Record<string, string | object>) =>
+      resolveFlags(s, { flags: [flag], evaluationContext: context, clientSecret: SECRET }).resolvedFlags[0]!;
+    const first = ask('checkout', { targeting_key: 'u', country: 'SE' });
+    expect(first).toMatchObject({ variant: 'on', reason: 'RESOLVE_REASON_MATCH', assignmentKind: 'rollout', rule: 'flags/checkout/rules/r1', segment: 'segments/sweden', assignmentId: 'all-on' });
+    expect(Object.isFrozen(first)).toBe(true);
+    expect(ask('checkout', { targeting_key: 'v', country: 'SE' })).toBe(first);
+    const noMatch = ask('checkout', { targeting_key: 'u', country: 'NO' });
+    expect(noMatch).toMatchObject({ variant: '', reason: 'RESOLVE_REASON_NO_SEGMENT_MATCH', assignmentKind: 'none' });
+    expect(ask('checkout', { targeting_key: 'v', country: 'NO' })).toBe(noMatch);
+
+    const kinds = new Set<string>();
+    for (let u = 0; u < 40; u++) {
+      const r = ask('split', { targeting_key: `u${u}` });
+      kinds.add(`${r.variant} ${r.assignmentKind} ${r.assignmentId}`);
+      expect(ask('split', { targeting_key: `u${u}` })).toBe(r);
+    }
+    expect([...kinds].sort()).toEqual(['a split a', 'b split b']);
+    const badKey = ask('split', { targeting_key: { not: 'a key' } });
+    expect(badKey.reason).toBe('RESOLVE_REASON_TARGETING_KEY_ERROR');
+    expect(ask('split', { targeting_key: { still: 'not a key' } })).toBe(badKey);
+  });
+});
+
 function issuesOf(input: unknown, options = {}): string[] {
   const result = validateState(input, options);
   return result.ok ? [] : result.issues.map((i) => `${i.path}: ${i.message}`);

@@ -1,12 +1,13 @@
-import { loadState, type ResolvedFlag } from '@allot/core';
+import { loadState, resultOf, type ResolvedFlag } from '@allot/core';
 import { describe, expect, it } from 'vitest';
 import { SECRET, testState } from '../testing/states.js';
 import type { Exposure } from '../types.js';
 import { ExposureLog } from './exposure-log.js';
 
 const state = loadState(testState());
-const rule = state.flags.get('flags/checkout')!.rules[0]!;
-const served = (variant: string): ResolvedFlag => ({ ...rule.assignments.find((a) => a.variant?.name === variant)!.result });
+const flag = state.flags.get('flags/checkout')!;
+const rule = flag.rules[0]!;
+const served = (variant: string): ResolvedFlag => ({ ...resultOf(flag, rule, rule.assignments.find((a) => a.variant?.name === variant)!) });
 
 describe('ExposureLog', () => {
   it('delivers a (unit, flag, variant) again only after the window', () => {
