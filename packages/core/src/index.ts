@@ -49,7 +49,6 @@ export {
   type CompiledClient,
   type StateSummary,
 } from './state/resolver-state.js';
-export { resultOf } from './state/flags.js';
 export type {
   AssignmentType,
   CompiledAssignment,

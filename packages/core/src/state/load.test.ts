@@ -56,11 +56,11 @@ describe('a flag\'s results', () => {
     const ask = (flag: string, context: Record<string, string | object>) =>
       resolveFlags(s, { flags: [flag], evaluationContext: context, clientSecret: SECRET }).resolvedFlags[0]!;
     const first = ask('checkout', { targeting_key: 'u', country: 'SE' });
-    expect(first).toMatchObject({ variant: 'on', reason: 'RESOLVE_REASON_MATCH', assignmentKind: 'rollout', rule: 'flags/checkout/rules/r1', segment: 'segments/sweden', assignmentId: 'all-on' });
+    expect(first).toMatchObject({ variant: 'on', value: true, shouldApply: true, fallthroughs: [], reason: 'RESOLVE_REASON_MATCH', assignmentKind: 'rollout', rule: 'flags/checkout/rules/r1', segment: 'segments/sweden', assignmentId: 'all-on' });
     expect(Object.isFrozen(first)).toBe(true);
     expect(ask('checkout', { targeting_key: 'v', country: 'SE' })).toBe(first);
     const noMatch = ask('checkout', { targeting_key: 'u', country: 'NO' });
-    expect(noMatch).toMatchObject({ variant: '', reason: 'RESOLVE_REASON_NO_SEGMENT_MATCH', assignmentKind: 'none' });
+    expect(noMatch).toMatchObject({ variant: '', value: null, shouldApply: false, reason: 'RESOLVE_REASON_NO_SEGMENT_MATCH', assignmentKind: 'none', rule: '' });
     expect(ask('checkout', { targeting_key: 'v', country: 'NO' })).toBe(noMatch);
 
     const kinds = new Set<string>();

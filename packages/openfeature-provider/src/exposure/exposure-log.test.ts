@@ -1,13 +1,24 @@
-import { loadState, resultOf, type ResolvedFlag } from '@allot/core';
+import { loadState, type ResolvedFlag } from '@allot/core';
 import { describe, expect, it } from 'vitest';
 import { SECRET, testState } from '../testing/states.js';
 import type { Exposure } from '../types.js';
 import { ExposureLog } from './exposure-log.js';
 
 const state = loadState(testState());
-const flag = state.flags.get('flags/checkout')!;
-const rule = flag.rules[0]!;
-const served = (variant: string): ResolvedFlag => ({ ...resultOf(flag, rule, rule.assignments.find((a) => a.variant?.name === variant)!) });
+const rule = state.flags.get('flags/checkout')!.rules[0]!;
+/** What a resolve of the flag returns when its split serves `variant`. */
+const served = (variant: string): ResolvedFlag => ({
+  flag: 'flags/checkout',
+  reason: 'RESOLVE_REASON_MATCH',
+  variant,
+  value: null,
+  shouldApply: true,
+  rule: rule.name,
+  segment: rule.segmentName,
+  assignmentId: `ab-${variant}`,
+  assignmentKind: 'split',
+  fallthroughs: [],
+});
 
 describe('ExposureLog', () => {
   it('delivers a (unit, flag, variant) again only after the window', () => {
