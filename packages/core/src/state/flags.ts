@@ -226,6 +226,8 @@ export function freezeJson(value: unknown, path: string, issues: IssueList, dept
  * as a `ReadonlySet`.
  */
 function clientSetOf(names: readonly string[]): ReadonlySet<string> {
+  // A long list is its flag's own: not kept after its state is gone.
+  if (names.length > MAX_SHARED_CLIENTS) return new Set(names);
   const key = JSON.stringify(names);
   let set = clientSets.get(key);
   if (set === undefined) {
@@ -238,6 +240,7 @@ function clientSetOf(names: readonly string[]): ReadonlySet<string> {
 
 /** Client lists remembered: enough for the few a state's flags repeat, bounded for one whose every flag lists its own. */
 const MAX_CLIENT_SETS = 256;
+const MAX_SHARED_CLIENTS = 16;
 const clientSets = new Map<string, ReadonlySet<string>>();
 
 export function compileFlag(
