@@ -148,8 +148,8 @@ const GC_KINDS: Record<number, string> = {
   [perfConstants.NODE_PERFORMANCE_GC_WEAKCB]: 'weak',
 };
 
-/** The longer of `a` and the pause `entry` records. */
-function longer(a: GcPause, entry: PerformanceEntry): GcPause {
+/** `a` with the pause `entry` records: added to the total, and kept if it is the longest. */
+function withPause(a: GcPause, entry: PerformanceEntry): GcPause {
   const totalMs = a.totalMs + entry.duration;
   if (entry.duration <= a.ms) return { ...a, totalMs };
   const { detail } = entry as PerformanceEntry & { detail?: NodeGCPerformanceDetail };
@@ -170,7 +170,7 @@ async function measured<T>(run: () => Promise<T>): Promise<Measure<T>> {
   let over20Waiting = 0;
   let gc: GcPause = { ms: 0, kind: '-', totalMs: 0 };
   const collections = new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) gc = longer(gc, entry);
+    for (const entry of list.getEntries()) gc = withPause(gc, entry);
   });
   collections.observe({ entryTypes: ['gc'] });
   const timer = setInterval(() => {
@@ -198,7 +198,7 @@ async function measured<T>(run: () => Promise<T>): Promise<Measure<T>> {
     if (process.argv.includes('--windows')) process.stderr.write(`MEASURED ${start.toFixed(0)}..${performance.now().toFixed(0)} ms\n`);
     const split = clock !== null;
     // Entries are delivered on a later turn: take those still queued.
-    for (const entry of collections.takeRecords()) gc = longer(gc, entry);
+    for (const entry of collections.takeRecords()) gc = withPause(gc, entry);
     return { result, maxMs: histogram.max / 1e6, p99Ms: histogram.percentile(99) / 1e6, gapMs: gap, over20, ownMs: split ? ownNs / 1e6 : NaN, over20Waiting: split ? over20Waiting : NaN, gc };
   } finally {
     collections.disconnect();

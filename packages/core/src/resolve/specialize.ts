@@ -143,7 +143,7 @@ export function specializeFlag(flag: CompiledFlag, targetingKeyAlias: string): F
     }
     body.push(
       `if (a.type === 'fallthrough') { (fallthroughs ??= []).push(a.fallthrough); break ${label}; }`,
-      `return withFallthroughs(a.result ?? resultOf(${k.ref(flag)}, ${k.ref(rule)}, a), fallthroughs, true);`,
+      `return withFallthroughs(resultOf(${k.ref(flag)}, ${k.ref(rule)}, a), fallthroughs, true);`,
       '}',
     );
   });
