@@ -41,6 +41,7 @@ export {
   StateAssembler,
   assembleState,
   prepareState,
+  type PrepareOptions,
   type PrepareResult,
   type PreparedState,
 } from './state/prepare.js';

@@ -118,6 +118,19 @@ export class CompactBitset {
     return regionBytes(this.words);
   }
 
+  /**
+   * The set's region as a view (what `toTransfer` copies): equal sets have equal bytes, so a
+   * digest of them names the set (the provider's loader compares sets across threads so).
+   */
+  get bytes(): Uint8Array {
+    return new Uint8Array(this.header.buffer, this.header.byteOffset + 4 * this.head, this.byteLength);
+  }
+
+  /** The buffer holding the set's region, shared by every set read from one transfer. */
+  get buffer(): ArrayBufferLike {
+    return this.header.buffer;
+  }
+
   /** Whether both sets hold the same buckets (their regions are then equal). */
   equals(other: CompactBitset): boolean {
     const words = this.words;
@@ -286,7 +299,7 @@ export class CompactBitset {
     const into = new Uint8Array(buffer);
     for (let i = 0; i < sets.length; i++) {
       const s = sets[i]!;
-      into.set(new Uint8Array(s.header.buffer, s.header.byteOffset + 4 * s.head, s.byteLength), offsets[i]);
+      into.set(s.bytes, offsets[i]);
     }
     return { buffer, offsets };
   }

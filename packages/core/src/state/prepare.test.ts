@@ -6,6 +6,7 @@ import { arbContext, arbState } from '../testing/arbitraries.js';
 import { ACCOUNT, context as protoContext, protoState, SECRETS } from '../testing/proto-states.js';
 import { SECRET } from '../testing/states.js';
 import type { MaterializationAccess } from '../types.js';
+import { CompactBitset } from './compact-bitset.js';
 import { loadState, validateState, type LoadOptions } from './load.js';
 import { prepareState, StateAssembler, type PreparedState } from './prepare.js';
 import type { ResolverState } from './resolver-state.js';
@@ -119,6 +120,39 @@ describe('prepareState and StateAssembler', () => {
     expect([...result.prepared.segmentBitsets]).toEqual([0, -1, -1, 1]);
     const state = new StateAssembler(structuredClone(result.prepared, { transfer: [...result.transfer] })).finish();
     expect([...state.segments.values()].map((s) => s.bitset?.count ?? null)).toEqual([2, null, null, 1]);
+  });
+
+  it('packs only the bitsets the assembling side does not hold, and shares the held ones', () => {
+    const json = {
+      account: { name: 'accounts/a' },
+      segments: { 'segments/a': {}, 'segments/b': {}, 'segments/c': {}, 'segments/d': {} },
+      bitsets: { 'segments/a': [1, 2], 'segments/b': [3], 'segments/c': 'ALL', 'segments/d': [1, 2] },
+    };
+    const before = loadState(json);
+    // The assembling side holds a set with segments/a's buckets (and one the state lacks).
+    const held = [CompactBitset.fromBuckets([9]), CompactBitset.fromBuckets([2, 1])];
+    const result = prepareState(json, { heldBitset: (set) => held.findIndex((h) => h.equals(set)) });
+    if (!result.ok) throw new Error('not valid');
+    expect([...result.prepared.segmentHeldBitsets]).toEqual([1, -1, -1, 1]);
+    expect([...result.prepared.segmentBitsets]).toEqual([-1, 0, -1, -1]);
+    expect(result.prepared.bitsets.offsets.length).toBe(1);
+    const state = new StateAssembler(structuredClone(result.prepared, { transfer: [...result.transfer] }), held).finish();
+    const bitsets = [...state.segments.values()].map((s) => s.bitset);
+    expect(bitsets[0]).toBe(held[1]);
+    expect(bitsets[3]).toBe(held[1]);
+    expect(bitsets[1]!.equals(CompactBitset.fromBuckets([3]))).toBe(true);
+    expect(bitsets[2]).toBeNull();
+    expect([...state.segments.values()].map((s) => s.allSet)).toEqual([...before.segments.values()].map((s) => s.allSet));
+    expect(state.summary()).toEqual(before.summary());
+  });
+
+  it('throws, naming the segment, when the assembler is not given a held set the prepared form names', () => {
+    const json = { account: { name: 'accounts/a' }, segments: { 'segments/a': {} }, bitsets: { 'segments/a': [1] } };
+    const result = prepareState(json, { heldBitset: () => 3 });
+    if (!result.ok) throw new Error('not valid');
+    expect(() => new StateAssembler(result.prepared, [CompactBitset.fromBuckets([1])]).finish()).toThrow(
+      'segments/a: its bitset is held set 3, but the assembler was given 1 held sets',
+    );
   });
 
   it('lists every typed array of the prepared form for transfer: a copied one makes the receiving thread allocate, and V8 may collect garbage there', () => {

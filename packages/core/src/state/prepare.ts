@@ -40,8 +40,13 @@ export interface PreparedState {
   readonly flagEnds: Uint32Array;
   /** Per segment, where in `utf8` its name and its targeting end (after the flags). */
   readonly segmentEnds: Uint32Array;
-  /** Per segment, the index of its bitset in `bitsets`; -1 for none ("every bucket"). */
+  /** Per segment, the index of its bitset in `bitsets`; -1 for none ("every bucket") or a held one. */
   readonly segmentBitsets: Int32Array;
+  /**
+   * Per segment, the index of its bitset in the list of sets the assembling side holds (the
+   * `held` given to `StateAssembler`; see `PrepareOptions.heldBitset`), or -1.
+   */
+  readonly segmentHeldBitsets: Int32Array;
   /** Per segment, 1 when every bit its input held was set. */
   readonly segmentAllSet: Uint8Array;
   /** The segments' bitsets in one buffer: transfer `bitsets.buffer`. */
@@ -49,6 +54,17 @@ export interface PreparedState {
   /** Each bloom filter's JSON (`data`, `hashFunctionCount`), validated. */
   readonly bloomFilters: readonly { readonly name: string; readonly json: string }[];
   readonly clients: readonly { readonly name: string; readonly secret: string; readonly credential: string; readonly environments: readonly string[] }[];
+}
+
+/** `prepareState`'s options: `loadState`'s, and what the assembling side already holds. */
+export interface PrepareOptions extends LoadOptions {
+  /**
+   * The index of a set with `set`'s buckets in the list the assembling side will pass to
+   * `StateAssembler` as `held`, or -1 when it holds none. A held set is not packed, and the
+   * assembled state shares the one it was given: a reload that changed a few segments moves
+   * their bitsets only, not every one again (the provider's loader: 33 MB at 10,000 segments).
+   */
+  readonly heldBitset?: (set: CompactBitset) => number;
 }
 
 export type PrepareResult =
@@ -67,7 +83,7 @@ export type PrepareResult =
  * prepared form of a good state, with the state it compiled on the way (the prepared form
  * holds copies of its bitsets, packed).
  */
-export function prepareState(input: unknown, options: LoadOptions = {}): PrepareResult {
+export function prepareState(input: unknown, options: PrepareOptions = {}): PrepareResult {
   let json = input;
   if (typeof input === 'string') {
     try {
@@ -99,6 +115,8 @@ export function prepareState(input: unknown, options: LoadOptions = {}): Prepare
   const n = state.segments.size;
   const segmentEnds = new Uint32Array(2 * n);
   const segmentBitsets = new Int32Array(n);
+  const segmentHeldBitsets = new Int32Array(n);
+  const heldBitset = options.heldBitset ?? ((): number => -1);
   const segmentAllSet = new Uint8Array(n);
   const sets: CompactBitset[] = [];
   let i = 0;
@@ -107,7 +125,9 @@ export function prepareState(input: unknown, options: LoadOptions = {}): Prepare
     const targeting = isObject(raw) ? own(raw, 'targeting') : undefined;
     segmentEnds[2 * i] = piece(JSON.stringify(seg.name));
     segmentEnds[2 * i + 1] = piece(targeting === undefined || targeting === null ? '' : JSON.stringify(targeting));
-    segmentBitsets[i] = seg.bitset === null ? -1 : sets.push(seg.bitset) - 1;
+    const held = seg.bitset === null ? -1 : heldBitset(seg.bitset);
+    segmentHeldBitsets[i] = held;
+    segmentBitsets[i] = seg.bitset === null || held >= 0 ? -1 : sets.push(seg.bitset) - 1;
     segmentAllSet[i] = seg.allSet ? 1 : 0;
     i++;
   }
@@ -121,12 +141,13 @@ export function prepareState(input: unknown, options: LoadOptions = {}): Prepare
     flagEnds,
     segmentEnds,
     segmentBitsets,
+    segmentHeldBitsets,
     segmentAllSet,
     bitsets,
     bloomFilters: [...bloomRaw].map(([name, raw]) => ({ name, json: JSON.stringify(raw) })),
     clients: [...state.clients.values()].map((c) => ({ name: c.name, secret: c.secret, credential: c.credential, environments: [...c.environments] })),
   };
-  const transfer = [prepared.utf8.buffer, bitsets.buffer, bitsets.offsets.buffer, flagEnds.buffer, segmentEnds.buffer, segmentBitsets.buffer, segmentAllSet.buffer] as ArrayBuffer[];
+  const transfer = [prepared.utf8.buffer, bitsets.buffer, bitsets.offsets.buffer, flagEnds.buffer, segmentEnds.buffer, segmentBitsets.buffer, segmentHeldBitsets.buffer, segmentAllSet.buffer] as ArrayBuffer[];
   return { ok: true, prepared, transfer, state };
 }
 
@@ -204,7 +225,14 @@ export class StateAssembler {
   private readonly readBitset: (i: number) => CompactBitset;
   private state: ResolverState | null = null;
 
-  constructor(private readonly prepared: PreparedState) {
+  /**
+   * `held`: the sets the prepared form names by index (`segmentHeldBitsets`), the list whose
+   * indices `PrepareOptions.heldBitset` answered with; the state shares them.
+   */
+  constructor(
+    private readonly prepared: PreparedState,
+    private readonly held: readonly CompactBitset[] = [],
+  ) {
     this.salt = new HashPrefix(`MegaSalt-${prepared.accountId}|`);
     this.readBitset = CompactBitset.readTransfer(prepared.bitsets);
   }
@@ -245,9 +273,10 @@ export class StateAssembler {
         const seg = new CompiledSegment(name, this.salt);
         seg.references = collectReferences(this.targetingOf(i));
         const b = p.segmentBitsets[i]!;
-        // A view of the one transferred buffer (nothing is copied), checked one set at a time.
-        seg.bitset = b < 0 ? null : this.readBitset(b);
-        seg.allSet = b < 0 || p.segmentAllSet[i] === 1;
+        const h = p.segmentHeldBitsets[i]!;
+        // A held set, or a view of the one transferred buffer (nothing is copied), checked one set at a time.
+        seg.bitset = h >= 0 ? this.heldBitset(h, name) : b < 0 ? null : this.readBitset(b);
+        seg.allSet = seg.bitset === null || p.segmentAllSet[i] === 1;
         this.segments.set(name, seg);
         this.segmentNames.push(name);
         return;
@@ -350,6 +379,12 @@ export class StateAssembler {
   private targetingText(i: number): string {
     const ends = this.prepared.segmentEnds;
     return decoder.decode(this.prepared.utf8.subarray(ends[2 * i], ends[2 * i + 1]));
+  }
+
+  private heldBitset(h: number, segment: string): CompactBitset {
+    const set = this.held[h];
+    if (set === undefined) throw new RangeError(`${segment}: its bitset is held set ${h}, but the assembler was given ${this.held.length} held sets`);
+    return set;
   }
 
   /** Where the flags' pieces of `utf8` end and the segments' begin. */

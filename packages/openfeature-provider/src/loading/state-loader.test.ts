@@ -15,6 +15,7 @@ import { AllotProvider } from '../provider.js';
 import { fileSource } from '../sources/file-source.js';
 import { httpSource } from '../sources/http-source.js';
 import { watchSource } from '../sources/watch-source.js';
+import type { ResolverState } from '@allot/core';
 import type { StateSource } from '../types.js';
 import { compileState, parseState } from '../sources/parse-state.js';
 import { SourceError } from '../sources/source-error.js';
@@ -268,6 +269,66 @@ describe('loading off the main thread', () => {
     } finally {
       await provider.onClose();
     }
+  });
+
+  it('sends back only the bitsets this thread does not hold: a reload shares the unchanged ones, and a set left alone in an old buffer is sent again', async () => {
+    /** Segments s0..s9, segment i's buckets from `salts[i]`, and flag `a` on each (a rule per segment). */
+    const state = (salts: readonly number[]): string => {
+      const segments: Record<string, object> = {};
+      const bitsets: Record<string, string> = {};
+      for (const [i, salt] of salts.entries()) {
+        segments[`segments/s${i}`] = {};
+        const bytes = new Uint8Array(125_000);
+        for (let k = 0; k < 300; k++) bytes[(salt * 7_919 + k * 104_729) % 125_000] = 1 << (k & 7);
+        bitsets[`segments/s${i}`] = gzipSync(bytes).toString('base64');
+      }
+      return JSON.stringify({
+        account: { name: 'accounts/test' },
+        clients: { [SECRET]: { client: { name: 'clients/app' }, clientCredential: { name: 'clients/app/credentials/c' } } },
+        segments,
+        bitsets,
+        flags: {
+          'flags/a': {
+            name: 'flags/a',
+            state: 'ACTIVE',
+            clients: ['clients/app'],
+            variants: salts.map((_, i) => ({ name: `flags/a/variants/v${i}`, value: { segment: i } })),
+            rules: salts.map((_, i) => ({
+              name: `flags/a/rules/r${i}`,
+              segment: `segments/s${i}`,
+              enabled: true,
+              targetingKeySelector: '',
+              assignmentSpec: { bucketCount: 1, assignments: [{ assignmentId: 'x', variant: { variant: `flags/a/variants/v${i}` }, bucketRanges: [{ lower: 0, upper: 1 }] }] },
+            })),
+          },
+        },
+      });
+    };
+    const file = join(dir, 'state.json');
+    const load = async (salts: readonly number[]) => {
+      writeFileSync(file, state(salts));
+      const { loaded } = await stateLoader.loadFile(file, 'file state.json', {}, null);
+      const here = compileState(JSON.parse(state(salts)), 'here');
+      // The same answers as the state loaded on this thread.
+      expect(loaded!.state.summary()).toEqual(here.state.summary());
+      for (const [name, segment] of here.state.segments) expect(loaded!.state.segments.get(name)!.bitset!.equals(segment.bitset!)).toBe(true);
+      return loaded!.state;
+    };
+    const bitsets = (s: ResolverState) => [...s.segments.values()].map((segment) => segment.bitset!);
+    const ten = Array.from({ length: 10 }, (_, i) => i);
+    const first = bitsets(await load(ten));
+    // Segment s3 changed: every other set is the one this thread held.
+    const second = bitsets(await load(ten.map((i) => (i === 3 ? 100 : i))));
+    expect(second.map((set, i) => set === first[i])).toEqual(ten.map((i) => i !== 3));
+    // All but s0 changed: s0's set is shared once more, alone in its buffer now.
+    const third = bitsets(await load(ten.map((i) => (i === 0 ? 0 : 200 + i))));
+    expect(third[0]).toBe(first[0]);
+    expect(third.slice(1).every((set, i) => set !== second[i + 1])).toBe(true);
+    // Not again: s0 is sent anew, so the old buffer (nine sets nobody uses) can be freed.
+    const fourth = bitsets(await load(ten.map((i) => (i === 0 ? 0 : 200 + i))));
+    expect(fourth[0]).not.toBe(first[0]);
+    expect(fourth[0]!.buffer).not.toBe(first[0]!.buffer);
+    expect(fourth.slice(1).map((set, i) => set === third[i + 1])).toEqual(ten.slice(1).map(() => true));
   });
 
   it('rejects a bad state with the same error, issues and paths as loading on the calling thread', async () => {

@@ -19,12 +19,13 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 
-import { StateAssembler } from '@allot/core';
+import { StateAssembler, type CompactBitset } from '@allot/core';
 import type { ParseOptions } from '../sources/parse-state.js';
 import { SourceError } from '../sources/source-error.js';
 import type { LoadedState } from '../types.js';
 import { bodyBlocks } from './byte-blocks.js';
 import { FingerprintsReader } from './fingerprints.js';
+import { HeldBitsets, type HeldOffer } from './held-bitsets.js';
 import { fetchFailed, isConditional, requestLabel, requestState, stateResponse, withTimeout, type StateRequest, type StateResponse } from './state-fetch.js';
 import { StateEntries } from './state-entries.js';
 import {
@@ -36,7 +37,6 @@ import {
   type CancelRequest,
   type LoadReply,
   type LoadRequest,
-  type PreparedLoad,
   type WorkerParseOptions,
 } from './state-text.js';
 
@@ -68,9 +68,13 @@ type Request = LoadRequest extends infer R
     : never
   : never;
 
+/** A state the worker prepared, with the sets this thread offered it (`held`), which the prepared form may name. */
+type Prepared = Extract<LoadReply, { kind: 'prepared' }> & { readonly held: readonly CompactBitset[] };
+
 /** A worker's answer, or a state loaded on this thread when no worker can run. */
 type Outcome =
-  | Exclude<LoadReply, { kind: 'failed' | 'ready' }>
+  | Exclude<LoadReply, { kind: 'failed' | 'ready' | 'prepared' }>
+  | Prepared
   | {
       readonly kind: 'loaded';
       readonly file: LoadedFile;
@@ -89,7 +93,9 @@ export interface FetchedState {
 interface Pending {
   readonly request: Request;
   readonly signal: AbortSignal | undefined;
-  readonly resolve: (outcome: Outcome | Exclude<LoadReply, { kind: 'ready' }>) => void;
+  /** The sets offered with the request: held until the state is assembled. */
+  readonly held: HeldOffer | null;
+  readonly resolve: (outcome: Outcome | Extract<LoadReply, { kind: 'failed' }>) => void;
   readonly reject: (error: Error) => void;
 }
 
@@ -154,13 +160,16 @@ export class StateLoader {
    * Loads a state from UTF-8 bytes in `blocks` (with `sse`, one Server-Sent Event whose data
    * is the state; see `ByteBlocks`), with the state's JSON kept for the deltas that follow
    * it: off this thread as bytes entry by entry (`StateEntries`), never parsed whole here.
-   * Off this thread, the blocks' buffers are transferred: do not use them after.
+   * Off this thread, the blocks' buffers are transferred: do not use them after. `source`
+   * names where the states come from when `origin` names each one (a revision): the state
+   * loaded replaces the source's last one among the sets this thread offers the worker.
    */
   async loadBytesForDeltas(
     blocks: readonly Uint8Array[],
     sse: boolean,
     origin: string,
     options: ParseOptions,
+    source: string = origin,
   ): Promise<{ loaded: LoadedState; entries: StateEntries }> {
     if (!this.bytesOffThread(blocks, options)) return loadHere(textOfBytes(blocks, sse), origin, options);
     const outcome = await this.request({
@@ -171,7 +180,7 @@ export class StateLoader {
       options: workerOptions(options),
       entries: true,
     });
-    const { loaded, entries } = await loadedOf(outcome, origin);
+    const { loaded, entries } = await loadedOf(outcome, origin, source);
     if (entries === null) throw loaderBug(origin, "without the state's entries");
     return { loaded, entries };
   }
@@ -241,24 +250,27 @@ export class StateLoader {
     if (outcome.kind === 'loaded') return outcome.file;
     if (outcome.kind === 'unchanged') return { loaded: null, digest: outcome.digest };
     if (outcome.kind !== 'prepared') throw loaderBug(origin, outcome.kind);
-    return { loaded: await assemble(outcome.load, origin), digest: outcome.digest ?? '' };
+    return { loaded: await assemble(outcome, origin), digest: outcome.digest ?? '' };
   }
 
   /** Answered by the worker, or here (`here`, or no worker can run). `signal` cancels a `url` request. */
   private request(request: Request, signal?: AbortSignal, here = false): Promise<Outcome> {
     let cancel: (() => void) | null = null;
-    return new Promise<Outcome | Exclude<LoadReply, { kind: 'ready' }>>((resolve, reject) => {
+    return new Promise<Outcome | Extract<LoadReply, { kind: 'failed' }>>((resolve, reject) => {
       const id = this.nextId++;
       const worker = here ? null : this.start();
       if (worker === null) {
         this.runHere(request, signal).then(resolve, reject);
         return;
       }
-      this.pending.set(id, { request, signal, resolve, reject });
+      const held = heldBitsets.offer();
+      this.pending.set(id, { request, signal, held, resolve, reject });
       this.clearIdle();
       worker.ref();
+      // The digests are copied, not transferred: the next request offers them again.
+      const message = held === null ? { ...request, id } : { ...request, id, held: held.digests };
       if (request.kind !== 'bytes') {
-        worker.postMessage({ ...request, id });
+        worker.postMessage(message);
         if (request.kind === 'url' && signal !== undefined) {
           cancel = () => {
             if (this.pending.has(id)) this.worker?.postMessage({ kind: 'cancel', id } satisfies CancelRequest);
@@ -270,7 +282,7 @@ export class StateLoader {
       }
       const post = (): void => {
         worker.postMessage(
-          { ...request, id },
+          message,
           request.blocks.map((b) => b.buffer as ArrayBuffer),
         );
       };
@@ -305,7 +317,10 @@ export class StateLoader {
       if (reply.kind === 'ready') {
         ready = this.ready = true;
         for (const post of this.waitingForReady.splice(0)) post();
-      } else this.settle(reply.id)?.resolve(reply);
+      } else {
+        const p = this.settle(reply.id);
+        p?.resolve(reply.kind === 'prepared' ? { ...reply, held: p.held?.sets ?? [] } : reply);
+      }
     });
     worker.on('error', (error) => {
       failure = error;
@@ -448,19 +463,28 @@ async function loadFileHere(
   };
 }
 
-/** Builds the state from its prepared form in slices, letting the event loop run between them. */
-async function assemble(
-  load: Omit<PreparedLoad, 'transfer'>,
-  origin: string,
-): Promise<LoadedState> {
+/**
+ * The sets of the states assembled here, offered to the worker with each request: a reload
+ * moves only the bitsets that changed (held-bitsets.ts).
+ */
+const heldBitsets = new HeldBitsets();
+
+/**
+ * Builds the state from its prepared form in slices, letting the event loop run between them;
+ * its sets are offered to the worker from then on, in place of `source`'s last state's.
+ */
+async function assemble({ load, held }: Prepared, origin: string, source: string = origin): Promise<LoadedState> {
   // Not in the turn that received the worker's answer: that turn decodes the message, and V8
   // may answer the buffers it brings with a garbage collection there.
   await nextTurn();
-  const assembler = new StateAssembler(load.prepared);
+  const assembler = new StateAssembler(load.prepared, held);
   while (!assembler.step(SLICE_MS)) await nextTurn();
   const fingerprints = new FingerprintsReader(load.fingerprints);
   while (!fingerprints.step(SLICE_MS)) await nextTurn();
-  return { state: assembler.finish(), fingerprints: fingerprints.result(), origin };
+  const state = assembler.finish();
+  await nextTurn();
+  heldBitsets.remember(source, state, load.digests);
+  return { state, fingerprints: fingerprints.result(), origin };
 }
 
 function workerOptions(options: ParseOptions): WorkerParseOptions {
@@ -474,11 +498,11 @@ function workerOptions(options: ParseOptions): WorkerParseOptions {
 export const stateLoader: StateLoader = new StateLoader();
 
 /** The state a load answered (loaded here, or prepared by the worker and assembled), with its JSON for deltas when the request asked for it. */
-async function loadedOf(outcome: Outcome, origin: string): Promise<{ loaded: LoadedState; entries: StateEntries | null }> {
+async function loadedOf(outcome: Outcome, origin: string, source: string = origin): Promise<{ loaded: LoadedState; entries: StateEntries | null }> {
   if (outcome.kind === 'loaded' && outcome.file.loaded !== null) return { loaded: outcome.file.loaded, entries: outcome.entries ?? null };
   if (outcome.kind !== 'prepared') throw loaderBug(origin, outcome.kind);
   const entries = outcome.load.entries === undefined ? null : StateEntries.of(outcome.load.entries);
-  return { loaded: await assemble(outcome.load, origin), entries };
+  return { loaded: await assemble(outcome, origin, source), entries };
 }
 
 /** An answer the loader's own requests cannot get: a bug here, not a problem of the state. */

@@ -35,6 +35,7 @@ import {
 } from './fingerprints.js';
 import type { StateRequest, StateResponse } from './state-fetch.js';
 import type { StateEntriesData } from './state-entries.js';
+import { heldIndexOf, segmentDigests } from './held-bitsets.js';
 
 /** A validated state ready to cross to another thread (see core's `prepareState`). */
 export interface PreparedLoad {
@@ -42,6 +43,8 @@ export interface PreparedLoad {
   readonly transfer: readonly ArrayBuffer[];
   /** Read back with `FingerprintsReader`. */
   readonly fingerprints: FingerprintsData;
+  /** Per segment, its bitset's digest (held-bitsets.ts): what the next request offers. */
+  readonly digests: Uint8Array;
   /** The state's JSON entry by entry, when the request asked for it (`entries`). */
   readonly entries?: StateEntriesData;
 }
@@ -158,21 +161,27 @@ function changesOf(delta: StateDelta): StateChanges {
 
 /**
  * Validates resolver-state JSON and prepares it for assembly on another thread; throws
- * `SourceError`. `reuse`: bitsets an earlier load decoded (core's `LoadOptions.decodedBitsets`).
+ * `SourceError`. `reuse`: bitsets an earlier load decoded (core's `LoadOptions.decodedBitsets`);
+ * `held`: the digests of the bitsets the assembling thread holds, which are not packed
+ * (held-bitsets.ts).
  */
 export function prepareJson(
   json: unknown,
   origin: string,
   options: ParseOptions,
   reuse: Pick<LoadOptions, 'decodedBitsets' | 'decodedBitsetKey'> = {},
+  held?: Uint8Array,
 ): PreparedLoad {
-  const result = prepareState(json, { ...loadOptionsOf(options), ...reuse });
+  const heldBitset = heldIndexOf(held);
+  const result = prepareState(json, { ...loadOptionsOf(options), ...reuse, ...(heldBitset === undefined ? {} : { heldBitset }) });
   if (!result.ok) throw invalidState(origin, result.issues);
   const fingerprints = fingerprintsData(fingerprintsOf(json, result.state));
+  const digests = segmentDigests(result.state);
   return {
     prepared: result.prepared,
-    transfer: [...result.transfer, ...fingerprints.transfer],
+    transfer: [...result.transfer, ...fingerprints.transfer, digests.buffer as ArrayBuffer],
     fingerprints: fingerprints.data,
+    digests,
   };
 }
 
@@ -275,7 +284,7 @@ export interface WorkerParseOptions {
   readonly workspacePath?: string;
 }
 
-export type LoadRequest =
+export type LoadRequest = (
   | {
       readonly id: number;
       readonly kind: 'text';
@@ -319,7 +328,11 @@ export type LoadRequest =
       readonly unlessDigest: string | null;
       readonly origin: string;
       readonly options: WorkerParseOptions;
-    };
+    }
+) & {
+  /** The digests of the bitsets the application's thread holds (held-bitsets.ts): they are not sent back. */
+  readonly held?: Uint8Array;
+};
 
 /** Sent to the worker when the caller of a `url` request gives up on it (the source stops). */
 export interface CancelRequest {

@@ -30,9 +30,12 @@ interface Loaded {
   readonly entries: StateEntries;
 }
 
-/** Loads a whole state from a body (or, `sse`, a pushed event) received as bytes in `blocks`, keeping its JSON for a delta. */
-function wholeState(blocks: Uint8Array[], sse: boolean, origin: string, options: ParseOptions): Promise<Loaded> {
-  return stateLoader.loadBytesForDeltas(blocks, sse, origin, options);
+/**
+ * Loads a whole state from a body (or, `sse`, a pushed event) received as bytes in `blocks`,
+ * keeping its JSON for a delta. `url`: the server, which `origin` names with the revision.
+ */
+function wholeState(blocks: Uint8Array[], sse: boolean, origin: string, url: string, options: ParseOptions): Promise<Loaded> {
+  return stateLoader.loadBytesForDeltas(blocks, sse, origin, options, `${url}/v1/state`);
 }
 
 export interface WatchSourceOptions extends ParseOptions {
@@ -284,8 +287,8 @@ class WatchSource implements StateSource {
         await this.apply(
           (origin) =>
             whole === null
-              ? wholeState([new TextEncoder().encode(data)], false, origin, this.options)
-              : wholeState(whole.blocks, true, origin, this.options),
+              ? wholeState([new TextEncoder().encode(data)], false, origin, url, this.options)
+              : wholeState(whole.blocks, true, origin, url, this.options),
           applied,
         );
         return;
@@ -315,7 +318,7 @@ class WatchSource implements StateSource {
         // Not loadable entry by entry (the account or bloom filters changed, or the result
         // has a problem): the whole state, on the loader's worker like any whole state; its
         // problems are reported as for a whole state.
-        const made = incremental !== null ? { loaded: incremental, entries } : await wholeState(await entries.toBlocks(), false, origin, this.options);
+        const made = incremental !== null ? { loaded: incremental, entries } : await wholeState(await entries.toBlocks(), false, origin, url, this.options);
         if (this.appliedId !== delta.base) {
           // Another state was applied meanwhile (a poll): this one was made from the one before.
           stream.abort();
