@@ -107,6 +107,19 @@ export class HeldBitsets {
     this.states.set(source, new WeakRef(state));
   }
 
+  /**
+   * `state`, made on this thread from `from` (a delta), replaces it as `source`'s: the sets
+   * `from` offered are offered for it. It shares most of them; those the delta changed are not
+   * offered (their digests are not known here) and are sent again by the next whole load.
+   */
+  madeFrom(source: string, from: ResolverState, state: ResolverState): void {
+    const offer = this.byState.get(from);
+    this.states.delete(source);
+    if (offer === undefined) return;
+    this.byState.set(state, offer);
+    this.states.set(source, new WeakRef(state));
+  }
+
   /** The sets of each source's last state, if alive, for a request; null when there are none. */
   offer(): HeldOffer | null {
     const offers: HeldOffer[] = [];

@@ -19,7 +19,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 
-import { StateAssembler, type CompactBitset } from '@allot/core';
+import { StateAssembler, type CompactBitset, type ResolverState } from '@allot/core';
 import type { ParseOptions } from '../sources/parse-state.js';
 import { SourceError } from '../sources/source-error.js';
 import type { LoadedState } from '../types.js';
@@ -224,6 +224,14 @@ export class StateLoader {
     const { loaded, entries } = await loadedOf(outcome, origin);
     if (response === undefined || (withEntries && entries === null)) throw loaderBug(origin, 'without the response or the entries asked for');
     return { loaded, entries, response };
+  }
+
+  /**
+   * `state`, made on this thread from `from` by a delta, is now `source`'s: reloads offer the
+   * worker the bitsets `from` held, which it mostly shares (held-bitsets.ts).
+   */
+  madeFrom(source: string, from: ResolverState, state: ResolverState): void {
+    heldBitsets.madeFrom(source, from, state);
   }
 
   /** Whether a body in `blocks` loads on the worker: large ones, unless the options or the host say otherwise. */

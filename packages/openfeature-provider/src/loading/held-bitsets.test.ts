@@ -1,0 +1,83 @@
+import { CompactBitset, loadState, type ResolverState } from '@allot/core';
+import { describe, expect, it } from 'vitest';
+
+import { bitsetDigest, DIGEST_BYTES, HeldBitsets, heldIndexOf, segmentDigests } from './held-bitsets.js';
+
+/** A state whose segments hold `buckets[i]` (null: every bucket). */
+function stateOf(buckets: readonly (readonly number[] | null)[]): ResolverState {
+  const segments: Record<string, object> = {};
+  const bitsets: Record<string, unknown> = {};
+  buckets.forEach((b, i) => {
+    segments[`segments/s${i}`] = {};
+    bitsets[`segments/s${i}`] = b ?? 'ALL';
+  });
+  return loadState({ account: { name: 'accounts/a' }, segments, bitsets });
+}
+
+const setsOf = (state: ResolverState): (CompactBitset | null)[] => [...state.segments.values()].map((s) => s.bitset);
+
+describe('held bitsets', () => {
+  it('names a set by a digest of its buckets: equal sets share one, different ones do not', () => {
+    const a = CompactBitset.fromBuckets([1, 5, 900_000]);
+    expect(bitsetDigest(CompactBitset.fromBuckets([900_000, 5, 1]))).toBe(bitsetDigest(a));
+    expect(bitsetDigest(CompactBitset.fromBuckets([1, 5]))).not.toBe(bitsetDigest(a));
+    expect(Buffer.from(bitsetDigest(a), 'base64').byteLength).toBe(DIGEST_BYTES);
+  });
+
+  it('writes a digest per segment, in the state\'s order, and zeros for a segment without a set', () => {
+    const state = stateOf([[1], null, [2, 3]]);
+    const digests = Buffer.from(segmentDigests(state));
+    expect(digests.byteLength).toBe(3 * DIGEST_BYTES);
+    const [s0, , s2] = setsOf(state);
+    expect(digests.toString('base64', 0, DIGEST_BYTES)).toBe(bitsetDigest(s0!));
+    expect(digests.subarray(DIGEST_BYTES, 2 * DIGEST_BYTES).every((b) => b === 0)).toBe(true);
+    expect(digests.toString('base64', 2 * DIGEST_BYTES)).toBe(bitsetDigest(s2!));
+  });
+
+  it('answers core\'s heldBitset with the index of the first set a request named, -1 for any other', () => {
+    const [x, y] = [CompactBitset.fromBuckets([7]), CompactBitset.fromBuckets([8])];
+    const held = Buffer.concat([x, y, x].map((s) => Buffer.from(bitsetDigest(s), 'base64')));
+    const index = heldIndexOf(new Uint8Array(held))!;
+    expect(index(CompactBitset.fromBuckets([7]))).toBe(0);
+    expect(index(y)).toBe(1);
+    expect(index(CompactBitset.fromBuckets([9]))).toBe(-1);
+    expect(heldIndexOf(undefined)).toBeUndefined();
+    expect(heldIndexOf(new Uint8Array(0))).toBeUndefined();
+    expect(() => heldIndexOf(new Uint8Array(DIGEST_BYTES + 1))).toThrow('held digests: 33 bytes is not a whole number of 32-byte digests');
+  });
+
+  it("offers each source's last state's sets with their digests; a source's new state replaces its last at once", () => {
+    const held = new HeldBitsets();
+    expect(held.offer()).toBeNull();
+    const [s1, s2, s3] = [stateOf([[1], null]), stateOf([[2]]), stateOf([[3], [4]])];
+    held.remember('file a', s1, segmentDigests(s1));
+    held.remember('file b', s2, segmentDigests(s2));
+    const both = held.offer()!;
+    expect(both.sets).toEqual([setsOf(s1)[0], setsOf(s2)[0]]);
+    expect(Buffer.from(both.digests).toString('base64', 0, DIGEST_BYTES)).toBe(bitsetDigest(setsOf(s1)[0]!));
+    expect(both.digests.byteLength).toBe(2 * DIGEST_BYTES);
+    // s1 is still alive (this test holds it), but no longer file a's state: not offered.
+    held.remember('file a', s3, segmentDigests(s3));
+    const after = held.offer()!;
+    expect(after.sets).toEqual([setsOf(s2)[0], ...setsOf(s3)]);
+    expect(after.sets).not.toContain(setsOf(s1)[0]);
+  });
+
+  it('offers for a state made from another by a delta what that one offered', () => {
+    const held = new HeldBitsets();
+    const [before, after] = [stateOf([[1], [2]]), stateOf([[1], [5]])];
+    held.remember('watch', before, segmentDigests(before));
+    held.madeFrom('watch', before, after);
+    expect(held.offer()!.sets).toEqual(setsOf(before));
+    // From a state this thread did not assemble: nothing is known of its sets.
+    held.madeFrom('watch', stateOf([[9]]), after);
+    expect(held.offer()).toBeNull();
+  });
+
+  it('offers nothing for a state whose digests are not its own', () => {
+    const held = new HeldBitsets();
+    const state = stateOf([[1], [2]]);
+    held.remember('file a', state, new Uint8Array(DIGEST_BYTES));
+    expect(held.offer()).toBeNull();
+  });
+});
