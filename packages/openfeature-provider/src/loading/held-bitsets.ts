@@ -68,75 +68,77 @@ export interface HeldOffer {
 }
 
 /**
- * The sets of the last state assembled here for each source, while that state is
- * alive: its entry lives as long as it does (a `WeakMap` by state). A source's new state
- * replaces its last one here at once, so the state it supersedes offers nothing even before it
- * is collected: only the new state's choice of sets (see `remember`) is offered.
+ * The sets of the last state assembled here for each source, while that state is alive: its
+ * entry lives as long as it does (a `WeakMap` by state). A source's new state replaces its
+ * last one here at once, so a state it supersedes offers nothing even before it is collected.
+ * A request offers its own source's sets only: sources do not keep each other's buffers alive,
+ * and a request carries 32 bytes per bitset of one state, however many sources there are.
+ *
+ * A set is offered only while the state holding it uses at least half of the bytes of its
+ * buffer: the others are sent anew by the next whole load, and their old buffer is freed
+ * with the state. So the buffers a state keeps alive hold at most its own sets plus twice
+ * the bytes of the state before it (whose offer it took them from).
  */
 export class HeldBitsets {
   private readonly byState = new WeakMap<ResolverState, HeldOffer>();
   private readonly states = new Map<string, WeakRef<ResolverState>>();
 
-  /**
-   * Remembers `state`'s sets with their digests (`segmentDigests` of it, from the worker). A
-   * set whose buffer is mostly other sets no state uses any more is not offered: the worker
-   * sends it again, packed with the others it sends, and the old buffer can then be freed. So
-   * the buffers a state keeps alive hold at most twice the bytes of its own sets, however many
-   * reloads it descends from.
-   */
+  /** Remembers `state`, just assembled, as `source`'s, with the digests of its segments' sets (`segmentDigests`, from the worker). */
   remember(source: string, state: ResolverState, digests: Uint8Array): void {
-    this.states.delete(source);
-    if (digests.byteLength !== DIGEST_BYTES * state.segments.size) return; // not this state's: offer nothing
-    const used = new Map<ArrayBufferLike, number>();
-    for (const segment of state.segments.values()) {
-      const set = segment.bitset;
-      if (set !== null) used.set(set.buffer, (used.get(set.buffer) ?? 0) + set.byteLength);
-    }
-    const sets: CompactBitset[] = [];
-    const kept = new Uint8Array(digests.byteLength);
-    let i = 0;
-    for (const segment of state.segments.values()) {
-      const set = segment.bitset;
-      if (set !== null && 2 * used.get(set.buffer)! >= set.buffer.byteLength) {
-        kept.set(digests.subarray(i * DIGEST_BYTES, (i + 1) * DIGEST_BYTES), sets.length * DIGEST_BYTES);
-        sets.push(set);
-      }
-      i++;
-    }
-    this.byState.set(state, { digests: kept.slice(0, sets.length * DIGEST_BYTES), sets });
-    this.states.set(source, new WeakRef(state));
+    const sets = Array.from(state.segments.values(), (segment) => segment.bitset);
+    // Not this state's digests (none, or another's): nothing is offered for it.
+    this.keep(source, state, digests.byteLength === DIGEST_BYTES * sets.length ? offerOf(state, sets, digests) : null);
   }
 
   /**
    * `state`, made on this thread from `from` (a delta), replaces it as `source`'s: the sets
-   * `from` offered are offered for it. It shares most of them; those the delta changed are not
-   * offered (their digests are not known here) and are sent again by the next whole load.
+   * `from` offered that `state` still uses are offered for it. The sets the delta changed are
+   * not (their digests are not known here): the next whole load sends them again.
    */
   madeFrom(source: string, from: ResolverState, state: ResolverState): void {
     const offer = this.byState.get(from);
+    this.keep(source, state, offer === undefined ? null : offerOf(state, offer.sets, offer.digests));
+  }
+
+  /** The sets of `source`'s last state, if it is alive, for a request; null when there are none. */
+  offer(source: string): HeldOffer | null {
+    const state = this.states.get(source)?.deref();
+    return (state === undefined ? undefined : this.byState.get(state)) ?? null;
+  }
+
+  private keep(source: string, state: ResolverState, offer: HeldOffer | null): void {
+    for (const [name, ref] of this.states) if (ref.deref() === undefined) this.states.delete(name);
     this.states.delete(source);
-    if (offer === undefined) return;
+    if (offer === null || offer.sets.length === 0) return;
     this.byState.set(state, offer);
     this.states.set(source, new WeakRef(state));
   }
+}
 
-  /** The sets of each source's last state, if alive, for a request; null when there are none. */
-  offer(): HeldOffer | null {
-    const offers: HeldOffer[] = [];
-    for (const [source, ref] of this.states) {
-      const state = ref.deref();
-      const offer = state === undefined ? undefined : this.byState.get(state);
-      if (offer === undefined) this.states.delete(source);
-      else offers.push(offer);
-    }
-    if (offers.length === 0) return null;
-    if (offers.length === 1) return offers[0]!;
-    const digests = new Uint8Array(offers.reduce((n, o) => n + o.digests.byteLength, 0));
-    let at = 0;
-    for (const o of offers) {
-      digests.set(o.digests, at);
-      at += o.digests.byteLength;
-    }
-    return { digests, sets: offers.flatMap((o) => o.sets) };
+/**
+ * What to offer for `state` of `candidates` (sets, with their digests in the same order): each
+ * set `state` uses, once, if `state` uses at least half of its buffer's bytes (each distinct
+ * set counted once).
+ */
+function offerOf(state: ResolverState, candidates: readonly (CompactBitset | null)[], digests: Uint8Array): HeldOffer {
+  const inUse = new Set<CompactBitset>();
+  const used = new Map<ArrayBufferLike, number>();
+  for (const segment of state.segments.values()) {
+    const set = segment.bitset;
+    if (set === null || inUse.has(set)) continue;
+    inUse.add(set);
+    used.set(set.buffer, (used.get(set.buffer) ?? 0) + set.byteLength);
   }
+  const kept: number[] = [];
+  const offered = new Set<CompactBitset>();
+  candidates.forEach((set, k) => {
+    if (set === null || offered.has(set) || !inUse.has(set) || 2 * used.get(set.buffer)! < set.buffer.byteLength) return;
+    offered.add(set);
+    kept.push(k);
+  });
+  const out = new Uint8Array(kept.length * DIGEST_BYTES);
+  kept.forEach((k, j) => {
+    out.set(digests.subarray(k * DIGEST_BYTES, (k + 1) * DIGEST_BYTES), j * DIGEST_BYTES);
+  });
+  return { digests: out, sets: kept.map((k) => candidates[k]!) };
 }

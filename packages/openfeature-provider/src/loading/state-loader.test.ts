@@ -305,6 +305,8 @@ describe('loading off the main thread', () => {
       });
     };
     const file = join(dir, 'state.json');
+    // Every state loaded stays referenced: the loader offers a source's state only while it is alive.
+    const loadedStates: ResolverState[] = [];
     const load = async (salts: readonly number[]) => {
       writeFileSync(file, state(salts));
       const { loaded } = await stateLoader.loadFile(file, 'file state.json', {}, null);
@@ -312,6 +314,7 @@ describe('loading off the main thread', () => {
       // The same answers as the state loaded on this thread.
       expect(loaded!.state.summary()).toEqual(here.state.summary());
       for (const [name, segment] of here.state.segments) expect(loaded!.state.segments.get(name)!.bitset!.equals(segment.bitset!)).toBe(true);
+      loadedStates.push(loaded!.state);
       return loaded!.state;
     };
     const bitsets = (s: ResolverState) => [...s.segments.values()].map((segment) => segment.bitset!);

@@ -172,14 +172,12 @@ export class StateLoader {
     source: string = origin,
   ): Promise<{ loaded: LoadedState; entries: StateEntries }> {
     if (!this.bytesOffThread(blocks, options)) return loadHere(textOfBytes(blocks, sse), origin, options);
-    const outcome = await this.request({
-      kind: 'bytes',
-      blocks,
-      sse,
-      origin,
-      options: workerOptions(options),
-      entries: true,
-    });
+    const outcome = await this.request(
+      { kind: 'bytes', blocks, sse, origin, options: workerOptions(options), entries: true },
+      undefined,
+      false,
+      source,
+    );
     const { loaded, entries } = await loadedOf(outcome, origin, source);
     if (entries === null) throw loaderBug(origin, "without the state's entries");
     return { loaded, entries };
@@ -261,8 +259,11 @@ export class StateLoader {
     return { loaded: await assemble(outcome, origin), digest: outcome.digest ?? '' };
   }
 
-  /** Answered by the worker, or here (`here`, or no worker can run). `signal` cancels a `url` request. */
-  private request(request: Request, signal?: AbortSignal, here = false): Promise<Outcome> {
+  /**
+   * Answered by the worker, or here (`here`, or no worker can run). `signal` cancels a `url`
+   * request. `source`'s held bitsets go with it (held-bitsets.ts).
+   */
+  private request(request: Request, signal?: AbortSignal, here = false, source: string = request.origin): Promise<Outcome> {
     let cancel: (() => void) | null = null;
     return new Promise<Outcome | Extract<LoadReply, { kind: 'failed' }>>((resolve, reject) => {
       const id = this.nextId++;
@@ -271,7 +272,7 @@ export class StateLoader {
         this.runHere(request, signal).then(resolve, reject);
         return;
       }
-      const held = heldBitsets.offer();
+      const held = heldBitsets.offer(source);
       this.pending.set(id, { request, signal, held, resolve, reject });
       this.clearIdle();
       worker.ref();
