@@ -46,58 +46,58 @@ describe('held bitsets', () => {
     expect(() => heldIndexOf(new Uint8Array(DIGEST_BYTES + 1))).toThrow('held digests: 33 bytes is not a whole number of 32-byte digests');
   });
 
-  it("offers a source's own last state's sets with their digests; a source's new state replaces its last at once", () => {
+  it("offers a source's own last state's sets with their digests; a source's new state replaces its last at once", async () => {
     const held = new HeldBitsets();
     expect(held.offer('file a')).toBeNull();
     const [s1, s2, s3] = [stateOf([[1], null]), stateOf([[2]]), stateOf([[3], [4]])];
-    held.remember('file a', s1, segmentDigests(s1));
-    held.remember('file b', s2, segmentDigests(s2));
+    await held.remember('file a', s1, segmentDigests(s1), 1);
+    await held.remember('file b', s2, segmentDigests(s2), 1);
     const a = held.offer('file a')!;
     expect(a.sets).toEqual([setsOf(s1)[0]]);
     expect(Buffer.from(a.digests).toString('base64')).toBe(bitsetDigest(setsOf(s1)[0]!));
     expect(held.offer('file b')!.sets).toEqual([setsOf(s2)[0]]);
     // s1 is still alive (this test holds it), but no longer file a's state: not offered.
-    held.remember('file a', s3, segmentDigests(s3));
+    await held.remember('file a', s3, segmentDigests(s3), 1);
     expect(held.offer('file a')!.sets).toEqual(setsOf(s3));
     expect(held.offer('file a')!.digests.byteLength).toBe(2 * DIGEST_BYTES);
     expect(held.offer('file b')!.sets).toEqual([setsOf(s2)[0]]);
   });
 
-  it('offers for a state made from another by a delta the sets of that one it still uses', () => {
+  it('offers for a state made from another by a delta the sets of that one it still uses', async () => {
     const held = new HeldBitsets();
     const json = (s1: number[]) => ({ account: { name: 'accounts/a' }, segments: { 'segments/s0': {}, 'segments/s1': {} }, bitsets: { 'segments/s0': [1], 'segments/s1': s1 } });
     const before = loadState(json([2]));
     const after = loadDelta(before, json([5]), { bitsets: ['segments/s1'] });
     expect(setsOf(after)[0]).toBe(setsOf(before)[0]);
-    held.remember('watch', before, segmentDigests(before));
-    held.madeFrom('watch', before, after);
+    await held.remember('watch', before, segmentDigests(before), 1);
+    await held.madeFrom('watch', before, after, 1);
     const offer = held.offer('watch')!;
     expect(offer.sets).toEqual([setsOf(before)[0]]);
     expect(Buffer.from(offer.digests).toString('base64')).toBe(bitsetDigest(setsOf(before)[0]!));
     // From a state this thread did not assemble: nothing is known of its sets.
-    held.madeFrom('watch', stateOf([[9]]), after);
+    await held.madeFrom('watch', stateOf([[9]]), after, 1);
     expect(held.offer('watch')).toBeNull();
   });
 
-  it('offers nothing for a state whose digests are not its own', () => {
+  it('offers nothing for a state whose digests are not its own', async () => {
     const held = new HeldBitsets();
     const state = stateOf([[1], [2]]);
-    held.remember('file a', state, new Uint8Array(DIGEST_BYTES));
+    await held.remember('file a', state, new Uint8Array(DIGEST_BYTES), 1);
     expect(held.offer('file a')).toBeNull();
   });
 
-  it('does not offer a set whose buffer the state uses less than half of (a set shared by segments counted once), so the next load sends it anew', () => {
+  it('does not offer a set whose buffer the state uses less than half of (a set shared by segments counted once), so the next load sends it anew', async () => {
     // Four sets of one size in one transferred buffer, as the loader assembles them.
     const first = assembled([[1], [2], [3], [4]], []);
     const old = setsOf(first);
     expect(new Set(old.map((set) => set!.buffer)).size).toBe(1);
     const held = new HeldBitsets();
-    held.remember('file', first, segmentDigests(first));
+    await held.remember('file', first, segmentDigests(first), 1);
     expect(held.offer('file')!.sets).toEqual(old);
     // Three segments share the first set; the rest is new, in a buffer of its own.
     const second = assembled([[1], [1], [1], [7], [8]], old as CompactBitset[]);
     expect(setsOf(second).slice(0, 3)).toEqual([old[0], old[0], old[0]]);
-    held.remember('file', second, segmentDigests(second));
+    await held.remember('file', second, segmentDigests(second), 1);
     // The old buffer is a quarter used (its one set, counted once), not three quarters.
     expect(held.offer('file')!.sets).toEqual(setsOf(second).slice(3));
   });

@@ -12,6 +12,7 @@
  * several sources may share it, and a worker started after an idle one ended answers alike.
  */
 import { createHash } from 'node:crypto';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 
 import type { CompactBitset, ResolverState } from '@allot/core';
 
@@ -83,11 +84,16 @@ export class HeldBitsets {
   private readonly byState = new WeakMap<ResolverState, HeldOffer>();
   private readonly states = new Map<string, WeakRef<ResolverState>>();
 
-  /** Remembers `state`, just assembled, as `source`'s, with the digests of its segments' sets (`segmentDigests`, from the worker). */
-  remember(source: string, state: ResolverState, digests: Uint8Array): void {
+  /**
+   * Remembers `state`, just assembled, as `source`'s, with the digests of its segments' sets
+   * (`segmentDigests`, from the worker). In slices of `sliceMs`, the event loop between them:
+   * at 10,000 segments the passes take several milliseconds.
+   */
+  async remember(source: string, state: ResolverState, digests: Uint8Array, sliceMs: number): Promise<void> {
     const sets = Array.from(state.segments.values(), (segment) => segment.bitset);
     // Not this state's digests (none, or another's): nothing is offered for it.
-    this.keep(source, state, digests.byteLength === DIGEST_BYTES * sets.length ? offerOf(state, sets, digests) : null);
+    const offer = digests.byteLength === DIGEST_BYTES * sets.length ? await inTurns(offerSteps(state, sets, digests), sliceMs) : null;
+    this.keep(source, state, offer);
   }
 
   /**
@@ -95,9 +101,9 @@ export class HeldBitsets {
    * `from` offered that `state` still uses are offered for it. The sets the delta changed are
    * not (their digests are not known here): the next whole load sends them again.
    */
-  madeFrom(source: string, from: ResolverState, state: ResolverState): void {
+  async madeFrom(source: string, from: ResolverState, state: ResolverState, sliceMs: number): Promise<void> {
     const offer = this.byState.get(from);
-    this.keep(source, state, offer === undefined ? null : offerOf(state, offer.sets, offer.digests));
+    this.keep(source, state, offer === undefined ? null : await inTurns(offerSteps(state, offer.sets, offer.digests), sliceMs));
   }
 
   /** The sets of `source`'s last state, if it is alive, for a request; null when there are none. */
@@ -115,27 +121,49 @@ export class HeldBitsets {
   }
 }
 
+/** Items of a pass between two looks at the clock. */
+const CHUNK = 256;
+
+/** Runs `steps` to the end in slices of about `sliceMs`, letting the event loop run between them. */
+async function inTurns<T>(steps: Generator<void, T, void>, sliceMs: number): Promise<T> {
+  let until = performance.now() + sliceMs;
+  for (;;) {
+    const next = steps.next();
+    if (next.done === true) return next.value;
+    if (performance.now() >= until) {
+      await nextTurn();
+      until = performance.now() + sliceMs;
+    }
+  }
+}
+
 /**
  * What to offer for `state` of `candidates` (sets, with their digests in the same order): each
  * set `state` uses, once, if `state` uses at least half of its buffer's bytes (each distinct
- * set counted once).
+ * set counted once). Pauses (`yield`) every CHUNK items.
  */
-function offerOf(state: ResolverState, candidates: readonly (CompactBitset | null)[], digests: Uint8Array): HeldOffer {
+function* offerSteps(state: ResolverState, candidates: readonly (CompactBitset | null)[], digests: Uint8Array): Generator<void, HeldOffer, void> {
   const inUse = new Set<CompactBitset>();
   const used = new Map<ArrayBufferLike, number>();
+  let n = 0;
   for (const segment of state.segments.values()) {
     const set = segment.bitset;
-    if (set === null || inUse.has(set)) continue;
-    inUse.add(set);
-    used.set(set.buffer, (used.get(set.buffer) ?? 0) + set.byteLength);
+    if (set !== null && !inUse.has(set)) {
+      inUse.add(set);
+      used.set(set.buffer, (used.get(set.buffer) ?? 0) + set.byteLength);
+    }
+    if (++n % CHUNK === 0) yield;
   }
   const kept: number[] = [];
   const offered = new Set<CompactBitset>();
-  candidates.forEach((set, k) => {
-    if (set === null || offered.has(set) || !inUse.has(set) || 2 * used.get(set.buffer)! < set.buffer.byteLength) return;
-    offered.add(set);
-    kept.push(k);
-  });
+  for (let k = 0; k < candidates.length; k++) {
+    const set = candidates[k] ?? null;
+    if (set !== null && !offered.has(set) && inUse.has(set) && 2 * used.get(set.buffer)! >= set.buffer.byteLength) {
+      offered.add(set);
+      kept.push(k);
+    }
+    if ((k + 1) % CHUNK === 0) yield;
+  }
   const out = new Uint8Array(kept.length * DIGEST_BYTES);
   kept.forEach((k, j) => {
     out.set(digests.subarray(k * DIGEST_BYTES, (k + 1) * DIGEST_BYTES), j * DIGEST_BYTES);

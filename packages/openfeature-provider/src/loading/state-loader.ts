@@ -228,8 +228,8 @@ export class StateLoader {
    * `state`, made on this thread from `from` by a delta, is now `source`'s: reloads offer the
    * worker the bitsets `from` held, which it mostly shares (held-bitsets.ts).
    */
-  madeFrom(source: string, from: ResolverState, state: ResolverState): void {
-    heldBitsets.madeFrom(source, from, state);
+  madeFrom(source: string, from: ResolverState, state: ResolverState): Promise<void> {
+    return heldBitsets.madeFrom(source, from, state, SLICE_MS);
   }
 
   /** Whether a body in `blocks` loads on the worker: large ones, unless the options or the host say otherwise. */
@@ -492,7 +492,7 @@ async function assemble({ load, held }: Prepared, origin: string, source: string
   while (!fingerprints.step(SLICE_MS)) await nextTurn();
   const state = assembler.finish();
   await nextTurn();
-  heldBitsets.remember(source, state, load.digests);
+  await heldBitsets.remember(source, state, load.digests, SLICE_MS);
   return { state, fingerprints: fingerprints.result(), origin };
 }
 
