@@ -44,6 +44,7 @@ export {
   type PrepareOptions,
   type PrepareResult,
   type PreparedState,
+  type ReusableState,
 } from './state/prepare.js';
 export {
   ResolverState,

@@ -8,7 +8,7 @@ import { SECRET } from '../testing/states.js';
 import type { MaterializationAccess } from '../types.js';
 import { CompactBitset } from './compact-bitset.js';
 import { loadState, validateState, type LoadOptions } from './load.js';
-import { prepareState, StateAssembler, type PreparedState } from './prepare.js';
+import { prepareState, StateAssembler, type PreparedState, type ReusableState } from './prepare.js';
 import type { ResolverState } from './resolver-state.js';
 
 const sticky: MaterializationAccess = {
@@ -16,11 +16,11 @@ const sticky: MaterializationAccess = {
 };
 
 /** Prepares `json`, moves the prepared form across a (simulated) thread boundary, and assembles it in tiny steps. */
-function roundTrip(json: unknown, options: LoadOptions): ResolverState {
+function roundTrip(json: unknown, options: LoadOptions, reuse: ReusableState | null = null): ResolverState {
   const result = prepareState(JSON.stringify(json), options);
   if (!result.ok) throw new Error(`not valid: ${JSON.stringify(result.issues)}`);
   const moved: PreparedState = structuredClone(result.prepared, { transfer: [...result.transfer] });
-  const assembler = new StateAssembler(moved);
+  const assembler = new StateAssembler(moved, [], reuse);
   let steps = 1;
   while (!assembler.step(0)) steps++;
   // A zero budget does one item per step: the work really is sliced.
@@ -58,6 +58,88 @@ describe('prepareState and StateAssembler', () => {
       expectSameAnswers(loadState(json, options), roundTrip(json, options), SECRETS, contexts);
     },
   );
+
+  test.prop(
+    [arbState, arbState, fc.array(fc.nat(3).map((n) => n === 0), { minLength: 16, maxLength: 16 }), fc.array(arbContext, { minLength: 1, maxLength: 4 }), fc.constantFrom('hot', 'all', 'none')],
+    { numRuns: 300 },
+  )('taking what is unchanged from a previous state: the state loadState loads, referring only to its own segments', (a, b, picks, contexts, specialize) => {
+    // The next state: the previous one with some entries (a quarter) taken from another, or removed.
+    const next = structuredClone(a) as Record<string, Record<string, unknown>>;
+    let k = 0;
+    for (const key of ['flags', 'segments', 'bitsets']) {
+      const from = (b[key] ?? {}) as Record<string, unknown>;
+      next[key] ??= {};
+      for (const name of new Set([...Object.keys(next[key]), ...Object.keys(from)])) {
+        if (!picks[k++ % picks.length]) continue;
+        if (name in from) next[key][name] = from[name];
+        else Reflect.deleteProperty(next[key], name);
+      }
+    }
+    fc.pre(validateState(next).ok);
+    const options = { specialize } as const;
+    const previous = loadState(a, options);
+    const entry = (json: Record<string, unknown>, key: string, name: string): string | undefined => JSON.stringify((json[key] as Record<string, unknown> | undefined)?.[name]);
+    const same = (key: string, name: string): boolean => entry(a, key, name) === entry(next, key, name);
+    const reuse: ReusableState = {
+      previous,
+      segmentUnchanged: (name) => name in next.segments! && same('segments', name) && same('bitsets', name),
+      flagUnchanged: (name) => name in next.flags! && same('flags', name),
+    };
+    const expected = loadState(next, options);
+    const state = roundTrip(next, options, reuse);
+    expectSameAnswers(expected, state, [SECRET], contexts);
+    for (const seg of expected.segments.values()) {
+      const other = state.segments.get(seg.name)!;
+      expect([other.inCycle, other.allSet, other.materializations]).toEqual([seg.inCycle, seg.allSet, seg.materializations]);
+    }
+    // Every compiled reference points into the state's own maps.
+    for (const flag of state.flags.values()) for (const rule of flag.rules) expect(rule.segment).toBe(state.segments.get(rule.segmentName) ?? null);
+    for (const seg of state.segments.values()) for (const ref of seg.references) if (state.segments.has(ref)) expect(state.segments.get(ref)!.salt).toBe(state.salt);
+  });
+
+  it('takes the unchanged segments and flags, with their specialized code, and compiles what a change reaches', () => {
+    const json = (s1Buckets: number[]) => ({
+      account: { name: 'accounts/a' },
+      clients: { [SECRET]: { client: { name: 'clients/app' }, clientCredential: { name: 'clients/app/credentials/c' } } },
+      segments: {
+        'segments/s0': {},
+        'segments/s1': {},
+        'segments/s2': { targeting: { criteria: { c: { segment: { segment: 'segments/s1' } } }, expression: { ref: 'c' } } },
+      },
+      bitsets: { 'segments/s0': [1, 2], 'segments/s1': s1Buckets },
+      flags: Object.fromEntries(
+        ['s0', 's1', 's2'].map((s) => [
+          `flags/on-${s}`,
+          {
+            state: 'ACTIVE',
+            clients: ['clients/app'],
+            variants: [{ name: `flags/on-${s}/variants/v`, value: { on: true } }],
+            rules: [{ name: `flags/on-${s}/rules/r`, segment: `segments/${s}`, enabled: true, assignmentSpec: { bucketCount: 1, assignments: [{ assignmentId: 'a', variant: { variant: `flags/on-${s}/variants/v` }, bucketRanges: [{ lower: 0, upper: 1 }] }] } }],
+          },
+        ]),
+      ),
+    });
+    const previous = loadState(json([3]), { specialize: 'all' });
+    const next = json([4]);
+    const result = prepareState(next, { specialize: 'all' });
+    if (!result.ok) throw new Error('not valid');
+    const unchanged = (name: string): boolean => name !== 'segments/s1';
+    const assembler = new StateAssembler(result.prepared, [], { previous, segmentUnchanged: unchanged, flagUnchanged: () => true });
+    const state = assembler.finish();
+    // s1 changed, and s2 refers to it: both compiled again, with the flags on them.
+    expect(['segments/s0', 'segments/s1', 'segments/s2'].map((n) => state.segments.get(n) === previous.segments.get(n))).toEqual([true, false, false]);
+    expect(['flags/on-s0', 'flags/on-s1', 'flags/on-s2'].map((n) => state.flags.get(n) === previous.flags.get(n))).toEqual([true, false, false]);
+    expect(state.flags.get('flags/on-s0')!.program).toBe(previous.flags.get('flags/on-s0')!.program);
+    expect(state.flags.get('flags/on-s1')!.program).not.toBeNull();
+    expect(assembler.taken).toEqual({ segments: 1, flags: 1 });
+    expect(state.salt).toBe(previous.salt);
+    expectSameAnswers(loadState(next), state, [SECRET], [{ targeting_key: 'u' }, { targeting_key: 'v' }]);
+    // Another account: nothing is taken.
+    const other = loadState({ ...json([3]), account: { name: 'accounts/b' } });
+    const fresh = new StateAssembler(result.prepared, [], { previous: other, segmentUnchanged: () => true, flagUnchanged: () => true });
+    fresh.finish();
+    expect(fresh.taken).toEqual({ segments: 0, flags: 0 });
+  });
 
   it('reports exactly the problems validateState reports, with their paths', () => {
     const bad = { account: { name: 'accounts/a' }, flags: { 'flags/x': { rules: 3 } }, segments: {}, bitsets: { s: 'not base64!' } };

@@ -178,6 +178,25 @@ function rawByName(part: unknown, nameField: string): Map<string, unknown> {
   return out;
 }
 
+/**
+ * A state an assembly may take compiled segments and flags from (`StateAssembler`'s `reuse`):
+ * the one it replaces, say. What the caller vouches for is said per entry; the assembler
+ * takes a segment only if every segment it reaches is taken too, and a flag only if every
+ * segment its rules name is, so the state it builds refers only to its own segments.
+ */
+export interface ReusableState {
+  /**
+   * Loaded with the same options (targeting key alias, `specialize`), in the same shape
+   * (proto or not) and with the same bloom filters as the prepared state. Nothing is taken
+   * from it if its account or targeting key alias differ from the prepared state's.
+   */
+  readonly previous: ResolverState;
+  /** Whether segment `name` is in the prepared state with the JSON and bitset it had in `previous`. */
+  readonly segmentUnchanged: (name: string) => boolean;
+  /** Whether flag `name` is in the prepared state with the JSON it had in `previous`. */
+  readonly flagUnchanged: (name: string) => boolean;
+}
+
 /** A segment's compiled targeting, shared by segments whose targeting has the same JSON. */
 interface CompiledTargeting {
   readonly tree: TargetingNode | null;
@@ -212,7 +231,7 @@ export class StateAssembler {
   private readonly segmentNames: string[] = [];
   private readonly flagNames: string[] = [];
   private readonly direct = new Map<string, ReadonlySet<string>>();
-  private readonly directOf = (name: string): Iterable<string> => this.direct.get(name) ?? [];
+  private readonly directOf = (name: string): Iterable<string> => this.direct.get(name) ?? this.directOfTaken(name);
   private readonly bloomFilters = new Map<string, BloomFilter>();
   private readonly flags = new Map<string, CompiledFlag>();
   private readonly issues = new IssueList();
@@ -224,17 +243,41 @@ export class StateAssembler {
   private readonly compiledTargeting = new Map<string, CompiledTargeting>();
   private readonly readBitset: (i: number) => CompactBitset;
   private state: ResolverState | null = null;
+  /** Where compiled parts may be taken from; null: compile everything. */
+  private readonly reuse: ReusableState | null;
+  /** Per segment name, whether the previous state's segment is taken (see `takenSegment`). */
+  private readonly takeable = new Map<string, boolean>();
+  /** The index of each taken segment that reads materializations (its targeting is read again for them). */
+  private readonly takenIndex = new Map<string, number>();
 
   /**
    * `held`: the sets the prepared form names by index (`segmentHeldBitsets`), the list whose
-   * indices `PrepareOptions.heldBitset` answered with; the state shares them.
+   * indices `PrepareOptions.heldBitset` answered with; the state shares them. `reuse`: a state
+   * to take unchanged compiled segments and flags from (their specialized code and results
+   * too), rather than compiling them again.
    */
   constructor(
     private readonly prepared: PreparedState,
     private readonly held: readonly CompactBitset[] = [],
+    reuse: ReusableState | null = null,
   ) {
-    this.salt = new HashPrefix(`MegaSalt-${prepared.accountId}|`);
+    const previous = reuse?.previous;
+    this.reuse = previous !== undefined && previous.accountId === prepared.accountId && previous.targetingKeyAlias === prepared.targetingKeyAlias ? reuse : null;
+    // Taken segments keep the salt they were compiled with: the state shares it.
+    this.salt = this.reuse?.previous.salt ?? new HashPrefix(`MegaSalt-${prepared.accountId}|`);
     this.readBitset = CompactBitset.readTransfer(prepared.bitsets);
+  }
+
+  /** How many segments and flags were taken from `reuse`'s state, once `step` has returned true. */
+  get taken(): { readonly segments: number; readonly flags: number } {
+    let segments = 0;
+    let flags = 0;
+    const previous = this.reuse?.previous;
+    if (previous !== undefined) {
+      for (const [name, seg] of this.segments) if (previous.segments.get(name) === seg) segments++;
+      for (const [name, flag] of this.flags) if (previous.flags.get(name) === flag) flags++;
+    }
+    return { segments, flags };
   }
 
   /** Works for about `budgetMs` (at least one item); true once `finish` can be called. */
@@ -270,6 +313,13 @@ export class StateAssembler {
         }
         const start = i === 0 ? this.flagsEnd() : p.segmentEnds[2 * i - 1]!;
         const name = parsePiece(p.utf8, start, p.segmentEnds[2 * i]!) as string;
+        const taken = this.takenSegment(name);
+        if (taken !== undefined) {
+          this.segments.set(name, taken);
+          this.segmentNames.push(name);
+          if (taken.materializations.length > 0) this.takenIndex.set(name, i);
+          return;
+        }
         const seg = new CompiledSegment(name, this.salt);
         seg.references = collectReferences(this.targetingOf(i));
         const b = p.segmentBitsets[i]!;
@@ -297,7 +347,8 @@ export class StateAssembler {
           this.advance('targeting');
           return;
         }
-        markCycle(this.segments.get(s)!, this.segments);
+        const seg = this.segments.get(s)!;
+        if (!this.isTaken(seg)) markCycle(seg, this.segments);
         return;
       }
       case 'targeting': {
@@ -307,6 +358,7 @@ export class StateAssembler {
           return;
         }
         const seg = this.segments.get(s)!;
+        if (this.isTaken(seg)) return;
         const text = this.targetingText(i);
         let compiled = this.compiledTargeting.get(text);
         if (compiled === undefined) {
@@ -333,7 +385,7 @@ export class StateAssembler {
           return;
         }
         const seg = this.segments.get(s)!;
-        seg.materializations = reachableMaterializations(seg.name, this.segments, this.directOf);
+        if (!this.isTaken(seg)) seg.materializations = reachableMaterializations(seg.name, this.segments, this.directOf);
         return;
       }
       case 'flags': {
@@ -342,6 +394,12 @@ export class StateAssembler {
           return;
         }
         const name = parsePiece(p.utf8, i === 0 ? 0 : p.flagEnds[2 * i - 1]!, p.flagEnds[2 * i]!) as string;
+        const taken = this.takenFlag(name);
+        if (taken !== undefined) {
+          this.flags.set(name, taken);
+          this.flagNames.push(name);
+          return;
+        }
         const json = parsePiece(p.utf8, p.flagEnds[2 * i]!, p.flagEnds[2 * i + 1]!);
         const flag = compileFlag(name, json, keyPath('flags', name), this.segments, this.issues, p.targetingKeyAlias, !p.proto);
         if (flag === undefined) return;
@@ -357,12 +415,73 @@ export class StateAssembler {
           return;
         }
         const flag = this.flags.get(f);
-        if (flag !== undefined && !flag.archived) flag.program = specializeFlag(flag, p.targetingKeyAlias);
+        if (flag !== undefined && !flag.archived && flag.program === null) flag.program = specializeFlag(flag, p.targetingKeyAlias);
         return;
       }
       case 'done':
         return;
     }
+  }
+
+  /**
+   * The previous state's segment `name`, if it is taken: unchanged, on no cycle, and reaching
+   * only segments that are taken too (decided once per name, depth first without recursion).
+   */
+  private takenSegment(name: string): CompiledSegment | undefined {
+    const reuse = this.reuse;
+    if (reuse === null) return undefined;
+    const decided = this.takeable;
+    const stack = [name];
+    while (stack.length > 0) {
+      const n = stack[stack.length - 1]!;
+      if (decided.has(n)) {
+        stack.pop();
+        continue;
+      }
+      const was = reuse.previous.segments.get(n);
+      if (was === undefined || was.inCycle || !reuse.segmentUnchanged(n)) {
+        decided.set(n, false);
+        stack.pop();
+        continue;
+      }
+      // Not on a cycle, so no segment it reaches is waiting on it below in the stack.
+      const before = stack.length;
+      for (const r of was.references) if (!decided.has(r)) stack.push(r);
+      if (stack.length > before) continue;
+      decided.set(n, was.references.every((r) => decided.get(r) === true));
+      stack.pop();
+    }
+    return decided.get(name) === true ? reuse.previous.segments.get(name) : undefined;
+  }
+
+  /** The previous state's flag `name`, if it is taken: unchanged, and every segment its rules name taken. */
+  private takenFlag(name: string): CompiledFlag | undefined {
+    const reuse = this.reuse;
+    if (reuse === null || !reuse.flagUnchanged(name)) return undefined;
+    const was = reuse.previous.flags.get(name);
+    if (was === undefined) return undefined;
+    for (const rule of was.rules) if (rule.segment === null || this.segments.get(rule.segmentName) !== rule.segment) return undefined;
+    return was;
+  }
+
+  private isTaken(seg: CompiledSegment): boolean {
+    return this.reuse !== null && this.reuse.previous.segments.get(seg.name) === seg;
+  }
+
+  /**
+   * The materializations a taken segment's own criteria read, for a compiled segment that
+   * reaches it: its targeting is compiled again (and discarded) to list them. Only for taken
+   * segments that read some (`takenIndex`); their own list is transitive.
+   */
+  private directOfTaken(name: string): ReadonlySet<string> {
+    const i = this.takenIndex.get(name);
+    const mats = new Set<string>();
+    if (i !== undefined) {
+      const scope = { segments: this.segments, bloomFilters: this.bloomFilters, targetingKeyAlias: this.prepared.targetingKeyAlias };
+      compileTargeting(this.segments.get(name)!, this.targetingOf(i), '', scope, new IssueList(), mats);
+    }
+    this.direct.set(name, mats);
+    return mats;
   }
 
   /**

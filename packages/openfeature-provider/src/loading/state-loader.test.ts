@@ -323,6 +323,10 @@ describe('loading off the main thread', () => {
     // Segment s3 changed: every other set is the one this thread held.
     const second = bitsets(await load(ten.map((i) => (i === 3 ? 100 : i))));
     expect(second.map((set, i) => set === first[i])).toEqual(ten.map((i) => i !== 3));
+    // And every other compiled segment is the last state's; flag a, with a rule on s3, is compiled again.
+    const [was, now] = loadedStates.slice(-2) as [ResolverState, ResolverState];
+    expect(ten.map((i) => now.segments.get(`segments/s${i}`) === was.segments.get(`segments/s${i}`))).toEqual(ten.map((i) => i !== 3));
+    expect(now.flags.get('flags/a')).not.toBe(was.flags.get('flags/a'));
     // All but s0 changed: s0's set is shared once more, alone in its buffer now.
     const third = bitsets(await load(ten.map((i) => (i === 0 ? 0 : 200 + i))));
     expect(third[0]).toBe(first[0]);
@@ -332,6 +336,9 @@ describe('loading off the main thread', () => {
     expect(fourth[0]).not.toBe(first[0]);
     expect(fourth[0]!.buffer).not.toBe(first[0]!.buffer);
     expect(fourth.slice(1).map((set, i) => set === third[i + 1])).toEqual(ten.slice(1).map(() => true));
+    // Nothing changed but the set sent anew: the segments are taken, s0 is compiled again with it.
+    const [before, after] = loadedStates.slice(-2) as [ResolverState, ResolverState];
+    expect(ten.map((i) => after.segments.get(`segments/s${i}`) === before.segments.get(`segments/s${i}`))).toEqual(ten.map((i) => i !== 0));
   });
 
   it('rejects a bad state with the same error, issues and paths as loading on the calling thread', async () => {

@@ -25,7 +25,7 @@ import { SourceError } from '../sources/source-error.js';
 import type { LoadedState } from '../types.js';
 import { bodyBlocks } from './byte-blocks.js';
 import { FingerprintsReader } from './fingerprints.js';
-import { HeldBitsets, type HeldOffer } from './held-bitsets.js';
+import { LastStates, type HeldOffer } from './last-states.js';
 import { fetchFailed, isConditional, requestLabel, requestState, stateResponse, withTimeout, type StateRequest, type StateResponse } from './state-fetch.js';
 import { StateEntries } from './state-entries.js';
 import {
@@ -225,11 +225,12 @@ export class StateLoader {
   }
 
   /**
-   * `state`, made on this thread from `from` by a delta, is now `source`'s: reloads offer the
-   * worker the bitsets `from` held, which it mostly shares (held-bitsets.ts).
+   * `loaded`, made on this thread from `from` by a delta, is now `source`'s last state: the
+   * next whole load offers the worker the bitsets `from` held that it still uses, and takes
+   * its unchanged segments and flags (last-states.ts).
    */
-  madeFrom(source: string, from: ResolverState, state: ResolverState): Promise<void> {
-    return heldBitsets.madeFrom(source, from, state, SLICE_MS);
+  madeFrom(source: string, from: ResolverState, loaded: LoadedState): Promise<void> {
+    return lastStates.madeFrom(source, from, loaded, SLICE_MS);
   }
 
   /** Whether a body in `blocks` loads on the worker: large ones, unless the options or the host say otherwise. */
@@ -261,7 +262,7 @@ export class StateLoader {
 
   /**
    * Answered by the worker, or here (`here`, or no worker can run). `signal` cancels a `url`
-   * request. `source`'s held bitsets go with it (held-bitsets.ts).
+   * request. `source`'s held bitsets go with it (last-states.ts).
    */
   private request(request: Request, signal?: AbortSignal, here = false, source: string = request.origin): Promise<Outcome> {
     let cancel: (() => void) | null = null;
@@ -272,7 +273,7 @@ export class StateLoader {
         this.runHere(request, signal).then(resolve, reject);
         return;
       }
-      const held = heldBitsets.offer(source);
+      const held = lastStates.offer(source);
       this.pending.set(id, { request, signal, held, resolve, reject });
       this.clearIdle();
       worker.ref();
@@ -474,9 +475,9 @@ async function loadFileHere(
 
 /**
  * The sets of the states assembled here, offered to the worker with each request: a reload
- * moves only the bitsets that changed (held-bitsets.ts).
+ * moves only the bitsets that changed (last-states.ts).
  */
-const heldBitsets = new HeldBitsets();
+const lastStates = new LastStates();
 
 /**
  * Builds the state from its prepared form in slices, letting the event loop run between them;
@@ -486,14 +487,17 @@ async function assemble({ load, held }: Prepared, origin: string, source: string
   // Not in the turn that received the worker's answer: that turn decodes the message, and V8
   // may answer the buffers it brings with a garbage collection there.
   await nextTurn();
-  const assembler = new StateAssembler(load.prepared, held);
+  // The digests first: they say what the source's last state has that this one can take.
+  const reader = new FingerprintsReader(load.fingerprints);
+  while (!reader.step(SLICE_MS)) await nextTurn();
+  const fingerprints = reader.result();
+  const { proto } = load.prepared;
+  const assembler = new StateAssembler(load.prepared, held, lastStates.reusable(source, fingerprints, proto));
   while (!assembler.step(SLICE_MS)) await nextTurn();
-  const fingerprints = new FingerprintsReader(load.fingerprints);
-  while (!fingerprints.step(SLICE_MS)) await nextTurn();
-  const state = assembler.finish();
+  const loaded = { state: assembler.finish(), fingerprints, origin };
   await nextTurn();
-  await heldBitsets.remember(source, state, load.digests, SLICE_MS);
-  return { state, fingerprints: fingerprints.result(), origin };
+  await lastStates.remember(source, loaded, proto, load.digests, SLICE_MS);
+  return loaded;
 }
 
 function workerOptions(options: ParseOptions): WorkerParseOptions {

@@ -35,7 +35,7 @@ import {
 } from './fingerprints.js';
 import type { StateRequest, StateResponse } from './state-fetch.js';
 import type { StateEntriesData } from './state-entries.js';
-import { heldIndexOf, segmentDigests } from './held-bitsets.js';
+import { heldIndexOf, segmentDigests } from './last-states.js';
 
 /** A validated state ready to cross to another thread (see core's `prepareState`). */
 export interface PreparedLoad {
@@ -43,7 +43,7 @@ export interface PreparedLoad {
   readonly transfer: readonly ArrayBuffer[];
   /** Read back with `FingerprintsReader`. */
   readonly fingerprints: FingerprintsData;
-  /** Per segment, its bitset's digest (held-bitsets.ts): what the next request offers. */
+  /** Per segment, its bitset's digest (last-states.ts): what the next request offers. */
   readonly digests: Uint8Array;
   /** The state's JSON entry by entry, when the request asked for it (`entries`). */
   readonly entries?: StateEntriesData;
@@ -163,7 +163,7 @@ function changesOf(delta: StateDelta): StateChanges {
  * Validates resolver-state JSON and prepares it for assembly on another thread; throws
  * `SourceError`. `reuse`: bitsets an earlier load decoded (core's `LoadOptions.decodedBitsets`);
  * `held`: the digests of the bitsets the assembling thread holds, which are not packed
- * (held-bitsets.ts).
+ * (last-states.ts).
  */
 export function prepareJson(
   json: unknown,
@@ -330,7 +330,7 @@ export type LoadRequest = (
       readonly options: WorkerParseOptions;
     }
 ) & {
-  /** The digests of the bitsets the application's thread holds (held-bitsets.ts): they are not sent back. */
+  /** The digests of the bitsets the application's thread holds (last-states.ts): they are not sent back. */
   readonly held?: Uint8Array;
 };
 

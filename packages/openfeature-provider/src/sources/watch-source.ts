@@ -324,7 +324,7 @@ class WatchSource implements StateSource {
           stream.abort();
           throw new BaseMismatch(`${origin}: ${this.appliedId} was applied while the delta from ${delta.base} loaded; reconnecting`);
         }
-        if (previous !== null && incremental !== null) await stateLoader.madeFrom(`${url}/v1/state`, previous.state, incremental.state);
+        if (previous !== null && incremental !== null) await stateLoader.madeFrom(`${url}/v1/state`, previous.state, incremental);
         return made;
       }, applied);
     });

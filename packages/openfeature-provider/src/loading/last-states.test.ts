@@ -1,7 +1,9 @@
 import { CompactBitset, loadDelta, loadState, prepareState, StateAssembler, type ResolverState } from '@allot/core';
 import { describe, expect, it } from 'vitest';
 
-import { bitsetDigest, DIGEST_BYTES, HeldBitsets, heldIndexOf, segmentDigests } from './held-bitsets.js';
+import type { LoadedState } from '../types.js';
+import type { StateFingerprints } from './fingerprints.js';
+import { bitsetDigest, DIGEST_BYTES, heldIndexOf, LastStates, segmentDigests } from './last-states.js';
 
 /** A state whose segments hold `buckets[i]` (null: every bucket). */
 function stateOf(buckets: readonly (readonly number[] | null)[]): ResolverState {
@@ -14,9 +16,13 @@ function stateOf(buckets: readonly (readonly number[] | null)[]): ResolverState 
   return loadState({ account: { name: 'accounts/a' }, segments, bitsets });
 }
 
+/** `state` as a source's loader answers it (digests of its own, here none). */
+const loaded = (state: ResolverState, fingerprints: StateFingerprints = NO_DIGESTS): LoadedState => ({ state, fingerprints, origin: 'test' });
+const NO_DIGESTS: StateFingerprints = { global: '', flags: new Map(), segments: new Map() };
+
 const setsOf = (state: ResolverState): (CompactBitset | null)[] => [...state.segments.values()].map((s) => s.bitset);
 
-describe('held bitsets', () => {
+describe("a source's last state", () => {
   it('names a set by a digest of its buckets: equal sets share one, different ones do not', () => {
     const a = CompactBitset.fromBuckets([1, 5, 900_000]);
     expect(bitsetDigest(CompactBitset.fromBuckets([900_000, 5, 1]))).toBe(bitsetDigest(a));
@@ -47,43 +53,58 @@ describe('held bitsets', () => {
   });
 
   it("offers a source's own last state's sets with their digests; a source's new state replaces its last at once", async () => {
-    const held = new HeldBitsets();
+    const held = new LastStates();
     expect(held.offer('file a')).toBeNull();
     const [s1, s2, s3] = [stateOf([[1], null]), stateOf([[2]]), stateOf([[3], [4]])];
-    await held.remember('file a', s1, segmentDigests(s1), 1);
-    await held.remember('file b', s2, segmentDigests(s2), 1);
+    await held.remember('file a', loaded(s1), false, segmentDigests(s1), 1);
+    await held.remember('file b', loaded(s2), false, segmentDigests(s2), 1);
     const a = held.offer('file a')!;
     expect(a.sets).toEqual([setsOf(s1)[0]]);
     expect(Buffer.from(a.digests).toString('base64')).toBe(bitsetDigest(setsOf(s1)[0]!));
     expect(held.offer('file b')!.sets).toEqual([setsOf(s2)[0]]);
     // s1 is still alive (this test holds it), but no longer file a's state: not offered.
-    await held.remember('file a', s3, segmentDigests(s3), 1);
+    await held.remember('file a', loaded(s3), false, segmentDigests(s3), 1);
     expect(held.offer('file a')!.sets).toEqual(setsOf(s3));
     expect(held.offer('file a')!.digests.byteLength).toBe(2 * DIGEST_BYTES);
     expect(held.offer('file b')!.sets).toEqual([setsOf(s2)[0]]);
   });
 
   it('offers for a state made from another by a delta the sets of that one it still uses', async () => {
-    const held = new HeldBitsets();
+    const held = new LastStates();
     const json = (s1: number[]) => ({ account: { name: 'accounts/a' }, segments: { 'segments/s0': {}, 'segments/s1': {} }, bitsets: { 'segments/s0': [1], 'segments/s1': s1 } });
     const before = loadState(json([2]));
     const after = loadDelta(before, json([5]), { bitsets: ['segments/s1'] });
     expect(setsOf(after)[0]).toBe(setsOf(before)[0]);
-    await held.remember('watch', before, segmentDigests(before), 1);
-    await held.madeFrom('watch', before, after, 1);
+    await held.remember('watch', loaded(before), false, segmentDigests(before), 1);
+    await held.madeFrom('watch', before, loaded(after), 1);
     const offer = held.offer('watch')!;
     expect(offer.sets).toEqual([setsOf(before)[0]]);
     expect(Buffer.from(offer.digests).toString('base64')).toBe(bitsetDigest(setsOf(before)[0]!));
     // From a state this thread did not assemble: nothing is known of its sets.
-    await held.madeFrom('watch', stateOf([[9]]), after, 1);
+    await held.madeFrom('watch', stateOf([[9]]), loaded(after), 1);
     expect(held.offer('watch')).toBeNull();
   });
 
   it('offers nothing for a state whose digests are not its own', async () => {
-    const held = new HeldBitsets();
+    const held = new LastStates();
     const state = stateOf([[1], [2]]);
-    await held.remember('file a', state, new Uint8Array(DIGEST_BYTES), 1);
+    await held.remember('file a', loaded(state), false, new Uint8Array(DIGEST_BYTES), 1);
     expect(held.offer('file a')).toBeNull();
+  });
+
+  it("lets a source's next state take the segments and flags whose digests are unchanged, if the account, clients, bloom filters and shape are", async () => {
+    const held = new LastStates();
+    const state = stateOf([[1]]);
+    const digests = (global: string, s0: string): StateFingerprints => ({ global, segments: new Map([['segments/s0', s0]]), flags: new Map([['flags/f', 'f1']]) });
+    expect(held.reusable('file', digests('g', 'a'), false)).toBeNull();
+    await held.remember('file', loaded(state, digests('g', 'a')), false, segmentDigests(state), 1);
+    const reuse = held.reusable('file', digests('g', 'a'), false)!;
+    expect(reuse.previous).toBe(state);
+    expect([reuse.segmentUnchanged('segments/s0'), reuse.segmentUnchanged('segments/gone'), reuse.flagUnchanged('flags/f'), reuse.flagUnchanged('flags/new')]).toEqual([true, false, true, false]);
+    expect(held.reusable('file', digests('g', 'b'), false)!.segmentUnchanged('segments/s0')).toBe(false);
+    expect(held.reusable('file', digests('other clients', 'a'), false)).toBeNull();
+    expect(held.reusable('file', digests('g', 'a'), true)).toBeNull();
+    expect(held.reusable('another source', digests('g', 'a'), false)).toBeNull();
   });
 
   it('does not offer a set whose buffer the state uses less than half of (a set shared by segments counted once), so the next load sends it anew', async () => {
@@ -91,13 +112,13 @@ describe('held bitsets', () => {
     const first = assembled([[1], [2], [3], [4]], []);
     const old = setsOf(first);
     expect(new Set(old.map((set) => set!.buffer)).size).toBe(1);
-    const held = new HeldBitsets();
-    await held.remember('file', first, segmentDigests(first), 1);
+    const held = new LastStates();
+    await held.remember('file', loaded(first), false, segmentDigests(first), 1);
     expect(held.offer('file')!.sets).toEqual(old);
     // Three segments share the first set; the rest is new, in a buffer of its own.
     const second = assembled([[1], [1], [1], [7], [8]], old as CompactBitset[]);
     expect(setsOf(second).slice(0, 3)).toEqual([old[0], old[0], old[0]]);
-    await held.remember('file', second, segmentDigests(second), 1);
+    await held.remember('file', loaded(second), false, segmentDigests(second), 1);
     // The old buffer is a quarter used (its one set, counted once), not three quarters.
     expect(held.offer('file')!.sets).toEqual(setsOf(second).slice(3));
   });
