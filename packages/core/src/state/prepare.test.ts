@@ -17,15 +17,22 @@ const sticky: MaterializationAccess = {
 
 /** Prepares `json`, moves the prepared form across a (simulated) thread boundary, and assembles it in tiny steps. */
 function roundTrip(json: unknown, options: LoadOptions, reuse: ReusableState | null = null): ResolverState {
-  const result = prepareState(JSON.stringify(json), options);
+  // With a state to reuse, its sets are held here, as the provider's loader holds them.
+  const held = reuse === null ? [] : heldSetsOf(reuse.previous);
+  const result = prepareState(JSON.stringify(json), { ...options, heldBitset: (set) => held.findIndex((h) => h.equals(set)) });
   if (!result.ok) throw new Error(`not valid: ${JSON.stringify(result.issues)}`);
   const moved: PreparedState = structuredClone(result.prepared, { transfer: [...result.transfer] });
-  const assembler = new StateAssembler(moved, [], reuse);
+  const assembler = new StateAssembler(moved, held, reuse);
   let steps = 1;
   while (!assembler.step(0)) steps++;
   // A zero budget does one item per step: the work really is sliced.
   expect(steps).toBeGreaterThan(moved.segmentBitsets.length);
   return assembler.finish();
+}
+
+/** The distinct bitsets of `state`'s segments. */
+function heldSetsOf(state: ResolverState): CompactBitset[] {
+  return [...new Set([...state.segments.values()].flatMap((s) => (s.bitset === null ? [] : [s.bitset])))];
 }
 
 function expectSameAnswers(a: ResolverState, b: ResolverState, secrets: readonly string[], contexts: readonly Record<string, unknown>[]): void {
@@ -88,6 +95,8 @@ describe('prepareState and StateAssembler', () => {
     const expected = loadState(next, options);
     const state = roundTrip(next, options, reuse);
     expectSameAnswers(expected, state, [SECRET], contexts);
+    // The previous state, sharing what was taken, still answers as it did.
+    expectSameAnswers(loadState(a, options), previous, [SECRET], contexts);
     for (const seg of expected.segments.values()) {
       const other = state.segments.get(seg.name)!;
       expect([other.inCycle, other.allSet, other.materializations]).toEqual([seg.inCycle, seg.allSet, seg.materializations]);
@@ -121,10 +130,11 @@ describe('prepareState and StateAssembler', () => {
     });
     const previous = loadState(json([3]), { specialize: 'all' });
     const next = json([4]);
-    const result = prepareState(next, { specialize: 'all' });
+    const held = heldSetsOf(previous);
+    const result = prepareState(next, { specialize: 'all', heldBitset: (set) => held.findIndex((h) => h.equals(set)) });
     if (!result.ok) throw new Error('not valid');
     const unchanged = (name: string): boolean => name !== 'segments/s1';
-    const assembler = new StateAssembler(result.prepared, [], { previous, segmentUnchanged: unchanged, flagUnchanged: () => true });
+    const assembler = new StateAssembler(result.prepared, held, { previous, segmentUnchanged: unchanged, flagUnchanged: () => true });
     const state = assembler.finish();
     // s1 changed, and s2 refers to it: both compiled again, with the flags on them.
     expect(['segments/s0', 'segments/s1', 'segments/s2'].map((n) => state.segments.get(n) === previous.segments.get(n))).toEqual([true, false, false]);
@@ -136,9 +146,15 @@ describe('prepareState and StateAssembler', () => {
     expectSameAnswers(loadState(next), state, [SECRET], [{ targeting_key: 'u' }, { targeting_key: 'v' }]);
     // Another account: nothing is taken.
     const other = loadState({ ...json([3]), account: { name: 'accounts/b' } });
-    const fresh = new StateAssembler(result.prepared, [], { previous: other, segmentUnchanged: () => true, flagUnchanged: () => true });
+    const fresh = new StateAssembler(result.prepared, held, { previous: other, segmentUnchanged: () => true, flagUnchanged: () => true });
     fresh.finish();
     expect(fresh.taken).toEqual({ segments: 0, flags: 0 });
+    // A segment whose bitset was sent (not held here) is compiled with it, whatever the caller says.
+    const sent = prepareState(next, { specialize: 'all' });
+    if (!sent.ok) throw new Error('not valid');
+    const withSent = new StateAssembler(sent.prepared, [], { previous, segmentUnchanged: () => true, flagUnchanged: () => true });
+    withSent.finish();
+    expect(withSent.taken).toEqual({ segments: 0, flags: 0 });
   });
 
   it('reports exactly the problems validateState reports, with their paths', () => {

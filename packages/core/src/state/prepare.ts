@@ -210,7 +210,7 @@ interface CompiledTargeting {
 const SHARED_TARGETINGS = 256;
 
 /** The assembly's phases, in order. */
-type Phase = 'segments' | 'blooms' | 'cycles' | 'targeting' | 'materializations' | 'flags' | 'specialize' | 'done';
+type Phase = 'names' | 'segments' | 'blooms' | 'cycles' | 'targeting' | 'materializations' | 'flags' | 'specialize' | 'done';
 
 /**
  * Builds a `ResolverState` from a prepared one in bounded steps: `step(budgetMs)` does at
@@ -224,7 +224,7 @@ type Phase = 'segments' | 'blooms' | 'cycles' | 'targeting' | 'materializations'
  * ```
  */
 export class StateAssembler {
-  private phase: Phase = 'segments';
+  private phase: Phase = 'names';
   private next = 0;
   private readonly salt: HashPrefix;
   private readonly segments = new Map<string, CompiledSegment>();
@@ -247,6 +247,11 @@ export class StateAssembler {
   private readonly reuse: ReusableState | null;
   /** Per segment name, whether the previous state's segment is taken (see `takenSegment`). */
   private readonly takeable = new Map<string, boolean>();
+  /**
+   * The segments whose bitset the prepared form packed (with `reuse`): the sender did not find
+   * it among the sets this side holds, so the segment is compiled with it, never taken.
+   */
+  private readonly sent = new Set<string>();
   /** The index of each taken segment that reads materializations (its targeting is read again for them). */
   private readonly takenIndex = new Map<string, number>();
 
@@ -306,17 +311,26 @@ export class StateAssembler {
     const p = this.prepared;
     const i = this.next++;
     switch (this.phase) {
-      case 'segments': {
+      case 'names': {
         if (i >= p.segmentBitsets.length) {
-          this.advance(p.bloomFilters.length === 0 ? 'cycles' : 'blooms');
+          this.advance('segments');
           return;
         }
         const start = i === 0 ? this.flagsEnd() : p.segmentEnds[2 * i - 1]!;
         const name = parsePiece(p.utf8, start, p.segmentEnds[2 * i]!) as string;
+        this.segmentNames.push(name);
+        if (this.reuse !== null && p.segmentBitsets[i]! >= 0) this.sent.add(name);
+        return;
+      }
+      case 'segments': {
+        const name = this.segmentNames[i];
+        if (name === undefined) {
+          this.advance(p.bloomFilters.length === 0 ? 'cycles' : 'blooms');
+          return;
+        }
         const taken = this.takenSegment(name);
         if (taken !== undefined) {
           this.segments.set(name, taken);
-          this.segmentNames.push(name);
           if (taken.materializations.length > 0) this.takenIndex.set(name, i);
           return;
         }
@@ -328,7 +342,6 @@ export class StateAssembler {
         seg.bitset = h >= 0 ? this.heldBitset(h, name) : b < 0 ? null : this.readBitset(b);
         seg.allSet = seg.bitset === null || p.segmentAllSet[i] === 1;
         this.segments.set(name, seg);
-        this.segmentNames.push(name);
         return;
       }
       case 'blooms': {
@@ -424,8 +437,9 @@ export class StateAssembler {
   }
 
   /**
-   * The previous state's segment `name`, if it is taken: unchanged, on no cycle, and reaching
-   * only segments that are taken too (decided once per name, depth first without recursion).
+   * The previous state's segment `name`, if it is taken: unchanged, its bitset not sent anew,
+   * on no cycle, and reaching only segments that are taken too (decided once per name, depth
+   * first without recursion).
    */
   private takenSegment(name: string): CompiledSegment | undefined {
     const reuse = this.reuse;
@@ -439,7 +453,7 @@ export class StateAssembler {
         continue;
       }
       const was = reuse.previous.segments.get(n);
-      if (was === undefined || was.inCycle || !reuse.segmentUnchanged(n)) {
+      if (was === undefined || was.inCycle || this.sent.has(n) || !reuse.segmentUnchanged(n)) {
         decided.set(n, false);
         stack.pop();
         continue;

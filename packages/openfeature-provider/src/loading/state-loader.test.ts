@@ -15,7 +15,7 @@ import { AllotProvider } from '../provider.js';
 import { fileSource } from '../sources/file-source.js';
 import { httpSource } from '../sources/http-source.js';
 import { watchSource } from '../sources/watch-source.js';
-import type { ResolverState } from '@allot/core';
+import { resolveFlags, type ResolverState } from '@allot/core';
 import type { StateSource } from '../types.js';
 import { compileState, parseState } from '../sources/parse-state.js';
 import { SourceError } from '../sources/source-error.js';
@@ -314,6 +314,10 @@ describe('loading off the main thread', () => {
       // The same answers as the state loaded on this thread.
       expect(loaded!.state.summary()).toEqual(here.state.summary());
       for (const [name, segment] of here.state.segments) expect(loaded!.state.segments.get(name)!.bitset!.equals(segment.bitset!)).toBe(true);
+      for (let unit = 0; unit < 200; unit++) {
+        const request = { evaluationContext: { targetingKey: `u${unit}` }, clientSecret: SECRET };
+        expect(resolveFlags(loaded!.state, request, null)).toEqual(resolveFlags(here.state, request, null));
+      }
       loadedStates.push(loaded!.state);
       return loaded!.state;
     };
