@@ -195,32 +195,34 @@ export class StateLoader {
    * A conditional request (a poll) is sent from this thread first: most polls are answered
    * 304, which then costs no worker (none is started for it), and a state under INLINE_BELOW
    * bytes is read here. Only a larger one is dropped after its headers and asked again by the
-   * worker, which reads it.
+   * worker, which reads it. `how.source` names the source when `origin` names one of its
+   * servers (default `origin`): its last state is what the load may share (last-states.ts).
    */
   async fetchState(
     request: StateRequest,
     origin: string,
     options: ParseOptions,
-    how: { readonly signal: AbortSignal; readonly entries: boolean },
+    how: { readonly signal: AbortSignal; readonly entries: boolean; readonly source?: string },
   ): Promise<FetchedState | null> {
     const here = options.offThread === false || this.unavailable;
     if (!here && isConditional(request)) {
       const answered = await fetchHere(request, origin, options, how.signal, INLINE_BELOW);
-      if (answered !== null) return this.fetched(answered, origin, how.entries);
+      if (answered !== null) return this.fetched(answered, origin, how);
     }
     const outcome = await this.request(
       { kind: 'url', request, origin, options: workerOptions(options), entries: how.entries },
       how.signal,
       here,
+      how.source,
     );
-    return this.fetched(outcome, origin, how.entries);
+    return this.fetched(outcome, origin, how);
   }
 
-  private async fetched(outcome: Outcome, origin: string, withEntries: boolean): Promise<FetchedState | null> {
+  private async fetched(outcome: Outcome, origin: string, how: { readonly entries: boolean; readonly source?: string }): Promise<FetchedState | null> {
     if (outcome.kind === 'not-modified') return null;
     const response = outcome.kind === 'loaded' || outcome.kind === 'prepared' ? outcome.response : undefined;
-    const { loaded, entries } = await loadedOf(outcome, origin);
-    if (response === undefined || (withEntries && entries === null)) throw loaderBug(origin, 'without the response or the entries asked for');
+    const { loaded, entries } = await loadedOf(outcome, origin, how.source);
+    if (response === undefined || (how.entries && entries === null)) throw loaderBug(origin, 'without the response or the entries asked for');
     return { loaded, entries, response };
   }
 

@@ -32,10 +32,11 @@ interface Loaded {
 
 /**
  * Loads a whole state from a body (or, `sse`, a pushed event) received as bytes in `blocks`,
- * keeping its JSON for a delta. `url`: the server, which `origin` names with the revision.
+ * keeping its JSON for a delta. `source`: the watch source, whose last state the load may
+ * share whichever of its servers sent this one (`origin` names the server and revision).
  */
-function wholeState(blocks: Uint8Array[], sse: boolean, origin: string, url: string, options: ParseOptions): Promise<Loaded> {
-  return stateLoader.loadBytesForDeltas(blocks, sse, origin, options, `${url}/v1/state`);
+function wholeState(blocks: Uint8Array[], sse: boolean, origin: string, source: string, options: ParseOptions): Promise<Loaded> {
+  return stateLoader.loadBytesForDeltas(blocks, sse, origin, options, source);
 }
 
 export interface WatchSourceOptions extends ParseOptions {
@@ -287,8 +288,8 @@ class WatchSource implements StateSource {
         await this.apply(
           (origin) =>
             whole === null
-              ? wholeState([new TextEncoder().encode(data)], false, origin, url, this.options)
-              : wholeState(whole.blocks, true, origin, url, this.options),
+              ? wholeState([new TextEncoder().encode(data)], false, origin, this.description, this.options)
+              : wholeState(whole.blocks, true, origin, this.description, this.options),
           applied,
         );
         return;
@@ -318,13 +319,13 @@ class WatchSource implements StateSource {
         // Not loadable entry by entry (the account or bloom filters changed, or the result
         // has a problem): the whole state, on the loader's worker like any whole state; its
         // problems are reported as for a whole state.
-        const made = incremental !== null ? { loaded: incremental, entries } : await wholeState(await entries.toBlocks(), false, origin, url, this.options);
+        const made = incremental !== null ? { loaded: incremental, entries } : await wholeState(await entries.toBlocks(), false, origin, this.description, this.options);
         if (this.appliedId !== delta.base) {
           // Another state was applied meanwhile (a poll): this one was made from the one before.
           stream.abort();
           throw new BaseMismatch(`${origin}: ${this.appliedId} was applied while the delta from ${delta.base} loaded; reconnecting`);
         }
-        if (previous !== null && incremental !== null) await stateLoader.madeFrom(`${url}/v1/state`, previous.state, incremental);
+        if (previous !== null && incremental !== null) await stateLoader.madeFrom(this.description, previous.state, incremental);
         return made;
       }, applied);
     });
@@ -483,6 +484,7 @@ class WatchSource implements StateSource {
     const fetched = await stateLoader.fetchState(request, `${url}/v1/state`, this.options, {
       signal: this.stopping.signal,
       entries: true,
+      source: this.description,
     });
     if (fetched === null) {
       this.listener?.confirm();
