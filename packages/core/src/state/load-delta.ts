@@ -188,6 +188,7 @@ function* deltaSteps(previous: ResolverState, json: unknown, changes: StateChang
   }
   const state = new ResolverState(previous.accountId, flags, segments, clients, previous.salt);
   state.targetingKeyAlias = alias;
+  state.specialize = specialize;
   return { ok: true, state };
 }
 

@@ -143,6 +143,8 @@ export function validateState(input: unknown, options: LoadOptions = {}): Valida
   if (state === undefined || issues.items.length > 0) return { ok: false, issues: issues.items };
   parts.decoded.keepOnly();
   state.targetingKeyAlias = alias;
+  state.proto = parts.proto;
+  state.specialize = specialize;
   for (const flag of state.flags.values()) planWalk(flag, specialize, alias);
   return { ok: true, state };
 }

@@ -149,6 +149,18 @@ describe('prepareState and StateAssembler', () => {
     const fresh = new StateAssembler(result.prepared, held, { previous: other, segmentUnchanged: () => true, flagUnchanged: () => true });
     fresh.finish();
     expect(fresh.taken).toEqual({ segments: 0, flags: 0 });
+    // A state of another shape, or loaded with other options: nothing is taken.
+    for (const options of [{ specialize: 'hot' as const }, { specialize: 'all' as const, targetingKeyAlias: 'targetingKey' }]) {
+      const again = prepareState(next, { ...options, heldBitset: (set) => held.findIndex((h) => h.equals(set)) });
+      if (!again.ok) throw new Error('not valid');
+      const other = new StateAssembler(again.prepared, held, { previous, segmentUnchanged: () => true, flagUnchanged: () => true });
+      other.finish();
+      expect(other.taken).toEqual({ segments: 0, flags: 0 });
+    }
+    const proto = Object.assign(loadState(json([3]), { specialize: 'all' }), { proto: true });
+    const fromProto = new StateAssembler(result.prepared, held, { previous: proto, segmentUnchanged: () => true, flagUnchanged: () => true });
+    fromProto.finish();
+    expect(fromProto.taken).toEqual({ segments: 0, flags: 0 });
     // A segment whose bitset was sent (not held here) is compiled with it, whatever the caller says.
     const sent = prepareState(next, { specialize: 'all' });
     if (!sent.ok) throw new Error('not valid');

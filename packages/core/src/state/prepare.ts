@@ -186,9 +186,9 @@ function rawByName(part: unknown, nameField: string): Map<string, unknown> {
  */
 export interface ReusableState {
   /**
-   * Loaded with the same options (targeting key alias, `specialize`), in the same shape
-   * (proto or not) and with the same bloom filters as the prepared state. Nothing is taken
-   * from it if its account or targeting key alias differ from the prepared state's.
+   * Loaded with the same bloom filters as the prepared state (the caller vouches for that).
+   * Nothing is taken from it if its account, targeting key alias, shape (proto or not) or
+   * `specialize` option differ from the prepared state's.
    */
   readonly previous: ResolverState;
   /** Whether segment `name` is in the prepared state with the JSON and bitset it had in `previous`. */
@@ -267,7 +267,14 @@ export class StateAssembler {
     reuse: ReusableState | null = null,
   ) {
     const previous = reuse?.previous;
-    this.reuse = previous !== undefined && previous.accountId === prepared.accountId && previous.targetingKeyAlias === prepared.targetingKeyAlias ? reuse : null;
+    this.reuse =
+      previous !== undefined &&
+      previous.accountId === prepared.accountId &&
+      previous.targetingKeyAlias === prepared.targetingKeyAlias &&
+      previous.proto === prepared.proto &&
+      previous.specialize === prepared.specialize
+        ? reuse
+        : null;
     // Taken segments keep the salt they were compiled with: the state shares it.
     this.salt = this.reuse?.previous.salt ?? new HashPrefix(`MegaSalt-${prepared.accountId}|`);
     this.readBitset = CompactBitset.readTransfer(prepared.bitsets);
@@ -536,6 +543,8 @@ export class StateAssembler {
     }
     const state = new ResolverState(this.prepared.accountId, this.flags, this.segments, clients, this.salt);
     state.targetingKeyAlias = this.prepared.targetingKeyAlias;
+    state.proto = this.prepared.proto;
+    state.specialize = this.prepared.specialize;
     this.state = state;
   }
 }

@@ -41,6 +41,10 @@ export class ResolverState {
   busy = 0;
   /** See `LoadOptions.targetingKeyAlias` ("" for none); specialized walks are written with it. */
   targetingKeyAlias = '';
+  /** Loaded from the proto-JSON shape, where flags read differently (a flag without `state` is archived). */
+  proto = false;
+  /** See `LoadOptions.specialize`: how its flags' walks are specialized. */
+  specialize: 'hot' | 'all' | 'none' = 'hot';
   private readonly clientFlags = new Map<string, readonly CompiledFlag[]>();
 
   constructor(

@@ -56,14 +56,14 @@ describe("a source's last state", () => {
     const held = new LastStates();
     expect(held.offer('file a')).toBeNull();
     const [s1, s2, s3] = [stateOf([[1], null]), stateOf([[2]]), stateOf([[3], [4]])];
-    await held.remember('file a', loaded(s1), false, segmentDigests(s1), 1);
-    await held.remember('file b', loaded(s2), false, segmentDigests(s2), 1);
+    await held.remember('file a', loaded(s1), segmentDigests(s1), 1);
+    await held.remember('file b', loaded(s2), segmentDigests(s2), 1);
     const a = held.offer('file a')!;
     expect(a.sets).toEqual([setsOf(s1)[0]]);
     expect(Buffer.from(a.digests).toString('base64')).toBe(bitsetDigest(setsOf(s1)[0]!));
     expect(held.offer('file b')!.sets).toEqual([setsOf(s2)[0]]);
     // s1 is still alive (this test holds it), but no longer file a's state: not offered.
-    await held.remember('file a', loaded(s3), false, segmentDigests(s3), 1);
+    await held.remember('file a', loaded(s3), segmentDigests(s3), 1);
     expect(held.offer('file a')!.sets).toEqual(setsOf(s3));
     expect(held.offer('file a')!.digests.byteLength).toBe(2 * DIGEST_BYTES);
     expect(held.offer('file b')!.sets).toEqual([setsOf(s2)[0]]);
@@ -75,7 +75,7 @@ describe("a source's last state", () => {
     const before = loadState(json([2]));
     const after = loadDelta(before, json([5]), { bitsets: ['segments/s1'] });
     expect(setsOf(after)[0]).toBe(setsOf(before)[0]);
-    await held.remember('watch', loaded(before), false, segmentDigests(before), 1);
+    await held.remember('watch', loaded(before), segmentDigests(before), 1);
     await held.madeFrom('watch', before, loaded(after), 1);
     const offer = held.offer('watch')!;
     expect(offer.sets).toEqual([setsOf(before)[0]]);
@@ -88,23 +88,22 @@ describe("a source's last state", () => {
   it('offers nothing for a state whose digests are not its own', async () => {
     const held = new LastStates();
     const state = stateOf([[1], [2]]);
-    await held.remember('file a', loaded(state), false, new Uint8Array(DIGEST_BYTES), 1);
+    await held.remember('file a', loaded(state), new Uint8Array(DIGEST_BYTES), 1);
     expect(held.offer('file a')).toBeNull();
   });
 
-  it("lets a source's next state take the segments and flags whose digests are unchanged, if the account, clients, bloom filters and shape are", async () => {
+  it("lets a source's next state take the segments and flags whose digests are unchanged, if the account, clients and bloom filters are", async () => {
     const held = new LastStates();
     const state = stateOf([[1]]);
     const digests = (global: string, s0: string): StateFingerprints => ({ global, segments: new Map([['segments/s0', s0]]), flags: new Map([['flags/f', 'f1']]) });
-    expect(held.reusable('file', digests('g', 'a'), false)).toBeNull();
-    await held.remember('file', loaded(state, digests('g', 'a')), false, segmentDigests(state), 1);
-    const reuse = held.reusable('file', digests('g', 'a'), false)!;
+    expect(held.reusable('file', digests('g', 'a'))).toBeNull();
+    await held.remember('file', loaded(state, digests('g', 'a')), segmentDigests(state), 1);
+    const reuse = held.reusable('file', digests('g', 'a'))!;
     expect(reuse.previous).toBe(state);
     expect([reuse.segmentUnchanged('segments/s0'), reuse.segmentUnchanged('segments/gone'), reuse.flagUnchanged('flags/f'), reuse.flagUnchanged('flags/new')]).toEqual([true, false, true, false]);
-    expect(held.reusable('file', digests('g', 'b'), false)!.segmentUnchanged('segments/s0')).toBe(false);
-    expect(held.reusable('file', digests('other clients', 'a'), false)).toBeNull();
-    expect(held.reusable('file', digests('g', 'a'), true)).toBeNull();
-    expect(held.reusable('another source', digests('g', 'a'), false)).toBeNull();
+    expect(held.reusable('file', digests('g', 'b'))!.segmentUnchanged('segments/s0')).toBe(false);
+    expect(held.reusable('file', digests('other clients', 'a'))).toBeNull();
+    expect(held.reusable('another source', digests('g', 'a'))).toBeNull();
   });
 
   it('does not offer a set whose buffer the state uses less than half of (a set shared by segments counted once), so the next load sends it anew', async () => {
@@ -113,12 +112,12 @@ describe("a source's last state", () => {
     const old = setsOf(first);
     expect(new Set(old.map((set) => set!.buffer)).size).toBe(1);
     const held = new LastStates();
-    await held.remember('file', loaded(first), false, segmentDigests(first), 1);
+    await held.remember('file', loaded(first), segmentDigests(first), 1);
     expect(held.offer('file')!.sets).toEqual(old);
     // Three segments share the first set; the rest is new, in a buffer of its own.
     const second = assembled([[1], [1], [1], [7], [8]], old as CompactBitset[]);
     expect(setsOf(second).slice(0, 3)).toEqual([old[0], old[0], old[0]]);
-    await held.remember('file', loaded(second), false, segmentDigests(second), 1);
+    await held.remember('file', loaded(second), segmentDigests(second), 1);
     // The old buffer is a quarter used (its one set, counted once), not three quarters.
     expect(held.offer('file')!.sets).toEqual(setsOf(second).slice(3));
   });

@@ -84,8 +84,6 @@ interface LastState {
   readonly withdrawn: ReadonlySet<CompactBitset>;
   /** Its digests (what `changedFlags` compares), which say what the next state changed. */
   readonly fingerprints: StateFingerprints;
-  /** Loaded from the proto-JSON shape. */
-  readonly proto: boolean;
 }
 
 /**
@@ -117,12 +115,12 @@ export class LastStates {
    * (`segmentDigests`, from the worker). In slices of `sliceMs`, the event loop between them:
    * at 10,000 segments the passes take several milliseconds.
    */
-  async remember(source: string, loaded: LoadedState, proto: boolean, digests: Uint8Array, sliceMs: number): Promise<void> {
+  async remember(source: string, loaded: LoadedState, digests: Uint8Array, sliceMs: number): Promise<void> {
     const { state } = loaded;
     const sets = Array.from(state.segments.values(), (segment) => segment.bitset);
     // Not this state's digests (none, or another's): nothing is offered for it.
     const offered = digests.byteLength === DIGEST_BYTES * sets.length ? await inTurns(offerSteps(state, sets, digests), sliceMs) : null;
-    this.keep(source, state, { offer: offered, withdrawn: offered?.withdrawn ?? NONE, fingerprints: loaded.fingerprints, proto });
+    this.keep(source, state, { offer: offered, withdrawn: offered?.withdrawn ?? NONE, fingerprints: loaded.fingerprints });
   }
 
   /**
@@ -137,7 +135,7 @@ export class LastStates {
       return;
     }
     const offered = await inTurns(offerSteps(loaded.state, was.offer?.sets ?? [], was.offer?.digests ?? new Uint8Array(0)), sliceMs);
-    this.keep(source, loaded.state, { offer: offered, withdrawn: offered.withdrawn, fingerprints: loaded.fingerprints, proto: was.proto });
+    this.keep(source, loaded.state, { offer: offered, withdrawn: offered.withdrawn, fingerprints: loaded.fingerprints });
   }
 
   /** The sets of `source`'s last state, if it is alive, for a request; null when there are none. */
@@ -146,15 +144,16 @@ export class LastStates {
   }
 
   /**
-   * What a new state of `source` (with `fingerprints`, in the shape `proto` says) may take from
-   * its last one: the segments and flags whose digests are unchanged (not a segment whose set
-   * is withdrawn: it is compiled again with the set the worker sent anew). Null when there is
-   * no last state, or the account, clients or bloom filters changed (`global`), or the shape.
+   * What a new state of `source` (with `fingerprints`) may take from its last one: the
+   * segments and flags whose digests are unchanged (not a segment whose set is withdrawn: it
+   * is compiled again with the set the worker sent anew). Null when there is no last state,
+   * or the account, clients or bloom filters changed (`global`); core itself takes nothing
+   * from a state of another shape or other options.
    */
-  reusable(source: string, fingerprints: StateFingerprints, proto: boolean): ReusableState | null {
+  reusable(source: string, fingerprints: StateFingerprints): ReusableState | null {
     const state = this.states.get(source)?.deref();
     const last = state === undefined ? undefined : this.byState.get(state);
-    if (state === undefined || last === undefined || last.proto !== proto || last.fingerprints.global !== fingerprints.global) return null;
+    if (state === undefined || last === undefined || last.fingerprints.global !== fingerprints.global) return null;
     const was = last.fingerprints;
     return {
       previous: state,

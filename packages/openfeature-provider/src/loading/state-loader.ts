@@ -493,12 +493,11 @@ async function assemble({ load, held }: Prepared, origin: string, source: string
   const reader = new FingerprintsReader(load.fingerprints);
   while (!reader.step(SLICE_MS)) await nextTurn();
   const fingerprints = reader.result();
-  const { proto } = load.prepared;
-  const assembler = new StateAssembler(load.prepared, held, lastStates.reusable(source, fingerprints, proto));
+  const assembler = new StateAssembler(load.prepared, held, lastStates.reusable(source, fingerprints));
   while (!assembler.step(SLICE_MS)) await nextTurn();
   const loaded = { state: assembler.finish(), fingerprints, origin };
   await nextTurn();
-  await lastStates.remember(source, loaded, proto, load.digests, SLICE_MS);
+  await lastStates.remember(source, loaded, load.digests, SLICE_MS);
   return loaded;
 }
 

@@ -206,6 +206,34 @@ describe('watchSource, whole states announced (`event: fetch`)', () => {
     expect(resumes).toEqual(['1']);
   });
 
+  it('a large whole state after a delta answers as it says: it takes from the delta-made state only what did not change', async () => {
+    // Over 64 KiB, so that each whole state is loaded on the worker and assembled taking from the last.
+    const large = (banner: string): unknown => {
+      const state = withBanner(banner) as Record<string, Record<string, unknown> | undefined>;
+      const segments = (state.segments ??= {});
+      const bitsets = (state.bitsets ??= {});
+      for (let i = 0; i < 600; i++) {
+        segments[`segments/pad${i}`] = { targeting: { criteria: { c: { attribute: { attributeName: 'country', eqRule: { value: { stringValue: `C${i}` } } } } }, expression: { ref: 'c' } } };
+        bitsets[`segments/pad${i}`] = [i, i + 1, i + 2];
+      }
+      return state;
+    };
+    expect(JSON.stringify(large('x')).length).toBeGreaterThan(64 * 1024);
+    polled = { revision: '1', json: large('olive') };
+    const w = await watching(true);
+    expect(await color(w.provider)).toBe('olive');
+    streams[0]!.write(deltaEvent('2', '1', { flags: { 'flags/banner': banner('teal') }, bitsets: { 'segments/pad7': [9, 10] } }));
+    await until(() => w.applied.length === 2, 'the delta');
+    expect(await color(w.provider)).toBe('teal');
+    for (const [revision, banner] of [['3', 'navy'], ['4', 'teal'], ['5', 'teal']] as const) {
+      polled = { revision, json: large(banner) };
+      streams[0]!.write(`event: fetch\nid: ${revision}\ndata: {"whole":"state"}\n\n`);
+      await until(() => w.applied.length === Number(revision), `revision ${revision}`);
+      expect(await color(w.provider)).toBe(banner);
+    }
+    expect(w.errors).toEqual([]);
+  });
+
   it('does not fetch a state announced that it has (an instance behind it announces its older states)', async () => {
     const w = await watching(true);
     const before = stateRequests;
