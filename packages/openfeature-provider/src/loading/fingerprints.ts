@@ -8,12 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 
-import {
-  CompactBitset,
-  type CompiledFlag,
-  type CompiledSegment,
-  type ResolverState,
-} from '@allot/core';
+import type { CompiledFlag, CompiledSegment, ResolverState } from '@allot/core';
 
 import type { StateDelta } from '../sources/state-delta.js';
 
@@ -40,12 +35,12 @@ function digest(...parts: (string | Uint8Array)[]): string {
 
 /**
  * A segment's allocation as core holds it, not as the JSON wrote it: the same buckets
- * gzipped differently are the same allocation. (A set's compact form is a function of its
- * members, so equal sets have equal bytes.)
+ * gzipped differently are the same allocation: a set's bytes (`CompactBitset.bytes`, a view,
+ * nothing copied) are a function of its members.
  */
 function allocation(segment: CompiledSegment): Uint8Array | string {
   if (segment.bitset === null) return 'all';
-  return new Uint8Array(CompactBitset.toTransfer([segment.bitset]).buffer);
+  return segment.bitset.bytes;
 }
 
 /** The JSON of each item of a map-shaped or list-shaped part, by name. */

@@ -1,9 +1,22 @@
-import { CompactBitset, loadDelta, loadState, prepareState, StateAssembler, type ResolverState } from '@allot/core';
+import {
+  CompactBitset,
+  loadDelta,
+  loadState,
+  prepareState,
+  StateAssembler,
+  type ResolverState,
+} from '@allot/core';
 import { describe, expect, it } from 'vitest';
 
 import type { LoadedState } from '../types.js';
 import type { StateFingerprints } from './fingerprints.js';
-import { bitsetDigest, DIGEST_BYTES, heldIndexOf, LastStates, segmentDigests } from './last-states.js';
+import {
+  bitsetDigest,
+  DIGEST_BYTES,
+  heldIndexOf,
+  LastStates,
+  segmentDigests,
+} from './last-states.js';
 
 /** A state whose segments hold `buckets[i]` (null: every bucket). */
 function stateOf(buckets: readonly (readonly number[] | null)[]): ResolverState {
@@ -17,10 +30,14 @@ function stateOf(buckets: readonly (readonly number[] | null)[]): ResolverState 
 }
 
 /** `state` as a source's loader answers it (digests of its own, here none). */
-const loaded = (state: ResolverState, fingerprints: StateFingerprints = NO_DIGESTS): LoadedState => ({ state, fingerprints, origin: 'test' });
+const loaded = (
+  state: ResolverState,
+  fingerprints: StateFingerprints = NO_DIGESTS,
+): LoadedState => ({ state, fingerprints, origin: 'test' });
 const NO_DIGESTS: StateFingerprints = { global: '', flags: new Map(), segments: new Map() };
 
-const setsOf = (state: ResolverState): (CompactBitset | null)[] => [...state.segments.values()].map((s) => s.bitset);
+const setsOf = (state: ResolverState): (CompactBitset | null)[] =>
+  [...state.segments.values()].map((s) => s.bitset);
 
 describe("a source's last state", () => {
   it('names a set by a digest of its buckets: equal sets share one, different ones do not', () => {
@@ -30,7 +47,7 @@ describe("a source's last state", () => {
     expect(Buffer.from(bitsetDigest(a), 'base64').byteLength).toBe(DIGEST_BYTES);
   });
 
-  it('writes a digest per segment, in the state\'s order, and zeros for a segment without a set', () => {
+  it("writes a digest per segment, in the state's order, and zeros for a segment without a set", () => {
     const state = stateOf([[1], null, [2, 3]]);
     const digests = Buffer.from(segmentDigests(state));
     expect(digests.byteLength).toBe(3 * DIGEST_BYTES);
@@ -40,7 +57,7 @@ describe("a source's last state", () => {
     expect(digests.toString('base64', 2 * DIGEST_BYTES)).toBe(bitsetDigest(s2!));
   });
 
-  it('answers core\'s heldBitset with the index of the first set a request named, -1 for any other', () => {
+  it("answers core's heldBitset with the index of the first set a request named, -1 for any other", () => {
     const [x, y] = [CompactBitset.fromBuckets([7]), CompactBitset.fromBuckets([8])];
     const held = Buffer.concat([x, y, x].map((s) => Buffer.from(bitsetDigest(s), 'base64')));
     const index = heldIndexOf(new Uint8Array(held))!;
@@ -49,7 +66,9 @@ describe("a source's last state", () => {
     expect(index(CompactBitset.fromBuckets([9]))).toBe(-1);
     expect(heldIndexOf(undefined)).toBeUndefined();
     expect(heldIndexOf(new Uint8Array(0))).toBeUndefined();
-    expect(() => heldIndexOf(new Uint8Array(DIGEST_BYTES + 1))).toThrow('held digests: 33 bytes is not a whole number of 32-byte digests');
+    expect(() => heldIndexOf(new Uint8Array(DIGEST_BYTES + 1))).toThrow(
+      'held digests: 33 bytes is not a whole number of 32-byte digests',
+    );
   });
 
   it("offers a source's own last state's sets with their digests; a source's new state replaces its last at once", async () => {
@@ -71,7 +90,11 @@ describe("a source's last state", () => {
 
   it('offers for a state made from another by a delta the sets of that one it still uses', async () => {
     const held = new LastStates();
-    const json = (s1: number[]) => ({ account: { name: 'accounts/a' }, segments: { 'segments/s0': {}, 'segments/s1': {} }, bitsets: { 'segments/s0': [1], 'segments/s1': s1 } });
+    const json = (s1: number[]) => ({
+      account: { name: 'accounts/a' },
+      segments: { 'segments/s0': {}, 'segments/s1': {} },
+      bitsets: { 'segments/s0': [1], 'segments/s1': s1 },
+    });
     const before = loadState(json([2]));
     const after = loadDelta(before, json([5]), { bitsets: ['segments/s1'] });
     expect(setsOf(after)[0]).toBe(setsOf(before)[0]);
@@ -95,12 +118,21 @@ describe("a source's last state", () => {
   it("lets a source's next state take the segments and flags whose digests are unchanged, if the account, clients and bloom filters are", async () => {
     const held = new LastStates();
     const state = stateOf([[1]]);
-    const digests = (global: string, s0: string): StateFingerprints => ({ global, segments: new Map([['segments/s0', s0]]), flags: new Map([['flags/f', 'f1']]) });
+    const digests = (global: string, s0: string): StateFingerprints => ({
+      global,
+      segments: new Map([['segments/s0', s0]]),
+      flags: new Map([['flags/f', 'f1']]),
+    });
     expect(held.reusable('file', digests('g', 'a'))).toBeNull();
     await held.remember('file', loaded(state, digests('g', 'a')), segmentDigests(state), 1);
     const reuse = held.reusable('file', digests('g', 'a'))!;
     expect(reuse.previous).toBe(state);
-    expect([reuse.segmentUnchanged('segments/s0'), reuse.segmentUnchanged('segments/gone'), reuse.flagUnchanged('flags/f'), reuse.flagUnchanged('flags/new')]).toEqual([true, false, true, false]);
+    expect([
+      reuse.segmentUnchanged('segments/s0'),
+      reuse.segmentUnchanged('segments/gone'),
+      reuse.flagUnchanged('flags/f'),
+      reuse.flagUnchanged('flags/new'),
+    ]).toEqual([true, false, true, false]);
     expect(held.reusable('file', digests('g', 'b'))!.segmentUnchanged('segments/s0')).toBe(false);
     expect(held.reusable('file', digests('other clients', 'a'))).toBeNull();
     expect(held.reusable('another source', digests('g', 'a'))).toBeNull();
@@ -124,14 +156,23 @@ describe("a source's last state", () => {
 });
 
 /** A state assembled as the loader does: bitsets the `held` list has are taken from it, the others packed and transferred. */
-function assembled(buckets: readonly (readonly number[])[], held: readonly CompactBitset[]): ResolverState {
+function assembled(
+  buckets: readonly (readonly number[])[],
+  held: readonly CompactBitset[],
+): ResolverState {
   const segments: Record<string, object> = {};
   const bitsets: Record<string, unknown> = {};
   buckets.forEach((b, i) => {
     segments[`segments/s${i}`] = {};
     bitsets[`segments/s${i}`] = b;
   });
-  const result = prepareState({ account: { name: 'accounts/a' }, segments, bitsets }, { heldBitset: (set) => held.findIndex((h) => h.equals(set)) });
+  const result = prepareState(
+    { account: { name: 'accounts/a' }, segments, bitsets },
+    { heldBitset: (set) => held.findIndex((h) => h.equals(set)) },
+  );
   if (!result.ok) throw new Error(JSON.stringify(result.issues));
-  return new StateAssembler(structuredClone(result.prepared, { transfer: [...result.transfer] }), held).finish();
+  return new StateAssembler(
+    structuredClone(result.prepared, { transfer: [...result.transfer] }),
+    held,
+  ).finish();
 }

@@ -1,9 +1,12 @@
 /**
  * What the application's thread keeps of each source's last state, so that a reload moves and
- * compiles only what changed. First, the bitsets it already holds. Without this, every reload transferred all of a state's bitsets again (33 MB at
- * 10,000 segments) even when one segment changed, and V8 answered the new external memory with
- * two collections of the application's isolate: a scavenge in the turn the worker's answer
- * arrived (4–13 ms) and a mark-compact pause soon after (5–13 ms; bench:reload timeline).
+ * compiles only what changed (`LastStates`).
+ *
+ * First, the bitsets it already holds. Without them, every reload transferred all of a state's
+ * bitsets again (33 MB at 10,000 segments) even when one segment changed, and V8 answered the
+ * new external memory with two collections of the application's isolate: a scavenge in the
+ * turn the worker's answer arrived (4–13 ms) and a mark-compact pause soon after (5–13 ms;
+ * bench:reload timeline).
  *
  * A set is named by a digest of its bytes (core's `CompactBitset.bytes`: equal sets have equal
  * bytes). The request carries the digests of the sets this thread holds; the worker packs only
@@ -41,13 +44,19 @@ export function bitsetDigest(set: CompactBitset): string {
  * Core's `heldBitset` for the digests a request carried (`DIGEST_BYTES` each): the index of
  * the set with `set`'s digest, or -1. Undefined when the request carried none.
  */
-export function heldIndexOf(held: Uint8Array | undefined): ((set: CompactBitset) => number) | undefined {
+export function heldIndexOf(
+  held: Uint8Array | undefined,
+): ((set: CompactBitset) => number) | undefined {
   if (held === undefined || held.byteLength === 0) return undefined;
-  if (held.byteLength % DIGEST_BYTES !== 0) throw new RangeError(`held digests: ${held.byteLength} bytes is not a whole number of ${DIGEST_BYTES}-byte digests`);
+  if (held.byteLength % DIGEST_BYTES !== 0)
+    throw new RangeError(
+      `held digests: ${held.byteLength} bytes is not a whole number of ${DIGEST_BYTES}-byte digests`,
+    );
   const bytes = Buffer.from(held.buffer, held.byteOffset, held.byteLength);
   const index = new Map<string, number>();
   // Backwards, so that a digest held twice names its first set.
-  for (let k = held.byteLength / DIGEST_BYTES - 1; k >= 0; k--) index.set(bytes.toString('base64', k * DIGEST_BYTES, (k + 1) * DIGEST_BYTES), k);
+  for (let k = held.byteLength / DIGEST_BYTES - 1; k >= 0; k--)
+    index.set(bytes.toString('base64', k * DIGEST_BYTES, (k + 1) * DIGEST_BYTES), k);
   return (set) => index.get(bitsetDigest(set)) ?? -1;
 }
 
@@ -57,7 +66,8 @@ export function segmentDigests(state: ResolverState): Uint8Array {
   const bytes = Buffer.from(out.buffer);
   let at = 0;
   for (const segment of state.segments.values()) {
-    if (segment.bitset !== null) bytes.write(bitsetDigest(segment.bitset), at, DIGEST_BYTES, 'base64');
+    if (segment.bitset !== null)
+      bytes.write(bitsetDigest(segment.bitset), at, DIGEST_BYTES, 'base64');
     at += DIGEST_BYTES;
   }
   return out;
@@ -115,12 +125,24 @@ export class LastStates {
    * (`segmentDigests`, from the worker). In slices of `sliceMs`, the event loop between them:
    * at 10,000 segments the passes take several milliseconds.
    */
-  async remember(source: string, loaded: LoadedState, digests: Uint8Array, sliceMs: number): Promise<void> {
+  async remember(
+    source: string,
+    loaded: LoadedState,
+    digests: Uint8Array,
+    sliceMs: number,
+  ): Promise<void> {
     const { state } = loaded;
     const sets = Array.from(state.segments.values(), (segment) => segment.bitset);
     // Not this state's digests (none, or another's): nothing is offered for it.
-    const offered = digests.byteLength === DIGEST_BYTES * sets.length ? await inTurns(offerSteps(state, sets, digests), sliceMs) : null;
-    this.keep(source, state, { offer: offered, withdrawn: offered?.withdrawn ?? NONE, fingerprints: loaded.fingerprints });
+    const offered =
+      digests.byteLength === DIGEST_BYTES * sets.length
+        ? await inTurns(offerSteps(state, sets, digests), sliceMs)
+        : null;
+    this.keep(source, state, {
+      offer: offered,
+      withdrawn: offered?.withdrawn ?? NONE,
+      fingerprints: loaded.fingerprints,
+    });
   }
 
   /**
@@ -128,14 +150,26 @@ export class LastStates {
    * `from` offered that it still uses are offered for it. The sets the delta changed are not
    * (their digests are not known here): the next whole load sends them again.
    */
-  async madeFrom(source: string, from: ResolverState, loaded: LoadedState, sliceMs: number): Promise<void> {
+  async madeFrom(
+    source: string,
+    from: ResolverState,
+    loaded: LoadedState,
+    sliceMs: number,
+  ): Promise<void> {
     const was = this.byState.get(from);
     if (was === undefined) {
       this.keep(source, loaded.state, null);
       return;
     }
-    const offered = await inTurns(offerSteps(loaded.state, was.offer?.sets ?? [], was.offer?.digests ?? new Uint8Array(0)), sliceMs);
-    this.keep(source, loaded.state, { offer: offered, withdrawn: offered.withdrawn, fingerprints: loaded.fingerprints });
+    const offered = await inTurns(
+      offerSteps(loaded.state, was.offer?.sets ?? [], was.offer?.digests ?? new Uint8Array(0)),
+      sliceMs,
+    );
+    this.keep(source, loaded.state, {
+      offer: offered,
+      withdrawn: offered.withdrawn,
+      fingerprints: loaded.fingerprints,
+    });
   }
 
   /** The sets of `source`'s last state, if it is alive, for a request; null when there are none. */
@@ -153,13 +187,21 @@ export class LastStates {
   reusable(source: string, fingerprints: StateFingerprints): ReusableState | null {
     const state = this.states.get(source)?.deref();
     const last = state === undefined ? undefined : this.byState.get(state);
-    if (state === undefined || last === undefined || last.fingerprints.global !== fingerprints.global) return null;
+    if (
+      state === undefined ||
+      last === undefined ||
+      last.fingerprints.global !== fingerprints.global
+    )
+      return null;
     const was = last.fingerprints;
     return {
       previous: state,
       segmentUnchanged: (name) => {
         const set = state.segments.get(name)?.bitset ?? null;
-        return unchanged(fingerprints.segments, was.segments, name) && (set === null || !last.withdrawn.has(set));
+        return (
+          unchanged(fingerprints.segments, was.segments, name) &&
+          (set === null || !last.withdrawn.has(set))
+        );
       },
       flagUnchanged: (name) => unchanged(fingerprints.flags, was.flags, name),
     };
@@ -174,7 +216,10 @@ export class LastStates {
     for (const [name, ref] of this.states) if (ref.deref() === undefined) this.states.delete(name);
     this.states.delete(source);
     if (last === null) return;
-    const offer = last.offer === null || last.offer.sets.length === 0 ? null : { digests: last.offer.digests, sets: last.offer.sets };
+    const offer =
+      last.offer === null || last.offer.sets.length === 0
+        ? null
+        : { digests: last.offer.digests, sets: last.offer.sets };
     this.byState.set(state, { ...last, offer });
     this.states.set(source, new WeakRef(state));
   }
@@ -183,7 +228,11 @@ export class LastStates {
 const NONE: ReadonlySet<CompactBitset> = new Set();
 
 /** Whether `name` has a digest in `now`, the one it had in `was`. */
-function unchanged(now: ReadonlyMap<string, string>, was: ReadonlyMap<string, string>, name: string): boolean {
+function unchanged(
+  now: ReadonlyMap<string, string>,
+  was: ReadonlyMap<string, string>,
+  name: string,
+): boolean {
   const digest = now.get(name);
   return digest !== undefined && digest === was.get(name);
 }
@@ -210,7 +259,11 @@ async function inTurns<T>(steps: Generator<void, T, void>, sliceMs: number): Pro
  * set counted once); and the sets `state` holds in a buffer it uses less than half of
  * (`withdrawn`). Pauses (`yield`) every CHUNK items.
  */
-function* offerSteps(state: ResolverState, candidates: readonly (CompactBitset | null)[], digests: Uint8Array): Generator<void, Offered, void> {
+function* offerSteps(
+  state: ResolverState,
+  candidates: readonly (CompactBitset | null)[],
+  digests: Uint8Array,
+): Generator<void, Offered, void> {
   const inUse = new Set<CompactBitset>();
   const used = new Map<ArrayBufferLike, number>();
   let n = 0;
@@ -226,7 +279,12 @@ function* offerSteps(state: ResolverState, candidates: readonly (CompactBitset |
   const offered = new Set<CompactBitset>();
   for (let k = 0; k < candidates.length; k++) {
     const set = candidates[k] ?? null;
-    if (set !== null && !offered.has(set) && inUse.has(set) && 2 * used.get(set.buffer)! >= set.buffer.byteLength) {
+    if (
+      set !== null &&
+      !offered.has(set) &&
+      inUse.has(set) &&
+      2 * used.get(set.buffer)! >= set.buffer.byteLength
+    ) {
       offered.add(set);
       kept.push(k);
     }
@@ -237,6 +295,7 @@ function* offerSteps(state: ResolverState, candidates: readonly (CompactBitset |
     out.set(digests.subarray(k * DIGEST_BYTES, (k + 1) * DIGEST_BYTES), j * DIGEST_BYTES);
   });
   let withdrawn: Set<CompactBitset> | null = null;
-  for (const set of inUse) if (2 * used.get(set.buffer)! < set.buffer.byteLength) (withdrawn ??= new Set()).add(set);
+  for (const set of inUse)
+    if (2 * used.get(set.buffer)! < set.buffer.byteLength) (withdrawn ??= new Set()).add(set);
   return { digests: out, sets: kept.map((k) => candidates[k]!), withdrawn: withdrawn ?? NONE };
 }
