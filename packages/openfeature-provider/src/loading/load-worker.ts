@@ -68,7 +68,7 @@ async function answer(
     const json = await stateJsonOf(text, origin, options);
     const { transfer, ...load } = prepareJson(json, origin, options, reuse, request.held);
     // The state's JSON, entry by entry, for a source that applies deltas to it (state-entries.ts).
-    const entries = request.kind !== 'file' && request.entries === true ? entriesData(json) : null;
+    const entries = request.kind !== 'file' && request.entries === true ? entriesData(json, request.heldEntries) : null;
     return {
       reply: {
         id,

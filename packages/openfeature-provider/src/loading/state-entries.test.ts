@@ -2,13 +2,36 @@ import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
 
 import { applyDelta, type StateDelta } from '../sources/state-delta.js';
-import { entriesData, StateEntries, type StateEntriesData } from './state-entries.js';
+import { entriesData, offeredEntries, StateEntries, type StateEntriesData } from './state-entries.js';
 
 /** As the worker sends it: through a structured clone, buffers transferred. */
 function kept(state: unknown): StateEntries {
   const made = entriesData(state);
   if (made === null) throw new Error('not an object');
   return StateEntries.of(structuredClone(made.data, { transfer: made.transfer }));
+}
+
+/** `state` as the worker sends it in answer to a request that offered `base`'s entries, and how many entries it sent. */
+function after(base: StateEntries, state: unknown): { entries: StateEntries; sent: number } {
+  const offer = base.offer();
+  // What is held crosses as a copy, as the request carries it.
+  const made = entriesData(state, offer === null ? undefined : structuredClone(offer.held));
+  if (made === null) throw new Error('not an object');
+  const data = structuredClone(made.data, { transfer: made.transfer });
+  let sent = 0;
+  for (let i = 0; i < data.layout.buffer.length; i++) if (data.buffers[data.layout.buffer[i]!] === -1) sent++;
+  return { entries: StateEntries.of(data, offer), sent };
+}
+
+/** The JSON of every kept entry (of `flags`, `segments`, `bitsets`, where an object), each once. */
+function keptTexts(state: unknown): Set<string> {
+  const out = new Set<string>();
+  if (typeof state !== 'object' || state === null || Array.isArray(state)) return out;
+  for (const key of ['flags', 'segments', 'bitsets']) {
+    const member = (state as Record<string, unknown>)[key];
+    if (typeof member === 'object' && member !== null && !Array.isArray(member)) for (const entry of Object.values(member)) out.add(text(entry));
+  }
+  return out;
 }
 
 /** `JSON.stringify` keeps key order: equal texts are equal JSON in the same order. */
@@ -81,6 +104,77 @@ describe('StateEntries', () => {
     }
   });
 
+  test.prop([state, fc.array(delta, { maxLength: 3 }), state], { numRuns: 300 })(
+    'a whole state after another (and its deltas) takes the entries the other held: it reads as its plain JSON, and only entries new to it are sent',
+    async (start, deltas, next) => {
+      let plain: unknown = start;
+      let base = kept(start);
+      for (const d of deltas) {
+        try {
+          plain = applyDelta(plain, d, 'test').json;
+        } catch {
+          continue;
+        }
+        base = base.apply(d, 'test');
+      }
+      const { entries, sent } = after(base, next);
+      expect(text(entries.json())).toBe(text(next));
+      expect(Buffer.concat(await entries.toBlocks()).toString('utf8')).toBe(text(next));
+      // The offer holds only entries the base reads (all of them before any delta), and
+      // exactly the entries whose JSON it lacks are sent.
+      const offered = offeredTexts(base);
+      const held = keptTexts(plain);
+      for (const t of offered) expect(held.has(t)).toBe(true);
+      if (deltas.length === 0) expect(offered).toEqual(held);
+      expect(sent).toBe(countEntries(next, (t) => !offered.has(t)));
+      // And a delta after it applies as to the plain JSON.
+      const more: StateDelta = { base: '2', set: { segments: { 'segments/new': { n: 1 } } } };
+      try {
+        const expected = applyDelta(next, more, 'test').json;
+        expect(text(entries.apply(more, 'test').json())).toBe(text(expected));
+      } catch (error) {
+        expect(() => entries.apply(more, 'test')).toThrow((error as Error).message);
+      }
+    },
+  );
+
+  it('offers an entry only while its buffer is at least half used: what a state keeps alive is at most twice what it reads', () => {
+    const big = (n: number): string => 'x'.repeat(n);
+    const first = kept({ segments: { a: big(100), b: big(100), c: big(100), d: big(100) } });
+    const buffer = first.offer()!.buffers[0]!;
+    // Unchanged: all four are offered, and a reload sends none of them.
+    expect(offeredEntries(first.offer()!.held)).toHaveLength(4);
+    const same = after(first, { segments: { a: big(100), b: big(100), c: big(100), d: big(100) } });
+    expect(same.sent).toBe(0);
+    expect(same.entries.offer()!.buffers).toContain(buffer);
+    // A delta sets b anew and removes c: a and d still use half of the buffer; still offered.
+    const half = first.apply({ base: '1', set: { segments: { b: 'y' } }, remove: { segments: ['c'] } }, 'test');
+    expect(offeredEntries(half.offer()!.held)).toHaveLength(2);
+    const reloaded = after(half, { segments: { a: big(100), b: 'y', d: big(100) } });
+    expect(reloaded.sent).toBe(1);
+    expect(reloaded.entries.offer()!.buffers).toContain(buffer);
+    // Under half (only a): a is not offered, so a reload sends it again and the old buffer goes.
+    const quarter = half.apply({ base: '2', remove: { segments: ['d'] } }, 'test');
+    expect(offeredEntries(quarter.offer()!.held)).toHaveLength(0);
+    const again = after(quarter, { segments: { a: big(100) } });
+    expect(again.sent).toBe(1);
+    expect(again.entries.offer()!.buffers).not.toContain(buffer);
+    expect(text(again.entries.json())).toBe(text({ segments: { a: big(100) } }));
+  });
+
+  it('takes an offered entry by its JSON wherever it was: a bitset moved to another segment, or shared by two', () => {
+    const first = kept({ bitsets: { s1: 'AAAA', s2: 'BBBB' }, segments: { s1: { t: 1 }, s2: { t: 2 } } });
+    const { entries, sent } = after(first, { bitsets: { s1: 'BBBB', s2: 'BBBB', s3: 'AAAA' }, segments: { s3: { t: 1 } } });
+    expect(sent).toBe(0);
+    expect(text(entries.json())).toBe(text({ bitsets: { s1: 'BBBB', s2: 'BBBB', s3: 'AAAA' }, segments: { s3: { t: 1 } } }));
+  });
+
+  it('refuses entries in a buffer the request did not offer, as a bug', () => {
+    const first = kept({ segments: { a: 1 } });
+    const made = entriesData({ segments: { a: 1 } }, first.offer()!.held)!;
+    expect(() => StateEntries.of(made.data)).toThrow(/offered buffer 0 of 0.*bug in @allot\/openfeature-provider/);
+  });
+
   it('reads a member entry by entry as own properties, and refuses writes', () => {
     const json = kept({ flags: { 'flags/a': { n: 1 }, 'flags/b': { n: 2 } } }).json();
     const flags = json.flags as Record<string, unknown>;
@@ -111,6 +205,27 @@ describe('StateEntries', () => {
     expect(() => segments['segments/b']).toThrow(SyntaxError);
   });
 });
+
+/** The JSON of the entries `entries.offer()` offers. */
+function offeredTexts(entries: StateEntries): Set<string> {
+  const offer = entries.offer();
+  const out = new Set<string>();
+  if (offer === null) return out;
+  const { buffer, starts, ends } = offer.held;
+  for (const i of offeredEntries(offer.held)) out.add(Buffer.from(offer.buffers[buffer[i]!]!.subarray(starts[i], ends[i])).toString('utf8'));
+  return out;
+}
+
+/** How many kept entries of `state` have JSON for which `which` holds. */
+function countEntries(state: unknown, which: (text: string) => boolean): number {
+  if (typeof state !== 'object' || state === null || Array.isArray(state)) return 0;
+  let n = 0;
+  for (const key of ['flags', 'segments', 'bitsets']) {
+    const member = (state as Record<string, unknown>)[key];
+    if (typeof member === 'object' && member !== null && !Array.isArray(member)) for (const entry of Object.values(member)) if (which(text(entry))) n++;
+  }
+  return n;
+}
 
 describe('an entry named __proto__', () => {
   it('is data in every form (as JSON.parse reads it), kept when other entries are removed', async () => {

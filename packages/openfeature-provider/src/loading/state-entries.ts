@@ -12,11 +12,21 @@
  * core's `validateDelta` and the fingerprints read it unchanged. Reading one entry parses that
  * entry; enumerating a member (`Object.keys`, `JSON.stringify`) parses all of it, which only
  * the rare whole-state fallbacks do.
+ *
+ * A whole state that follows (a poll, a reset) mostly repeats the entries held here: its
+ * request offers their digests (`StateEntries.offer`), and the worker sends only the entries
+ * whose JSON is not among them. Sending them all again made 17.6 MB of new external memory
+ * on this thread per reload at 10,000 segments, which V8 answered with collections of this
+ * thread's isolate, as it did the bitsets (last-states.ts). Offered entries are taken from the
+ * buffers that hold them, each offered only while the state uses at least half of it, so the
+ * buffers a state keeps alive hold at most twice the bytes it uses.
  */
+import { createHash } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 
 import { SourceError } from '../sources/source-error.js';
 import { ByteBlocks } from './byte-blocks.js';
+import { DIGEST_BYTES } from './last-states.js';
 import type { StateDelta } from '../sources/state-delta.js';
 
 /** Members kept as bytes, entry by entry (when they are objects): the bulk of a state. */
@@ -30,10 +40,37 @@ export interface StateEntriesData {
   readonly rest: string;
   /** The kept members: each one's key, how many entries it has and the JSON of their names (a list), in order. */
   readonly members: readonly { readonly key: string; readonly count: number; readonly names: string }[];
-  /** Every kept entry's JSON, member after member, one after another. */
+  /** The JSON of the kept entries sent (those the request did not offer), one after another. */
   readonly utf8: Uint8Array;
-  /** Where each entry's JSON ends in `utf8` (each starts where the one before ended). */
+  /** Where every kept entry is, member after member. */
+  readonly layout: EntryLayout;
+  /** Per buffer `layout` names: -1 for `utf8`, else the index of the offered buffer it is (`HeldEntries.sizes`). */
+  readonly buffers: Int32Array;
+}
+
+/**
+ * Where entries' JSON is (per entry: its buffer, where it starts and ends there, and its
+ * digest), as typed arrays that cross between threads.
+ */
+export interface EntryLayout {
+  readonly buffer: Uint32Array;
+  readonly starts: Uint32Array;
   readonly ends: Uint32Array;
+  /** `DIGEST_BYTES` per entry: a digest of its JSON. */
+  readonly digests: Uint8Array;
+}
+
+/** What a request for a whole state carries of the entries the application's thread holds (`StateEntries.offer`). */
+export interface HeldEntries extends EntryLayout {
+  /** Per buffer, its length in bytes. */
+  readonly sizes: Float64Array;
+  /** Per entry, 1 when the state no longer reads it (a delta removed it or set it anew). */
+  readonly unused: Uint8Array;
+}
+
+/** A digest of an entry's JSON text: equal digests, equal bytes. */
+function entryDigest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
 }
 
 type Json = Readonly<Record<string, unknown>>;
@@ -42,13 +79,21 @@ function isRecord(v: unknown): v is Json {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** `state`'s entries as bytes (on the worker, which parsed it); null when it is not an object. */
-export function entriesData(state: unknown): { data: StateEntriesData; transfer: ArrayBuffer[] } | null {
+/**
+ * `state`'s entries as bytes (on the worker, which parsed it); null when it is not an object.
+ * `held`: what the request offered (`StateEntries.offer`); entries whose JSON is among the
+ * entries offered (`offeredEntries`) are not sent. Everything per entry is computed here, off
+ * the application's thread: that thread only names the buffers (`StateEntries.of`).
+ */
+export function entriesData(state: unknown, held?: HeldEntries): { data: StateEntriesData; transfer: ArrayBuffer[] } | null {
   if (!isRecord(state)) return null;
+  const offered = held === undefined ? null : offeredByDigest(held);
   const rest: Record<string, unknown> = {};
   const members: { key: string; count: number; names: string }[] = [];
   const pieces: string[] = [];
-  const lengths: number[] = [];
+  /** Per entry: its index among the pieces sent, or -1 - j for the offered entry j. */
+  const from: number[] = [];
+  const digestList: Buffer[] = [];
   for (const [key, value] of Object.entries(state)) {
     if (!KEPT_MEMBERS.includes(key) || !isRecord(value)) {
       put(rest, key, value);
@@ -58,19 +103,123 @@ export function entriesData(state: unknown): { data: StateEntriesData; transfer:
     members.push({ key, count: names.length, names: JSON.stringify(names) });
     for (const name of names) {
       const text = JSON.stringify(value[name]);
-      pieces.push(text);
-      lengths.push(Buffer.byteLength(text));
+      const digest = entryDigest(text);
+      digestList.push(digest);
+      const j = offered?.get(digest.toString('base64'));
+      if (j !== undefined) from.push(-1 - j);
+      else {
+        from.push(pieces.length);
+        pieces.push(text);
+      }
     }
   }
-  const ends = new Uint32Array(lengths.length);
-  let total = 0;
-  for (let i = 0; i < lengths.length; i++) ends[i] = total += lengths[i]!;
-  const utf8 = new Uint8Array(new ArrayBuffer(total));
   const encoder = new TextEncoder();
+  const sentEnds: number[] = [];
+  let total = 0;
+  for (const piece of pieces) sentEnds.push((total += Buffer.byteLength(piece)));
+  const utf8 = new Uint8Array(new ArrayBuffer(total));
   let at = 0;
   for (const piece of pieces) at += encoder.encodeInto(piece, utf8.subarray(at)).written;
-  const data: StateEntriesData = { keys: Object.keys(state), rest: JSON.stringify(rest), members, utf8, ends };
-  return { data, transfer: [utf8.buffer, ends.buffer] };
+  const n = from.length;
+  const layout: EntryLayout = { buffer: new Uint32Array(n), starts: new Uint32Array(n), ends: new Uint32Array(n), digests: new Uint8Array(n * DIGEST_BYTES) };
+  const buffers = [-1];
+  const bufferOf = new Map<number, number>();
+  for (let i = 0; i < n; i++) {
+    layout.digests.set(digestList[i]!, i * DIGEST_BYTES);
+    const f = from[i]!;
+    if (f >= 0) {
+      layout.starts[i] = f === 0 ? 0 : sentEnds[f - 1]!;
+      layout.ends[i] = sentEnds[f]!;
+      continue;
+    }
+    const j = -1 - f;
+    const theirs = held!.buffer[j]!;
+    let b = bufferOf.get(theirs);
+    if (b === undefined) {
+      b = buffers.push(theirs) - 1;
+      bufferOf.set(theirs, b);
+    }
+    layout.buffer[i] = b;
+    layout.starts[i] = held!.starts[j]!;
+    layout.ends[i] = held!.ends[j]!;
+  }
+  const data: StateEntriesData = { keys: Object.keys(state), rest: JSON.stringify(rest), members, utf8, layout, buffers: Int32Array.from(buffers) };
+  return {
+    data,
+    transfer: [utf8.buffer, layout.buffer.buffer, layout.starts.buffer, layout.ends.buffer, layout.digests.buffer, data.buffers.buffer] as ArrayBuffer[],
+  };
+}
+
+/**
+ * The entries `held` offers: those the state still reads, in buffers it reads at least half
+ * of. An entry left alone in a mostly unused buffer is sent again, so the buffer can go: the
+ * buffers a state keeps alive hold at most twice the bytes it reads.
+ */
+export function offeredEntries(held: HeldEntries): number[] {
+  const n = held.buffer.length;
+  if (held.starts.length !== n || held.ends.length !== n || held.unused.length !== n || held.digests.length !== n * DIGEST_BYTES)
+    throw new RangeError(`held entries: ${n} entries, but ${held.starts.length} starts, ${held.ends.length} ends, ${held.unused.length} flags and ${held.digests.length} digest bytes`);
+  const used = new Float64Array(held.sizes.length);
+  for (let i = 0; i < n; i++) {
+    if (held.buffer[i]! >= used.length) throw new RangeError(`held entries: entry ${i} is in buffer ${held.buffer[i]} of ${used.length}`);
+    if (held.unused[i] === 0) used[held.buffer[i]!]! += held.ends[i]! - held.starts[i]!;
+  }
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) if (held.unused[i] === 0 && 2 * used[held.buffer[i]!]! >= held.sizes[held.buffer[i]!]!) out.push(i);
+  return out;
+}
+
+/** The offered entries by their digest (base64). */
+function offeredByDigest(held: HeldEntries): Map<string, number> {
+  const bytes = Buffer.from(held.digests.buffer, held.digests.byteOffset, held.digests.byteLength);
+  const index = new Map<string, number>();
+  for (const j of offeredEntries(held)) index.set(bytes.toString('base64', j * DIGEST_BYTES, (j + 1) * DIGEST_BYTES), j);
+  return index;
+}
+
+/**
+ * Every kept entry's JSON as UTF-8, with its digest, in order (member after member). The
+ * bytes are in the buffer the worker sent with this state or, for entries unchanged since, in
+ * those sent with the states before it.
+ */
+export class EntryBytes {
+  private constructor(
+    /** The buffers the entries are in, each once. */
+    readonly buffers: readonly Uint8Array[],
+    readonly layout: EntryLayout,
+  ) {}
+
+  /** The entries the worker described in `data`; `offered`: the buffers of the offer its request carried (none: null). */
+  static of(data: StateEntriesData, offered: readonly Uint8Array[] | null): EntryBytes {
+    const buffers = Array.from(data.buffers, (b) => {
+      if (b === -1) return data.utf8;
+      const buffer = offered?.[b];
+      if (buffer === undefined) throw bug(`an entry is in offered buffer ${b} of ${offered?.length ?? 0}`);
+      return buffer;
+    });
+    return new EntryBytes(buffers, data.layout);
+  }
+
+  get count(): number {
+    return this.layout.buffer.length;
+  }
+
+  bytes(i: number): Uint8Array {
+    const { buffer, starts, ends } = this.layout;
+    return this.buffers[buffer[i]!]!.subarray(starts[i], ends[i]);
+  }
+}
+
+function bug(what: string): Error {
+  return new Error(`the loader's worker sent a state's entries that do not fit: ${what}; this is a bug in @allot/openfeature-provider: please report it`);
+}
+
+/** Entries a state holds as bytes, offered to the worker with a request for a whole state (`StateEntries.offer`). */
+export interface EntryOffer {
+  /** What the request carries (copied). */
+  readonly held: HeldEntries;
+  /** The buffers `held.buffer` names: what the answer's entries may be in. */
+  readonly buffers: readonly Uint8Array[];
 }
 
 const decoder = new TextDecoder();
@@ -92,10 +241,11 @@ class KeptMember {
 
   constructor(
     private readonly namesJson: string,
-    private readonly utf8: Uint8Array,
-    private readonly ends: Uint32Array,
-    /** The index in `ends` of this member's first entry. */
-    private readonly first: number,
+    readonly store: EntryBytes,
+    /** The index in `store` of this member's first entry. */
+    readonly first: number,
+    /** How many entries it has. */
+    readonly count: number,
   ) {}
 
   /** The entry names, in order. */
@@ -120,8 +270,7 @@ class KeptMember {
 
   /** The bytes of the entry at `position`'s JSON. */
   bytes(position: number): Uint8Array {
-    const i = this.first + position;
-    return this.utf8.subarray(i === 0 ? 0 : this.ends[i - 1]!, this.ends[i]);
+    return this.store.bytes(this.first + position);
   }
 
   /**
@@ -146,10 +295,12 @@ class MemberState {
     private readonly changed: ReadonlyMap<string, unknown>,
     /** Entries after the kept ones, in order. */
     private readonly added: ReadonlyMap<string, unknown>,
+    /** Positions of kept entries whose bytes the member no longer reads: removed, or set anew. */
+    readonly unused: ReadonlySet<number>,
   ) {}
 
   static of(kept: KeptMember): MemberState {
-    return new MemberState(kept, new Set(), new Map(), new Map());
+    return new MemberState(kept, new Set(), new Map(), new Map(), new Set());
   }
 
   /** The member with `remove`d entries taken out and then `set` entries put in, as `applyDelta` does to an object. */
@@ -157,20 +308,24 @@ class MemberState {
     const removed = new Set(this.removed);
     const changed = new Map(this.changed);
     const added = new Map(this.added);
+    const unused = new Set(this.unused);
     for (const name of remove) {
       const at = this.keptPosition(name);
       if (at === undefined) added.delete(name);
       else {
         removed.add(at);
+        unused.add(at);
         changed.delete(name);
       }
     }
     for (const [name, entry] of Object.entries(set)) {
       const at = this.kept.position(name);
-      if (at !== undefined && !removed.has(at)) changed.set(name, entry);
-      else added.set(name, entry);
+      if (at !== undefined && !removed.has(at)) {
+        changed.set(name, entry);
+        unused.add(at);
+      } else added.set(name, entry);
     }
-    return new MemberState(this.kept, removed, changed, added);
+    return new MemberState(this.kept, removed, changed, added, unused);
   }
 
   /** The position of a kept entry not removed, or undefined. */
@@ -237,6 +392,7 @@ class MemberState {
 /** The JSON of an applied state, for the next delta: see the module comment. */
 export class StateEntries {
   private viewed: Json | null = null;
+  private offered: EntryOffer | null | undefined;
 
   private constructor(
     /** Top-level keys, in order. */
@@ -247,15 +403,40 @@ export class StateEntries {
     private readonly members: ReadonlyMap<string, MemberState>,
   ) {}
 
-  /** The state the worker wrote with `entriesData`. */
-  static of(data: StateEntriesData): StateEntries {
+  /**
+   * The state the worker wrote with `entriesData`, answering a request that carried `offer`'s
+   * digests (null: none): the entries it did not send are taken from the offer.
+   */
+  static of(data: StateEntriesData, offer: EntryOffer | null = null): StateEntries {
+    const store = EntryBytes.of(data, offer?.buffers ?? null);
     const members = new Map<string, MemberState>();
     let first = 0;
     for (const { key, count, names } of data.members) {
-      members.set(key, MemberState.of(new KeptMember(names, data.utf8, data.ends, first)));
+      members.set(key, MemberState.of(new KeptMember(names, store, first, count)));
       first += count;
     }
+    if (first !== store.count) throw bug(`${store.count} entries for members of ${first}`);
     return new StateEntries(data.keys, JSON.parse(data.rest) as Json, members);
+  }
+
+  /**
+   * The entries this state holds as bytes, for a request for a whole state: the worker sends
+   * only the others (see the module comment and `offeredEntries`). Null when there are none.
+   * Nothing here is per entry but the entries deltas changed: the worker does the rest.
+   */
+  offer(): EntryOffer | null {
+    if (this.offered !== undefined) return this.offered;
+    const members = [...this.members.values()];
+    const store = members[0]?.kept.store;
+    if (store === undefined) return (this.offered = null);
+    // Entries of members a delta replaced are read no more.
+    const unused = new Uint8Array(store.count).fill(1);
+    for (const { kept, unused: gone } of members) {
+      unused.fill(0, kept.first, kept.first + kept.count);
+      for (const p of gone) unused[kept.first + p] = 1;
+    }
+    const held: HeldEntries = { ...store.layout, sizes: Float64Array.from(store.buffers, (b) => b.byteLength), unused };
+    return (this.offered = { held, buffers: store.buffers });
   }
 
   /**

@@ -19,6 +19,8 @@ import { resolveFlags, type ResolverState } from '@allot/core';
 import type { StateSource } from '../types.js';
 import { compileState, parseState } from '../sources/parse-state.js';
 import { SourceError } from '../sources/source-error.js';
+import { applyDelta } from '../sources/state-delta.js';
+import type { StateEntries } from './state-entries.js';
 import { stateLoader } from './state-loader.js';
 
 const SECRET = 'secret';
@@ -343,6 +345,28 @@ describe('loading off the main thread', () => {
     // Nothing changed but the set sent anew: the segments are taken, s0 is compiled again with it.
     const [before, after] = loadedStates.slice(-2) as [ResolverState, ResolverState];
     expect(ten.map((i) => after.segments.get(`segments/s${i}`) === before.segments.get(`segments/s${i}`))).toEqual(ten.map((i) => i !== 0));
+  });
+
+  it('sends back only the entries of a whole state this thread does not hold: the unchanged ones stay in the buffers they came in', async () => {
+    const load = (revision: number, base: StateEntries | null) =>
+      stateLoader.loadBytesForDeltas([Buffer.from(bigState(300, revision))], false, `revision ${revision}`, { offThread: true }, 'the source', base);
+    const first = await load(1, null);
+    const [firstBuffer] = first.entries.offer()!.buffers;
+    // Revision 2 changes only the flags' values: its segments and bitsets are the bytes held here.
+    const second = await load(2, first.entries);
+    const json = JSON.parse(bigState(300, 2)) as { flags: Record<string, unknown> };
+    const { buffers } = second.entries.offer()!;
+    expect(buffers[0]!.byteLength).toBe(Object.values(json.flags).reduce((n: number, flag) => n + Buffer.byteLength(JSON.stringify(flag)), 0));
+    expect(buffers).toContain(firstBuffer);
+    expect(JSON.stringify(second.entries.json())).toBe(JSON.stringify(json));
+    const here = compileState(json, 'here');
+    for (let unit = 0; unit < 100; unit++) {
+      const request = { evaluationContext: { targetingKey: `u${unit}`, country: `C${unit % 7}` }, clientSecret: SECRET };
+      expect(resolveFlags(second.loaded.state, request, null)).toEqual(resolveFlags(here.state, request, null));
+    }
+    // A delta then applies to it as to the plain JSON.
+    const delta = { base: '2', remove: { segments: ['segments/s1'], bitsets: ['segments/s1'] } };
+    expect(JSON.stringify(second.entries.apply(delta, 'test').json())).toBe(JSON.stringify(applyDelta(json, delta, 'test').json));
   });
 
   it('rejects a bad state with the same error, issues and paths as loading on the calling thread', async () => {

@@ -27,7 +27,7 @@ import { bodyBlocks } from './byte-blocks.js';
 import { FingerprintsReader } from './fingerprints.js';
 import { LastStates, type HeldOffer } from './last-states.js';
 import { fetchFailed, isConditional, requestLabel, requestState, stateResponse, withTimeout, type StateRequest, type StateResponse } from './state-fetch.js';
-import { StateEntries } from './state-entries.js';
+import { StateEntries, type EntryOffer } from './state-entries.js';
 import {
   compileJson,
   contentDigest,
@@ -68,8 +68,14 @@ type Request = LoadRequest extends infer R
     : never
   : never;
 
-/** A state the worker prepared, with the sets this thread offered it (`held`), which the prepared form may name. */
-type Prepared = Extract<LoadReply, { kind: 'prepared' }> & { readonly held: readonly CompactBitset[] };
+/**
+ * A state the worker prepared, with the sets this thread offered it (`held`), which the
+ * prepared form may name, and the entries offered (`heldEntries`), which its entries may name.
+ */
+type Prepared = Extract<LoadReply, { kind: 'prepared' }> & {
+  readonly held: readonly CompactBitset[];
+  readonly heldEntries: EntryOffer | null;
+};
 
 /** A worker's answer, or a state loaded on this thread when no worker can run. */
 type Outcome =
@@ -95,6 +101,8 @@ interface Pending {
   readonly signal: AbortSignal | undefined;
   /** The sets offered with the request: held until the state is assembled. */
   readonly held: HeldOffer | null;
+  /** The entries offered with the request. */
+  readonly heldEntries: EntryOffer | null;
   readonly resolve: (outcome: Outcome | Extract<LoadReply, { kind: 'failed' }>) => void;
   readonly reject: (error: Error) => void;
 }
@@ -163,6 +171,7 @@ export class StateLoader {
    * Off this thread, the blocks' buffers are transferred: do not use them after. `source`
    * names where the states come from when `origin` names each one (a revision): the state
    * loaded replaces the source's last one among the sets this thread offers the worker.
+   * `base`: the source's state's entries, which the new one's may share (`StateEntries.offer`).
    */
   async loadBytesForDeltas(
     blocks: readonly Uint8Array[],
@@ -170,6 +179,7 @@ export class StateLoader {
     origin: string,
     options: ParseOptions,
     source: string = origin,
+    base: StateEntries | null = null,
   ): Promise<{ loaded: LoadedState; entries: StateEntries }> {
     if (!this.bytesOffThread(blocks, options)) return loadHere(textOfBytes(blocks, sse), origin, options);
     const outcome = await this.request(
@@ -177,6 +187,7 @@ export class StateLoader {
       undefined,
       false,
       source,
+      base,
     );
     const { loaded, entries } = await loadedOf(outcome, origin, source);
     if (entries === null) throw loaderBug(origin, "without the state's entries");
@@ -197,12 +208,13 @@ export class StateLoader {
    * bytes is read here. Only a larger one is dropped after its headers and asked again by the
    * worker, which reads it. `how.source` names the source when `origin` names one of its
    * servers (default `origin`): its last state is what the load may share (last-states.ts).
+   * `how.base`, with `entries`: the source's state's entries, which the new one's may share.
    */
   async fetchState(
     request: StateRequest,
     origin: string,
     options: ParseOptions,
-    how: { readonly signal: AbortSignal; readonly entries: boolean; readonly source?: string },
+    how: { readonly signal: AbortSignal; readonly entries: boolean; readonly source?: string; readonly base?: StateEntries | null },
   ): Promise<FetchedState | null> {
     const here = options.offThread === false || this.unavailable;
     if (!here && isConditional(request)) {
@@ -214,6 +226,7 @@ export class StateLoader {
       how.signal,
       here,
       how.source,
+      how.entries ? how.base : null,
     );
     return this.fetched(outcome, origin, how);
   }
@@ -264,9 +277,9 @@ export class StateLoader {
 
   /**
    * Answered by the worker, or here (`here`, or no worker can run). `signal` cancels a `url`
-   * request. `source`'s held bitsets go with it (last-states.ts).
+   * request. `source`'s held bitsets go with it (last-states.ts), and `base`'s entries.
    */
-  private request(request: Request, signal?: AbortSignal, here = false, source: string = request.origin): Promise<Outcome> {
+  private request(request: Request, signal?: AbortSignal, here = false, source: string = request.origin, base: StateEntries | null = null): Promise<Outcome> {
     let cancel: (() => void) | null = null;
     return new Promise<Outcome | Extract<LoadReply, { kind: 'failed' }>>((resolve, reject) => {
       const id = this.nextId++;
@@ -276,11 +289,17 @@ export class StateLoader {
         return;
       }
       const held = lastStates.offer(source);
-      this.pending.set(id, { request, signal, held, resolve, reject });
+      const heldEntries = base?.offer() ?? null;
+      this.pending.set(id, { request, signal, held, heldEntries, resolve, reject });
       this.clearIdle();
       worker.ref();
       // The digests are copied, not transferred: the next request offers them again.
-      const message = held === null ? { ...request, id } : { ...request, id, held: held.digests };
+      const message = {
+        ...request,
+        id,
+        ...(held === null ? {} : { held: held.digests }),
+        ...(heldEntries === null ? {} : { heldEntries: heldEntries.held }),
+      };
       if (request.kind !== 'bytes') {
         worker.postMessage(message);
         if (request.kind === 'url' && signal !== undefined) {
@@ -331,7 +350,7 @@ export class StateLoader {
         for (const post of this.waitingForReady.splice(0)) post();
       } else {
         const p = this.settle(reply.id);
-        p?.resolve(reply.kind === 'prepared' ? { ...reply, held: p.held?.sets ?? [] } : reply);
+        p?.resolve(reply.kind === 'prepared' ? { ...reply, held: p.held?.sets ?? [], heldEntries: p.heldEntries } : reply);
       }
     });
     worker.on('error', (error) => {
@@ -515,7 +534,7 @@ export const stateLoader: StateLoader = new StateLoader();
 async function loadedOf(outcome: Outcome, origin: string, source: string = origin): Promise<{ loaded: LoadedState; entries: StateEntries | null }> {
   if (outcome.kind === 'loaded' && outcome.file.loaded !== null) return { loaded: outcome.file.loaded, entries: outcome.entries ?? null };
   if (outcome.kind !== 'prepared') throw loaderBug(origin, outcome.kind);
-  const entries = outcome.load.entries === undefined ? null : StateEntries.of(outcome.load.entries);
+  const entries = outcome.load.entries === undefined ? null : StateEntries.of(outcome.load.entries, outcome.heldEntries);
   return { loaded: await assemble(outcome, origin, source), entries };
 }
 

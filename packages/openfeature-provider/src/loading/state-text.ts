@@ -34,7 +34,7 @@ import {
   type FingerprintsData,
 } from './fingerprints.js';
 import type { StateRequest, StateResponse } from './state-fetch.js';
-import type { StateEntriesData } from './state-entries.js';
+import type { HeldEntries, StateEntriesData } from './state-entries.js';
 import { heldIndexOf, segmentDigests } from './last-states.js';
 
 /** A validated state ready to cross to another thread (see core's `prepareState`). */
@@ -332,6 +332,8 @@ export type LoadRequest = (
 ) & {
   /** The digests of the bitsets the application's thread holds (last-states.ts): they are not sent back. */
   readonly held?: Uint8Array;
+  /** With `entries`: the entries the application's thread holds (`StateEntries.offer`): those the state has are not sent back. */
+  readonly heldEntries?: HeldEntries;
 };
 
 /** Sent to the worker when the caller of a `url` request gives up on it (the source stops). */

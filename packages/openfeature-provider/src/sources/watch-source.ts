@@ -33,10 +33,11 @@ interface Loaded {
 /**
  * Loads a whole state from a body (or, `sse`, a pushed event) received as bytes in `blocks`,
  * keeping its JSON for a delta. `source`: the watch source, whose last state the load may
- * share whichever of its servers sent this one (`origin` names the server and revision).
+ * share whichever of its servers sent this one (`origin` names the server and revision);
+ * `base`: the JSON held here, whose entries the new one's may share.
  */
-function wholeState(blocks: Uint8Array[], sse: boolean, origin: string, source: string, options: ParseOptions): Promise<Loaded> {
-  return stateLoader.loadBytesForDeltas(blocks, sse, origin, options, source);
+function wholeState(blocks: Uint8Array[], sse: boolean, origin: string, source: string, options: ParseOptions, base: StateEntries | null): Promise<Loaded> {
+  return stateLoader.loadBytesForDeltas(blocks, sse, origin, options, source, base);
 }
 
 export interface WatchSourceOptions extends ParseOptions {
@@ -288,8 +289,8 @@ class WatchSource implements StateSource {
         await this.apply(
           (origin) =>
             whole === null
-              ? wholeState([new TextEncoder().encode(data)], false, origin, this.description, this.options)
-              : wholeState(whole.blocks, true, origin, this.description, this.options),
+              ? wholeState([new TextEncoder().encode(data)], false, origin, this.description, this.options, this.appliedEntries)
+              : wholeState(whole.blocks, true, origin, this.description, this.options, this.appliedEntries),
           applied,
         );
         return;
@@ -319,7 +320,7 @@ class WatchSource implements StateSource {
         // Not loadable entry by entry (the account or bloom filters changed, or the result
         // has a problem): the whole state, on the loader's worker like any whole state; its
         // problems are reported as for a whole state.
-        const made = incremental !== null ? { loaded: incremental, entries } : await wholeState(await entries.toBlocks(), false, origin, this.description, this.options);
+        const made = incremental !== null ? { loaded: incremental, entries } : await wholeState(await entries.toBlocks(), false, origin, this.description, this.options, entries);
         if (this.appliedId !== delta.base) {
           // Another state was applied meanwhile (a poll): this one was made from the one before.
           stream.abort();
@@ -485,6 +486,7 @@ class WatchSource implements StateSource {
       signal: this.stopping.signal,
       entries: true,
       source: this.description,
+      base: this.appliedEntries,
     });
     if (fetched === null) {
       this.listener?.confirm();
