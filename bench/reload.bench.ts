@@ -47,14 +47,14 @@
  * directory's `allot-reload-bench-workspaces` and reused.
  *
  * Run: pnpm --filter @allot/bench bench:reload [--quick] [--sizes 1000,3000,10000]
- *   [--rows file-main,file,http,watch-state,watch-delta,idle] [--reloads N] [--serving N]
+ *   [--rows file-main,file,http,watch-state,watch-delta,idle] [--reloads N] [--serving N] [--servers-nice N]
  *   (node --cpu-prof or --trace-gc on a row: run it alone with --row NAME --dir DIR --size N;
  *   --windows prints when each measure ran, on performance.now()'s clock)
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, copyFileSync, mkdtempSync, openSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { loadavg, tmpdir } from 'node:os';
+import { loadavg, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { constants as perfConstants, monitorEventLoopDelay, PerformanceObserver, type NodeGCPerformanceDetail, type PerformanceEntry } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
@@ -78,6 +78,8 @@ const SERVING = Number(arg('--serving') ?? '0');
 const ROW_NAMES = ['file-main', 'file', 'http', 'watch-state', 'watch-delta', 'idle'] as const;
 type RowName = (typeof ROW_NAMES)[number];
 const ROWS = (arg('--rows')?.split(',') ?? ROW_NAMES) as RowName[];
+/** The `allot serve` processes' nice value (`--servers-nice N`; default 0, the application's own). */
+const SERVERS_NICE = Number(arg('--servers-nice') ?? '0');
 
 /**
  * This thread's scheduler statistics on Linux (`/proc/thread-self/schedstat`): nanoseconds
@@ -401,6 +403,9 @@ async function serve(workspace: string, port: number): Promise<ChildProcess> {
   // Secrets live beside the workspace (`<name>.secrets.yaml`), never in it.
   writeFileSync(workspace.replace(/\.yaml$/, '.secrets.yaml'), `clients:\n  default: ${WORKSPACE_SECRET}\n`);
   const { child } = await startServe(['--workspace', workspace], { port, stderr: 'ignore' });
+  // `--servers-nice N`: the servers stand in for other machines; on this one they take the
+  // CPUs the application shares with its loader (default 0: the application's priority).
+  if (SERVERS_NICE !== 0 && child.pid !== undefined) setPriority(child.pid, SERVERS_NICE);
   // The first request compiles the workspace: not a cost of the provider's. Its body is not
   // read: 26 MB of it would be garbage this process's GC collects during the next measure.
   await (await fetch(`http://127.0.0.1:${port}/v1/state`)).body?.cancel();
@@ -528,7 +533,7 @@ function split(value: number): string {
 
 /** One row in a process of its own, so that rows share no heap, garbage or worker. */
 function inChild(dir: string, rowName: RowName, swapMs: number): RowResult {
-  const child = spawnSync(process.execPath, ['--expose-gc', process.argv[1]!, '--row', rowName, '--dir', dir, '--swap-ms', String(swapMs), '--reloads', String(RELOADS), '--serving', String(SERVING)], {
+  const child = spawnSync(process.execPath, ['--expose-gc', process.argv[1]!, '--row', rowName, '--dir', dir, '--swap-ms', String(swapMs), '--reloads', String(RELOADS), '--serving', String(SERVING), '--servers-nice', String(SERVERS_NICE)], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
     maxBuffer: 1 << 20,

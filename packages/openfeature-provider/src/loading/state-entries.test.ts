@@ -104,9 +104,9 @@ describe('StateEntries', () => {
     }
   });
 
-  test.prop([state, fc.array(delta, { maxLength: 3 }), state], { numRuns: 300 })(
-    'a whole state after another (and its deltas) takes the entries the other held: it reads as its plain JSON, and only entries new to it are sent',
-    async (start, deltas, next) => {
+  test.prop([state, fc.array(delta, { maxLength: 3 }), state, state], { numRuns: 300 })(
+    'whole states after another (and its deltas) take the entries the other held: each reads as its plain JSON, only entries new to it are sent, and its buffers are at least half read',
+    async (start, deltas, next, last) => {
       let plain: unknown = start;
       let base = kept(start);
       for (const d of deltas) {
@@ -117,49 +117,75 @@ describe('StateEntries', () => {
         }
         base = base.apply(d, 'test');
       }
-      const { entries, sent } = after(base, next);
-      expect(text(entries.json())).toBe(text(next));
-      expect(Buffer.concat(await entries.toBlocks()).toString('utf8')).toBe(text(next));
-      // The offer holds only entries the base reads (all of them before any delta), and
-      // exactly the entries whose JSON it lacks are sent.
+      // The offer holds exactly the entries the base still reads as bytes.
       const offered = offeredTexts(base);
       const held = keptTexts(plain);
       for (const t of offered) expect(held.has(t)).toBe(true);
       if (deltas.length === 0) expect(offered).toEqual(held);
-      expect(sent).toBe(countEntries(next, (t) => !offered.has(t)));
+      const { entries, sent } = after(base, next);
+      expect(text(entries.json())).toBe(text(next));
+      expect(Buffer.concat(await entries.toBlocks()).toString('utf8')).toBe(text(next));
+      // Every entry whose JSON was not offered is sent; others may be, from a buffer barely read.
+      expect(sent).toBeGreaterThanOrEqual(countEntries(next, (t) => !offered.has(t)));
+      expect(sent).toBeLessThanOrEqual(countEntries(next, () => true));
+      expectHalfRead(entries);
+      // Once more, from the entries of two buffers (the first state's and the second's).
+      const again = after(entries, last);
+      expect(text(again.entries.json())).toBe(text(last));
+      expect(Buffer.concat(await again.entries.toBlocks()).toString('utf8')).toBe(text(last));
+      expectHalfRead(again.entries);
       // And a delta after it applies as to the plain JSON.
       const more: StateDelta = { base: '2', set: { segments: { 'segments/new': { n: 1 } } } };
       try {
-        const expected = applyDelta(next, more, 'test').json;
-        expect(text(entries.apply(more, 'test').json())).toBe(text(expected));
+        const expected = applyDelta(last, more, 'test').json;
+        expect(text(again.entries.apply(more, 'test').json())).toBe(text(expected));
       } catch (error) {
-        expect(() => entries.apply(more, 'test')).toThrow((error as Error).message);
+        expect(() => again.entries.apply(more, 'test')).toThrow((error as Error).message);
       }
     },
   );
 
-  it('offers an entry only while its buffer is at least half used: what a state keeps alive is at most twice what it reads', () => {
-    const big = (n: number): string => 'x'.repeat(n);
-    const first = kept({ segments: { a: big(100), b: big(100), c: big(100), d: big(100) } });
-    const buffer = first.offer()!.buffers[0]!;
-    // Unchanged: all four are offered, and a reload sends none of them.
-    expect(offeredEntries(first.offer()!.held)).toHaveLength(4);
-    const same = after(first, { segments: { a: big(100), b: big(100), c: big(100), d: big(100) } });
+  it('takes entries only from buffers the new state reads at least half of, each entry counted once: what it keeps alive is at most twice what it reads', () => {
+    const of = (c: string): string => c.repeat(100);
+    const first = kept({ segments: { a: of('a'), b: of('b'), c: of('c'), d: of('d') } });
+    const [buffer] = first.offer()!.buffers;
+    // Unchanged: nothing is sent.
+    const same = after(first, { segments: { a: of('a'), b: of('b'), c: of('c'), d: of('d') } });
     expect(same.sent).toBe(0);
     expect(same.entries.offer()!.buffers).toContain(buffer);
-    // A delta sets b anew and removes c: a and d still use half of the buffer; still offered.
-    const half = first.apply({ base: '1', set: { segments: { b: 'y' } }, remove: { segments: ['c'] } }, 'test');
-    expect(offeredEntries(half.offer()!.held)).toHaveLength(2);
-    const reloaded = after(half, { segments: { a: big(100), b: 'y', d: big(100) } });
-    expect(reloaded.sent).toBe(1);
-    expect(reloaded.entries.offer()!.buffers).toContain(buffer);
-    // Under half (only a): a is not offered, so a reload sends it again and the old buffer goes.
-    const quarter = half.apply({ base: '2', remove: { segments: ['d'] } }, 'test');
-    expect(offeredEntries(quarter.offer()!.held)).toHaveLength(0);
-    const again = after(quarter, { segments: { a: big(100) } });
-    expect(again.sent).toBe(1);
-    expect(again.entries.offer()!.buffers).not.toContain(buffer);
-    expect(text(again.entries.json())).toBe(text({ segments: { a: big(100) } }));
+    // Reads half of it (a and b): kept; e is new.
+    const half = after(first, { segments: { a: of('a'), b: of('b'), e: 'e' } });
+    expect(half.sent).toBe(1);
+    expect(half.entries.offer()!.buffers).toContain(buffer);
+    // Reads a quarter (a): a is sent again and the buffer goes.
+    const quarter = after(first, { segments: { a: of('a'), f: 'f' } });
+    expect(quarter.sent).toBe(2);
+    expect(quarter.entries.offer()!.buffers).not.toContain(buffer);
+    // Ten entries of a's JSON are still a quarter of it.
+    const copies = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`k${i}`, of('a')]));
+    const duplicated = after(first, { segments: copies });
+    expect(duplicated.sent).toBe(10);
+    expect(duplicated.entries.offer()!.buffers).not.toContain(buffer);
+    expect(text(duplicated.entries.json())).toBe(text({ segments: copies }));
+  });
+
+  it('after deltas, offers only the entries the state still reads', () => {
+    const first = kept({ segments: { a: 1, b: 2, c: 3 }, flags: { f: 1 } });
+    const changed = first.apply({ base: '1', set: { segments: { b: 20 } }, remove: { segments: ['c'] }, replace: { flags: {} } }, 'test');
+    expect(offeredTexts(changed)).toEqual(new Set(['1']));
+    expect(offeredEntries(changed.offer()!.held)).toEqual([0]);
+  });
+
+  it('takes entries from several earlier buffers, in any order', () => {
+    const [a, b, c] = ['a', 'b', 'c'].map((x) => x.repeat(100)) as [string, string, string];
+    const first = kept({ segments: { a, b: b.slice(0, 50) } });
+    const second = after(first, { segments: { a, c } });
+    expect(second.sent).toBe(1);
+    // The second state's buffers: c's (sent with it) and a's (the first state's).
+    const third = after(second.entries, { segments: { c, a } });
+    expect(third.sent).toBe(0);
+    expect(third.entries.offer()!.buffers).toHaveLength(2);
+    expect(text(third.entries.json())).toBe(text({ segments: { c, a } }));
   });
 
   it('takes an offered entry by its JSON wherever it was: a bitset moved to another segment, or shared by two', () => {
@@ -167,6 +193,24 @@ describe('StateEntries', () => {
     const { entries, sent } = after(first, { bitsets: { s1: 'BBBB', s2: 'BBBB', s3: 'AAAA' }, segments: { s3: { t: 1 } } });
     expect(sent).toBe(0);
     expect(text(entries.json())).toBe(text({ bitsets: { s1: 'BBBB', s2: 'BBBB', s3: 'AAAA' }, segments: { s3: { t: 1 } } }));
+  });
+
+  it('loads a state whole, every entry sent, when the offer does not add up', () => {
+    const first = kept({ segments: { a: 'aaaa', b: 'bbbb' } });
+    const { held } = first.offer()!;
+    const broken = [
+      { ...held, ends: held.ends.map((e) => e + 1_000) },
+      { ...held, starts: held.ends.map((e) => e + 1) },
+      { ...held, buffer: held.buffer.map(() => 7) },
+      { ...held, unused: new Uint8Array(1) },
+    ];
+    for (const offer of broken) {
+      expect(() => offeredEntries(offer)).toThrow(RangeError);
+      const made = entriesData({ segments: { a: 'aaaa', b: 'bbbb' } }, offer)!;
+      expect(Array.from(made.data.buffers)).toEqual([-1]);
+      expect(made.data.utf8.byteLength).toBe(text('aaaa').length + text('bbbb').length);
+      expect(text(StateEntries.of(made.data).json())).toBe(text({ segments: { a: 'aaaa', b: 'bbbb' } }));
+    }
   });
 
   it('refuses entries in a buffer the request did not offer, as a bug', () => {
@@ -205,6 +249,21 @@ describe('StateEntries', () => {
     expect(() => segments['segments/b']).toThrow(SyntaxError);
   });
 });
+
+/** Every buffer `entries` keeps is at least half read by it (each range once). */
+function expectHalfRead(entries: StateEntries): void {
+  const offer = entries.offer();
+  if (offer === null) return;
+  const { buffer, starts, ends, sizes } = offer.held;
+  const read = new Float64Array(sizes.length);
+  const seen = new Set<string>();
+  for (let i = 0; i < buffer.length; i++) {
+    if (seen.has(`${buffer[i]}:${starts[i]}`)) continue;
+    seen.add(`${buffer[i]}:${starts[i]}`);
+    read[buffer[i]!]! += ends[i]! - starts[i]!;
+  }
+  for (let b = 0; b < sizes.length; b++) expect(2 * read[b]!).toBeGreaterThanOrEqual(sizes[b]!);
+}
 
 /** The JSON of the entries `entries.offer()` offers. */
 function offeredTexts(entries: StateEntries): Set<string> {

@@ -18,8 +18,9 @@
  * whose JSON is not among them. Sending them all again made 17.6 MB of new external memory
  * on this thread per reload at 10,000 segments, which V8 answered with collections of this
  * thread's isolate, as it did the bitsets (last-states.ts). Offered entries are taken from the
- * buffers that hold them, each offered only while the state uses at least half of it, so the
- * buffers a state keeps alive hold at most twice the bytes it uses.
+ * buffers that hold them, but only from buffers the new state reads at least half of: so
+ * when a whole state is loaded, its buffers hold at most twice the bytes it reads. (Deltas
+ * after it may leave less of them read, until the next whole state.)
  */
 import { createHash } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
@@ -90,9 +91,10 @@ export function entriesData(state: unknown, held?: HeldEntries): { data: StateEn
   const offered = held === undefined ? null : offeredByDigest(held);
   const rest: Record<string, unknown> = {};
   const members: { key: string; count: number; names: string }[] = [];
-  const pieces: string[] = [];
-  /** Per entry: its index among the pieces sent, or -1 - j for the offered entry j. */
-  const from: number[] = [];
+  /** Every entry's JSON, in order. */
+  const texts: string[] = [];
+  /** Per entry: the offered entry it takes, or -1 (sent). */
+  const taken: number[] = [];
   const digestList: Buffer[] = [];
   for (const [key, value] of Object.entries(state)) {
     if (!KEPT_MEMBERS.includes(key) || !isRecord(value)) {
@@ -104,14 +106,18 @@ export function entriesData(state: unknown, held?: HeldEntries): { data: StateEn
     for (const name of names) {
       const text = JSON.stringify(value[name]);
       const digest = entryDigest(text);
+      texts.push(text);
       digestList.push(digest);
-      const j = offered?.get(digest.toString('base64'));
-      if (j !== undefined) from.push(-1 - j);
-      else {
-        from.push(pieces.length);
-        pieces.push(text);
-      }
+      taken.push(offered?.get(digest.toString('base64')) ?? -1);
     }
+  }
+  if (offered !== null) sendFromBuffersBarelyRead(taken, held!);
+  const pieces: string[] = [];
+  /** Per entry: its index among the pieces sent, or -1 - j for the offered entry j. */
+  const from: number[] = [];
+  for (let i = 0; i < texts.length; i++) {
+    if (taken[i]! >= 0) from.push(-1 - taken[i]!);
+    else from.push(pieces.push(texts[i]!) - 1);
   }
   const encoder = new TextEncoder();
   const sentEnds: number[] = [];
@@ -122,26 +128,21 @@ export function entriesData(state: unknown, held?: HeldEntries): { data: StateEn
   for (const piece of pieces) at += encoder.encodeInto(piece, utf8.subarray(at)).written;
   const n = from.length;
   const layout: EntryLayout = { buffer: new Uint32Array(n), starts: new Uint32Array(n), ends: new Uint32Array(n), digests: new Uint8Array(n * DIGEST_BYTES) };
-  const buffers = [-1];
+  // The buffers the entries are in, each once, in the order first used: -1 for `utf8`.
+  const buffers: number[] = [];
   const bufferOf = new Map<number, number>();
   for (let i = 0; i < n; i++) {
     layout.digests.set(digestList[i]!, i * DIGEST_BYTES);
     const f = from[i]!;
-    if (f >= 0) {
-      layout.starts[i] = f === 0 ? 0 : sentEnds[f - 1]!;
-      layout.ends[i] = sentEnds[f]!;
-      continue;
-    }
-    const j = -1 - f;
-    const theirs = held!.buffer[j]!;
+    const theirs = f >= 0 ? -1 : held!.buffer[-1 - f]!;
     let b = bufferOf.get(theirs);
     if (b === undefined) {
       b = buffers.push(theirs) - 1;
       bufferOf.set(theirs, b);
     }
     layout.buffer[i] = b;
-    layout.starts[i] = held!.starts[j]!;
-    layout.ends[i] = held!.ends[j]!;
+    layout.starts[i] = f >= 0 ? (f === 0 ? 0 : sentEnds[f - 1]!) : held!.starts[-1 - f]!;
+    layout.ends[i] = f >= 0 ? sentEnds[f]! : held!.ends[-1 - f]!;
   }
   const data: StateEntriesData = { keys: Object.keys(state), rest: JSON.stringify(rest), members, utf8, layout, buffers: Int32Array.from(buffers) };
   return {
@@ -151,30 +152,58 @@ export function entriesData(state: unknown, held?: HeldEntries): { data: StateEn
 }
 
 /**
- * The entries `held` offers: those the state still reads, in buffers it reads at least half
- * of. An entry left alone in a mostly unused buffer is sent again, so the buffer can go: the
- * buffers a state keeps alive hold at most twice the bytes it reads.
+ * The entries `held` offers: those the state still reads (`unused` 0). Throws `RangeError`
+ * when its arrays do not add up.
  */
 export function offeredEntries(held: HeldEntries): number[] {
   const n = held.buffer.length;
   if (held.starts.length !== n || held.ends.length !== n || held.unused.length !== n || held.digests.length !== n * DIGEST_BYTES)
     throw new RangeError(`held entries: ${n} entries, but ${held.starts.length} starts, ${held.ends.length} ends, ${held.unused.length} flags and ${held.digests.length} digest bytes`);
-  const used = new Float64Array(held.sizes.length);
-  for (let i = 0; i < n; i++) {
-    if (held.buffer[i]! >= used.length) throw new RangeError(`held entries: entry ${i} is in buffer ${held.buffer[i]} of ${used.length}`);
-    if (held.unused[i] === 0) used[held.buffer[i]!]! += held.ends[i]! - held.starts[i]!;
-  }
   const out: number[] = [];
-  for (let i = 0; i < n; i++) if (held.unused[i] === 0 && 2 * used[held.buffer[i]!]! >= held.sizes[held.buffer[i]!]!) out.push(i);
+  for (let i = 0; i < n; i++) {
+    const size = held.sizes[held.buffer[i]!];
+    if (size === undefined || held.starts[i]! > held.ends[i]! || held.ends[i]! > size)
+      throw new RangeError(`held entries: entry ${i} is bytes ${held.starts[i]}..${held.ends[i]} of buffer ${held.buffer[i]}, of ${held.sizes.length} buffers (that one of ${size ?? 0} bytes)`);
+    if (held.unused[i] === 0) out.push(i);
+  }
   return out;
 }
 
-/** The offered entries by their digest (base64). */
-function offeredByDigest(held: HeldEntries): Map<string, number> {
+/**
+ * The offered entries by their digest (base64); null when the offer does not add up. That
+ * would be a bug of this package's: the state loads all the same, with every entry sent.
+ */
+function offeredByDigest(held: HeldEntries): Map<string, number> | null {
+  let offered: number[];
+  try {
+    offered = offeredEntries(held);
+  } catch {
+    return null;
+  }
   const bytes = Buffer.from(held.digests.buffer, held.digests.byteOffset, held.digests.byteLength);
   const index = new Map<string, number>();
-  for (const j of offeredEntries(held)) index.set(bytes.toString('base64', j * DIGEST_BYTES, (j + 1) * DIGEST_BYTES), j);
+  for (const j of offered) index.set(bytes.toString('base64', j * DIGEST_BYTES, (j + 1) * DIGEST_BYTES), j);
   return index;
+}
+
+/**
+ * Sends again (`taken[i]` = -1) the entries the new state would take from a buffer it reads
+ * less than half of, each held entry counted once however many entries take it: the buffer
+ * can then go with the state before. So when a whole state is loaded, every buffer it keeps
+ * is at least half read by it: its buffers hold at most twice the bytes it reads.
+ */
+function sendFromBuffersBarelyRead(taken: number[], held: HeldEntries): void {
+  const read = new Float64Array(held.sizes.length);
+  const counted = new Set<number>();
+  for (const j of taken) {
+    if (j < 0 || counted.has(j)) continue;
+    counted.add(j);
+    read[held.buffer[j]!]! += held.ends[j]! - held.starts[j]!;
+  }
+  for (let i = 0; i < taken.length; i++) {
+    const j = taken[i]!;
+    if (j >= 0 && 2 * read[held.buffer[j]!]! < held.sizes[held.buffer[j]!]!) taken[i] = -1;
+  }
 }
 
 /**
