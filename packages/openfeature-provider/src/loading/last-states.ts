@@ -52,12 +52,22 @@ export function heldIndexOf(
     throw new RangeError(
       `held digests: ${held.byteLength} bytes is not a whole number of ${DIGEST_BYTES}-byte digests`,
     );
-  const bytes = Buffer.from(held.buffer, held.byteOffset, held.byteLength);
-  const index = new Map<string, number>();
-  // Backwards, so that a digest held twice names its first set.
-  for (let k = held.byteLength / DIGEST_BYTES - 1; k >= 0; k--)
-    index.set(bytes.toString('base64', k * DIGEST_BYTES, (k + 1) * DIGEST_BYTES), k);
+  const index = digestIndex(held, Array.from({ length: held.byteLength / DIGEST_BYTES }, (_, k) => k));
   return (set) => index.get(bitsetDigest(set)) ?? -1;
+}
+
+/**
+ * The digests at positions `which` of `digests` (`DIGEST_BYTES` each), base64, to their
+ * position; a digest at several positions names the first of them.
+ */
+export function digestIndex(digests: Uint8Array, which: Iterable<number>): Map<string, number> {
+  const bytes = Buffer.from(digests.buffer, digests.byteOffset, digests.byteLength);
+  const index = new Map<string, number>();
+  for (const k of which) {
+    const key = bytes.toString('base64', k * DIGEST_BYTES, (k + 1) * DIGEST_BYTES);
+    if (!index.has(key)) index.set(key, k);
+  }
+  return index;
 }
 
 /** Per segment of `state`, in its order, its set's digest; zeros for a segment without one. */

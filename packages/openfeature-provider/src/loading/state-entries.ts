@@ -27,7 +27,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 
 import { SourceError } from '../sources/source-error.js';
 import { ByteBlocks } from './byte-blocks.js';
-import { DIGEST_BYTES } from './last-states.js';
+import { DIGEST_BYTES, digestIndex } from './last-states.js';
 import type { StateDelta } from '../sources/state-delta.js';
 
 /** Members kept as bytes, entry by entry (when they are objects): the bulk of a state. */
@@ -180,10 +180,7 @@ function offeredByDigest(held: HeldEntries): Map<string, number> | null {
   } catch {
     return null;
   }
-  const bytes = Buffer.from(held.digests.buffer, held.digests.byteOffset, held.digests.byteLength);
-  const index = new Map<string, number>();
-  for (const j of offered) index.set(bytes.toString('base64', j * DIGEST_BYTES, (j + 1) * DIGEST_BYTES), j);
-  return index;
+  return digestIndex(held.digests, offered);
 }
 
 /**
