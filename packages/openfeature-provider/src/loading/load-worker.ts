@@ -88,7 +88,7 @@ async function answer(
             `${origin}: loading failed: ${(error as Error).message}`,
           );
     return {
-      reply: { id, kind: 'failed', error: { code: e.code, message: e.message, issues: e.issues } },
+      reply: { id, kind: 'failed', error: { code: e.code, message: e.message, issues: e.issues }, digest },
       transfer: [],
     };
   }

@@ -21,7 +21,7 @@ import { Worker } from 'node:worker_threads';
 
 import { StateAssembler, type CompactBitset, type ResolverState } from '@allot/core';
 import type { ParseOptions } from '../sources/parse-state.js';
-import { SourceError } from '../sources/source-error.js';
+import { RejectedContent, SourceError } from '../sources/source-error.js';
 import type { LoadedState } from '../types.js';
 import { bodyBlocks } from './byte-blocks.js';
 import { FingerprintsReader } from './fingerprints.js';
@@ -325,8 +325,10 @@ export class StateLoader {
         if (cancel !== null) signal?.removeEventListener('abort', cancel);
       })
       .then((outcome) => {
-        if (outcome.kind === 'failed')
-          throw new SourceError(outcome.error.code, outcome.error.message, outcome.error.issues);
+        if (outcome.kind === 'failed') {
+          const { code, message, issues } = outcome.error;
+          throw outcome.digest === null ? new SourceError(code, message, issues) : new RejectedContent(code, message, issues, outcome.digest);
+        }
         return outcome;
       });
   }
@@ -484,14 +486,11 @@ async function loadFileHere(
   const bytes = await readStateFile(path, origin);
   const digest = contentDigest(bytes);
   if (digest === unlessDigest) return { loaded: null, digest };
-  return {
-    loaded: compileJson(
-      await stateJsonOf(bytes.toString('utf8'), origin, options),
-      origin,
-      options,
-    ),
-    digest,
-  };
+  try {
+    return { loaded: compileJson(await stateJsonOf(bytes.toString('utf8'), origin, options), origin, options), digest };
+  } catch (error) {
+    throw RejectedContent.of(error, digest, origin);
+  }
 }
 
 /**

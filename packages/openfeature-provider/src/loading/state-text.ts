@@ -364,4 +364,6 @@ export type LoadReply =
         readonly message: string;
         readonly issues: readonly StateIssue[];
       };
+      /** For a `file` request whose content was read: that content's digest (`RejectedContent`). */
+      readonly digest: string | null;
     };

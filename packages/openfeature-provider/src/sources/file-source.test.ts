@@ -27,7 +27,7 @@ function stateWithColor(color: string): string {
   return JSON.stringify(state);
 }
 
-function watched(options: { watch?: boolean; pollIntervalMs?: number } = {}, staleAfterMs = 60_000): {
+function watched(options: { watch?: boolean; pollIntervalMs?: number; offThread?: boolean } = {}, staleAfterMs = 60_000): {
   provider: AllotProvider;
   events: [string, unknown][];
 } {
@@ -91,6 +91,27 @@ describe('fileSource', () => {
     writeFileSync(file, stateWithColor('#444'));
     await vi.waitFor(async () => { expect(await color(provider)).toBe('#444'); }, { timeout: 3_000, interval: 20 });
     expect(events.map((e) => e[0])).toEqual([ProviderEvents.Error, ProviderEvents.Stale, ProviderEvents.Ready, ProviderEvents.ConfigurationChanged]);
+  });
+
+  it.each([
+    ['on the loader\'s worker', {}],
+    ['on this thread', { offThread: false }],
+  ])('reports rejected content once, however often the same bytes are written again (%s)', async (_where, options) => {
+    writeFileSync(file, stateWithColor('#000'));
+    const { provider, events } = watched(options);
+    await provider.initialize();
+    const bad = '{"flags": {"flags/x": {"rules": [{"name": 1}]}';
+    writeFileSync(file, bad);
+    await vi.waitFor(() => { expect(events.map((e) => e[0])).toEqual([ProviderEvents.Error]); }, { timeout: 3_000, interval: 20 });
+    for (let i = 0; i < 3; i++) {
+      writeFileSync(file, bad); // new stat, same content: the watcher and the poll both see a change
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    expect(events.map((e) => e[0])).toEqual([ProviderEvents.Error]);
+    writeFileSync(file, stateWithColor('#000')); // the good content back: loaded again, nothing changed
+    await vi.waitFor(() => { expect(events.map((e) => e[0])).toEqual([ProviderEvents.Error, ProviderEvents.Ready]); }, { timeout: 3_000, interval: 20 });
+    writeFileSync(file, bad); // rejected content is tried again once other content came between
+    await vi.waitFor(() => { expect(events.map((e) => e[0])).toEqual([ProviderEvents.Error, ProviderEvents.Ready, ProviderEvents.Error]); }, { timeout: 3_000, interval: 20 });
   });
 
   it('fails initialization naming the file when it is missing, and becomes ready when it appears', async () => {

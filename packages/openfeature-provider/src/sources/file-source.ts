@@ -2,7 +2,7 @@
  * A resolver state (or workspace) file, watched and hot-reloaded. `fs.watch` on the file's
  * directory catches edits and atomic replaces (rename over the file); a `stat` poll catches
  * what watching misses (network file systems, platforms without inotify). Changes are
- * debounced, and identical content is not reloaded.
+ * debounced, and identical content is not reloaded (nor, when it was rejected, reported again).
  */
 import { watch, type FSWatcher } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -10,6 +10,7 @@ import { basename, dirname, resolve } from 'node:path';
 import type { LoadedState, SourceListener, StateSource } from '../types.js';
 import { stateLoader } from '../loading/state-loader.js';
 import type { ParseOptions } from './parse-state.js';
+import { RejectedContent } from './source-error.js';
 
 export interface FileSourceOptions extends ParseOptions {
   /** Watch the file and reload it when it changes; default true. */
@@ -32,7 +33,7 @@ class FileSource implements StateSource {
   private watcher: FSWatcher | null = null;
   private poller: NodeJS.Timeout | null = null;
   private debounce: NodeJS.Timeout | null = null;
-  /** Digest of the content loaded last: a change event with the same content loads nothing. */
+  /** Digest of the content loaded (or rejected) last: a change event with the same content loads nothing. */
   private lastDigest: string | null = null;
   private lastStat = '';
   private loading: Promise<void> | null = null;
@@ -51,7 +52,10 @@ class FileSource implements StateSource {
     this.listener = listener;
     if (this.options.watch !== false) this.watch();
     this.lastStat = await this.statKey();
-    const { loaded, digest } = await this.load();
+    const { loaded, digest } = await this.load().catch((error: unknown) => {
+      this.rejected(error);
+      throw error;
+    });
     this.lastDigest = digest;
     return loaded!;
   }
@@ -124,8 +128,19 @@ class FileSource implements StateSource {
       this.lastDigest = digest;
       listener.update(loaded);
     } catch (error) {
-      if (!this.stopped) listener.error(error as Error);
+      if (this.stopped) return;
+      this.rejected(error);
+      listener.error(error as Error);
     }
+  }
+
+  /**
+   * Remembers rejected content as the content tried last: another change event that names the
+   * same content (a rewrite of the same bytes, the poll seeing the write the watcher reported)
+   * neither loads nor reports it again.
+   */
+  private rejected(error: unknown): void {
+    if (error instanceof RejectedContent) this.lastDigest = error.digest;
   }
 
   /** Read, parsed and compiled on the loader's worker; null when the content is the one loaded last. */

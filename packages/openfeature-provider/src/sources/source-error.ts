@@ -24,3 +24,25 @@ export class SourceError extends Error {
     this.issues = issues;
   }
 }
+
+/**
+ * A file whose content did not load, with the content's digest: the file source does not try
+ * (or report) the same content again when another change event names it.
+ */
+export class RejectedContent extends SourceError {
+  constructor(
+    code: SourceErrorCode,
+    message: string,
+    issues: readonly StateIssue[],
+    readonly digest: string,
+    options?: ErrorOptions,
+  ) {
+    super(code, message, issues, options);
+  }
+
+  /** `error`, thrown while loading content of `digest`, as a `RejectedContent`. */
+  static of(error: unknown, digest: string, origin: string): RejectedContent {
+    if (error instanceof SourceError) return new RejectedContent(error.code, error.message, error.issues, digest, { cause: error.cause });
+    return new RejectedContent('LOADER_FAILED', `${origin}: loading failed: ${(error as Error).message}`, [], digest, { cause: error });
+  }
+}
