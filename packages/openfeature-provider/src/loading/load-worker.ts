@@ -10,7 +10,7 @@ import { parentPort } from 'node:worker_threads';
 
 import type { DecodedBitset } from '@allot/core';
 
-import { SourceError } from '../sources/source-error.js';
+import { decidedByContent, SourceError } from '../sources/source-error.js';
 import { entriesData } from './state-entries.js';
 import { bodyBytes, requestLabel, requestState, stateResponse, withTimeout, type StateRequest, type StateResponse } from './state-fetch.js';
 import {
@@ -88,7 +88,7 @@ async function answer(
             `${origin}: loading failed: ${(error as Error).message}`,
           );
     return {
-      reply: { id, kind: 'failed', error: { code: e.code, message: e.message, issues: e.issues }, digest },
+      reply: { id, kind: 'failed', error: { code: e.code, message: e.message, issues: e.issues }, digest: decidedByContent(e) ? digest : null },
       transfer: [],
     };
   }

@@ -21,7 +21,7 @@ import { Worker } from 'node:worker_threads';
 
 import { StateAssembler, type CompactBitset, type ResolverState } from '@allot/core';
 import type { ParseOptions } from '../sources/parse-state.js';
-import { RejectedContent, SourceError } from '../sources/source-error.js';
+import { decidedByContent, RejectedContent, SourceError } from '../sources/source-error.js';
 import type { LoadedState } from '../types.js';
 import { bodyBlocks } from './byte-blocks.js';
 import { FingerprintsReader } from './fingerprints.js';
@@ -56,7 +56,7 @@ export const SLICE_MS: number = 1;
  */
 export const WORKER_IDLE_MS: number = 60_000;
 
-/** A file's state, or null when its content is the one loaded last; with the content's digest. */
+/** A file's state, or null when its content is the one loaded (or rejected) last; with the content's digest. */
 export interface LoadedFile {
   readonly loaded: LoadedState | null;
   readonly digest: string;
@@ -327,7 +327,7 @@ export class StateLoader {
       .then((outcome) => {
         if (outcome.kind === 'failed') {
           const { code, message, issues } = outcome.error;
-          throw outcome.digest === null ? new SourceError(code, message, issues) : new RejectedContent(code, message, issues, outcome.digest);
+          throw typeof outcome.digest === 'string' ? new RejectedContent(code, message, issues, outcome.digest) : new SourceError(code, message, issues);
         }
         return outcome;
       });
@@ -489,7 +489,8 @@ async function loadFileHere(
   try {
     return { loaded: compileJson(await stateJsonOf(bytes.toString('utf8'), origin, options), origin, options), digest };
   } catch (error) {
-    throw RejectedContent.of(error, digest, origin);
+    if (!decidedByContent(error)) throw error;
+    throw new RejectedContent(error.code, error.message, error.issues, digest, { cause: error.cause });
   }
 }
 

@@ -22,7 +22,7 @@ import {
   type StateIssue,
 } from '@allot/core';
 import type { ParseOptions } from '../sources/parse-state.js';
-import { SourceError, type SourceErrorCode } from '../sources/source-error.js';
+import { SourceError, WithSecretsError, type SourceErrorCode } from '../sources/source-error.js';
 import type { LoadedState } from '../types.js';
 import type { StateDelta } from '../sources/state-delta.js';
 import { joined } from './byte-blocks.js';
@@ -254,7 +254,10 @@ async function compileWorkspace(
     return admin.compileState(workspace as never);
   } catch (error) {
     // admin's messages already name the document and the path of each problem.
-    throw new SourceError('INVALID_STATE', (error as Error).message, [], { cause: error });
+    const message = (error as Error).message;
+    throw options.workspacePath === undefined
+      ? new SourceError('INVALID_STATE', message, [], { cause: error })
+      : new WithSecretsError('INVALID_STATE', message, [], { cause: error });
   }
 }
 
@@ -364,6 +367,6 @@ export type LoadReply =
         readonly message: string;
         readonly issues: readonly StateIssue[];
       };
-      /** For a `file` request whose content was read: that content's digest (`RejectedContent`). */
+      /** For a `file` request whose content was read and decided the failure (`decidedByContent`): that content's digest (`RejectedContent`). */
       readonly digest: string | null;
     };

@@ -32,7 +32,12 @@ function watched(options: { watch?: boolean; pollIntervalMs?: number; offThread?
   events: [string, unknown][];
 } {
   const provider = new AllotProvider({
-    source: fileSource(file, { debounceMs: 20, pollIntervalMs: options.pollIntervalMs ?? 50, ...(options.watch === undefined ? {} : { watch: options.watch }) }),
+    source: fileSource(file, {
+      debounceMs: 20,
+      pollIntervalMs: options.pollIntervalMs ?? 50,
+      ...(options.watch === undefined ? {} : { watch: options.watch }),
+      ...(options.offThread === undefined ? {} : { offThread: options.offThread }),
+    }),
     clientSecret: SECRET,
     staleAfterMs,
   });
@@ -112,6 +117,15 @@ describe('fileSource', () => {
     await vi.waitFor(() => { expect(events.map((e) => e[0])).toEqual([ProviderEvents.Error, ProviderEvents.Ready]); }, { timeout: 3_000, interval: 20 });
     writeFileSync(file, bad); // rejected content is tried again once other content came between
     await vi.waitFor(() => { expect(events.map((e) => e[0])).toEqual([ProviderEvents.Error, ProviderEvents.Ready, ProviderEvents.Error]); }, { timeout: 3_000, interval: 20 });
+  });
+
+  it('rejects a second start on the same bad content as the first, with its reason', async () => {
+    writeFileSync(file, '{"flags": [');
+    const source = fileSource(file, { watch: false });
+    const listener = { update: () => undefined, error: () => undefined, confirm: () => undefined };
+    await expect(source.start(listener)).rejects.toThrow(/state\.json: not valid JSON/);
+    await expect(source.start(listener)).rejects.toThrow(/state\.json: not valid JSON/);
+    await source.stop();
   });
 
   it('fails initialization naming the file when it is missing, and becomes ready when it appears', async () => {

@@ -2,7 +2,8 @@
  * A resolver state (or workspace) file, watched and hot-reloaded. `fs.watch` on the file's
  * directory catches edits and atomic replaces (rename over the file); a `stat` poll catches
  * what watching misses (network file systems, platforms without inotify). Changes are
- * debounced, and identical content is not reloaded (nor, when it was rejected, reported again).
+ * debounced, and identical content is not reloaded (nor, when it was rejected for what it holds,
+ * reported again).
  */
 import { watch, type FSWatcher } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -52,6 +53,7 @@ class FileSource implements StateSource {
     this.listener = listener;
     if (this.options.watch !== false) this.watch();
     this.lastStat = await this.statKey();
+    this.lastDigest = null; // a start loads whatever the file holds, even content a start before rejected
     const { loaded, digest } = await this.load().catch((error: unknown) => {
       this.rejected(error);
       throw error;
@@ -135,15 +137,17 @@ class FileSource implements StateSource {
   }
 
   /**
-   * Remembers rejected content as the content tried last: another change event that names the
-   * same content (a rewrite of the same bytes, the poll seeing the write the watcher reported)
-   * neither loads nor reports it again.
+   * Remembers content the loader rejected for what it holds (`RejectedContent`) as the content
+   * tried last: another change event that names the same bytes (a rewrite of them, the poll
+   * seeing the write the watcher reported) neither loads nor reports them again. A failure that
+   * depends on more (a workspace's secrets file, a missing package) is not remembered: the same
+   * bytes are tried again at the next event.
    */
   private rejected(error: unknown): void {
     if (error instanceof RejectedContent) this.lastDigest = error.digest;
   }
 
-  /** Read, parsed and compiled on the loader's worker; null when the content is the one loaded last. */
+  /** Read, parsed and compiled on the loader's worker; null when the content is the one loaded (or rejected) last. */
   private load(): ReturnType<typeof stateLoader.loadFile> {
     return stateLoader.loadFile(this.path, this.description, { ...this.options, workspacePath: this.path }, this.lastDigest);
   }

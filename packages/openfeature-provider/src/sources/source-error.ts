@@ -26,8 +26,23 @@ export class SourceError extends Error {
 }
 
 /**
- * A file whose content did not load, with the content's digest: the file source does not try
- * (or report) the same content again when another change event names it.
+ * A workspace document that failed with the secrets file beside it read too: whether the same
+ * bytes load another time depends on that file as well.
+ */
+export class WithSecretsError extends SourceError {}
+
+/**
+ * Whether `error`, thrown loading some bytes, is decided by those bytes alone: invalid
+ * content. Not a workspace read with its secrets file, a missing `@allot/admin`, nor a bug.
+ */
+export function decidedByContent(error: unknown): error is SourceError {
+  return error instanceof SourceError && error.code === 'INVALID_STATE' && !(error instanceof WithSecretsError);
+}
+
+/**
+ * A file whose content did not load, for a reason the content alone decides
+ * (`decidedByContent`), with the content's digest: the file source does not try (or report)
+ * the same content again when another change event names it.
  */
 export class RejectedContent extends SourceError {
   constructor(
@@ -38,11 +53,5 @@ export class RejectedContent extends SourceError {
     options?: ErrorOptions,
   ) {
     super(code, message, issues, options);
-  }
-
-  /** `error`, thrown while loading content of `digest`, as a `RejectedContent`. */
-  static of(error: unknown, digest: string, origin: string): RejectedContent {
-    if (error instanceof SourceError) return new RejectedContent(error.code, error.message, error.issues, digest, { cause: error.cause });
-    return new RejectedContent('LOADER_FAILED', `${origin}: loading failed: ${(error as Error).message}`, [], digest, { cause: error });
   }
 }

@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createFlag, newWorkspace, WorkspaceFile } from '@allot/admin';
-import { describe, expect, it } from 'vitest';
+import { ErrorCode, ProviderEvents } from '@openfeature/server-sdk';
+import { describe, expect, it, vi } from 'vitest';
 import { AllotProvider } from '../provider.js';
 import { fileSource } from './file-source.js';
 
@@ -34,6 +35,33 @@ describe('fileSource with a workspace document', () => {
       }
     });
   }
+
+  it('tries the same workspace bytes again once its secrets file, which failed them, is fixed', async () => {
+    const file = join(dir, 'secrets-retry.yaml');
+    const secretsFile = join(dir, 'secrets-retry.secrets.yaml');
+    await new WorkspaceFile(file).update(() => ({ workspace: workspace(), result: null, warnings: [] }), { create: true });
+    const secrets = readFileSync(secretsFile, 'utf8');
+    const provider = new AllotProvider({ source: fileSource(file, { debounceMs: 20, pollIntervalMs: 50 }), clientSecret: 'ws-secret' });
+    const events: string[] = [];
+    for (const type of [ProviderEvents.Error, ProviderEvents.Ready, ProviderEvents.ConfigurationChanged]) provider.events.addHandler(type, () => events.push(type));
+    await provider.initialize();
+    const found = async (): Promise<boolean> => (await provider.resolveBooleanEvaluation('later', false, {})).errorCode !== ErrorCode.FLAG_NOT_FOUND;
+    // The next document, written as allot writes it (elsewhere: its secrets file would be read).
+    const nextFile = join(dir, 'secrets-retry-next.yaml');
+    const next = createFlag(workspace(), { id: 'later', variants: [{ name: 'on', value: true }] }).workspace;
+    await new WorkspaceFile(nextFile).update(() => ({ workspace: next, result: null, warnings: [] }), { create: true });
+    // The secrets file broken, then the workspace changed: rejected, for the secrets file's sake.
+    writeFileSync(secretsFile, 'clients: [');
+    writeFileSync(file, readFileSync(nextFile));
+    await vi.waitFor(() => { expect(events).toEqual([ProviderEvents.Error]); }, { timeout: 3_000, interval: 20 });
+    expect(await found()).toBe(false);
+    // The secrets file fixed, the workspace saved again with the same bytes: they load now.
+    writeFileSync(secretsFile, secrets);
+    writeFileSync(file, readFileSync(file));
+    await vi.waitFor(async () => { expect(await found()).toBe(true); }, { timeout: 3_000, interval: 20 });
+    expect(events).toEqual([ProviderEvents.Error, ProviderEvents.Ready, ProviderEvents.ConfigurationChanged]);
+    await provider.onClose();
+  });
 
   it('reports an invalid workspace with admin’s message', async () => {
     const file = join(dir, 'broken.yaml');
