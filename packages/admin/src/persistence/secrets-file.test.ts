@@ -12,7 +12,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 
 import { compile } from '../compile/compile.js';
 import { createSegment } from '../operations/segments.js';
-import { secretsPathOf } from './secrets-file.js';
+import { readSecrets, secretsPathOf } from './secrets-file.js';
 import { WorkspaceFile } from './workspace-file.js';
 
 let dir: string;
@@ -25,6 +25,21 @@ describe('client secrets beside the workspace', () => {
     expect(secretsPathOf('/w/allot.yaml')).toBe('/w/allot.secrets.yaml');
     expect(secretsPathOf('/w/ws.json')).toBe('/w/ws.secrets.json');
     expect(secretsPathOf('/w/workspace')).toBe('/w/workspace.secrets.yaml');
+  });
+
+  it('says what is wrong with a bad secrets file, naming the file once and the field', async () => {
+    const path = join(dir, 'allot.secrets.yaml');
+    const cases: [string, RegExp][] = [
+      ['clients: [', /^[^ ]*allot\.secrets\.yaml: not valid YAML or JSON \(.*\); it holds \{clients: \{<client id>: <secret>\}\}$/s],
+      ['clients: [a, b]\n', /^[^ ]*allot\.secrets\.yaml: expected \{clients: \{<client id>: <secret>\}\}$/],
+      ['clients: { default: "" }\n', /^clients\.default: expected the client's secret, a non-empty string \(in [^ ]*allot\.secrets\.yaml\)$/],
+    ];
+    for (const [text, message] of cases) {
+      writeFileSync(path, text);
+      const error = await readSecrets(path).then(() => null, (e: unknown) => e as Error);
+      expect(error?.message).toMatch(message);
+      expect(error?.message.split('allot.secrets.yaml').length).toBe(2);
+    }
   });
 
   it('a new workspace keeps its secret in the secrets file (mode 0600), not in the document, and compiles with it', async () => {

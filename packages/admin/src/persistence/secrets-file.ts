@@ -34,15 +34,16 @@ export async function readSecrets(path: string): Promise<Map<string, string>> {
   try {
     data = parseYaml(text);
   } catch (error) {
-    throw new AdminError('INVALID_WORKSPACE', `${path}: not valid YAML or JSON (${(error as Error).message}); it holds {clients: {<client id>: <secret>}}`, { path });
+    // AdminError puts `path` (the file) before the message.
+    throw new AdminError('INVALID_WORKSPACE', `not valid YAML or JSON (${(error as Error).message}); it holds {clients: {<client id>: <secret>}}`, { path });
   }
   const clients = (data as { clients?: unknown } | null)?.clients;
   if (typeof clients !== 'object' || clients === null || Array.isArray(clients)) {
-    throw new AdminError('INVALID_WORKSPACE', `${path}: expected {clients: {<client id>: <secret>}}`, { path });
+    throw new AdminError('INVALID_WORKSPACE', 'expected {clients: {<client id>: <secret>}}', { path });
   }
   const out = new Map<string, string>();
   for (const [id, secret] of Object.entries(clients as Record<string, unknown>)) {
-    if (typeof secret !== 'string' || secret === '') throw new AdminError('INVALID_WORKSPACE', `${path}: clients.${id}: expected the client's secret, a non-empty string`, { path: `clients.${id}` });
+    if (typeof secret !== 'string' || secret === '') throw new AdminError('INVALID_WORKSPACE', `expected the client's secret, a non-empty string (in ${path})`, { path: `clients.${id}` });
     out.set(id, secret);
   }
   return out;
