@@ -175,8 +175,9 @@ describe.skipIf(redisServerPath === null)('allot simulate --queue', { timeout: 6
     const killed = startWorker(queue);
     let other: ReturnType<typeof startWorker> | undefined;
     try {
-      const run = allot(['simulate', ranking, '--queue', queue, '--units', '400000', '--seed', '5', '--shards', '2', '--out', 'q-orphan']);
-      await until('a shard to be counting', async () => (await shardsCounting(redis)).length > 0);
+      // Shards of 2,000,000 units (seconds each): the one caught less than half counted is still counting when its worker is killed.
+      const run = allot(['simulate', ranking, '--queue', queue, '--units', '4000000', '--seed', '5', '--shards', '2', '--out', 'q-orphan']);
+      await until('a shard to be counting, less than half done', async () => (await shardsCounting(redis)).some((s) => s.progress < 1_000_000));
       const [shardProcess] = childrenOf(killed.child.pid!);
       expect(shardProcess).toBeDefined();
       // SIGKILL to the worker alone, as the OOM killer would: not to its process group.
@@ -184,7 +185,7 @@ describe.skipIf(redisServerPath === null)('allot simulate --queue', { timeout: 6
       await until(`shard process ${shardProcess} to stop once its worker is gone`, () => !alive(shardProcess!), 10_000);
       other = startWorker(queue);
       const queued = await run;
-      const local = await allot(['simulate', ranking, '--units', '400000', '--seed', '5', '--workers', '1', '--out', 'l-orphan']);
+      const local = await allot(['simulate', ranking, '--units', '4000000', '--seed', '5', '--workers', '1', '--out', 'l-orphan']);
       expect(queued.stderr).toBe('');
       expect(queued.code).toBe(local.code);
       expect(countsOf(join(work, 'q-orphan'))).toEqual(countsOf(join(work, 'l-orphan')));
@@ -281,18 +282,23 @@ describe.skipIf(redisServerPath === null)('allot simulate --queue', { timeout: 6
     it('one worker killed with SIGKILL in the middle of a shard: the shard is counted elsewhere, the report is identical', async () => {
       const redis = new Redis(server.port, '127.0.0.1');
       try {
-        const run = allot(['simulate', ranking, '--queue', server.url, '--units', '450000', '--seed', '11', '--shards', '3', '--out', 'q-kill']);
-        await until('a shard to be counting', async () => (await shardsCounting(redis)).length > 0);
-        const [lost] = await shardsCounting(redis);
+        // Shards of 1,500,000 units (a few seconds each), so that one caught less than half
+        // counted is still counting when its worker is killed, however busy the machine.
+        const run = allot(['simulate', ranking, '--queue', server.url, '--units', '4500000', '--seed', '11', '--shards', '3', '--out', 'q-kill']);
+        let lost: Awaited<ReturnType<typeof shardsCounting>>[number] | undefined;
+        await until('a shard to be counting, less than half done', async () => {
+          lost = (await shardsCounting(redis)).find((s) => s.progress < 750_000);
+          return lost !== undefined;
+        });
         const victim = workers.find((w) => lost!.worker.endsWith(`:${w.child.pid}`))!;
         await killGroup(victim.child);
         const queued = await run;
         expect(queued.stderr).toBe('');
-        const local = await allot(['simulate', ranking, '--units', '450000', '--seed', '11', '--workers', '1', '--out', 'l-kill']);
+        const local = await allot(['simulate', ranking, '--units', '4500000', '--seed', '11', '--workers', '1', '--out', 'l-kill']);
         expect(queued.code).toBe(local.code);
         expect(countsOf(join(work, 'q-kill'))).toEqual(countsOf(join(work, 'l-kill')));
         // The lost shard was completed by one of the other workers, not by the one killed.
-        const line = `shard ${Number(lost!.id.split('-').pop()) + 1}/3: 150,000 units`;
+        const line = `shard ${Number(lost!.id.split('-').pop()) + 1}/3: 1,500,000 units`;
         expect(workers.filter((w) => w !== victim).some((w) => w.output().includes(line))).toBe(true);
         expect(victim.output()).not.toContain(line);
       } finally {
@@ -303,13 +309,14 @@ describe.skipIf(redisServerPath === null)('allot simulate --queue', { timeout: 6
     it('Redis frozen for 4 s mid-run (SIGSTOP, then SIGCONT): the run completes with the identical report', async () => {
       const redis = new Redis(server.port, '127.0.0.1');
       try {
-        const run = allot(['simulate', ranking, '--queue', server.url, '--units', '200000', '--seed', '3', '--shards', '2', '--out', 'q-frozen']);
-        await until('a shard to be counting', async () => (await shardsCounting(redis)).length > 0);
+        // Shards of 1,000,000 units: still counting when Redis freezes.
+        const run = allot(['simulate', ranking, '--queue', server.url, '--units', '2000000', '--seed', '3', '--shards', '2', '--out', 'q-frozen']);
+        await until('a shard to be counting, less than half done', async () => (await shardsCounting(redis)).some((s) => s.progress < 500_000));
         server.stop();
         await new Promise((r) => setTimeout(r, 4_000));
         server.resume();
         const queued = await run;
-        const local = await allot(['simulate', ranking, '--units', '200000', '--seed', '3', '--workers', '1', '--out', 'l-frozen']);
+        const local = await allot(['simulate', ranking, '--units', '2000000', '--seed', '3', '--workers', '1', '--out', 'l-frozen']);
         expect(queued.code).toBe(local.code);
         expect(countsOf(join(work, 'q-frozen'))).toEqual(countsOf(join(work, 'l-frozen')));
       } finally {
@@ -322,8 +329,9 @@ describe.skipIf(redisServerPath === null)('allot simulate --queue', { timeout: 6
       const redis = new Redis(server.port, '127.0.0.1', { maxRetriesPerRequest: 1 });
       redis.on('error', () => undefined);
       try {
-        const run = allot(['simulate', ranking, '--queue', server.url, '--units', '300000', '--shards', '3', '--out', 'q-restart']);
-        await until('a shard to be counting', async () => (await shardsCounting(redis)).length > 0);
+        // Shards of 1,000,000 units: still counting when Redis restarts.
+        const run = allot(['simulate', ranking, '--queue', server.url, '--units', '3000000', '--shards', '3', '--out', 'q-restart']);
+        await until('a shard to be counting, less than half done', async () => (await shardsCounting(redis)).some((s) => s.progress < 500_000));
         await server.kill();
         await server.start();
         const lost = await run;
