@@ -26,12 +26,13 @@ function store(server: { url: string }, errors: Error[] = []): RedisStore {
   return s;
 }
 
-async function providerOver(stickyStore: RedisStore): Promise<{ provider: AllotProvider; statuses: StickyStoreStatus[] }> {
+/** `timeoutMs`: a read's deadline; short for the tests of stalls and outages, long where a read must answer on a busy machine. */
+async function providerOver(stickyStore: RedisStore, timeoutMs = 60): Promise<{ provider: AllotProvider; statuses: StickyStoreStatus[] }> {
   const provider = new AllotProvider({
     source: testState(),
     clientSecret: SECRET,
     stickyStore,
-    sticky: { timeoutMs: 60, readyTimeoutMs: 300, failureThreshold: 3, cooldownMs: 50, retryDelayMs: 10, closeTimeoutMs: 500 },
+    sticky: { timeoutMs, readyTimeoutMs: 300, failureThreshold: 3, cooldownMs: 50, retryDelayMs: 10, closeTimeoutMs: 500 },
   });
   closers.push(() => provider.onClose());
   const statuses: StickyStoreStatus[] = [];
@@ -107,7 +108,7 @@ describe.skipIf(redisServerPath === null)('RedisStore against redis-server', () 
     const s = store(server);
     await connected(s);
     await s.write([{ ...key('kept'), rule: RULE, variant: 'a' }, { ...key('stale'), rule: RULE, variant: 'removed' }]);
-    const { provider } = await providerOver(s);
+    const { provider } = await providerOver(s, 2_000);
     const kept = await provider.resolveStringEvaluation('sticky.v', '', { targetingKey: 'kept' });
     expect(kept).toMatchObject({ value: 'a', flagMetadata: { assignmentKind: 'sticky' } });
     const stale = await provider.resolveStringEvaluation('sticky.v', '', { targetingKey: 'stale' });

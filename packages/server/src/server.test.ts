@@ -133,6 +133,8 @@ describe('graceful shutdown', () => {
     const s = await start();
     const url = new URL(s.url);
     const body = JSON.stringify({ displayName: 'late' });
+    let sendTheRest!: () => void;
+    const rest = new Promise<void>((r) => (sendTheRest = r));
     const response = new Promise<number>((resolve, reject) => {
       const req = httpRequest(
         { host: url.hostname, port: url.port, method: 'POST', path: '/v1/segments?segmentId=late', headers: { authorization: `Bearer ${WRITE_TOKEN}`, 'content-type': 'application/json', 'content-length': String(body.length) } },
@@ -142,9 +144,9 @@ describe('graceful shutdown', () => {
         },
       );
       req.on('error', reject);
-      // Half the body now, the rest after close() was called.
+      // Part of the body now, the rest once close() has been called and found waiting.
       req.write(body.slice(0, 5));
-      setTimeout(() => req.end(body.slice(5)), 200);
+      void rest.then(() => req.end(body.slice(5)));
     });
     await new Promise((r) => setTimeout(r, 50));
     let closed = false;
@@ -153,6 +155,8 @@ describe('graceful shutdown', () => {
     expect(closed).toBe(false);
     // New connections are refused while it drains.
     await expect(fetch(`${s.url}/healthz`)).rejects.toThrow();
+    expect(closed).toBe(false);
+    sendTheRest();
     expect(await response).toBe(200);
     await closing;
     expect(await s.fileBytes()).toContain('late');

@@ -443,9 +443,8 @@ describe('loading off the main thread', () => {
     });
     writeFileSync(join(dir, 'next.tmp'), bigState(400, 2));
     renameSync(join(dir, 'next.tmp'), file);
-    // Crash the worker as soon as the reload has reached it.
-    while (!stateLoader.running) await new Promise((resolve) => setTimeout(resolve, 1));
-    await new Promise((resolve) => setTimeout(resolve, 15));
+    // Crash the worker as soon as the reload has reached it (400 segments: it is still parsing).
+    while (stateLoader.inFlightForTesting === 0) await new Promise((resolve) => setTimeout(resolve, 1));
     await stateLoader.crashForTesting();
     await failed;
     expect(errors[0]).toMatch(/worker thread loading states stopped/);

@@ -146,6 +146,11 @@ export class StateLoader {
     return this.worker !== null;
   }
 
+  /** How many requests the worker has not answered yet (tests). */
+  get inFlightForTesting(): number {
+    return this.pending.size;
+  }
+
   /** Ends the worker as if it had crashed (tests). */
   crashForTesting(): Promise<number> {
     return this.worker?.terminate() ?? Promise.resolve(0);

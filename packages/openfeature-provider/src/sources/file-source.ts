@@ -88,11 +88,21 @@ class FileSource implements StateSource {
       this.watcher = null;
     }
     this.poller = setInterval(() => {
+      // A reload pending or running reads the `stat` itself: the next tick compares with what it read.
+      if (this.reloadAhead()) return;
+      const before = this.lastStat;
       void this.statKey().then((key) => {
-        if (key !== this.lastStat) this.changed();
+        // Not when a reload started (or ran) meanwhile: it may have read this very change, and
+        // a second reload would load, or report, the same write again.
+        if (key !== before && this.lastStat === before && !this.reloadAhead()) this.changed();
       });
     }, this.options.pollIntervalMs ?? 2_000);
     this.poller.unref();
+  }
+
+  /** Whether a reload is pending (debounced) or running. */
+  private reloadAhead(): boolean {
+    return this.debounce !== null || this.loading !== null;
   }
 
   private changed(): void {

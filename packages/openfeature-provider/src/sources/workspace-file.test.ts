@@ -63,6 +63,23 @@ describe('fileSource with a workspace document', () => {
     await provider.onClose();
   });
 
+  it('reports each write of a bad workspace once, with the stat poll racing the watcher', async () => {
+    const file = join(dir, 'racing.yaml');
+    await new WorkspaceFile(file).update(() => ({ workspace: workspace(), result: null, warnings: [] }), { create: true });
+    // A poll every millisecond: it often reads the new stat while the watcher's reload is under way.
+    const provider = new AllotProvider({ source: fileSource(file, { debounceMs: 5, pollIntervalMs: 1 }), clientSecret: 'ws-secret' });
+    let errors = 0;
+    provider.events.addHandler(ProviderEvents.Error, () => errors++);
+    await provider.initialize();
+    for (let i = 1; i <= 12; i++) {
+      writeFileSync(file, `allot: 1\naccount: [${i}]\n`); // each write different, each rejected (not remembered: a workspace)
+      await vi.waitFor(() => { expect(errors).toBe(i); }, { timeout: 3_000, interval: 5 });
+      await new Promise((r) => setTimeout(r, 60)); // room for a second report of the same write
+    }
+    expect(errors).toBe(12);
+    await provider.onClose();
+  });
+
   it('reports an invalid workspace with admin’s message', async () => {
     const file = join(dir, 'broken.yaml');
     writeFileSync(file, 'allot: 1\naccount: [1, 2]\n');
