@@ -91,7 +91,7 @@ describe.skipIf(pgMissing !== null || !existsSync(CLI))(
               pollIntervalMs: 60_000,
               reconnectDelayMs: 50,
               maxReconnectDelayMs: 200,
-              timeoutMs: 2_000,
+              timeoutMs: 10_000, // six providers' first loads at once, against two servers just started
               onApply: (applied) => {
                 revisions.push(applied.revision ?? -1);
                 if (applied.via === 'stream' && !applied.delta) wholeStates.count++;

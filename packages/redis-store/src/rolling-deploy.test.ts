@@ -40,7 +40,7 @@ const { url, stateFile, secret, users } = JSON.parse(process.argv[1]);
 // Generous deadlines: this is about readiness, and on a loaded machine a reply can take longer
 // than the default 25 ms to be scheduled (the deadline's fallback is tested elsewhere).
 const stickyStore = new RedisStore({ redis: url, commandTimeoutMs: 2000 });
-const provider = new AllotProvider({ source: readFileSync(stateFile, 'utf8'), clientSecret: secret, stickyStore, sticky: { timeoutMs: 1000 } });
+const provider = new AllotProvider({ source: readFileSync(stateFile, 'utf8'), clientSecret: secret, stickyStore, sticky: { timeoutMs: 1000, readyTimeoutMs: 15_000 } });
 await OpenFeature.setProviderAndWait(provider);
 const client = OpenFeature.getClient();
 const details = await Promise.all(users.map((targetingKey) => client.getStringDetails('sticky.v', '', { targetingKey })));

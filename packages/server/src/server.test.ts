@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import { AllotServer, ServerConfigError } from './server.js';
 import { READ_TOKEN, startTestServer, testStoreKind, WRITE_TOKEN, type TestServer } from './testing/test-server.js';
@@ -148,7 +148,8 @@ describe('graceful shutdown', () => {
       req.write(body.slice(0, 5));
       void rest.then(() => req.end(body.slice(5)));
     });
-    await new Promise((r) => setTimeout(r, 50));
+    // close() once the server is handling the request (it is waiting for the rest of the body).
+    await vi.waitFor(() => { expect((s.server as unknown as { inFlight: number }).inFlight).toBe(1); }, { timeout: 5_000, interval: 5 });
     let closed = false;
     const closing = s.server.close().then(() => (closed = true));
     await new Promise((r) => setTimeout(r, 50));
