@@ -49,9 +49,26 @@ class FileSource implements StateSource {
     this.description = `file ${this.path}`;
   }
 
-  async start(listener: SourceListener): Promise<LoadedState> {
+  start(listener: SourceListener): Promise<LoadedState> {
     this.listener = listener;
     if (this.options.watch !== false) this.watch();
+    const first = this.loadFirst();
+    // The first load counts as a reload running: a change meanwhile reloads after it, so that
+    // a newer state never lands before it (and is then replaced by the older one).
+    this.loading = first.then(
+      () => undefined,
+      () => undefined,
+    ).finally(() => {
+      this.loading = null;
+      if (this.again && !this.stopped) {
+        this.again = false;
+        this.reload();
+      }
+    });
+    return first;
+  }
+
+  private async loadFirst(): Promise<LoadedState> {
     this.lastStat = await this.statKey();
     this.lastDigest = null; // a start loads whatever the file holds, even content a start before rejected
     const { loaded, digest } = await this.load().catch((error: unknown) => {
@@ -88,19 +105,21 @@ class FileSource implements StateSource {
       this.watcher = null;
     }
     this.poller = setInterval(() => {
-      // A reload pending or running reads the `stat` itself: the next tick compares with what it read.
+      // A load pending or running (the first, or a reload) reads the `stat` itself: the first
+      // tick after it compares with what it read.
       if (this.reloadAhead()) return;
       const before = this.lastStat;
       void this.statKey().then((key) => {
-        // Not when a reload started (or ran) meanwhile: it may have read this very change, and
-        // a second reload would load, or report, the same write again.
+        // Not when a load is now pending or running, or one read the `stat` meanwhile: it may
+        // have read this very write, which would be read a second time (and, if a workspace
+        // is rejected, reported a second time).
         if (key !== before && this.lastStat === before && !this.reloadAhead()) this.changed();
       });
     }, this.options.pollIntervalMs ?? 2_000);
     this.poller.unref();
   }
 
-  /** Whether a reload is pending (debounced) or running. */
+  /** Whether a reload is pending (debounced), or a load (the first, or a reload) running. */
   private reloadAhead(): boolean {
     return this.debounce !== null || this.loading !== null;
   }
@@ -148,10 +167,9 @@ class FileSource implements StateSource {
 
   /**
    * Remembers content the loader rejected for what it holds (`RejectedContent`) as the content
-   * tried last: another change event that names the same bytes (a rewrite of them, the poll
-   * seeing the write the watcher reported) neither loads nor reports them again. A failure that
-   * depends on more (a workspace's secrets file, a missing package) is not remembered: the same
-   * bytes are tried again at the next event.
+   * tried last: another write of the same bytes neither loads nor reports them again. A failure
+   * that depends on more (a workspace's secrets file, a missing package) is not remembered: the
+   * same bytes are tried again at the next change to the file.
    */
   private rejected(error: unknown): void {
     if (error instanceof RejectedContent) this.lastDigest = error.digest;
