@@ -203,7 +203,8 @@ describe('a provider watching an allot serve process stopped with SIGSTOP', () =
       if (serve.child.exitCode === null) serve.child.kill('SIGCONT');
       await serve.cleanup();
     });
-    const w = await watching([serve.url], { staleAfterMs: 1_000, idleTimeoutMs: 500, timeoutMs: 500 });
+    // Requests get 2 s: the first one may wait that long for a busy machine; STALE does not depend on it.
+    const w = await watching([serve.url], { staleAfterMs: 1_000, idleTimeoutMs: 500, timeoutMs: 2_000 });
     await new Promise((r) => setTimeout(r, 300));
     expect(w.events).toEqual([]);
     serve.child.kill('SIGSTOP');
