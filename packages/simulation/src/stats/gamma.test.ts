@@ -63,10 +63,27 @@ describe('the regularized upper incomplete gamma function', () => {
     expect(worst).toBeLessThan(1e-12);
   });
 
-  test.prop([fc.double({ min: 0.05, max: 3000, noNaN: true }), fc.double({ min: 0, max: 6000, noNaN: true })])('agrees with @stdlib at any a and x', (a, x) => {
+  test.prop([fc.double({ min: 0.05, max: 3000, noNaN: true }), fc.double({ min: 0, max: 6000, noNaN: true })])('agrees with @stdlib at any a and x up to 1,000', (a, x) => {
+    // Past x = 1,000, @stdlib is off by about 0.1% where Q is small (the test below).
+    fc.pre(x <= 1_000);
     const expected = gammainc(x, a, true, true);
     fc.pre(expected > 1e-300);
     // Large a: the prefactor's logarithm is a difference of numbers near a·ln a.
     expect(relative(upperRegularizedGamma(a, x), expected)).toBeLessThan(a < 200 ? 1e-12 : 1e-10);
+  });
+
+  it('agrees with mpmath past x = 1,000, where @stdlib does not', () => {
+    // mpmath.gammainc(a, x, inf, regularized=True) at 40 digits, to a double. @stdlib answers 1.0000000000000014e-300
+    // for the first (0.11% off), and is about 0.1% off for each of the others too.
+    const cases: [number, number, number][] = [
+      [93.33564319980543, 1000.0000000000001, 9.98899729097003e-301],
+      [93.3, 1000.1, 8.380742590828134e-301],
+      [93.3, 1001, 3.7019869054415497e-301],
+      [150, 1000.5, 1.0229608268462991e-248],
+      [150, 1010, 3.1252660726404255e-252],
+      [300, 1100, 6.044487651985869e-181],
+      [500, 1400, 5.1205179849543924e-170],
+    ];
+    for (const [a, x, expected] of cases) expect(relative(upperRegularizedGamma(a, x), expected)).toBeLessThan(1e-11);
   });
 });
