@@ -58,13 +58,7 @@ class FileSource implements StateSource {
     this.loading = first.then(
       () => undefined,
       () => undefined,
-    ).finally(() => {
-      this.loading = null;
-      if (this.again && !this.stopped) {
-        this.again = false;
-        this.reload();
-      }
-    });
+    ).finally(() => { this.loaded(); });
     return first;
   }
 
@@ -140,13 +134,16 @@ class FileSource implements StateSource {
       this.again = true;
       return;
     }
-    this.loading = this.reloadOnce().finally(() => {
-      this.loading = null;
-      if (this.again && !this.stopped) {
-        this.again = false;
-        this.reload();
-      }
-    });
+    this.loading = this.reloadOnce().finally(() => { this.loaded(); });
+  }
+
+  /** A load ended: one more runs if a change came meanwhile. */
+  private loaded(): void {
+    this.loading = null;
+    if (this.again && !this.stopped) {
+      this.again = false;
+      this.reload();
+    }
   }
 
   private async reloadOnce(): Promise<void> {
