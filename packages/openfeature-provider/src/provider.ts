@@ -171,6 +171,7 @@ export class AllotProvider implements Provider {
    * typed values from the bundle without further evaluation. Never rejects.
    */
   resolveAll(context: EvaluationContext): Promise<FlagBundle> {
+    this.tracker.compileEveryFlag();
     const current = this.tracker.current;
     const ctx = coreContext(context);
     if (current === null || this.sticky === null || !current.usesStore) return Promise.resolve(this.bundle(current, ctx, null));
@@ -186,6 +187,7 @@ export class AllotProvider implements Provider {
    * (Redis) is not read, and flags with sticky rules say so in their metadata (`stickyStore: "skipped"`).
    */
   resolveAllSync(context: EvaluationContext): FlagBundle {
+    this.tracker.compileEveryFlag();
     const current = this.tracker.current;
     const ctx = coreContext(context);
     if (current === null || this.sticky === null || !current.usesStore) return this.bundle(current, ctx, null);

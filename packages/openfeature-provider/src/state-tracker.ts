@@ -6,10 +6,13 @@
  * `PROVIDER_READY` again. `flagsChanged` carries the keys apps call (`search-ranking`), not
  * the state's names (`flags/search-ranking`).
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
+
 import { ProviderEvents, type Logger, type OpenFeatureEventEmitter } from '@openfeature/server-sdk';
 import { evaluationOf, type Evaluation } from './evaluation/evaluation.js';
 import { flagKeyOf } from './evaluation/flag-key.js';
 import type { AllotEventEmitter } from './events/allot-events.js';
+import { SLICE_MS } from './loading/state-loader.js';
 import { changedFlags } from './sources/changed-flags.js';
 import type { LoadedState, SourceListener } from './types.js';
 
@@ -21,6 +24,10 @@ export class StateTracker implements SourceListener {
   private freshAt = 0;
   private staleTimer: NodeJS.Timeout | null = null;
   private closed = false;
+  /** Set by `compileEveryFlag`. */
+  private everyFlag = false;
+  /** Updates received: one being compiled is applied only if no other came after it. */
+  private updates = 0;
 
   constructor(
     private readonly clientSecret: string | undefined,
@@ -41,6 +48,15 @@ export class StateTracker implements SourceListener {
     this.failing = true;
   }
 
+  /**
+   * Compiles every flag of the client before each new state is applied, from now on: called
+   * when the app first resolves a bundle of all of them (`resolveAll`), which would otherwise
+   * compile the flags a new state defers (core's `CompiledFlag`) in one turn, on its first call.
+   */
+  compileEveryFlag(): void {
+    this.everyFlag = true;
+  }
+
   update(loaded: LoadedState): void {
     if (this.closed) return;
     let next: Evaluation;
@@ -50,6 +66,33 @@ export class StateTracker implements SourceListener {
       this.error(error as Error);
       return;
     }
+    const update = ++this.updates;
+    if (this.everyFlag && next.state.flagsOf(next.client).some((flag) => !flag.compiled)) {
+      void this.appliedOnceCompiled(next, update);
+      return;
+    }
+    this.apply(next);
+  }
+
+  /**
+   * Applies `next` once every flag of its client is compiled, compiling in turns of SLICE_MS;
+   * not if another update came meanwhile (it is applied instead) or the tracker closed.
+   */
+  private async appliedOnceCompiled(next: Evaluation, update: number): Promise<void> {
+    let until = performance.now() + SLICE_MS;
+    for (const flag of next.state.flagsOf(next.client)) {
+      if (flag.compiled) continue;
+      flag.compile();
+      if (performance.now() < until) continue;
+      await nextTurn();
+      if (this.closed || update !== this.updates) return;
+      until = performance.now() + SLICE_MS;
+    }
+    if (!this.closed && update === this.updates) this.apply(next);
+  }
+
+  private apply(next: Evaluation): void {
+    const loaded = next.loaded;
     const previous = this.current;
     this.current = next;
     this.confirm();

@@ -2,6 +2,7 @@
  * Flags, variants and rules compiled for the rule walk. Everything a match returns is built
  * here, once: a resolve that serves a variant returns a frozen, shared result object.
  */
+import { StateError } from '../errors.js';
 import { HashPrefix } from '../hash/bucket.js';
 import type {
   AssignmentKind,
@@ -28,7 +29,7 @@ import {
   readObject,
   readString,
   requiredString,
-  type IssueList,
+  IssueList,
   type JsonObject,
 } from './json-input.js';
 import { packedInt32 } from './packed-int32.js';
@@ -106,29 +107,147 @@ export interface CompiledRule {
   readonly materialization: MaterializationSpec | null;
 }
 
-export interface CompiledFlag {
-  readonly name: string;
-  /** Not served: `ARCHIVED`, or no state at all (the proto's `STATE_UNSPECIFIED`), as in Confidence. */
-  readonly archived: boolean;
-  readonly clients: ReadonlySet<string>;
-  readonly variants: ReadonlyMap<string, CompiledVariant>;
-  readonly rules: readonly CompiledRule[];
+/**
+ * Where flags not yet compiled are compiled from (`deferFlag`): the UTF-8 JSON of a prepared
+ * state (prepare.ts), shared by every flag assembled from it, and how that state was loaded.
+ */
+export interface DeferredFlags {
+  readonly utf8: Uint8Array;
+  readonly targetingKeyAlias: string;
+  /** Whether a flag without `state` is active (the conformance shape) or not (the proto shape). */
+  readonly absentIsActive: boolean;
+}
+
+/**
+ * A flag of a state, compiled for the rule walk. Its variants and rules are compiled at load
+ * (`compileFlag`), or on first use (`deferFlag`): a state assembled on the application's
+ * thread (prepare.ts) keeps each flag's JSON, already validated on the loader's thread, and
+ * compiles it the first time something reads its rules. At 10,000 rules, compiling every flag
+ * at assembly built 8 MB the state keeps, which the garbage collector copied in pauses of up to
+ * 20 ms on the application's thread; an application that evaluates a flag compiles that one.
+ */
+export class CompiledFlag {
+  /** Set once compiled; null while deferred. */
+  private compiledRules: readonly CompiledRule[] | null;
+  private compiledVariants: ReadonlyMap<string, CompiledVariant> | null;
+  /** While deferred: where the JSON is, and the segments its rules name (see `segmentRefs`). */
+  private deferred: DeferredFlags | null;
+  private readonly start: number;
+  private readonly end: number;
+  private refs: readonly (CompiledSegment | string)[] | null;
   /** The flag's results when no rule decides, the unit is bad, or it is archived: made on first use (`noMatchOf`, `targetingKeyErrorOf`, `archivedResultOf`). */
-  noMatch: ResolvedFlag | null;
-  targetingKeyError: ResolvedFlag | null;
-  archivedResult: ResolvedFlag | null;
+  noMatch: ResolvedFlag | null = null;
+  targetingKeyError: ResolvedFlag | null = null;
+  archivedResult: ResolvedFlag | null = null;
   /**
    * The flag's rule walk written as code for this flag alone (resolve/specialize.ts), set at
    * load; null: resolved by the generic walk (LoadOptions.specialize false, or a platform
    * that forbids generated code).
    */
-  program: FlagProgram | null;
+  program: FlagProgram | null = null;
   /**
    * Generic resolves left before the walk is specialized (`LoadOptions.specialize` "hot");
    * 0: never (already specialized, or not to be).
    */
-  resolvesUntilSpecialized: number;
+  resolvesUntilSpecialized = 0;
+
+  /** Use `compileFlag` or `deferFlag`. */
+  constructor(
+    readonly name: string,
+    /** Not served: `ARCHIVED`, or no state at all (the proto's `STATE_UNSPECIFIED`), as in Confidence. */
+    readonly archived: boolean,
+    readonly clients: ReadonlySet<string>,
+    /**
+     * Whether an enabled rule reads or writes sticky assignments, or its segment's targeting
+     * reads them: a resolve of this flag may need the store (known without compiling the rules).
+     */
+    readonly usesStore: boolean,
+    variants: ReadonlyMap<string, CompiledVariant> | null,
+    rules: readonly CompiledRule[] | null,
+    deferred: DeferredFlags | null,
+    start: number,
+    end: number,
+    refs: readonly (CompiledSegment | string)[] | null,
+  ) {
+    this.compiledVariants = variants;
+    this.compiledRules = rules;
+    this.deferred = deferred;
+    this.start = start;
+    this.end = end;
+    this.refs = refs;
+  }
+
+  get variants(): ReadonlyMap<string, CompiledVariant> {
+    return this.compiledVariants ?? this.compileDeferred().variants;
+  }
+
+  get rules(): readonly CompiledRule[] {
+    const rules = this.compiledRules;
+    return rules !== null ? rules : this.compileDeferred().rules;
+  }
+
+  /** Whether the variants and rules are compiled (false: deferred until first read). */
+  get compiled(): boolean {
+    return this.compiledRules !== null;
+  }
+
+  /** Whether a rule names one of `segments` (by name; a segment the state lacks too), compiling nothing. */
+  namesSegmentIn(segments: ReadonlySet<string>): boolean {
+    const refs = this.refs;
+    if (refs !== null) {
+      for (const ref of refs) if (segments.has(typeof ref === 'string' ? ref : ref.name)) return true;
+      return false;
+    }
+    for (const rule of this.rules) if (segments.has(rule.segmentName)) return true;
+    return false;
+  }
+
+  /**
+   * This deferred flag, deferred again from another copy of its JSON (`deferred.utf8`, from
+   * `start` to `end`), its rules naming the same segments: a new state whose JSON for it is
+   * the same takes it this way without parsing it, and keeps no older state's JSON alive.
+   * Null once compiled (a compiled flag is taken as it is).
+   */
+  redeferred(deferred: DeferredFlags, start: number, end: number): CompiledFlag | null {
+    if (this.refs === null) return null;
+    const flag = new CompiledFlag(this.name, this.archived, this.clients, this.usesStore, null, null, deferred, start, end, this.refs);
+    flag.resolvesUntilSpecialized = this.resolvesUntilSpecialized;
+    return flag;
+  }
+
+  /**
+   * The segments a deferred flag's rules name, each once: the segment where its state has it,
+   * else its name (the rule is skipped). Null once compiled (read its rules).
+   */
+  get segmentRefs(): readonly (CompiledSegment | string)[] | null {
+    return this.refs;
+  }
+
+  /** Compiles the variants and rules now, if they are deferred (throws `StateError` as reading `rules` would). */
+  compile(): void {
+    if (this.compiledRules === null) this.compileDeferred();
+  }
+
+  /** Compiles a deferred flag's variants and rules from its JSON (validated before it was deferred). */
+  private compileDeferred(): { variants: ReadonlyMap<string, CompiledVariant>; rules: readonly CompiledRule[] } {
+    const deferred = this.deferred!;
+    const segments = new Map<string, CompiledSegment>();
+    for (const ref of this.refs!) if (typeof ref !== 'string') segments.set(ref.name, ref);
+    const issues = new IssueList();
+    const raw: unknown = JSON.parse(decoder.decode(deferred.utf8.subarray(this.start, this.end)));
+    const flag = compileFlag(this.name, raw, keyPath('flags', this.name), segments, issues, deferred.targetingKeyAlias, deferred.absentIsActive);
+    // The JSON was validated with these segments before it was deferred: only a prepared form
+    // that `prepareState` did not make can have problems here.
+    if (flag === undefined || issues.items.length > 0) throw new StateError(issues.items);
+    this.compiledVariants = flag.compiledVariants;
+    this.compiledRules = flag.compiledRules;
+    this.deferred = null;
+    this.refs = null;
+    return { variants: flag.compiledVariants!, rules: flag.compiledRules! };
+  }
 }
+
+const decoder = new TextDecoder();
 
 /** A specialized rule walk: what `walk` in resolve/resolve.ts answers, for one flag. */
 export type FlagProgram = (
@@ -282,19 +401,54 @@ export function compileFlag(
     if (rule) rules.push(rule);
   }
 
-  return {
-    name,
-    archived: !active,
-    clients,
-    variants,
-    // An exact-size copy: grown by push, a list of 5 rules keeps room for 17.
-    rules: rules.slice(),
-    noMatch: null,
-    targetingKeyError: null,
-    archivedResult: null,
-    program: null,
-    resolvesUntilSpecialized: 0,
-  };
+  // An exact-size copy of the rules: grown by push, a list of 5 rules keeps room for 17.
+  const usesStore = rules.some((rule) => rule.enabled && (rule.materialization !== null || (rule.segment?.materializations.length ?? 0) > 0));
+  return new CompiledFlag(name, !active, clients, usesStore, variants, rules.slice(), null, 0, 0, null);
+}
+
+/**
+ * A flag whose variants and rules are compiled on first use, from the JSON at `start`..`end`
+ * of `deferred.utf8` (`raw`, that JSON parsed, has been validated with `segments`: by
+ * `prepareState`). Only what a resolve reads before the rules is read now: its state, its
+ * clients, and the segments its rules name. Problems are recorded as `compileFlag` would.
+ */
+export function deferFlag(
+  name: string,
+  raw: unknown,
+  path: string,
+  segments: ReadonlyMap<string, CompiledSegment>,
+  issues: IssueList,
+  deferred: DeferredFlags,
+  start: number,
+  end: number,
+): CompiledFlag | undefined {
+  const obj = readObject(raw, path, issues);
+  if (!obj) return undefined;
+  const active = flagIsActive(own(obj, 'state'), keyPath(path, 'state'), issues, deferred.absentIsActive);
+  const clients = clientSetOf(optionalStringList(obj, 'clients', path, issues));
+  const refs: (CompiledSegment | string)[] = [];
+  let usesStore = false;
+  const ruleList = own(obj, 'rules');
+  if (Array.isArray(ruleList)) {
+    for (const rule of ruleList as unknown[]) {
+      if (!isObject(rule)) continue;
+      const named = own(rule, 'segment');
+      if (typeof named !== 'string') continue;
+      const ref = segments.get(named) ?? named;
+      if (!refs.includes(ref)) refs.push(ref);
+      // As `compileFlag` decides it from the compiled rules (the JSON has been validated).
+      if (own(rule, 'enabled') === true && (namesMaterialization(own(rule, 'materializationSpec')) || (typeof ref !== 'string' && ref.materializations.length > 0))) usesStore = true;
+    }
+  }
+  return new CompiledFlag(name, !active, clients, usesStore, null, null, deferred, start, end, refs);
+}
+
+/** Whether a rule's valid `materializationSpec` names a materialization to read or write. */
+function namesMaterialization(spec: unknown): boolean {
+  if (!isObject(spec)) return false;
+  const read = own(spec, 'readMaterialization');
+  const write = own(spec, 'writeMaterialization');
+  return (typeof read === 'string' && read !== '') || (typeof write === 'string' && write !== '');
 }
 
 /** Flag states by proto-JSON name and enum number; only `ACTIVE` is served. */

@@ -7,6 +7,7 @@ import { buildState, CLIENT, rollout, SECRET, type FlagSpec, type Json, type Seg
 import type { MaterializationAccess } from '../types.js';
 import { DeltaAssembler, loadDelta, tryDelta, validateDelta, type StateChanges } from './load-delta.js';
 import { loadState, validateState, type LoadOptions } from './load.js';
+import { assembleState, prepareState } from './prepare.js';
 import type { ResolverState } from './resolver-state.js';
 import type { TargetingNode } from './segments.js';
 
@@ -113,11 +114,19 @@ function expectSameAnswers(a: ResolverState, b: ResolverState, contexts: readonl
   }
 }
 
+/** `json` loaded as the provider loads it: prepared, then assembled (its flags deferred). */
+function assembledState(json: unknown, options: LoadOptions): ResolverState {
+  const result = prepareState(json, options);
+  if (!result.ok) throw new Error(`not valid: ${JSON.stringify(result.issues)}`);
+  return assembleState(result.prepared);
+}
+
 describe('validateDelta', () => {
-  test.prop([arbDelta, fc.array(arbContext, { minLength: 1, maxLength: 4 }), fc.constantFrom<LoadOptions>({}, { targetingKeyAlias: 'targetingKey', specialize: 'all' })], { numRuns: 300 })(
+  test.prop([arbDelta, fc.array(arbContext, { minLength: 1, maxLength: 4 }), fc.constantFrom<LoadOptions>({}, { targetingKeyAlias: 'targetingKey', specialize: 'all' }), fc.boolean()], { numRuns: 300 })(
     'loads what validateState loads from the whole resulting state: same answers, same problems',
-    ({ before, json, changes }, contexts, options) => {
-      const previous = loadState(before, options);
+    ({ before, json, changes }, contexts, options, assembled) => {
+      // An assembled previous state has its flags deferred: those the change cannot reach stay so.
+      const previous = assembled ? assembledState(before, options) : loadState(before, options);
       const whole = validateState(json, options);
       const incremental = validateDelta(previous, json, changes, options);
       // tryDelta gives up on every state with a problem (and on what it cannot follow), else
@@ -165,6 +174,23 @@ describe('validateDelta', () => {
     expect(next.flags.get('flags/three')).toBe(previous.flags.get('flags/three'));
     expect(next.flags.get('flags/two')!.rules[0]!.segment).toBe(next.segments.get('segments/b'));
     expect(previous.segments.get('segments/a')!.bitset).toBeNull();
+  });
+
+  it('finds the flags a change reaches without compiling the deferred ones it does not, and recompiles those it does', () => {
+    const before = base();
+    const previous = assembledState(before, {});
+    expect([...previous.flags.values()].map((f) => f.compiled)).toEqual([false, false, false]);
+    const { json, changes } = applyChanges(before, { bitsets: { 'segments/a': [1, 2, 3] } }, {}, {});
+    const next = loadDelta(previous, json, changes);
+    // a changed, and b refers to it: flags one and two are compiled again; three is shared, still deferred.
+    expect(next.flags.get('flags/three')).toBe(previous.flags.get('flags/three'));
+    expect(next.flags.get('flags/three')!.compiled).toBe(false);
+    for (const name of ['flags/one', 'flags/two']) expect(next.flags.get(name)).not.toBe(previous.flags.get(name));
+    expect(next.flags.get('flags/two')!.rules[0]!.segment).toBe(next.segments.get('segments/b'));
+    expect(next.flags.get('flags/three')!.rules[0]!.segment).toBe(next.segments.get('segments/c'));
+    // The previous state's deferred flags compile against its own segments.
+    expect(previous.flags.get('flags/one')!.rules[0]!.segment).toBe(previous.segments.get('segments/a'));
+    expect(previous.flags.get('flags/one')!.rules[0]!.segment).not.toBe(next.segments.get('segments/a'));
   });
 
   it('a removed segment leaves its rules skipped and its referrers never matching, as a whole load does', () => {

@@ -164,7 +164,8 @@ function* deltaSteps(previous: ResolverState, json: unknown, changes: StateChang
   if (affected.size > 0) {
     let scanned = 0;
     for (const flag of previous.flags.values()) {
-      if (flag.rules.some((rule) => affected.has(rule.segmentName))) recompile.add(flag.name);
+      // A flag still deferred is not compiled to find out (see `CompiledFlag.namesSegmentIn`).
+      if (flag.namesSegmentIn(affected)) recompile.add(flag.name);
       if (++scanned % SCAN_CHUNK === 0) yield;
     }
   }

@@ -1,10 +1,11 @@
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
 
-import { resolveFlags } from '../resolve/resolve.js';
+import { StateError } from '../errors.js';
+import { resolveFlag, resolveFlags } from '../resolve/resolve.js';
 import { arbContext, arbState } from '../testing/arbitraries.js';
 import { ACCOUNT, context as protoContext, protoState, SECRETS } from '../testing/proto-states.js';
-import { SECRET } from '../testing/states.js';
+import { buildState, rollout, SECRET } from '../testing/states.js';
 import type { MaterializationAccess } from '../types.js';
 import { CompactBitset } from './compact-bitset.js';
 import { loadState, validateState, type LoadOptions } from './load.js';
@@ -27,7 +28,13 @@ function roundTrip(json: unknown, options: LoadOptions, reuse: ReusableState | n
   while (!assembler.step(0)) steps++;
   // A zero budget does one item per step: the work really is sliced.
   expect(steps).toBeGreaterThan(moved.segmentBitsets.length);
-  return assembler.finish();
+  const state = assembler.finish();
+  // Each flag's rules are compiled on first use, unless every walk was specialized at assembly
+  // (or the flag was taken compiled from the previous state).
+  for (const flag of state.flags.values()) {
+    if (options.specialize !== 'all' && reuse?.previous.flags.get(flag.name) !== flag) expect(flag.compiled).toBe(false);
+  }
+  return state;
 }
 
 /** The distinct bitsets of `state`'s segments. */
@@ -36,8 +43,9 @@ function heldSetsOf(state: ResolverState): CompactBitset[] {
 }
 
 function expectSameAnswers(a: ResolverState, b: ResolverState, secrets: readonly string[], contexts: readonly Record<string, unknown>[]): void {
-  expect(b.summary()).toEqual(a.summary());
   expect([...b.flags.keys()]).toEqual([...a.flags.keys()]);
+  // Known before any deferred flag is compiled (the resolves below compile them).
+  expect([...b.flags.values()].map((f) => [f.archived, f.usesStore])).toEqual([...a.flags.values()].map((f) => [f.archived, f.usesStore]));
   for (const secret of secrets) {
     if (a.client(secret) === undefined) continue;
     for (const evaluationContext of contexts) {
@@ -47,6 +55,7 @@ function expectSameAnswers(a: ResolverState, b: ResolverState, secrets: readonly
       }
     }
   }
+  expect(b.summary()).toEqual(a.summary());
 }
 
 describe('prepareState and StateAssembler', () => {
@@ -67,9 +76,9 @@ describe('prepareState and StateAssembler', () => {
   );
 
   test.prop(
-    [arbState, arbState, fc.array(fc.nat(3).map((n) => n === 0), { minLength: 16, maxLength: 16 }), fc.array(arbContext, { minLength: 1, maxLength: 4 }), fc.constantFrom('hot', 'all', 'none')],
+    [arbState, arbState, fc.array(fc.nat(3).map((n) => n === 0), { minLength: 16, maxLength: 16 }), fc.array(arbContext, { minLength: 1, maxLength: 4 }), fc.constantFrom('hot', 'all', 'none'), fc.boolean()],
     { numRuns: 300 },
-  )('taking what is unchanged from a previous state: the state loadState loads, referring only to its own segments', (a, b, picks, contexts, specialize) => {
+  )('taking what is unchanged from a previous state: the state loadState loads, referring only to its own segments', (a, b, picks, contexts, specialize, assembled) => {
     // The next state: the previous one with some entries (a quarter) taken from another, or removed.
     const next = structuredClone(a) as Record<string, Record<string, unknown>>;
     let k = 0;
@@ -84,7 +93,9 @@ describe('prepareState and StateAssembler', () => {
     }
     fc.pre(validateState(next).ok);
     const options = { specialize } as const;
-    const previous = loadState(a, options);
+    // Loaded whole (its flags compiled) or assembled (deferred, some compiled by a resolve).
+    const previous = assembled ? roundTrip(a, options) : loadState(a, options);
+    if (assembled) resolveFlags(previous, { evaluationContext: contexts[0]!, clientSecret: SECRET }, null);
     const entry = (json: Record<string, unknown>, key: string, name: string): string | undefined => JSON.stringify((json[key] as Record<string, unknown> | undefined)?.[name]);
     const same = (key: string, name: string): boolean => entry(a, key, name) === entry(next, key, name);
     const reuse: ReusableState = {
@@ -167,6 +178,70 @@ describe('prepareState and StateAssembler', () => {
     const withSent = new StateAssembler(sent.prepared, [], { previous, segmentUnchanged: () => true, flagUnchanged: () => true });
     withSent.finish();
     expect(withSent.taken).toEqual({ segments: 0, flags: 0 });
+  });
+
+  describe('flags compiled on first use', () => {
+    const json = (revision: number) =>
+      buildState({
+        segments: { a: {}, b: {} },
+        flags: {
+          one: { variants: { on: revision }, rules: [rollout('a', 'on')] },
+          two: { variants: { on: true }, rules: [rollout('b', 'on')] },
+          three: { variants: { on: true }, rules: [rollout('a', 'on'), rollout('missing', 'on')] },
+        },
+      });
+    const assembled = (state: unknown, reuse: ReusableState | null = null) => {
+      const result = prepareState(state, { specialize: 'hot' });
+      if (!result.ok) throw new Error('not valid');
+      const assembler = new StateAssembler(result.prepared, [], reuse);
+      return { state: assembler.finish(), assembler, utf8: result.prepared.utf8 };
+    };
+    const compiled = (state: ResolverState): boolean[] => [...state.flags.values()].map((f) => f.compiled);
+
+    it('compiles a flag the first time it is resolved, and no other', () => {
+      const { state } = assembled(json(1));
+      expect(compiled(state)).toEqual([false, false, false]);
+      const client = state.client(SECRET)!;
+      expect(resolveFlag(state, client, state.flags.get('flags/two')!, { targeting_key: 'u' }).variant).toBe('on');
+      expect(compiled(state)).toEqual([false, true, false]);
+      // The rule naming a segment the state lacks is skipped, as in a state loaded whole.
+      expect(state.flags.get('flags/three')!.rules.map((r) => r.segment?.name ?? null)).toEqual(['segments/a', null]);
+      expect(state.flags.get('flags/three')!.segmentRefs).toBeNull();
+    });
+
+    it('takes an unchanged deferred flag without parsing it, deferred again from the new state\'s JSON', () => {
+      const first = assembled(json(1));
+      resolveFlag(first.state, first.state.client(SECRET)!, first.state.flags.get('flags/two')!, { targeting_key: 'u' });
+      const unchanged = (name: string): boolean => name !== 'flags/one';
+      const next = assembled(json(2), { previous: first.state, segmentUnchanged: () => true, flagUnchanged: unchanged });
+      // two was compiled: taken as it is; three is deferred again (its rule on a missing segment keeps it from being taken); one changed.
+      expect(next.state.flags.get('flags/two')).toBe(first.state.flags.get('flags/two'));
+      expect(next.state.flags.get('flags/three')).not.toBe(first.state.flags.get('flags/three'));
+      expect(compiled(next.state)).toEqual([false, true, false]);
+      expect(next.assembler.taken).toEqual({ segments: 2, flags: 1 });
+      const both = buildState({ segments: { a: {}, b: {} }, flags: { one: { variants: { on: true }, rules: [rollout('a', 'on')] }, two: { variants: { on: true }, rules: [rollout('b', 'on')] } } });
+      const a = assembled(both);
+      const b = assembled(both, { previous: a.state, segmentUnchanged: () => true, flagUnchanged: () => true });
+      expect(b.assembler.taken).toEqual({ segments: 2, flags: 2 });
+      // Deferred again from the new JSON: the previous state's buffer is not kept alive by it.
+      const source = (flag: unknown): Uint8Array => (flag as { deferred: { utf8: Uint8Array } }).deferred.utf8;
+      expect(source(b.state.flags.get('flags/one'))).toBe(b.utf8);
+      expect(source(a.state.flags.get('flags/one'))).toBe(a.utf8);
+      expect(b.state.flags.get('flags/one')!.rules[0]!.segment).toBe(b.state.segments.get('segments/a'));
+      expectSameAnswers(loadState(both), b.state, [SECRET], [{ targeting_key: 'u' }]);
+    });
+
+    it('throws StateError with the path on first use when a prepared form holds a flag prepareState did not validate', () => {
+      const result = prepareState(json(1));
+      if (!result.ok) throw new Error('not valid');
+      const text = new TextDecoder().decode(result.prepared.utf8);
+      // The same length, so that every offset still holds: `true` becomes a string.
+      const tampered = text.replace('"enabled":true', '"enabled":"tr"');
+      expect(tampered).not.toBe(text);
+      const state = new StateAssembler({ ...result.prepared, utf8: new TextEncoder().encode(tampered) }).finish();
+      expect(() => state.flags.get('flags/one')!.rules).toThrow(StateError);
+      expect(() => state.flags.get('flags/one')!.rules).toThrow('flags["flags/one"].rules[0].enabled: expected true or false, got "tr"');
+    });
   });
 
   it('reports exactly the problems validateState reports, with their paths', () => {

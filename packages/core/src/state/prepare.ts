@@ -15,7 +15,7 @@ import { specializeFlag } from '../resolve/specialize.js';
 import type { StateIssue } from '../types.js';
 import { CompactBitset, type BitsetTransfer } from './bitset.js';
 import { BloomFilter } from './bloom.js';
-import { compileFlag, type CompiledFlag } from './flags.js';
+import { deferFlag, type CompiledFlag, type DeferredFlags } from './flags.js';
 import { entriesOf, isObject, IssueList, keyPath, own, type JsonObject } from './json-input.js';
 import { markCycle, reachableMaterializations, SPECIALIZE_AFTER, validateState, type LoadOptions } from './load.js';
 import { ResolverState, type CompiledClient } from './resolver-state.js';
@@ -234,6 +234,10 @@ export class StateAssembler {
   private readonly directOf = (name: string): Iterable<string> => this.direct.get(name) ?? this.directOfTaken(name);
   private readonly bloomFilters = new Map<string, BloomFilter>();
   private readonly flags = new Map<string, CompiledFlag>();
+  /** Flags taken from `reuse`'s state (compiled, or deferred again). */
+  private takenFlags = 0;
+  /** What the flags are compiled from on first use: the prepared form's JSON. */
+  private deferred: DeferredFlags | null = null;
   private readonly issues = new IssueList();
   /**
    * Compiled targeting by its JSON, for segments whose targeting is the same text (a large
@@ -283,13 +287,11 @@ export class StateAssembler {
   /** How many segments and flags were taken from `reuse`'s state, once `step` has returned true. */
   get taken(): { readonly segments: number; readonly flags: number } {
     let segments = 0;
-    let flags = 0;
     const previous = this.reuse?.previous;
     if (previous !== undefined) {
       for (const [name, seg] of this.segments) if (previous.segments.get(name) === seg) segments++;
-      for (const [name, flag] of this.flags) if (previous.flags.get(name) === flag) flags++;
     }
-    return { segments, flags };
+    return { segments, flags: this.takenFlags };
   }
 
   /** Works for about `budgetMs` (at least one item); true once `finish` can be called. */
@@ -414,14 +416,18 @@ export class StateAssembler {
           return;
         }
         const name = parsePiece(p.utf8, i === 0 ? 0 : p.flagEnds[2 * i - 1]!, p.flagEnds[2 * i]!) as string;
-        const taken = this.takenFlag(name);
+        const start = p.flagEnds[2 * i]!;
+        const end = p.flagEnds[2 * i + 1]!;
+        // Validated with these segments by `prepareState`: its rules are compiled on first use.
+        this.deferred ??= { utf8: p.utf8, targetingKeyAlias: p.targetingKeyAlias, absentIsActive: !p.proto };
+        const taken = this.takenFlag(name, start, end);
         if (taken !== undefined) {
           this.flags.set(name, taken);
           this.flagNames.push(name);
           return;
         }
-        const json = parsePiece(p.utf8, p.flagEnds[2 * i]!, p.flagEnds[2 * i + 1]!);
-        const flag = compileFlag(name, json, keyPath('flags', name), this.segments, this.issues, p.targetingKeyAlias, !p.proto);
+        const json = parsePiece(p.utf8, start, end);
+        const flag = deferFlag(name, json, keyPath('flags', name), this.segments, this.issues, this.deferred, start, end);
         if (flag === undefined) return;
         this.flags.set(name, flag);
         this.flagNames.push(name);
@@ -475,14 +481,26 @@ export class StateAssembler {
     return decided.get(name) === true ? reuse.previous.segments.get(name) : undefined;
   }
 
-  /** The previous state's flag `name`, if it is taken: unchanged, and every segment its rules name taken. */
-  private takenFlag(name: string): CompiledFlag | undefined {
+  /**
+   * The previous state's flag `name`, if it is taken: unchanged, and every segment its rules
+   * name taken. A compiled flag is taken as it is; one still deferred is deferred again from
+   * this state's copy of its JSON (at `start`..`end`), so that it keeps the previous state's
+   * JSON from being collected.
+   */
+  private takenFlag(name: string, start: number, end: number): CompiledFlag | undefined {
     const reuse = this.reuse;
     if (reuse === null || !reuse.flagUnchanged(name)) return undefined;
     const was = reuse.previous.flags.get(name);
     if (was === undefined) return undefined;
-    for (const rule of was.rules) if (rule.segment === null || this.segments.get(rule.segmentName) !== rule.segment) return undefined;
-    return was;
+    const refs = was.segmentRefs;
+    if (refs === null) {
+      for (const rule of was.rules) if (rule.segment === null || this.segments.get(rule.segmentName) !== rule.segment) return undefined;
+      this.takenFlags++;
+      return was;
+    }
+    for (const ref of refs) if (typeof ref === 'string' || this.segments.get(ref.name) !== ref) return undefined;
+    this.takenFlags++;
+    return was.redeferred(this.deferred!, start, end)!;
   }
 
   private isTaken(seg: CompiledSegment): boolean {

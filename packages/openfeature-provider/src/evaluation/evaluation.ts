@@ -65,9 +65,8 @@ class StateEvaluation implements Evaluation {
   }
 
   get usesStore(): boolean {
-    this.usesStoreCache ??= this.state
-      .flagsOf(this.client)
-      .some((flag) => flag.rules.some((rule) => rule.enabled && (rule.materialization !== null || (rule.segment?.materializations.length ?? 0) > 0)));
+    // Known without compiling a flag whose rules are still deferred (core's `CompiledFlag.usesStore`).
+    this.usesStoreCache ??= this.state.flagsOf(this.client).some((flag) => flag.usesStore);
     return this.usesStoreCache;
   }
 }

@@ -72,22 +72,18 @@ export class FlagKeys {
 }
 
 function describeFlag(key: string, flag: CompiledFlag, index: number, path: readonly string[]): FlagKey {
-  let usesStore = false;
   let randomizesOnTargetingKey = false;
   const rules = new Map<string, CompiledRule>();
   for (const rule of flag.rules) {
     rules.set(rule.name, rule);
-    if (!rule.enabled) continue;
-    if (rule.materialization !== null) usesStore = true;
-    if (rule.segment !== null && rule.segment.materializations.length > 0) usesStore = true;
-    if (rule.blankSelector && rule.fullRollout === null) randomizesOnTargetingKey = true;
+    if (rule.enabled && rule.blankSelector && rule.fullRollout === null) randomizesOnTargetingKey = true;
   }
   return {
     key,
     flag,
     index,
     path,
-    usesStore,
+    usesStore: flag.usesStore,
     randomizesOnTargetingKey,
     rules,
     details: [new Map(), new Map(), new Map(), new Map()],

@@ -1,0 +1,116 @@
+import { assembleState, prepareState, type ResolverState } from '@allot/core';
+import { ProviderEvents } from '@openfeature/server-sdk';
+import { describe, expect, it } from 'vitest';
+
+import type { Evaluation } from './evaluation/evaluation.js';
+import { fingerprintsOf } from './loading/fingerprints.js';
+import { AllotProvider } from './provider.js';
+import type { StateTracker } from './state-tracker.js';
+import { SECRET, testState, type Json } from './testing/states.js';
+import type { LoadedState, SourceListener, StateSource } from './types.js';
+
+/** `json` as the loader's worker and assembler load it: every flag deferred until first use. */
+function assembled(json: unknown, origin: string): LoadedState {
+  const result = prepareState(json, { targetingKeyAlias: 'targetingKey' });
+  if (!result.ok) throw new Error(`not valid: ${JSON.stringify(result.issues)}`);
+  return { state: assembleState(result.prepared), fingerprints: fingerprintsOf(json, result.state), origin };
+}
+
+/** The provider's current evaluation (its tracker is private). */
+function current(provider: AllotProvider): Evaluation {
+  return (provider as unknown as { tracker: StateTracker }).tracker.current!;
+}
+
+/** A source whose states the test pushes (`push`), as a watched file or stream would. */
+function handSource(first: LoadedState): StateSource & { push: (loaded: LoadedState) => void } {
+  let listener: SourceListener | null = null;
+  return {
+    description: 'test',
+    start: (l) => {
+      listener = l;
+      return Promise.resolve(first);
+    },
+    stop: () => Promise.resolve(),
+    push: (loaded) => {
+      listener!.update(loaded);
+    },
+  };
+}
+
+/** The state a `PROVIDER_CONFIGURATION_CHANGED` event leaves the provider on, with which of the client's flags were compiled then. */
+function nextChange(provider: AllotProvider): Promise<{ state: ResolverState; compiled: boolean[] }> {
+  return new Promise((resolve) => {
+    const handler = (): void => {
+      provider.events.removeHandler(ProviderEvents.ConfigurationChanged, handler);
+      const now = current(provider);
+      resolve({ state: now.state, compiled: now.state.flagsOf(now.client).map((f) => f.compiled) });
+    };
+    provider.events.addHandler(ProviderEvents.ConfigurationChanged, handler);
+  });
+}
+
+const banner = (shown: boolean): Json => ({
+  ...((testState().flags as Record<string, Json>)['flags/banner'] as Record<string, Json>),
+  variants: [{ name: 'on', value: { shown } }],
+});
+
+describe('StateTracker and deferred flags', () => {
+  it('applies a new state at once, its flags compiled only as they are evaluated', async () => {
+    const source = handSource(assembled(testState(), 'one'));
+    const provider = new AllotProvider({ source, clientSecret: SECRET, stickyStore: false });
+    await provider.initialize();
+    try {
+      const changed = nextChange(provider);
+      source.push(assembled(testState({ 'flags/banner': banner(false) }), 'two'));
+      const { state, compiled } = await changed;
+      expect(compiled.every((c) => !c)).toBe(true);
+      expect((await provider.resolveObjectEvaluation('banner', {}, { targetingKey: 'u' })).value).toEqual({ shown: false });
+      expect([...state.flags.values()].filter((f) => f.compiled).map((f) => f.name)).toEqual(['flags/banner']);
+    } finally {
+      await provider.onClose();
+    }
+  });
+
+  it('once the app resolves bundles, compiles every flag of the client before a new state is applied', async () => {
+    const source = handSource(assembled(testState(), 'one'));
+    const provider = new AllotProvider({ source, clientSecret: SECRET, stickyStore: false });
+    await provider.initialize();
+    try {
+      expect(provider.resolveAllSync({ targetingKey: 'u' }).getObjectValue('banner', {})).toEqual({ shown: true, color: '#0af' });
+      const changed = nextChange(provider);
+      source.push(assembled(testState({ 'flags/banner': banner(false) }), 'two'));
+      const { compiled } = await changed;
+      expect(compiled.length).toBeGreaterThan(3);
+      expect(compiled.every((c) => c)).toBe(true);
+      expect(provider.resolveAllSync({ targetingKey: 'u' }).getObjectValue('banner', {})).toEqual({ shown: false });
+    } finally {
+      await provider.onClose();
+    }
+  });
+
+  it('applies only the last of states pushed while one is being compiled', async () => {
+    const source = handSource(assembled(testState(), 'one'));
+    const provider = new AllotProvider({ source, clientSecret: SECRET, stickyStore: false });
+    await provider.initialize();
+    try {
+      await provider.resolveAll({ targetingKey: 'u' });
+      const origins: string[] = [];
+      provider.events.addHandler(ProviderEvents.ConfigurationChanged, () => origins.push(current(provider).loaded.origin));
+      // A state of many flags is compiled over several turns: the second arrives meanwhile.
+      const many: Record<string, Json> = {};
+      for (let i = 0; i < 3_000; i++) many[`flags/f${i}`] = { ...(banner(true) as Record<string, Json>), name: `flags/f${i}` };
+      const slow = assembled(testState(many), 'slow');
+      const last = assembled(testState({ 'flags/banner': banner(false) }), 'last');
+      source.push(slow);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(current(provider).loaded.origin).toBe('one');
+      source.push(last);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(origins).toEqual(['last']);
+      expect(current(provider).loaded.origin).toBe('last');
+      expect(provider.resolveAllSync({ targetingKey: 'u' }).getObjectValue('banner', {})).toEqual({ shown: false });
+    } finally {
+      await provider.onClose();
+    }
+  });
+});
