@@ -21,8 +21,8 @@ function current(provider: AllotProvider): Evaluation {
   return (provider as unknown as { tracker: StateTracker }).tracker.current!;
 }
 
-/** A source whose states the test pushes (`push`), as a watched file or stream would. */
-function handSource(first: LoadedState): StateSource & { push: (loaded: LoadedState) => void } {
+/** A source whose states (`push`) and failed loads (`fail`) the test reports, as a watched file or stream would. */
+function handSource(first: LoadedState): StateSource & { push: (loaded: LoadedState) => void; fail: (error: Error) => void } {
   let listener: SourceListener | null = null;
   return {
     description: 'test',
@@ -33,6 +33,9 @@ function handSource(first: LoadedState): StateSource & { push: (loaded: LoadedSt
     stop: () => Promise.resolve(),
     push: (loaded) => {
       listener!.update(loaded);
+    },
+    fail: (error) => {
+      listener!.error(error);
     },
   };
 }
@@ -88,6 +91,62 @@ describe('StateTracker and deferred flags', () => {
     }
   });
 
+  /** A state of `count` more flags: compiled over several turns. */
+  const many = (count: number): Record<string, Json> => {
+    const flags: Record<string, Json> = {};
+    for (let i = 0; i < count; i++) flags[`flags/f${i}`] = { ...(banner(true) as Record<string, Json>), name: `flags/f${i}` };
+    return flags;
+  };
+
+  it('a load that fails while a good state is compiled leaves the provider in error, the good state applied', async () => {
+    const source = handSource(assembled(testState(), 'one'));
+    const provider = new AllotProvider({ source, clientSecret: SECRET, stickyStore: false });
+    await provider.initialize();
+    try {
+      provider.resolveAllSync({ targetingKey: 'u' });
+      const seen: string[] = [];
+      for (const event of [ProviderEvents.Ready, ProviderEvents.Error, ProviderEvents.ConfigurationChanged]) {
+        provider.events.addHandler(event, () => {
+          seen.push(event);
+        });
+      }
+      source.push(assembled(testState(many(3_000)), 'good'));
+      source.fail(new Error('the next load failed'));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(current(provider).loaded.origin).toBe('good');
+      expect(seen).toEqual([ProviderEvents.Error, ProviderEvents.ConfigurationChanged]);
+    } finally {
+      await provider.onClose();
+    }
+  });
+
+  it('reports a flag that does not compile as a failed load, keeping the last good state', async () => {
+    const source = handSource(assembled(testState(), 'one'));
+    const provider = new AllotProvider({ source, clientSecret: SECRET, stickyStore: false });
+    await provider.initialize();
+    try {
+      provider.resolveAllSync({ targetingKey: 'u' });
+      const result = prepareState(testState(), { targetingKeyAlias: 'targetingKey' });
+      if (!result.ok) throw new Error('not valid');
+      const text = new TextDecoder().decode(result.prepared.utf8);
+      // A rule's `enabled` made a string, the same length so that every offset holds.
+      const bad = new TextEncoder().encode(text.replace('"enabled":true,"targetingKeySelector"', '"enabled":"tr","targetingKeySelector"'));
+      expect(bad.length).toBe(result.prepared.utf8.length);
+      expect(new TextDecoder().decode(bad)).not.toBe(text);
+      const errors: string[] = [];
+      provider.events.addHandler(ProviderEvents.Error, (details) => {
+        errors.push(details?.message ?? '');
+      });
+      source.push({ state: assembleState({ ...result.prepared, utf8: bad }), fingerprints: fingerprintsOf(testState(), result.state), origin: 'broken' });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toMatch(/^broken: invalid resolver state \(1 problem\):\n {2}flags\["flags\/[a-z-]+"\]\.rules\[0\]\.enabled: expected true or false, got "tr"/);
+      expect(current(provider).loaded.origin).toBe('one');
+    } finally {
+      await provider.onClose();
+    }
+  });
+
   it('applies only the last of states pushed while one is being compiled', async () => {
     const source = handSource(assembled(testState(), 'one'));
     const provider = new AllotProvider({ source, clientSecret: SECRET, stickyStore: false });
@@ -97,9 +156,7 @@ describe('StateTracker and deferred flags', () => {
       const origins: string[] = [];
       provider.events.addHandler(ProviderEvents.ConfigurationChanged, () => origins.push(current(provider).loaded.origin));
       // A state of many flags is compiled over several turns: the second arrives meanwhile.
-      const many: Record<string, Json> = {};
-      for (let i = 0; i < 3_000; i++) many[`flags/f${i}`] = { ...(banner(true) as Record<string, Json>), name: `flags/f${i}` };
-      const slow = assembled(testState(many), 'slow');
+      const slow = assembled(testState(many(3_000)), 'slow');
       const last = assembled(testState({ 'flags/banner': banner(false) }), 'last');
       source.push(slow);
       await new Promise((resolve) => setImmediate(resolve));

@@ -28,6 +28,8 @@ export class StateTracker implements SourceListener {
   private everyFlag = false;
   /** Updates received: one being compiled is applied only if no other came after it. */
   private updates = 0;
+  /** Failed loads reported (`error`). */
+  private errors = 0;
 
   constructor(
     private readonly clientSecret: string | undefined,
@@ -68,34 +70,43 @@ export class StateTracker implements SourceListener {
     }
     const update = ++this.updates;
     if (this.everyFlag && next.state.flagsOf(next.client).some((flag) => !flag.compiled)) {
-      void this.appliedOnceCompiled(next, update);
+      void this.appliedOnceCompiled(next, update, this.errors);
       return;
     }
-    this.apply(next);
+    this.apply(next, true);
   }
 
   /**
    * Applies `next` once every flag of its client is compiled, compiling in turns of SLICE_MS;
-   * not if another update came meanwhile (it is applied instead) or the tracker closed.
+   * not if another update came meanwhile (it is applied instead) or the tracker closed. A
+   * failed load reported meanwhile (`error`, since `errors` were counted) came after `next`:
+   * `next` is applied, and the provider stays in error, as if it had been applied at once.
    */
-  private async appliedOnceCompiled(next: Evaluation, update: number): Promise<void> {
+  private async appliedOnceCompiled(next: Evaluation, update: number, errors: number): Promise<void> {
     let until = performance.now() + SLICE_MS;
-    for (const flag of next.state.flagsOf(next.client)) {
-      if (flag.compiled) continue;
-      flag.compile();
-      if (performance.now() < until) continue;
-      await nextTurn();
-      if (this.closed || update !== this.updates) return;
-      until = performance.now() + SLICE_MS;
+    try {
+      for (const flag of next.state.flagsOf(next.client)) {
+        if (flag.compiled) continue;
+        flag.compile();
+        if (performance.now() < until) continue;
+        await nextTurn();
+        if (this.closed || update !== this.updates) return;
+        until = performance.now() + SLICE_MS;
+      }
+    } catch (error) {
+      // Only a prepared form core did not make can hold a flag that does not compile.
+      if (update === this.updates) this.error(new Error(`${next.loaded.origin}: ${(error as Error).message}`));
+      return;
     }
-    if (!this.closed && update === this.updates) this.apply(next);
+    if (!this.closed && update === this.updates) this.apply(next, this.errors === errors);
   }
 
-  private apply(next: Evaluation): void {
+  /** Makes `next` current and reports the flags it changed; `confirm`: it is the latest word from the source. */
+  private apply(next: Evaluation, confirm: boolean): void {
     const loaded = next.loaded;
     const previous = this.current;
     this.current = next;
-    this.confirm();
+    if (confirm) this.confirm();
     const names = previous === null ? [...loaded.state.flags.keys()].sort() : changedFlags(previous.loaded, loaded);
     if (names.length > 0) {
       const flagsChanged = names.map(flagKeyOf);
@@ -112,6 +123,7 @@ export class StateTracker implements SourceListener {
     if (this.failing) this.logger.debug(`allot: state still rejected: ${error.message}`);
     else this.logger.warn(`allot: state rejected, keeping the last good one: ${error.message}`);
     this.failing = true;
+    this.errors++;
     this.allotEvents.safeEmit('state-error', error);
     this.events.emit(ProviderEvents.Error, { message: error.message });
     this.scheduleStale();

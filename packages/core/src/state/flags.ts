@@ -216,8 +216,8 @@ export class CompiledFlag {
   }
 
   /**
-   * The segments a deferred flag's rules name, each once: the segment where its state has it,
-   * else its name (the rule is skipped). Null once compiled (read its rules).
+   * The segments a deferred flag's rules name, in rule order: the segment where its state has
+   * it, else its name (the rule is skipped). Null once compiled (read its rules).
    */
   get segmentRefs(): readonly (CompiledSegment | string)[] | null {
     return this.refs;
@@ -234,8 +234,10 @@ export class CompiledFlag {
     const segments = new Map<string, CompiledSegment>();
     for (const ref of this.refs!) if (typeof ref !== 'string') segments.set(ref.name, ref);
     const issues = new IssueList();
+    const path = keyPath('flags', this.name);
+    // Parsed once already, as the flag was deferred: these bytes are JSON.
     const raw: unknown = JSON.parse(decoder.decode(deferred.utf8.subarray(this.start, this.end)));
-    const flag = compileFlag(this.name, raw, keyPath('flags', this.name), segments, issues, deferred.targetingKeyAlias, deferred.absentIsActive);
+    const flag = compileFlag(this.name, raw, path, segments, issues, deferred.targetingKeyAlias, deferred.absentIsActive);
     // The JSON was validated with these segments before it was deferred: only a prepared form
     // that `prepareState` did not make can have problems here.
     if (flag === undefined || issues.items.length > 0) throw new StateError(issues.items);
@@ -435,12 +437,13 @@ export function deferFlag(
       const named = own(rule, 'segment');
       if (typeof named !== 'string') continue;
       const ref = segments.get(named) ?? named;
-      if (!refs.includes(ref)) refs.push(ref);
+      refs.push(ref);
       // As `compileFlag` decides it from the compiled rules (the JSON has been validated).
       if (own(rule, 'enabled') === true && (namesMaterialization(own(rule, 'materializationSpec')) || (typeof ref !== 'string' && ref.materializations.length > 0))) usesStore = true;
     }
   }
-  return new CompiledFlag(name, !active, clients, usesStore, null, null, deferred, start, end, refs);
+  // An exact-size copy: grown by push, a list of 5 keeps room for 17.
+  return new CompiledFlag(name, !active, clients, usesStore, null, null, deferred, start, end, refs.slice());
 }
 
 /** Whether a rule's valid `materializationSpec` names a materialization to read or write. */

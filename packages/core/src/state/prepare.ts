@@ -484,8 +484,8 @@ export class StateAssembler {
   /**
    * The previous state's flag `name`, if it is taken: unchanged, and every segment its rules
    * name taken. A compiled flag is taken as it is; one still deferred is deferred again from
-   * this state's copy of its JSON (at `start`..`end`), so that it keeps the previous state's
-   * JSON from being collected.
+   * this state's copy of its JSON (at `start`..`end`), so that it does not keep the previous
+   * state's JSON alive.
    */
   private takenFlag(name: string, start: number, end: number): CompiledFlag | undefined {
     const reuse = this.reuse;

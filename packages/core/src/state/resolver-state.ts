@@ -81,6 +81,7 @@ export class ResolverState {
     return list;
   }
 
+  /** Counts of what the state holds; compiles every flag not compiled yet (see `CompiledFlag`) to count its rules. */
   summary(): StateSummary {
     let archived = 0;
     let rules = 0;

@@ -56,7 +56,11 @@ export interface WatchSourceOptions extends ParseOptions {
   readonly reconnectDelayMs?: number;
   /** Default 15,000 ms. Each delay is drawn between half and all of its value (jitter). */
   readonly maxReconnectDelayMs?: number;
-  /** Told of each state applied, for logs and metrics. */
+  /**
+   * Told of each state the source hands to the provider, for logs and metrics. A provider that
+   * resolves bundles compiles a state's flags before it serves it (see the README's "Resolve-all
+   * bundles"), so it may serve a state a moment after this, or never if a newer one arrives first.
+   */
   readonly onApply?: (applied: AppliedState) => void;
 }
 
