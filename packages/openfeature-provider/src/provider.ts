@@ -58,6 +58,11 @@ export class AllotProvider implements Provider {
     const source = options.source;
     this.source = isSource(source) ? source : objectSource(source);
     this.tracker = new StateTracker(options.clientSecret, options.staleAfterMs ?? FIVE_MINUTES_MS, this.events, this.allotEvents, logger);
+    const compileFlags: unknown = options.compileFlags ?? 'on-first-use';
+    if (compileFlags !== 'on-first-use' && compileFlags !== 'before-serving') {
+      throw new TypeError(`options.compileFlags must be "on-first-use" or "before-serving", got ${JSON.stringify(compileFlags)}`);
+    }
+    if (compileFlags === 'before-serving') this.tracker.compileEveryFlag();
     this.ownStore = options.stickyStore === undefined ? new MemoryStore() : null;
     const store = options.stickyStore === undefined ? this.ownStore : options.stickyStore;
     this.sticky = store === false || store === null ? null : this.stickyOver(store, options.sticky ?? {});
@@ -108,7 +113,7 @@ export class AllotProvider implements Provider {
     if (!this.holdsLoader) stateLoader.acquire();
     this.holdsLoader = true;
     try {
-      this.tracker.initial(await this.source.start(this.tracker));
+      await this.tracker.initial(await this.source.start(this.tracker));
     } catch (error) {
       this.tracker.initialFailed();
       throw new Error(`allot: no usable state from ${this.source.description}: ${(error as Error).message}`, { cause: error });

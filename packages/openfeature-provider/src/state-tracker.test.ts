@@ -98,6 +98,31 @@ describe('StateTracker and deferred flags', () => {
     return flags;
   };
 
+  it('with compileFlags "before-serving", compiles every flag of the client before serving any state, the first included', async () => {
+    const source = handSource(assembled(testState(many(3_000)), 'one'));
+    const provider = new AllotProvider({ source, clientSecret: SECRET, stickyStore: false, compileFlags: 'before-serving' });
+    await provider.initialize();
+    try {
+      const first = current(provider);
+      const flags = first.state.flagsOf(first.client);
+      expect(flags.length).toBeGreaterThan(3_000);
+      expect(flags.every((f) => f.compiled)).toBe(true);
+      // Flags of other clients are not the provider's to compile.
+      expect(first.state.flags.get('flags/ios-only')!.compiled).toBe(false);
+      const changed = nextChange(provider);
+      source.push(assembled(testState({ 'flags/banner': banner(false) }), 'two'));
+      expect((await changed).compiled.every((c) => c)).toBe(true);
+    } finally {
+      await provider.onClose();
+    }
+    const defaults = new AllotProvider({ source: handSource(assembled(testState(), 'one')), clientSecret: SECRET, stickyStore: false });
+    await defaults.initialize();
+    expect(current(defaults).state.flagsOf(current(defaults).client).some((f) => f.compiled)).toBe(false);
+    await defaults.onClose();
+    expect(() => new AllotProvider({ source: testState(), compileFlags: 'eager' as never })).toThrow('options.compileFlags must be "on-first-use" or "before-serving", got "eager"');
+  });
+
+
   it('a load that fails while a good state is compiled leaves the provider in error, the good state applied', async () => {
     const source = handSource(assembled(testState(), 'one'));
     const provider = new AllotProvider({ source, clientSecret: SECRET, stickyStore: false });

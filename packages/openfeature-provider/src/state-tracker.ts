@@ -39,9 +39,16 @@ export class StateTracker implements SourceListener {
     private readonly logger: Logger,
   ) {}
 
-  /** Applies the first state (from `initialize`); throws when its client cannot be chosen. */
-  initial(loaded: LoadedState): void {
-    this.current = evaluationOf(loaded, this.clientSecret);
+  /**
+   * Applies the first state (from `initialize`), its client's flags compiled first if every
+   * flag is to be (`compileEveryFlag`); not if a state the source sent meanwhile was applied.
+   * Throws when its client cannot be chosen.
+   */
+  async initial(loaded: LoadedState): Promise<void> {
+    const next = evaluationOf(loaded, this.clientSecret);
+    if (this.everyFlag) await this.compiledInTurns(next, () => !this.closed && this.current === null);
+    if (this.current !== null) return;
+    this.current = next;
     this.freshAt = Date.now();
   }
 
@@ -83,22 +90,36 @@ export class StateTracker implements SourceListener {
    * `next` is applied, and the provider stays in error, as if it had been applied at once.
    */
   private async appliedOnceCompiled(next: Evaluation, update: number, errors: number): Promise<void> {
-    let until = performance.now() + SLICE_MS;
+    const wanted = (): boolean => !this.closed && update === this.updates;
     try {
-      for (const flag of next.state.flagsOf(next.client)) {
-        if (flag.compiled) continue;
-        flag.compile();
-        if (performance.now() < until) continue;
-        await nextTurn();
-        if (this.closed || update !== this.updates) return;
-        until = performance.now() + SLICE_MS;
-      }
+      if (!(await this.compiledInTurns(next, wanted))) return;
     } catch (error) {
-      // Only a prepared form core did not make can hold a flag that does not compile.
-      if (update === this.updates) this.error(new Error(`${next.loaded.origin}: ${(error as Error).message}`));
+      if (update === this.updates) this.error(error as Error);
       return;
     }
-    if (!this.closed && update === this.updates) this.apply(next, this.errors === errors);
+    this.apply(next, this.errors === errors);
+  }
+
+  /**
+   * Compiles every flag of `next`'s client in turns of SLICE_MS; false if `wanted` turned
+   * false between two turns (nothing more is compiled). Throws what a flag's compile throws,
+   * with the state's origin (only a prepared form core did not make can hold such a flag).
+   */
+  private async compiledInTurns(next: Evaluation, wanted: () => boolean): Promise<boolean> {
+    let until = performance.now() + SLICE_MS;
+    for (const flag of next.state.flagsOf(next.client)) {
+      if (flag.compiled) continue;
+      try {
+        flag.compile();
+      } catch (error) {
+        throw new Error(`${next.loaded.origin}: ${(error as Error).message}`, { cause: error });
+      }
+      if (performance.now() < until) continue;
+      await nextTurn();
+      if (!wanted()) return false;
+      until = performance.now() + SLICE_MS;
+    }
+    return wanted();
   }
 
   /** Makes `next` current and reports the flags it changed; `confirm`: it is the latest word from the source. */

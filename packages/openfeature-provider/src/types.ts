@@ -188,6 +188,15 @@ export interface AllotProviderOptions {
    */
   readonly staleAfterMs?: number;
   /**
+   * When the flags of a state loaded off this thread are compiled. `"on-first-use"` (default):
+   * each the first time it is evaluated; an application that evaluates a few flags of a large
+   * account never compiles the rest. `"before-serving"`: every flag of the client, in 1 ms
+   * turns, before the state is served (the first one before `initialize` resolves), so that no
+   * evaluation compiles one; for applications that resolve bundles (`resolveAll`), which
+   * evaluate every flag. The first bundle switches the provider to it for later states.
+   */
+  readonly compileFlags?: 'on-first-use' | 'before-serving';
+  /**
    * Where the provider logs (OpenFeature's `Logger`: `error`, `warn`, `info`, `debug`).
    * Default: the logger the OpenFeature SDK hands the provider with each evaluation (set with
    * `OpenFeature.setLogger` or `client.setLogger`); before the first evaluation, OpenFeature's
