@@ -123,6 +123,34 @@ describe('StateTracker and deferred flags', () => {
   });
 
 
+  it('handles what the source reports while the first state compiles after it, in order', async () => {
+    const source = handSource(assembled(testState(many(3_000)), 'one'));
+    const provider = new AllotProvider({ source, clientSecret: SECRET, stickyStore: false, compileFlags: 'before-serving', staleAfterMs: 150 });
+    const seen: string[] = [];
+    for (const event of [ProviderEvents.Ready, ProviderEvents.Error, ProviderEvents.Stale, ProviderEvents.ConfigurationChanged]) {
+      provider.events.addHandler(event, () => {
+        seen.push(event);
+      });
+    }
+    const initialized = provider.initialize();
+    await new Promise((resolve) => setImmediate(resolve));
+    // The first state is still compiling: a newer state, then a failed load.
+    source.push(assembled(testState({ 'flags/banner': banner(false) }), 'two'));
+    source.fail(new Error('the next load failed'));
+    await initialized;
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      expect(current(provider).loaded.origin).toBe('two');
+      // As if each had come after the first state: the newer one applied, the failure reported
+      // (its state compiles in a turn of its own, so its change may be reported after the
+      // failure), no READY over the failure, and stale 150 ms later.
+      expect([...seen].sort()).toEqual([ProviderEvents.ConfigurationChanged, ProviderEvents.Error, ProviderEvents.Stale].sort());
+      expect(seen[2]).toBe(ProviderEvents.Stale);
+    } finally {
+      await provider.onClose();
+    }
+  });
+
   it('a load that fails while a good state is compiled leaves the provider in error, the good state applied', async () => {
     const source = handSource(assembled(testState(), 'one'));
     const provider = new AllotProvider({ source, clientSecret: SECRET, stickyStore: false });

@@ -30,6 +30,8 @@ export class StateTracker implements SourceListener {
   private updates = 0;
   /** Failed loads reported (`error`). */
   private errors = 0;
+  /** While the first state's flags compile: what the source reported meanwhile, to handle after it. */
+  private held: (() => void)[] | null = null;
 
   constructor(
     private readonly clientSecret: string | undefined,
@@ -41,20 +43,40 @@ export class StateTracker implements SourceListener {
 
   /**
    * Applies the first state (from `initialize`), its client's flags compiled first if every
-   * flag is to be (`compileEveryFlag`); not if a state the source sent meanwhile was applied.
-   * Throws when its client cannot be chosen.
+   * flag is to be (`compileEveryFlag`). Throws when its client cannot be chosen, or a flag
+   * does not compile.
    */
   async initial(loaded: LoadedState): Promise<void> {
     const next = evaluationOf(loaded, this.clientSecret);
-    if (this.everyFlag) await this.compiledInTurns(next, () => !this.closed && this.current === null);
-    if (this.current !== null) return;
+    if (this.everyFlag) {
+      // What the source reports meanwhile (it has started) comes after this state: it is
+      // held, and handled once this state is applied, in the order it came.
+      const held: (() => void)[] = [];
+      this.held = held;
+      try {
+        await this.compiledInTurns(next, () => !this.closed);
+      } catch (error) {
+        this.held = null;
+        this.failing = true;
+        for (const handle of held) handle();
+        throw error;
+      }
+      this.held = null;
+      if (!this.closed) this.setInitial(next);
+      for (const handle of held) handle();
+      return;
+    }
+    this.setInitial(next);
+  }
+
+  private setInitial(next: Evaluation): void {
     this.current = next;
     this.freshAt = Date.now();
   }
 
   /** `initialize` found no good state: the next good one reports `PROVIDER_READY`. */
   initialFailed(): void {
-    this.failing = true;
+    if (this.current === null) this.failing = true;
   }
 
   /**
@@ -68,6 +90,12 @@ export class StateTracker implements SourceListener {
 
   update(loaded: LoadedState): void {
     if (this.closed) return;
+    if (this.held !== null) {
+      this.held.push(() => {
+        this.update(loaded);
+      });
+      return;
+    }
     let next: Evaluation;
     try {
       next = evaluationOf(loaded, this.clientSecret);
@@ -77,6 +105,8 @@ export class StateTracker implements SourceListener {
     }
     const update = ++this.updates;
     if (this.everyFlag && next.state.flagsOf(next.client).some((flag) => !flag.compiled)) {
+      // A good state loaded now: the state's age counts from here, whenever it is applied.
+      this.freshAt = Date.now();
       void this.appliedOnceCompiled(next, update, this.errors);
       return;
     }
@@ -140,6 +170,12 @@ export class StateTracker implements SourceListener {
 
   error(error: Error): void {
     if (this.closed) return;
+    if (this.held !== null) {
+      this.held.push(() => {
+        this.error(error);
+      });
+      return;
+    }
     // Once per failing streak at `warn`; a source that keeps failing (a poll) repeats at `debug`.
     if (this.failing) this.logger.debug(`allot: state still rejected: ${error.message}`);
     else this.logger.warn(`allot: state rejected, keeping the last good one: ${error.message}`);
@@ -152,13 +188,21 @@ export class StateTracker implements SourceListener {
 
   confirm(): void {
     if (this.closed) return;
+    if (this.held !== null) {
+      this.held.push(() => {
+        this.confirm();
+      });
+      return;
+    }
+    // Without a state, a source's confirmation (a 304 to the ETag of a state that failed) is no good state.
+    if (this.current === null) return;
     this.freshAt = Date.now();
     this.clearStale();
     if (this.failing) {
       this.failing = false;
       this.stale = false;
-      this.logger.info(`allot: ${this.current?.loaded.origin ?? 'source'}: state loaded again`);
-      this.events.emit(ProviderEvents.Ready, { message: `${this.current?.loaded.origin ?? 'source'}: state loaded again` });
+      this.logger.info(`allot: ${this.current.loaded.origin}: state loaded again`);
+      this.events.emit(ProviderEvents.Ready, { message: `${this.current.loaded.origin}: state loaded again` });
     }
   }
 
