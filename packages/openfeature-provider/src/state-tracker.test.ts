@@ -1,6 +1,6 @@
 import { assembleState, prepareState, type ResolverState } from '@allot/core';
 import { ProviderEvents } from '@openfeature/server-sdk';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 
 import type { Evaluation } from './evaluation/evaluation.js';
 import { fingerprintsOf } from './loading/fingerprints.js';
@@ -139,7 +139,9 @@ describe('StateTracker and deferred flags', () => {
     source.fail(new Error('the next load failed'));
     await initialized;
     try {
-      await new Promise((resolve) => setTimeout(resolve, 400));
+      await vi.waitFor(() => {
+        expect(seen).toContain(ProviderEvents.Stale);
+      }, { timeout: 5_000 });
       expect(current(provider).loaded.origin).toBe('two');
       // As if each had come after the first state: the newer one applied, the failure reported
       // (its state compiles in a turn of its own, so its change may be reported after the
@@ -165,8 +167,10 @@ describe('StateTracker and deferred flags', () => {
       }
       source.push(assembled(testState(many(3_000)), 'good'));
       source.fail(new Error('the next load failed'));
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      expect(current(provider).loaded.origin).toBe('good');
+      await vi.waitFor(() => {
+        expect(current(provider).loaded.origin).toBe('good');
+      }, { timeout: 5_000 });
+      await new Promise((resolve) => setTimeout(resolve, 50));
       expect(seen).toEqual([ProviderEvents.Error, ProviderEvents.ConfigurationChanged]);
     } finally {
       await provider.onClose();
@@ -191,7 +195,10 @@ describe('StateTracker and deferred flags', () => {
         errors.push(details?.message ?? '');
       });
       source.push({ state: assembleState({ ...result.prepared, utf8: bad }), fingerprints: fingerprintsOf(testState(), result.state), origin: 'broken' });
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await vi.waitFor(() => {
+        expect(errors).not.toHaveLength(0);
+      }, { timeout: 5_000 });
+      await new Promise((resolve) => setTimeout(resolve, 50));
       expect(errors).toHaveLength(1);
       expect(errors[0]).toMatch(/^broken: invalid resolver state \(1 problem\):\n {2}flags\["flags\/[a-z-]+"\]\.rules\[0\]\.enabled: expected true or false, got "tr"/);
       expect(current(provider).loaded.origin).toBe('one');
