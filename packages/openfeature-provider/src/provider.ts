@@ -119,6 +119,7 @@ export class AllotProvider implements Provider {
       throw new Error(`allot: no usable state from ${this.source.description}: ${(error as Error).message}`, { cause: error });
     }
     await storeReady;
+    this.tracker.initialized();
   }
 
   /** Stops the source's watchers and timers, ends the loader's worker if no other provider uses it, and flushes pending sticky writes. */

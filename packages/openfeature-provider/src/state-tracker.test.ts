@@ -1,5 +1,5 @@
 import { assembleState, prepareState, type ResolverState } from '@allot/core';
-import { ProviderEvents } from '@openfeature/server-sdk';
+import { OpenFeature, ProviderEvents, ProviderStatus } from '@openfeature/server-sdk';
 import { describe, expect, it, vi } from 'vitest';
 
 import type { Evaluation } from './evaluation/evaluation.js';
@@ -145,11 +145,30 @@ describe('StateTracker and deferred flags', () => {
       expect(current(provider).loaded.origin).toBe('two');
       // As if each had come after the first state: the newer one applied, the failure reported
       // (its state compiles in a turn of its own, so its change may be reported after the
-      // failure), no READY over the failure, and stale 150 ms later.
-      expect([...seen].sort()).toEqual([ProviderEvents.ConfigurationChanged, ProviderEvents.Error, ProviderEvents.Stale].sort());
-      expect(seen[2]).toBe(ProviderEvents.Stale);
+      // failure) and reported again once `initialize` resolved (for the SDK's status), no
+      // READY over the failure, and stale 150 ms later.
+      expect([...seen].sort()).toEqual([ProviderEvents.ConfigurationChanged, ProviderEvents.Error, ProviderEvents.Error, ProviderEvents.Stale].sort());
+      expect(seen[3]).toBe(ProviderEvents.Stale);
     } finally {
       await provider.onClose();
+    }
+  });
+
+  it('a failure reported while the first state compiles leaves the OpenFeature SDK in error once the provider is ready', async () => {
+    const source = handSource(assembled(testState(many(3_000)), 'one'));
+    const provider = new AllotProvider({ source, clientSecret: SECRET, stickyStore: false, compileFlags: 'before-serving' });
+    const ready = OpenFeature.setProviderAndWait('tracker-test', provider);
+    await new Promise((resolve) => setImmediate(resolve));
+    source.fail(new Error('the next load failed'));
+    await ready;
+    try {
+      const client = OpenFeature.getClient('tracker-test');
+      await vi.waitFor(() => {
+        expect(client.providerStatus).toBe(ProviderStatus.ERROR);
+      }, { timeout: 5_000 });
+      expect(current(provider).loaded.origin).toBe('one');
+    } finally {
+      await OpenFeature.clearProviders();
     }
   });
 

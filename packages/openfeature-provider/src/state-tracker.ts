@@ -28,8 +28,9 @@ export class StateTracker implements SourceListener {
   private everyFlag = false;
   /** Updates received: one being compiled is applied only if no other came after it. */
   private updates = 0;
-  /** Failed loads reported (`error`). */
+  /** Failed loads reported (`error`), and the last one's message. */
   private errors = 0;
+  private lastError: string | null = null;
   /** While the first state's flags compile: what the source reported meanwhile, to handle after it. */
   private held: (() => void)[] | null = null;
 
@@ -62,7 +63,8 @@ export class StateTracker implements SourceListener {
         throw error;
       }
       this.held = null;
-      if (!this.closed) this.setInitial(next);
+      if (this.closed) throw new Error('the provider was closed while its first state was compiled');
+      this.setInitial(next);
       for (const handle of held) handle();
       return;
     }
@@ -70,13 +72,27 @@ export class StateTracker implements SourceListener {
   }
 
   private setInitial(next: Evaluation): void {
+    if (this.current !== null) return;
     this.current = next;
     this.freshAt = Date.now();
   }
 
-  /** `initialize` found no good state: the next good one reports `PROVIDER_READY`. */
+  /**
+   * `initialize` has resolved, and the OpenFeature SDK has reported the provider ready: if a
+   * failed load was reported before that (while the first state's flags compiled, or the
+   * sticky store was awaited), it is reported again, so that the SDK's status says so.
+   */
+  initialized(): void {
+    if (!this.failing || this.closed || this.lastError === null) return;
+    const message = this.lastError;
+    setImmediate(() => {
+      if (this.failing && !this.closed) this.events.emit(ProviderEvents.Error, { message });
+    });
+  }
+
+  /** `initialize` found no good state (a rejected `initialize` leaves the SDK in error): the next good one reports `PROVIDER_READY`. */
   initialFailed(): void {
-    if (this.current === null) this.failing = true;
+    this.failing = true;
   }
 
   /**
@@ -122,7 +138,8 @@ export class StateTracker implements SourceListener {
   private async appliedOnceCompiled(next: Evaluation, update: number, errors: number): Promise<void> {
     const wanted = (): boolean => !this.closed && update === this.updates;
     try {
-      if (!(await this.compiledInTurns(next, wanted))) return;
+      // Asked again after the await: another update may have come in the turn it resolved in.
+      if (!(await this.compiledInTurns(next, wanted)) || !wanted()) return;
     } catch (error) {
       if (update === this.updates) this.error(error as Error);
       return;
@@ -158,6 +175,8 @@ export class StateTracker implements SourceListener {
     const previous = this.current;
     this.current = next;
     if (confirm) this.confirm();
+    // Applied after a failed load: still failing, and stale in its time (a failure reported before any state set no timer).
+    else this.scheduleStale();
     const names = previous === null ? [...loaded.state.flags.keys()].sort() : changedFlags(previous.loaded, loaded);
     if (names.length > 0) {
       const flagsChanged = names.map(flagKeyOf);
@@ -181,6 +200,7 @@ export class StateTracker implements SourceListener {
     else this.logger.warn(`allot: state rejected, keeping the last good one: ${error.message}`);
     this.failing = true;
     this.errors++;
+    this.lastError = error.message;
     this.allotEvents.safeEmit('state-error', error);
     this.events.emit(ProviderEvents.Error, { message: error.message });
     this.scheduleStale();
