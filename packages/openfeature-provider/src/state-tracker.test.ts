@@ -1,13 +1,13 @@
 import { assembleState, prepareState, type ResolverState } from '@allot/core';
 import { OpenFeature, ProviderEvents, ProviderStatus } from '@openfeature/server-sdk';
-import { describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import type { Evaluation } from './evaluation/evaluation.js';
 import { fingerprintsOf } from './loading/fingerprints.js';
 import { AllotProvider } from './provider.js';
 import type { StateTracker } from './state-tracker.js';
 import { SECRET, testState, type Json } from './testing/states.js';
-import type { LoadedState, SourceListener, StateSource } from './types.js';
+import type { AllotProviderOptions, LoadedState, SourceListener, StateSource } from './types.js';
 
 /** `json` as the loader's worker and assembler load it: every flag deferred until first use. */
 function assembled(json: unknown, origin: string): LoadedState {
@@ -57,38 +57,58 @@ const banner = (shown: boolean): Json => ({
   variants: [{ name: 'on', value: { shown } }],
 });
 
+const opened: AllotProvider[] = [];
+afterEach(async () => {
+  for (const provider of opened.splice(0)) await provider.onClose();
+});
+
+/** A provider on `source` (not initialized), closed after the test whatever its outcome. */
+function providerOn(source: StateSource, options: Partial<AllotProviderOptions> = {}): AllotProvider {
+  const provider = new AllotProvider({ source, clientSecret: SECRET, stickyStore: false, ...options });
+  opened.push(provider);
+  return provider;
+}
+
+/** `providerOn(source, options)`, initialized. */
+async function started(source: StateSource, options: Partial<AllotProviderOptions> = {}): Promise<AllotProvider> {
+  const provider = providerOn(source, options);
+  await provider.initialize();
+  return provider;
+}
+
+/** The READY, ERROR, STALE and CONFIGURATION_CHANGED events `provider` emits from now on, in order. */
+function recorded(provider: AllotProvider): string[] {
+  const seen: string[] = [];
+  for (const event of [ProviderEvents.Ready, ProviderEvents.Error, ProviderEvents.Stale, ProviderEvents.ConfigurationChanged]) {
+    provider.events.addHandler(event, () => {
+      seen.push(event);
+    });
+  }
+  return seen;
+}
+
 describe('StateTracker and deferred flags', () => {
   it('applies a new state at once, its flags compiled only as they are evaluated', async () => {
     const source = handSource(assembled(testState(), 'one'));
-    const provider = new AllotProvider({ source, clientSecret: SECRET, stickyStore: false });
-    await provider.initialize();
-    try {
-      const changed = nextChange(provider);
-      source.push(assembled(testState({ 'flags/banner': banner(false) }), 'two'));
-      const { state, compiled } = await changed;
-      expect(compiled.every((c) => !c)).toBe(true);
-      expect((await provider.resolveObjectEvaluation('banner', {}, { targetingKey: 'u' })).value).toEqual({ shown: false });
-      expect([...state.flags.values()].filter((f) => f.compiled).map((f) => f.name)).toEqual(['flags/banner']);
-    } finally {
-      await provider.onClose();
-    }
+    const provider = await started(source);
+    const changed = nextChange(provider);
+    source.push(assembled(testState({ 'flags/banner': banner(false) }), 'two'));
+    const { state, compiled } = await changed;
+    expect(compiled.every((c) => !c)).toBe(true);
+    expect((await provider.resolveObjectEvaluation('banner', {}, { targetingKey: 'u' })).value).toEqual({ shown: false });
+    expect([...state.flags.values()].filter((f) => f.compiled).map((f) => f.name)).toEqual(['flags/banner']);
   });
 
   it('once the app resolves bundles, compiles every flag of the client before a new state is applied', async () => {
     const source = handSource(assembled(testState(), 'one'));
-    const provider = new AllotProvider({ source, clientSecret: SECRET, stickyStore: false });
-    await provider.initialize();
-    try {
-      expect(provider.resolveAllSync({ targetingKey: 'u' }).getObjectValue('banner', {})).toEqual({ shown: true, color: '#0af' });
-      const changed = nextChange(provider);
-      source.push(assembled(testState({ 'flags/banner': banner(false) }), 'two'));
-      const { compiled } = await changed;
-      expect(compiled.length).toBeGreaterThan(3);
-      expect(compiled.every((c) => c)).toBe(true);
-      expect(provider.resolveAllSync({ targetingKey: 'u' }).getObjectValue('banner', {})).toEqual({ shown: false });
-    } finally {
-      await provider.onClose();
-    }
+    const provider = await started(source);
+    expect(provider.resolveAllSync({ targetingKey: 'u' }).getObjectValue('banner', {})).toEqual({ shown: true, color: '#0af' });
+    const changed = nextChange(provider);
+    source.push(assembled(testState({ 'flags/banner': banner(false) }), 'two'));
+    const { compiled } = await changed;
+    expect(compiled.length).toBeGreaterThan(3);
+    expect(compiled.every((c) => c)).toBe(true);
+    expect(provider.resolveAllSync({ targetingKey: 'u' }).getObjectValue('banner', {})).toEqual({ shown: false });
   });
 
   /** A state of `count` more flags: compiled over several turns. */
@@ -100,63 +120,46 @@ describe('StateTracker and deferred flags', () => {
 
   it('with compileFlags "before-serving", compiles every flag of the client before serving any state, the first included', async () => {
     const source = handSource(assembled(testState(many(3_000)), 'one'));
-    const provider = new AllotProvider({ source, clientSecret: SECRET, stickyStore: false, compileFlags: 'before-serving' });
-    await provider.initialize();
-    try {
-      const first = current(provider);
-      const flags = first.state.flagsOf(first.client);
-      expect(flags.length).toBeGreaterThan(3_000);
-      expect(flags.every((f) => f.compiled)).toBe(true);
-      // Flags of other clients are not the provider's to compile.
-      expect(first.state.flags.get('flags/ios-only')!.compiled).toBe(false);
-      const changed = nextChange(provider);
-      source.push(assembled(testState({ 'flags/banner': banner(false) }), 'two'));
-      expect((await changed).compiled.every((c) => c)).toBe(true);
-    } finally {
-      await provider.onClose();
-    }
-    const defaults = new AllotProvider({ source: handSource(assembled(testState(), 'one')), clientSecret: SECRET, stickyStore: false });
-    await defaults.initialize();
+    const provider = await started(source, { compileFlags: 'before-serving' });
+    const first = current(provider);
+    const flags = first.state.flagsOf(first.client);
+    expect(flags.length).toBeGreaterThan(3_000);
+    expect(flags.every((f) => f.compiled)).toBe(true);
+    // Flags of other clients are not the provider's to compile.
+    expect(first.state.flags.get('flags/ios-only')!.compiled).toBe(false);
+    const changed = nextChange(provider);
+    source.push(assembled(testState({ 'flags/banner': banner(false) }), 'two'));
+    expect((await changed).compiled.every((c) => c)).toBe(true);
+    const defaults = await started(handSource(assembled(testState(), 'one')));
     expect(current(defaults).state.flagsOf(current(defaults).client).some((f) => f.compiled)).toBe(false);
-    await defaults.onClose();
     expect(() => new AllotProvider({ source: testState(), compileFlags: 'eager' as never })).toThrow('options.compileFlags must be "on-first-use" or "before-serving", got "eager"');
   });
 
-
   it('handles what the source reports while the first state compiles after it, in order', async () => {
     const source = handSource(assembled(testState(many(3_000)), 'one'));
-    const provider = new AllotProvider({ source, clientSecret: SECRET, stickyStore: false, compileFlags: 'before-serving', staleAfterMs: 150 });
-    const seen: string[] = [];
-    for (const event of [ProviderEvents.Ready, ProviderEvents.Error, ProviderEvents.Stale, ProviderEvents.ConfigurationChanged]) {
-      provider.events.addHandler(event, () => {
-        seen.push(event);
-      });
-    }
+    const provider = providerOn(source, { compileFlags: 'before-serving', staleAfterMs: 150 });
+    const seen = recorded(provider);
     const initialized = provider.initialize();
     await new Promise((resolve) => setImmediate(resolve));
     // The first state is still compiling: a newer state, then a failed load.
     source.push(assembled(testState({ 'flags/banner': banner(false) }), 'two'));
     source.fail(new Error('the next load failed'));
     await initialized;
-    try {
-      await vi.waitFor(() => {
-        expect(seen).toContain(ProviderEvents.Stale);
-      }, { timeout: 5_000 });
-      expect(current(provider).loaded.origin).toBe('two');
-      // As if each had come after the first state: the newer one applied, the failure reported
-      // (its state compiles in a turn of its own, so its change may be reported after the
-      // failure) and reported again once `initialize` resolved (for the SDK's status), no
-      // READY over the failure, and stale 150 ms later.
-      expect([...seen].sort()).toEqual([ProviderEvents.ConfigurationChanged, ProviderEvents.Error, ProviderEvents.Error, ProviderEvents.Stale].sort());
-      expect(seen[3]).toBe(ProviderEvents.Stale);
-    } finally {
-      await provider.onClose();
-    }
+    await vi.waitFor(() => {
+      expect(seen).toContain(ProviderEvents.Stale);
+    }, { timeout: 5_000 });
+    expect(current(provider).loaded.origin).toBe('two');
+    // As if each had come after the first state: the newer one applied, the failure reported
+    // (its state compiles in a turn of its own, so its change may be reported after the
+    // failure) and reported again once `initialize` resolved (for the SDK's status), no
+    // READY over the failure, and stale 150 ms later.
+    expect([...seen].sort()).toEqual([ProviderEvents.ConfigurationChanged, ProviderEvents.Error, ProviderEvents.Error, ProviderEvents.Stale].sort());
+    expect(seen[3]).toBe(ProviderEvents.Stale);
   });
 
   it('a failure reported while the first state compiles leaves the OpenFeature SDK in error once the provider is ready', async () => {
     const source = handSource(assembled(testState(many(3_000)), 'one'));
-    const provider = new AllotProvider({ source, clientSecret: SECRET, stickyStore: false, compileFlags: 'before-serving' });
+    const provider = providerOn(source, { compileFlags: 'before-serving' });
     const ready = OpenFeature.setProviderAndWait('tracker-test', provider);
     await new Promise((resolve) => setImmediate(resolve));
     source.fail(new Error('the next load failed'));
@@ -174,79 +177,59 @@ describe('StateTracker and deferred flags', () => {
 
   it('a load that fails while a good state is compiled leaves the provider in error, the good state applied', async () => {
     const source = handSource(assembled(testState(), 'one'));
-    const provider = new AllotProvider({ source, clientSecret: SECRET, stickyStore: false });
-    await provider.initialize();
-    try {
-      provider.resolveAllSync({ targetingKey: 'u' });
-      const seen: string[] = [];
-      for (const event of [ProviderEvents.Ready, ProviderEvents.Error, ProviderEvents.ConfigurationChanged]) {
-        provider.events.addHandler(event, () => {
-          seen.push(event);
-        });
-      }
-      source.push(assembled(testState(many(3_000)), 'good'));
-      source.fail(new Error('the next load failed'));
-      await vi.waitFor(() => {
-        expect(current(provider).loaded.origin).toBe('good');
-      }, { timeout: 5_000 });
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      expect(seen).toEqual([ProviderEvents.Error, ProviderEvents.ConfigurationChanged]);
-    } finally {
-      await provider.onClose();
-    }
+    const provider = await started(source);
+    provider.resolveAllSync({ targetingKey: 'u' });
+    const seen = recorded(provider);
+    source.push(assembled(testState(many(3_000)), 'good'));
+    source.fail(new Error('the next load failed'));
+    await vi.waitFor(() => {
+      expect(current(provider).loaded.origin).toBe('good');
+    }, { timeout: 5_000 });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(seen).toEqual([ProviderEvents.Error, ProviderEvents.ConfigurationChanged]);
   });
 
   it('reports a flag that does not compile as a failed load, keeping the last good state', async () => {
     const source = handSource(assembled(testState(), 'one'));
-    const provider = new AllotProvider({ source, clientSecret: SECRET, stickyStore: false });
-    await provider.initialize();
-    try {
-      provider.resolveAllSync({ targetingKey: 'u' });
-      const result = prepareState(testState(), { targetingKeyAlias: 'targetingKey' });
-      if (!result.ok) throw new Error('not valid');
-      const text = new TextDecoder().decode(result.prepared.utf8);
-      // A rule's `enabled` made a string, the same length so that every offset holds.
-      const bad = new TextEncoder().encode(text.replace('"enabled":true,"targetingKeySelector"', '"enabled":"tr","targetingKeySelector"'));
-      expect(bad.length).toBe(result.prepared.utf8.length);
-      expect(new TextDecoder().decode(bad)).not.toBe(text);
-      const errors: string[] = [];
-      provider.events.addHandler(ProviderEvents.Error, (details) => {
-        errors.push(details?.message ?? '');
-      });
-      source.push({ state: assembleState({ ...result.prepared, utf8: bad }), fingerprints: fingerprintsOf(testState(), result.state), origin: 'broken' });
-      await vi.waitFor(() => {
-        expect(errors).not.toHaveLength(0);
-      }, { timeout: 5_000 });
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      expect(errors).toHaveLength(1);
-      expect(errors[0]).toMatch(/^broken: invalid resolver state \(1 problem\):\n {2}flags\["flags\/[a-z-]+"\]\.rules\[0\]\.enabled: expected true or false, got "tr"/);
-      expect(current(provider).loaded.origin).toBe('one');
-    } finally {
-      await provider.onClose();
-    }
+    const provider = await started(source);
+    provider.resolveAllSync({ targetingKey: 'u' });
+    const result = prepareState(testState(), { targetingKeyAlias: 'targetingKey' });
+    if (!result.ok) throw new Error('not valid');
+    const text = new TextDecoder().decode(result.prepared.utf8);
+    // A rule's `enabled` made a string, the same length so that every offset holds.
+    const bad = new TextEncoder().encode(text.replace('"enabled":true,"targetingKeySelector"', '"enabled":"tr","targetingKeySelector"'));
+    expect(bad.length).toBe(result.prepared.utf8.length);
+    expect(new TextDecoder().decode(bad)).not.toBe(text);
+    const errors: string[] = [];
+    provider.events.addHandler(ProviderEvents.Error, (details) => {
+      errors.push(details?.message ?? '');
+    });
+    source.push({ state: assembleState({ ...result.prepared, utf8: bad }), fingerprints: fingerprintsOf(testState(), result.state), origin: 'broken' });
+    await vi.waitFor(() => {
+      expect(errors).not.toHaveLength(0);
+    }, { timeout: 5_000 });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/^broken: invalid resolver state \(1 problem\):\n {2}flags\["flags\/[a-z-]+"\]\.rules\[0\]\.enabled: expected true or false, got "tr"/);
+    expect(current(provider).loaded.origin).toBe('one');
   });
 
   it('applies only the last of states pushed while one is being compiled', async () => {
     const source = handSource(assembled(testState(), 'one'));
-    const provider = new AllotProvider({ source, clientSecret: SECRET, stickyStore: false });
-    await provider.initialize();
-    try {
-      await provider.resolveAll({ targetingKey: 'u' });
-      const origins: string[] = [];
-      provider.events.addHandler(ProviderEvents.ConfigurationChanged, () => origins.push(current(provider).loaded.origin));
-      // A state of many flags is compiled over several turns: the second arrives meanwhile.
-      const slow = assembled(testState(many(3_000)), 'slow');
-      const last = assembled(testState({ 'flags/banner': banner(false) }), 'last');
-      source.push(slow);
-      await new Promise((resolve) => setImmediate(resolve));
-      expect(current(provider).loaded.origin).toBe('one');
-      source.push(last);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      expect(origins).toEqual(['last']);
-      expect(current(provider).loaded.origin).toBe('last');
-      expect(provider.resolveAllSync({ targetingKey: 'u' }).getObjectValue('banner', {})).toEqual({ shown: false });
-    } finally {
-      await provider.onClose();
-    }
+    const provider = await started(source);
+    await provider.resolveAll({ targetingKey: 'u' });
+    const origins: string[] = [];
+    provider.events.addHandler(ProviderEvents.ConfigurationChanged, () => origins.push(current(provider).loaded.origin));
+    // A state of many flags is compiled over several turns: the second arrives meanwhile.
+    const slow = assembled(testState(many(3_000)), 'slow');
+    const last = assembled(testState({ 'flags/banner': banner(false) }), 'last');
+    source.push(slow);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(current(provider).loaded.origin).toBe('one');
+    source.push(last);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(origins).toEqual(['last']);
+    expect(current(provider).loaded.origin).toBe('last');
+    expect(provider.resolveAllSync({ targetingKey: 'u' }).getObjectValue('banner', {})).toEqual({ shown: false });
   });
 });

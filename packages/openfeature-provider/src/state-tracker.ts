@@ -49,26 +49,25 @@ export class StateTracker implements SourceListener {
    */
   async initial(loaded: LoadedState): Promise<void> {
     const next = evaluationOf(loaded, this.clientSecret);
-    if (this.everyFlag) {
-      // What the source reports meanwhile (it has started) comes after this state: it is
-      // held, and handled once this state is applied, in the order it came.
-      const held: (() => void)[] = [];
-      this.held = held;
-      try {
-        await this.compiledInTurns(next, () => !this.closed);
-      } catch (error) {
-        this.held = null;
-        this.failing = true;
-        for (const handle of held) handle();
-        throw error;
-      }
-      this.held = null;
-      if (this.closed) throw new Error('the provider was closed while its first state was compiled');
+    if (!this.everyFlag) {
       this.setInitial(next);
-      for (const handle of held) handle();
       return;
     }
-    this.setInitial(next);
+    // What the source reports meanwhile (it has started) comes after this state: it is held,
+    // and handled once this state is applied (or has failed), in the order it came.
+    const held: (() => void)[] = [];
+    this.held = held;
+    try {
+      await this.compiledInTurns(next, () => !this.closed);
+      if (this.closed) throw new Error('the provider was closed while its first state was compiled');
+      this.setInitial(next);
+    } catch (error) {
+      this.failing = true;
+      throw error;
+    } finally {
+      this.held = null;
+      for (const handle of held) handle();
+    }
   }
 
   private setInitial(next: Evaluation): void {

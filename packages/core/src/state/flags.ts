@@ -178,12 +178,12 @@ export class CompiledFlag {
   }
 
   get variants(): ReadonlyMap<string, CompiledVariant> {
-    return this.compiledVariants ?? this.compileDeferred().variants;
+    return this.compiledVariants ?? this.compiledNow().compiledVariants!;
   }
 
   get rules(): readonly CompiledRule[] {
     const rules = this.compiledRules;
-    return rules !== null ? rules : this.compileDeferred().rules;
+    return rules !== null ? rules : this.compiledNow().compiledRules!;
   }
 
   /** Whether the variants and rules are compiled (false: deferred until first read). */
@@ -225,11 +225,11 @@ export class CompiledFlag {
 
   /** Compiles the variants and rules now, if they are deferred (throws `StateError` as reading `rules` would). */
   compile(): void {
-    if (this.compiledRules === null) this.compileDeferred();
+    if (this.compiledRules === null) this.compiledNow();
   }
 
-  /** Compiles a deferred flag's variants and rules from its JSON (validated before it was deferred). */
-  private compileDeferred(): { variants: ReadonlyMap<string, CompiledVariant>; rules: readonly CompiledRule[] } {
+  /** This flag, its variants and rules compiled from its JSON (validated before it was deferred). */
+  private compiledNow(): this {
     const deferred = this.deferred!;
     const segments = new Map<string, CompiledSegment>();
     for (const ref of this.refs!) if (typeof ref !== 'string') segments.set(ref.name, ref);
@@ -245,7 +245,7 @@ export class CompiledFlag {
     this.compiledRules = flag.compiledRules;
     this.deferred = null;
     this.refs = null;
-    return { variants: flag.compiledVariants!, rules: flag.compiledRules! };
+    return this;
   }
 }
 
@@ -403,8 +403,8 @@ export function compileFlag(
     if (rule) rules.push(rule);
   }
 
-  // An exact-size copy of the rules: grown by push, a list of 5 rules keeps room for 17.
   const usesStore = rules.some((rule) => rule.enabled && (rule.materialization !== null || (rule.segment?.materializations.length ?? 0) > 0));
+  // An exact-size copy of the rules: grown by push, a list of 5 rules keeps room for 17.
   return new CompiledFlag(name, !active, clients, usesStore, variants, rules.slice(), null, 0, 0, null);
 }
 
