@@ -3,7 +3,7 @@
  * current state (from a source), turns OpenFeature calls into resolves, and does the I/O
  * core leaves out: one batched sticky-store read per evaluation, queued writes, exposures.
  */
-import { requiredReads, resolveFlag, type EvaluationContext as CoreContext, type ResolvedFlag } from '@allot/core';
+import { requiredReads, resolveFlag, type CompiledFlag, type EvaluationContext as CoreContext, type MaterializationKey, type ResolvedFlag } from '@allot/core';
 import {
   ErrorCode,
   OpenFeatureEventEmitter,
@@ -17,7 +17,7 @@ import {
 } from '@openfeature/server-sdk';
 import { FlagBundle } from './bundle/flag-bundle.js';
 import { coreContext } from './evaluation/context.js';
-import { detailsOf, flagNotFound } from './evaluation/details.js';
+import { detailsOf, flagNotFound, unexpected } from './evaluation/details.js';
 import type { Evaluation } from './evaluation/evaluation.js';
 import type { FlagKey } from './evaluation/flag-key.js';
 import { AllotEventEmitter } from './events/allot-events.js';
@@ -181,8 +181,7 @@ export class AllotProvider implements Provider {
     const current = this.tracker.current;
     const ctx = coreContext(context);
     if (current === null || this.sticky === null || !current.usesStore) return Promise.resolve(this.bundle(current, ctx, null));
-    const flags = current.state.flagsOf(current.client);
-    const keys = requiredReads(current.client, flags, ctx);
+    const keys = readsOf(current, ctx);
     const outcome = this.sticky.read(keys);
     if (!(outcome instanceof Promise)) return Promise.resolve(this.bundle(current, ctx, this.sticky.access(keys, outcome)));
     return outcome.then((o) => this.bundle(current, ctx, this.sticky!.access(keys, o)));
@@ -197,7 +196,7 @@ export class AllotProvider implements Provider {
     const current = this.tracker.current;
     const ctx = coreContext(context);
     if (current === null || this.sticky === null || !current.usesStore) return this.bundle(current, ctx, null);
-    const keys = requiredReads(current.client, current.state.flagsOf(current.client), ctx);
+    const keys = readsOf(current, ctx);
     return this.bundle(current, ctx, this.sticky.access(keys, this.sticky.readSyncOnly(keys)));
   }
 
@@ -214,12 +213,21 @@ export class AllotProvider implements Provider {
   }
 
   private bundle(current: Evaluation | null, context: CoreContext, access: ReturnType<StickyAssignments['access']> | null): FlagBundle {
-    if (current === null) return new FlagBundle(this, null, [], context, 'ok');
+    if (current === null) return new FlagBundle(this, null, [], null, context, 'ok');
     const flags = current.state.flagsOf(current.client);
     const results: ResolvedFlag[] = new Array<ResolvedFlag>(flags.length);
-    for (let i = 0; i < flags.length; i++) results[i] = resolveFlag(current.state, current.client, flags[i]!, context, access);
+    let failures: Map<number, unknown> | null = null;
+    for (let i = 0; i < flags.length; i++) {
+      try {
+        results[i] = resolveFlag(current.state, current.client, flags[i]!, context, access);
+      } catch (error) {
+        // Only a flag of a prepared form core did not make can fail here (on its first compile):
+        // that flag answers with the error, the others as usual.
+        (failures ??= new Map()).set(i, error);
+      }
+    }
     if (access !== null) this.sticky!.commit(access);
-    return new FlagBundle(this, current, results, context, access?.outcome.status ?? 'ok');
+    return new FlagBundle(this, current, results, failures, context, access?.outcome.status ?? 'ok');
   }
 
   private evaluate<T>(flagKey: string, type: FlagValueType, defaultValue: T, context: EvaluationContext): Promise<ResolutionDetails<T>> {
@@ -284,13 +292,26 @@ function notReady<T>(defaultValue: T): ResolutionDetails<T> {
   };
 }
 
-function unexpected<T>(defaultValue: T, error: unknown): ResolutionDetails<T> {
-  return {
-    value: defaultValue,
-    reason: StandardResolutionReasons.ERROR,
-    errorCode: ErrorCode.GENERAL,
-    errorMessage: `allot: unexpected error: ${error instanceof Error ? error.message : String(error)}`,
-  };
+/**
+ * The sticky reads a bundle needs. A flag that fails its first compile (only a prepared form
+ * core did not make holds one) reads nothing: its result in the bundle is that error.
+ */
+function readsOf(current: Evaluation, context: CoreContext): MaterializationKey[] {
+  const flags = current.state.flagsOf(current.client);
+  try {
+    return requiredReads(current.client, flags, context);
+  } catch {
+    return requiredReads(current.client, flags.filter(compiles), context);
+  }
+}
+
+function compiles(flag: CompiledFlag): boolean {
+  try {
+    flag.compile();
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Adds the sticky store's trouble to a result's metadata (a copy: cached results are shared). */

@@ -1,7 +1,9 @@
+import { assembleState, prepareState } from '@allot/core';
 import { describe, expect, it } from 'vitest';
+import { fingerprintsOf } from '../loading/fingerprints.js';
 import { AllotProvider } from '../provider.js';
 import { SECRET, testState } from '../testing/states.js';
-import type { Exposure, FlagValueType } from '../types.js';
+import type { Exposure, FlagValueType, LoadedState } from '../types.js';
 
 const cases: [string, FlagValueType, unknown][] = [
   ['checkout.enabled', 'boolean', false],
@@ -59,6 +61,41 @@ describe('FlagBundle', () => {
     bundle.getStringValue('checkout.label', '');
     expect(exposures.map((e) => e.flag)).toEqual(['flags/checkout']);
     await provider.onClose();
+  });
+
+  it('gives a flag that fails its first compile its error, and every other flag its value (it never throws)', async () => {
+    // A prepared form core did not make (its bytes changed after preparing): the sticky flag's
+    // rule's `enabled` made a string, the same length so that every offset holds. Assembled
+    // states compile a flag on first use, so the bundle is where it first fails.
+    const result = prepareState(testState(), { targetingKeyAlias: 'targetingKey' });
+    if (!result.ok) throw new Error('not valid');
+    const text = new TextDecoder().decode(result.prepared.utf8);
+    const rule = '"name":"flags/sticky/rules/exp","segment":"segments/everyone","enabled":';
+    expect(text).toContain(`${rule}true`);
+    const utf8 = new TextEncoder().encode(text.replace(`${rule}true`, `${rule}"tr"`));
+    const loaded: LoadedState = { state: assembleState({ ...result.prepared, utf8 }), fingerprints: fingerprintsOf(testState(), result.state), origin: 'tampered' };
+    const source = { description: 'tampered', start: () => Promise.resolve(loaded), stop: () => Promise.resolve() };
+    const broken = new AllotProvider({ source, clientSecret: SECRET });
+    const good = new AllotProvider({ source: testState(), clientSecret: SECRET });
+    await broken.initialize();
+    await good.initialize();
+    for (const resolveAll of [(p: AllotProvider) => p.resolveAll({ targetingKey: 'user-2' }), (p: AllotProvider) => Promise.resolve(p.resolveAllSync({ targetingKey: 'user-2' }))]) {
+      const bundle = await resolveAll(broken);
+      const expected = await resolveAll(good);
+      expect(bundle.flags).toEqual(expected.flags);
+      expect(bundle.details('sticky.v', 'string', 'd')).toEqual({
+        value: 'd',
+        reason: 'ERROR',
+        errorCode: 'GENERAL',
+        errorMessage: 'allot: unexpected error: invalid resolver state (1 problem):\n  flags["flags/sticky"].rules[0].enabled: expected true or false, got "tr"',
+      });
+      // `paused` serves only what `sticky`'s rule stored, which the broken one never stores.
+      for (const [key, type, fallback] of cases.filter(([key]) => !key.startsWith('sticky') && !key.startsWith('paused'))) {
+        expect(bundle.details(key, type, fallback)).toEqual(expected.details(key, type, fallback));
+      }
+    }
+    await broken.onClose();
+    await good.onClose();
   });
 
   it('answers with defaults and PROVIDER_NOT_READY before a state is loaded', () => {

@@ -5,7 +5,7 @@
  */
 import { resolveFlag, type EvaluationContext as CoreContext, type ResolvedFlag } from '@allot/core';
 import { ErrorCode, StandardResolutionReasons, type JsonValue, type ResolutionDetails } from '@openfeature/server-sdk';
-import { detailsOf, flagNotFound } from '../evaluation/details.js';
+import { detailsOf, flagNotFound, unexpected } from '../evaluation/details.js';
 import type { Evaluation } from '../evaluation/evaluation.js';
 import type { FlagKey } from '../evaluation/flag-key.js';
 import type { FlagValueType, StickyStoreStatus } from '../types.js';
@@ -19,7 +19,10 @@ export class FlagBundle {
   constructor(
     private readonly owner: BundleOwner,
     private readonly evaluation: Evaluation | null,
+    /** Each flag's result, in the client's order; a hole where the flag failed (in `failures`). */
     private readonly results: readonly ResolvedFlag[],
+    /** What each flag that could not be resolved threw, by its position; null when none did. */
+    private readonly failures: ReadonlyMap<number, unknown> | null,
     /** The context the flags were resolved for, as the caller gave it. */
     readonly context: CoreContext,
     /** How the sticky store answered the bundle's one read. */
@@ -28,7 +31,8 @@ export class FlagBundle {
 
   /** Names (`flags/x`) of the flags in the bundle. */
   get flags(): string[] {
-    return this.results.map((r) => r.flag);
+    const flags = this.evaluation?.state.flagsOf(this.evaluation.client) ?? [];
+    return flags.map((f) => f.name);
   }
 
   getBooleanValue(flagKey: string, defaultValue: boolean): boolean {
@@ -53,8 +57,14 @@ export class FlagBundle {
     if (evaluation === null) {
       return { value: defaultValue, reason: StandardResolutionReasons.ERROR, errorCode: ErrorCode.PROVIDER_NOT_READY, errorMessage: 'allot has no state yet' };
     }
-    const key = evaluation.keys.lookup(flagKey);
+    let key: FlagKey | null;
+    try {
+      key = evaluation.keys.lookup(flagKey); // describes the flag: its first compile, if resolving did not
+    } catch (error) {
+      return unexpected(defaultValue, error);
+    }
     if (key === null) return flagNotFound(flagKey, defaultValue);
+    if (this.failures?.has(key.index) === true) return unexpected(defaultValue, this.failures.get(key.index));
     // Archived flags are not in the client's list; resolving one is a constant lookup.
     const resolved = key.index === -1 ? resolveFlag(evaluation.state, evaluation.client, key.flag, this.context) : this.results[key.index]!;
     if (resolved.shouldApply) this.owner.expose(key, resolved, this.context);

@@ -27,6 +27,16 @@ export function flagNotFound<T>(key: string, defaultValue: T): ResolutionDetails
   };
 }
 
+/** Details for an evaluation that threw: the default, with the error's message. */
+export function unexpected<T>(defaultValue: T, error: unknown): ResolutionDetails<T> {
+  return {
+    value: defaultValue,
+    reason: StandardResolutionReasons.ERROR,
+    errorCode: ErrorCode.GENERAL,
+    errorMessage: `allot: unexpected error: ${error instanceof Error ? error.message : String(error)}`,
+  };
+}
+
 function flagPart(key: string): string {
   const bare = key.startsWith('flags/') ? key.slice('flags/'.length) : key;
   const dot = bare.indexOf('.');
