@@ -21,6 +21,11 @@ function current(provider: AllotProvider): Evaluation {
   return (provider as unknown as { tracker: StateTracker }).tracker.current!;
 }
 
+/** When the state the provider serves was last known current (`Date.now()`; STALE counts from it). */
+function freshAt(provider: AllotProvider): number {
+  return (provider as unknown as { tracker: { freshAt: number } }).tracker.freshAt;
+}
+
 /** A source whose states (`push`) and failed loads (`fail`) the test reports, as a watched file or stream would. */
 function handSource(first: LoadedState): StateSource & { push: (loaded: LoadedState) => void; fail: (error: Error) => void } {
   let listener: SourceListener | null = null;
@@ -204,6 +209,8 @@ describe('StateTracker and deferred flags', () => {
     provider.events.addHandler(ProviderEvents.Error, (details) => {
       errors.push(details?.message ?? '');
     });
+    const fresh = freshAt(provider);
+    await new Promise((resolve) => setTimeout(resolve, 5)); // the broken state arrives later than the last good one
     source.push({ state: assembleState({ ...result.prepared, utf8: bad }), fingerprints: fingerprintsOf(testState(), result.state), origin: 'broken' });
     await vi.waitFor(() => {
       expect(errors).not.toHaveLength(0);
@@ -212,6 +219,8 @@ describe('StateTracker and deferred flags', () => {
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatch(/^broken: invalid resolver state \(1 problem\):\n {2}flags\["flags\/[a-z-]+"\]\.rules\[0\]\.enabled: expected true or false, got "tr"/);
     expect(current(provider).loaded.origin).toBe('one');
+    // The state served is as old as before the broken one came (STALE counts from there).
+    expect(freshAt(provider)).toBe(fresh);
   });
 
   it('applies only the last of states pushed while one is being compiled', async () => {
