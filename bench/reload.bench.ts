@@ -47,14 +47,14 @@
  * directory's `allot-reload-bench-workspaces` and reused.
  *
  * Run: pnpm --filter @allot/bench bench:reload [--quick] [--sizes 1000,3000,10000]
- *   [--rows file-main,file,http,watch-state,watch-delta,idle] [--reloads N] [--serving N] [--servers-nice N]
+ *   [--rows file-main,file,http,watch-state,watch-delta,idle] [--reloads N] [--serving N] [--servers-nice N, default 19]
  *   (node --cpu-prof or --trace-gc on a row: run it alone with --row NAME --dir DIR --size N;
- *   --windows prints when each measure ran, on performance.now()'s clock)
+ *   --windows prints when each measure ran, on performance.now()'s clock; --gaps splits each gap over 15 ms)
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, copyFileSync, mkdtempSync, openSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, linkSync, mkdtempSync, openSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { loadavg, setPriority, tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { constants as perfConstants, monitorEventLoopDelay, PerformanceObserver, type NodeGCPerformanceDetail, type PerformanceEntry } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
@@ -78,8 +78,16 @@ const SERVING = Number(arg('--serving') ?? '0');
 const ROW_NAMES = ['file-main', 'file', 'http', 'watch-state', 'watch-delta', 'idle'] as const;
 type RowName = (typeof ROW_NAMES)[number];
 const ROWS = (arg('--rows')?.split(',') ?? ROW_NAMES) as RowName[];
-/** The `allot serve` processes' nice value (`--servers-nice N`; default 0, the application's own). */
-const SERVERS_NICE = Number(arg('--servers-nice') ?? '0');
+/** `--gaps`: print each gap of the 1 ms timer over 15 ms, split into run, waited for a CPU and blocked (Linux). */
+const GAPS = process.argv.includes('--gaps');
+/**
+ * The `allot serve` processes' nice value, every thread of them (`--servers-nice N`; default 19).
+ * The servers stand in for a control plane on other machines. On this 2-core one, at the
+ * application's priority (`--servers-nice 0`), a server recompiling 10,000 segments and its
+ * collector threads held both CPUs while the application's thread waited 15–27 ms for one
+ * (`perf sched timehist`, 2026-12-06): the machine's sharing, not the provider's stall.
+ */
+const SERVERS_NICE = Number(arg('--servers-nice') ?? '19');
 
 /**
  * This thread's scheduler statistics on Linux (`/proc/thread-self/schedstat`): nanoseconds
@@ -183,7 +191,10 @@ async function measured<T>(run: () => Promise<T>): Promise<Measure<T>> {
       clock.read();
       const ran = clock.runNs - lastRun;
       ownNs = Math.max(ownNs, ran);
-      if (delay > 20 && clock.waitNs - lastWait > ran) over20Waiting++;
+      const waited = clock.waitNs - lastWait;
+      if (delay > 20 && waited > ran) over20Waiting++;
+      // `--gaps`: each gap over 15 ms split three ways; what is neither run nor waited, the thread was blocked (a futex: a collection's helper threads, a lock).
+      if (GAPS && delay > 15) process.stderr.write(`GAP at ${now.toFixed(0)} ms: ${delay.toFixed(1)} ms, ran ${(ran / 1e6).toFixed(1)}, waited ${(waited / 1e6).toFixed(1)}, blocked ${(delay + 1 - (ran + waited) / 1e6).toFixed(1)}; CLOCK_MONOTONIC ${(Number(process.hrtime.bigint()) / 1e9).toFixed(6)} s (perf record -k mono)\n`);
       lastRun = clock.runNs;
       lastWait = clock.waitNs;
     }
@@ -362,23 +373,54 @@ function evaluating(provider: AllotProvider, perMs: number): { stop: () => { mad
 }
 
 /** `dir`/state.json, replaced by `a.json` and `b.json` in turn. */
+/**
+ * Replaces `file` by renaming a new revision over it, as a deploy does, with the bench's own
+ * file-system work kept off the measures: the app's thread is the bench's too.
+ * - `prepare` (outside the measure) copies the next revision beside the file: copying 49 MB
+ *   holds this thread ≈ 30 ms;
+ * - a rename over the last link to a file frees its blocks in that call, and on a file system
+ *   mounted with online discard (this machine's ext4) it then waits for the discard: 15–20 ms
+ *   at 47 MB (`perf sched timehist`: `blkdev_issue_discard` under `ext4_evict_inode` in the
+ *   rename). So `prepare` gives the file a second link, and the next `prepare` removes it
+ *   once it has been replaced.
+ */
+class Replacer {
+  private readonly next: string;
+  private readonly kept: string;
+
+  constructor(private readonly file: string) {
+    this.next = `${file}.next.tmp`;
+    this.kept = `${file}.replaced.tmp`;
+  }
+
+  /** Outside the measure: frees the revision replaced last, copies `revision` beside the file, links the file. */
+  prepare(revision: string): void {
+    rmSync(this.kept, { force: true });
+    copyFileSync(revision, this.next);
+    linkSync(this.file, this.kept);
+  }
+
+  /** The reload's cause: the next revision renamed over the file (which keeps a link, so nothing is freed here). */
+  replace(): void {
+    renameSync(this.next, this.file);
+  }
+}
+
 function fileSetup(dir: string, offThread: boolean): Setup {
   const file = join(dir, 'state.json');
   const texts = [join(dir, 'a.json'), join(dir, 'b.json')];
   copyFileSync(texts[0]!, file);
-  const next = join(dir, 'state.next.tmp');
+  const replacer = new Replacer(file);
   return {
     source: fileSource(file, { offThread, debounceMs: 5, pollIntervalMs: 60_000 }),
     secret: SECRET,
     stateMb: () => Promise.resolve(0), // the table shows the file's size
-    // The next revision is copied beside the file outside the measure (copying 49 MB holds
-    // this thread ≈ 30 ms, a stall of the bench's, not the provider's); a reload renames it.
     after: (r) => {
-      copyFileSync(texts[(r + 1) % texts.length]!, next);
+      replacer.prepare(texts[(r + 1) % texts.length]!);
       return Promise.resolve();
     },
     reload: () => {
-      renameSync(next, file);
+      replacer.replace();
       return Promise.resolve();
     },
     close: () => Promise.resolve(),
@@ -402,10 +444,7 @@ function freePort(): Promise<number> {
 async function serve(workspace: string, port: number): Promise<ChildProcess> {
   // Secrets live beside the workspace (`<name>.secrets.yaml`), never in it.
   writeFileSync(workspace.replace(/\.yaml$/, '.secrets.yaml'), `clients:\n  default: ${WORKSPACE_SECRET}\n`);
-  const { child } = await startServe(['--workspace', workspace], { port, stderr: 'ignore' });
-  // `--servers-nice N`: the servers stand in for other machines; on this one they take the
-  // CPUs the application shares with its loader (default 0: the application's priority).
-  if (SERVERS_NICE !== 0 && child.pid !== undefined) setPriority(child.pid, SERVERS_NICE);
+  const { child } = await startServe(['--workspace', workspace], { port, stderr: 'ignore', nice: SERVERS_NICE });
   // The first request compiles the workspace: not a cost of the provider's. Its body is not
   // read: 26 MB of it would be garbage this process's GC collects during the next measure.
   await (await fetch(`http://127.0.0.1:${port}/v1/state`)).body?.cancel();
@@ -429,17 +468,16 @@ async function servedWorkspace(dir: string, name: string): Promise<{ port: numbe
   copyFileSync(join(dir, 'ws-a.yaml'), file);
   const port = await freePort();
   const server = await serve(file, port);
-  const next = join(dir, `${name}.next.tmp`);
+  const replacer = new Replacer(file);
   return {
     port,
     server,
-    // Copied outside the measure (see fileSetup); `replace` renames it over the file.
     ready: (r) => {
-      copyFileSync(join(dir, r % 2 === 0 ? 'ws-b.yaml' : 'ws-a.yaml'), next);
+      replacer.prepare(join(dir, r % 2 === 0 ? 'ws-b.yaml' : 'ws-a.yaml'));
       return Promise.resolve();
     },
     replace: () => {
-      renameSync(next, file);
+      replacer.replace();
     },
   };
 }
@@ -533,7 +571,7 @@ function split(value: number): string {
 
 /** One row in a process of its own, so that rows share no heap, garbage or worker. */
 function inChild(dir: string, rowName: RowName, swapMs: number): RowResult {
-  const child = spawnSync(process.execPath, ['--expose-gc', process.argv[1]!, '--row', rowName, '--dir', dir, '--swap-ms', String(swapMs), '--reloads', String(RELOADS), '--serving', String(SERVING), '--servers-nice', String(SERVERS_NICE)], {
+  const child = spawnSync(process.execPath, ['--expose-gc', process.argv[1]!, '--row', rowName, '--dir', dir, '--swap-ms', String(swapMs), '--reloads', String(RELOADS), '--serving', String(SERVING), '--servers-nice', String(SERVERS_NICE), ...['--windows', '--gaps'].filter((f) => process.argv.includes(f))], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
     maxBuffer: 1 << 20,
@@ -551,6 +589,7 @@ if (rowArg !== undefined) {
   const kept = join(tmpdir(), 'allot-reload-bench-workspaces');
   try {
     console.log(`reload bench: ${RELOADS} reloads per row, each row in a process of its own; delays of the app's event loop (ms); load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+    console.log(`the allot serve processes (http, watch rows) run at nice ${String(SERVERS_NICE)}, standing in for other machines (--servers-nice 0: the app's priority)`);
     console.log('swap = cause (rename, server stopped) to PROVIDER_CONFIGURATION_CHANGED (median); held = heap + external memory after gc, less the baseline; rss = growth');
     console.log('segments  path         state MB  initial max  reload max  reload p99  1ms-timer gap  gaps>20ms  waiting  own turn  gc pause  gc total  swap ms  held MB  rss MB');
     for (const size of SIZES) {
