@@ -81,7 +81,8 @@ const ROWS = (arg('--rows')?.split(',') ?? ROW_NAMES) as RowName[];
 /** `--gaps`: print each gap of the 1 ms timer over 15 ms, split into run, waited for a CPU and blocked (Linux). */
 const GAPS = process.argv.includes('--gaps');
 /**
- * The `allot serve` processes' nice value, every thread of them (`--servers-nice N`; default 19).
+ * How much lower the `allot serve` processes run than the bench, every thread of them
+ * (`--servers-nice N`, started under `nice -n N`; default 19).
  * The servers stand in for a control plane on other machines. On this 2-core one, at the
  * application's priority (`--servers-nice 0`), a server recompiling 10,000 segments and its
  * collector threads held both CPUs while the application's thread waited 15–27 ms for one
@@ -372,40 +373,52 @@ function evaluating(provider: AllotProvider, perMs: number): { stop: () => { mad
   };
 }
 
-/** `dir`/state.json, replaced by `a.json` and `b.json` in turn. */
 /**
  * Replaces `file` by renaming a new revision over it, as a deploy does, with the bench's own
  * file-system work kept off the measures: the app's thread is the bench's too.
  * - `prepare` (outside the measure) copies the next revision beside the file: copying 49 MB
  *   holds this thread ≈ 30 ms;
  * - a rename over the last link to a file frees its blocks in that call, and on a file system
- *   mounted with online discard (this machine's ext4) it then waits for the discard: 15–20 ms
+ *   mounted with online discard (this machine's ext4) it then waits for the discard: 15–19 ms
  *   at 47 MB (`perf sched timehist`: `blkdev_issue_discard` under `ext4_evict_inode` in the
- *   rename). So `prepare` gives the file a second link, and the next `prepare` removes it
- *   once it has been replaced.
+ *   rename). So every revision gets a second link before it is renamed into place (made then,
+ *   not once it is the file: a new link is an attribute change of the file, which the
+ *   provider's watcher would take for an edit), and the next `prepare` removes the link of
+ *   the revision the last reload replaced, freeing it there.
  */
 class Replacer {
   private readonly next: string;
-  private readonly kept: string;
+  /** The second links of the file and, after a reload, of the revision it replaced. */
+  private readonly kept: string[] = [];
+  private links = 0;
 
+  /** Call before anything watches `file`. */
   constructor(private readonly file: string) {
     this.next = `${file}.next.tmp`;
-    this.kept = `${file}.replaced.tmp`;
+    this.kept.push(this.linked(file));
   }
 
-  /** Outside the measure: frees the revision replaced last, copies `revision` beside the file, links the file. */
+  /** Outside the measure: frees the revision replaced last, and copies `revision` beside the file with a second link. */
   prepare(revision: string): void {
-    rmSync(this.kept, { force: true });
+    while (this.kept.length > 1) rmSync(this.kept.shift()!, { force: true });
     copyFileSync(revision, this.next);
-    linkSync(this.file, this.kept);
+    this.kept.push(this.linked(this.next));
   }
 
   /** The reload's cause: the next revision renamed over the file (which keeps a link, so nothing is freed here). */
   replace(): void {
     renameSync(this.next, this.file);
   }
+
+  private linked(path: string): string {
+    const link = `${this.file}.kept-${String(this.links++)}.tmp`;
+    rmSync(link, { force: true }); // left by an earlier row on the same file
+    linkSync(path, link);
+    return link;
+  }
 }
 
+/** `dir`/state.json, replaced by `a.json` and `b.json` in turn. */
 function fileSetup(dir: string, offThread: boolean): Setup {
   const file = join(dir, 'state.json');
   const texts = [join(dir, 'a.json'), join(dir, 'b.json')];
@@ -466,9 +479,9 @@ async function servedMb(port: number): Promise<number> {
 async function servedWorkspace(dir: string, name: string): Promise<{ port: number; server: ChildProcess; ready: (r: number) => Promise<void>; replace: () => void }> {
   const file = join(dir, `${name}.yaml`);
   copyFileSync(join(dir, 'ws-a.yaml'), file);
+  const replacer = new Replacer(file);
   const port = await freePort();
   const server = await serve(file, port);
-  const replacer = new Replacer(file);
   return {
     port,
     server,
@@ -589,7 +602,7 @@ if (rowArg !== undefined) {
   const kept = join(tmpdir(), 'allot-reload-bench-workspaces');
   try {
     console.log(`reload bench: ${RELOADS} reloads per row, each row in a process of its own; delays of the app's event loop (ms); load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
-    console.log(`the allot serve processes (http, watch rows) run at nice ${String(SERVERS_NICE)}, standing in for other machines (--servers-nice 0: the app's priority)`);
+    console.log(`the allot serve processes (http, watch rows) run under nice -n ${String(SERVERS_NICE)}, standing in for other machines (--servers-nice 0: the app's priority)`);
     console.log('swap = cause (rename, server stopped) to PROVIDER_CONFIGURATION_CHANGED (median); held = heap + external memory after gc, less the baseline; rss = growth');
     console.log('segments  path         state MB  initial max  reload max  reload p99  1ms-timer gap  gaps>20ms  waiting  own turn  gc pause  gc total  swap ms  held MB  rss MB');
     for (const size of SIZES) {

@@ -21,9 +21,10 @@ export interface ServeOptions {
   /** An IPC channel to the child (for a probe preloaded with `--import`). */
   readonly ipc?: boolean;
   /**
-   * Runs the server at this nice value (`nice -n N`), every thread of it: on Linux a nice value
-   * belongs to a thread, and `os.setPriority(pid)` after the start changes only the main one,
-   * not V8's collector threads (measured). Default: this process's own.
+   * Runs the server under `nice -n N` (N added to this process's nice value), every thread of
+   * it: on Linux a nice value belongs to a thread, and `os.setPriority(pid)` after the start
+   * changes only the main one, not V8's collector threads (measured). Default: this
+   * process's own.
    */
   readonly nice?: number;
 }

@@ -185,13 +185,20 @@ describe('StateTracker and deferred flags', () => {
     const provider = await started(source);
     provider.resolveAllSync({ targetingKey: 'u' });
     const seen = recorded(provider);
-    source.push(assembled(testState(many(3_000)), 'good'));
+    const good = assembled(testState(many(3_000)), 'good');
+    await new Promise((resolve) => setTimeout(resolve, 5)); // it arrives later than the first state
+    const before = Date.now();
+    source.push(good);
+    const after = Date.now();
     source.fail(new Error('the next load failed'));
     await vi.waitFor(() => {
       expect(current(provider).loaded.origin).toBe('good');
     }, { timeout: 5_000 });
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(seen).toEqual([ProviderEvents.Error, ProviderEvents.ConfigurationChanged]);
+    // STALE counts from the good state's arrival, not from the first state's.
+    expect(freshAt(provider)).toBeGreaterThanOrEqual(before);
+    expect(freshAt(provider)).toBeLessThanOrEqual(after);
   });
 
   it('reports a flag that does not compile as a failed load, keeping the last good state', async () => {

@@ -120,10 +120,8 @@ export class StateTracker implements SourceListener {
     }
     const update = ++this.updates;
     if (this.everyFlag && next.state.flagsOf(next.client).some((flag) => !flag.compiled)) {
-      // A good state loaded now: the state's age counts from here, whenever it is applied.
-      const freshBefore = this.freshAt;
-      this.freshAt = Date.now();
-      void this.appliedOnceCompiled(next, update, this.errors, freshBefore);
+      // Loaded now: once applied, the state's age counts from here.
+      void this.appliedOnceCompiled(next, update, this.errors, Date.now());
       return;
     }
     this.apply(next, true);
@@ -133,23 +131,27 @@ export class StateTracker implements SourceListener {
    * Applies `next` once every flag of its client is compiled, compiling in turns of SLICE_MS;
    * not if another update came meanwhile (it is applied instead) or the tracker closed. A
    * failed load reported meanwhile (`error`, since `errors` were counted) came after `next`:
-   * `next` is applied, and the provider stays in error, as if it had been applied at once. A
-   * flag of `next` that does not compile makes it a failed load: the state's age is again
-   * `freshBefore`'s, as if `next` had never come.
+   * `next` is applied, and the provider stays in error, as if it had been applied at once
+   * (when it arrived, `arrivedAt`: STALE counts from there). A flag of `next` that does not
+   * compile makes it a failed load, and the state served keeps its age.
    */
-  private async appliedOnceCompiled(next: Evaluation, update: number, errors: number, freshBefore: number): Promise<void> {
+  private async appliedOnceCompiled(next: Evaluation, update: number, errors: number, arrivedAt: number): Promise<void> {
     const wanted = (): boolean => !this.closed && update === this.updates;
     try {
       // Asked again after the await: another update may have come in the turn it resolved in.
       if (!(await this.compiledInTurns(next, wanted)) || !wanted()) return;
     } catch (error) {
-      if (update === this.updates) {
-        this.freshAt = freshBefore;
-        this.error(error as Error);
-      }
+      if (update === this.updates) this.error(error as Error);
       return;
     }
-    this.apply(next, this.errors === errors);
+    if (this.errors === errors) {
+      this.apply(next, true);
+      return;
+    }
+    // Applied after a failed load: still failing, stale in its time from `next`'s arrival.
+    this.freshAt = arrivedAt;
+    this.clearStale();
+    this.apply(next, false);
   }
 
   /**

@@ -135,6 +135,8 @@ export class CompiledFlag {
   private readonly start: number;
   private readonly end: number;
   private refs: readonly (CompiledSegment | string)[] | null;
+  /** What the compile threw, thrown again by every later read (only a prepared form core did not make fails). */
+  private failure: StateError | null = null;
   /** The flag's results when no rule decides, the unit is bad, or it is archived: made on first use (`noMatchOf`, `targetingKeyErrorOf`, `archivedResultOf`). */
   noMatch: ResolvedFlag | null = null;
   targetingKeyError: ResolvedFlag | null = null;
@@ -230,6 +232,7 @@ export class CompiledFlag {
 
   /** This flag, its variants and rules compiled from its JSON (validated before it was deferred). */
   private compiledNow(): this {
+    if (this.failure !== null) throw this.failure; // every read after a failed compile: parsed once
     const deferred = this.deferred!;
     const segments = new Map<string, CompiledSegment>();
     for (const ref of this.refs!) if (typeof ref !== 'string') segments.set(ref.name, ref);
@@ -240,7 +243,7 @@ export class CompiledFlag {
     const flag = compileFlag(this.name, raw, path, segments, issues, deferred.targetingKeyAlias, deferred.absentIsActive);
     // The JSON was validated with these segments before it was deferred: only a prepared form
     // that `prepareState` did not make can have problems here.
-    if (flag === undefined || issues.items.length > 0) throw new StateError(issues.items);
+    if (flag === undefined || issues.items.length > 0) throw (this.failure = new StateError(issues.items));
     this.compiledVariants = flag.compiledVariants;
     this.compiledRules = flag.compiledRules;
     this.deferred = null;

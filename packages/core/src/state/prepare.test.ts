@@ -239,8 +239,26 @@ describe('prepareState and StateAssembler', () => {
       const tampered = text.replace('"enabled":true', '"enabled":"tr"');
       expect(tampered).not.toBe(text);
       const state = new StateAssembler({ ...result.prepared, utf8: new TextEncoder().encode(tampered) }).finish();
-      expect(() => state.flags.get('flags/one')!.rules).toThrow(StateError);
-      expect(() => state.flags.get('flags/one')!.rules).toThrow('flags["flags/one"].rules[0].enabled: expected true or false, got "tr"');
+      const thrown = (read: () => unknown): unknown => {
+        try {
+          read();
+        } catch (error) {
+          return error;
+        }
+        throw new Error('did not throw');
+      };
+      const flag = state.flags.get('flags/one')!;
+      const first = thrown(() => flag.rules);
+      expect(first).toBeInstanceOf(StateError);
+      expect((first as Error).message).toContain('flags["flags/one"].rules[0].enabled: expected true or false, got "tr"');
+      // Every later read throws the same error: the JSON is not parsed again.
+      expect(thrown(() => flag.variants)).toBe(first);
+      expect(
+        thrown(() => {
+          flag.compile();
+        }),
+      ).toBe(first);
+      expect(flag.compiled).toBe(false);
     });
   });
 
