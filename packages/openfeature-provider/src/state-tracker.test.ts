@@ -26,8 +26,8 @@ function freshAt(provider: AllotProvider): number {
   return (provider as unknown as { tracker: { freshAt: number } }).tracker.freshAt;
 }
 
-/** A source whose states (`push`) and failed loads (`fail`) the test reports, as a watched file or stream would. */
-function handSource(first: LoadedState): StateSource & { push: (loaded: LoadedState) => void; fail: (error: Error) => void } {
+/** A source whose states (`push`), failed loads (`fail`) and confirmations (`confirm`, a 304) the test reports, as a watched file or stream would. */
+function handSource(first: LoadedState): StateSource & { push: (loaded: LoadedState) => void; fail: (error: Error) => void; confirm: () => void } {
   let listener: SourceListener | null = null;
   return {
     description: 'test',
@@ -41,6 +41,9 @@ function handSource(first: LoadedState): StateSource & { push: (loaded: LoadedSt
     },
     fail: (error) => {
       listener!.error(error);
+    },
+    confirm: () => {
+      listener!.confirm();
     },
   };
 }
@@ -180,25 +183,84 @@ describe('StateTracker and deferred flags', () => {
     }
   });
 
-  it('a load that fails while a good state is compiled leaves the provider in error, the good state applied', async () => {
-    const source = handSource(assembled(testState(), 'one'));
-    const provider = await started(source);
-    provider.resolveAllSync({ targetingKey: 'u' });
-    const seen = recorded(provider);
-    const good = assembled(testState(many(3_000)), 'good');
-    await new Promise((resolve) => setTimeout(resolve, 5)); // it arrives later than the first state
-    const before = Date.now();
-    source.push(good);
-    const after = Date.now();
-    source.fail(new Error('the next load failed'));
-    await vi.waitFor(() => {
-      expect(current(provider).loaded.origin).toBe('good');
-    }, { timeout: 5_000 });
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(seen).toEqual([ProviderEvents.Error, ProviderEvents.ConfigurationChanged]);
-    // STALE counts from the good state's arrival, not from the first state's.
-    expect(freshAt(provider)).toBeGreaterThanOrEqual(before);
-    expect(freshAt(provider)).toBeLessThanOrEqual(after);
+  describe('a load that fails while a good state is compiled', () => {
+    const hour = 3_600_000;
+
+    /** A provider stale after two hours, on a first state; then only `Date` is faked (timers and `performance.now()` stay real), and moved an hour on. */
+    async function anHourLater(): Promise<{ provider: AllotProvider; source: ReturnType<typeof handSource>; staleTimers: () => number[] }> {
+      const source = handSource(assembled(testState(), 'one'));
+      const provider = await started(source, { staleAfterMs: 2 * hour });
+      provider.resolveAllSync({ targetingKey: 'u' });
+      vi.useFakeTimers({ toFake: ['Date'] });
+      const timers = vi.spyOn(globalThis, 'setTimeout');
+      vi.setSystemTime(Date.now() + hour);
+      return { provider, source, staleTimers: () => timers.mock.calls.map(([, ms]) => ms ?? 0).filter((ms) => ms >= hour / 2) };
+    }
+
+    afterEach(() => {
+      vi.useRealTimers();
+      vi.restoreAllMocks();
+    });
+
+    it('leaves the provider in error, the good state applied, stale two hours after it arrived', async () => {
+      const { provider, source, staleTimers } = await anHourLater();
+      const seen = recorded(provider);
+      const good = assembled(testState(many(3_000)), 'good');
+      const before = Date.now();
+      source.push(good);
+      const after = Date.now();
+      source.fail(new Error('the next load failed'));
+      await vi.waitFor(() => {
+        expect(current(provider).loaded.origin).toBe('good');
+      }, { timeout: 5_000 });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(seen).toEqual([ProviderEvents.Error, ProviderEvents.ConfigurationChanged]);
+      // The failure armed STALE from the first state (an hour left); the good state's apply
+      // armed it again, from its arrival (two hours, less the compile).
+      expect(freshAt(provider)).toBeGreaterThanOrEqual(before);
+      expect(freshAt(provider)).toBeLessThanOrEqual(after);
+      const [fromFirst, fromGood, ...more] = staleTimers();
+      expect(more).toEqual([]);
+      expect(fromFirst).toBeLessThanOrEqual(hour);
+      expect(fromGood).toBeGreaterThan(1.9 * hour);
+    });
+
+    it('goes stale again in its time when the state it replaces had gone stale', async () => {
+      const source = handSource(assembled(testState(), 'one'));
+      const provider = await started(source, { staleAfterMs: 100 });
+      provider.resolveAllSync({ targetingKey: 'u' });
+      const seen = recorded(provider);
+      const staleEvent: string = ProviderEvents.Stale;
+      const stale = (): number => seen.filter((e) => e === staleEvent).length;
+      source.fail(new Error('the source is down'));
+      await vi.waitFor(() => {
+        expect(stale()).toBe(1);
+      }, { timeout: 5_000 });
+      source.push(assembled(testState(many(3_000)), 'good'));
+      source.fail(new Error('the next load failed'));
+      await vi.waitFor(() => {
+        expect(current(provider).loaded.origin).toBe('good');
+      }, { timeout: 5_000 });
+      // Still failing: the good state goes stale 100 ms after it arrived.
+      await vi.waitFor(() => {
+        expect(stale()).toBe(2);
+      }, { timeout: 5_000 });
+    });
+
+    it('keeps the time of a confirmation that came after the good state arrived', async () => {
+      const { provider, source } = await anHourLater();
+      source.push(assembled(testState(many(3_000)), 'good'));
+      source.fail(new Error('the next load failed'));
+      vi.setSystemTime(Date.now() + 60_000);
+      const before = Date.now();
+      source.confirm();
+      const after = Date.now();
+      await vi.waitFor(() => {
+        expect(current(provider).loaded.origin).toBe('good');
+      }, { timeout: 5_000 });
+      expect(freshAt(provider)).toBeGreaterThanOrEqual(before);
+      expect(freshAt(provider)).toBeLessThanOrEqual(after);
+    });
   });
 
   it('reports a flag that does not compile as a failed load, keeping the last good state', async () => {

@@ -148,9 +148,11 @@ export class StateTracker implements SourceListener {
       this.apply(next, true);
       return;
     }
-    // Applied after a failed load: still failing, stale in its time from `next`'s arrival.
-    this.freshAt = arrivedAt;
+    // Applied after a failed load: still failing, stale in its time from `next`'s arrival (or
+    // from a confirmation that came after it), even if the state it replaces was stale already.
+    this.freshAt = Math.max(this.freshAt, arrivedAt);
     this.clearStale();
+    this.stale = false;
     this.apply(next, false);
   }
 
