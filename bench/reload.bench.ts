@@ -382,8 +382,8 @@ function evaluating(provider: AllotProvider, perMs: number): { stop: () => { mad
  *   mounted with online discard (this machine's ext4) it then waits for the discard: 15–19 ms
  *   at 47 MB (`perf sched timehist`: `blkdev_issue_discard` under `ext4_evict_inode` in the
  *   rename). So every revision gets a second link before it is renamed into place (made then,
- *   not once it is the file: a new link is an attribute change of the file, which the
- *   provider's watcher would take for an edit), and the next `prepare` removes the link of
+ *   not once it is the file: a new link changes the file's ctime, which `allot serve`'s file
+ *   check reads as an edit), and the next `prepare` removes the link of
  *   the revision the last reload replaced, freeing it there.
  */
 class Replacer {

@@ -148,11 +148,8 @@ export class StateTracker implements SourceListener {
       this.apply(next, true);
       return;
     }
-    // Applied after a failed load: still failing, stale in its time from `next`'s arrival (or
-    // from a confirmation that came after it), even if the state it replaces was stale already.
+    // Applied after a failed load: its age counts from its arrival (or a confirmation after it).
     this.freshAt = Math.max(this.freshAt, arrivedAt);
-    this.clearStale();
-    this.stale = false;
     this.apply(next, false);
   }
 
@@ -184,8 +181,13 @@ export class StateTracker implements SourceListener {
     const previous = this.current;
     this.current = next;
     if (confirm) this.confirm();
-    // Applied after a failed load: still failing, and stale in its time (a failure reported before any state set no timer).
-    else this.scheduleStale();
+    else {
+      // Applied after a failed load: still failing, and stale in its time from `freshAt`, even
+      // if the state it replaces was stale already or no timer was set (no state before).
+      this.clearStale();
+      this.stale = false;
+      this.scheduleStale();
+    }
     const names = previous === null ? [...loaded.state.flags.keys()].sort() : changedFlags(previous.loaded, loaded);
     if (names.length > 0) {
       const flagsChanged = names.map(flagKeyOf);
