@@ -47,14 +47,14 @@
  * directory's `allot-reload-bench-workspaces` and reused.
  *
  * Run: pnpm --filter @allot/bench bench:reload [--quick] [--sizes 1000,3000,10000]
- *   [--rows file-main,file,http,watch-state,watch-delta,idle] [--reloads N] [--serving N] [--servers-nice N, default 19]
+ *   [--rows file-main,file,http,watch-state,watch-delta,idle] [--reloads N] [--serving N] [--servers-nice idle|N] [--servers-cpus LIST|any]
  *   (node --cpu-prof or --trace-gc on a row: run it alone with --row NAME --dir DIR --size N;
  *   --windows prints when each measure ran, on performance.now()'s clock; --gaps splits each gap over 15 ms)
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, copyFileSync, linkSync, mkdtempSync, openSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { loadavg, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { constants as perfConstants, monitorEventLoopDelay, PerformanceObserver, type NodeGCPerformanceDetail, type PerformanceEntry } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
@@ -81,14 +81,28 @@ const ROWS = (arg('--rows')?.split(',') ?? ROW_NAMES) as RowName[];
 /** `--gaps`: print each gap of the 1 ms timer over 15 ms, split into run, waited for a CPU and blocked (Linux). */
 const GAPS = process.argv.includes('--gaps');
 /**
- * How much lower the `allot serve` processes run than the bench, every thread of them
- * (`--servers-nice N`, started under `nice -n N`; default 19).
- * The servers stand in for a control plane on other machines. On this 2-core one, at the
- * application's priority (`--servers-nice 0`), a server recompiling 10,000 segments and its
- * collector threads held both CPUs while the application's thread waited 15–27 ms for one
- * (`perf sched timehist`, 2026-12-06): the machine's sharing, not the provider's stall.
+ * The `allot serve` processes stand in for a control plane on other machines. On this
+ * 2-core one they run, every thread of them, under Linux's SCHED_IDLE policy
+ * (`--servers-nice idle`, the default on Linux; or `--servers-nice N`: `nice -n N`, 19 elsewhere, 0 for
+ * the application's priority) and only on the last CPU (`--servers-cpus LIST`, `taskset -c`;
+ * `--servers-cpus any` to let them run anywhere).
+ * Both, because `perf sched timehist` (2026-12-06) showed each one alone leaving the
+ * application's thread waiting behind a server recompiling 10,000 segments:
+ * - At the application's priority, a server's main thread and collector threads held both
+ *   CPUs while the application's thread waited 15–27 ms for one.
+ * - Under `nice -n 19`, and even SCHED_IDLE, a server's thread on the application's CPU still
+ *   delayed it: this kernel preempts at its 4 ms tick, and this virtual machine exposes no
+ *   shared cache, so a woken thread stays on its last CPU even when the other is idle.
+ * A server recompiles the whole workspace on every change: it was the largest user of CPU in
+ * the measure (35 s of CPU in a 46 s run of the http row, against the worker's 6.4 s).
  */
-const SERVERS_NICE = Number(arg('--servers-nice') ?? '19');
+const SERVERS_NICE = ((v: string): number | 'idle' => (v === 'idle' ? v : Number(v)))(arg('--servers-nice') ?? (process.platform === 'linux' ? 'idle' : '19'));
+const SERVERS_CPUS = ((v: string | undefined): string | undefined => {
+  if (v === 'any') return undefined;
+  if (v !== undefined) return v;
+  const cpus = availableParallelism();
+  return process.platform === 'linux' && cpus > 1 ? String(cpus - 1) : undefined;
+})(arg('--servers-cpus'));
 
 /**
  * This thread's scheduler statistics on Linux (`/proc/thread-self/schedstat`): nanoseconds
@@ -457,7 +471,7 @@ function freePort(): Promise<number> {
 async function serve(workspace: string, port: number): Promise<ChildProcess> {
   // Secrets live beside the workspace (`<name>.secrets.yaml`), never in it.
   writeFileSync(workspace.replace(/\.yaml$/, '.secrets.yaml'), `clients:\n  default: ${WORKSPACE_SECRET}\n`);
-  const { child } = await startServe(['--workspace', workspace], { port, stderr: 'ignore', nice: SERVERS_NICE });
+  const { child } = await startServe(['--workspace', workspace], { port, stderr: 'ignore', nice: SERVERS_NICE, ...(SERVERS_CPUS === undefined ? {} : { cpus: SERVERS_CPUS }) });
   // The first request compiles the workspace: not a cost of the provider's. Its body is not
   // read: 26 MB of it would be garbage this process's GC collects during the next measure.
   await (await fetch(`http://127.0.0.1:${port}/v1/state`)).body?.cancel();
@@ -584,7 +598,7 @@ function split(value: number): string {
 
 /** One row in a process of its own, so that rows share no heap, garbage or worker. */
 function inChild(dir: string, rowName: RowName, swapMs: number): RowResult {
-  const child = spawnSync(process.execPath, ['--expose-gc', process.argv[1]!, '--row', rowName, '--dir', dir, '--swap-ms', String(swapMs), '--reloads', String(RELOADS), '--serving', String(SERVING), '--servers-nice', String(SERVERS_NICE), ...['--windows', '--gaps'].filter((f) => process.argv.includes(f))], {
+  const child = spawnSync(process.execPath, ['--expose-gc', process.argv[1]!, '--row', rowName, '--dir', dir, '--swap-ms', String(swapMs), '--reloads', String(RELOADS), '--serving', String(SERVING), '--servers-nice', String(SERVERS_NICE), '--servers-cpus', SERVERS_CPUS ?? 'any', ...['--windows', '--gaps'].filter((f) => process.argv.includes(f))], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
     maxBuffer: 1 << 20,
@@ -602,7 +616,8 @@ if (rowArg !== undefined) {
   const kept = join(tmpdir(), 'allot-reload-bench-workspaces');
   try {
     console.log(`reload bench: ${RELOADS} reloads per row, each row in a process of its own; delays of the app's event loop (ms); load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
-    console.log(`the allot serve processes (http, watch rows) run under nice -n ${String(SERVERS_NICE)}, standing in for other machines (--servers-nice 0: the app's priority)`);
+    const priority = SERVERS_NICE === 'idle' ? 'SCHED_IDLE' : `nice -n ${String(SERVERS_NICE)}`;
+    console.log(`the allot serve processes (http, watch rows) run under ${priority} on CPUs ${SERVERS_CPUS ?? 'any'}, standing in for other machines (--servers-nice 0 --servers-cpus any: beside the app, at its priority)`);
     console.log('swap = cause (rename, server stopped) to PROVIDER_CONFIGURATION_CHANGED (median); held = heap + external memory after gc, less the baseline; rss = growth');
     console.log('segments  path         state MB  initial max  reload max  reload p99  1ms-timer gap  gaps>20ms  waiting  own turn  gc pause  gc total  swap ms  held MB  rss MB');
     for (const size of SIZES) {

@@ -21,12 +21,17 @@ export interface ServeOptions {
   /** An IPC channel to the child (for a probe preloaded with `--import`). */
   readonly ipc?: boolean;
   /**
-   * Runs the server under `nice -n N` (N added to this process's nice value), every thread of
-   * it: on Linux a nice value belongs to a thread, and `os.setPriority(pid)` after the start
+   * Runs the server, every thread of it, under `nice -n N` (N added to this process's nice
+   * value), or with `'idle'` under Linux's SCHED_IDLE policy (`chrt --idle 0`): it then runs
+   * only on a CPU no other thread wants, and a waking thread of normal policy preempts it at
+   * once, which a nice value does not promise. Set at the exec, so that every thread inherits
+   * it: on Linux a priority belongs to a thread, and `os.setPriority(pid)` after the start
    * changes only the main one, not V8's collector threads (measured). Default: this
    * process's own.
    */
-  readonly nice?: number;
+  readonly nice?: number | 'idle';
+  /** Runs the server, every thread of it, only on these CPUs (`taskset -c LIST`, Linux); default: any. */
+  readonly cpus?: string;
 }
 
 /**
@@ -37,9 +42,10 @@ export async function startServe(args: readonly string[], options: ServeOptions 
   const shown = options.stderr !== 'ignore';
   const stdio: StdioOptions = ['ignore', 'pipe', shown ? 'inherit' : 'pipe', ...(options.ipc === true ? ['ipc' as const] : [])];
   const command = [process.execPath, ...(options.nodeArgs ?? []), CLI, 'serve', ...args, '--host', '127.0.0.1', '--port', String(options.port ?? 0), '--quiet'];
-  // `nice` execs the command: the child's pid is the server's.
-  const niced = options.nice === undefined || options.nice === 0 ? command : ['nice', '-n', String(options.nice), ...command];
-  const child = spawn(niced[0]!, niced.slice(1), {
+  // `nice` and `chrt` exec the command: the child's pid is the server's.
+  const niced = options.nice === undefined || options.nice === 0 ? command : options.nice === 'idle' ? ['chrt', '--idle', '0', ...command] : ['nice', '-n', String(options.nice), ...command];
+  const pinned = options.cpus === undefined ? niced : ['taskset', '-c', options.cpus, ...niced];
+  const child = spawn(pinned[0]!, pinned.slice(1), {
     env: { ...process.env, ALLOT_TOKENS: '', ALLOT_STORE: '', ...options.env },
     stdio,
   });
