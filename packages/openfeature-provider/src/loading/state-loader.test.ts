@@ -21,7 +21,7 @@ import { compileState, parseState } from '../sources/parse-state.js';
 import { SourceError } from '../sources/source-error.js';
 import { applyDelta } from '../sources/state-delta.js';
 import type { StateEntries } from './state-entries.js';
-import { stateLoader, WORKER_YOUNG_MB } from './state-loader.js';
+import { stateLoader } from './state-loader.js';
 
 const SECRET = 'secret';
 
@@ -425,17 +425,6 @@ describe('loading off the main thread', () => {
       await stateLoader.release();
     }
     expect(stateLoader.running).toBe(false);
-  });
-
-  it('runs the worker with the least young generation, so its scavenges stay off the helper threads the application shares', async () => {
-    stateLoader.acquire();
-    try {
-      await parseState(bigState(5, 1), 'first', { offThread: true });
-      expect(stateLoader.workerLimitsForTesting?.maxYoungGenerationSizeMb).toBe(WORKER_YOUNG_MB);
-      expect(WORKER_YOUNG_MB).toBeLessThanOrEqual(2);
-    } finally {
-      await stateLoader.release();
-    }
   });
 
   it('applies a change made during the first load after it: the older state never replaces the newer', async () => {

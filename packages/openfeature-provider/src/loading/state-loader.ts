@@ -56,21 +56,6 @@ export const SLICE_MS: number = 1;
  */
 export const WORKER_IDLE_MS: number = 60_000;
 
-/**
- * The worker's young generation, in MB: as small as V8 allows (it rounds up to its least
- * semi-space). A worker's collections run partly on V8's helper threads, which every isolate
- * of the process shares and which run at the application's priority, not the worker's; a
- * scavenge uses more of them the larger the young generation. Loading allocates in bursts,
- * and with V8's default (a scavenge every 8–16 MB, in parallel on all of them) the helpers
- * held the application's CPU while the worker waited for them: `perf sched timehist` showed
- * the application's thread waiting 24 ms behind four helper threads woken by one of the
- * worker's scavenges (bench:reload, http row, 10,000 segments). At this size a scavenge uses
- * the worker's thread and at most one helper: the helpers' work for two reloads of the file
- * row fell from 0.89 s to 0.46 s (`--trace-gc-nvp`, background phases), the worker's own grew
- * by 0.34 s at its lower priority, and a reload took 1.4–1.8 s where it took 1.3–1.5 s.
- */
-export const WORKER_YOUNG_MB: number = 1;
-
 /** A file's state, or null when its content is the one loaded (or rejected) last; with the content's digest. */
 export interface LoadedFile {
   readonly loaded: LoadedState | null;
@@ -164,11 +149,6 @@ export class StateLoader {
   /** How many requests the worker has not answered yet (tests). */
   get inFlightForTesting(): number {
     return this.pending.size;
-  }
-
-  /** The running worker's resource limits, as Node reports them (tests). */
-  get workerLimitsForTesting(): Worker['resourceLimits'] | null {
-    return this.worker?.resourceLimits ?? null;
   }
 
   /** Ends the worker as if it had crashed (tests). */
@@ -363,7 +343,15 @@ export class StateLoader {
     if (this.unavailable) return null;
     let worker: Worker;
     try {
-      worker = new Worker(workerUrl(), { resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB } });
+      // V8's default young generation. A worker's collections run partly on V8's helper threads,
+      // which every isolate shares at the application's priority; capping the worker's young
+      // generation (`resourceLimits.maxYoungGenerationSizeMb: 1`) halved the helpers' work for
+      // it (0.89 → 0.46 s over two file reloads, --trace-gc-nvp), but its 8× more scavenges woke
+      // them 8× as often, each a chance to hold the application's CPU until the kernel's next
+      // tick. Reload maxima at 10,000 segments (file, http and both watch rows, three passes
+      // each, in turn, 2026-12-06): median 21.9 ms and 7 of 12 over 20 ms with the cap, median
+      // 18.3 ms and 4 of 12 without.
+      worker = new Worker(workerUrl());
     } catch {
       this.unavailable = true;
       return null;
