@@ -47,14 +47,14 @@
  * directory's `allot-reload-bench-workspaces` and reused.
  *
  * Run: pnpm --filter @allot/bench bench:reload [--quick] [--sizes 1000,3000,10000]
- *   [--rows file-main,file,http,watch-state,watch-delta,idle] [--reloads N] [--serving N] [--servers-nice idle|N] [--servers-cpus LIST|any]
+ *   [--rows file-main,file,http,watch-state,watch-delta,idle] [--reloads N] [--serving N] [--servers-nice idle|N] [--servers-cpus LIST|any] [--helpers-nice N]
  *   (node --cpu-prof or --trace-gc on a row: run it alone with --row NAME --dir DIR --size N;
  *   --windows prints when each measure ran, on performance.now()'s clock; --gaps splits each gap over 15 ms)
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, copyFileSync, linkSync, mkdtempSync, openSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, linkSync, mkdtempSync, openSync, readdirSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { constants as perfConstants, monitorEventLoopDelay, PerformanceObserver, type NodeGCPerformanceDetail, type PerformanceEntry } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
@@ -598,7 +598,7 @@ function split(value: number): string {
 
 /** One row in a process of its own, so that rows share no heap, garbage or worker. */
 function inChild(dir: string, rowName: RowName, swapMs: number): RowResult {
-  const child = spawnSync(process.execPath, ['--expose-gc', process.argv[1]!, '--row', rowName, '--dir', dir, '--swap-ms', String(swapMs), '--reloads', String(RELOADS), '--serving', String(SERVING), '--servers-nice', String(SERVERS_NICE), '--servers-cpus', SERVERS_CPUS ?? 'any', ...['--windows', '--gaps'].filter((f) => process.argv.includes(f))], {
+  const child = spawnSync(process.execPath, ['--expose-gc', process.argv[1]!, '--row', rowName, '--dir', dir, '--swap-ms', String(swapMs), '--reloads', String(RELOADS), '--serving', String(SERVING), '--servers-nice', String(SERVERS_NICE), '--servers-cpus', SERVERS_CPUS ?? 'any', ...(HELPERS_NICE === undefined ? [] : ['--helpers-nice', HELPERS_NICE]), ...['--windows', '--gaps'].filter((f) => process.argv.includes(f))], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
     maxBuffer: 1 << 20,
@@ -607,8 +607,22 @@ function inChild(dir: string, rowName: RowName, swapMs: number): RowResult {
   return JSON.parse(child.stdout.trim().split('\n').pop()!) as RowResult;
 }
 
+/**
+ * `--helpers-nice N` (an experiment, Linux): every thread of the row's process but its main
+ * one, reniced to N before the row starts: V8's helper threads, which collect for every
+ * isolate (the loader's worker too) at the application's priority. It asks what a loader
+ * whose collections ran below the application's priority (a process of its own) would gain;
+ * it also slows the application's own concurrent collection, which such a loader would not.
+ */
+const HELPERS_NICE = arg('--helpers-nice');
+
+function reniceHelpers(nice: number): void {
+  for (const tid of readdirSync('/proc/self/task')) if (Number(tid) !== process.pid) setPriority(Number(tid), nice);
+}
+
 const rowArg = arg('--row') as RowName | undefined;
 if (rowArg !== undefined) {
+  if (HELPERS_NICE !== undefined) reniceHelpers(Number(HELPERS_NICE));
   const result = await runRow(rowArg, arg('--dir')!, Number(arg('--swap-ms') ?? '1000'));
   console.log(JSON.stringify(result));
 } else {
