@@ -43,3 +43,28 @@ describe('BucketSet.compact', () => {
     expect(set.runs()).toBe(runs);
   });
 });
+
+describe('BucketSet.reuseEncodings', () => {
+  it("takes the gzipped bitset of a set read from the same text, and only once that set has made it", () => {
+    const written = BucketSet.fromIndices(blocks(40));
+    const before = BucketSet.fromRunsText(written.runsText(), written.count);
+    const again = BucketSet.fromRunsText(written.runsText(), written.count);
+    expect(again.reuseEncodings(before)).toBe(false); // nothing to take yet
+    const gzipped = before.gzippedBitset();
+    expect(again.reuseEncodings(before)).toBe(true);
+    expect(again.gzippedBitset()).toBe(gzipped);
+    // What it took is what it would have made.
+    expect(BucketSet.fromRunsText(written.runsText(), written.count).gzippedBitset()).toBe(gzipped);
+  });
+
+  it('takes nothing from a set of other buckets, or stored in the other encoding', () => {
+    const a = BucketSet.fromRunsText(BucketSet.fromIndices(blocks(40)).runsText(), 40 * 16);
+    a.gzippedBitset();
+    const other = BucketSet.fromRunsText(BucketSet.fromIndices(blocks(41)).runsText(), 41 * 16);
+    expect(other.reuseEncodings(a)).toBe(false);
+    expect(other.gzippedBitset()).not.toBe(a.gzippedBitset());
+    const legacy = BucketSet.fromGzippedBitset(a.gzippedBitset(), 40 * 16);
+    expect(legacy.reuseEncodings(a)).toBe(false);
+    expect(legacy.gzippedBitset()).toBe(a.gzippedBitset()); // the same buckets, deflated again
+  });
+});

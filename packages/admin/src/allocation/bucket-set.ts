@@ -128,6 +128,21 @@ export class BucketSet {
     return this.gzipCache;
   }
 
+  /**
+   * Takes `previous`'s gzipped bitset when both sets were read from the same text (the same
+   * buckets), so that a workspace read again after a change elsewhere deflates only the sets
+   * that changed: deflating all 10,000 of a large account took 0.9 s of a 1.2 s compile.
+   * Returns whether it took it.
+   */
+  reuseEncodings(previous: BucketSet): boolean {
+    if (this.gzipCache !== null || previous.gzipCache === null) return false;
+    const mine = this.source;
+    const theirs = previous.source;
+    if (mine === null || theirs === null || mine.kind !== theirs.kind || mine.text !== theirs.text) return false;
+    this.gzipCache = previous.gzipCache;
+    return true;
+  }
+
   has(bucket: number): boolean {
     return runsHave(this.runs(), bucket);
   }
