@@ -42,6 +42,7 @@ export { parseWorkspace, workspaceFromData, type ParseOptions } from './workspac
 export { serializeWorkspace, workspaceDocument, type WorkspaceFormat } from './workspace/serialize.js';
 export { newWorkspace, type NewWorkspaceOptions } from './workspace/create.js';
 export { checkWorkspace } from './workspace/check.js';
+export { reuseEncodings } from './workspace/reuse-encodings.js';
 export { groupTag, idProblem, isValidId } from './workspace/names.js';
 
 export type { Expr, Literal, Targeting } from './targeting/ast.js';

@@ -230,6 +230,39 @@ describe.skipIf(pgMissing !== null)(`the PostgreSQL store${pgMissing === null ? 
     }
   });
 
+  it("serves on another instance the state its writer serves, revision after revision (the reader carries unchanged segments' bitsets over from the revision before)", async () => {
+    const url = await fresh();
+    const writer = await serve(url);
+    const reader = await serve(url, { pollMs: 50 });
+    const revision = async (server: AllotServer): Promise<unknown> => (await call(server, 'GET', '/healthz')).body.revision;
+    const state = async (server: AllotServer): Promise<string> => (await fetch(`${server.url}/v1/state`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
+    /** The reader's state, once it serves the writer's revision; compared with the writer's. */
+    const sameOnBoth = async (): Promise<void> => {
+      const target = await revision(writer);
+      const since = performance.now();
+      while ((await revision(reader)) !== target) {
+        if (performance.now() - since > 5_000) throw new Error(`the reader never reached revision ${String(target)}`);
+        await new Promise((done) => setTimeout(done, 10));
+      }
+      expect(await state(reader)).toBe(await state(writer));
+    };
+    try {
+      for (const id of ['s1', 's2', 's3']) {
+        expect((await call(writer, 'POST', `/v1/segments?segmentId=${id}`, { allocation: { proportion: { value: '0.1' } } })).status).toBe(200);
+        expect((await call(writer, 'POST', `/v1/segments/${id}:allocate`)).status).toBe(200);
+      }
+      await sameOnBoth(); // the reader compiled every set once
+      expect((await call(writer, 'POST', '/v1/segments/s2:archive')).status).toBe(200);
+      expect((await call(writer, 'POST', '/v1/segments?segmentId=s4', { allocation: { proportion: { value: '0.1' } } })).status).toBe(200);
+      expect((await call(writer, 'POST', '/v1/segments/s4:allocate')).status).toBe(200);
+      // s1 ramped: the same id with other buckets, which must not keep its old bitset.
+      expect((await call(writer, 'PATCH', '/v1/segments/s1', { allocation: { proportion: { value: '0.2' } } })).status).toBe(200);
+      await sameOnBoth();
+    } finally {
+      await Promise.all([writer.close(), reader.close()]);
+    }
+  });
+
   it('never gives two instances overlapping buckets: 40 conflicting allocations spread over two servers at once', async () => {
     const url = await fresh();
     const a = await serve(url);

@@ -15,7 +15,7 @@
  * listening connection is down). While the database is unreachable, reads keep serving the
  * last good snapshot, `status()` says since when, and writes fail with 503 and Retry-After.
  */
-import { applyOperation, etagOf, newWorkspace, parseWorkspace, serializeWorkspace, withClientSecrets, type Outcome, type Workspace, type WorkspaceFormat } from '@allot/admin';
+import { applyOperation, etagOf, newWorkspace, parseWorkspace, reuseEncodings, serializeWorkspace, withClientSecrets, type Outcome, type Workspace, type WorkspaceFormat } from '@allot/admin';
 import { ApiError, auditEntry, SnapshotListeners, WorkspaceSnapshot, type AuditChange, type AuditEntry, type SnapshotListener, type Store, type StoreStatus, type WriteResult } from '@allot/server';
 import pg from 'pg';
 
@@ -275,6 +275,8 @@ export class PgStore implements Store {
     // write on this instance starts from it instead of parsing the row again.
     const workspace = parseWorkspace(row.document, { source: `account ${this.account} in the database`, retainBitsets: true, secrets: secretsMap(row.secrets) });
     if (this.snapshot !== null && this.snapshot.revision !== null && this.snapshot.revision >= revision) return;
+    // Unchanged segments keep their gzipped bitsets: the compile deflates only the changed ones.
+    if (this.snapshot !== null) reuseEncodings(workspace, this.snapshot.workspace);
     this.snapshot = new WorkspaceSnapshot(workspace, etagOf(row.document), revision);
     this.listeners.emit(this.snapshot);
     if ((this.writeBase?.revision ?? -1) < revision) this.writeBase = { revision, workspace };
