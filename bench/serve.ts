@@ -22,9 +22,9 @@ export interface ServeOptions {
   readonly ipc?: boolean;
   /**
    * Runs the server, every thread of it, under `nice -n N` (N added to this process's nice
-   * value), or with `'idle'` under Linux's SCHED_IDLE policy (`chrt --idle 0`): it then runs
-   * only on a CPU no other thread wants, and a waking thread of normal policy preempts it at
-   * once, which a nice value does not promise. Set at the exec, so that every thread inherits
+   * value), or with `'idle'` under Linux's SCHED_IDLE policy (`chrt --idle 0`): the kernel
+   * then picks any thread of normal policy before it (though one already running may keep
+   * its CPU until the next tick: 4 ms at `CONFIG_HZ=250`). Set at the exec, so that every thread inherits
    * it: on Linux a priority belongs to a thread, and `os.setPriority(pid)` after the start
    * changes only the main one, not V8's collector threads (measured). Default: this
    * process's own.
