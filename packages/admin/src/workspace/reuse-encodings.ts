@@ -6,13 +6,11 @@
  */
 import type { Workspace } from './model.js';
 
-/** Gives `next`'s segments the encodings of `previous`'s unchanged ones; returns how many it gave. */
-export function reuseEncodings(next: Workspace, previous: Workspace): number {
+/** Gives `next`'s segments the encodings of `previous`'s unchanged ones. */
+export function reuseEncodings(next: Workspace, previous: Workspace): void {
   const before = new Map(previous.segments.map((s) => [s.id, s.buckets] as const));
-  let taken = 0;
   for (const segment of next.segments) {
     const old = before.get(segment.id);
-    if (segment.buckets !== null && old !== undefined && old !== null && segment.buckets.reuseEncodings(old)) taken++;
+    if (segment.buckets !== null && old !== undefined && old !== null) segment.buckets.reuseEncodings(old);
   }
-  return taken;
 }
