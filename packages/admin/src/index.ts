@@ -39,6 +39,7 @@ export type {
 } from './workspace/model.js';
 export { WORKSPACE_FORMAT_VERSION } from './workspace/model.js';
 export { parseWorkspace, workspaceFromData, type ParseOptions } from './workspace/parse.js';
+export { ParsedEntries } from './workspace/parsed-entries.js';
 export { serializeWorkspace, workspaceDocument, type WorkspaceFormat } from './workspace/serialize.js';
 export { newWorkspace, type NewWorkspaceOptions } from './workspace/create.js';
 export { checkWorkspace } from './workspace/check.js';

@@ -43,6 +43,7 @@ import {
   type Workspace,
 } from './model.js';
 import { canonicalTags, idProblem, isGroupTag, tagProblem } from './names.js';
+import { cutDocument, entryDigest, type EntryModels, type EntrySection, type ParsedEntries } from './parsed-entries.js';
 
 export interface ParseOptions {
   /** Where the text came from (a file name), for error messages. */
@@ -70,10 +71,23 @@ export interface ParseOptions {
    * they conflict with (see `checkWorkspace`; how `applyOperation` checks one change).
    */
   readonly changedSegments?: ReadonlySet<string>;
+  /**
+   * The entries of the documents this file held before (`WorkspaceFile` keeps one): a YAML
+   * document's segments, flags and groups whose text did not change are taken from there,
+   * not parsed again (parsed-entries.ts), and the cache is refilled from this document. Not
+   * used with `retainBitsets`, `knownBitsets` or `changedSegments`.
+   */
+  readonly entries?: ParsedEntries;
 }
 
 /** Parses a workspace document (YAML, or JSON, which is YAML too). Throws INVALID_WORKSPACE. */
 export function parseWorkspace(text: string, options: ParseOptions = {}): Workspace {
+  const { entries } = options;
+  if (entries !== undefined && options.retainBitsets !== true && options.knownBitsets === undefined && options.changedSegments === undefined && !/^\s*\{/.test(text)) {
+    const workspace = parseByEntries(text, options, entries);
+    if (workspace !== null) return workspace;
+    entries.clear();
+  }
   let data: unknown;
   try {
     // JSON is YAML too, but JSON.parse reads it ten times faster.
@@ -83,6 +97,78 @@ export function parseWorkspace(text: string, options: ParseOptions = {}): Worksp
     throw invalidWorkspace([{ path: '(document)', message: `not valid YAML or JSON: ${message}` }], options.source);
   }
   return workspaceFromData(data, options);
+}
+
+/** A cut document's entries: the data of those parsed here, the segment, flag or group of those taken from `entries`. */
+class Taken<S extends EntrySection> {
+  constructor(readonly model: EntryModels[S]) {}
+}
+
+/**
+ * `text` read entry by entry (parsed-entries.ts), taking from `entries` every entry whose text
+ * it holds, and refilling it; null when the document cannot be cut, an entry does not parse
+ * as a map of one key on its own, or the workspace has a problem: the caller then parses the
+ * whole document, which reports what is wrong.
+ */
+function parseByEntries(text: string, options: ParseOptions, entries: ParsedEntries): Workspace | null {
+  const cut = cutDocument(text);
+  if (cut === null) return null;
+  let data: Record<string, unknown>;
+  const digests = { segments: new Map<string, string>(), flags: new Map<string, string>(), groups: new Map<string, string>() };
+  try {
+    const rest = parseYaml(cut.rest);
+    if (!isDoc(rest)) return null;
+    data = { ...rest };
+    for (const [section, texts] of cut.sections) {
+      if (data[section] !== null) return null;
+      const map: Record<string, unknown> = {};
+      const ids = digests[section];
+      for (const entryText of texts) {
+        const digest = entryDigest(entryText);
+        const model = entries.get(section, digest);
+        let id: string;
+        if (model !== undefined) {
+          id = model.id;
+          map[id] = new Taken(model);
+        } else {
+          const one = parseYaml(entryText);
+          if (!isDoc(one)) return null;
+          const keys = Object.keys(one);
+          if (keys.length !== 1) return null;
+          id = keys[0]!;
+          map[id] = one[id];
+        }
+        if (ids.has(id)) return null; // an id repeated: the whole parse says where
+        ids.set(id, digest);
+      }
+      data[section] = map;
+    }
+  } catch {
+    return null;
+  }
+  let workspace: Workspace;
+  try {
+    workspace = workspaceFromData(data, options);
+  } catch (error) {
+    if (error instanceof AdminError && error.code === 'INVALID_WORKSPACE') return null;
+    throw error;
+  }
+  entries.replace({
+    segments: keptByDigest(workspace.segments, digests.segments),
+    flags: keptByDigest(workspace.flags, digests.flags),
+    groups: keptByDigest(workspace.groups, digests.groups),
+  });
+  return workspace;
+}
+
+/** `models` by the digest of their entry's text (`digests`, by id), held weakly. */
+function keptByDigest<T extends { readonly id: string }>(models: readonly T[], digests: ReadonlyMap<string, string>): Map<string, WeakRef<T>> {
+  const out = new Map<string, WeakRef<T>>();
+  for (const m of models) {
+    const digest = digests.get(m.id);
+    if (digest !== undefined) out.set(digest, new WeakRef(m));
+  }
+  return out;
 }
 
 /**
@@ -164,9 +250,9 @@ export function workspaceFromData(data: unknown, options: ParseOptions = {}): Wo
 /** The segments, flags and groups of a document, in that order, each problem recorded in `issues`. */
 function readEntries(data: Doc, issues: Issues, known: ReadonlyMap<string, BucketSet> | undefined): Pick<Workspace, 'segments' | 'flags' | 'groups'> {
   return {
-    segments: entries(data, 'segments', issues).map(([id, raw, path]) => readSegment(id, raw, path, issues, known)),
-    flags: entries(data, 'flags', issues).map(([id, raw, path]) => readFlag(id, raw, path, issues)),
-    groups: entries(data, 'groups', issues).map(([id, raw, path]) => readGroup(id, raw, path, issues)),
+    segments: entries(data, 'segments', issues).map(([id, raw, path]) => (raw instanceof Taken ? (raw as Taken<'segments'>).model : readSegment(id, raw, path, issues, known))),
+    flags: entries(data, 'flags', issues).map(([id, raw, path]) => (raw instanceof Taken ? (raw as Taken<'flags'>).model : readFlag(id, raw, path, issues))),
+    groups: entries(data, 'groups', issues).map(([id, raw, path]) => (raw instanceof Taken ? (raw as Taken<'groups'>).model : readGroup(id, raw, path, issues))),
   };
 }
 

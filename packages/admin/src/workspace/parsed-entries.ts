@@ -1,0 +1,116 @@
+/**
+ * Reading a workspace file again without parsing it all again: the document is cut into the
+ * entries of its `segments`, `flags` and `groups` maps (one entry: its key's line at two
+ * spaces and the lines under it), and an entry whose text a read through the same
+ * `ParsedEntries` already turned into a segment, flag or group is not parsed again; the new
+ * workspace shares that (immutable) entry with the last. Only a document laid out as the tool
+ * writes it is cut; anything else (tabs, CRLF, directives, other indentation, an entry that
+ * does not parse on its own, such as an alias of an anchor elsewhere) is parsed whole, as is
+ * every document with a problem, so errors are the whole document's.
+ */
+import { createHash } from 'node:crypto';
+
+import type { ExclusionGroup, Flag, Segment } from './model.js';
+
+export const ENTRY_SECTIONS = ['segments', 'flags', 'groups'] as const;
+export type EntrySection = (typeof ENTRY_SECTIONS)[number];
+
+export interface EntryModels {
+  readonly segments: Segment;
+  readonly flags: Flag;
+  readonly groups: ExclusionGroup;
+}
+
+/**
+ * The segments, flags and groups of the last document read through it, by a digest of their
+ * entry's text, for the next read of the same file (`ParseOptions.entries`; `WorkspaceFile`
+ * keeps one). Held weakly: it keeps alive nothing that no workspace holds.
+ */
+export class ParsedEntries {
+  private byDigest: { [S in EntrySection]: Map<string, WeakRef<EntryModels[S]>> } = {
+    segments: new Map(),
+    flags: new Map(),
+    groups: new Map(),
+  };
+
+  /** The entry whose text has this digest, if a workspace still holds it. */
+  get<S extends EntrySection>(section: S, digest: string): EntryModels[S] | undefined {
+    return this.byDigest[section].get(digest)?.deref();
+  }
+
+  /** Replaces what is kept by the entries of the document just read. */
+  replace(next: { [S in EntrySection]: Map<string, WeakRef<EntryModels[S]>> }): void {
+    this.byDigest = next;
+  }
+
+  /** Forgets everything (a document that was not cut). */
+  clear(): void {
+    this.byDigest = { segments: new Map(), flags: new Map(), groups: new Map() };
+  }
+
+  /** How many entries are kept (tests). */
+  get size(): number {
+    return this.byDigest.segments.size + this.byDigest.flags.size + this.byDigest.groups.size;
+  }
+}
+
+/** A document cut into its entry sections' entries (texts, in order) and the rest. */
+export interface CutDocument {
+  /** The document without the entries: each entry section's key stays, with nothing under it. */
+  readonly rest: string;
+  /** The sections whose entries were cut out (a section with none is left in `rest`). */
+  readonly sections: ReadonlyMap<EntrySection, readonly string[]>;
+}
+
+/** A blank line, or a comment alone on its line. */
+const BLANK_OR_COMMENT = /^ *(#.*)?$/;
+
+/**
+ * `text` cut as `CutDocument` says, or null when it is not laid out as the tool writes YAML:
+ * then it is parsed whole. Cutting never decides what the document means: each entry is parsed
+ * on its own (and must be a map of one key), and anything that does not hold sends the read
+ * back to the whole document.
+ */
+export function cutDocument(text: string): CutDocument | null {
+  if (text.includes('\r') || text.includes('\t')) return null;
+  const rest: string[] = [];
+  const sections = new Map<EntrySection, string[]>();
+  let entries: string[] | null = null;
+  let entry: string[] | null = null;
+  const close = (): void => {
+    if (entry !== null) entries!.push(entry.join('\n'));
+    entry = null;
+  };
+  for (const line of text.split('\n')) {
+    if (line.startsWith('%') || line.startsWith('---') || line.startsWith('...')) return null;
+    if (line !== '' && line[0] !== ' ' && line[0] !== '#') {
+      // A top-level line: the next key of the document's map.
+      close();
+      entries = null;
+      const section = ENTRY_SECTIONS.find((s) => line === `${s}:`);
+      if (section !== undefined) {
+        if (sections.has(section)) return null; // a key repeated: the whole parse says so
+        entries = [];
+        sections.set(section, entries);
+      }
+      rest.push(line);
+    } else if (entries === null) {
+      rest.push(line);
+    } else if (line.startsWith('  ') && line[2] !== ' ' && line[2] !== '#' && line.length > 2) {
+      close();
+      entry = [line];
+    } else if (entry !== null && (line.startsWith('   ') || BLANK_OR_COMMENT.test(line))) {
+      entry.push(line);
+    } else if (!BLANK_OR_COMMENT.test(line)) {
+      return null; // other indentation
+    }
+  }
+  close();
+  for (const [section, found] of sections) if (found.length === 0) sections.delete(section);
+  return { rest: rest.join('\n'), sections };
+}
+
+/** The digest an entry's text is kept under. */
+export function entryDigest(text: string): string {
+  return createHash('sha1').update(text).digest('base64');
+}
