@@ -56,5 +56,10 @@ describe.skipIf(testStoreKind() !== 'file')('the file store after a hand edit', 
     const bitsets = Object.values(after).find((field) => 'segments/s1' in field && typeof field['segments/s1'] === 'string')!;
     expect(bitsets['segments/s1']).toBe(bitsets['segments/s3']);
     expect(bitsets['segments/s1']).not.toBe(bitsets['segments/s2']);
+    // Edited again: read entry by entry, the entries this read parsed before are taken as they
+    // were (admin's ParsedEntries), and the state served is still the file's.
+    const again = edited.replace(runsField(edited, 's2'), runsField(edited, 's1')).replace(/displayName: s3\b/, 'displayName: third');
+    await writeFile(server.workspace, again);
+    expect(withoutClients(await served(server))).toEqual(withoutClients(JSON.parse(JSON.stringify(compileState(parseWorkspace(again))))));
   });
 });
