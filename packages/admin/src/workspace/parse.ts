@@ -129,14 +129,14 @@ function parseByEntries(text: string, options: ParseOptions, entries: ParsedEntr
         let id: string;
         if (model !== undefined) {
           id = model.id;
-          map[id] = new Taken(model);
+          ownValue(map, id, new Taken(model));
         } else {
           const one = parseYaml(entryText);
           if (!isDoc(one)) return null;
           const keys = Object.keys(one);
           if (keys.length !== 1) return null;
           id = keys[0]!;
-          map[id] = one[id];
+          ownValue(map, id, field(one, id));
         }
         if (ids.has(id)) return null; // an id repeated: the whole parse says where
         ids.set(id, digest);
@@ -159,6 +159,11 @@ function parseByEntries(text: string, options: ParseOptions, entries: ParsedEntr
     groups: keptByDigest(workspace.groups, digests.groups),
   });
   return workspace;
+}
+
+/** Sets `key` as `map`'s own property, whatever the key (`__proto__` too, which `map[key] =` would take as the prototype). */
+function ownValue(map: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(map, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 /** `models` by the digest of their entry's text (`digests`, by id), held weakly. */

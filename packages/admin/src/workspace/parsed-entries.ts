@@ -64,28 +64,41 @@ export interface CutDocument {
 
 /** A blank line, or a comment alone on its line. */
 const BLANK_OR_COMMENT = /^ *(#.*)?$/;
+/**
+ * A line at column 0 that cutting accepts: a plain key of the document's block map (every key
+ * of a workspace is a lower-case word). Any other (a flow collection, a tag, an anchor, a
+ * quoted scalar's continuation) sends the document to the whole parse.
+ */
+const TOP_LEVEL_KEY = /^[a-z]+:( |$)/;
 
 /**
  * `text` cut as `CutDocument` says, or null when it is not laid out as the tool writes YAML:
- * then it is parsed whole. Cutting never decides what the document means: each entry is parsed
- * on its own (and must be a map of one key), and anything that does not hold sends the read
- * back to the whole document.
+ * then it is parsed whole. An entry's text is the document's own bytes, from its key's line to
+ * the next entry or top-level key, line breaks and trailing blank lines included (a block
+ * scalar that keeps them reads the same alone). Cutting never decides what the document means:
+ * each entry is parsed on its own (and must be a map of one key), and anything that does not
+ * hold sends the read back to the whole document.
  */
 export function cutDocument(text: string): CutDocument | null {
   if (text.includes('\r') || text.includes('\t')) return null;
   const rest: string[] = [];
   const sections = new Map<EntrySection, string[]>();
   let entries: string[] | null = null;
-  let entry: string[] | null = null;
-  const close = (): void => {
-    if (entry !== null) entries!.push(entry.join('\n'));
-    entry = null;
+  /** Where the entry being read starts in `text`, or -1. */
+  let entryStart = -1;
+  const close = (at: number): void => {
+    if (entryStart >= 0) entries!.push(text.slice(entryStart, at));
+    entryStart = -1;
   };
+  let at = 0;
   for (const line of text.split('\n')) {
+    const lineStart = at;
+    at += line.length + 1;
     if (line.startsWith('%') || line.startsWith('---') || line.startsWith('...')) return null;
     if (line !== '' && line[0] !== ' ' && line[0] !== '#') {
       // A top-level line: the next key of the document's map.
-      close();
+      if (!TOP_LEVEL_KEY.test(line)) return null;
+      close(lineStart);
       entries = null;
       const section = ENTRY_SECTIONS.find((s) => line === `${s}:`);
       if (section !== undefined) {
@@ -96,16 +109,16 @@ export function cutDocument(text: string): CutDocument | null {
       rest.push(line);
     } else if (entries === null) {
       rest.push(line);
-    } else if (line.startsWith('  ') && line[2] !== ' ' && line[2] !== '#' && line.length > 2) {
-      close();
-      entry = [line];
-    } else if (entry !== null && (line.startsWith('   ') || BLANK_OR_COMMENT.test(line))) {
-      entry.push(line);
-    } else if (!BLANK_OR_COMMENT.test(line)) {
+    } else if (line.startsWith('  ') && line.length > 2 && line[2] !== ' ' && line[2] !== '#') {
+      close(lineStart);
+      entryStart = lineStart;
+    } else if (entryStart < 0 && !BLANK_OR_COMMENT.test(line)) {
+      return null; // other indentation
+    } else if (entryStart >= 0 && !line.startsWith('   ') && !BLANK_OR_COMMENT.test(line)) {
       return null; // other indentation
     }
   }
-  close();
+  close(text.length);
   for (const [section, found] of sections) if (found.length === 0) sections.delete(section);
   return { rest: rest.join('\n'), sections };
 }
