@@ -153,6 +153,13 @@ describe('parseWorkspace with entries', () => {
     ['an entry whose id is __proto__', `${head}segments:\n  s1:\n    allocation: {proportion: 0.5}\n  __proto__:\n    allocation: {proportion: 0.5}\n`],
     ['a flow map after a comment', '# c\n{allot: 1, account: acc, seed: cfbca8220621ad530e274e07089889f4, environments: [production],\nsegments:\n  s1: {allocation: {proportion: 0.5}}\n}\n'],
     ['a flow map whose quoted value runs over a section key', '# c\n{allot: 1, account: "acc\nsegments:\n  s1: {allocation: {proportion: 0.5}}\n", seed: cfbca8220621ad530e274e07089889f4, environments: [production], segments: null}\n'],
+    // Found by a second review.
+    ['an alias in the rest of an anchor an entry redefines', 'allot: 1\naccount: &x acme\nenvironments: [production]\nsegments:\n  s1:\n    displayName: &x other\n    allocation: {proportion: 0.5}\nseed: *x\n'],
+    ['an entry opened by an anchor alone', `${head}segments:\n  s1:\n    allocation: {proportion: 0.5}\n  &y\n    s2:\n      allocation:\n        proportion: 0.5\n`],
+    ['a complex key whose unterminated quote swallows the rest', `${head}segments:\n  s1:\n    allocation: {proportion: 0.5}\nflags:\n  f1:\n    variants:\n      on: true\n      ? k\n       # c\n        "q\ngroups:\n  g:\n    members: []\n`],
+    ['a comment at column 0 between a tag and its value', `${head}segments:\n  s2:\n    allocation:\n      proportion: 0.5\n    displayName: !!str\n#c\n      two\n`],
+    ['a comment at column 0 between a key and its value', `${head}segments:\n  s2:\n    allocation:\n      proportion: 0.5\n    displayName:\n#c\n      two\n`],
+    ['a flow map as an entry', `${head}segments:\n  s1:\n    allocation: {proportion: 0.5}\n  {s2: {allocation: {proportion: 0.5}}}\n`],
   ])('reads %s as the whole document does', (_, text) => {
     const entries = new ParsedEntries();
     expect(outcome(() => parseWorkspace(text, { entries }))).toEqual(outcome(() => parseWorkspace(text)));

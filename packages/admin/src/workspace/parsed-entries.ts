@@ -4,9 +4,10 @@
  * spaces and the lines under it), and an entry whose text a read through the same
  * `ParsedEntries` already turned into a segment, flag or group is not parsed again; the new
  * workspace shares that (immutable) entry with the last. Only a document laid out as the tool
- * writes it is cut; anything else (tabs, CRLF, directives, other indentation, an entry that
- * does not parse on its own, such as an alias of an anchor elsewhere) is parsed whole, as is
- * every document with a problem, so errors are the whole document's.
+ * writes it is cut; anything else (tabs, CRLF, directives, flow style at the top, other
+ * indentation, anchors, aliases, tags or complex keys anywhere, an entry key that is not a
+ * plain id, an entry that does not parse on its own) is parsed whole, as is every document
+ * with a problem, so errors are the whole document's.
  */
 import { createHash } from 'node:crypto';
 
@@ -70,6 +71,15 @@ const BLANK_OR_COMMENT = /^ *(#.*)?$/;
  * quoted scalar's continuation) sends the document to the whole parse.
  */
 const TOP_LEVEL_KEY = /^[a-z]+:( |$)/;
+/** An entry's first line: a valid id (names.ts) as a plain key at two spaces. Any other (a flow map, an anchor or tag alone, a quoted key) is read whole. */
+const ENTRY_KEY = /^ {2}[a-z][a-z0-9-]*:( |$)/;
+/**
+ * What makes a node mean something outside its own text, or an entry read alone differ: an
+ * anchor (`&`), an alias (`*`), a tag (`!`, not `!=`), or a complex key (`?`), where a node
+ * can start. A document holding one anywhere is read whole (a name like "R&D" is not one:
+ * `&` there does not follow a space or a flow indicator).
+ */
+const NODE_PROPERTY = /(?:^|[\s[\]{},])(?:[&*]|!(?!=)|\?(?=\s|$))/m;
 
 /**
  * `text` cut as `CutDocument` says, or null when it is not laid out as the tool writes YAML:
@@ -80,7 +90,7 @@ const TOP_LEVEL_KEY = /^[a-z]+:( |$)/;
  * hold sends the read back to the whole document.
  */
 export function cutDocument(text: string): CutDocument | null {
-  if (text.includes('\r') || text.includes('\t')) return null;
+  if (text.includes('\r') || text.includes('\t') || NODE_PROPERTY.test(text)) return null;
   const rest: string[] = [];
   const sections = new Map<EntrySection, string[]>();
   let entries: string[] | null = null;
@@ -110,8 +120,11 @@ export function cutDocument(text: string): CutDocument | null {
     } else if (entries === null) {
       rest.push(line);
     } else if (line.startsWith('  ') && line.length > 2 && line[2] !== ' ' && line[2] !== '#') {
+      if (!ENTRY_KEY.test(line)) return null;
       close(lineStart);
       entryStart = lineStart;
+    } else if (line.startsWith('#')) {
+      return null; // a comment at column 0 inside a section (it can split a node from its properties)
     } else if (entryStart < 0 && !BLANK_OR_COMMENT.test(line)) {
       return null; // other indentation
     } else if (entryStart >= 0 && !line.startsWith('   ') && !BLANK_OR_COMMENT.test(line)) {
