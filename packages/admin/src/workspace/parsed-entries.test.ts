@@ -160,6 +160,9 @@ describe('parseWorkspace with entries', () => {
     ['a comment at column 0 between a tag and its value', `${head}segments:\n  s2:\n    allocation:\n      proportion: 0.5\n    displayName: !!str\n#c\n      two\n`],
     ['a comment at column 0 between a key and its value', `${head}segments:\n  s2:\n    allocation:\n      proportion: 0.5\n    displayName:\n#c\n      two\n`],
     ['a flow map as an entry', `${head}segments:\n  s1:\n    allocation: {proportion: 0.5}\n  {s2: {allocation: {proportion: 0.5}}}\n`],
+    // Found by a third review: anchors right after `:` in flow maps.
+    ['an anchor after a quoted key, redefined in an entry and aliased after it', 'allot: 1\naccount: acme\nseed: seed\nenvironments: [production]\nclients: {"default":{"displayName":&x Default client}}\nsegments:\n  s1: {"displayName":&x other, "allocation": {"proportion": 0.5}}\ngroups: {"g":{"displayName":*x, "members": []}}\n'],
+    ['an anchor on a map in an entry, aliased as a name after it', 'allot: 1\naccount: acme\nseed: seed\nenvironments: [production]\nclients: {"default":{"displayName":&x D}}\nsegments:\n  s1: {"allocation":&x {"proportion": 0.5}}\ngroups: {"g":{"displayName":*x, "members": []}}\n'],
   ])('reads %s as the whole document does', (_, text) => {
     const entries = new ParsedEntries();
     expect(outcome(() => parseWorkspace(text, { entries }))).toEqual(outcome(() => parseWorkspace(text)));

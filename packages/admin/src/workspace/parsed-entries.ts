@@ -76,10 +76,10 @@ const ENTRY_KEY = /^ {2}[a-z][a-z0-9-]*:( |$)/;
 /**
  * What makes a node mean something outside its own text, or an entry read alone differ: an
  * anchor (`&`), an alias (`*`), a tag (`!`, not `!=`), or a complex key (`?`), where a node
- * can start. A document holding one anywhere is read whole (a name like "R&D" is not one:
- * `&` there does not follow a space or a flow indicator).
+ * can start (after a space, a flow indicator, or `:`, as in `{"k":&x v}`). A document holding
+ * one anywhere is read whole (a name like "R&D" is not one: `&` there follows a letter).
  */
-const NODE_PROPERTY = /(?:^|[\s[\]{},])(?:[&*]|!(?!=)|\?(?=\s|$))/m;
+const NODE_PROPERTY = /(?:^|[\s[\]{},:])(?:[&*]|!(?!=)|\?(?=\s|$))/m;
 
 /**
  * `text` cut as `CutDocument` says, or null when it is not laid out as the tool writes YAML:
