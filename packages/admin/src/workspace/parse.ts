@@ -83,15 +83,16 @@ export interface ParseOptions {
 /** Parses a workspace document (YAML, or JSON, which is YAML too). Throws INVALID_WORKSPACE. */
 export function parseWorkspace(text: string, options: ParseOptions = {}): Workspace {
   const { entries } = options;
-  if (entries !== undefined && options.retainBitsets !== true && options.knownBitsets === undefined && options.changedSegments === undefined && !/^\s*\{/.test(text)) {
+  // JSON is YAML too, but JSON.parse reads it ten times faster.
+  const json = /^\s*\{/.test(text);
+  if (entries !== undefined && !json && options.retainBitsets !== true && options.knownBitsets === undefined && options.changedSegments === undefined) {
     const workspace = parseByEntries(text, options, entries);
     if (workspace !== null) return workspace;
     entries.clear();
   }
   let data: unknown;
   try {
-    // JSON is YAML too, but JSON.parse reads it ten times faster.
-    data = /^\s*\{/.test(text) ? parseJson(text) : parseYaml(text);
+    data = json ? parseJson(text) : parseYaml(text);
   } catch (error) {
     const message = error instanceof YAMLParseError ? error.message : (error as Error).message;
     throw invalidWorkspace([{ path: '(document)', message: `not valid YAML or JSON: ${message}` }], options.source);

@@ -27,12 +27,14 @@ export interface EntryModels {
  * entry's text, for the next read of the same file (`ParseOptions.entries`; `WorkspaceFile`
  * keeps one). Held weakly: it keeps alive nothing that no workspace holds.
  */
+type KeptEntries = { [S in EntrySection]: Map<string, WeakRef<EntryModels[S]>> };
+
+function noEntries(): KeptEntries {
+  return { segments: new Map(), flags: new Map(), groups: new Map() };
+}
+
 export class ParsedEntries {
-  private byDigest: { [S in EntrySection]: Map<string, WeakRef<EntryModels[S]>> } = {
-    segments: new Map(),
-    flags: new Map(),
-    groups: new Map(),
-  };
+  private byDigest: KeptEntries = noEntries();
 
   /** The entry whose text has this digest, if a workspace still holds it. */
   get<S extends EntrySection>(section: S, digest: string): EntryModels[S] | undefined {
@@ -40,13 +42,13 @@ export class ParsedEntries {
   }
 
   /** Replaces what is kept by the entries of the document just read. */
-  replace(next: { [S in EntrySection]: Map<string, WeakRef<EntryModels[S]>> }): void {
+  replace(next: KeptEntries): void {
     this.byDigest = next;
   }
 
   /** Forgets everything (a document that was not cut). */
   clear(): void {
-    this.byDigest = { segments: new Map(), flags: new Map(), groups: new Map() };
+    this.byDigest = noEntries();
   }
 
   /** How many entries are kept (tests). */
@@ -125,9 +127,7 @@ export function cutDocument(text: string): CutDocument | null {
       entryStart = lineStart;
     } else if (line.startsWith('#')) {
       return null; // a comment at column 0 inside a section (it can split a node from its properties)
-    } else if (entryStart < 0 && !BLANK_OR_COMMENT.test(line)) {
-      return null; // other indentation
-    } else if (entryStart >= 0 && !line.startsWith('   ') && !BLANK_OR_COMMENT.test(line)) {
+    } else if (!BLANK_OR_COMMENT.test(line) && (entryStart < 0 || !line.startsWith('   '))) {
       return null; // other indentation
     }
   }
